@@ -1,0 +1,43 @@
+// Shared CLI plumbing: one clear line and exit code 2 for bad input, no stack traces.
+
+/** A command-line usage error (bad flag, missing value). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Writes one progress line to stderr (stdout stays free for `--json`). */
+export function progress(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+/** Formats seconds as `1h02m03s` / `2m03s` / `3.4s`. */
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.round(s % 60);
+  return h > 0
+    ? `${h}h${String(m).padStart(2, "0")}m${String(r).padStart(2, "0")}s`
+    : `${m}m${String(r).padStart(2, "0")}s`;
+}
+
+/**
+ * Runs a command's `main`, mapping errors to exit codes: bad input (`UsageError`,
+ * `TypeError`, `RangeError`, missing/unreadable files) prints `mlcd <name>: <message>`
+ * on stderr and exits 2; anything else exits 1 with the message (stack with MLCD_DEBUG=1).
+ */
+export async function runCli(name: string, main: (args: string[]) => Promise<void>): Promise<void> {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const bad = err instanceof UsageError || err instanceof TypeError ||
+      err instanceof RangeError || err instanceof Deno.errors.NotFound ||
+      err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.IsADirectory ||
+      (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      (err as { code?: string }).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
+      (err as { code?: string }).code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL";
+    progress(`mlcd ${name}: ${err.message.split("\n")[0]}`);
+    if (Deno.env.get("MLCD_DEBUG")) progress(err.stack ?? "");
+    Deno.exit(bad ? 2 : 1);
+  }
+}

@@ -1,0 +1,159 @@
+/** The software adapter's install command, named in every "no adapter" error. */
+export const SOFTWARE_ADAPTER_HINT =
+  "On Debian/Ubuntu without a GPU, install the software Vulkan adapter: " +
+  "apt-get install -y mesa-vulkan-drivers libvulkan1";
+
+/** Options for {@linkcode createGpu}. */
+export interface CreateGpuOptions {
+  /** Adapter preference passed to `requestAdapter`. @default {"high-performance"} */
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Caps the storage binding size the toolkit uses (bytes), below the adapter's own
+   * limit. Tests use it to force matrix chunking on small inputs. @default {undefined}
+   */
+  maxBindingBytes?: number;
+  /** Request `shader-f16` when the adapter has it. @default {true} */
+  f16?: boolean;
+  /** Log device loss and uncaptured validation errors to stderr. @default {true} */
+  reportErrors?: boolean;
+}
+
+/** What the toolkit knows about its device, returned by {@linkcode createGpu}. */
+export interface Gpu {
+  /** The WebGPU adapter. */
+  adapter: GPUAdapter;
+  /** The device every kernel runs on. */
+  device: GPUDevice;
+  /** Adapter description, vendor and architecture, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  info: { description: string; vendor: string; architecture: string; isFallbackAdapter: boolean };
+  /** Largest storage binding the toolkit will use, in bytes (4-byte aligned). */
+  maxBindingBytes: number;
+  /** Largest single buffer, in bytes. */
+  maxBufferBytes: number;
+  /** Largest dispatch size along one dimension. */
+  maxWorkgroupsPerDimension: number;
+  /** Workgroup memory available to one workgroup, in bytes. */
+  maxWorkgroupStorageBytes: number;
+  /** Largest number of invocations in one workgroup. */
+  maxInvocationsPerWorkgroup: number;
+  /** True when `shader-f16` was enabled on the device. */
+  f16: boolean;
+  /** True when `timestamp-query` was enabled on the device. */
+  timestamps: boolean;
+  /** Set once the device is lost; kernels refuse to run after that. */
+  lost: GPUDeviceLostInfo | null;
+  /** Destroys the device. */
+  destroy(): void;
+}
+
+/**
+ * Acquires a WebGPU adapter and device with the adapter's largest buffer limits and the
+ * `shader-f16` / `timestamp-query` features when present.
+ *
+ * @param options See {@linkcode CreateGpuOptions}.
+ * @returns The toolkit's GPU context.
+ * @throws {Error} When WebGPU is missing or no adapter is found; the message says how to
+ * fix it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createGpu } from "./gpu.ts";
+ * const gpu = await createGpu();
+ * console.log(gpu.info.description);
+ * gpu.destroy();
+ * ```
+ */
+export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
+  const nav = globalThis.navigator as Navigator | undefined;
+  if (!nav?.gpu) {
+    throw new Error(
+      "WebGPU is not available in this runtime (navigator.gpu is undefined). " +
+        "Run with Deno 2 or later. " + SOFTWARE_ADAPTER_HINT,
+    );
+  }
+  const adapter = await nav.gpu.requestAdapter({
+    powerPreference: options.powerPreference ?? "high-performance",
+  });
+  if (!adapter) {
+    throw new Error(
+      "No WebGPU adapter found: navigator.gpu.requestAdapter() returned null. " +
+        "Install a GPU driver with Vulkan, Metal or D3D12 support. " + SOFTWARE_ADAPTER_HINT,
+    );
+  }
+  const features: GPUFeatureName[] = [];
+  const wantF16 = options.f16 ?? true;
+  if (wantF16 && adapter.features.has("shader-f16")) features.push("shader-f16");
+  if (adapter.features.has("timestamp-query")) features.push("timestamp-query");
+  const al = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxBufferSize: al.maxBufferSize,
+    maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
+    maxComputeWorkgroupStorageSize: al.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: al.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: al.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: al.maxComputeWorkgroupSizeY,
+    maxStorageBuffersPerShaderStage: al.maxStorageBuffersPerShaderStage,
+  };
+  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  const ai = adapter.info;
+  const report = options.reportErrors ?? true;
+  const gpu: Gpu = {
+    adapter,
+    device,
+    info: {
+      description: ai.description || ai.device || "unknown adapter",
+      vendor: ai.vendor,
+      architecture: ai.architecture,
+      isFallbackAdapter: (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+    },
+    maxBindingBytes: alignDown4(
+      Math.min(
+        device.limits.maxStorageBufferBindingSize,
+        device.limits.maxBufferSize,
+        options.maxBindingBytes ?? Infinity,
+      ),
+    ),
+    maxBufferBytes: device.limits.maxBufferSize,
+    maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+    maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
+    maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+    f16: features.includes("shader-f16"),
+    timestamps: features.includes("timestamp-query"),
+    lost: null,
+    destroy() {
+      device.destroy();
+    },
+  };
+  device.lost.then((info) => {
+    gpu.lost = info;
+    if (report && info.reason !== "destroyed") {
+      console.error(`mlcd: GPU device lost (${info.reason}): ${info.message}`);
+    }
+  });
+  if (report) {
+    device.addEventListener("uncapturederror", (e) => {
+      console.error(`mlcd: GPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+    });
+  }
+  return gpu;
+}
+
+/**
+ * Throws when the device behind `gpu` was lost or destroyed.
+ *
+ * @param gpu The GPU context.
+ *
+ * @example Usage
+ * ```ts ignore
+ * assertUsable(gpu); // throws after gpu.destroy()
+ * ```
+ */
+export function assertUsable(gpu: Gpu): void {
+  if (gpu.lost) {
+    throw new Error(`The GPU device was lost (${gpu.lost.reason}): ${gpu.lost.message}`);
+  }
+}
+
+function alignDown4(n: number): number {
+  return Math.floor(n / 4) * 4;
+}

@@ -1,0 +1,46 @@
+import code from "../../kernels/normalize_rows.wgsl" with { type: "text" };
+import type { Gpu } from "./gpu.ts";
+import type { GpuMatrix } from "./gpu_matrix.ts";
+import { dispatch, foldDispatch, type Program } from "./program.ts";
+
+/**
+ * Program that scales `rows` rows of width `d` to unit L2 norm in place.
+ *
+ * @param rows Rows in the bound buffer.
+ * @param d Row width.
+ * @returns The program (bind the matrix buffer as its only storage binding).
+ *
+ * @example Usage
+ * ```ts ignore
+ * dispatch(gpu, normalizeRowsProgram(100, 64), [buffer]);
+ * ```
+ */
+export function normalizeRowsProgram(rows: number, d: number): Program {
+  return {
+    shaderKey: "normalize_rows",
+    code,
+    workgroups: foldDispatch(Math.ceil(rows / 64)),
+    uniforms: new Uint32Array([rows, d, 0, 0]),
+  };
+}
+
+/**
+ * L2-normalises every row of a {@linkcode GpuMatrix} in place on the GPU (zero rows
+ * stay zero).
+ *
+ * @param gpu The GPU context.
+ * @param m The matrix.
+ * @param encoder Encoder to record into (submitted at once when omitted).
+ *
+ * @example Usage
+ * ```ts ignore
+ * normalizeRowsGpu(gpu, uploadMatrix(gpu, x));
+ * ```
+ */
+export function normalizeRowsGpu(gpu: Gpu, m: GpuMatrix, encoder?: GPUCommandEncoder): void {
+  const enc = encoder ?? gpu.device.createCommandEncoder();
+  for (const c of m.chunks) {
+    if (c.rows > 0) dispatch(gpu, normalizeRowsProgram(c.rows, m.cols), [c.buffer], enc);
+  }
+  if (!encoder) gpu.device.queue.submit([enc.finish()]);
+}

@@ -1,0 +1,129 @@
+import type { Gpu } from "./gpu.ts";
+import { assertUsable } from "./gpu.ts";
+import { getPipeline } from "./pipeline_cache.ts";
+
+/**
+ * Describes one compute pass: the WGSL, its cache key, the dispatch size and the
+ * uniforms. A program only describes work; {@linkcode dispatch} runs it.
+ *
+ * Bindings in group 0: binding 0 is the uniform block when `uniforms` is set, the
+ * buffers passed to {@linkcode dispatch} follow in order.
+ */
+export interface Program {
+  /** Names every choice baked into `code`; the pipeline cache key. */
+  shaderKey: string;
+  /** WGSL source with a `main` compute entry point. */
+  code: string;
+  /** Workgroups along x, y, z (use {@linkcode foldDispatch} above 65535). */
+  workgroups: [number, number, number];
+  /** Uniform block contents (sizes etc.), padded to 16 bytes by the caller or not. */
+  uniforms?: ArrayBufferView;
+  /** Pipeline-overridable constants. */
+  constants?: Record<string, number>;
+}
+
+/** A buffer or a byte range of one, bound to a storage binding. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+const temps = new WeakMap<GPUCommandEncoder, GPUBuffer[]>();
+
+/**
+ * Records `program` into `encoder` (or into a fresh encoder submitted at once).
+ *
+ * @param gpu The GPU context.
+ * @param program What to run.
+ * @param bindings Storage buffers for bindings 1.. (0.. when there are no uniforms).
+ * @param encoder Encoder to record into; submit it with {@linkcode submit}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const enc = gpu.device.createCommandEncoder();
+ * dispatch(gpu, program, [input, output], enc);
+ * submit(gpu, enc);
+ * ```
+ */
+export function dispatch(
+  gpu: Gpu,
+  program: Program,
+  bindings: Binding[],
+  encoder?: GPUCommandEncoder,
+): void {
+  assertUsable(gpu);
+  const { device } = gpu;
+  const pipeline = getPipeline(device, program.shaderKey, program.code, program.constants);
+  const own = encoder === undefined;
+  const enc = encoder ?? device.createCommandEncoder();
+  const entries: GPUBindGroupEntry[] = [];
+  if (program.uniforms) {
+    const u = program.uniforms;
+    const size = Math.max(16, Math.ceil(u.byteLength / 16) * 16);
+    const ub = device.createBuffer({
+      label: `${program.shaderKey}.uniforms`,
+      size,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(ub.getMappedRange()).set(
+      new Uint8Array(u.buffer, u.byteOffset, u.byteLength),
+    );
+    ub.unmap();
+    entries.push({ binding: 0, resource: { buffer: ub } });
+    let list = temps.get(enc);
+    if (!list) temps.set(enc, list = []);
+    list.push(ub);
+  }
+  const base = entries.length;
+  bindings.forEach((b, i) => {
+    const resource = b instanceof GPUBuffer ? { buffer: b } : b;
+    entries.push({ binding: base + i, resource });
+  });
+  const bindGroup = device.createBindGroup({
+    label: program.shaderKey,
+    layout: pipeline.getBindGroupLayout(0),
+    entries,
+  });
+  const pass = enc.beginComputePass({ label: program.shaderKey });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  const [x, y, z] = program.workgroups;
+  if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+  pass.end();
+  if (own) submit(gpu, enc);
+}
+
+/**
+ * Submits `encoder` and frees the uniform buffers recorded into it.
+ *
+ * @param gpu The GPU context.
+ * @param encoder The encoder to finish and submit.
+ *
+ * @example Usage
+ * ```ts ignore
+ * submit(gpu, encoder);
+ * ```
+ */
+export function submit(gpu: Gpu, encoder: GPUCommandEncoder): void {
+  gpu.device.queue.submit([encoder.finish()]);
+  for (const b of temps.get(encoder) ?? []) b.destroy();
+  temps.delete(encoder);
+}
+
+/**
+ * Splits `count` workgroups into an x × y grid with x at most `max` (65535 by default);
+ * shaders recover the linear index as `wid.x + wid.y * nwg.x` and skip indices ≥ count.
+ *
+ * @param count Workgroups needed.
+ * @param max Largest dispatch per dimension.
+ * @returns Workgroups along x, y, z.
+ *
+ * @example Usage
+ * ```ts
+ * import { foldDispatch } from "./program.ts";
+ * console.log(foldDispatch(100000)); // [50000, 2, 1]
+ * ```
+ */
+export function foldDispatch(count: number, max = 65535): [number, number, number] {
+  if (count <= max) return [count, 1, 1];
+  const y = Math.ceil(count / max);
+  return [Math.ceil(count / y), y, 1];
+}

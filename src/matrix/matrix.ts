@@ -1,0 +1,157 @@
+/**
+ * A dense row-major float32 matrix, the data type shared by the whole toolkit.
+ *
+ * @example Usage
+ * ```ts
+ * import { matrix } from "./matrix.ts";
+ * const m = matrix(new Float32Array([1, 2, 3, 4, 5, 6]), 2, 3);
+ * console.log(m.rows, m.cols); // 2 3
+ * ```
+ */
+export interface Matrix {
+  /** Values, row after row: element (r, c) is `data[r * cols + c]`. */
+  data: Float32Array;
+  /** Number of rows. */
+  rows: number;
+  /** Number of columns. */
+  cols: number;
+}
+
+/**
+ * Builds a {@linkcode Matrix} and checks that `data` holds exactly `rows × cols` values.
+ *
+ * @param data Row-major values.
+ * @param rows Number of rows (a non-negative integer).
+ * @param cols Number of columns (a positive integer).
+ * @returns The matrix.
+ *
+ * @example Usage
+ * ```ts
+ * import { matrix } from "./matrix.ts";
+ * const m = matrix(new Float32Array(6), 3, 2);
+ * console.log(m.data.length); // 6
+ * ```
+ */
+export function matrix(data: Float32Array, rows: number, cols: number): Matrix {
+  const m = { data, rows, cols };
+  checkMatrix(m, "matrix");
+  return m;
+}
+
+/**
+ * Throws a `TypeError` when `m` is not a well-formed {@linkcode Matrix}.
+ *
+ * @param m The value to check.
+ * @param name How to call the value in the error message.
+ *
+ * @example Usage
+ * ```ts
+ * import { checkMatrix } from "./matrix.ts";
+ * checkMatrix({ data: new Float32Array(4), rows: 2, cols: 2 }, "x"); // passes
+ * ```
+ */
+export function checkMatrix(m: Matrix, name: string): void {
+  if (m === null || typeof m !== "object") {
+    throw new TypeError(`Expected ${name} to be a Matrix but found ${m}`);
+  }
+  if (!(m.data instanceof Float32Array)) {
+    throw new TypeError(
+      `Expected ${name}.data to be a Float32Array but found ${
+        (m.data as unknown as object)?.constructor?.name ?? m.data
+      }`,
+    );
+  }
+  if (!Number.isInteger(m.rows) || m.rows < 0) {
+    throw new TypeError(`Expected ${name}.rows to be a non-negative integer but found ${m.rows}`);
+  }
+  if (!Number.isInteger(m.cols) || m.cols < 1) {
+    throw new TypeError(`Expected ${name}.cols to be a positive integer but found ${m.cols}`);
+  }
+  if (m.data.length !== m.rows * m.cols) {
+    throw new TypeError(
+      `Expected ${name}.data to hold rows × cols = ${m.rows} × ${m.cols} = ${
+        m.rows * m.cols
+      } values but found ${m.data.length}`,
+    );
+  }
+}
+
+/**
+ * Throws a `RangeError` naming the first NaN or infinite value of `m`.
+ *
+ * @param m The matrix to scan.
+ * @param name How to call the matrix in the error message.
+ *
+ * @example Usage
+ * ```ts
+ * import { checkFinite } from "./matrix.ts";
+ * checkFinite({ data: new Float32Array([1, 2]), rows: 1, cols: 2 }, "x"); // passes
+ * ```
+ */
+export function checkFinite(m: Matrix, name: string): void {
+  const { data, cols } = m;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v)) {
+      throw new RangeError(
+        `Expected finite values in ${name} but found ${v} at row ${Math.floor(i / cols)}, column ${
+          i % cols
+        }`,
+      );
+    }
+  }
+}
+
+/**
+ * Returns a copy of `m` with every row scaled to unit L2 norm.
+ *
+ * @param m The matrix.
+ * @param name How to call the matrix in the error message for a zero row.
+ * @returns A new matrix whose rows have norm 1.
+ * @throws {RangeError} When a row is all zeros.
+ *
+ * @example Usage
+ * ```ts
+ * import { normalizeRows } from "./matrix.ts";
+ * const u = normalizeRows({ data: new Float32Array([3, 4]), rows: 1, cols: 2 });
+ * console.log(u.data); // Float32Array [0.6, 0.8]
+ * ```
+ */
+export function normalizeRows(m: Matrix, name = "x"): Matrix {
+  const { rows, cols, data } = m;
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) s += data[o + c]! * data[o + c]!;
+    if (!(s > 0)) {
+      throw new RangeError(`Cannot L2-normalise ${name}: row ${r} is all zeros`);
+    }
+    const inv = 1 / Math.sqrt(s);
+    for (let c = 0; c < cols; c++) out[o + c] = data[o + c]! * inv;
+  }
+  return { data: out, rows, cols };
+}
+
+/**
+ * Returns rows `[start, end)` of `m` as a view that shares its data.
+ *
+ * @param m The matrix.
+ * @param start First row.
+ * @param end One past the last row.
+ * @returns The sub-matrix.
+ *
+ * @example Usage
+ * ```ts
+ * import { sliceRows } from "./matrix.ts";
+ * const s = sliceRows({ data: new Float32Array(6), rows: 3, cols: 2 }, 1, 3);
+ * console.log(s.rows); // 2
+ * ```
+ */
+export function sliceRows(m: Matrix, start: number, end: number): Matrix {
+  return {
+    data: m.data.subarray(start * m.cols, end * m.cols),
+    rows: end - start,
+    cols: m.cols,
+  };
+}

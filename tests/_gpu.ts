@@ -1,0 +1,44 @@
+// Shared test helpers: one GPU context per test file, seeded data, float64 references.
+import { createGpu, type CreateGpuOptions, type Gpu } from "../src/gpu/mod.ts";
+import type { Matrix } from "../src/matrix/matrix.ts";
+
+const cache = new Map<string, Promise<Gpu>>();
+
+/** One shared GPU context per option set for the whole test process. */
+export function testGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
+  const key = JSON.stringify(options);
+  let g = cache.get(key);
+  if (!g) cache.set(key, g = createGpu({ ...options }));
+  return g;
+}
+
+/** Mulberry32: a small deterministic PRNG for test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A rows × cols matrix of standard normal values from `seed`. */
+export function randomMatrix(rows: number, cols: number, seed: number): Matrix {
+  const r = rng(seed);
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) {
+    const u = Math.max(r(), 1e-12), v = r();
+    data[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  return { data, rows, cols };
+}
+
+/** Largest absolute difference between two arrays of equal length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
