@@ -4,7 +4,9 @@ import {
   downloadMatrix,
   foldDispatch,
   normalizeRowsGpu,
+  profile,
   readBack,
+  submit,
   upload,
   uploadMatrix,
 } from "../src/gpu/mod.ts";
@@ -80,4 +82,22 @@ Deno.test("foldDispatch() keeps each dimension within the limit", () => {
   assert.deepEqual(foldDispatch(10), [10, 1, 1]);
   const [x, y] = foldDispatch(200000);
   assert.ok(x <= 65535 && x * y >= 200000);
+});
+
+Deno.test("profile() times the passes dispatched into an encoder", async () => {
+  const gpu = await testGpu();
+  const g = uploadMatrix(gpu, randomMatrix(4099, 33, 5));
+  const enc = gpu.device.createCommandEncoder();
+  const prof = profile(gpu, enc);
+  normalizeRowsGpu(gpu, g, enc);
+  normalizeRowsGpu(gpu, g, enc);
+  submit(gpu, enc);
+  const ms = await prof.resolve();
+  if (gpu.timestamps) {
+    assert.equal(prof.passes, 2);
+    assert.ok(ms !== null && ms > 0 && ms < 10_000, `ms=${ms}`);
+  } else {
+    assert.equal(ms, null);
+  }
+  g.destroy();
 });

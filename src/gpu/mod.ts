@@ -10,3 +10,4 @@ export * from "./gpu_matrix.ts";
 export * from "./program.ts";
 export * from "./pipeline_cache.ts";
 export * from "./normalize_rows.ts";
+export * from "./profiler.ts";

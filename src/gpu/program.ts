@@ -1,6 +1,7 @@
 import type { Gpu } from "./gpu.ts";
 import { assertUsable } from "./gpu.ts";
 import { getPipeline } from "./pipeline_cache.ts";
+import { finishProfile, passTimestampWrites } from "./profiler.ts";
 
 /**
  * Describes one compute pass: the WGSL, its cache key, the dispatch size and the
@@ -82,7 +83,10 @@ export function dispatch(
     layout: pipeline.getBindGroupLayout(0),
     entries,
   });
-  const pass = enc.beginComputePass({ label: program.shaderKey });
+  const timestampWrites = passTimestampWrites(enc);
+  const pass = enc.beginComputePass(
+    timestampWrites ? { label: program.shaderKey, timestampWrites } : { label: program.shaderKey },
+  );
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   const [x, y, z] = program.workgroups;
@@ -103,6 +107,7 @@ export function dispatch(
  * ```
  */
 export function submit(gpu: Gpu, encoder: GPUCommandEncoder): void {
+  finishProfile(encoder);
   gpu.device.queue.submit([encoder.finish()]);
   for (const b of temps.get(encoder) ?? []) b.destroy();
   temps.delete(encoder);
