@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import {
+  listEmbeddingFiles,
+  readEmbeddings,
+  readNpy,
+  streamEmbeddings,
+  writeArrowEmbeddings,
+  writeNpy,
+} from "../src/data/mod.ts";
+import type { Matrix } from "../src/matrix/matrix.ts";
+import { randomMatrix } from "./_gpu.ts";
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Writes shards of the given row counts (npy f4, npy f2, arrow in turn); returns them. */
+async function writeShards(dir: string, rowCounts: number[], cols: number): Promise<Matrix[]> {
+  const parts: Matrix[] = [];
+  for (let i = 0; i < rowCounts.length; i++) {
+    const m = randomMatrix(rowCounts[i]!, cols, 100 + i);
+    const path = `${dir}/img_emb_${i}`;
+    if (i % 3 === 0) await writeNpy(`${path}.npy`, m.data, [m.rows, cols]);
+    else if (i % 3 === 1) {
+      await writeNpy(`${path}.npy`, m.data, [m.rows, cols], { dtype: "f2" });
+      m.data = new Float32Array(new Float16Array(m.data)); // what the file holds
+    } else await writeArrowEmbeddings(`${path}.arrow`, m);
+    parts.push(m);
+  }
+  return parts;
+}
+
+function concat(parts: Matrix[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, m) => s + m.data.length, 0));
+  let at = 0;
+  for (const m of parts) {
+    out.set(m.data, at);
+    at += m.data.length;
+  }
+  return out;
+}
+
+Deno.test("listEmbeddingFiles() lists embedding files in natural order and keeps plain files", async () => {
+  await withDir(async (dir) => {
+    for (
+      const name of ["img_emb_10.npy", "img_emb_2.npy", "img_emb_1.arrow", "b.feather", "c.ipc"]
+    ) {
+      await Deno.writeFile(`${dir}/${name}`, new Uint8Array(1));
+    }
+    for (const name of ["notes.txt", ".hidden.npy", "x.npy.tmp-abc"]) {
+      await Deno.writeFile(`${dir}/${name}`, new Uint8Array(1));
+    }
+    await Deno.mkdir(`${dir}/sub.npy`);
+    const files = await listEmbeddingFiles([dir, `${dir}/notes.txt`]);
+    assert.deepEqual(files.map((f) => f.slice(dir.length + 1)), [
+      "b.feather",
+      "c.ipc",
+      "img_emb_1.arrow",
+      "img_emb_2.npy",
+      "img_emb_10.npy",
+      "notes.txt",
+    ]);
+  });
+});
+
+Deno.test("listEmbeddingFiles() throws NotFound naming the path and RangeError when nothing is found", async () => {
+  await withDir(async (dir) => {
+    await assert.rejects(() => listEmbeddingFiles([`${dir}/nope`]), {
+      name: "NotFound",
+      message: `No such file or directory: ${dir}/nope`,
+    });
+    await assert.rejects(() => listEmbeddingFiles([dir]), {
+      name: "RangeError",
+      message: `Expected at least one .npy, .arrow, .feather, .ipc file in ${dir} but found none`,
+    });
+  });
+});
+
+Deno.test("readEmbeddings() concatenates npy (f4, f2) and Arrow shards like per-file reads", async () => {
+  await withDir(async (dir) => {
+    const parts = await writeShards(dir, [7, 1, 5, 0, 11, 3], 9);
+    const seen: [string, number][] = [];
+    const m = await readEmbeddings([dir], { onFile: (f, rows) => seen.push([f, rows]) });
+    assert.deepEqual([m.rows, m.cols], [27, 9]);
+    assert.deepEqual(m.data, concat(parts));
+    assert.deepEqual(seen.map(([f, r]) => [f.slice(dir.length + 1), r]), [
+      ["img_emb_0.npy", 7],
+      ["img_emb_1.npy", 1],
+      ["img_emb_2.arrow", 5],
+      ["img_emb_3.npy", 0],
+      ["img_emb_4.npy", 11],
+      ["img_emb_5.arrow", 3],
+    ]);
+    assert.deepEqual((await readEmbeddings([`${dir}/img_emb_4.npy`])).data, parts[4]!.data);
+    assert.deepEqual(await readNpy(`${dir}/img_emb_1.npy`), parts[1]);
+  });
+});
+
+Deno.test("readEmbeddings() throws RangeError naming the file and both dimensions on a mismatch", async () => {
+  await withDir(async (dir) => {
+    await writeNpy(`${dir}/a_1.npy`, new Float32Array(8), [2, 4]);
+    await writeNpy(`${dir}/a_2.npy`, new Float32Array(6), [2, 3]);
+    await assert.rejects(() => readEmbeddings([dir]), {
+      name: "RangeError",
+      message:
+        `Expected every embedding file to have 4 columns (as ${dir}/a_1.npy) but found 3 in ${dir}/a_2.npy`,
+    });
+    await assert.rejects(async () => {
+      for await (const _ of streamEmbeddings([dir])) { /* drain */ }
+    }, { name: "RangeError", message: /found 3 in .*a_2\.npy$/ });
+  });
+});
+
+Deno.test("readEmbeddings() reports a corrupt shard by name", async () => {
+  await withDir(async (dir) => {
+    await writeNpy(`${dir}/a.npy`, new Float32Array(8), [2, 4]);
+    const bytes = await Deno.readFile(`${dir}/a.npy`);
+    await Deno.writeFile(`${dir}/b.npy`, bytes.subarray(0, bytes.length - 4));
+    await assert.rejects(() => readEmbeddings([dir]), {
+      name: "RangeError",
+      message:
+        `Expected ${dir}/b.npy to hold 32 data bytes for shape (2, 4) and dtype 'f4' but found 28 (truncated file)`,
+    });
+  });
+});
+
+Deno.test("streamEmbeddings() covers every row exactly once, in order, for odd batch sizes", async () => {
+  await withDir(async (dir) => {
+    const parts = await writeShards(dir, [7, 1, 5, 0, 11, 3], 5);
+    const all = concat(parts);
+    for (const batchRows of [1, 2, 3, 4, 7, 64]) {
+      const got = new Float32Array(all.length);
+      const count = new Uint8Array(all.length / 5);
+      let next = 0;
+      for await (const { matrix, rowStart, file } of streamEmbeddings([dir], { batchRows })) {
+        assert.ok(matrix.rows >= 1 && matrix.rows <= batchRows, `batch of ${matrix.rows} rows`);
+        assert.equal(matrix.cols, 5);
+        assert.equal(rowStart, next, "batches arrive in order");
+        assert.match(file, /img_emb_\d\.(npy|arrow)$/);
+        got.set(matrix.data, rowStart * 5);
+        for (let r = 0; r < matrix.rows; r++) count[rowStart + r]!++;
+        next += matrix.rows;
+      }
+      assert.equal(next, 27);
+      assert.ok(count.every((c) => c === 1), `batchRows ${batchRows}: each row once`);
+      assert.deepEqual(got, all, `batchRows ${batchRows}`);
+    }
+  });
+});
+
+Deno.test("streamEmbeddings() splits one shard into batches that never span files", async () => {
+  await withDir(async (dir) => {
+    await writeShards(dir, [5, 4], 3);
+    const batches: [number, number, string][] = [];
+    for await (const b of streamEmbeddings([dir], { batchRows: 3 })) {
+      batches.push([b.rowStart, b.matrix.rows, b.file.slice(dir.length + 1)]);
+    }
+    assert.deepEqual(batches, [
+      [0, 3, "img_emb_0.npy"],
+      [3, 2, "img_emb_0.npy"],
+      [5, 3, "img_emb_1.npy"],
+      [8, 1, "img_emb_1.npy"],
+    ]);
+  });
+});
+
+Deno.test("streamEmbeddings() throws RangeError for a bad batchRows", async () => {
+  await assert.rejects(async () => {
+    for await (const _ of streamEmbeddings(["."], { batchRows: 0 })) { /* drain */ }
+  }, { name: "RangeError", message: "Expected batchRows to be a positive integer but found 0" });
+});
