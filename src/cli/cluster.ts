@@ -1,0 +1,164 @@
+/**
+ * `deno task cluster`: spherical k-means of embedding files on the GPU.
+ *
+ * @example Usage
+ * ```sh
+ * deno task cluster --input embeddings/ --k 1000 --out centroids.npy --assignments assign.npy
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { formatSeconds, progress, runCli, UsageError } from "./_cli.ts";
+import { createGpu } from "../gpu/gpu.ts";
+import { readEmbeddings } from "../data/shards.ts";
+import { writeNpy } from "../data/npy.ts";
+import { kmeans } from "../kmeans/kmeans.ts";
+import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
+
+const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
+
+Clusters embedding rows (.npy float32/float16, Arrow IPC) with k-means on the GPU
+(spherical by default: cosine similarity, unit-norm centroids, as MLCD uses).
+
+Options:
+  --input PATH          embedding file or directory (repeatable; required)
+  --k N                 number of centroids (required, 1 ≤ N ≤ rows)
+  --niter N             Lloyd iterations (default 25)
+  --nredo N             runs with different seeds, best kept (default 1)
+  --seed N              random seed (default 1234)
+  --spherical           cosine k-means (default)
+  --no-spherical        plain k-means on squared L2 distance
+  --f16                 store rows and centroids as packed f16 (f32 accumulation)
+  --variant V           assignment kernel: auto | registers | tiled (default auto)
+  --max-points-per-centroid N   train on a sample of k×N rows (default 256)
+  --column NAME         Arrow column holding the embeddings
+  --out PATH            write centroids (k × d float32 .npy)
+  --assignments PATH    write each row's centroid (n uint32 .npy)
+  --json                print a JSON summary on stdout
+  --help                show this help
+
+Progress (iteration, objective, time, empty clusters split) goes to stderr.
+Bad input prints one line on stderr and exits with code 2.`;
+
+function intFlag(name: string, v: string | undefined, fallback: number, min: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw new UsageError(`Expected --${name} to be an integer ≥ ${min} but found ${v}`);
+  }
+  return n;
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      input: { type: "string", multiple: true },
+      k: { type: "string" },
+      niter: { type: "string" },
+      nredo: { type: "string" },
+      seed: { type: "string" },
+      spherical: { type: "boolean" },
+      "no-spherical": { type: "boolean" },
+      f16: { type: "boolean" },
+      variant: { type: "string" },
+      "max-points-per-centroid": { type: "string" },
+      column: { type: "string" },
+      out: { type: "string" },
+      assignments: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const inputs = values.input ?? [];
+  if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
+  if (values.k === undefined) throw new UsageError("Missing --k (see --help)");
+  if (values.spherical && values["no-spherical"]) {
+    throw new UsageError("Expected at most one of --spherical and --no-spherical");
+  }
+  const k = intFlag("k", values.k, 0, 1);
+  const niter = intFlag("niter", values.niter, 25, 0);
+  const nredo = intFlag("nredo", values.nredo, 1, 1);
+  const seed = intFlag("seed", values.seed, 1234, 0);
+  const maxPointsPerCentroid = intFlag(
+    "max-points-per-centroid",
+    values["max-points-per-centroid"],
+    256,
+    1,
+  );
+  const spherical = !values["no-spherical"];
+  const variant = (values.variant ?? "auto") as KMeansVariant;
+  if (!["auto", "registers", "tiled"].includes(variant)) {
+    throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
+  }
+  const t0 = performance.now();
+  const x = await readEmbeddings(inputs, values.column ? { column: values.column } : {});
+  const gpu = await createGpu();
+  // The header is printed with the first progress line, after kmeans() validated the input.
+  let header = false;
+  const say = (line: string) => {
+    if (!header) {
+      header = true;
+      progress(
+        `cluster: ${x.rows} × ${x.cols} rows, k = ${k}, ${
+          spherical ? "spherical" : "L2"
+        }, on ${gpu.info.description}`,
+      );
+    }
+    progress(line);
+  };
+  const result = await kmeans(gpu, x, {
+    k,
+    niter,
+    nredo,
+    seed,
+    spherical,
+    maxPointsPerCentroid,
+    f16: values.f16 ?? false,
+    variant,
+    onLog: (m) => say(`cluster: ${m}`),
+    onIteration: (s) =>
+      say(
+        `iter ${String(s.iteration).padStart(3)}  objective ${s.objective.toPrecision(8)}  ` +
+          `time ${formatSeconds(s.time)}  imbalance ${s.imbalanceFactor.toFixed(3)}  ` +
+          `empty clusters split ${s.nsplit}`,
+      ),
+  });
+  if (values.out) {
+    await writeNpy(values.out, result.centroids.data, [
+      result.centroids.rows,
+      result.centroids.cols,
+    ]);
+  }
+  if (values.assignments) {
+    await writeNpy(values.assignments, result.assignments, [result.assignments.length]);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  progress(`cluster: objective ${result.objective.toPrecision(8)} in ${formatSeconds(seconds)}`);
+  if (values.json) {
+    console.log(JSON.stringify({
+      rows: x.rows,
+      cols: x.cols,
+      k,
+      niter,
+      nredo,
+      spherical,
+      objective: result.objective,
+      iterations: result.stats.length,
+      nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),
+      seconds,
+      adapter: gpu.info.description,
+      out: values.out ?? null,
+      assignments: values.assignments ?? null,
+    }));
+  }
+  gpu.destroy();
+}
+
+if (import.meta.main) await runCli("cluster", main);

@@ -1,0 +1,533 @@
+// Private GPU plumbing of k-means: padded row storage, programs and the fused
+// assignment pass over row chunks × centroid chunks.
+import registersCode from "../../kernels/kmeans_assign_registers.wgsl" with { type: "text" };
+import tiledCode from "../../kernels/kmeans_assign_tiled.wgsl" with { type: "text" };
+import accumulateCode from "../../kernels/kmeans_accumulate.wgsl" with { type: "text" };
+import finalizeCode from "../../kernels/kmeans_finalize.wgsl" with { type: "text" };
+import nudgeCode from "../../kernels/kmeans_nudge.wgsl" with { type: "text" };
+import packCode from "../../kernels/kmeans_pack_f16.wgsl" with { type: "text" };
+import objectiveCode from "../../kernels/kmeans_objective.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/gpu.ts";
+import { createStorage, STORAGE_USAGE } from "../gpu/buffers.ts";
+import { type Binding, dispatch, foldDispatch, type Program } from "../gpu/program.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import type { KMeansVariant } from "./kmeans_options.ts";
+
+/** Resolved kernel design. */
+export type Variant = "registers" | "tiled";
+
+/** Picks the assignment kernel for the adapter: registers on CPU adapters, tiles otherwise. */
+export function resolveVariant(gpu: Gpu, variant: KMeansVariant | undefined): Variant {
+  const v = variant ?? "auto";
+  if (v !== "auto" && v !== "registers" && v !== "tiled") {
+    throw new RangeError(
+      `Expected variant to be "auto", "registers" or "tiled" but found ${JSON.stringify(v)}`,
+    );
+  }
+  if (v !== "auto") return v;
+  const desc = gpu.info.description.toLowerCase();
+  const cpu = gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
+  return cpu ? "registers" : "tiled";
+}
+
+/**
+ * Expands a kernel template: keeps the //@f32 or //@f16 lines, sets `const NAME: u32`
+ * values, and repeats lines ending in //@r, //@j, //@jr, //@rj over r in [0, R) and
+ * j in [0, D4) (substituting {r} and {j}) when R and D4 are given.
+ */
+export function specialize(
+  code: string,
+  f16: boolean,
+  consts: Record<string, number> = {},
+): string {
+  const R = consts.R ?? 0, D4 = consts.D4 ?? 0;
+  const out: string[] = [];
+  for (const line of code.split("\n")) {
+    if (line.includes("//@f32")) {
+      if (!f16) out.push(line.replace(/\s*\/\/@f32$/, ""));
+      continue;
+    }
+    const m = /^(\s*)\/\/@f16 (.*)$/.exec(line);
+    if (m) {
+      if (f16) out.push(m[1]! + m[2]!);
+      continue;
+    }
+    const rep = /^(.*?)\s*\/\/@(rj|jr|r|j)$/.exec(line);
+    if (!rep) {
+      out.push(line);
+      continue;
+    }
+    const body = rep[1]!, kind = rep[2]!;
+    const sub = (r: number, j: number) =>
+      body.replaceAll("{r}", String(r)).replaceAll("{j}", String(j));
+    if (kind === "r") { for (let r = 0; r < R; r++) out.push(sub(r, 0)); }
+    else if (kind === "j") { for (let j = 0; j < D4; j++) out.push(sub(0, j)); }
+    else if (kind === "rj") {
+      for (let r = 0; r < R; r++) for (let j = 0; j < D4; j++) out.push(sub(r, j));
+    } else for (let j = 0; j < D4; j++) for (let r = 0; r < R; r++) out.push(sub(r, j));
+  }
+  let text = out.join("\n");
+  for (const [name, v] of Object.entries(consts)) {
+    text = text.replace(new RegExp(`const ${name}: u32 = \\d+u;`), `const ${name}: u32 = ${v}u;`);
+  }
+  return text;
+}
+
+/** Row storage on the GPU: rows padded to `dp` (multiple of 4) floats, f32 or packed f16. */
+export interface PaddedRows {
+  rows: number;
+  d: number;
+  dp: number;
+  f16: boolean;
+  chunks: { buffer: GPUBuffer; rowStart: number; rows: number }[];
+  destroy(): void;
+}
+
+/** Padded row width: `d` rounded up to a multiple of 4. */
+export function paddedWidth(d: number): number {
+  return Math.ceil(d / 4) * 4;
+}
+
+/**
+ * Uploads rows of `x` (all, or those listed in `index`), L2-normalised when `normalize`,
+ * zero-padded to a multiple of 4 columns, as f32 or packed f16, in binding-sized chunks.
+ */
+export function uploadRows(
+  gpu: Gpu,
+  x: Matrix,
+  options: { index?: Uint32Array; normalize: boolean; f16: boolean; label: string },
+): PaddedRows {
+  const d = x.cols, dp = paddedWidth(d), f16 = options.f16;
+  const n = options.index ? options.index.length : x.rows;
+  const rowBytes = dp * (f16 ? 2 : 4);
+  const per = Math.floor(gpu.maxBindingBytes / rowBytes);
+  if (per < 1) {
+    throw new RangeError(
+      `Cannot bind a row of ${d} columns (${rowBytes} bytes): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
+    );
+  }
+  const chunks: PaddedRows["chunks"] = [];
+  for (let start = 0; start < n; start += per) {
+    const rows = Math.min(per, n - start);
+    const host = new Float32Array(rows * dp);
+    for (let r = 0; r < rows; r++) {
+      const src = (options.index ? options.index[start + r]! : start + r) * d;
+      let scale = 1;
+      if (options.normalize) {
+        let s = 0;
+        for (let c = 0; c < d; c++) s += x.data[src + c]! * x.data[src + c]!;
+        scale = s > 0 ? 1 / Math.sqrt(s) : 1;
+      }
+      for (let c = 0; c < d; c++) host[r * dp + c] = x.data[src + c]! * scale;
+    }
+    const bytes = f16 ? toF16Bits(host) : host;
+    const buffer = createStorage(gpu, bytes.byteLength, `${options.label}[${start}..)`);
+    gpu.device.queue.writeBuffer(buffer, 0, bytes as Uint16Array<ArrayBuffer>);
+    chunks.push({ buffer, rowStart: start, rows });
+  }
+  return {
+    rows: n,
+    d,
+    dp,
+    f16,
+    chunks,
+    destroy() {
+      for (const c of chunks) c.buffer.destroy();
+    },
+  };
+}
+
+function toF16Bits(v: Float32Array): Uint16Array | Float32Array {
+  const F16 = (globalThis as { Float16Array?: new (n: number) => ArrayLike<number> }).Float16Array;
+  if (!F16) throw new Error("Float16Array is not available in this runtime");
+  const h = new F16(v.length) as unknown as { [i: number]: number; buffer: ArrayBuffer };
+  for (let i = 0; i < v.length; i++) h[i] = v[i]!;
+  return new Uint16Array(h.buffer);
+}
+
+/** Centroids on the GPU in chunks of `kc` rows: f32 master, optional packed copy, 0.5‖c‖². */
+export interface CentroidStore {
+  k: number;
+  d: number;
+  dp: number;
+  f16: boolean;
+  kc: number;
+  /** One padded f32 row, staging for split copies within a buffer. */
+  scratch: GPUBuffer;
+  chunks: {
+    kBase: number;
+    rows: number;
+    f32: GPUBuffer;
+    packed: GPUBuffer | null;
+    cn: GPUBuffer;
+  }[];
+  destroy(): void;
+}
+
+/**
+ * Centroid rows per chunk: the f32 rows, 8-byte fixed-point sums and 0.5‖c‖² of one
+ * chunk must each fit one binding.
+ */
+export function centroidsPerChunk(gpu: Gpu, dp: number, withSums: boolean): number {
+  const rowBytes = dp * (withSums ? 8 : 4);
+  const kc = Math.floor(gpu.maxBindingBytes / rowBytes);
+  if (kc < 1) {
+    throw new RangeError(
+      `Cannot bind a centroid of ${dp} padded columns (${rowBytes} bytes): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
+    );
+  }
+  return kc;
+}
+
+/**
+ * Centroids per 64 KiB uniform block of the registers kernel for padded width `dp`
+ * (block bytes a multiple of 256, the uniform offset alignment); 0 when one centroid
+ * does not fit a block.
+ */
+export function uniformBlockRows(dp: number): number {
+  const d4 = dp / 4;
+  let kb = Math.floor(4096 / d4);
+  while (kb > 0 && (kb * d4) % 16 !== 0) kb--;
+  return kb;
+}
+
+/** The f32 rows of a centroid chunk as a storage binding (without the block padding). */
+export function f32Binding(
+  c: { f32: GPUBuffer; rows: number },
+  dp: number,
+): { buffer: GPUBuffer; size: number } {
+  return { buffer: c.f32, size: Math.max(4, c.rows * dp * 4) };
+}
+
+/** Allocates centroid chunks and fills them from host `k × dp` padded f32 values. */
+export function createCentroids(
+  gpu: Gpu,
+  k: number,
+  d: number,
+  f16: boolean,
+  kc: number,
+  padded?: Float32Array,
+  encoder?: GPUCommandEncoder,
+): CentroidStore {
+  const dp = paddedWidth(d);
+  const chunks: CentroidStore["chunks"] = [];
+  for (let kBase = 0; kBase < k; kBase += kc) {
+    const rows = Math.min(kc, k - kBase);
+    const kb = uniformBlockRows(dp);
+    const padded = kb > 0 ? Math.ceil(rows / kb) * kb : rows;
+    chunks.push({
+      kBase,
+      rows,
+      // Padded to whole uniform blocks and also bindable as a uniform buffer, for the
+      // registers kernel (see uniformBlockRows).
+      f32: gpu.device.createBuffer({
+        label: `centroids[${kBase}..)`,
+        size: padded * dp * 4,
+        usage: STORAGE_USAGE | GPUBufferUsage.UNIFORM,
+      }),
+      packed: f16 ? createStorage(gpu, rows * dp * 2, `centroids.f16[${kBase}..)`) : null,
+      cn: createStorage(gpu, rows * 4, `centroid_norms[${kBase}..)`),
+    });
+  }
+  const scratch = createStorage(gpu, dp * 4, "centroid_scratch");
+  const store: CentroidStore = {
+    k,
+    d,
+    dp,
+    f16,
+    kc,
+    scratch,
+    chunks,
+    destroy() {
+      scratch.destroy();
+      for (const c of chunks) {
+        c.f32.destroy();
+        c.packed?.destroy();
+        c.cn.destroy();
+      }
+    },
+  };
+  if (padded) writeCentroids(gpu, store, padded, encoder);
+  return store;
+}
+
+/** Uploads host `k × dp` centroids with their 0.5‖c‖², and packs them when f16. */
+export function writeCentroids(
+  gpu: Gpu,
+  store: CentroidStore,
+  padded: Float32Array,
+  encoder?: GPUCommandEncoder,
+): void {
+  const { dp } = store;
+  for (const c of store.chunks) {
+    const part = padded.slice(c.kBase * dp, (c.kBase + c.rows) * dp);
+    const cn = new Float32Array(c.rows);
+    for (let r = 0; r < c.rows; r++) {
+      let s = 0;
+      for (let j = 0; j < dp; j++) s += part[r * dp + j]! * part[r * dp + j]!;
+      cn[r] = 0.5 * s;
+    }
+    gpu.device.queue.writeBuffer(c.f32, 0, part);
+    gpu.device.queue.writeBuffer(c.cn, 0, cn);
+  }
+  const enc = encoder ?? gpu.device.createCommandEncoder();
+  packCentroids(gpu, store, enc);
+  if (!encoder) gpu.device.queue.submit([enc.finish()]);
+}
+
+/** Refreshes the packed f16 copy of every chunk (no-op for f32 stores). */
+export function packCentroids(gpu: Gpu, store: CentroidStore, enc: GPUCommandEncoder): void {
+  if (!store.f16) return;
+  for (const c of store.chunks) {
+    const count = (c.rows * store.dp) / 4;
+    const program: Program = {
+      shaderKey: "kmeans_pack_f16",
+      code: packCode,
+      workgroups: foldDispatch(Math.ceil(count / 64)),
+      uniforms: new Uint32Array([count, 0, 0, 0]),
+    };
+    dispatch(gpu, program, [f32Binding(c, store.dp), c.packed!], enc);
+  }
+}
+
+/** Per-row-chunk outputs of the assignment pass. */
+export interface AssignOutputs {
+  idx: GPUBuffer[];
+  score: GPUBuffer[];
+  destroy(): void;
+}
+
+/** Allocates assignment/score buffers matching the row chunks of `x`. */
+export function createOutputs(gpu: Gpu, x: PaddedRows): AssignOutputs {
+  const idx = x.chunks.map((c) => createStorage(gpu, c.rows * 4, "assign"));
+  const score = x.chunks.map((c) => createStorage(gpu, c.rows * 4, "score"));
+  return {
+    idx,
+    score,
+    destroy() {
+      for (const b of [...idx, ...score]) b.destroy();
+    },
+  };
+}
+
+/** Rows per invocation of the registers kernel for padded width `dp`. */
+export function registerRows(dp: number, f16: boolean): number {
+  return Math.max(1, Math.min(f16 ? 12 : 16, Math.floor(128 / (dp / 4))));
+}
+
+/** Program of one fused assignment pass over a row chunk × a block of centroids. */
+export function assignProgram(
+  variant: Variant,
+  rows: number,
+  k: number,
+  kBase: number,
+  cnOff: number,
+  dp: number,
+  f16: boolean,
+  flags: number,
+): Program {
+  const d4 = dp / 4;
+  if (variant === "registers") {
+    const R = registerRows(dp, f16);
+    const CU = uniformBlockRows(dp) * d4;
+    return {
+      shaderKey: `kmeans_assign_registers:R${R}:D4${d4}:CU${CU}:${f16 ? "f16" : "f32"}`,
+      code: specialize(registersCode, f16, { R, D4: d4, CU }),
+      workgroups: foldDispatch(Math.ceil(rows / (64 * R))),
+      uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, 0, 0, 0]),
+    };
+  }
+  return {
+    shaderKey: `kmeans_assign_tiled:${f16 ? "f16" : "f32"}`,
+    code: specialize(tiledCode, f16),
+    workgroups: foldDispatch(Math.ceil(rows / 32)),
+    uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, d4, 0, 0]),
+  };
+}
+
+/**
+ * Records the fused assignment of every row of `x` to its best centroid: one dispatch per
+ * row chunk × centroid block (registers: 64 KiB uniform blocks; tiled: whole chunks), the
+ * running best kept in `out` between blocks.
+ */
+export function recordAssign(
+  gpu: Gpu,
+  variantIn: Variant,
+  x: PaddedRows,
+  cents: CentroidStore,
+  out: AssignOutputs,
+  spherical: boolean,
+  enc: GPUCommandEncoder,
+): void {
+  const kb = uniformBlockRows(x.dp);
+  const variant: Variant = variantIn === "registers" && kb < 1 ? "tiled" : variantIn;
+  const blocks: { c: Binding; cn: GPUBuffer; rows: number; kBase: number; cnOff: number }[] = [];
+  for (const cc of cents.chunks) {
+    if (variant === "registers") {
+      for (let b = 0; b * kb < cc.rows; b++) {
+        blocks.push({
+          c: { buffer: cc.f32, offset: b * kb * x.dp * 4, size: kb * x.dp * 4 },
+          cn: cc.cn,
+          rows: Math.min(kb, cc.rows - b * kb),
+          kBase: cc.kBase + b * kb,
+          cnOff: b * kb,
+        });
+      }
+    } else {
+      const c = x.f16 ? cc.packed! : f32Binding(cc, x.dp);
+      blocks.push({ c, cn: cc.cn, rows: cc.rows, kBase: cc.kBase, cnOff: 0 });
+    }
+  }
+  x.chunks.forEach((xc, i) => {
+    if (xc.rows === 0) return;
+    blocks.forEach((blk, j) => {
+      const flags = (j === 0 ? 1 : 0) | (j === blocks.length - 1 ? 2 : 0) |
+        (spherical ? 4 : 0);
+      const program = assignProgram(
+        variant,
+        xc.rows,
+        blk.rows,
+        blk.kBase,
+        blk.cnOff,
+        x.dp,
+        x.f16,
+        flags,
+      );
+      dispatch(gpu, program, [xc.buffer, blk.c, blk.cn, out.idx[i]!, out.score[i]!], enc);
+    });
+  });
+}
+
+/** Records the deterministic objective partial sums (256 floats) of `out`'s scores. */
+export function recordObjective(
+  gpu: Gpu,
+  x: PaddedRows,
+  out: AssignOutputs,
+  partial: GPUBuffer,
+  enc: GPUCommandEncoder,
+): void {
+  x.chunks.forEach((xc, i) => {
+    const program: Program = {
+      shaderKey: "kmeans_objective",
+      code: objectiveCode,
+      workgroups: [1, 1, 1],
+      uniforms: new Uint32Array([xc.rows, i === 0 ? 1 : 0, 0, 0]),
+    };
+    dispatch(gpu, program, [out.score[i]!, partial], enc);
+  });
+}
+
+/** GPU buffers of the update step: counts and per-chunk fixed-point sums. */
+export interface UpdateState {
+  counts: GPUBuffer;
+  sums: GPUBuffer[];
+  destroy(): void;
+}
+
+/** Allocates the update step's accumulators for `cents`. */
+export function createUpdateState(gpu: Gpu, cents: CentroidStore): UpdateState {
+  if (cents.k * 4 > gpu.maxBindingBytes) {
+    throw new RangeError(
+      `Cannot bind the counts of k = ${cents.k} clusters (${
+        cents.k * 4
+      } bytes): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
+    );
+  }
+  const counts = createStorage(gpu, cents.k * 4, "counts");
+  const sums = cents.chunks.map((c) => createStorage(gpu, c.rows * cents.dp * 8, "sums"));
+  return {
+    counts,
+    sums,
+    destroy() {
+      counts.destroy();
+      for (const s of sums) s.destroy();
+    },
+  };
+}
+
+/**
+ * Records the update step: clear accumulators, count + fixed-point sum every row into its
+ * centroid, then centroids = sums / counts (normalised when spherical) and 0.5‖c‖².
+ * `scale` maps the largest absolute input value to at most 2^30.
+ */
+export function recordUpdate(
+  gpu: Gpu,
+  x: PaddedRows,
+  out: AssignOutputs,
+  cents: CentroidStore,
+  state: UpdateState,
+  spherical: boolean,
+  scale: number,
+  enc: GPUCommandEncoder,
+): void {
+  enc.clearBuffer(state.counts);
+  for (const s of state.sums) enc.clearBuffer(s);
+  const d4 = cents.dp / 4;
+  const accCode = specialize(accumulateCode, x.f16);
+  cents.chunks.forEach((cc, j) => {
+    x.chunks.forEach((xc, i) => {
+      if (xc.rows === 0) return;
+      const u = new ArrayBuffer(32);
+      new Uint32Array(u, 0, 4).set([xc.rows, cc.kBase, cc.rows, d4]);
+      new Float32Array(u, 16, 1)[0] = scale;
+      const program: Program = {
+        shaderKey: `kmeans_accumulate:${x.f16 ? "f16" : "f32"}`,
+        code: accCode,
+        workgroups: foldDispatch(Math.ceil(xc.rows / 64)),
+        uniforms: new Uint8Array(u),
+      };
+      dispatch(gpu, program, [xc.buffer, out.idx[i]!, state.counts, state.sums[j]!], enc);
+    });
+  });
+  cents.chunks.forEach((cc, j) => {
+    const u = new ArrayBuffer(32);
+    new Uint32Array(u, 0, 4).set([cc.rows, cc.kBase, d4, spherical ? 1 : 0]);
+    new Float32Array(u, 16, 1)[0] = 1 / scale;
+    const program: Program = {
+      shaderKey: "kmeans_finalize",
+      code: finalizeCode,
+      workgroups: foldDispatch(Math.ceil(cc.rows / 64)),
+      uniforms: new Uint8Array(u),
+    };
+    dispatch(gpu, program, [state.counts, state.sums[j]!, f32Binding(cc, cents.dp), cc.cn], enc);
+  });
+}
+
+/**
+ * Records faiss-style splits: for each (empty, donor) pair in order, copy the donor
+ * centroid onto the empty one, then nudge them by ±1/1024 in opposite directions.
+ */
+export function recordSplits(
+  gpu: Gpu,
+  cents: CentroidStore,
+  pairs: [number, number][],
+  spherical: boolean,
+  enc: GPUCommandEncoder,
+): void {
+  const { kc, dp } = cents;
+  const nudge = (c: number, sign: number) => {
+    const chunk = cents.chunks[Math.floor(c / kc)]!;
+    const u = new ArrayBuffer(16);
+    new Uint32Array(u, 0, 3).set([c - chunk.kBase, dp, spherical ? 1 : 0]);
+    new Float32Array(u, 12, 1)[0] = sign;
+    dispatch(
+      gpu,
+      {
+        shaderKey: "kmeans_nudge",
+        code: nudgeCode,
+        workgroups: [1, 1, 1],
+        uniforms: new Uint8Array(u),
+      },
+      [f32Binding(chunk, dp), chunk.cn],
+      enc,
+    );
+  };
+  for (const [empty, donor] of pairs) {
+    const src = cents.chunks[Math.floor(donor / kc)]!;
+    const dst = cents.chunks[Math.floor(empty / kc)]!;
+    enc.copyBufferToBuffer(src.f32, (donor - src.kBase) * dp * 4, cents.scratch, 0, dp * 4);
+    enc.copyBufferToBuffer(cents.scratch, 0, dst.f32, (empty - dst.kBase) * dp * 4, dp * 4);
+    nudge(empty, 1);
+    nudge(donor, -1);
+  }
+}

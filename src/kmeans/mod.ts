@@ -1,0 +1,17 @@
+/**
+ * Spherical k-means on WebGPU (MLCD's clustering step) and the fused nearest-centroid
+ * assignment kernel.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createGpu } from "../gpu/mod.ts";
+ * import { kmeans } from "./mod.ts";
+ * const gpu = await createGpu();
+ * const { centroids, assignments } = await kmeans(gpu, x, { k: 1000 });
+ * ```
+ *
+ * @module
+ */
+export * from "./kmeans.ts";
+export * from "./assign_nearest.ts";
+export * from "./kmeans_options.ts";

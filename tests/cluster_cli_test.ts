@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { readNpy, readNpyArray, writeNpy } from "../src/data/npy.ts";
+import { randomMatrix } from "./_gpu.ts";
+
+const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
+
+async function run(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** stderr lines without the harmless lavapipe noise. */
+function errLines(stderr: string): string[] {
+  return stderr.split("\n").filter((l) => l && !l.includes("XDG_RUNTIME_DIR"));
+}
+
+Deno.test("cluster CLI writes centroids, assignments and a JSON summary", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const x = randomMatrix(150, 12, 4);
+    await writeNpy(`${dir}/emb_0.npy`, x.data.subarray(0, 100 * 12), [100, 12]);
+    await writeNpy(`${dir}/emb_1.npy`, x.data.subarray(100 * 12), [50, 12]);
+    const r = await run([
+      "--input",
+      dir,
+      "--k",
+      "7",
+      "--niter",
+      "5",
+      "--out",
+      `${dir}/c.npy`,
+      "--assignments",
+      `${dir}/a.npy`,
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.rows, 150);
+    assert.equal(summary.k, 7);
+    assert.equal(summary.iterations, 5);
+    assert.ok(summary.objective > 0 && summary.objective <= 150);
+    assert.match(r.stderr, /iter +4 +objective [\d.]+ +time .* empty clusters split 0/);
+    const c = await readNpy(`${dir}/c.npy`);
+    assert.deepEqual([c.rows, c.cols], [7, 12]);
+    const a = await readNpyArray(`${dir}/a.npy`);
+    assert.deepEqual(a.shape, [150]);
+    assert.ok(a.data instanceof Uint32Array && a.data.every((v) => v < 7));
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["a.npy", "c.npy", "emb_0.npy", "emb_1.npy"], "no temp files left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cluster CLI exits 2 with one line for bad input and writes nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const x = randomMatrix(20, 3, 5);
+    await writeNpy(`${dir}/x.npy`, x.data, [20, 3]);
+    const bad = randomMatrix(20, 3, 5);
+    bad.data[7] = NaN;
+    await writeNpy(`${dir}/nan.npy`, bad.data, [20, 3]);
+    const out = ["--out", `${dir}/c.npy`, "--assignments", `${dir}/a.npy`];
+    const cases: [string[], RegExp][] = [
+      [
+        ["--input", `${dir}/x.npy`, "--k", "21"],
+        /Expected k to be an integer in \[1, 20\] but found 21/,
+      ],
+      [["--input", `${dir}/x.npy`, "--k", "0"], /Expected --k to be an integer ≥ 1 but found 0/],
+      [
+        ["--input", `${dir}/x.npy`, "--k", "two"],
+        /Expected --k to be an integer ≥ 1 but found two/,
+      ],
+      [["--input", `${dir}/missing.npy`, "--k", "2"], /missing\.npy/],
+      [
+        ["--input", `${dir}/nan.npy`, "--k", "2"],
+        /Expected finite values in x but found NaN at row 2, column 1/,
+      ],
+      [["--input", `${dir}/x.npy`], /Missing --k/],
+      [["--k", "2"], /Missing --input/],
+      [["--input", `${dir}/x.npy`, "--k", "2", "--bogus"], /bogus/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run([...args, ...out]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      const lines = errLines(r.stderr);
+      assert.equal(lines.length, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(lines[0]!, /^mlcd cluster: /);
+      assert.match(lines[0]!, message);
+      assert.equal(r.stdout, "");
+    }
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["nan.npy", "x.npy"], "no output or temp files");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cluster CLI --help prints usage and exits 0", async () => {
+  const r = await run(["--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Usage: deno task cluster --input <file\|dir>\.\.\. --k N/);
+  assert.match(r.stdout, /--no-spherical/);
+});

@@ -1,0 +1,337 @@
+import assert from "node:assert/strict";
+import { assignNearest, kmeans } from "../src/kmeans/mod.ts";
+import type { Matrix } from "../src/matrix/matrix.ts";
+import { randomMatrix, testGpu } from "./_gpu.ts";
+
+const VARIANTS = ["registers", "tiled"] as const;
+
+function rowsF64(m: Matrix, normalize: boolean): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (let r = 0; r < m.rows; r++) {
+    const v = Float64Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+    if (normalize) {
+      const s = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+      for (let i = 0; i < v.length; i++) v[i] = v[i]! / s;
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+/** float64 reference: best centroid (ties → lower index), its score and the gap to the runner-up. */
+function refAssign(x: Matrix, c: Matrix, spherical: boolean) {
+  const xs = rowsF64(x, spherical), cs = rowsF64(c, spherical);
+  return xs.map((xv) => {
+    let best = -Infinity, second = -Infinity, bi = -1;
+    cs.forEach((cv, j) => {
+      let s = 0;
+      for (let i = 0; i < xv.length; i++) {
+        s += spherical ? xv[i]! * cv[i]! : -((xv[i]! - cv[i]!) ** 2);
+      }
+      if (s > best) {
+        second = best;
+        best = s;
+        bi = j;
+      } else if (s > second) second = s;
+    });
+    return { index: bi, score: spherical ? best : -best, gap: best - second };
+  });
+}
+
+async function checkAssign(
+  name: string,
+  x: Matrix,
+  c: Matrix,
+  spherical: boolean,
+  variant: "registers" | "tiled",
+  maxBindingBytes?: number,
+) {
+  const gpu = await testGpu(maxBindingBytes ? { maxBindingBytes } : {});
+  const got = await assignNearest(gpu, x, c, { spherical, variant });
+  const ref = refAssign(x, c, spherical);
+  assert.equal(got.assignments.length, x.rows);
+  let checked = 0;
+  ref.forEach((r, i) => {
+    const tol = 1e-4 * Math.max(1, Math.abs(r.score));
+    assert.ok(
+      Math.abs(got.scores[i]! - r.score) <= tol,
+      `${name} ${variant}: row ${i} score ${got.scores[i]} vs ${r.score}`,
+    );
+    if (r.gap > 1e-4 * Math.max(1, Math.abs(r.score))) {
+      assert.equal(got.assignments[i], r.index, `${name} ${variant}: row ${i}`);
+      checked++;
+    }
+  });
+  assert.ok(checked >= Math.floor(x.rows * 0.9), `${name}: only ${checked} rows without near-ties`);
+}
+
+for (const variant of VARIANTS) {
+  Deno.test(`assignNearest() matches the float64 reference on odd shapes (${variant})`, async () => {
+    const cases: [string, number, number, number][] = [
+      ["n=333 d=77 k=13", 333, 77, 13],
+      ["k=1", 65, 9, 1],
+      ["d=1", 70, 1, 3],
+      ["n=k", 7, 5, 7],
+      ["n<k", 3, 6, 40],
+      ["several centroid blocks", 70, 129, 250],
+    ];
+    for (const [name, n, d, k] of cases) {
+      const x = randomMatrix(n, d, n * 31 + d);
+      const c = name === "n=k" ? x : randomMatrix(k, d, k * 7 + d);
+      for (const spherical of [true, false]) {
+        if (name === "d=1" && spherical) continue; // every unit row is ±1: all near-ties
+        await checkAssign(`${name} spherical=${spherical}`, x, c, spherical, variant);
+      }
+    }
+  });
+
+  Deno.test(`assignNearest() splits rows and centroids over small bindings (${variant})`, async () => {
+    // 4096-byte bindings: 51 rows of 20 floats per chunk, so 300 rows and 70 centroids span chunks.
+    const x = randomMatrix(300, 20, 5), c = randomMatrix(70, 20, 6);
+    await checkAssign("chunked", x, c, true, variant, 4096);
+    await checkAssign("chunked", x, c, false, variant, 4096);
+  });
+
+  Deno.test(`kmeans() centroids are the normalised means of their members (${variant})`, async () => {
+    for (const maxBindingBytes of [undefined, 4096]) {
+      const gpu = await testGpu(maxBindingBytes ? { maxBindingBytes } : {});
+      const x = randomMatrix(257, 19, 11);
+      for (const spherical of [true, false]) {
+        const r = await kmeans(gpu, x, { k: 5, niter: 30, spherical, variant });
+        const last = r.stats.at(-1)!, prev = r.stats.at(-2)!;
+        assert.ok(Math.abs(last.objective - prev.objective) < 1e-3, "converged");
+        const xs = rowsF64(x, spherical);
+        for (let c = 0; c < 5; c++) {
+          const mean = new Float64Array(19);
+          let count = 0;
+          xs.forEach((v, i) => {
+            if (r.assignments[i] !== c) return;
+            count++;
+            for (let j = 0; j < 19; j++) mean[j]! += v[j]!;
+          });
+          assert.ok(count > 0, `cluster ${c} is empty`);
+          let s = 0;
+          for (let j = 0; j < 19; j++) s += (mean[j]! /= count) ** 2;
+          const norm = spherical ? Math.sqrt(s) : 1;
+          for (let j = 0; j < 19; j++) {
+            const got = r.centroids.data[c * 19 + j]!;
+            assert.ok(Math.abs(got - mean[j]! / norm) < 1e-5, `c${c}[${j}] ${got}`);
+          }
+        }
+        // objective = sum of best scores of the final assignment
+        const ref = refAssign(x, r.centroids, spherical);
+        const obj = ref.reduce((a, b) => a + b.score, 0);
+        assert.ok(Math.abs(obj - r.objective) < 1e-4 * Math.abs(obj), `${obj} vs ${r.objective}`);
+      }
+    }
+  });
+}
+
+Deno.test("kmeans() with f16 storage stays close to f32", async () => {
+  const gpu = await testGpu();
+  const x = randomMatrix(400, 33, 3);
+  const a = await kmeans(gpu, x, { k: 6, niter: 10 });
+  const b = await kmeans(gpu, x, { k: 6, niter: 10, f16: true });
+  assert.ok(
+    Math.abs(a.objective - b.objective) < 0.01 * a.objective,
+    `${a.objective} ${b.objective}`,
+  );
+  const c = randomMatrix(6, 33, 4);
+  const f = await assignNearest(gpu, x, c, { f16: true });
+  const ref = refAssign(x, c, true);
+  ref.forEach((r, i) => assert.ok(Math.abs(f.scores[i]! - r.score) < 4e-3));
+});
+
+Deno.test("kmeans() is deterministic for a fixed seed", async () => {
+  const gpu = await testGpu();
+  const x = randomMatrix(500, 24, 8);
+  const a = await kmeans(gpu, x, { k: 9, niter: 8, seed: 7, maxPointsPerCentroid: 40 });
+  const b = await kmeans(gpu, x, { k: 9, niter: 8, seed: 7, maxPointsPerCentroid: 40 });
+  assert.deepEqual(a.centroids.data, b.centroids.data);
+  assert.deepEqual(a.assignments, b.assignments);
+  assert.equal(a.objective, b.objective);
+  assert.equal(a.assignments.length, 500, "assignments cover all rows after subsampling");
+  const c = await kmeans(gpu, x, { k: 9, niter: 8, seed: 8, maxPointsPerCentroid: 40 });
+  assert.notDeepEqual(a.centroids.data, c.centroids.data);
+});
+
+Deno.test("kmeans() splits the largest cluster when one is empty", async () => {
+  const gpu = await testGpu();
+  // 36 copies of one row and 4 others: random init picks duplicates, leaving clusters empty.
+  const base = randomMatrix(5, 6, 9);
+  const data = new Float32Array(40 * 6);
+  for (let i = 0; i < 40; i++) {
+    const src = i < 36 ? 0 : i - 35;
+    data.set(base.data.subarray(src * 6, src * 6 + 6), i * 6);
+  }
+  const x = { data, rows: 40, cols: 6 };
+  const r = await kmeans(gpu, x, { k: 8, niter: 20, init: "random", seed: 3 });
+  const nsplit = r.stats.reduce((a, s) => a + s.nsplit, 0);
+  assert.ok(nsplit > 0, "some cluster was split");
+  assert.ok(r.stats[0]!.nsplit > 0);
+  // split centroids are nudged apart: finite, unit norm, pairwise distinct
+  const rowsOf = (c: number) => r.centroids.data.subarray(c * 6, c * 6 + 6);
+  for (let c = 0; c < 8; c++) {
+    const v = rowsOf(c);
+    assert.ok(v.every(Number.isFinite));
+    assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5);
+    for (let o = 0; o < c; o++) assert.notDeepEqual(rowsOf(o), v, `centroids ${o} and ${c}`);
+  }
+  assert.ok(r.objective > 39 && r.objective <= 40 + 1e-4, `objective ${r.objective}`);
+});
+
+Deno.test("kmeans() with k = n returns the points as centroids", async () => {
+  const gpu = await testGpu();
+  const x = randomMatrix(6, 4, 12);
+  const r = await kmeans(gpu, x, { k: 6, spherical: false });
+  for (let i = 0; i < x.data.length; i++) {
+    assert.ok(Math.abs(r.centroids.data[i]! - x.data[i]!) < 1e-6);
+  }
+  assert.deepEqual([...r.assignments], [0, 1, 2, 3, 4, 5]);
+  assert.ok(r.objective < 1e-5);
+});
+
+Deno.test("kmeans() calls onIteration with faiss-style stats and stops early on tolerance", async () => {
+  const gpu = await testGpu();
+  const x = randomMatrix(300, 8, 13);
+  const seen: number[] = [];
+  const r = await kmeans(gpu, x, {
+    k: 4,
+    niter: 50,
+    tolerance: 1e-3,
+    onIteration: (s) => seen.push(s.iteration),
+  });
+  assert.ok(r.stats.length < 50 && r.stats.length > 1, `${r.stats.length} iterations`);
+  assert.deepEqual(seen, r.stats.map((s) => s.iteration));
+  for (const s of r.stats) {
+    assert.ok(s.imbalanceFactor >= 1 - 1e-9 && s.time >= s.timeSearch && s.nsplit === 0);
+  }
+});
+
+Deno.test("kmeans() throws on bad k, NaN and zero rows", async () => {
+  const gpu = await testGpu();
+  const eightRows = randomMatrix(8, 3, 1);
+  await assert.rejects(() => kmeans(gpu, eightRows, { k: 9 }), {
+    name: "RangeError",
+    message: "Expected k to be an integer in [1, 8] but found 9",
+  });
+  await assert.rejects(() => kmeans(gpu, eightRows, { k: 0 }), {
+    name: "RangeError",
+    message: "Expected k to be an integer in [1, 8] but found 0",
+  });
+  await assert.rejects(() => kmeans(gpu, eightRows, { k: 2.5 }), {
+    name: "RangeError",
+    message: "Expected k to be an integer in [1, 8] but found 2.5",
+  });
+  const nan = randomMatrix(8, 3, 1);
+  nan.data[4] = NaN;
+  await assert.rejects(() => kmeans(gpu, nan, { k: 2 }), {
+    name: "RangeError",
+    message: "Expected finite values in x but found NaN at row 1, column 1",
+  });
+  const zero = randomMatrix(8, 3, 1);
+  zero.data.fill(0, 6, 9);
+  await assert.rejects(() => kmeans(gpu, zero, { k: 2 }), {
+    name: "RangeError",
+    message: "Cannot L2-normalise x for spherical k-means: row 2 is all zeros",
+  });
+  await kmeans(gpu, zero, { k: 2, spherical: false, niter: 2 }); // fine for plain k-means
+  await assert.rejects(() => kmeans(gpu, eightRows, { k: 2, variant: "fast" as "tiled" }), {
+    name: "RangeError",
+    message: 'Expected variant to be "auto", "registers" or "tiled" but found "fast"',
+  });
+  await assert.rejects(
+    () => assignNearest(gpu, eightRows, randomMatrix(2, 4, 1)),
+    { name: "TypeError", message: "Expected centroids to have 3 columns like x but found 4" },
+  );
+  await assert.rejects(
+    () => kmeans(gpu, { data: new Float32Array(3), rows: 2, cols: 2 }, { k: 1 }),
+    {
+      name: "TypeError",
+      message: "Expected x.data to hold rows × cols = 2 × 2 = 4 values but found 3",
+    },
+  );
+});
+
+// ---- quality against faiss (python3-faiss), same data, k, niter and nredo ----
+
+const PY = "/usr/bin/python3";
+const FAISS_SCRIPT = `
+import sys, numpy as np, faiss
+n, d, k, niter, nredo, seed = map(int, sys.argv[2:8])
+x = np.fromfile(sys.argv[1], dtype=np.float32).reshape(n, d)
+km = faiss.Kmeans(d, k, niter=niter, nredo=nredo, spherical=True, seed=seed)
+km.train(x)
+km.centroids.astype(np.float32).tofile(sys.argv[1] + ".c")
+`;
+
+async function python(args: string[]): Promise<{ ok: boolean; err: string }> {
+  try {
+    const out = await new Deno.Command(PY, { args, stdout: "null", stderr: "piped" }).output();
+    return { ok: out.success, err: new TextDecoder().decode(out.stderr) };
+  } catch (e) {
+    return { ok: false, err: String(e) };
+  }
+}
+
+async function faissCentroids(x: Matrix, k: number, niter: number, nredo: number, seed: number) {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = `${dir}/x.f32`;
+    await Deno.writeFile(f, new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength));
+    const r = await python([
+      "-c",
+      FAISS_SCRIPT,
+      f,
+      ...[x.rows, x.cols, k, niter, nredo, seed].map(String),
+    ]);
+    if (!r.ok) return null;
+    const c = new Float32Array((await Deno.readFile(f + ".c")).buffer);
+    return { data: c, rows: k, cols: x.cols };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function checkQuality(name: string, x: Matrix, k: number) {
+  const gpu = await testGpu();
+  const fc = await faissCentroids(x, k, 25, 1, 1234);
+  if (!fc) {
+    console.warn(
+      `skipping ${name}: ${PY} with faiss and numpy is not available (apt-get install python3-faiss)`,
+    );
+
+    return;
+  }
+  const ours = await kmeans(gpu, x, { k, niter: 25, nredo: 1, seed: 1234 });
+  const objOf = (c: Matrix) => refAssign(x, c, true).reduce((a, b) => a + b.score, 0);
+  const theirs = objOf(fc), mine = objOf(ours.centroids);
+  assert.ok(Math.abs(mine - ours.objective) < 1e-4 * mine);
+  assert.ok(mine >= 0.99 * theirs, `${name}: objective ${mine} vs faiss ${theirs}`);
+}
+
+Deno.test("kmeans() is within 1% of faiss on random n=1001, d=77, k=13", async () => {
+  await checkQuality("random", randomMatrix(1001, 77, 77), 13);
+});
+
+Deno.test("kmeans() is within 1% of faiss on scikit-learn's digits (k=10)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = `${dir}/digits.f32`;
+    const r = await python([
+      "-c",
+      `import sys, numpy as np\nfrom sklearn.datasets import load_digits\nload_digits().data.astype(np.float32).tofile(sys.argv[1])`,
+      f,
+    ]);
+    if (!r.ok) {
+      console.warn(
+        `skipping digits: ${PY} with scikit-learn is not available (apt-get install python3-sklearn)`,
+      );
+      return;
+    }
+    const data = new Float32Array((await Deno.readFile(f)).buffer);
+    await checkQuality("digits", { data, rows: 1797, cols: 64 }, 10);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
