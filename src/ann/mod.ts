@@ -1,0 +1,13 @@
+/**
+ * Approximate top-l assignment with hnswlib-node (HNSW graphs), loaded lazily.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { annTopk, buildHnswIndex } from "./mod.ts";
+ * const index = await buildHnswIndex(centers);
+ * const { indices } = annTopk(index, queries, 8);
+ * ```
+ *
+ * @module
+ */
+export * from "./hnsw.ts";

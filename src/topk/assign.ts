@@ -1,0 +1,166 @@
+import type { Gpu } from "../gpu/gpu.ts";
+import { checkMatrix, type Matrix, sliceRows } from "../matrix/matrix.ts";
+import { listEmbeddingFiles, streamEmbeddings } from "../data/shards.ts";
+import { readNpyHeader } from "../data/npy.ts";
+import { scanArrowEmbeddings } from "../data/arrow.ts";
+import { type TopkMetric, type TopkVariant, uploadTopkKeys } from "./topk.ts";
+import { TOPK_MAX_K } from "./topk_programs.ts";
+
+/** Options for {@linkcode assignLabels}. */
+export interface AssignLabelsOptions {
+  /** Positive labels (nearest centers) per row. @default {8} */
+  l?: number;
+  /** Similarity: `"cosine"` (MLCD) or `"ip"`. @default {"cosine"} */
+  metric?: TopkMetric;
+  /** Kernel design (see `topk`). @default {"auto"} */
+  variant?: TopkVariant;
+  /** Rows sent to the GPU per batch (and read per batch from shard files). @default {65536} */
+  batchRows?: number;
+  /** Arrow column holding the embeddings. @default {the first list column} */
+  column?: string;
+  /** Called after each batch with rows done and total rows. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Result of {@linkcode assignLabels}. */
+export interface AssignLabelsResult {
+  /** `rows × l` center indices, row-major, most similar first. */
+  labels: Uint32Array;
+  /** `rows × l` similarities matching `labels`. */
+  scores: Float32Array;
+  /** Rows assigned. */
+  rows: number;
+  /** Labels per row. */
+  l: number;
+}
+
+async function countRows(files: string[], column: string | undefined): Promise<number> {
+  let total = 0;
+  for (const f of files) {
+    if (f.toLowerCase().endsWith(".npy")) {
+      total += (await readNpyHeader(f)).shape[0] ?? 0;
+    } else {
+      total += scanArrowEmbeddings(await Deno.readFile(f), column ? { column } : {}, f).rows;
+    }
+  }
+  return total;
+}
+
+function firstNonFinite(m: Matrix): number {
+  const { data } = m;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
+/**
+ * MLCD step 3: gives every embedding row its `l` most similar cluster centers as positive
+ * labels, exactly, on the GPU. The centers stay on the GPU while the rows stream through in
+ * batches, so embedding shards far larger than memory (10M × 768) can be labelled.
+ *
+ * @param gpu The GPU context.
+ * @param embeddings A matrix, or `.npy`/Arrow shard files and directories to stream.
+ * @param centers `C × d` cluster centers.
+ * @param options {@linkcode AssignLabelsOptions}.
+ * @returns `rows × l` labels and scores.
+ * @throws {RangeError} When `l` is out of `[1, min(64, C)]` or a row holds NaN/±Infinity
+ * (naming the row and file).
+ * @throws {TypeError} When the embeddings' width differs from the centers'.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { labels } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
+ * ```
+ */
+export async function assignLabels(
+  gpu: Gpu,
+  embeddings: Matrix | string[],
+  centers: Matrix,
+  options: AssignLabelsOptions = {},
+): Promise<AssignLabelsResult> {
+  checkMatrix(centers, "centers");
+  const l = options.l ?? 8;
+  if (!Number.isInteger(l) || l < 1 || l > TOPK_MAX_K) {
+    throw new RangeError(`Expected l to be an integer in [1, ${TOPK_MAX_K}] but found ${l}`);
+  }
+  if (l > centers.rows) {
+    throw new RangeError(
+      `Expected l to be at most the number of centers (${centers.rows}) but found ${l}`,
+    );
+  }
+  const batchRows = options.batchRows ?? 65536;
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new RangeError(`Expected batchRows to be a positive integer but found ${batchRows}`);
+  }
+  const fromFiles = Array.isArray(embeddings);
+  if (!fromFiles) checkMatrix(embeddings, "embeddings");
+  let total: number;
+  let files: string[] = [];
+  if (fromFiles) {
+    files = await listEmbeddingFiles(embeddings);
+    total = await countRows(files, options.column);
+  } else {
+    total = embeddings.rows;
+  }
+
+  async function* batches(): AsyncGenerator<{ matrix: Matrix; rowStart: number; file: string }> {
+    if (fromFiles) {
+      yield* streamEmbeddings(
+        files,
+        options.column ? { batchRows, column: options.column } : { batchRows },
+      );
+    } else {
+      const m = embeddings as Matrix;
+      for (let r = 0; r < m.rows; r += batchRows) {
+        yield { matrix: sliceRows(m, r, Math.min(m.rows, r + batchRows)), rowStart: r, file: "" };
+      }
+    }
+  }
+
+  const index = uploadTopkKeys(
+    gpu,
+    centers,
+    { metric: options.metric ?? "cosine", variant: options.variant ?? "auto" },
+  );
+  let labels = new Uint32Array(total * l);
+  let scores = new Float32Array(total * l);
+  let done = 0;
+  try {
+    for await (const { matrix: m, rowStart, file } of batches()) {
+      const where = file ? ` of ${file}` : "";
+      if (m.cols !== centers.cols) {
+        throw new TypeError(
+          `Expected embeddings${where} to have ${centers.cols} columns like the centers but found ${m.cols}`,
+        );
+      }
+      const bad = firstNonFinite(m);
+      if (bad >= 0) {
+        throw new RangeError(
+          `Expected finite values in embeddings but found ${m.data[bad]} at row ${
+            rowStart + Math.floor(bad / m.cols)
+          }${where}, column ${bad % m.cols}`,
+        );
+      }
+      const r = await index.search(m, l);
+      if ((rowStart + m.rows) * l > labels.length) {
+        // Files changed under us or a count was short: grow.
+        const grow = (rowStart + m.rows) * l;
+        const nl = new Uint32Array(grow), ns = new Float32Array(grow);
+        nl.set(labels);
+        ns.set(scores);
+        labels = nl;
+        scores = ns;
+      }
+      labels.set(r.indices, rowStart * l);
+      scores.set(r.scores, rowStart * l);
+      done = Math.max(done, rowStart + m.rows);
+      options.onProgress?.(done, Math.max(total, done));
+    }
+  } finally {
+    index.destroy();
+  }
+  if (done * l < labels.length) {
+    labels = labels.slice(0, done * l);
+    scores = scores.slice(0, done * l);
+  }
+  return { labels, scores, rows: done, l };
+}

@@ -1,0 +1,74 @@
+import { writeNpy } from "../data/npy.ts";
+import { writeArrowLabels } from "../data/arrow.ts";
+
+/** Labels and scores to write with {@linkcode writeLabels}. */
+export interface LabelsTable {
+  /** `rows × l` center indices, row-major. */
+  labels: Uint32Array;
+  /** `rows × l` similarities. */
+  scores: Float32Array;
+  /** Labels per row. */
+  l: number;
+  /** Optional row identifiers (Arrow output only), written as column `id`. */
+  ids?: BigInt64Array | Int32Array | string[];
+}
+
+/**
+ * Path of the scores file written beside a `.npy` labels file: `labels.npy` →
+ * `labels.scores.npy`.
+ *
+ * @param path The labels path (ending in `.npy`).
+ * @returns The scores path.
+ *
+ * @example Usage
+ * ```ts
+ * import { scoresPath } from "./labels_io.ts";
+ * console.log(scoresPath("out/labels.npy")); // out/labels.scores.npy
+ * ```
+ */
+export function scoresPath(path: string): string {
+  return path.replace(/\.npy$/i, "") + ".scores.npy";
+}
+
+/**
+ * Writes multi-label assignments atomically: `.npy` gives a uint32 `rows × l` labels file
+ * plus float32 scores in {@linkcode scoresPath} (both or neither are left); `.arrow`,
+ * `.feather` or `.ipc` give one Arrow IPC file with columns
+ * `labels: FixedSizeList<UInt32>[l]`, `scores: FixedSizeList<Float32>[l]` and optional `id`.
+ *
+ * @param path Output path.
+ * @param table Labels, scores, `l` and optional ids.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await writeLabels("labels.arrow", { labels, scores, l: 8 });
+ * ```
+ */
+export async function writeLabels(path: string, table: LabelsTable): Promise<void> {
+  const { labels, scores, l } = table;
+  if (labels.length !== scores.length || labels.length % l !== 0) {
+    throw new TypeError(
+      `Expected labels and scores of rows × l values but found ${labels.length} and ${scores.length} for l = ${l}`,
+    );
+  }
+  const rows = labels.length / l;
+  if (/\.npy$/i.test(path)) {
+    const sp = scoresPath(path);
+    await writeNpy(sp, scores, [rows, l]);
+    try {
+      await writeNpy(path, labels, [rows, l]);
+    } catch (e) {
+      await Deno.remove(sp).catch(() => {});
+      throw e;
+    }
+  } else if (/\.(arrow|feather|ipc)$/i.test(path)) {
+    await writeArrowLabels(
+      path,
+      table.ids ? { labels, scores, l, ids: table.ids } : { labels, scores, l },
+    );
+  } else {
+    throw new RangeError(
+      `Expected the output path to end in .npy, .arrow, .feather or .ipc but found ${path}`,
+    );
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * Multi-label assignment (MLCD step 3): exact fused GPU top-k over cluster centers,
+ * streaming assignment of embedding shards, and label files.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { assignLabels, topk } from "./mod.ts";
+ * const { indices, scores } = await topk(gpu, queries, centers, 8);
+ * const { labels } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
+ * ```
+ *
+ * @module
+ */
+export * from "./topk.ts";
+export * from "./topk_programs.ts";
+export * from "./assign.ts";
+export * from "./labels_io.ts";

@@ -1,0 +1,362 @@
+import type { Gpu } from "../gpu/gpu.ts";
+import { readBack } from "../gpu/buffers.ts";
+import { createStorage } from "../gpu/buffers.ts";
+import {
+  createGpuMatrix,
+  type GpuMatrix,
+  rowsPerBinding,
+  uploadMatrix,
+} from "../gpu/gpu_matrix.ts";
+import { normalizeRowsGpu } from "../gpu/normalize_rows.ts";
+import { dispatch, submit } from "../gpu/program.ts";
+import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import {
+  registerRows,
+  TOPK_MAX_K,
+  topkMergeProgram,
+  topkRegistersProgram,
+  topkTiledProgram,
+} from "./topk_programs.ts";
+
+/** Similarity used by {@linkcode topk}: cosine (both sides L2-normalised) or inner product. */
+export type TopkMetric = "cosine" | "ip";
+
+/**
+ * Kernel design: `"registers"` keeps query rows in private memory and streams the keys
+ * (fastest on CPU adapters such as lavapipe), `"tiled"` stages 64 × 64 tiles in workgroup
+ * memory (the design for real GPUs), `"auto"` picks per adapter.
+ */
+export type TopkVariant = "auto" | "registers" | "tiled";
+
+/** Options for {@linkcode topk} and {@linkcode uploadTopkKeys}. */
+export interface TopkOptions {
+  /** Similarity; `"cosine"` L2-normalises queries and keys on the GPU. @default {"cosine"} */
+  metric?: TopkMetric;
+  /**
+   * Kernel design; `"auto"` uses `"registers"` on fallback/CPU adapters and `"tiled"`
+   * elsewhere (`"registers"` also falls back to `"tiled"` for rows over 512 values).
+   * @default {"auto"}
+   */
+  variant?: TopkVariant;
+  /**
+   * Cap on keys per GPU chunk (keys are also split wherever they exceed one storage
+   * binding); each chunk's partial top-k is merged on the GPU. @default {undefined}
+   */
+  keysPerChunk?: number;
+}
+
+/** Result of {@linkcode topk}: `n × k` row-major, each row best first. */
+export interface TopkResult {
+  /** Key indices, row-major `n × k`. */
+  indices: Uint32Array;
+  /** Similarities of those keys, row-major `n × k`, descending per row. */
+  scores: Float32Array;
+}
+
+/** Keys resident on the GPU, searched batch after batch without re-uploading. */
+export interface TopkKeys {
+  /** Number of keys. */
+  rows: number;
+  /** Dimension. */
+  cols: number;
+  /** Similarity used. */
+  metric: TopkMetric;
+  /** The kernel design in use. */
+  variant: "registers" | "tiled";
+  /**
+   * Exact top-k of every query row against the keys.
+   *
+   * @param queries `n × cols` queries (finite values).
+   * @param k List length in `[1, min(64, rows)]`.
+   * @returns Indices and scores, `n × k`.
+   */
+  search(queries: Matrix, k: number): Promise<TopkResult>;
+  /** Frees the GPU buffers. */
+  destroy(): void;
+}
+
+/**
+ * The kernel design `"auto"` picks for `gpu`: `"registers"` on fallback (CPU) adapters
+ * such as lavapipe, llvmpipe or SwiftShader, `"tiled"` elsewhere.
+ *
+ * @param gpu The GPU context.
+ * @returns The variant.
+ *
+ * @example Usage
+ * ```ts ignore
+ * console.log(autoTopkVariant(gpu)); // "registers" on lavapipe
+ * ```
+ */
+export function autoTopkVariant(gpu: Gpu): "registers" | "tiled" {
+  return gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(gpu.info.description)
+    ? "registers"
+    : "tiled";
+}
+
+function checkOptions(options: TopkOptions): void {
+  const { metric, variant, keysPerChunk } = options;
+  if (metric !== undefined && metric !== "cosine" && metric !== "ip") {
+    throw new TypeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
+  }
+  if (
+    variant !== undefined && variant !== "auto" && variant !== "registers" && variant !== "tiled"
+  ) {
+    throw new TypeError(
+      `Expected variant to be "auto", "registers" or "tiled" but found ${variant}`,
+    );
+  }
+  if (keysPerChunk !== undefined && (!Number.isInteger(keysPerChunk) || keysPerChunk < 1)) {
+    throw new RangeError(
+      `Expected keysPerChunk to be a positive integer but found ${keysPerChunk}`,
+    );
+  }
+}
+
+/** Uploads `m` with rows zero-padded to `d4` vec4s, in chunks of at most `maxRows` rows. */
+function uploadPadded(gpu: Gpu, m: Matrix, d4: number, label: string, maxRows?: number): GpuMatrix {
+  const w = d4 * 4;
+  if (w === m.cols) return uploadMatrix(gpu, m, label, maxRows);
+  const g = createGpuMatrix(gpu, m.rows, w, label, maxRows);
+  for (const c of g.chunks) {
+    if (c.rows === 0) continue;
+    const padded = new Float32Array(c.rows * w);
+    for (let r = 0; r < c.rows; r++) {
+      const src = (c.rowStart + r) * m.cols;
+      padded.set(m.data.subarray(src, src + m.cols), r * w);
+    }
+    gpu.device.queue.writeBuffer(c.buffer, 0, padded);
+  }
+  return g;
+}
+
+/**
+ * Uploads (and for cosine, normalises) keys once so that many query batches can be
+ * searched against them: the building block of {@linkcode topk} and `assignLabels`.
+ *
+ * @param gpu The GPU context.
+ * @param keys `C × d` keys with finite values.
+ * @param options Metric, variant and chunking ({@linkcode TopkOptions}).
+ * @returns The resident keys; call `destroy()` when done.
+ * @throws {RangeError} When a key row holds NaN or ±Infinity (the message names the row).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const index = uploadTopkKeys(gpu, centers);
+ * const { indices } = await index.search(batch, 8);
+ * index.destroy();
+ * ```
+ */
+export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}): TopkKeys {
+  checkMatrix(keys, "keys");
+  checkOptions(options);
+  checkFinite(keys, "keys");
+  const metric = options.metric ?? "cosine";
+  const d = keys.cols;
+  const d4 = Math.ceil(d / 4);
+  const wanted = options.variant ?? "auto";
+  let variant: "registers" | "tiled" = wanted === "auto" ? autoTopkVariant(gpu) : wanted;
+  if (variant === "registers" && registerRows(d4) < 1) variant = "tiled";
+  const g = uploadPadded(gpu, keys, d4, "topk.keys", options.keysPerChunk);
+  if (metric === "cosine") normalizeRowsGpu(gpu, g);
+  let destroyed = false;
+
+  async function search(queries: Matrix, k: number): Promise<TopkResult> {
+    if (destroyed) throw new Error("Cannot search: the keys were destroyed");
+    checkMatrix(queries, "queries");
+    if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
+      throw new RangeError(`Expected k to be an integer in [1, ${TOPK_MAX_K}] but found ${k}`);
+    }
+    if (k > keys.rows) {
+      throw new RangeError(
+        `Expected k to be at most the number of keys (${keys.rows}) but found ${k}`,
+      );
+    }
+    if (queries.cols !== d) {
+      throw new TypeError(
+        `Expected queries to have ${d} columns like the keys but found ${queries.cols}`,
+      );
+    }
+    checkFinite(queries, "queries");
+    const n = queries.rows;
+    if (n === 0) return { indices: new Uint32Array(0), scores: new Float32Array(0) };
+
+    const sub = variant === "tiled" ? 4 : 1;
+    const listBytes = k * 4;
+    const maxLists = Math.floor(gpu.maxBindingBytes / listBytes);
+    if (maxLists < sub) {
+      throw new RangeError(
+        `Expected a storage binding of at least ${
+          sub * listBytes
+        } bytes for k = ${k} but found ${gpu.maxBindingBytes}`,
+      );
+    }
+    const rowsPerWg = variant === "tiled" ? 64 : 64 * registerRows(d4);
+    let nqBatch = Math.min(
+      n,
+      rowsPerBinding(gpu, d4 * 4),
+      Math.floor(maxLists / sub),
+      65535 * rowsPerWg,
+    );
+    // Split the keys of a chunk over workgroups (y) when the queries alone give too few.
+    const targetWorkgroups = variant === "tiled" ? 1024 : 16;
+    const minSpan = variant === "tiled" ? 256 : 64;
+    const maxChunk = Math.max(...g.chunks.map((c) => c.rows));
+    let splits = Math.max(
+      1,
+      Math.min(
+        Math.ceil(targetWorkgroups / Math.ceil(nqBatch / rowsPerWg)),
+        Math.ceil(maxChunk / minSpan),
+        Math.floor(maxLists / sub),
+      ),
+    );
+    nqBatch = Math.max(1, Math.min(nqBatch, Math.floor(maxLists / (sub * splits))));
+    splits = Math.max(1, Math.min(splits, Math.floor(maxLists / (sub * nqBatch))));
+
+    // Multiply-adds per dispatch (see below).
+    const passMacs = gpu.info.isFallbackAdapter ? 2 ** 27 : 2 ** 31;
+    const qg = uploadPadded(gpu, queries, d4, "topk.queries", nqBatch);
+    const partBytes = nqBatch * splits * sub * listBytes;
+    const partS = createStorage(gpu, partBytes, "topk.partial_scores");
+    const partI = createStorage(gpu, partBytes, "topk.partial_indices");
+    const states: { s: GPUBuffer; i: GPUBuffer; rowStart: number; rows: number }[] = [];
+    try {
+      if (metric === "cosine") normalizeRowsGpu(gpu, qg);
+      for (const qc of qg.chunks) {
+        if (qc.rows === 0) continue;
+        const st = {
+          s: createStorage(gpu, qc.rows * listBytes, "topk.state_scores"),
+          i: createStorage(gpu, qc.rows * listBytes, "topk.state_indices"),
+          rowStart: qc.rowStart,
+          rows: qc.rows,
+        };
+        states.push(st);
+        // Bound the work of one dispatch (2^27 multiply-adds on CPU adapters): one
+        // 1.3e9-MAC dispatch (n=2000, C=5000, d=128) returned wrong lists on lavapipe, so
+        // keys go in ranges, each pass followed by a merge into the running state.
+        const perPass = Math.max(1, Math.floor(passMacs / (qc.rows * d4 * 4)));
+        let enc = gpu.device.createCommandEncoder({ label: "topk" });
+        let passes = 0;
+        let first = true;
+        for (const kc of g.chunks) {
+          for (let j = 0; j < kc.rows; j += perPass) {
+            const count = Math.min(perPass, kc.rows - j);
+            const want = Math.max(1, Math.min(splits, Math.ceil(count / minSpan)));
+            const span = Math.ceil(count / want);
+            const shape = {
+              nq: qc.rows,
+              nkeys: kc.rows,
+              k,
+              keyBase: kc.rowStart,
+              span,
+              splits: Math.ceil(count / span),
+              d4,
+              first: j,
+              count,
+            };
+            const program = variant === "tiled"
+              ? topkTiledProgram(shape)
+              : topkRegistersProgram(shape);
+            dispatch(gpu, program, [qc.buffer, kc.buffer, partS, partI], enc);
+            dispatch(
+              gpu,
+              topkMergeProgram(qc.rows, k, shape.splits * sub, !first),
+              [partS, partI, st.s, st.i],
+              enc,
+            );
+            first = false;
+            if (++passes % 64 === 0) {
+              submit(gpu, enc);
+              enc = gpu.device.createCommandEncoder({ label: "topk" });
+            }
+          }
+        }
+        submit(gpu, enc);
+      }
+      const parts = await readBack(
+        gpu,
+        states.flatMap((st) => [
+          { buffer: st.s, bytes: st.rows * listBytes },
+          { buffer: st.i, bytes: st.rows * listBytes },
+        ]),
+      );
+      const scores = new Float32Array(n * k);
+      const indices = new Uint32Array(n * k);
+      states.forEach((st, j) => {
+        scores.set(new Float32Array(parts[2 * j]!), st.rowStart * k);
+        indices.set(new Uint32Array(parts[2 * j + 1]!), st.rowStart * k);
+      });
+      return { indices, scores };
+    } finally {
+      qg.destroy();
+      partS.destroy();
+      partI.destroy();
+      for (const st of states) {
+        st.s.destroy();
+        st.i.destroy();
+      }
+    }
+  }
+
+  return {
+    rows: keys.rows,
+    cols: d,
+    metric,
+    variant,
+    search,
+    destroy() {
+      destroyed = true;
+      g.destroy();
+    },
+  };
+}
+
+/**
+ * Exact top-`k` most similar keys for every query row, in one fused GPU kernel per key
+ * chunk (similarity GEMM + running per-row top-k; the `n × C` score matrix is never
+ * stored), with the chunks' partial lists merged on the GPU.
+ *
+ * @param gpu The GPU context.
+ * @param queries `n × d` queries (finite values).
+ * @param keys `C × d` keys (finite values).
+ * @param k List length, an integer in `[1, min(64, C)]`.
+ * @param options Metric, kernel variant and chunking ({@linkcode TopkOptions}).
+ * @returns `n × k` indices and scores, each row by descending score, ties by lower index.
+ * @throws {RangeError} When `k` is out of range or a row holds NaN/±Infinity (the message
+ * names the row).
+ * @throws {TypeError} When the matrices are malformed or their widths differ.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { indices, scores } = await topk(gpu, queries, centers, 8);
+ * ```
+ */
+export async function topk(
+  gpu: Gpu,
+  queries: Matrix,
+  keys: Matrix,
+  k: number,
+  options: TopkOptions = {},
+): Promise<TopkResult> {
+  checkMatrix(queries, "queries");
+  checkMatrix(keys, "keys");
+  if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
+    throw new RangeError(`Expected k to be an integer in [1, ${TOPK_MAX_K}] but found ${k}`);
+  }
+  if (k > keys.rows) {
+    throw new RangeError(
+      `Expected k to be at most the number of keys (${keys.rows}) but found ${k}`,
+    );
+  }
+  if (queries.cols !== keys.cols) {
+    throw new TypeError(
+      `Expected queries to have ${keys.cols} columns like the keys but found ${queries.cols}`,
+    );
+  }
+  checkFinite(queries, "queries");
+  const index = uploadTopkKeys(gpu, keys, options);
+  try {
+    return await index.search(queries, k);
+  } finally {
+    index.destroy();
+  }
+}

@@ -1,0 +1,131 @@
+import registersCode from "../../kernels/topk_registers.wgsl" with { type: "text" };
+import tiledCode from "../../kernels/topk_tiled.wgsl" with { type: "text" };
+import mergeCode from "../../kernels/topk_merge.wgsl" with { type: "text" };
+import { foldDispatch, type Program } from "../gpu/program.ts";
+
+/** Largest `k` the top-k kernels keep per row. */
+export const TOPK_MAX_K = 64;
+
+/** Capacity of the registers kernel's private query block, in vec4s (rows × d4). */
+export const TOPK_REGISTER_VEC4S = 128;
+
+/** Query rows one registers-kernel invocation keeps, at most. */
+export const TOPK_MAX_ROWS_PER_INVOCATION = 8;
+
+/** Shape of one top-k pass over a key chunk. */
+export interface TopkPassShape {
+  /** Query rows bound. */
+  nq: number;
+  /** Keys in the bound chunk. */
+  nkeys: number;
+  /** List length. */
+  k: number;
+  /** Global index of the chunk's first key. */
+  keyBase: number;
+  /** Keys per split. */
+  span: number;
+  /** Splits (workgroups along y), each writing its own partial lists. */
+  splits: number;
+  /** vec4s per (zero-padded) row. */
+  d4: number;
+  /** First key (within the chunk) of this pass's range. */
+  first: number;
+  /** Keys in this pass's range; `splits × span ≥ count`. */
+  count: number;
+}
+
+/**
+ * Rows one registers-kernel invocation keeps for rows of `d4` vec4s (0 when even one row
+ * does not fit, and the tiled kernel must be used).
+ *
+ * @param d4 vec4s per row.
+ * @returns Rows per invocation, 0..8.
+ *
+ * @example Usage
+ * ```ts
+ * import { registerRows } from "./topk_programs.ts";
+ * console.log(registerRows(32)); // 8
+ * ```
+ */
+export function registerRows(d4: number): number {
+  return Math.min(TOPK_MAX_ROWS_PER_INVOCATION, Math.floor(TOPK_REGISTER_VEC4S / d4));
+}
+
+function passUniforms(s: TopkPassShape): Uint32Array {
+  return new Uint32Array([s.nq, s.nkeys, s.k, s.keyBase, s.span, s.d4, s.first, s.count]);
+}
+
+/**
+ * The rows-in-registers top-k pass (bind queries, keys, partial scores, partial indices).
+ * Writes `splits` partial lists per row.
+ *
+ * @param s The pass shape.
+ * @returns The program.
+ *
+ * @example Usage
+ * ```ts ignore
+ * dispatch(gpu, topkRegistersProgram(shape), [q, keys, partS, partI], encoder);
+ * ```
+ */
+export function topkRegistersProgram(s: TopkPassShape): Program {
+  const r = registerRows(s.d4);
+  if (r < 1) {
+    throw new RangeError(
+      `Expected rows of at most ${
+        TOPK_REGISTER_VEC4S * 4
+      } values for the registers top-k kernel but found ${s.d4 * 4}`,
+    );
+  }
+  return {
+    shaderKey: "topk_registers",
+    code: registersCode,
+    workgroups: [Math.ceil(s.nq / (64 * r)), s.splits, 1],
+    uniforms: passUniforms(s),
+    constants: { R: r },
+  };
+}
+
+/**
+ * The workgroup-memory tiled top-k pass (bind queries, keys, partial scores, partial
+ * indices). Writes `4 × splits` partial lists per row.
+ *
+ * @param s The pass shape.
+ * @returns The program.
+ *
+ * @example Usage
+ * ```ts ignore
+ * dispatch(gpu, topkTiledProgram(shape), [q, keys, partS, partI], encoder);
+ * ```
+ */
+export function topkTiledProgram(s: TopkPassShape): Program {
+  return {
+    shaderKey: "topk_tiled",
+    code: tiledCode,
+    workgroups: [Math.ceil(s.nq / 64), s.splits, 1],
+    uniforms: passUniforms(s),
+  };
+}
+
+/**
+ * Merges `lists` partial lists per row into the running state lists (bind partial scores,
+ * partial indices, state scores, state indices).
+ *
+ * @param nq Rows.
+ * @param k List length.
+ * @param lists Partial lists per row.
+ * @param hasState Whether the state already holds lists to merge with.
+ * @returns The program.
+ *
+ * @example Usage
+ * ```ts ignore
+ * dispatch(gpu, topkMergeProgram(100, 8, 4, false), [partS, partI, stateS, stateI], encoder);
+ * ```
+ */
+export function topkMergeProgram(nq: number, k: number, lists: number, hasState: boolean): Program {
+  return {
+    shaderKey: "topk_merge",
+    code: mergeCode,
+    workgroups: foldDispatch(Math.ceil(nq / 64)),
+    uniforms: new Uint32Array([nq, k, lists, hasState ? 1 : 0]),
+  };
+}

@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { topk, type TopkOptions, uploadTopkKeys } from "../src/topk/topk.ts";
+import type { Matrix } from "../src/matrix/matrix.ts";
+import { randomMatrix, testGpu } from "./_gpu.ts";
+
+const gpu = await testGpu();
+
+/** Float64 similarities of every query row against every key (normalised for cosine). */
+function scores64(q: Matrix, x: Matrix, metric: "cosine" | "ip"): Float64Array[] {
+  const norm = (m: Matrix) => {
+    const out: Float64Array[] = [];
+    for (let r = 0; r < m.rows; r++) {
+      const v = Float64Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+      if (metric === "cosine") {
+        const s = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+        if (s > 0) { for (let c = 0; c < v.length; c++) v[c]! /= s; }
+      }
+      out.push(v);
+    }
+    return out;
+  };
+  const qa = norm(q), xa = norm(x);
+  return qa.map((qv) => {
+    const row = new Float64Array(x.rows);
+    for (let j = 0; j < x.rows; j++) {
+      const xv = xa[j]!;
+      let s = 0;
+      for (let c = 0; c < qv.length; c++) s += qv[c]! * xv[c]!;
+      row[j] = s;
+    }
+    return row;
+  });
+}
+
+/** Checks a GPU result against the float64 brute force; returns index mismatches (ties). */
+function checkAgainstReference(
+  q: Matrix,
+  x: Matrix,
+  k: number,
+  got: { indices: Uint32Array; scores: Float32Array },
+  metric: "cosine" | "ip" = "cosine",
+): number {
+  const all = scores64(q, x, metric);
+  assert.equal(got.indices.length, q.rows * k);
+  assert.equal(got.scores.length, q.rows * k);
+  let tieSwaps = 0;
+  all.forEach((row, r) => {
+    const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b).slice(0, k);
+    const seen = new Set<number>();
+    for (let t = 0; t < k; t++) {
+      const i = got.indices[r * k + t]!;
+      assert.ok(i < x.rows, `row ${r} slot ${t}: index ${i} out of range`);
+      assert.ok(!seen.has(i), `row ${r}: index ${i} returned twice`);
+      seen.add(i);
+      const want = row[order[t]!]!;
+      assert.ok(
+        Math.abs(got.scores[r * k + t]! - want) <= 1e-4,
+        `row ${r} slot ${t}: score ${got.scores[r * k + t]} vs ${want}`,
+      );
+      if (i !== order[t]) {
+        // Only (near-)equal scores may swap places.
+        assert.ok(
+          Math.abs(row[i]! - want) <= 1e-5,
+          `row ${r} slot ${t}: index ${i} (score ${row[i]}) instead of ${order[t]} (${want})`,
+        );
+        tieSwaps++;
+      }
+    }
+  });
+  return tieSwaps;
+}
+
+for (const variant of ["registers", "tiled"] as const) {
+  Deno.test(`topk() matches a float64 brute force at n=1537, C=4099, d=77, k=13 (${variant})`, async () => {
+    const q = randomMatrix(1537, 77, 1), x = randomMatrix(4099, 77, 2);
+    const got = await topk(gpu, q, x, 13, { variant });
+    const swaps = checkAgainstReference(q, x, 13, got);
+    assert.ok(swaps <= 2, `${swaps} tie swaps`);
+  });
+
+  Deno.test(`topk() handles k=1 and k=64 with inner products (${variant})`, async () => {
+    const q = randomMatrix(131, 19, 3), x = randomMatrix(517, 19, 4);
+    for (const k of [1, 64]) {
+      const got = await topk(gpu, q, x, k, { variant, metric: "ip" });
+      checkAgainstReference(q, x, k, got, "ip");
+    }
+  });
+
+  Deno.test(`topk() breaks exact ties by the lower index across chunks (${variant})`, async () => {
+    const x = randomMatrix(200, 8, 5);
+    for (const j of [3, 70, 150, 199]) x.data.set(x.data.subarray(40 * 8, 41 * 8), j * 8);
+    const q = { data: x.data.slice(40 * 8, 41 * 8), rows: 1, cols: 8 };
+    for (const keysPerChunk of [undefined, 50]) {
+      const options: TopkOptions = { variant, metric: "ip" };
+      if (keysPerChunk) options.keysPerChunk = keysPerChunk;
+      const got = await topk(gpu, q, x, 5, options);
+      assert.deepEqual([...got.indices], [3, 40, 70, 150, 199]);
+      assert.equal(new Set(got.scores).size, 1);
+    }
+  });
+
+  Deno.test(`topk() with C=1, k=1 and with d=1 (${variant})`, async () => {
+    const q = randomMatrix(70, 5, 6), x = randomMatrix(1, 5, 7);
+    const got = await topk(gpu, q, x, 1, { variant });
+    assert.deepEqual([...got.indices], new Array(70).fill(0));
+    checkAgainstReference(q, x, 1, got);
+    const q1 = randomMatrix(9, 1, 8), x1 = randomMatrix(6, 1, 9);
+    checkAgainstReference(q1, x1, 6, await topk(gpu, q1, x1, 6, { variant, metric: "ip" }), "ip");
+  });
+
+  Deno.test(`topk() chunks keys and queries past a 4096-byte binding (${variant})`, async () => {
+    const small = await testGpu({ maxBindingBytes: 4096 });
+    // Keys: 301 rows × 52 bytes -> 4 chunks; queries: 263 rows -> several batches.
+    const q = randomMatrix(263, 13, 10), x = randomMatrix(301, 13, 11);
+    const got = await topk(small, q, x, 7, { variant });
+    checkAgainstReference(q, x, 7, got);
+    // Forced small key chunks on the normal device too.
+    const got2 = await topk(gpu, q, x, 7, { variant, keysPerChunk: 17 });
+    checkAgainstReference(q, x, 7, got2);
+    assert.deepEqual(got2.indices, got.indices);
+  });
+}
+
+Deno.test("topk() auto variant picks registers on a fallback adapter and agrees with tiled", async () => {
+  const x = randomMatrix(100, 6, 12);
+  const idx = uploadTopkKeys(gpu, x);
+  assert.equal(idx.variant, gpu.info.isFallbackAdapter ? "registers" : "tiled");
+  idx.destroy();
+  const q = randomMatrix(50, 6, 13);
+  const a = await topk(gpu, q, x, 4, { variant: "registers" });
+  const b = await topk(gpu, q, x, 4, { variant: "tiled" });
+  assert.deepEqual(a.indices, b.indices);
+});
+
+Deno.test("topk() throws RangeError when k is out of range or exceeds the keys", async () => {
+  const q = randomMatrix(3, 4, 1), x = randomMatrix(5, 4, 2);
+  await assert.rejects(() => topk(gpu, q, x, 6), {
+    name: "RangeError",
+    message: "Expected k to be at most the number of keys (5) but found 6",
+  });
+  await assert.rejects(() => topk(gpu, q, randomMatrix(100, 4, 3), 65), {
+    name: "RangeError",
+    message: "Expected k to be an integer in [1, 64] but found 65",
+  });
+  await assert.rejects(() => topk(gpu, q, x, 0), { name: "RangeError" });
+});
+
+Deno.test("topk() rejects NaN rows and width mismatches", async () => {
+  const q = randomMatrix(3, 4, 1), x = randomMatrix(5, 4, 2);
+  q.data[2 * 4 + 1] = NaN;
+  await assert.rejects(() => topk(gpu, q, x, 2), {
+    name: "RangeError",
+    message: "Expected finite values in queries but found NaN at row 2, column 1",
+  });
+  await assert.rejects(() => topk(gpu, randomMatrix(3, 3, 1), x, 2), {
+    name: "TypeError",
+    message: "Expected queries to have 4 columns like the keys but found 3",
+  });
+});
+
+Deno.test("topk() registers variant stays exact when one key range would be a long dispatch", async () => {
+  // n=2000, C=5000, d=128 in one pass returned wrong lists on lavapipe before key ranges
+  // were bounded per dispatch.
+  const q = randomMatrix(2000, 128, 14), x = randomMatrix(5000, 128, 15);
+  const a = await topk(gpu, q, x, 4, { variant: "registers", metric: "ip" });
+  const b = await topk(gpu, q, x, 4, { variant: "tiled", metric: "ip" });
+  let diff = 0;
+  for (let i = 0; i < a.indices.length; i++) if (a.indices[i] !== b.indices[i]) diff++;
+  assert.ok(diff <= 4, `${diff} differences`);
+  for (let r = 0; r < 2000; r += 397) {
+    checkAgainstReference(
+      { data: q.data.subarray(r * 128, (r + 1) * 128), rows: 1, cols: 128 },
+      x,
+      4,
+      {
+        indices: a.indices.subarray(r * 4, r * 4 + 4),
+        scores: a.scores.subarray(r * 4, r * 4 + 4),
+      },
+      "ip",
+    );
+  }
+});
