@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { mlcdLoss } from "../src/loss/mlcd_loss.ts";
+import { mlcdLossOp, mlcdLossTf } from "../src/loss/tfjs_op.ts";
+import type { MlcdLossOptions } from "../src/loss/mlcd_loss_options.ts";
+import { sampleClasses } from "../src/loss/sample_classes.ts";
+import { tf, useTfBackend } from "../src/model/tf.ts";
+import { randomMatrix, rng, testGpu } from "./_gpu.ts";
+
+function randomPositives(n: number, l: number, C: number, seed: number): Uint32Array {
+  const r = rng(seed);
+  const out = new Uint32Array(n * l);
+  for (let i = 0; i < n; i++) {
+    const s = new Set<number>();
+    while (s.size < l) s.add(Math.floor(r() * C));
+    [...s].forEach((v, t) => out[i * l + t] = v);
+  }
+  return out;
+}
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+const n = 37, C = 1001, d = 77, l = 8;
+
+for (
+  const options of [
+    { marginType: "arc" },
+    { marginType: "cosine" },
+    { loss: "mlc" },
+    { marginType: "arc", scale: 128, sampling: false },
+  ] as (MlcdLossOptions & { sampling?: boolean })[]
+) {
+  Deno.test(
+    `mlcdLossOp() gradients match mlcdLoss and mlcdLossTf through tf.grads (${
+      JSON.stringify(options)
+    })`,
+    async () => {
+      const gpu = await testGpu();
+      await useTfBackend(gpu);
+      const E = randomMatrix(n, d, 1), W = randomMatrix(C, d, 2);
+      const positives = randomPositives(n, l, C, 3);
+      const { sampling, ...opts } = options;
+      if (sampling !== false) opts.sampled = sampleClasses(positives, C, 0.1, 4);
+      const ref = await mlcdLoss(gpu, { embeddings: E, centers: W, positives, ...opts });
+      const e = tf.tensor2d(E.data, [n, d]), w = tf.tensor2d(W.data, [C, d]);
+      const before = tf.memory().numTensors;
+      for (const [name, f] of [["op", mlcdLossOp], ["tf", null]] as const) {
+        const vg = tf.valueAndGrads((a, b) =>
+          f
+            ? f(gpu, a as tf.Tensor2D, b as tf.Tensor2D, positives, opts)
+            : mlcdLossTf(a as tf.Tensor2D, b as tf.Tensor2D, positives, opts)
+        );
+        const { value, grads } = vg([e, w]);
+        const [v, ge, gw] = await Promise.all([value.data(), grads[0]!.data(), grads[1]!.data()]);
+        tf.dispose([value, ...grads]);
+        assert.ok(Math.abs(v[0]! - ref.loss) <= 1e-5 * ref.loss, `${name}: ${v[0]} vs ${ref.loss}`);
+        const tol = name === "op" ? 1e-6 : 1e-3;
+        assert.ok(relErr(ge, ref.gradEmbeddings.data) <= tol, `${name} grad embeddings`);
+        assert.ok(relErr(gw, ref.gradCenters.data) <= tol, `${name} grad centers`);
+      }
+      assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+      tf.dispose([e, w]);
+    },
+  );
+}
+
+Deno.test("mlcdLossOp() scales its gradients by the upstream gradient", async () => {
+  const gpu = await testGpu();
+  await useTfBackend(gpu);
+  const E = randomMatrix(5, 6, 1), W = randomMatrix(9, 6, 2);
+  const positives = randomPositives(5, 2, 9, 3);
+  const e = tf.tensor2d(E.data, [5, 6]), w = tf.tensor2d(W.data, [9, 6]);
+  const g1 = tf.grads((a, b) => mlcdLossOp(gpu, a as tf.Tensor2D, b as tf.Tensor2D, positives));
+  const g3 = tf.grads((a, b) =>
+    tf.mul(mlcdLossOp(gpu, a as tf.Tensor2D, b as tf.Tensor2D, positives), 3)
+  );
+  const [a1, a3] = [g1([e, w]), g3([e, w])];
+  const x1 = await a1[0]!.data(), x3 = await a3[0]!.data();
+  for (let i = 0; i < x1.length; i++) assert.ok(Math.abs(x3[i]! - 3 * x1[i]!) < 1e-5);
+  tf.dispose([e, w, ...a1, ...a3]);
+});
+
+Deno.test("mlcdLossOp() throws RangeError on bad positives", async () => {
+  const gpu = await testGpu();
+  await useTfBackend(gpu);
+  const e = tf.zeros([2, 3]) as tf.Tensor2D, w = tf.ones([4, 3]) as tf.Tensor2D;
+  assert.throws(() => mlcdLossOp(gpu, e, w, new Uint32Array([0, 4])), {
+    name: "RangeError",
+    message: "Expected positives[1] (row 1) to be a class id in [0, 3] but found 4",
+  });
+  assert.throws(() => mlcdLossTf(e, w, new Uint32Array([1, 1, 2])), {
+    name: "RangeError",
+    message: "Expected positives.length to be a positive multiple of n = 2 but found 3",
+  });
+  tf.dispose([e, w]);
+});
