@@ -13,6 +13,7 @@ import { readBack, upload } from "../src/gpu/buffers.ts";
 import { prepareLoss } from "../src/loss/_prepare.ts";
 import { runLossGpu } from "../src/loss/_mlcd_gpu.ts";
 import { sampleClasses } from "../src/loss/sample_classes.ts";
+import { mulberry32 as rand } from "../src/random/mulberry32.ts";
 
 const gpu = await createGpu();
 const withTf = Deno.env.get("MLCD_BENCH_TF") !== "0";
@@ -21,17 +22,6 @@ const tfMods = withTf
   ? await Promise.all([import("../src/model/tf.ts"), import("../src/loss/tfjs_op.ts")])
   : null;
 const tf = tfMods ? await tfMods[0].useTfBackend(gpu) : null;
-
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function setup(n: number, C: number, d: number, l: number, ratio: number) {
   const r = rand(1);

@@ -1,6 +1,10 @@
 // Shared test helpers: one GPU context per test file, seeded data, float64 references.
 import { createGpu, type CreateGpuOptions, type Gpu } from "../src/gpu/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
+import { mulberry32 } from "../src/random/mulberry32.ts";
+
+/** Mulberry32: a small deterministic PRNG for test data. */
+export const rng: (seed: number) => () => number = mulberry32;
 
 const cache = new Map<string, Promise<Gpu>>();
 
@@ -10,18 +14,6 @@ export function testGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   let g = cache.get(key);
   if (!g) cache.set(key, g = createGpu({ ...options }));
   return g;
-}
-
-/** Mulberry32: a small deterministic PRNG for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A rows × cols matrix of standard normal values from `seed`. */

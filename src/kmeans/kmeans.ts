@@ -20,7 +20,7 @@ import {
   uploadRows,
   type Variant,
 } from "./_kernels.ts";
-import { mulberry32, sampleIndices } from "./_rng.ts";
+import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
 import { checkInput, checkInt } from "./_validate.ts";
 
 /**

@@ -1,3 +1,5 @@
+import { mulberry32 } from "../random/mulberry32.ts";
+
 /**
  * Partial-FC class sampling for one training step: every positive class of the batch is
  * kept and the other classes are drawn uniformly without replacement until
@@ -63,15 +65,4 @@ export function sampleClasses(
   let o = 0;
   for (let c = 0; c < C; c++) if (taken[c]) out[o++] = c;
   return out;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
