@@ -41,3 +41,18 @@ export async function runCli(name: string, main: (args: string[]) => Promise<voi
     Deno.exit(bad ? 2 : 1);
   }
 }
+
+/** Parses an integer flag value ≥ `min`, or returns `fallback` when the flag is absent. */
+export function intFlag(
+  name: string,
+  v: string | undefined,
+  fallback: number,
+  min: number,
+): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw new UsageError(`Expected --${name} to be an integer ≥ ${min} but found ${v}`);
+  }
+  return n;
+}

@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatSeconds, progress, runCli, UsageError } from "./_cli.ts";
+import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { readEmbeddings } from "../data/shards.ts";
 import { writeNpy } from "../data/npy.ts";
@@ -40,15 +40,6 @@ Options:
 
 Progress (iteration, objective, time, empty clusters split) goes to stderr.
 Bad input prints one line on stderr and exits with code 2.`;
-
-function intFlag(name: string, v: string | undefined, fallback: number, min: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`Expected --${name} to be an integer ≥ ${min} but found ${v}`);
-  }
-  return n;
-}
 
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
