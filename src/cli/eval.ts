@@ -1,0 +1,151 @@
+// deno task eval: linear probe, kNN top-1, retrieval recall@K and clustering NMI/ARI of a
+// trained checkpoint's embeddings; prints a table and writes JSON.
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../data/atomic.ts";
+import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
+import { createGpu } from "../gpu/gpu.ts";
+import { createEncoder, embed } from "../model/encoder.ts";
+import { mixSeed } from "../train/rng.ts";
+import { useTfBackend } from "../model/tf.ts";
+import { loadEncoder } from "../train/load_encoder.ts";
+import { loadInputs, readLabels } from "../train/_data_source.ts";
+import { progress, runCli, UsageError } from "./_cli.ts";
+
+const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options]
+
+Embeds labelled data with a trained encoder and reports linear-probe top-1 (logistic
+regression on the GPU), kNN top-1 (k=20, cosine), retrieval recall@1/5/10 (test → train,
+same label = relevant) and NMI/ARI of spherical k-means (k = number of labels) vs the labels.
+
+Options:
+  --checkpoint <dir>     run directory with checkpoint.json (from deno task train)
+  --data <path|mnist>    training inputs (repeatable); mnist brings its own labels and test split
+  --labels <file.npy>    integer labels of --data (not for mnist)
+  --test-data <path>     held-out inputs (repeatable; not for mnist)
+  --test-labels <npy>    integer labels of --test-data
+  --limit <n>            MNIST training digits (default 8000)
+  --test-limit <n>       MNIST held-out digits (default 2000)
+  --image-size <px>      image side for cnn checkpoints (default: the checkpoint's)
+  --knn-k <k>            kNN neighbours (default 20)
+  --out <file.json>      write the metrics JSON here (default <checkpoint>/eval.json)
+  --baseline             also evaluate the untrained (random-init) encoder
+  --json                 print the metrics JSON on stdout
+  -h, --help             this help`;
+
+function table(rows: [string, EvalMetrics][]): string {
+  const keys = Object.keys(rows[0]![1]) as (keyof EvalMetrics)[];
+  const lines = [
+    `| metric | ${rows.map((r) => r[0]).join(" | ")} |`,
+    `|---|${rows.map(() => "---|").join("")}`,
+  ];
+  for (const k of keys) lines.push(`| ${k} | ${rows.map((r) => r[1][k].toFixed(4)).join(" | ")} |`);
+  return lines.join("\n");
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      checkpoint: { type: "string" },
+      data: { type: "string", multiple: true },
+      labels: { type: "string" },
+      "test-data": { type: "string", multiple: true },
+      "test-labels": { type: "string" },
+      limit: { type: "string" },
+      "test-limit": { type: "string" },
+      "image-size": { type: "string" },
+      "knn-k": { type: "string", default: "20" },
+      out: { type: "string" },
+      baseline: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (!values.checkpoint) throw new UsageError("Expected --checkpoint <run dir> but found none");
+  if (!values.data?.length) throw new UsageError("Expected --data <mnist|path> but found none");
+  const int = (name: string, s: string | undefined): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`Expected --${name} to be a positive integer but found "${s}"`);
+    }
+    return n;
+  };
+  const gpu = await createGpu();
+  await useTfBackend(gpu);
+  const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
+  centers.dispose();
+  const spec = encoder.spec;
+  const limit = int("limit", values.limit), testLimit = int("test-limit", values["test-limit"]);
+  const imageSize = int("image-size", values["image-size"]) ??
+    (spec.kind === "cnn" ? spec.inputShape[0] : undefined);
+  const common = {
+    encoder: spec.kind,
+    ...(imageSize !== undefined ? { imageSize } : {}),
+  };
+  const tr = await loadInputs(values.data, {
+    ...common,
+    ...(limit !== undefined ? { limit } : {}),
+    ...(testLimit !== undefined ? { testLimit } : {}),
+  });
+  let trainY: ArrayLike<number>, test: { x: typeof tr.x; y: ArrayLike<number> };
+  if (tr.kind === "mnist") {
+    trainY = tr.y!;
+    test = tr.test!;
+  } else {
+    if (!values.labels || !values["test-data"]?.length || !values["test-labels"]) {
+      throw new UsageError("Expected --labels, --test-data and --test-labels for non-MNIST data");
+    }
+    trainY = (await readLabels(values.labels, tr.x.rows)).data;
+    const te = await loadInputs(values["test-data"], common);
+    test = { x: te.x, y: (await readLabels(values["test-labels"], te.x.rows)).data };
+  }
+  if (tr.x.cols !== encoder.inputDim) {
+    throw new TypeError(
+      `Expected data rows of ${encoder.inputDim} values (the checkpoint's encoder input) but found ${tr.x.cols}`,
+    );
+  }
+  const knnK = int("knn-k", values["knn-k"])!;
+  progress(`eval: embedding ${tr.x.rows} + ${test.x.rows} samples with ${values.checkpoint}`);
+  const rows: [string, EvalMetrics][] = [];
+  const m = await evaluateFeatures(
+    gpu,
+    { x: await embed(encoder, tr.x), y: trainY },
+    { x: await embed(encoder, test.x), y: test.y },
+    { knnK },
+  );
+  rows.push([`checkpoint (step ${manifest.step})`, m]);
+  encoder.dispose();
+  if (values.baseline) {
+    const init = createEncoder(spec, mixSeed(manifest.config.seed, 101));
+    rows.push([
+      "untrained encoder",
+      await evaluateFeatures(
+        gpu,
+        { x: await embed(init, tr.x), y: trainY },
+        { x: await embed(init, test.x), y: test.y },
+        { knnK },
+      ),
+    ]);
+    init.dispose();
+  }
+  console.error(table(rows));
+  const result = {
+    checkpoint: values.checkpoint,
+    step: manifest.step,
+    ...m,
+    ...(rows[1] ? { baseline: rows[1][1] } : {}),
+  };
+  const out = values.out ?? `${values.checkpoint}/eval.json`;
+  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
+  progress(`eval: metrics written to ${out}`);
+  if (values.json) console.log(JSON.stringify(result));
+  gpu.destroy();
+}
+
+if (import.meta.main) await runCli("eval", main);

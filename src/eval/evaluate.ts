@@ -1,0 +1,95 @@
+// All evaluation metrics of frozen features in one call.
+import type { Gpu } from "../gpu/gpu.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import { kmeans } from "../kmeans/kmeans.ts";
+import { ari, nmi } from "./cluster_metrics.ts";
+import { knnTop1 } from "./knn.ts";
+import { linearProbe, type LinearProbeOptions } from "./linear_probe.ts";
+import { retrievalRecall } from "./retrieval.ts";
+
+/** Labelled features of one split. */
+export interface LabelledFeatures {
+  /** Features, one row per sample. */
+  x: Matrix;
+  /** Labels (integers from 0). */
+  y: ArrayLike<number>;
+}
+
+/** Metrics reported by {@linkcode evaluateFeatures}. */
+export interface EvalMetrics {
+  /** Linear-probe top-1 accuracy on the test split. */
+  linearProbeTop1: number;
+  /** kNN (cosine, k=20) top-1 accuracy on the test split. */
+  knnTop1: number;
+  /** NMI of spherical k-means (k = number of labels) on the test features vs the labels. */
+  nmi: number;
+  /** ARI of the same clustering. */
+  ari: number;
+  /** Test → train retrieval recall@1 (same label = relevant). */
+  recallAt1: number;
+  /** Recall@5. */
+  recallAt5: number;
+  /** Recall@10. */
+  recallAt10: number;
+}
+
+/** Options of {@linkcode evaluateFeatures}. */
+export interface EvaluateOptions {
+  /** kNN neighbours. @default {20} */
+  knnK?: number;
+  /** Linear-probe options. @default {{}} */
+  probe?: LinearProbeOptions;
+  /** k-means seed for NMI/ARI. @default {1234} */
+  seed?: number;
+}
+
+/**
+ * Linear probe, kNN top-1, retrieval recall@1/5/10 and clustering NMI/ARI of frozen
+ * features against their labels.
+ *
+ * @param gpu The GPU context.
+ * @param train Training features and labels (probe training set, kNN/retrieval database).
+ * @param test Held-out features and labels.
+ * @param options See {@linkcode EvaluateOptions}.
+ * @returns The metrics.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const m = await evaluateFeatures(gpu, { x: trainEmb, y: trainY }, { x: testEmb, y: testY });
+ * ```
+ */
+export async function evaluateFeatures(
+  gpu: Gpu,
+  train: LabelledFeatures,
+  test: LabelledFeatures,
+  options: EvaluateOptions = {},
+): Promise<EvalMetrics> {
+  const probe = await linearProbe(gpu, train.x, train.y, test.x, test.y, options.probe ?? {});
+  const knn = await knnTop1(gpu, train.x, train.y, test.x, test.y, { k: options.knnK ?? 20 });
+  const rec = await retrievalRecall(
+    gpu,
+    test.x,
+    train.x,
+    (q, k) => test.y[q] === train.y[k],
+    [1, 5, 10],
+  );
+  const labels = new Set<number>();
+  for (let i = 0; i < test.y.length; i++) labels.add(test.y[i]!);
+  const k = Math.max(1, Math.min(labels.size, test.x.rows));
+  const km = await kmeans(gpu, test.x, {
+    k,
+    niter: 25,
+    seed: options.seed ?? 1234,
+    nredo: 3,
+    variant: test.x.cols > 256 ? "tiled" : "auto",
+  });
+  return {
+    linearProbeTop1: probe.top1,
+    knnTop1: knn,
+    nmi: nmi(test.y, km.assignments),
+    ari: ari(test.y, km.assignments),
+    recallAt1: rec["R@1"]!,
+    recallAt5: rec["R@5"]!,
+    recallAt10: rec["R@10"]!,
+  };
+}

@@ -1,0 +1,229 @@
+// Encoders written with tfjs-core ops: parameters are plain named tf.Variables.
+import { tf } from "./tf.ts";
+import { Rng } from "../train/rng.ts";
+
+/** Encoder architectures. `head`: an MLP on vectors; `cnn`: a small conv net on images. */
+export type EncoderKind = "head" | "cnn";
+
+/** What defines an encoder's parameters (stored in checkpoints). */
+export interface EncoderSpec {
+  /** Architecture. */
+  kind: EncoderKind;
+  /**
+   * Input shape of one sample: `[dim]` for `head`, `[height, width, channels]` for `cnn`.
+   * Inputs are always passed as flattened rows.
+   */
+  inputShape: number[];
+  /** Output embedding size. */
+  embedDim: number;
+  /** Hidden layer widths of `head` (ReLU between layers). @default {[512]} */
+  hidden?: number[];
+  /** Channels of the `cnn`'s stride-2 3×3 conv layers. @default {[32, 64]} */
+  channels?: number[];
+}
+
+/** A model: named parameters and a forward function. */
+export interface Encoder {
+  /** The architecture this encoder was built from. */
+  spec: Required<EncoderSpec>;
+  /** Trainable parameters by checkpoint name (e.g. `fc0.weight`), in a fixed order. */
+  params: Map<string, tf.Variable>;
+  /** Number of input values per row. */
+  inputDim: number;
+  /**
+   * Forward pass: `x` is `[batch, inputDim]` (flattened rows); returns `[batch, embedDim]`
+   * raw (not normalised) embeddings.
+   */
+  apply(x: tf.Tensor2D): tf.Tensor2D;
+  /** Releases the parameters. */
+  dispose(): void;
+}
+
+/**
+ * Fills in the defaults of an {@linkcode EncoderSpec} and validates it.
+ *
+ * @param spec A partial spec.
+ * @returns The full spec.
+ *
+ * @example Usage
+ * ```ts
+ * import { resolveEncoderSpec } from "./encoder.ts";
+ * const s = resolveEncoderSpec({ kind: "head", inputShape: [784], embedDim: 128 });
+ * console.log(s.hidden); // [512]
+ * ```
+ */
+export function resolveEncoderSpec(spec: EncoderSpec): Required<EncoderSpec> {
+  if (spec.kind !== "head" && spec.kind !== "cnn") {
+    throw new RangeError(`Expected encoder to be "head" or "cnn" but found "${spec.kind}"`);
+  }
+  const posInts = (a: unknown, name: string) => {
+    if (!Array.isArray(a) || a.some((v) => !Number.isInteger(v) || v < 1)) {
+      throw new TypeError(
+        `Expected ${name} to be an array of positive integers but found ${JSON.stringify(a)}`,
+      );
+    }
+  };
+  posInts(spec.inputShape, "inputShape");
+  if (spec.kind === "head" && spec.inputShape.length !== 1) {
+    throw new TypeError(
+      `Expected inputShape of a "head" encoder to be [dim] but found ${
+        JSON.stringify(spec.inputShape)
+      }`,
+    );
+  }
+  if (spec.kind === "cnn" && spec.inputShape.length !== 3) {
+    throw new TypeError(
+      `Expected inputShape of a "cnn" encoder to be [height, width, channels] but found ${
+        JSON.stringify(spec.inputShape)
+      }`,
+    );
+  }
+  if (!Number.isInteger(spec.embedDim) || spec.embedDim < 1) {
+    throw new RangeError(`Expected embedDim to be a positive integer but found ${spec.embedDim}`);
+  }
+  const hidden = spec.hidden ?? [512];
+  const channels = spec.channels ?? [32, 64];
+  if (hidden.length) posInts(hidden, "hidden");
+  posInts(channels, "channels");
+  return {
+    kind: spec.kind,
+    inputShape: [...spec.inputShape],
+    embedDim: spec.embedDim,
+    hidden,
+    channels,
+  };
+}
+
+function heNormal(rng: Rng, shape: number[], fanIn: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  const std = Math.sqrt(2 / fanIn);
+  for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+  return tf.tensor(data, shape);
+}
+
+/**
+ * Builds an encoder with seeded He-normal weights and zero biases (deterministic for a seed).
+ * Call `useTfBackend(gpu)` first so the parameters live on the GPU.
+ *
+ * @param spec Architecture; see {@linkcode EncoderSpec}.
+ * @param seed Seed of the initial weights.
+ * @returns The encoder.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await useTfBackend(gpu);
+ * const enc = createEncoder({ kind: "head", inputShape: [784], embedDim: 128 }, 1);
+ * const z = enc.apply(tf.zeros([4, 784]));
+ * ```
+ */
+export function createEncoder(spec: EncoderSpec, seed: number): Encoder {
+  const s = resolveEncoderSpec(spec);
+  const rng = new Rng(seed);
+  const params = new Map<string, tf.Variable>();
+  const add = (name: string, t: tf.Tensor) => {
+    params.set(name, tf.variable(t, true));
+    t.dispose();
+  };
+  const inputDim = s.inputShape.reduce((a, b) => a * b, 1);
+  if (s.kind === "head") {
+    let fan = inputDim;
+    const widths = [...s.hidden, s.embedDim];
+    widths.forEach((w, i) => {
+      add(`fc${i}.weight`, heNormal(rng, [fan, w], fan));
+      add(`fc${i}.bias`, tf.zeros([w]));
+      fan = w;
+    });
+  } else {
+    let [h, w, c] = s.inputShape as [number, number, number];
+    s.channels.forEach((co, i) => {
+      add(`conv${i}.weight`, heNormal(rng, [3, 3, c, co], 9 * c));
+      add(`conv${i}.bias`, tf.zeros([co]));
+      c = co;
+      h = Math.ceil(h / 2);
+      w = Math.ceil(w / 2);
+    });
+    const flat = h * w * c;
+    add("fc0.weight", heNormal(rng, [flat, s.embedDim], flat));
+    add("fc0.bias", tf.zeros([s.embedDim]));
+  }
+  const p = (name: string) => params.get(name)!;
+  const apply = (x: tf.Tensor2D): tf.Tensor2D =>
+    tf.tidy(() => {
+      if (x.shape[1] !== inputDim) {
+        throw new TypeError(
+          `Expected encoder input rows of ${inputDim} values but found ${x.shape[1]}`,
+        );
+      }
+      if (s.kind === "head") {
+        let y: tf.Tensor2D = x;
+        const layers = s.hidden.length + 1;
+        for (let i = 0; i < layers; i++) {
+          y = tf.add(tf.matMul(y, p(`fc${i}.weight`) as tf.Tensor2D), p(`fc${i}.bias`));
+          if (i < layers - 1) y = tf.relu(y);
+        }
+        return y;
+      }
+      let y: tf.Tensor4D = tf.reshape(
+        x,
+        [x.shape[0], ...s.inputShape] as [number, number, number, number],
+      ) as tf.Tensor4D;
+      for (let i = 0; i < s.channels.length; i++) {
+        y = tf.relu(
+          tf.add(tf.conv2d(y, p(`conv${i}.weight`) as tf.Tensor4D, 2, "same"), p(`conv${i}.bias`)),
+        );
+      }
+      const flat = tf.reshape(y, [x.shape[0], -1]) as tf.Tensor2D;
+      return tf.add(tf.matMul(flat, p("fc0.weight") as tf.Tensor2D), p("fc0.bias"));
+    });
+  return {
+    spec: s,
+    params,
+    inputDim,
+    apply,
+    dispose() {
+      for (const v of params.values()) v.dispose();
+    },
+  };
+}
+
+/**
+ * Runs the encoder over all rows of a flattened input in batches and returns the embeddings
+ * on the host.
+ *
+ * @param encoder The encoder.
+ * @param x Rows of `encoder.inputDim` values.
+ * @param options `batchSize` (@default {1024}); `normalize` L2-normalises each embedding
+ * (@default {false}).
+ * @returns A `rows × embedDim` matrix.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const emb = await embed(enc, mnist.test.x, { normalize: true });
+ * ```
+ */
+export async function embed(
+  encoder: Encoder,
+  x: { data: Float32Array; rows: number; cols: number },
+  options: { batchSize?: number; normalize?: boolean } = {},
+): Promise<{ data: Float32Array; rows: number; cols: number }> {
+  if (x.cols !== encoder.inputDim) {
+    throw new TypeError(
+      `Expected input rows of ${encoder.inputDim} values (the encoder's input) but found ${x.cols}`,
+    );
+  }
+  const bs = options.batchSize ?? 1024;
+  const d = encoder.spec.embedDim;
+  const out = new Float32Array(x.rows * d);
+  for (let s = 0; s < x.rows; s += bs) {
+    const e = Math.min(x.rows, s + bs);
+    const y = tf.tidy(() => {
+      const xb = tf.tensor2d(x.data.subarray(s * x.cols, e * x.cols), [e - s, x.cols]);
+      const z = encoder.apply(xb);
+      return options.normalize ? tf.div(z, tf.add(tf.norm(z, 2, 1, true), 1e-12)) : z;
+    });
+    out.set(await y.data() as Float32Array, s * d);
+    y.dispose();
+  }
+  return { data: out, rows: x.rows, cols: d };
+}

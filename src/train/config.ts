@@ -1,0 +1,236 @@
+// The one training config object: defaults, validation, JSON files and command-line flags.
+import type { EncoderKind } from "../model/encoder.ts";
+
+/** Every training option. Settable from a JSON file and from flags of `deno task train`. */
+export interface TrainConfig {
+  /** Encoder architecture: `head` (MLP on vectors) or `cnn` (images). @default {"head"} */
+  encoder: EncoderKind;
+  /** `head` hidden layer widths. @default {[512]} */
+  hidden: number[];
+  /** `cnn` conv channels (stride-2 3×3 layers). @default {[32, 64]} */
+  channels: number[];
+  /** Embedding size d. @default {128} */
+  embedDim: number;
+  /** Number of class centers C (k-means clusters). @default {1000} */
+  classes: number;
+  /** Positive labels per sample (top-l nearest centers). @default {8} */
+  l: number;
+  /** Negative-class sampling ratio r (Partial FC). @default {0.1} */
+  ratio: number;
+  /** Logit scale s. @default {32} */
+  scale: number;
+  /** Margin m on the positives. @default {0.3} */
+  margin: number;
+  /** Margin type: ArcFace `"arc"` or additive `"cosine"`. @default {"arc"} */
+  marginType: "arc" | "cosine";
+  /** Loss: `mlcd` (decoupled, the paper's Eq. 5) or `mlc` (multi-label softmax). @default {"mlcd"} */
+  loss: "mlcd" | "mlc";
+  /** Class-center init: normal(0, 0.01) or the k-means centroids. @default {"normal"} */
+  centersInit: "normal" | "kmeans";
+  /** k-means iterations for the pseudo-labels. @default {20} */
+  kmeansIters: number;
+  /** Peak learning rate of AdamW. @default {0.001} */
+  lr: number;
+  /** Decoupled weight decay on weight matrices and centers (not biases). @default {0.2} */
+  weightDecay: number;
+  /** AdamW beta1. @default {0.9} */
+  beta1: number;
+  /** AdamW beta2. @default {0.999} */
+  beta2: number;
+  /** AdamW epsilon. @default {1e-8} */
+  eps: number;
+  /** Linear warmup steps, then cosine decay to 0. @default {100} */
+  warmupSteps: number;
+  /** Samples per step. @default {256} */
+  batchSize: number;
+  /** Passes over the data. @default {5} */
+  epochs: number;
+  /** Seed of the init, shuffling and negative sampling. @default {1} */
+  seed: number;
+  /** Write a checkpoint every this many steps (and at the end). @default {100} */
+  checkpointEvery: number;
+}
+
+/** The default {@linkcode TrainConfig}. */
+export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
+  encoder: "head",
+  hidden: [512],
+  channels: [32, 64],
+  embedDim: 128,
+  classes: 1000,
+  l: 8,
+  ratio: 0.1,
+  scale: 32,
+  margin: 0.3,
+  marginType: "arc",
+  loss: "mlcd",
+  centersInit: "normal",
+  kmeansIters: 20,
+  lr: 1e-3,
+  weightDecay: 0.2,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  warmupSteps: 100,
+  batchSize: 256,
+  epochs: 5,
+  seed: 1,
+  checkpointEvery: 100,
+}) as TrainConfig;
+
+/** One-line help per option, used by `deno task train --help`. */
+export const TRAIN_CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
+  encoder: 'encoder architecture: "head" (MLP on vectors) or "cnn" (images)',
+  hidden: "head hidden layer widths, comma-separated",
+  channels: "cnn channels of the stride-2 3x3 conv layers, comma-separated",
+  embedDim: "embedding size d",
+  classes: "number of class centers C (k-means clusters)",
+  l: "positive labels per sample (top-l nearest centers); 1 = single-label",
+  ratio: "negative class sampling ratio r (Partial FC), in (0, 1]",
+  scale: "logit scale s",
+  margin: "margin m on the positives",
+  marginType: '"arc" (ArcFace cos(theta+m)) or "cosine" (cos - m)',
+  loss: '"mlcd" (decoupled positives/negatives) or "mlc" (multi-label softmax)',
+  centersInit: '"normal" (N(0, 0.01)) or "kmeans" (the k-means centroids)',
+  kmeansIters: "k-means iterations for the pseudo-labels",
+  lr: "peak learning rate (AdamW)",
+  weightDecay: "decoupled weight decay on weights and centers",
+  beta1: "AdamW beta1",
+  beta2: "AdamW beta2",
+  eps: "AdamW epsilon",
+  warmupSteps: "linear warmup steps, then cosine decay",
+  batchSize: "samples per step",
+  epochs: "passes over the data",
+  seed: "seed of init, shuffling and negative sampling",
+  checkpointEvery: "checkpoint every N steps (and at the end)",
+};
+
+const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
+  encoder: ["head", "cnn"],
+  marginType: ["arc", "cosine"],
+  loss: ["mlcd", "mlc"],
+  centersInit: ["normal", "kmeans"],
+};
+const INTS: (keyof TrainConfig)[] = [
+  "embedDim",
+  "classes",
+  "l",
+  "kmeansIters",
+  "warmupSteps",
+  "batchSize",
+  "epochs",
+  "seed",
+  "checkpointEvery",
+];
+
+/**
+ * Merges partial settings over the defaults and validates every field: an unknown key is a
+ * `TypeError`, an out-of-range value a `RangeError`, each naming the key and the value.
+ *
+ * @param partial Settings to apply (e.g. parsed from a JSON file and flags).
+ * @param base Values to start from. @default {DEFAULT_TRAIN_CONFIG}
+ * @returns A complete, valid config.
+ *
+ * @example Usage
+ * ```ts
+ * import { resolveTrainConfig } from "./config.ts";
+ * console.log(resolveTrainConfig({ l: 1 }).l); // 1
+ * ```
+ */
+export function resolveTrainConfig(
+  partial: Record<string, unknown>,
+  base: TrainConfig = DEFAULT_TRAIN_CONFIG,
+): TrainConfig {
+  if (typeof partial !== "object" || partial === null || Array.isArray(partial)) {
+    throw new TypeError(
+      `Expected the config to be a JSON object but found ${JSON.stringify(partial)}`,
+    );
+  }
+  const out: Record<string, unknown> = structuredClone({ ...base });
+  for (const [k, v] of Object.entries(partial)) {
+    if (!(k in DEFAULT_TRAIN_CONFIG)) {
+      throw new TypeError(
+        `Unknown config key "${k}"; expected one of ${
+          Object.keys(DEFAULT_TRAIN_CONFIG).join(", ")
+        }`,
+      );
+    }
+    out[k] = v;
+  }
+  const c = out as unknown as TrainConfig;
+  for (const [k, allowed] of Object.entries(ENUMS)) {
+    const v = out[k];
+    if (!allowed!.includes(v as string)) {
+      throw new RangeError(
+        `Expected ${k} to be one of ${allowed!.map((a) => `"${a}"`).join(", ")} but found ${
+          JSON.stringify(v)
+        }`,
+      );
+    }
+  }
+  for (const k of INTS) {
+    const v = out[k];
+    const min = k === "warmupSteps" || k === "seed" ? 0 : 1;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+      throw new RangeError(
+        `Expected ${k} to be an integer >= ${min} but found ${JSON.stringify(v)}`,
+      );
+    }
+  }
+  const pos = (k: keyof TrainConfig, lo: number, hi: number, openLo = true) => {
+    const v = out[k];
+    if (typeof v !== "number" || !Number.isFinite(v) || (openLo ? v <= lo : v < lo) || v > hi) {
+      throw new RangeError(
+        `Expected ${k} to be a number in ${openLo ? "(" : "["}${lo}, ${hi}] but found ${
+          JSON.stringify(v)
+        }`,
+      );
+    }
+  };
+  pos("ratio", 0, 1);
+  pos("scale", 0, 1e4);
+  pos("margin", 0, 1.5, false);
+  pos("lr", 0, 10);
+  pos("weightDecay", 0, 10, false);
+  pos("beta1", 0, 0.999999, false);
+  pos("beta2", 0, 0.999999, false);
+  pos("eps", 0, 1);
+  for (const k of ["hidden", "channels"] as const) {
+    const v = out[k];
+    if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x < 1)) {
+      throw new TypeError(
+        `Expected ${k} to be an array of positive integers but found ${JSON.stringify(v)}`,
+      );
+    }
+  }
+  if (c.l > c.classes) {
+    throw new RangeError(`Expected l to be in [1, classes=${c.classes}] but found ${c.l}`);
+  }
+  return c;
+}
+
+/**
+ * Parses one flag value for a config key (numbers, comma-separated integer lists, strings).
+ *
+ * @param key A {@linkcode TrainConfig} key.
+ * @param raw The flag's text.
+ * @returns The typed value (validated later by {@linkcode resolveTrainConfig}).
+ *
+ * @example Usage
+ * ```ts
+ * import { parseConfigValue } from "./config.ts";
+ * console.log(parseConfigValue("hidden", "256,128")); // [256, 128]
+ * ```
+ */
+export function parseConfigValue(key: keyof TrainConfig, raw: string): unknown {
+  const d = DEFAULT_TRAIN_CONFIG[key];
+  if (Array.isArray(d)) return raw === "" ? [] : raw.split(",").map((s) => Number(s.trim()));
+  if (typeof d === "number") {
+    const n = Number(raw);
+    if (raw.trim() === "" || Number.isNaN(n)) {
+      throw new RangeError(`Expected ${key} to be a number but found "${raw}"`);
+    }
+    return n;
+  }
+  return raw;
+}

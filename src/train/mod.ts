@@ -1,0 +1,22 @@
+/**
+ * Training: the config object, AdamW, the MLCD training loop with checkpoints and exact
+ * resume, pseudo-labels (k-means + top-l assignment) and checkpoint loading.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { pseudoLabels, resolveTrainConfig, train } from "./mod.ts";
+ * const config = resolveTrainConfig({ classes: 300, l: 8, epochs: 5 });
+ * const { positives } = await pseudoLabels(gpu, x, { classes: 300, l: 8 });
+ * const { encoder } = await train(gpu, { x, inputShape: [784], positives }, config, { runDir: "runs/a" });
+ * ```
+ *
+ * @module
+ */
+export * from "./adamw.ts";
+export * from "./checkpoint.ts";
+export * from "./config.ts";
+export * from "./load_encoder.ts";
+export * from "./pseudo_labels.ts";
+export * from "./rng.ts";
+export * from "./safetensors.ts";
+export * from "./trainer.ts";

@@ -1,0 +1,79 @@
+// MLCD steps 2–3: spherical k-means into C clusters, then every row's top-l nearest centers.
+import type { Gpu } from "../gpu/gpu.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import { kmeans } from "../kmeans/kmeans.ts";
+import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import { topk } from "../topk/topk.ts";
+
+/** Options of {@linkcode pseudoLabels}. */
+export interface PseudoLabelOptions {
+  /** Number of clusters C. */
+  classes: number;
+  /** Positive labels per row (top-l nearest centers), in [1, 64]. @default {8} */
+  l?: number;
+  /** k-means iterations. @default {20} */
+  niter?: number;
+  /** k-means seed. @default {1234} */
+  seed?: number;
+  /** k-means progress callback. @default {undefined} */
+  onIteration?: (s: KMeansIterationStats) => void;
+}
+
+/** Result of {@linkcode pseudoLabels}. */
+export interface PseudoLabels {
+  /** `classes × cols` unit-norm centroids. */
+  centroids: Matrix;
+  /** Hard assignment of every row (its nearest centroid). */
+  assignments: Uint32Array;
+  /** `rows × l` positive class ids, nearest first. */
+  positives: Uint32Array;
+  /** The k-means objective (sum of cosines). */
+  objective: number;
+}
+
+/**
+ * Clusters `features` with spherical k-means on the GPU and assigns every row its `l` most
+ * cosine-similar centroids as positive labels (MLCD's multi-label assignment).
+ *
+ * @param gpu The GPU context.
+ * @param features Rows to cluster (e.g. embeddings, or raw pixels for MNIST).
+ * @param options See {@linkcode PseudoLabelOptions}.
+ * @returns Centroids, hard assignments and the `rows × l` positives.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { positives } = await pseudoLabels(gpu, x, { classes: 1000, l: 8 });
+ * ```
+ */
+export async function pseudoLabels(
+  gpu: Gpu,
+  features: Matrix,
+  options: PseudoLabelOptions,
+): Promise<PseudoLabels> {
+  const l = options.l ?? 8;
+  if (!Number.isInteger(l) || l < 1 || l > Math.min(64, options.classes)) {
+    throw new RangeError(
+      `Expected l to be an integer in [1, ${Math.min(64, options.classes)}] but found ${l}`,
+    );
+  }
+  // The register-resident kernels compile very slowly for wide rows (e.g. 784 MNIST pixels).
+  const wide = features.cols > 256;
+  const km = await kmeans(gpu, features, {
+    k: options.classes,
+    niter: options.niter ?? 20,
+    seed: options.seed ?? 1234,
+    spherical: true,
+    variant: wide ? "tiled" : "auto",
+    ...(options.onIteration ? { onIteration: options.onIteration } : {}),
+  });
+  const { indices } = await topk(gpu, features, km.centroids, l, {
+    metric: "cosine",
+    variant: wide ? "tiled" : "auto",
+  });
+  return {
+    centroids: km.centroids,
+    assignments: km.assignments,
+    positives: indices,
+    objective: km.objective,
+  };
+}

@@ -1,0 +1,37 @@
+// The full demo is too long for CI (minutes on a software adapter); these check its
+// contract: help, the no-GPU message, and the JSON keys via the library-only cycle test.
+import assert from "node:assert/strict";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+async function demo(args: string[], env: Record<string, string> = {}) {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}examples/demo.ts`, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: o.code,
+    out: dec.decode(o.stdout),
+    err: dec.decode(o.stderr).split("\n").filter((l) => l && !l.includes("XDG_RUNTIME_DIR")),
+  };
+}
+
+Deno.test("deno task demo --help says what the demo does", async () => {
+  const r = await demo(["--help"]);
+  assert.equal(r.code, 0);
+  for (const f of ["--json", "--quick", "--compare", "--out"]) assert.ok(r.out.includes(f), f);
+});
+
+Deno.test("deno task demo without a GPU adapter prints one line naming the install command, exit 1", async () => {
+  // An adapter backend that does not exist on this OS makes requestAdapter() return null.
+  const backend = Deno.build.os === "windows" ? "metal" : "dx12";
+  const r = await demo(["--quick", "--json"], { DENO_WEBGPU_BACKEND: backend });
+  assert.equal(r.code, 1);
+  assert.equal(r.out, "");
+  assert.equal(r.err.length, 1, r.err.join("\n"));
+  assert.match(r.err[0]!, /^mlcd demo: No WebGPU adapter found/);
+  assert.ok(r.err[0]!.includes("apt-get install -y mesa-vulkan-drivers libvulkan1"));
+});
