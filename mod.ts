@@ -25,3 +25,4 @@ export * from "./src/random/mulberry32.ts";
 export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/eval/mod.ts";
+export * from "./src/version.ts";

@@ -11,3 +11,5 @@ export * from "./program.ts";
 export * from "./pipeline_cache.ts";
 export * from "./normalize_rows.ts";
 export * from "./profiler.ts";
+export * from "./peak.ts";
+export * from "./autotune.ts";

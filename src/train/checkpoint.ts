@@ -3,9 +3,8 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import type { EncoderSpec } from "../model/encoder.ts";
 import type { TrainConfig } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
+import { TOOLKIT_VERSION } from "../version.ts";
 
-/** The toolkit version written into manifests. */
-export const TOOLKIT_VERSION = "0.1.0";
 /** The manifest's file name inside a run directory. */
 export const MANIFEST_NAME = "checkpoint.json";
 

@@ -5,12 +5,8 @@ import type { Matrix } from "../matrix/matrix.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
 import { AdamW, learningRate } from "./adamw.ts";
-import {
-  type CheckpointManifest,
-  loadCheckpoint,
-  saveCheckpoint,
-  TOOLKIT_VERSION,
-} from "./checkpoint.ts";
+import { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { TOOLKIT_VERSION } from "../version.ts";
 import type { TrainConfig } from "./config.ts";
 import { mixSeed, permutation, Rng } from "./rng.ts";
 import type { NamedTensor } from "./safetensors.ts";
