@@ -81,7 +81,6 @@ export async function evaluateFeatures(
     niter: 25,
     seed: options.seed ?? 1234,
     nredo: 3,
-    variant: test.x.cols > 256 ? "tiled" : "auto",
   });
   return {
     linearProbeTop1: probe.top1,

@@ -47,7 +47,6 @@ export async function knnTop1(
   if (testX.rows === 0) return 0;
   const { indices, scores } = await topk(gpu, testX, trainX, k, {
     metric: "cosine",
-    variant: trainX.cols > 256 ? "tiled" : "auto",
   });
   let correct = 0;
   const votes = new Map<number, number>();

@@ -33,7 +33,6 @@ export async function retrievalRecall(
   const kmax = Math.min(Math.max(...ks), keys.rows);
   const { indices } = await topk(gpu, queries, keys, kmax, {
     metric: "cosine",
-    variant: keys.cols > 256 ? "tiled" : "auto",
   });
   const out: Record<string, number> = {};
   for (const K of ks) {

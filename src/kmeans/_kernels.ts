@@ -16,8 +16,21 @@ import type { KMeansVariant } from "./kmeans_options.ts";
 /** Resolved kernel design. */
 export type Variant = "registers" | "tiled";
 
-/** Picks the assignment kernel for the adapter: registers on CPU adapters, tiles otherwise. */
-export function resolveVariant(gpu: Gpu, variant: KMeansVariant | undefined): Variant {
+/**
+ * Widest rows for which `"auto"` picks the register kernel on CPU adapters: its unrolled
+ * shader grows with d, and above this its compile time outweighs its speed.
+ */
+export const REGISTERS_MAX_AUTO_DIM = 128;
+
+/**
+ * Picks the assignment kernel for the adapter and row width: registers on CPU adapters
+ * for rows up to {@linkcode REGISTERS_MAX_AUTO_DIM}, tiles otherwise.
+ */
+export function resolveVariant(
+  gpu: Gpu,
+  variant: KMeansVariant | undefined,
+  d: number,
+): Variant {
   const v = variant ?? "auto";
   if (v !== "auto" && v !== "registers" && v !== "tiled") {
     throw new RangeError(
@@ -27,7 +40,7 @@ export function resolveVariant(gpu: Gpu, variant: KMeansVariant | undefined): Va
   if (v !== "auto") return v;
   const desc = gpu.info.description.toLowerCase();
   const cpu = gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
-  return cpu ? "registers" : "tiled";
+  return cpu && d <= REGISTERS_MAX_AUTO_DIM ? "registers" : "tiled";
 }
 
 /**

@@ -50,7 +50,7 @@ export async function assignNearest(
     throw new RangeError(`Expected at least 1 centroid but found ${centroids.rows}`);
   }
   const f16 = options.f16 ?? false;
-  const variant = resolveVariant(gpu, options.variant);
+  const variant = resolveVariant(gpu, options.variant, x.cols);
   const d = x.cols, dp = paddedWidth(d), k = centroids.rows;
   if (x.rows === 0) return { assignments: new Uint32Array(0), scores: new Float32Array(0) };
   const padded = new Float32Array(k * dp);

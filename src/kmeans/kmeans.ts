@@ -72,7 +72,7 @@ export async function kmeans(gpu: Gpu, x: Matrix, options: KMeansOptions): Promi
     );
   }
   const f16 = options.f16 ?? false;
-  const variant = resolveVariant(gpu, options.variant);
+  const variant = resolveVariant(gpu, options.variant, x.cols);
   const dp = paddedWidth(d);
   const kc = centroidsPerChunk(gpu, dp, true);
 

@@ -76,10 +76,12 @@ export interface TopkKeys {
 }
 
 /**
- * The kernel design `"auto"` picks for `gpu`: `"registers"` on fallback (CPU) adapters
- * such as lavapipe, llvmpipe or SwiftShader, `"tiled"` elsewhere.
+ * The kernel design `"auto"` picks for `gpu` and rows of width `d`: `"registers"` on
+ * fallback (CPU) adapters such as lavapipe, llvmpipe or SwiftShader for `d` up to 128 (its
+ * unrolled shader's compile time grows with `d`), `"tiled"` elsewhere.
  *
  * @param gpu The GPU context.
+ * @param d Row width (omit for the adapter's choice at small widths).
  * @returns The variant.
  *
  * @example Usage
@@ -87,10 +89,10 @@ export interface TopkKeys {
  * console.log(autoTopkVariant(gpu)); // "registers" on lavapipe
  * ```
  */
-export function autoTopkVariant(gpu: Gpu): "registers" | "tiled" {
-  return gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(gpu.info.description)
-    ? "registers"
-    : "tiled";
+export function autoTopkVariant(gpu: Gpu, d = 0): "registers" | "tiled" {
+  const cpu = gpu.info.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader/i.test(gpu.info.description);
+  return cpu && d <= 128 ? "registers" : "tiled";
 }
 
 function checkOptions(options: TopkOptions): void {
@@ -154,7 +156,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
   const d = keys.cols;
   const d4 = Math.ceil(d / 4);
   const wanted = options.variant ?? "auto";
-  let variant: "registers" | "tiled" = wanted === "auto" ? autoTopkVariant(gpu) : wanted;
+  let variant: "registers" | "tiled" = wanted === "auto" ? autoTopkVariant(gpu, d) : wanted;
   if (variant === "registers" && registerRows(d4) < 1) variant = "tiled";
   const g = uploadPadded(gpu, keys, d4, "topk.keys", options.keysPerChunk);
   if (metric === "cosine") normalizeRowsGpu(gpu, g);

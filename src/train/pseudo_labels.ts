@@ -56,19 +56,15 @@ export async function pseudoLabels(
       `Expected l to be an integer in [1, ${Math.min(64, options.classes)}] but found ${l}`,
     );
   }
-  // The register-resident kernels compile very slowly for wide rows (e.g. 784 MNIST pixels).
-  const wide = features.cols > 256;
   const km = await kmeans(gpu, features, {
     k: options.classes,
     niter: options.niter ?? 20,
     seed: options.seed ?? 1234,
     spherical: true,
-    variant: wide ? "tiled" : "auto",
     ...(options.onIteration ? { onIteration: options.onIteration } : {}),
   });
   const { indices } = await topk(gpu, features, km.centroids, l, {
     metric: "cosine",
-    variant: wide ? "tiled" : "auto",
   });
   return {
     centroids: km.centroids,
