@@ -3,7 +3,6 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import type { EncoderSpec } from "../model/encoder.ts";
 import type { TrainConfig } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
-import { TOOLKIT_VERSION } from "../version.ts";
 
 /** The manifest's file name inside a run directory. */
 export const MANIFEST_NAME = "checkpoint.json";
