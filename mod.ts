@@ -22,6 +22,7 @@ export * from "./src/topk/mod.ts";
 export * from "./src/ann/mod.ts";
 export * from "./src/loss/mod.ts";
 export * from "./src/random/mulberry32.ts";
+export * from "./src/random/rng.ts";
 export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/eval/mod.ts";

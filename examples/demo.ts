@@ -13,7 +13,7 @@ import { createGpu, type Gpu } from "../src/gpu/gpu.ts";
 import { createEncoder, embed } from "../src/model/encoder.ts";
 import { useTfBackend } from "../src/model/tf.ts";
 import { resolveTrainConfig, type TrainConfig } from "../src/train/config.ts";
-import { mixSeed } from "../src/train/rng.ts";
+import { mixSeed } from "../src/random/rng.ts";
 import { type PseudoLabels, pseudoLabels } from "../src/train/pseudo_labels.ts";
 import { train } from "../src/train/trainer.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";

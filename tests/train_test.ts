@@ -3,13 +3,11 @@ import {
   AdamW,
   DEFAULT_TRAIN_CONFIG,
   learningRate,
-  mixSeed,
   parseConfigValue,
-  permutation,
   resolveTrainConfig,
-  Rng,
   train,
 } from "../src/train/mod.ts";
+import { mixSeed, permutation, Rng } from "../src/random/rng.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 

@@ -5,7 +5,7 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { createEncoder, embed } from "../model/encoder.ts";
-import { mixSeed } from "../train/rng.ts";
+import { mixSeed } from "../random/rng.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import { loadInputs, readLabels } from "../train/_data_source.ts";

@@ -12,10 +12,10 @@ import {
 import { pseudoLabels } from "../train/pseudo_labels.ts";
 import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
 import { train } from "../train/trainer.ts";
-import { mixSeed } from "../train/rng.ts";
+import { mixSeed } from "../random/rng.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
 import { loadInputs, readLabels } from "../train/_data_source.ts";
-import { formatSeconds, progress, runCli, UsageError } from "./_cli.ts";
+import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
@@ -89,18 +89,13 @@ async function main(args: string[]): Promise<void> {
   const config = resolveTrainConfig(partial);
   const data = v.data as string[] | undefined;
   if (!data?.length) throw new UsageError("Expected --data <mnist|path> but found none");
-  const intFlag = (name: string): number | undefined => {
+  const optionalInt = (name: string): number | undefined => {
     const s = v[name];
-    if (typeof s !== "string") return undefined;
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new RangeError(`Expected --${name} to be a positive integer but found "${s}"`);
-    }
-    return n;
+    return typeof s === "string" ? intFlag(name, s, 0, 1) : undefined;
   };
   const runDir = v["run-dir"] as string;
-  const limit = intFlag("limit");
-  const imageSize = intFlag("image-size");
+  const limit = optionalInt("limit");
+  const imageSize = optionalInt("image-size");
   const gpu = await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();

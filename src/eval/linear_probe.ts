@@ -3,7 +3,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
 import { AdamW } from "../train/adamw.ts";
-import { mixSeed, permutation } from "../train/rng.ts";
+import { mixSeed, permutation } from "../random/rng.ts";
 
 /** Options of {@linkcode linearProbe}. */
 export interface LinearProbeOptions {

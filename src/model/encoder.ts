@@ -1,6 +1,6 @@
 // Encoders written with tfjs-core ops: parameters are plain named tf.Variables.
 import { tf } from "./tf.ts";
-import { Rng } from "../train/rng.ts";
+import { Rng } from "../random/rng.ts";
 
 /** Encoder architectures. `head`: an MLP on vectors; `cnn`: a small conv net on images. */
 export type EncoderKind = "head" | "cnn";

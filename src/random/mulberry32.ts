@@ -1,3 +1,5 @@
+import { Rng } from "./rng.ts";
+
 /**
  * A seeded uniform random number generator (mulberry32): the toolkit's one source of
  * reproducible randomness (subsampling, initialisation, class sampling, data splits).
@@ -13,14 +15,8 @@
  * ```
  */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(0, seed);
+  return () => r.next();
 }
 
 /**

@@ -17,6 +17,5 @@ export * from "./checkpoint.ts";
 export * from "./config.ts";
 export * from "./load_encoder.ts";
 export * from "./pseudo_labels.ts";
-export * from "./rng.ts";
 export * from "./safetensors.ts";
 export * from "./trainer.ts";

@@ -8,7 +8,7 @@ import { AdamW, learningRate } from "./adamw.ts";
 import { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { TOOLKIT_VERSION } from "../version.ts";
 import type { TrainConfig } from "./config.ts";
-import { mixSeed, permutation, Rng } from "./rng.ts";
+import { mixSeed, permutation, Rng } from "../random/rng.ts";
 import type { NamedTensor } from "./safetensors.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
 import { mlcdLossOp } from "../loss/tfjs_op.ts";
