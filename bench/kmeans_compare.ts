@@ -167,7 +167,11 @@ const md = [
   } Gaussian blobs), k = ${k}, ${niter} iterations, seed ${seed}, nredo 1.`,
   `- Adapter: ${gpu.info.description}; CPU: ${cpu} (${cores} cores); Deno ${Deno.version.deno}.`,
   `- Objective: sum over all ${n} rows of the best cosine similarity to the L2-normalised centroids, recomputed the same way for every tool (higher is better).`,
-  `- Load average at the end of the run: ${load} on ${cores} cores (other jobs were sharing the machine; timings were taken under load).`,
+  `- Load average at the end of the run: ${load} on ${cores} cores${
+    Number(load) > cores + 0.5
+      ? " (more than this run's own threads: other jobs shared the machine, so timings are pessimistic)"
+      : " (this run's own threads; no other heavy jobs)"
+  }.`,
   ``,
   `| tool | time (s) | objective | time / mlcd | objective / mlcd | note |`,
   `|---|---|---|---|---|---|`,
