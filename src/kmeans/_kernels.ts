@@ -44,26 +44,31 @@ export function resolveVariant(
 }
 
 /**
- * Expands a kernel template: keeps the //@f32 or //@f16 lines, sets `const NAME: u32`
- * values, and repeats lines ending in //@r, //@j, //@jr, //@rj over r in [0, R) and
- * j in [0, D4) (substituting {r} and {j}) when R and D4 are given.
+ * Expands a kernel template: keeps the //@f32 or //@f16 lines and the lines starting with
+ * //@t:a,b whose tags include one of `tags`, sets `const NAME: u32` values, and repeats
+ * lines ending in //@r, //@j, //@jr, //@rj over r in [0, R) and j in [0, D4)
+ * (substituting {r} and {j}) when R and D4 are given.
  */
 export function specialize(
   code: string,
   f16: boolean,
   consts: Record<string, number> = {},
+  tags: readonly string[] = [],
 ): string {
   const R = consts.R ?? 0, D4 = consts.D4 ?? 0;
   const out: string[] = [];
-  for (const line of code.split("\n")) {
-    if (line.includes("//@f32")) {
-      if (!f16) out.push(line.replace(/\s*\/\/@f32$/, ""));
-      continue;
-    }
+  for (let line of code.split("\n")) {
+    const t = /^(\s*)\/\/@t:([\w,]+) (.*)$/.exec(line);
     const m = /^(\s*)\/\/@f16 (.*)$/.exec(line);
-    if (m) {
-      if (f16) out.push(m[1]! + m[2]!);
-      continue;
+    if (t) {
+      if (!t[2]!.split(",").some((tag) => tags.includes(tag))) continue;
+      line = t[1]! + t[3]!;
+    } else if (m) {
+      if (!f16) continue;
+      line = m[1]! + m[2]!;
+    } else if (line.includes("//@f32")) {
+      if (f16) continue;
+      line = line.replace(/\s*\/\/@f32/, "");
     }
     const rep = /^(.*?)\s*\/\/@(rj|jr|r|j)$/.exec(line);
     if (!rep) {
@@ -195,13 +200,22 @@ export function centroidsPerChunk(gpu: Gpu, dp: number, withSums: boolean): numb
 /**
  * Centroids per 64 KiB uniform block of the registers kernel for padded width `dp`
  * (block bytes a multiple of 256, the uniform offset alignment); 0 when one centroid
- * does not fit a block.
+ * does not fit a block. `packed`: the centroids' f16 copy, eight halves per 16 bytes.
  */
-export function uniformBlockRows(dp: number): number {
-  const d4 = dp / 4;
-  let kb = Math.floor(4096 / d4);
-  while (kb > 0 && (kb * d4) % 16 !== 0) kb--;
+export function uniformBlockRows(dp: number, packed = false): number {
+  const units = packed ? dp / 8 : dp / 4;
+  let kb = Math.floor(4096 / units);
+  while (kb > 0 && (kb * units) % 16 !== 0) kb--;
   return kb;
+}
+
+/**
+ * Whether the registers kernel reads the packed f16 centroids (eight halves per vec4<u32>
+ * uniform unit): f16 storage with an even number of vec4s per padded row. Otherwise it
+ * reads the f32 centroids.
+ */
+export function packedCentroidBlocks(dp: number, f16: boolean): boolean {
+  return f16 && dp % 8 === 0 && uniformBlockRows(dp, true) > 0;
 }
 
 /** The f32 rows of a centroid chunk as a storage binding (without the block padding). */
@@ -238,7 +252,16 @@ export function createCentroids(
         size: padded * dp * 4,
         usage: STORAGE_USAGE | GPUBufferUsage.UNIFORM,
       }),
-      packed: f16 ? createStorage(gpu, rows * dp * 2, `centroids.f16[${kBase}..)`) : null,
+      // Also padded to whole uniform blocks when the registers kernel reads it.
+      packed: f16
+        ? gpu.device.createBuffer({
+          label: `centroids.f16[${kBase}..)`,
+          size: packedCentroidBlocks(dp, true)
+            ? Math.ceil(rows / uniformBlockRows(dp, true)) * uniformBlockRows(dp, true) * dp * 2
+            : rows * dp * 2,
+          usage: STORAGE_USAGE | GPUBufferUsage.UNIFORM,
+        })
+        : null,
       cn: createStorage(gpu, rows * 4, `centroid_norms[${kBase}..)`),
     });
   }
@@ -323,9 +346,14 @@ export function createOutputs(gpu: Gpu, x: PaddedRows): AssignOutputs {
   };
 }
 
-/** Rows per invocation of the registers kernel for padded width `dp`. */
+/**
+ * Rows per invocation of the registers kernel for padded width `dp`: R × dp/4 ≤ 128 (more
+ * spills and compiles slowly on lavapipe), or ≤ 256 when it reads packed f16 centroids
+ * (half the centroid loads per FMA, so the extra rows pay off).
+ */
 export function registerRows(dp: number, f16: boolean): number {
-  return Math.max(1, Math.min(f16 ? 12 : 16, Math.floor(128 / (dp / 4))));
+  const cap = packedCentroidBlocks(dp, f16) ? 256 : 128;
+  return Math.max(1, Math.min(f16 ? 12 : 16, Math.floor(cap / (dp / 4))));
 }
 
 /** Program of one fused assignment pass over a row chunk × a block of centroids. */
@@ -342,10 +370,13 @@ export function assignProgram(
   const d4 = dp / 4;
   if (variant === "registers") {
     const R = registerRows(dp, f16);
-    const CU = uniformBlockRows(dp) * d4;
+    const packed = packedCentroidBlocks(dp, f16);
+    const units = packed ? dp / 8 : d4;
+    const CU = uniformBlockRows(dp, packed) * units;
+    const tags = packed ? ["v4"] : f16 ? ["v2", "f"] : ["f32", "f"];
     return {
-      shaderKey: `kmeans_assign_registers:R${R}:D4${d4}:CU${CU}:${f16 ? "f16" : "f32"}`,
-      code: specialize(registersCode, f16, { R, D4: d4, CU }),
+      shaderKey: `kmeans_assign_registers:R${R}:U${units}:CU${CU}:${tags[0]}`,
+      code: specialize(registersCode, f16, { R, D4: units, CU }, tags),
       workgroups: foldDispatch(Math.ceil(rows / (64 * R))),
       uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, 0, 0, 0]),
     };
@@ -372,14 +403,20 @@ export function recordAssign(
   spherical: boolean,
   enc: GPUCommandEncoder,
 ): void {
-  const kb = uniformBlockRows(x.dp);
+  const packed = packedCentroidBlocks(x.dp, x.f16);
+  const kb = uniformBlockRows(x.dp, packed);
   const variant: Variant = variantIn === "registers" && kb < 1 ? "tiled" : variantIn;
+  const unitBytes = packed ? 2 : 4;
   const blocks: { c: Binding; cn: GPUBuffer; rows: number; kBase: number; cnOff: number }[] = [];
   for (const cc of cents.chunks) {
     if (variant === "registers") {
       for (let b = 0; b * kb < cc.rows; b++) {
         blocks.push({
-          c: { buffer: cc.f32, offset: b * kb * x.dp * 4, size: kb * x.dp * 4 },
+          c: {
+            buffer: packed ? cc.packed! : cc.f32,
+            offset: b * kb * x.dp * unitBytes,
+            size: kb * x.dp * unitBytes,
+          },
           cn: cc.cn,
           rows: Math.min(kb, cc.rows - b * kb),
           kBase: cc.kBase + b * kb,
