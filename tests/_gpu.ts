@@ -34,3 +34,25 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/** n × l distinct random positives in [0, C). */
+export function randomPositives(n: number, l: number, C: number, seed: number): Uint32Array {
+  const r = rng(seed);
+  const out = new Uint32Array(n * l);
+  for (let i = 0; i < n; i++) {
+    const s = new Set<number>();
+    while (s.size < l) s.add(Math.floor(r() * C));
+    [...s].forEach((v, t) => out[i * l + t] = v);
+  }
+  return out;
+}
+
+/** Relative L2 error ‖a − b‖ / ‖b‖. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-300));
+}

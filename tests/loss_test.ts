@@ -4,28 +4,7 @@ import { mlcdLossReference, type MlcdLossReferenceInput } from "../src/loss/mlcd
 import type { MlcdLossOptions } from "../src/loss/mlcd_loss_options.ts";
 import { sampleClasses } from "../src/loss/sample_classes.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
-import { randomMatrix, rng, testGpu } from "./_gpu.ts";
-
-/** n × l distinct random positives in [0, C). */
-function randomPositives(n: number, l: number, C: number, seed: number): Uint32Array {
-  const r = rng(seed);
-  const out = new Uint32Array(n * l);
-  for (let i = 0; i < n; i++) {
-    const s = new Set<number>();
-    while (s.size < l) s.add(Math.floor(r() * C));
-    [...s].forEach((v, t) => out[i * l + t] = v);
-  }
-  return out;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-300));
-}
+import { randomMatrix, randomPositives, relErr, testGpu } from "./_gpu.ts";
 
 function assertFinite(a: ArrayLike<number>, what: string): void {
   for (let i = 0; i < a.length; i++) assert.ok(Number.isFinite(a[i]!), `${what}[${i}] = ${a[i]}`);

@@ -4,27 +4,7 @@ import { mlcdLossOp, mlcdLossTf } from "../src/loss/tfjs_op.ts";
 import type { MlcdLossOptions } from "../src/loss/mlcd_loss_options.ts";
 import { sampleClasses } from "../src/loss/sample_classes.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
-import { randomMatrix, rng, testGpu } from "./_gpu.ts";
-
-function randomPositives(n: number, l: number, C: number, seed: number): Uint32Array {
-  const r = rng(seed);
-  const out = new Uint32Array(n * l);
-  for (let i = 0; i < n; i++) {
-    const s = new Set<number>();
-    while (s.size < l) s.add(Math.floor(r() * C));
-    [...s].forEach((v, t) => out[i * l + t] = v);
-  }
-  return out;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+import { randomMatrix, randomPositives, relErr, testGpu } from "./_gpu.ts";
 
 const n = 37, C = 1001, d = 77, l = 8;
 
