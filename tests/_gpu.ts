@@ -7,12 +7,16 @@ import { mulberry32 } from "../src/random/mulberry32.ts";
 export const rng: (seed: number) => () => number = mulberry32;
 
 const cache = new Map<string, Promise<Gpu>>();
+const live: Gpu[] = [];
 
 /** One shared GPU context per option set for the whole test process. */
 export function testGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   const key = JSON.stringify(options);
   let g = cache.get(key);
-  if (!g) cache.set(key, g = createGpu({ ...options }));
+  if (!g) {
+    cache.set(key, g = createGpu({ ...options }));
+    g.then((gpu) => live.push(gpu), () => {});
+  }
   return g;
 }
 
@@ -56,3 +60,9 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return Math.sqrt(num / Math.max(den, 1e-300));
 }
+
+// Destroy the shared devices before the runtime goes away: lavapipe can crash when devices are
+// torn down implicitly at exit.
+globalThis.addEventListener("unload", () => {
+  for (const gpu of live) gpu.destroy();
+});
