@@ -4,23 +4,12 @@ import { readArrowLabels } from "../src/data/arrow.ts";
 import { assignLabels } from "../src/topk/assign.ts";
 import { topk } from "../src/topk/topk.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
+import { errLines, runDeno } from "./_cli.ts";
 
 const CLI = new URL("../src/cli/assign.ts", import.meta.url).pathname;
 const VARIANT = "registers"; // pipelines shared with tests/topk_test.ts shapes stay few
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-function errLines(stderr: string): string[] {
-  return stderr.split("\n").filter((l) => l && !l.includes("XDG_RUNTIME_DIR"));
-}
+const run = (args: string[]) => runDeno([CLI, ...args]);
 
 Deno.test("assignLabels() streams shards in batches and matches topk() on the whole matrix", async () => {
   const gpu = await testGpu();

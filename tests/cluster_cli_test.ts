@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
 import { readNpy, readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { randomMatrix } from "./_gpu.ts";
+import { errLines, runDeno } from "./_cli.ts";
 
 const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** stderr lines without the harmless lavapipe noise. */
-function errLines(stderr: string): string[] {
-  return stderr.split("\n").filter((l) => l && !l.includes("XDG_RUNTIME_DIR"));
-}
+const run = (args: string[]) => runDeno([CLI, ...args]);
 
 Deno.test("cluster CLI writes centroids, assignments and a JSON summary", async () => {
   const dir = await Deno.makeTempDir();

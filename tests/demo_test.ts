@@ -1,22 +1,13 @@
 // The full demo is too long for CI (minutes on a software adapter); these check its
 // contract: help, the no-GPU message, and the JSON keys via the library-only cycle test.
 import assert from "node:assert/strict";
+import { errLines, runDeno } from "./_cli.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
 async function demo(args: string[], env: Record<string, string> = {}) {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}examples/demo.ts`, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: o.code,
-    out: dec.decode(o.stdout),
-    err: dec.decode(o.stderr).split("\n").filter((l) => l && !l.includes("XDG_RUNTIME_DIR")),
-  };
+  const r = await runDeno([`${ROOT}examples/demo.ts`, ...args], { env });
+  return { code: r.code, out: r.stdout, err: errLines(r.stderr) };
 }
 
 Deno.test("deno task demo --help says what the demo does", async () => {

@@ -10,6 +10,7 @@ import {
 import { mixSeed, permutation, Rng } from "../src/random/rng.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
+import { errLines, runDeno } from "./_cli.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -132,20 +133,8 @@ Deno.test("train() lowers the MLCD loss and is deterministic for a seed", async 
 });
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: o.code,
-    out: dec.decode(o.stdout),
-    err: dec.decode(o.stderr).split("\n").filter((l) => l && !l.includes("XDG_RUNTIME_DIR")).join(
-      "\n",
-    ),
-  };
+  const r = await runDeno(args, { cwd: ROOT });
+  return { code: r.code, out: r.stdout, err: errLines(r.stderr).join("\n") };
 }
 
 Deno.test("deno task train --help documents every config key", async () => {
