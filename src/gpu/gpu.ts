@@ -1,5 +1,5 @@
 /** The software adapter's install command, named in every "no adapter" error. */
-export const SOFTWARE_ADAPTER_HINT =
+export const SOFTWARE_ADAPTER_HINT: string =
   "On Debian/Ubuntu without a GPU, install the software Vulkan adapter: " +
   "apt-get install -y mesa-vulkan-drivers libvulkan1";
 
