@@ -3,9 +3,17 @@
 // with SIGSEGV while tearing down GPU devices after the last test has finished; when that
 // happens after a summary with 0 failures, the run still passes, with a warning saying so.
 // Any failed test, or a crash before the summary, fails the run.
+// Kernel autotuning runs as it would for a user, but into a fresh cache directory, so
+// that tests neither read nor change the user's ~/.cache/mlcd.
 const args = ["test", "-A", ...(Deno.args.length ? Deno.args : ["tests/"])];
-const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "inherit" })
-  .spawn();
+const cacheDir = Deno.env.get("MLCD_CACHE_DIR") ??
+  await Deno.makeTempDir({ prefix: "mlcd_test_cache_" });
+const child = new Deno.Command(Deno.execPath(), {
+  args,
+  stdout: "piped",
+  stderr: "inherit",
+  env: { MLCD_CACHE_DIR: cacheDir },
+}).spawn();
 const decoder = new TextDecoder();
 let tail = "";
 for await (const chunk of child.stdout) {
@@ -13,6 +21,9 @@ for await (const chunk of child.stdout) {
   tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4000);
 }
 const status = await child.status;
+if (!Deno.env.get("MLCD_CACHE_DIR")) {
+  await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
+}
 // deno-lint-ignore no-control-regex
 const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
 const summary = [

@@ -32,6 +32,11 @@ Deno.test("cluster CLI writes centroids, assignments and a JSON summary", async 
     assert.equal(summary.k, 7);
     assert.equal(summary.iterations, 5);
     assert.ok(summary.objective > 0 && summary.objective <= 150);
+    assert.ok(["registers", "tiled"].includes(summary.kernel.variant), JSON.stringify(summary));
+    assert.ok(
+      ["tuned", "cache", "default"].includes(summary.kernel.source),
+      JSON.stringify(summary),
+    );
     assert.match(r.stderr, /iter +4 +objective [\d.]+ +time .* empty clusters split 0/);
     const c = await readNpy(`${dir}/c.npy`);
     assert.deepEqual([c.rows, c.cols], [7, 12]);

@@ -131,7 +131,13 @@ async function main(args: string[]): Promise<void> {
     await writeNpy(values.assignments, result.assignments, [result.assignments.length]);
   }
   const seconds = (performance.now() - t0) / 1000;
-  progress(`cluster: objective ${result.objective.toPrecision(8)} in ${formatSeconds(seconds)}`);
+  const kern = result.kernel;
+  progress(
+    `cluster: objective ${result.objective.toPrecision(8)} in ${formatSeconds(seconds)} ` +
+      `(assignment kernel ${kern.variant}${
+        kern.variant === "registers" ? `×${kern.rows}` : ""
+      }, ${kern.source})`,
+  );
   if (values.json) {
     console.log(JSON.stringify({
       rows: x.rows,
@@ -145,6 +151,7 @@ async function main(args: string[]): Promise<void> {
       nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),
       seconds,
       adapter: gpu.info.description,
+      kernel: result.kernel,
       out: values.out ?? null,
       assignments: values.assignments ?? null,
     }));

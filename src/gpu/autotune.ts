@@ -26,7 +26,7 @@ export interface AutotuneOptions {
    * Tune at all; when false the first candidate is returned untimed and the cache is
    * neither read nor written. @default {true unless the environment sets MLCD_AUTOTUNE=0}
    */
-  enabled?: boolean;
+  enabled?: boolean | undefined;
   /** Ignore a cached choice and time the candidates again (the new result is cached). @default {false} */
   force?: boolean;
 }

@@ -17,6 +17,23 @@ import type { KMeansVariant } from "./kmeans_options.ts";
 export type Variant = "registers" | "tiled";
 
 /**
+ * A resolved assignment kernel: the design and, for "registers", the rows each
+ * invocation holds (0: the default of {@linkcode registerRows}).
+ */
+export type AssignKernel = {
+  /** Kernel design. */
+  variant: Variant;
+  /** Rows per invocation of the register kernel; 0 for the default (and for "tiled"). */
+  rows: number;
+};
+
+/** Whether `gpu` is a CPU (software) adapter such as lavapipe/llvmpipe or SwiftShader. */
+export function isCpuAdapter(gpu: Gpu): boolean {
+  const desc = gpu.info.description.toLowerCase();
+  return gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
+}
+
+/**
  * Widest rows for which `"auto"` picks the register kernel on CPU adapters: its unrolled
  * shader grows with d, and above this its compile time outweighs its speed.
  */
@@ -38,9 +55,7 @@ export function resolveVariant(
     );
   }
   if (v !== "auto") return v;
-  const desc = gpu.info.description.toLowerCase();
-  const cpu = gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
-  return cpu && d <= REGISTERS_MAX_AUTO_DIM ? "registers" : "tiled";
+  return isCpuAdapter(gpu) && d <= REGISTERS_MAX_AUTO_DIM ? "registers" : "tiled";
 }
 
 /**
@@ -366,10 +381,11 @@ export function assignProgram(
   dp: number,
   f16: boolean,
   flags: number,
+  rowsPerInvocation = 0,
 ): Program {
   const d4 = dp / 4;
   if (variant === "registers") {
-    const R = registerRows(dp, f16);
+    const R = rowsPerInvocation > 0 ? rowsPerInvocation : registerRows(dp, f16);
     const packed = packedCentroidBlocks(dp, f16);
     const units = packed ? dp / 8 : d4;
     const CU = uniformBlockRows(dp, packed) * units;
@@ -396,7 +412,7 @@ export function assignProgram(
  */
 export function recordAssign(
   gpu: Gpu,
-  variantIn: Variant,
+  kernel: Variant | AssignKernel,
   x: PaddedRows,
   cents: CentroidStore,
   out: AssignOutputs,
@@ -405,7 +421,9 @@ export function recordAssign(
 ): void {
   const packed = packedCentroidBlocks(x.dp, x.f16);
   const kb = uniformBlockRows(x.dp, packed);
-  const variant: Variant = variantIn === "registers" && kb < 1 ? "tiled" : variantIn;
+  const wanted = typeof kernel === "string" ? kernel : kernel.variant;
+  const rowsPerInvocation = typeof kernel === "string" ? 0 : kernel.rows;
+  const variant: Variant = wanted === "registers" && kb < 1 ? "tiled" : wanted;
   const unitBytes = packed ? 2 : 4;
   const blocks: { c: Binding; cn: GPUBuffer; rows: number; kBase: number; cnOff: number }[] = [];
   for (const cc of cents.chunks) {
@@ -442,6 +460,7 @@ export function recordAssign(
         x.dp,
         x.f16,
         flags,
+        rowsPerInvocation,
       );
       dispatch(gpu, program, [xc.buffer, blk.c, blk.cn, out.idx[i]!, out.score[i]!], enc);
     });

@@ -8,9 +8,9 @@ import {
   createOutputs,
   paddedWidth,
   recordAssign,
-  resolveVariant,
   uploadRows,
 } from "./_kernels.ts";
+import { chooseAssignKernel } from "./assign_kernel.ts";
 import { checkInput } from "./_validate.ts";
 
 /**
@@ -50,7 +50,9 @@ export async function assignNearest(
     throw new RangeError(`Expected at least 1 centroid but found ${centroids.rows}`);
   }
   const f16 = options.f16 ?? false;
-  const variant = resolveVariant(gpu, options.variant, x.cols);
+  const variant = await chooseAssignKernel(gpu, options.variant, x.cols, f16, {
+    autotune: options.autotune,
+  });
   const d = x.cols, dp = paddedWidth(d), k = centroids.rows;
   if (x.rows === 0) return { assignments: new Uint32Array(0), scores: new Float32Array(0) };
   const padded = new Float32Array(k * dp);

@@ -16,10 +16,9 @@ import {
   recordObjective,
   recordSplits,
   recordUpdate,
-  resolveVariant,
   uploadRows,
-  type Variant,
 } from "./_kernels.ts";
+import { type AssignKernelChoice, chooseAssignKernel } from "./assign_kernel.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
 import { checkInput, checkInt } from "./_validate.ts";
 
@@ -72,7 +71,10 @@ export async function kmeans(gpu: Gpu, x: Matrix, options: KMeansOptions): Promi
     );
   }
   const f16 = options.f16 ?? false;
-  const variant = resolveVariant(gpu, options.variant, x.cols);
+  const variant = await chooseAssignKernel(gpu, options.variant, d, f16, {
+    autotune: options.autotune,
+    onLog: options.onLog,
+  });
   const dp = paddedWidth(d);
   const kc = centroidsPerChunk(gpu, dp, true);
 
@@ -124,6 +126,7 @@ export async function kmeans(gpu: Gpu, x: Matrix, options: KMeansOptions): Promi
           onIteration: options.onIteration,
         });
         const result = await finalPass(gpu, variant, full, fullOut, cents, spherical, d, stats);
+        result.kernel = variant;
         if (
           !best ||
           (spherical ? result.objective > best.objective : result.objective < best.objective)
@@ -143,7 +146,7 @@ export async function kmeans(gpu: Gpu, x: Matrix, options: KMeansOptions): Promi
 }
 
 interface LloydArgs {
-  variant: Variant;
+  variant: AssignKernelChoice;
   train: PaddedRows;
   out: AssignOutputs;
   cents: CentroidStore;
@@ -233,7 +236,7 @@ function planSplits(countsIn: Uint32Array): [number, number][] {
 
 async function finalPass(
   gpu: Gpu,
-  variant: Variant,
+  variant: AssignKernelChoice,
   full: PaddedRows,
   out: AssignOutputs,
   cents: CentroidStore,
@@ -263,7 +266,13 @@ async function finalPass(
       data.set(v.subarray(r * cents.dp, r * cents.dp + d), (c.kBase + r) * d);
     }
   });
-  return { centroids: { data, rows: cents.k, cols: d }, assignments, objective, stats };
+  return {
+    centroids: { data, rows: cents.k, cols: d },
+    assignments,
+    objective,
+    stats,
+    kernel: variant,
+  };
 }
 
 function allRows(x: Matrix, spherical: boolean, dp: number): Float32Array {

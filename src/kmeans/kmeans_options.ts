@@ -1,4 +1,5 @@
 import type { Matrix } from "../matrix/matrix.ts";
+import type { AssignKernelChoice } from "./assign_kernel.ts";
 
 /**
  * Which assignment kernel design to run.
@@ -77,10 +78,19 @@ export interface KMeansOptions {
   f16?: boolean;
   /**
    * Assignment kernel: "registers" (rows held in registers; best on CPU adapters such as
-   * lavapipe), "tiled" (workgroup-memory tiles; best on real GPUs), "auto" picks per adapter.
+   * lavapipe), "tiled" (workgroup-memory tiles; best on real GPUs), "auto" picks per
+   * adapter: the candidates are timed once on a small synthetic problem and the winner is
+   * cached per adapter (see {@linkcode KMeansOptions.autotune}).
    * @default {"auto"}
    */
   variant?: KMeansVariant;
+  /**
+   * Let `variant: "auto"` time its candidate kernels (once per adapter and row width;
+   * cached in `$MLCD_CACHE_DIR`, `$XDG_CACHE_HOME/mlcd` or `~/.cache/mlcd`). When false,
+   * "auto" takes the heuristic choice untimed.
+   * @default {true unless the environment sets MLCD_AUTOTUNE=0}
+   */
+  autotune?: boolean;
 }
 
 /**
@@ -100,6 +110,8 @@ export interface KMeansResult {
   objective: number;
   /** Per-iteration statistics of the kept run. */
   stats: KMeansIterationStats[];
+  /** The assignment kernel used and how it was chosen (requested, tuned, cached, default). */
+  kernel: AssignKernelChoice;
 }
 
 /**
@@ -117,4 +129,6 @@ export interface AssignOptions {
   f16?: boolean;
   /** Kernel design, see {@linkcode KMeansOptions.variant}. @default {"auto"} */
   variant?: KMeansVariant;
+  /** See {@linkcode KMeansOptions.autotune}. @default {true unless MLCD_AUTOTUNE=0} */
+  autotune?: boolean;
 }

@@ -1,4 +1,5 @@
 import type { Gpu } from "../gpu/gpu.ts";
+import { autotune } from "../gpu/autotune.ts";
 import { readBack } from "../gpu/buffers.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import {
@@ -24,7 +25,8 @@ export type TopkMetric = "cosine" | "ip";
 /**
  * Kernel design: `"registers"` keeps query rows in private memory and streams the keys
  * (fastest on CPU adapters such as lavapipe), `"tiled"` stages 64 × 64 tiles in workgroup
- * memory (the design for real GPUs), `"auto"` picks per adapter.
+ * memory (the design for real GPUs), `"auto"` picks per adapter (timing both once per
+ * adapter and row width, see {@linkcode TopkOptions.autotune}).
  */
 export type TopkVariant = "auto" | "registers" | "tiled";
 
@@ -33,11 +35,22 @@ export interface TopkOptions {
   /** Similarity; `"cosine"` L2-normalises queries and keys on the GPU. @default {"cosine"} */
   metric?: TopkMetric;
   /**
-   * Kernel design; `"auto"` uses `"registers"` on fallback/CPU adapters and `"tiled"`
-   * elsewhere (`"registers"` also falls back to `"tiled"` for rows over 512 values).
+   * Kernel design; `"auto"` times the sensible designs on the first search (see
+   * {@linkcode TopkOptions.autotune}), or without tuning uses `"registers"` on
+   * fallback/CPU adapters for rows up to 128 values and `"tiled"` elsewhere
+   * (`"registers"` also falls back to `"tiled"` for rows over 512 values).
    * @default {"auto"}
    */
   variant?: TopkVariant;
+  /**
+   * For `variant: "auto"`: time the candidate designs on the first `search()` (its first
+   * 256 query rows against all the keys) and keep the faster, caching the choice per
+   * adapter, row width and metric (see `autotune` in `src/gpu/autotune.ts`; later
+   * processes read it from the cache). When false, the heuristic
+   * {@linkcode autoTopkVariant} is used untimed and the cache is neither read nor written.
+   * @default {true unless the environment sets MLCD_AUTOTUNE=0}
+   */
+  autotune?: boolean;
   /**
    * Cap on keys per GPU chunk (keys are also split wherever they exceed one storage
    * binding); each chunk's partial top-k is merged on the GPU. @default {undefined}
@@ -53,6 +66,18 @@ export interface TopkResult {
   scores: Float32Array;
 }
 
+/** How a {@linkcode TopkKeys} kernel design was chosen. */
+export interface TopkTuning {
+  /**
+   * "requested": the caller named the variant; "tuned": timed on the first search;
+   * "cache": a timing stored earlier for this adapter; "default": the heuristic choice,
+   * untimed (autotuning disabled, a single sensible candidate, or tuning failed).
+   */
+  source: "requested" | "tuned" | "cache" | "default";
+  /** Milliseconds of the chosen design on the tuning sample, or null when untimed. */
+  ms: number | null;
+}
+
 /** Keys resident on the GPU, searched batch after batch without re-uploading. */
 export interface TopkKeys {
   /** Number of keys. */
@@ -61,8 +86,16 @@ export interface TopkKeys {
   cols: number;
   /** Similarity used. */
   metric: TopkMetric;
-  /** The kernel design in use. */
-  variant: "registers" | "tiled";
+  /**
+   * The kernel design in use: for `"auto"` with autotuning, the heuristic choice until
+   * the first search has tuned, then the chosen design.
+   */
+  readonly variant: "registers" | "tiled";
+  /**
+   * How {@linkcode TopkKeys.variant} was chosen; undefined while an `"auto"` choice
+   * still waits for the first search to time the candidates.
+   */
+  readonly tuning?: TopkTuning | undefined;
   /**
    * Exact top-k of every query row against the keys.
    *
@@ -90,13 +123,35 @@ export interface TopkKeys {
  * ```
  */
 export function autoTopkVariant(gpu: Gpu, d = 0): "registers" | "tiled" {
-  const cpu = gpu.info.isFallbackAdapter ||
+  return isCpuAdapter(gpu) && d <= 128 ? "registers" : "tiled";
+}
+
+function isCpuAdapter(gpu: Gpu): boolean {
+  return gpu.info.isFallbackAdapter ||
     /llvmpipe|lavapipe|swiftshader/i.test(gpu.info.description);
-  return cpu && d <= 128 ? "registers" : "tiled";
+}
+
+/** Query rows of the first search that `"auto"` times the candidates on. */
+const TUNE_QUERY_ROWS = 256;
+
+type TopkCandidate = { variant: "registers" | "tiled" };
+
+/**
+ * The designs `"auto"` chooses among for rows of `d` values: the heuristic choice first,
+ * then the other one. `"registers"` only when a row fits its private block, and on CPU
+ * adapters only for d ≤ 128 (its unrolled shader takes minutes to compile on lavapipe).
+ */
+function topkCandidates(gpu: Gpu, d: number): ("registers" | "tiled")[] {
+  const d4 = Math.ceil(d / 4);
+  const registersOk = registerRows(d4) >= 1 && (!isCpuAdapter(gpu) || d <= 128);
+  const order: ("registers" | "tiled")[] = autoTopkVariant(gpu, d) === "registers"
+    ? ["registers", "tiled"]
+    : ["tiled", "registers"];
+  return order.filter((v) => v === "tiled" || registersOk);
 }
 
 function checkOptions(options: TopkOptions): void {
-  const { metric, variant, keysPerChunk } = options;
+  const { metric, variant, keysPerChunk, autotune } = options;
   if (metric !== undefined && metric !== "cosine" && metric !== "ip") {
     throw new TypeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
   }
@@ -106,6 +161,9 @@ function checkOptions(options: TopkOptions): void {
     throw new TypeError(
       `Expected variant to be "auto", "registers" or "tiled" but found ${variant}`,
     );
+  }
+  if (autotune !== undefined && typeof autotune !== "boolean") {
+    throw new TypeError(`Expected autotune to be a boolean but found ${autotune}`);
   }
   if (keysPerChunk !== undefined && (!Number.isInteger(keysPerChunk) || keysPerChunk < 1)) {
     throw new RangeError(
@@ -156,11 +214,47 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
   const d = keys.cols;
   const d4 = Math.ceil(d / 4);
   const wanted = options.variant ?? "auto";
-  let variant: "registers" | "tiled" = wanted === "auto" ? autoTopkVariant(gpu, d) : wanted;
-  if (variant === "registers" && registerRows(d4) < 1) variant = "tiled";
+  // The design in use: the heuristic (or requested) one until tuning picks another.
+  let chosen: "registers" | "tiled" = wanted === "auto" ? autoTopkVariant(gpu, d) : wanted;
+  if (chosen === "registers" && registerRows(d4) < 1) chosen = "tiled";
+  const candidates = wanted === "auto" ? topkCandidates(gpu, d) : [];
+  // How `chosen` was chosen; undefined until the first search tunes.
+  let tuning: TopkTuning | undefined;
+  if (wanted !== "auto") tuning = { source: "requested", ms: null };
+  else if (candidates.length < 2 || options.autotune === false) {
+    tuning = { source: "default", ms: null };
+  }
   const g = uploadPadded(gpu, keys, d4, "topk.keys", options.keysPerChunk);
   if (metric === "cosine") normalizeRowsGpu(gpu, g);
   let destroyed = false;
+  // The one tuning run; concurrent first searches all wait on it.
+  let tuningRun: Promise<void> | undefined;
+
+  /** Times the candidates on the first rows of `queries` (validated, n ≥ 1). */
+  async function tune(queries: Matrix, k: number): Promise<void> {
+    const m = Math.min(queries.rows, TUNE_QUERY_ROWS);
+    const sample: Matrix = { data: queries.data.subarray(0, m * d), rows: m, cols: d };
+    const kk = Math.min(k, keys.rows);
+    try {
+      const result = await autotune<TopkCandidate>(
+        gpu,
+        `topk/d4=${d4}/${metric}`,
+        candidates.map((v) => ({ variant: v })),
+        async (c) => {
+          if (destroyed) throw new Error("Cannot search: the keys were destroyed");
+          const t0 = performance.now();
+          await run(c.variant, sample, kk);
+          return performance.now() - t0;
+        },
+        options.autotune === undefined ? {} : { enabled: options.autotune },
+      );
+      chosen = result.config.variant;
+      tuning = { source: result.source, ms: result.ms };
+    } catch {
+      // Every candidate failed (or the tuner itself did): keep the heuristic choice.
+      tuning = { source: "default", ms: null };
+    }
+  }
 
   async function search(queries: Matrix, k: number): Promise<TopkResult> {
     if (destroyed) throw new Error("Cannot search: the keys were destroyed");
@@ -179,9 +273,21 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
       );
     }
     checkFinite(queries, "queries");
-    const n = queries.rows;
-    if (n === 0) return { indices: new Uint32Array(0), scores: new Float32Array(0) };
+    if (queries.rows === 0) return { indices: new Uint32Array(0), scores: new Float32Array(0) };
+    if (tuning === undefined) {
+      await (tuningRun ??= tune(queries, k));
+      if (destroyed) throw new Error("Cannot search: the keys were destroyed");
+    }
+    return await run(chosen, queries, k);
+  }
 
+  /** The search itself with a given design (queries validated, n ≥ 1). */
+  async function run(
+    variant: "registers" | "tiled",
+    queries: Matrix,
+    k: number,
+  ): Promise<TopkResult> {
+    const n = queries.rows;
     const sub = variant === "tiled" ? 4 : 1;
     const listBytes = k * 4;
     const maxLists = Math.floor(gpu.maxBindingBytes / listBytes);
@@ -303,7 +409,12 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     rows: keys.rows,
     cols: d,
     metric,
-    variant,
+    get variant() {
+      return chosen;
+    },
+    get tuning() {
+      return tuning;
+    },
     search,
     destroy() {
       destroyed = true;

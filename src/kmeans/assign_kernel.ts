@@ -1,0 +1,191 @@
+import type { Gpu } from "../gpu/gpu.ts";
+import { autotune, autotuneCacheDir } from "../gpu/autotune.ts";
+import { mulberry32 } from "../random/mulberry32.ts";
+import type { KMeansVariant } from "./kmeans_options.ts";
+import {
+  type AssignKernel,
+  centroidsPerChunk,
+  createCentroids,
+  createOutputs,
+  isCpuAdapter,
+  packedCentroidBlocks,
+  paddedWidth,
+  recordAssign,
+  registerRows,
+  resolveVariant,
+  uniformBlockRows,
+  uploadRows,
+} from "./_kernels.ts";
+
+/**
+ * The assignment kernel a k-means run used and how it was chosen.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { kernel } = await kmeans(gpu, x, { k: 100 });
+ * console.log(kernel.variant, kernel.rows, kernel.source); // e.g. "registers" 8 "cache"
+ * ```
+ */
+export interface AssignKernelChoice {
+  /** Kernel design: rows in registers, or workgroup-memory tiles. */
+  variant: "registers" | "tiled";
+  /** Rows each invocation of the register kernel holds; 0 for "tiled". */
+  rows: number;
+  /**
+   * "requested": the caller named the variant; "tuned": timed now on this adapter;
+   * "cache": a timing stored earlier for this adapter; "default": the heuristic choice,
+   * untimed (autotuning disabled, or a single candidate).
+   */
+  source: "requested" | "tuned" | "cache" | "default";
+  /** Milliseconds of the chosen kernel on the tuning problem, or null when untimed. */
+  ms: number | null;
+}
+
+/** Options of {@linkcode chooseAssignKernel}. */
+export interface ChooseAssignKernelOptions {
+  /** Time the candidates (once per adapter, then cached). @default {true unless MLCD_AUTOTUNE=0} */
+  autotune?: boolean | undefined;
+  /** Informational messages (what was timed and chosen). */
+  onLog?: ((message: string) => void) | undefined;
+}
+
+/** Rows and centroids of the synthetic problem each candidate is timed on. */
+const TUNE_ROWS = 2048, TUNE_CENTROIDS = 256;
+
+function label(k: AssignKernel): string {
+  return k.variant === "registers" ? `registers×${k.rows}` : "tiled";
+}
+
+/**
+ * The candidates "auto" chooses among for rows of width `d`: the heuristic choice first.
+ * On CPU adapters with d ≤ 128 that is the register kernel at its default row count, then
+ * at half or twice that, then tiles; wider rows on CPU adapters only get tiles (the
+ * unrolled register shader takes minutes to compile there). Real GPUs try tiles, then
+ * the register kernel for d ≤ 128.
+ */
+export function assignCandidates(gpu: Gpu, d: number, f16: boolean): AssignKernel[] {
+  const dp = paddedWidth(d);
+  const registersFit = uniformBlockRows(dp, packedCentroidBlocks(dp, f16)) > 0;
+  const r0 = registerRows(dp, f16);
+  const tiled: AssignKernel = { variant: "tiled", rows: 0 };
+  if (!registersFit) return [tiled];
+  if (resolveVariant(gpu, "auto", d) === "registers") {
+    const alt = r0 >= 8 ? r0 / 2 : r0 * 2;
+    const out: AssignKernel[] = [{ variant: "registers", rows: r0 }];
+    if (Number.isInteger(alt) && alt >= 1 && alt * (dp / 4) <= 256) {
+      out.push({ variant: "registers", rows: alt });
+    }
+    out.push(tiled);
+    return out;
+  }
+  return !isCpuAdapter(gpu) && dp <= 128 ? [tiled, { variant: "registers", rows: r0 }] : [tiled];
+}
+
+/**
+ * Resolves the assignment kernel for a run: a named variant as asked (with its default
+ * row count), or for "auto" the fastest of {@linkcode assignCandidates} on this adapter,
+ * timed once on a small synthetic problem (2048 rows × 256 centroids) through the
+ * per-adapter autotune cache and read from the cache afterwards.
+ *
+ * @param gpu The GPU context.
+ * @param requested The caller's variant (undefined means "auto").
+ * @param d Row width.
+ * @param f16 Packed f16 storage.
+ * @param options Autotune switch and log callback.
+ * @returns The kernel and how it was chosen.
+ * @throws {RangeError} For an unknown variant name.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const choice = await chooseAssignKernel(gpu, "auto", 128, false);
+ * ```
+ */
+export async function chooseAssignKernel(
+  gpu: Gpu,
+  requested: KMeansVariant | undefined,
+  d: number,
+  f16: boolean,
+  options: ChooseAssignKernelOptions = {},
+): Promise<AssignKernelChoice> {
+  const dp = paddedWidth(d);
+  const named = resolveVariant(gpu, requested, d); // validates the name
+  if (requested !== undefined && requested !== "auto") {
+    return {
+      variant: named,
+      rows: named === "registers" ? registerRows(dp, f16) : 0,
+      source: "requested",
+      ms: null,
+    };
+  }
+  const candidates = assignCandidates(gpu, d, f16);
+  const fallback = { ...candidates[0]!, source: "default" as const, ms: null };
+  if (candidates.length === 1 || options.autotune === false) return fallback;
+  // One chunk of rows and of centroids, so that tight binding limits stay cheap to time.
+  const rows = Math.max(1, Math.min(TUNE_ROWS, Math.floor(gpu.maxBindingBytes / (dp * 4))));
+  const k = Math.max(1, Math.min(TUNE_CENTROIDS, centroidsPerChunk(gpu, dp, false)));
+  let problem: ReturnType<typeof makeProblem> | undefined;
+  try {
+    const result = await autotune(
+      gpu,
+      `kmeans_assign/dp=${dp}/${f16 ? "f16" : "f32"}`,
+      candidates,
+      async (kernel) => {
+        problem ??= makeProblem(gpu, rows, k, d, f16);
+        const t0 = performance.now();
+        const enc = gpu.device.createCommandEncoder({ label: "kmeans_autotune" });
+        recordAssign(gpu, kernel, problem.x, problem.cents, problem.out, true, enc);
+        gpu.device.queue.submit([enc.finish()]);
+        await gpu.device.queue.onSubmittedWorkDone();
+        return performance.now() - t0;
+      },
+      { enabled: options.autotune, repeats: 2 },
+    );
+    if (result.source === "tuned") {
+      const times = result.timings.map((t) =>
+        `${label(t.config)} ${t.ms === null ? `failed (${t.error})` : `${t.ms.toFixed(1)} ms`}`
+      ).join(", ");
+      options.onLog?.(
+        `Autotuned the assignment kernel for d=${d}${f16 ? " (f16)" : ""} on ${rows} rows × ${k} ` +
+          `centroids: ${times} → ${label(result.config)} (cached in ${
+            autotuneCacheDir() ?? "memory only"
+          })`,
+      );
+    }
+    return { ...result.config, source: result.source, ms: result.ms };
+  } catch (e) {
+    options.onLog?.(
+      `Assignment kernel autotune failed (${(e as Error).message}); using ${label(fallback)}`,
+    );
+    return fallback;
+  } finally {
+    problem?.destroy();
+  }
+}
+
+function makeProblem(gpu: Gpu, rows: number, k: number, d: number, f16: boolean) {
+  const rand = mulberry32(20240917);
+  const data = new Float32Array(rows * d);
+  for (let i = 0; i < data.length; i++) data[i] = rand() - 0.5;
+  for (let r = 0; r < rows; r++) data[r * d] = (data[r * d] ?? 0) + 1; // no zero rows
+  const dp = paddedWidth(d);
+  const x = uploadRows(gpu, { data, rows, cols: d }, { normalize: true, f16, label: "tune_x" });
+  const padded = new Float32Array(k * dp);
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    const src = (c % rows) * d;
+    for (let j = 0; j < d; j++) s += data[src + j]! ** 2;
+    for (let j = 0; j < d; j++) padded[c * dp + j] = data[src + j]! / Math.sqrt(s);
+  }
+  const cents = createCentroids(gpu, k, d, f16, centroidsPerChunk(gpu, dp, false), padded);
+  const out = createOutputs(gpu, x);
+  return {
+    x,
+    cents,
+    out,
+    destroy() {
+      x.destroy();
+      cents.destroy();
+      out.destroy();
+    },
+  };
+}
