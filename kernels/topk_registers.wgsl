@@ -1,79 +1,69 @@
-// Fused similarity + running top-k, "rows in registers" design (fastest on CPU adapters such
-// as lavapipe, where every storage load is expensive): each invocation keeps R query rows of
-// D4 vec4s in private memory, streams the keys of its split once (one key vec4 load feeds R
-// dot products) and keeps a sorted top-k list per row directly in its partial output slot
-// part[(split * nq + row) * k + t] (padded with (-FLT_MAX, 0xffffffff)), with the row's
-// threshold in a register: insertions are rare, and large private arrays indexed dynamically
-// made lavapipe's shader compile take minutes. QV (private vec4s) stays small for the same
-// reason. Keys [first, first + count) of the chunk are split over workgroups along y.
-// Queries and keys are row-major with rows padded to D4 vec4s (zeros past d).
-struct Params {
-  nq: u32,       // query rows in the bound buffer
-  nkeys: u32,    // keys in the bound key chunk
-  k: u32,        // list length, 1..KMAX
-  key_base: u32, // global index of the chunk's first key
-  span: u32,     // keys per split (workgroup y)
-  d4: u32,       // vec4s per row, R * d4 <= QV
-  first: u32,    // first key of this dispatch's range (within the chunk)
-  count: u32,    // keys in this dispatch's range
-}
-override R: u32 = 1u;   // query rows per invocation, 1..RMAX, R * D4 <= QV
-const RMAX = 8u;
-const QV = 128u;
+// Fused similarity + running top-k, "rows in registers" (the design for CPU adapters such
+// as lavapipe; same layout as kernels/kmeans_assign_registers.wgsl): each invocation holds R
+// query rows, fully unrolled over their D4 vec4s, and streams one block of keys from a
+// UNIFORM binding (the host binds 64 KiB blocks in order), scoring R rows per key vec4.
+// Each row's sorted list (length k, best first) lives in the running state
+// ls/li[row * k + t], with the row's k-th score in a register as the insertion threshold:
+// insertions get rare once the threshold has risen. The first block of a search clears the
+// lists to (-FLT_MAX, 0xffffffff). Keys arrive in increasing index order and comparisons are
+// strict, so ties keep the lower index.
+// llvmpipe ends every loop of a shader invocation after 65535 iterations in total (all loops
+// together, LP_MAX_TGSI_LOOP_ITERATIONS), silently: the host bounds the keys per dispatch so
+// that even an insertion at every key (≤ 1 + R·k iterations each) stays below that.
+// The host expands this template (src/kmeans/_kernels.ts `specialize`): a line ending in
+// //@r is repeated for r in [0, R), //@j for j in [0, D4), //@jr / //@rj for every (j, r).
+const R: u32 = 4u;
+const D4: u32 = 32u;
+const CU: u32 = 4096u; // keys per block × D4, at most 64 KiB
 const NEG = -3.4028235e38;
 const NONE = 0xffffffffu;
 
+struct Params {
+  rowBase: u32, // first query row (within the bound chunk) of this dispatch
+  rowEnd: u32,  // one past its last row
+  k: u32,       // list length, 1..64
+  keyBase: u32, // global index of the block's first key
+  nkeys: u32,   // keys of the block this dispatch scores, from keyOff
+  first: u32,   // 1: first block of the search, clear the lists
+  keyOff: u32,  // first key (within the block) this dispatch scores
+  _p1: u32,
+}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> keys: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> part_s: array<f32>;
-@group(0) @binding(4) var<storage, read_write> part_i: array<u32>;
+@group(0) @binding(2) var<uniform> keys: array<vec4<f32>, CU>;
+@group(0) @binding(3) var<storage, read_write> ls: array<f32>;
+@group(0) @binding(4) var<storage, read_write> li: array<u32>;
+
+// Inserts (s, key) into the sorted list at `o`; returns the list's new k-th score.
+fn insert(o: u32, s: f32, key: u32) -> f32 {
+  let k = p.k;
+  var pos = k - 1u;
+  while (pos > 0u && s > ls[o + pos - 1u]) {
+    ls[o + pos] = ls[o + pos - 1u];
+    li[o + pos] = li[o + pos - 1u];
+    pos--;
+  }
+  ls[o + pos] = s;
+  li[o + pos] = key;
+  return ls[o + k - 1u];
+}
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row0 = (wid.x * 64u + lid) * R;
-  if (row0 >= p.nq) { return; }
-  let split = wid.y;
-  let k = p.k;
-  let D4 = p.d4;
-  var qr: array<vec4<f32>, QV>;
-  var thr: array<f32, RMAX>;
-  for (var r = 0u; r < R; r++) {
-    let row = min(row0 + r, p.nq - 1u);
-    for (var c = 0u; c < D4; c++) { qr[r * D4 + c] = q[row * D4 + c]; }
-    thr[r] = NEG;
-    if (row0 + r < p.nq) {
-      let o = (split * p.nq + row0 + r) * k;
-      for (var t = 0u; t < k; t++) { part_s[o + t] = NEG; part_i[o + t] = NONE; }
-    }
-  }
-  let j0 = p.first + split * p.span;
-  let j1 = min(j0 + p.span, min(p.first + p.count, p.nkeys));
-  for (var j = j0; j < j1; j++) {
-    var acc: array<f32, RMAX>;
-    for (var r = 0u; r < R; r++) { acc[r] = 0.0; } // explicit: loop-local vars are not re-zeroed
-    let kb = j * D4;
-    for (var c = 0u; c < D4; c++) {
-      let kv = keys[kb + c];
-      for (var r = 0u; r < R; r++) { acc[r] += dot(qr[r * D4 + c], kv); }
-    }
-    for (var r = 0u; r < R; r++) {
-      let s = acc[r];
-      if (s > thr[r] && row0 + r < p.nq) {
-        // The row's list lives in its partial output slot; insertions are rare once the
-        // threshold has risen. Keys arrive in increasing index order, so a strict
-        // comparison keeps ties stable.
-        let o = (split * p.nq + row0 + r) * k;
-        var pos = k - 1u;
-        while (pos > 0u && s > part_s[o + pos - 1u]) {
-          part_s[o + pos] = part_s[o + pos - 1u];
-          part_i[o + pos] = part_i[o + pos - 1u];
-          pos--;
-        }
-        part_s[o + pos] = s;
-        part_i[o + pos] = p.key_base + j;
-        thr[r] = part_s[o + k - 1u];
-      }
-    }
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let r0 = p.rowBase + ((wid.x + wid.y * nwg.x) * 64u + lid) * R;
+  if (r0 >= p.rowEnd) { return; }
+  let lastRow = p.rowEnd - 1u;
+  let row{r} = min(r0 + {r}u, lastRow); //@r
+  let a{r}_{j} = q[row{r} * D4 + {j}u]; //@rj
+  // Rows past the end duplicate the last row; a threshold of +FLT_MAX keeps them out.
+  var thr{r} = 3.4028235e38; //@r
+  if (r0 + {r}u < p.rowEnd) { if (p.first != 0u) { for (var t = 0u; t < p.k; t++) { ls[row{r} * p.k + t] = NEG; li[row{r} * p.k + t] = NONE; } thr{r} = NEG; } else { thr{r} = ls[row{r} * p.k + p.k - 1u]; } } //@r
+  for (var cc = p.keyOff; cc < p.keyOff + p.nkeys; cc++) {
+    let cb = cc * D4;
+    var acc{r} = 0.0; //@r
+    let c{j} = keys[cb + {j}u]; //@j
+    acc{r} += dot(a{r}_{j}, c{j}); //@jr
+    if (acc{r} > thr{r}) { let o = row{r} * p.k; var pos = p.k - 1u; while (pos > 0u && acc{r} > ls[o + pos - 1u]) { ls[o + pos] = ls[o + pos - 1u]; li[o + pos] = li[o + pos - 1u]; pos--; } ls[o + pos] = acc{r}; li[o + pos] = p.keyBase + cc; thr{r} = ls[o + p.k - 1u]; } //@r
   }
 }

@@ -158,6 +158,23 @@ Deno.test("topk() rejects NaN rows and width mismatches", async () => {
   });
 });
 
+Deno.test("topk() stays exact when every key is an insertion (k=64, ascending scores)", async () => {
+  // Key j scores j·ε against the query, so each key enters every list and shifts all 63
+  // entries: the most loop iterations a dispatch can take. llvmpipe silently ends a shader
+  // invocation's loops after 65535 iterations in total, which cut these lists short
+  // before the keys per dispatch were bounded.
+  const C = 3001, d = 4;
+  const x = { data: new Float32Array(C * d), rows: C, cols: d };
+  for (let j = 0; j < C; j++) x.data.set([1, j / C, 0.5, -0.25], j * d);
+  const q = { data: new Float32Array([0, 1, 0, 0, 0, 1, 0, 0]), rows: 2, cols: d };
+  for (const variant of ["registers", "tiled"] as const) {
+    const got = await topk(gpu, q, x, 64, { variant, metric: "ip" });
+    const want = Array.from({ length: 64 }, (_, t) => C - 1 - t);
+    assert.deepEqual([...got.indices.subarray(0, 64)], want, variant);
+    assert.deepEqual([...got.indices.subarray(64)], want, variant);
+  }
+});
+
 Deno.test("topk() registers variant stays exact when one key range would be a long dispatch", async () => {
   // n=2000, C=5000, d=128 in one pass returned wrong lists on lavapipe before key ranges
   // were bounded per dispatch.

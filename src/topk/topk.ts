@@ -14,6 +14,8 @@ import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import {
   registerRows,
   TOPK_MAX_K,
+  topkKeysPerBlock,
+  topkKeysPerDispatch,
   topkMergeProgram,
   topkRegistersProgram,
   topkTiledProgram,
@@ -287,8 +289,10 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     queries: Matrix,
     k: number,
   ): Promise<TopkResult> {
+    if (variant === "registers") return await runRegisters(queries, k);
+    // The tiled design: key ranges split over workgroups (y), partial lists merged.
     const n = queries.rows;
-    const sub = variant === "tiled" ? 4 : 1;
+    const sub = 4;
     const listBytes = k * 4;
     const maxLists = Math.floor(gpu.maxBindingBytes / listBytes);
     if (maxLists < sub) {
@@ -298,7 +302,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
         } bytes for k = ${k} but found ${gpu.maxBindingBytes}`,
       );
     }
-    const rowsPerWg = variant === "tiled" ? 64 : 64 * registerRows(d4);
+    const rowsPerWg = 64;
     let nqBatch = Math.min(
       n,
       rowsPerBinding(gpu, d4 * 4),
@@ -306,8 +310,8 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
       65535 * rowsPerWg,
     );
     // Split the keys of a chunk over workgroups (y) when the queries alone give too few.
-    const targetWorkgroups = variant === "tiled" ? 1024 : 16;
-    const minSpan = variant === "tiled" ? 256 : 64;
+    const targetWorkgroups = 1024;
+    const minSpan = 256;
     const maxChunk = Math.max(...g.chunks.map((c) => c.rows));
     let splits = Math.max(
       1,
@@ -361,9 +365,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
               first: j,
               count,
             };
-            const program = variant === "tiled"
-              ? topkTiledProgram(shape)
-              : topkRegistersProgram(shape);
+            const program = topkTiledProgram(shape);
             dispatch(gpu, program, [qc.buffer, kc.buffer, partS, partI], enc);
             dispatch(
               gpu,
@@ -405,6 +407,128 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     }
   }
 
+  // The keys again as whole 64 KiB uniform blocks, for the registers kernel (built on its
+  // first use: a GPU copy of the normalised keys, padded to whole blocks).
+  const kb = topkKeysPerBlock(d4);
+  let blocks: { buffer: GPUBuffer; keyBase: number; keys: number; offset: number }[] | undefined;
+  let blockBuffers: GPUBuffer[] = [];
+  function keyBlocks(): NonNullable<typeof blocks> {
+    if (blocks) return blocks;
+    const blockBytes = kb * d4 * 16;
+    const enc = gpu.device.createCommandEncoder({ label: "topk.key_blocks" });
+    blocks = [];
+    for (const c of g.chunks) {
+      if (c.rows === 0) continue;
+      const nb = Math.ceil(c.rows / kb);
+      const buffer = gpu.device.createBuffer({
+        label: `topk.key_blocks[${c.rowStart}..)`,
+        size: nb * blockBytes,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      blockBuffers.push(buffer);
+      enc.copyBufferToBuffer(c.buffer, 0, buffer, 0, c.rows * d4 * 16);
+      for (let b = 0; b < nb; b++) {
+        blocks.push({
+          buffer,
+          keyBase: c.rowStart + b * kb,
+          keys: Math.min(kb, c.rows - b * kb),
+          offset: b * blockBytes,
+        });
+      }
+    }
+    submit(gpu, enc);
+    return blocks;
+  }
+
+  /**
+   * The registers design: one dispatch per row range × uniform key block, each updating
+   * the rows' running lists in place (no partial lists, no merge).
+   */
+  async function runRegisters(queries: Matrix, k: number): Promise<TopkResult> {
+    const n = queries.rows;
+    const listBytes = k * 4;
+    const r = registerRows(d4);
+    const nqBatch = Math.max(
+      1,
+      Math.min(n, rowsPerBinding(gpu, d4 * 4), Math.floor(gpu.maxBindingBytes / listBytes)),
+    );
+    // Bound the work of one dispatch on CPU adapters (one 1.3e9-MAC dispatch returned wrong
+    // lists on lavapipe): rows per dispatch × keys per block × d ≤ 2^27.
+    const macs = gpu.info.isFallbackAdapter || isCpuAdapter(gpu) ? 2 ** 27 : 2 ** 33;
+    const rowsPerDispatch = Math.max(
+      64 * r,
+      Math.floor(macs / (kb * d4 * 4) / (64 * r)) * 64 * r,
+    );
+    const blockBytes = kb * d4 * 16;
+    const perDispatch = topkKeysPerDispatch(d4, k);
+    const qg = uploadPadded(gpu, queries, d4, "topk.queries", nqBatch);
+    const states: { s: GPUBuffer; i: GPUBuffer; rowStart: number; rows: number }[] = [];
+    try {
+      if (metric === "cosine") normalizeRowsGpu(gpu, qg);
+      const kbs = keyBlocks();
+      for (const qc of qg.chunks) {
+        if (qc.rows === 0) continue;
+        const st = {
+          s: createStorage(gpu, qc.rows * listBytes, "topk.state_scores"),
+          i: createStorage(gpu, qc.rows * listBytes, "topk.state_indices"),
+          rowStart: qc.rowStart,
+          rows: qc.rows,
+        };
+        states.push(st);
+        let enc = gpu.device.createCommandEncoder({ label: "topk" });
+        let passes = 0;
+        for (let rowBase = 0; rowBase < qc.rows; rowBase += rowsPerDispatch) {
+          const rows = Math.min(rowsPerDispatch, qc.rows - rowBase);
+          kbs.forEach((blk, b) => {
+            for (let off = 0; off < blk.keys; off += perDispatch) {
+              const program = topkRegistersProgram({
+                rowBase,
+                rows,
+                k,
+                keyBase: blk.keyBase,
+                nkeys: Math.min(perDispatch, blk.keys - off),
+                keyOff: off,
+                d4,
+                first: b === 0 && off === 0,
+              });
+              dispatch(gpu, program, [
+                qc.buffer,
+                { buffer: blk.buffer, offset: blk.offset, size: blockBytes },
+                st.s,
+                st.i,
+              ], enc);
+              if (++passes % 64 === 0) {
+                submit(gpu, enc);
+                enc = gpu.device.createCommandEncoder({ label: "topk" });
+              }
+            }
+          });
+        }
+        submit(gpu, enc);
+      }
+      const parts = await readBack(
+        gpu,
+        states.flatMap((st) => [
+          { buffer: st.s, bytes: st.rows * listBytes },
+          { buffer: st.i, bytes: st.rows * listBytes },
+        ]),
+      );
+      const scores = new Float32Array(n * k);
+      const indices = new Uint32Array(n * k);
+      states.forEach((st, j) => {
+        scores.set(new Float32Array(parts[2 * j]!), st.rowStart * k);
+        indices.set(new Uint32Array(parts[2 * j + 1]!), st.rowStart * k);
+      });
+      return { indices, scores };
+    } finally {
+      qg.destroy();
+      for (const st of states) {
+        st.s.destroy();
+        st.i.destroy();
+      }
+    }
+  }
+
   return {
     rows: keys.rows,
     cols: d,
@@ -419,6 +543,9 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     destroy() {
       destroyed = true;
       g.destroy();
+      for (const b of blockBuffers) b.destroy();
+      blockBuffers = [];
+      blocks = undefined;
     },
   };
 }

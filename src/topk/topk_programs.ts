@@ -2,6 +2,8 @@ import registersCode from "../../kernels/topk_registers.wgsl" with { type: "text
 import tiledCode from "../../kernels/topk_tiled.wgsl" with { type: "text" };
 import mergeCode from "../../kernels/topk_merge.wgsl" with { type: "text" };
 import { foldDispatch, type Program } from "../gpu/program.ts";
+// The template expander and the uniform block size are shared with the k-means kernel.
+import { specialize, uniformBlockRows } from "../kmeans/_kernels.ts";
 
 /** Largest `k` the top-k kernels keep per row. */
 export const TOPK_MAX_K = 64;
@@ -55,33 +57,101 @@ function passUniforms(s: TopkPassShape): Uint32Array {
   return new Uint32Array([s.nq, s.nkeys, s.k, s.keyBase, s.span, s.d4, s.first, s.count]);
 }
 
+/** One dispatch of the registers top-k kernel: a row range × one uniform block of keys. */
+export interface TopkRegistersShape {
+  /** First query row (within the bound query chunk). */
+  rowBase: number;
+  /** Rows in this dispatch. */
+  rows: number;
+  /** List length. */
+  k: number;
+  /** Global index of the block's first key. */
+  keyBase: number;
+  /** Keys this dispatch scores, from `keyOff` (within the block). */
+  nkeys: number;
+  /** First key within the bound block. */
+  keyOff: number;
+  /** vec4s per (zero-padded) row. */
+  d4: number;
+  /** First block of the search: the kernel clears the lists. */
+  first: boolean;
+}
+
 /**
- * The rows-in-registers top-k pass (bind queries, keys, partial scores, partial indices).
- * Writes `splits` partial lists per row.
+ * Keys per 64 KiB uniform block of the registers kernel for rows of `d4` vec4s (block
+ * bytes a multiple of 256, the uniform offset alignment); 0 when one key does not fit.
  *
- * @param s The pass shape.
+ * @param d4 vec4s per row.
+ * @returns Keys per block.
+ *
+ * @example Usage
+ * ```ts
+ * import { topkKeysPerBlock } from "./topk_programs.ts";
+ * console.log(topkKeysPerBlock(32)); // 128
+ * ```
+ */
+export function topkKeysPerBlock(d4: number): number {
+  return uniformBlockRows(d4 * 4);
+}
+
+/**
+ * Keys one registers-kernel dispatch may score so that its loop iterations stay far below
+ * llvmpipe's silent cap of 65535 per invocation (all loops together): each key costs one
+ * iteration plus, at worst, an insertion shifting k entries for each of the R rows.
+ *
+ * @param d4 vec4s per row.
+ * @param k List length.
+ * @returns Keys per dispatch, at least 1.
+ *
+ * @example Usage
+ * ```ts
+ * import { topkKeysPerDispatch } from "./topk_programs.ts";
+ * console.log(topkKeysPerDispatch(32, 8)); // 990
+ * ```
+ */
+export function topkKeysPerDispatch(d4: number, k: number): number {
+  const r = Math.max(1, registerRows(d4));
+  return Math.max(1, Math.floor((32768 - r * k) / (1 + r * k)));
+}
+
+/**
+ * The rows-in-registers top-k pass over one block of keys (bind queries, the key block as
+ * a uniform range, list scores, list indices): updates each row's running list in place.
+ *
+ * @param s The dispatch shape.
  * @returns The program.
+ * @throws {RangeError} When a row is too wide for the kernel.
  *
  * @example Usage
  * ```ts ignore
- * dispatch(gpu, topkRegistersProgram(shape), [q, keys, partS, partI], encoder);
+ * dispatch(gpu, topkRegistersProgram(shape), [q, keyBlock, listS, listI], encoder);
  * ```
  */
-export function topkRegistersProgram(s: TopkPassShape): Program {
+export function topkRegistersProgram(s: TopkRegistersShape): Program {
   const r = registerRows(s.d4);
-  if (r < 1) {
+  const kb = topkKeysPerBlock(s.d4);
+  if (r < 1 || kb < 1) {
     throw new RangeError(
       `Expected rows of at most ${
         TOPK_REGISTER_VEC4S * 4
       } values for the registers top-k kernel but found ${s.d4 * 4}`,
     );
   }
+  const CU = kb * s.d4;
   return {
-    shaderKey: "topk_registers",
-    code: registersCode,
-    workgroups: [Math.ceil(s.nq / (64 * r)), s.splits, 1],
-    uniforms: passUniforms(s),
-    constants: { R: r },
+    shaderKey: `topk_registers:R${r}:D${s.d4}:CU${CU}`,
+    code: specialize(registersCode, false, { R: r, D4: s.d4, CU }),
+    workgroups: foldDispatch(Math.ceil(s.rows / (64 * r))),
+    uniforms: new Uint32Array([
+      s.rowBase,
+      s.rowBase + s.rows,
+      s.k,
+      s.keyBase,
+      s.nkeys,
+      s.first ? 1 : 0,
+      s.keyOff,
+      0,
+    ]),
   };
 }
 
