@@ -174,6 +174,37 @@ function checkOptions(options: TopkOptions): void {
   }
 }
 
+/** Running lists of one query chunk on the GPU (`rows × k` scores and indices). */
+interface ListState {
+  s: GPUBuffer;
+  i: GPUBuffer;
+  rowStart: number;
+  rows: number;
+}
+
+/** Reads every chunk's lists back in one round trip into `n × k` arrays. */
+async function readLists(
+  gpu: Gpu,
+  states: ListState[],
+  n: number,
+  k: number,
+): Promise<TopkResult> {
+  const parts = await readBack(
+    gpu,
+    states.flatMap((st) => [
+      { buffer: st.s, bytes: st.rows * k * 4 },
+      { buffer: st.i, bytes: st.rows * k * 4 },
+    ]),
+  );
+  const scores = new Float32Array(n * k);
+  const indices = new Uint32Array(n * k);
+  states.forEach((st, j) => {
+    scores.set(new Float32Array(parts[2 * j]!), st.rowStart * k);
+    indices.set(new Uint32Array(parts[2 * j + 1]!), st.rowStart * k);
+  });
+  return { indices, scores };
+}
+
 /** Uploads `m` with rows zero-padded to `d4` vec4s, in chunks of at most `maxRows` rows. */
 function uploadPadded(gpu: Gpu, m: Matrix, d4: number, label: string, maxRows?: number): GpuMatrix {
   const w = d4 * 4;
@@ -330,7 +361,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     const partBytes = nqBatch * splits * sub * listBytes;
     const partS = createStorage(gpu, partBytes, "topk.partial_scores");
     const partI = createStorage(gpu, partBytes, "topk.partial_indices");
-    const states: { s: GPUBuffer; i: GPUBuffer; rowStart: number; rows: number }[] = [];
+    const states: ListState[] = [];
     try {
       if (metric === "cosine") normalizeRowsGpu(gpu, qg);
       for (const qc of qg.chunks) {
@@ -382,20 +413,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
         }
         submit(gpu, enc);
       }
-      const parts = await readBack(
-        gpu,
-        states.flatMap((st) => [
-          { buffer: st.s, bytes: st.rows * listBytes },
-          { buffer: st.i, bytes: st.rows * listBytes },
-        ]),
-      );
-      const scores = new Float32Array(n * k);
-      const indices = new Uint32Array(n * k);
-      states.forEach((st, j) => {
-        scores.set(new Float32Array(parts[2 * j]!), st.rowStart * k);
-        indices.set(new Uint32Array(parts[2 * j + 1]!), st.rowStart * k);
-      });
-      return { indices, scores };
+      return await readLists(gpu, states, n, k);
     } finally {
       qg.destroy();
       partS.destroy();
@@ -462,7 +480,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     const blockBytes = kb * d4 * 16;
     const perDispatch = topkKeysPerDispatch(d4, k);
     const qg = uploadPadded(gpu, queries, d4, "topk.queries", nqBatch);
-    const states: { s: GPUBuffer; i: GPUBuffer; rowStart: number; rows: number }[] = [];
+    const states: ListState[] = [];
     try {
       if (metric === "cosine") normalizeRowsGpu(gpu, qg);
       const kbs = keyBlocks();
@@ -506,20 +524,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
         }
         submit(gpu, enc);
       }
-      const parts = await readBack(
-        gpu,
-        states.flatMap((st) => [
-          { buffer: st.s, bytes: st.rows * listBytes },
-          { buffer: st.i, bytes: st.rows * listBytes },
-        ]),
-      );
-      const scores = new Float32Array(n * k);
-      const indices = new Uint32Array(n * k);
-      states.forEach((st, j) => {
-        scores.set(new Float32Array(parts[2 * j]!), st.rowStart * k);
-        indices.set(new Uint32Array(parts[2 * j + 1]!), st.rowStart * k);
-      });
-      return { indices, scores };
+      return await readLists(gpu, states, n, k);
     } finally {
       qg.destroy();
       for (const st of states) {
