@@ -3,7 +3,7 @@ import { AUTOTUNE_CACHE_FILE } from "../src/gpu/autotune.ts";
 import { assignCandidates, chooseAssignKernel } from "../src/kmeans/assign_kernel.ts";
 import { assignNearest } from "../src/kmeans/assign_nearest.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
-import { isCpuAdapter } from "../src/kmeans/_kernels.ts";
+import { isCpuAdapter } from "../src/gpu/gpu.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 /** Runs `fn` with MLCD_CACHE_DIR pointing at a fresh temp directory, then restores it. */

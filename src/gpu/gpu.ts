@@ -139,6 +139,24 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
 }
 
 /**
+ * Whether `gpu` is a CPU (software) adapter such as lavapipe/llvmpipe or SwiftShader, where
+ * kernels run as SIMD CPU code and the rows-in-registers designs beat workgroup tiles.
+ *
+ * @param gpu The GPU context.
+ * @returns True for fallback or software adapters.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const gpu = await createGpu();
+ * console.log(isCpuAdapter(gpu)); // true on lavapipe
+ * ```
+ */
+export function isCpuAdapter(gpu: Gpu): boolean {
+  const desc = gpu.info.description.toLowerCase();
+  return gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
+}
+
+/**
  * Throws when the device behind `gpu` was lost or destroyed.
  *
  * @param gpu The GPU context.

@@ -7,7 +7,8 @@ import finalizeCode from "../../kernels/kmeans_finalize.wgsl" with { type: "text
 import nudgeCode from "../../kernels/kmeans_nudge.wgsl" with { type: "text" };
 import packCode from "../../kernels/kmeans_pack_f16.wgsl" with { type: "text" };
 import objectiveCode from "../../kernels/kmeans_objective.wgsl" with { type: "text" };
-import type { Gpu } from "../gpu/gpu.ts";
+import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import { specialize, uniformBlockRows } from "../gpu/_template.ts";
 import { createStorage, STORAGE_USAGE } from "../gpu/buffers.ts";
 import { type Binding, dispatch, foldDispatch, type Program } from "../gpu/program.ts";
 import type { Matrix } from "../matrix/matrix.ts";
@@ -26,12 +27,6 @@ export type AssignKernel = {
   /** Rows per invocation of the register kernel; 0 for the default (and for "tiled"). */
   rows: number;
 };
-
-/** Whether `gpu` is a CPU (software) adapter such as lavapipe/llvmpipe or SwiftShader. */
-export function isCpuAdapter(gpu: Gpu): boolean {
-  const desc = gpu.info.description.toLowerCase();
-  return gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
-}
 
 /**
  * Widest rows for which `"auto"` picks the register kernel on CPU adapters: its unrolled
@@ -56,54 +51,6 @@ export function resolveVariant(
   }
   if (v !== "auto") return v;
   return isCpuAdapter(gpu) && d <= REGISTERS_MAX_AUTO_DIM ? "registers" : "tiled";
-}
-
-/**
- * Expands a kernel template: keeps the //@f32 or //@f16 lines and the lines starting with
- * //@t:a,b whose tags include one of `tags`, sets `const NAME: u32` values, and repeats
- * lines ending in //@r, //@j, //@jr, //@rj over r in [0, R) and j in [0, D4)
- * (substituting {r} and {j}) when R and D4 are given.
- */
-export function specialize(
-  code: string,
-  f16: boolean,
-  consts: Record<string, number> = {},
-  tags: readonly string[] = [],
-): string {
-  const R = consts.R ?? 0, D4 = consts.D4 ?? 0;
-  const out: string[] = [];
-  for (let line of code.split("\n")) {
-    const t = /^(\s*)\/\/@t:([\w,]+) (.*)$/.exec(line);
-    const m = /^(\s*)\/\/@f16 (.*)$/.exec(line);
-    if (t) {
-      if (!t[2]!.split(",").some((tag) => tags.includes(tag))) continue;
-      line = t[1]! + t[3]!;
-    } else if (m) {
-      if (!f16) continue;
-      line = m[1]! + m[2]!;
-    } else if (line.includes("//@f32")) {
-      if (f16) continue;
-      line = line.replace(/\s*\/\/@f32/, "");
-    }
-    const rep = /^(.*?)\s*\/\/@(rj|jr|r|j)$/.exec(line);
-    if (!rep) {
-      out.push(line);
-      continue;
-    }
-    const body = rep[1]!, kind = rep[2]!;
-    const sub = (r: number, j: number) =>
-      body.replaceAll("{r}", String(r)).replaceAll("{j}", String(j));
-    if (kind === "r") { for (let r = 0; r < R; r++) out.push(sub(r, 0)); }
-    else if (kind === "j") { for (let j = 0; j < D4; j++) out.push(sub(0, j)); }
-    else if (kind === "rj") {
-      for (let r = 0; r < R; r++) for (let j = 0; j < D4; j++) out.push(sub(r, j));
-    } else for (let j = 0; j < D4; j++) for (let r = 0; r < R; r++) out.push(sub(r, j));
-  }
-  let text = out.join("\n");
-  for (const [name, v] of Object.entries(consts)) {
-    text = text.replace(new RegExp(`const ${name}: u32 = \\d+u;`), `const ${name}: u32 = ${v}u;`);
-  }
-  return text;
 }
 
 /** Row storage on the GPU: rows padded to `dp` (multiple of 4) floats, f32 or packed f16. */
@@ -210,18 +157,6 @@ export function centroidsPerChunk(gpu: Gpu, dp: number, withSums: boolean): numb
     );
   }
   return kc;
-}
-
-/**
- * Centroids per 64 KiB uniform block of the registers kernel for padded width `dp`
- * (block bytes a multiple of 256, the uniform offset alignment); 0 when one centroid
- * does not fit a block. `packed`: the centroids' f16 copy, eight halves per 16 bytes.
- */
-export function uniformBlockRows(dp: number, packed = false): number {
-  const units = packed ? dp / 8 : dp / 4;
-  let kb = Math.floor(4096 / units);
-  while (kb > 0 && (kb * units) % 16 !== 0) kb--;
-  return kb;
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { Gpu } from "../gpu/gpu.ts";
+import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import { uniformBlockRows } from "../gpu/_template.ts";
 import { autotune, autotuneCacheDir } from "../gpu/autotune.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
 import type { KMeansVariant } from "./kmeans_options.ts";
@@ -7,13 +8,11 @@ import {
   centroidsPerChunk,
   createCentroids,
   createOutputs,
-  isCpuAdapter,
   packedCentroidBlocks,
   paddedWidth,
   recordAssign,
   registerRows,
   resolveVariant,
-  uniformBlockRows,
   uploadRows,
 } from "./_kernels.ts";
 

@@ -1,4 +1,4 @@
-import type { Gpu } from "../gpu/gpu.ts";
+import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
 import { autotune } from "../gpu/autotune.ts";
 import { readBack } from "../gpu/buffers.ts";
 import { createStorage } from "../gpu/buffers.ts";
@@ -68,7 +68,16 @@ export interface TopkResult {
   scores: Float32Array;
 }
 
-/** How a {@linkcode TopkKeys} kernel design was chosen. */
+/**
+ * How a {@linkcode TopkKeys} kernel design was chosen.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const index = uploadTopkKeys(gpu, centers);
+ * await index.search(queries, 8);
+ * console.log(index.variant, index.tuning?.source); // e.g. "registers" "cache"
+ * ```
+ */
 export interface TopkTuning {
   /**
    * "requested": the caller named the variant; "tuned": timed on the first search;
@@ -128,11 +137,6 @@ export function autoTopkVariant(gpu: Gpu, d = 0): "registers" | "tiled" {
   return isCpuAdapter(gpu) && d <= 128 ? "registers" : "tiled";
 }
 
-function isCpuAdapter(gpu: Gpu): boolean {
-  return gpu.info.isFallbackAdapter ||
-    /llvmpipe|lavapipe|swiftshader/i.test(gpu.info.description);
-}
-
 /** Query rows of the first search that `"auto"` times the candidates on. */
 const TUNE_QUERY_ROWS = 256;
 
@@ -180,6 +184,45 @@ interface ListState {
   i: GPUBuffer;
   rowStart: number;
   rows: number;
+}
+
+/** Allocates the running lists of query chunk `qc`. */
+function createLists(gpu: Gpu, qc: { rowStart: number; rows: number }, k: number): ListState {
+  return {
+    s: createStorage(gpu, qc.rows * k * 4, "topk.state_scores"),
+    i: createStorage(gpu, qc.rows * k * 4, "topk.state_indices"),
+    rowStart: qc.rowStart,
+    rows: qc.rows,
+  };
+}
+
+function destroyLists(states: ListState[]): void {
+  for (const st of states) {
+    st.s.destroy();
+    st.i.destroy();
+  }
+}
+
+/**
+ * Records passes into command encoders, submitting every 64 passes (so that lavapipe starts
+ * work early and no encoder grows without bound); call `flush` after the last pass.
+ */
+function passBatch(gpu: Gpu): { encoder(): GPUCommandEncoder; flush(): void } {
+  let enc = gpu.device.createCommandEncoder({ label: "topk" });
+  let passes = 0;
+  return {
+    encoder() {
+      if (passes > 0 && passes % 64 === 0) {
+        submit(gpu, enc);
+        enc = gpu.device.createCommandEncoder({ label: "topk" });
+      }
+      passes++;
+      return enc;
+    },
+    flush() {
+      submit(gpu, enc);
+    },
+  };
 }
 
 /** Reads every chunk's lists back in one round trip into `n × k` arrays. */
@@ -366,19 +409,13 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
       if (metric === "cosine") normalizeRowsGpu(gpu, qg);
       for (const qc of qg.chunks) {
         if (qc.rows === 0) continue;
-        const st = {
-          s: createStorage(gpu, qc.rows * listBytes, "topk.state_scores"),
-          i: createStorage(gpu, qc.rows * listBytes, "topk.state_indices"),
-          rowStart: qc.rowStart,
-          rows: qc.rows,
-        };
+        const st = createLists(gpu, qc, k);
         states.push(st);
         // Bound the work of one dispatch (2^27 multiply-adds on CPU adapters): one
         // 1.3e9-MAC dispatch (n=2000, C=5000, d=128) returned wrong lists on lavapipe, so
         // keys go in ranges, each pass followed by a merge into the running state.
         const perPass = Math.max(1, Math.floor(passMacs / (qc.rows * d4 * 4)));
-        let enc = gpu.device.createCommandEncoder({ label: "topk" });
-        let passes = 0;
+        const batch = passBatch(gpu);
         let first = true;
         for (const kc of g.chunks) {
           for (let j = 0; j < kc.rows; j += perPass) {
@@ -397,6 +434,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
               count,
             };
             const program = topkTiledProgram(shape);
+            const enc = batch.encoder();
             dispatch(gpu, program, [qc.buffer, kc.buffer, partS, partI], enc);
             dispatch(
               gpu,
@@ -405,23 +443,16 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
               enc,
             );
             first = false;
-            if (++passes % 64 === 0) {
-              submit(gpu, enc);
-              enc = gpu.device.createCommandEncoder({ label: "topk" });
-            }
           }
         }
-        submit(gpu, enc);
+        batch.flush();
       }
       return await readLists(gpu, states, n, k);
     } finally {
       qg.destroy();
       partS.destroy();
       partI.destroy();
-      for (const st of states) {
-        st.s.destroy();
-        st.i.destroy();
-      }
+      destroyLists(states);
     }
   }
 
@@ -472,7 +503,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     );
     // Bound the work of one dispatch on CPU adapters (one 1.3e9-MAC dispatch returned wrong
     // lists on lavapipe): rows per dispatch × keys per block × d ≤ 2^27.
-    const macs = gpu.info.isFallbackAdapter || isCpuAdapter(gpu) ? 2 ** 27 : 2 ** 33;
+    const macs = isCpuAdapter(gpu) ? 2 ** 27 : 2 ** 33;
     const rowsPerDispatch = Math.max(
       64 * r,
       Math.floor(macs / (kb * d4 * 4) / (64 * r)) * 64 * r,
@@ -486,15 +517,9 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
       const kbs = keyBlocks();
       for (const qc of qg.chunks) {
         if (qc.rows === 0) continue;
-        const st = {
-          s: createStorage(gpu, qc.rows * listBytes, "topk.state_scores"),
-          i: createStorage(gpu, qc.rows * listBytes, "topk.state_indices"),
-          rowStart: qc.rowStart,
-          rows: qc.rows,
-        };
+        const st = createLists(gpu, qc, k);
         states.push(st);
-        let enc = gpu.device.createCommandEncoder({ label: "topk" });
-        let passes = 0;
+        const batch = passBatch(gpu);
         for (let rowBase = 0; rowBase < qc.rows; rowBase += rowsPerDispatch) {
           const rows = Math.min(rowsPerDispatch, qc.rows - rowBase);
           kbs.forEach((blk, b) => {
@@ -514,23 +539,16 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
                 { buffer: blk.buffer, offset: blk.offset, size: blockBytes },
                 st.s,
                 st.i,
-              ], enc);
-              if (++passes % 64 === 0) {
-                submit(gpu, enc);
-                enc = gpu.device.createCommandEncoder({ label: "topk" });
-              }
+              ], batch.encoder());
             }
           });
         }
-        submit(gpu, enc);
+        batch.flush();
       }
       return await readLists(gpu, states, n, k);
     } finally {
       qg.destroy();
-      for (const st of states) {
-        st.s.destroy();
-        st.i.destroy();
-      }
+      destroyLists(states);
     }
   }
 

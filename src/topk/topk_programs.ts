@@ -2,8 +2,7 @@ import registersCode from "../../kernels/topk_registers.wgsl" with { type: "text
 import tiledCode from "../../kernels/topk_tiled.wgsl" with { type: "text" };
 import mergeCode from "../../kernels/topk_merge.wgsl" with { type: "text" };
 import { foldDispatch, type Program } from "../gpu/program.ts";
-// The template expander and the uniform block size are shared with the k-means kernel.
-import { specialize, uniformBlockRows } from "../kmeans/_kernels.ts";
+import { specialize, uniformBlockRows } from "../gpu/_template.ts";
 
 /** Largest `k` the top-k kernels keep per row. */
 export const TOPK_MAX_K = 64;
