@@ -14,7 +14,10 @@ import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
 import { train } from "../train/trainer.ts";
 import { mixSeed } from "../random/rng.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
-import { loadInputs, readLabels } from "../train/_data_source.ts";
+import { isImageInput, loadInputs, readLabels } from "../train/_data_source.ts";
+import type { TrainData } from "../train/trainer.ts";
+import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import { clusterSizes, prepareImageTraining, writeKmeansStats } from "./_train_images.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -99,90 +102,105 @@ async function main(args: string[]): Promise<void> {
   const gpu = await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();
-  const inputs = await loadInputs(data, {
-    encoder: config.encoder,
-    ...(limit !== undefined ? { limit } : {}),
-    testLimit: 0,
-    ...(imageSize !== undefined ? { imageSize } : {}),
-    ...(typeof v.column === "string" ? { column: v.column } : {}),
-  });
-  const n = inputs.x.rows;
-  progress(`train: ${n} samples of ${inputs.x.cols} values (${inputs.kind})`);
-  if (config.classes > n) {
-    throw new RangeError(
-      `Expected classes to be at most the ${n} samples but found ${config.classes}`,
-    );
-  }
-  let positives: Uint32Array;
-  let assignments: Uint32Array | undefined;
-  const labelsPath = `${runDir}/labels.safetensors`;
-  if (typeof v.labels === "string") {
-    const lab = await readLabels(v.labels, n);
-    if (lab.cols !== config.l) {
-      throw new TypeError(
-        `Expected ${v.labels} to hold l=${config.l} labels per row but found ${lab.cols}`,
+  let trainData: TrainData;
+  if (await isImageInput(data, config.encoder)) {
+    trainData = (await prepareImageTraining(gpu, data, config, {
+      runDir,
+      ...(typeof v.labels === "string" ? { labels: v.labels } : {}),
+      resume: values.resume as boolean,
+      ...(limit !== undefined ? { limit } : {}),
+      imageSize: imageSize ?? 32,
+    })).data;
+  } else trainData = await prepareVectors();
+  async function prepareVectors(): Promise<TrainData> {
+    const inputs = await loadInputs(data!, {
+      encoder: config.encoder,
+      ...(limit !== undefined ? { limit } : {}),
+      testLimit: 0,
+      ...(imageSize !== undefined ? { imageSize } : {}),
+      ...(typeof v.column === "string" ? { column: v.column } : {}),
+    });
+    const n = inputs.x.rows;
+    progress(`train: ${n} samples of ${inputs.x.cols} values (${inputs.kind})`);
+    if (config.classes > n) {
+      throw new RangeError(
+        `Expected classes to be at most the ${n} samples but found ${config.classes}`,
       );
     }
-    positives = lab.data;
-    assignments = new Uint32Array(n).map((_, i) => positives[i * config.l]!);
-  } else {
-    let cached: Uint32Array | undefined;
-    if (values.resume) {
-      try {
-        const f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
-        const p = f.tensors.get("positives"), a = f.tensors.get("assignments");
-        if (p && a && p.shape[0] === n && p.shape[1] === config.l) {
-          cached = p.data as Uint32Array;
-          assignments = a.data as Uint32Array;
+    let positives: Uint32Array;
+    let assignments: Uint32Array | undefined;
+    const labelsPath = `${runDir}/labels.safetensors`;
+    if (typeof v.labels === "string") {
+      const lab = await readLabels(v.labels, n);
+      if (lab.cols !== config.l) {
+        throw new TypeError(
+          `Expected ${v.labels} to hold l=${config.l} labels per row but found ${lab.cols}`,
+        );
+      }
+      positives = lab.data;
+      assignments = new Uint32Array(n).map((_, i) => positives[i * config.l]!);
+    } else {
+      let cached: Uint32Array | undefined;
+      if (values.resume) {
+        try {
+          const f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
+          const p = f.tensors.get("positives"), a = f.tensors.get("assignments");
+          if (p && a && p.shape[0] === n && p.shape[1] === config.l) {
+            cached = p.data as Uint32Array;
+            assignments = a.data as Uint32Array;
+          }
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
         }
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      if (cached) {
+        positives = cached;
+        progress(`train: pseudo-labels from ${labelsPath}`);
+      } else {
+        progress(
+          `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
+        );
+        const stats: KMeansIterationStats[] = [];
+        const pl = await pseudoLabels(gpu, inputs.x, {
+          classes: config.classes,
+          l: config.l,
+          niter: config.kmeansIters,
+          seed: mixSeed(config.seed, 1),
+          onIteration: (s) => {
+            stats.push(s);
+            if ((s.iteration + 1) % 5 === 0) {
+              progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
+            }
+          },
+        });
+        positives = pl.positives;
+        assignments = pl.assignments;
+        await writeKmeansStats(runDir, stats, clusterSizes(pl.assignments, config.classes));
+        await writeFileAtomic(
+          labelsPath,
+          encodeSafetensors(
+            new Map(
+              [
+                ["positives", { dtype: "U32", shape: [n, config.l], data: positives }],
+                ["assignments", { dtype: "U32", shape: [n], data: assignments }],
+              ] as const,
+            ),
+          ),
+        );
+        progress(`assign: top-${config.l} centers per sample → ${labelsPath}`);
       }
     }
-    if (cached) {
-      positives = cached;
-      progress(`train: pseudo-labels from ${labelsPath}`);
-    } else {
-      progress(
-        `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
-      );
-      const pl = await pseudoLabels(gpu, inputs.x, {
-        classes: config.classes,
-        l: config.l,
-        niter: config.kmeansIters,
-        seed: mixSeed(config.seed, 1),
-        onIteration: (s) => {
-          if ((s.iteration + 1) % 5 === 0) {
-            progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
-          }
-        },
-      });
-      positives = pl.positives;
-      assignments = pl.assignments;
-      await Deno.mkdir(runDir, { recursive: true });
-      await writeFileAtomic(
-        labelsPath,
-        encodeSafetensors(
-          new Map(
-            [
-              ["positives", { dtype: "U32", shape: [n, config.l], data: positives }],
-              ["assignments", { dtype: "U32", shape: [n], data: assignments }],
-            ] as const,
-          ),
-        ),
-      );
-      progress(`assign: top-${config.l} centers per sample → ${labelsPath}`);
-    }
-  }
-  let last = 0;
-  const result = await train(
-    gpu,
-    {
+    return {
       x: inputs.x,
       inputShape: inputs.inputShape,
       positives,
       ...(assignments ? { assignments } : {}),
-    },
+    };
+  }
+  let last = 0;
+  const result = await train(
+    gpu,
+    trainData,
     config,
     {
       runDir,
