@@ -38,7 +38,6 @@ const HELP = [
   "  --run-dir <dir>         output directory (default runs/train)",
   "  --resume                continue from the checkpoint in --run-dir",
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
-  "  --image-size <px>       cnn image side (default 32)",
   "  --column <name>         Arrow column of the embeddings",
   "  --json                  print a summary JSON object on stdout",
   "  -h, --help              this help",
@@ -64,7 +63,6 @@ async function main(args: string[]): Promise<void> {
       "run-dir": { type: "string", default: "runs/train" },
       resume: { type: "boolean", default: false },
       limit: { type: "string" },
-      "image-size": { type: "string" },
       column: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -98,7 +96,6 @@ async function main(args: string[]): Promise<void> {
   };
   const runDir = v["run-dir"] as string;
   const limit = optionalInt("limit");
-  const imageSize = optionalInt("image-size");
   const gpu = await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();
@@ -109,7 +106,7 @@ async function main(args: string[]): Promise<void> {
       ...(typeof v.labels === "string" ? { labels: v.labels } : {}),
       resume: values.resume as boolean,
       ...(limit !== undefined ? { limit } : {}),
-      imageSize: imageSize ?? 32,
+      imageSize: config.imageSize,
     })).data;
   } else trainData = await prepareVectors();
   async function prepareVectors(): Promise<TrainData> {
@@ -117,7 +114,7 @@ async function main(args: string[]): Promise<void> {
       encoder: config.encoder,
       ...(limit !== undefined ? { limit } : {}),
       testLimit: 0,
-      ...(imageSize !== undefined ? { imageSize } : {}),
+      imageSize: config.imageSize,
       ...(typeof v.column === "string" ? { column: v.column } : {}),
     });
     const n = inputs.x.rows;

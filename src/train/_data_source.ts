@@ -62,7 +62,7 @@ export async function loadInputs(
       y: d.train.y,
       test: d.test,
       kind: "mnist",
-      inputShape: o.encoder === "cnn" ? [28, 28, 1] : [784],
+      inputShape: o.encoder === "head" ? [784] : [28, 28, 1],
     };
   }
   if (await isImageInput(inputs, o.encoder)) {

@@ -3,6 +3,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
+import { vitDecays } from "../model/vit.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
 import { AdamW, learningRate } from "./adamw.ts";
 import { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
@@ -163,6 +164,12 @@ export async function train(
     embedDim: c.embedDim,
     hidden: c.hidden,
     channels: c.channels,
+    imageSize: c.imageSize,
+    patch: c.patch,
+    width: c.width,
+    depth: c.depth,
+    heads: c.heads,
+    mlpRatio: c.mlpRatio,
   }, mixSeed(c.seed, 101));
   let centersInit: tf.Tensor;
   if (c.centersInit === "kmeans") {
@@ -215,7 +222,7 @@ export async function train(
     beta2: c.beta2,
     eps: c.eps,
     weightDecay: c.weightDecay,
-    decay: (name) => !name.endsWith(".bias"),
+    decay: c.encoder === "vit" ? vitDecays : (name) => !name.endsWith(".bias"),
   });
   const sampler = new Rng(mixSeed(c.seed, 103));
   let step = 0;
