@@ -4,6 +4,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { readArrowLabels } from "../data/arrow.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
+import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { decodeIndex } from "../data/image_loader.ts";
 import { mixSeed } from "../random/rng.ts";
 import type { TrainConfig } from "../train/config.ts";
@@ -13,29 +14,6 @@ import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
 import type { TrainData } from "../train/trainer.ts";
 import { indexImageInputs, readLabels } from "../train/_data_source.ts";
 import { progress } from "./_cli.ts";
-
-/** Writes the k-means per-iteration stats of a run (read by `deno task report`). */
-export async function writeKmeansStats(
-  runDir: string,
-  stats: KMeansIterationStats[],
-  sizes?: Uint32Array,
-): Promise<void> {
-  await Deno.mkdir(runDir, { recursive: true });
-  await writeFileAtomic(
-    `${runDir}/kmeans.json`,
-    new TextEncoder().encode(
-      JSON.stringify({ iterations: stats, ...(sizes ? { clusterSizes: [...sizes] } : {}) }) +
-        "\n",
-    ),
-  );
-}
-
-/** Counts the rows of every cluster. */
-export function clusterSizes(assignments: Uint32Array, k: number): Uint32Array {
-  const s = new Uint32Array(k);
-  for (const a of assignments) if (a < k) s[a]!++;
-  return s;
-}
 
 /** Builds the streamed training data of an image run. */
 export async function prepareImageTraining(

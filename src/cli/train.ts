@@ -17,7 +17,8 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import { isImageInput, loadInputs, readLabels } from "../train/_data_source.ts";
 import type { TrainData } from "../train/trainer.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
-import { clusterSizes, prepareImageTraining, writeKmeansStats } from "./_train_images.ts";
+import { prepareImageTraining } from "./_train_images.ts";
+import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
