@@ -126,6 +126,8 @@ export async function prepareImageTraining(
     size,
     seed: config.seed,
     l,
+    augment: config.augment,
+    minScale: config.minCropScale,
     onSkip,
   });
   if (config.classes > stream.rows) {
@@ -133,7 +135,9 @@ export async function prepareImageTraining(
       `Expected classes to be at most the ${stream.rows} samples but found ${config.classes}`,
     );
   }
-  progress(`train: streaming ${stream.rows} labelled images, ${size}×${size}×3, augmented`);
+  progress(
+    `train: streaming ${stream.rows} labelled images, ${size}×${size}×3, augment ${config.augment}`,
+  );
   return { data: { stream, inputShape: [size, size, 3] }, n: stream.rows };
 }
 

@@ -67,6 +67,11 @@ export interface StreamImageBatchesOptions {
   epoch?: number;
   /** Samples held by the shuffle buffer when reading shards. @default {1000} */
   shuffleBuffer?: number;
+  /**
+   * Augmentation in training mode: random-resized crop and flip, the crop alone, or none.
+   * @default {"crop-flip"}
+   */
+  augment?: "crop-flip" | "crop" | "none";
   /** Smallest random-resized crop area. @default {0.35} */
   minScale?: number;
   /** Keep only these ordinals (e.g. the samples that have labels). @default {undefined} */
@@ -247,6 +252,7 @@ export async function* streamImageBatches(
   const onSkip = options.onSkip ?? (() => {});
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const prefetch = Math.max(1, options.prefetch ?? 3);
+  const augment = options.augment ?? "crop-flip";
 
   const decode = async (p: Pending): Promise<Float32Array | null> => {
     try {
@@ -255,8 +261,14 @@ export async function* streamImageBatches(
       return await transformImage(bytes, {
         size,
         channels: ch,
-        ...(options.train
-          ? { augment: { random: () => rng.next(), minScale: options.minScale ?? 0.35 } }
+        ...(options.train && augment !== "none"
+          ? {
+            augment: {
+              random: () => rng.next(),
+              minScale: options.minScale ?? 0.35,
+              flip: augment === "crop-flip",
+            },
+          }
           : {}),
       });
     } catch (e) {

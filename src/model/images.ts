@@ -123,7 +123,7 @@ export interface TransformImageOptions {
    * the centre (evaluation and embedding).
    * @default {undefined}
    */
-  augment?: { random: () => number; minScale?: number };
+  augment?: { random: () => number; minScale?: number; flip?: boolean };
 }
 
 /**
@@ -195,7 +195,7 @@ export async function transformImage(
       const r = options.augment.random;
       const [left, top, width, height] = randomResizedCropBox(w, h, r, options.augment.minScale);
       img = img.extract({ left, top, width, height }).resize(size, size, { fit: "fill" });
-      if (r() < 0.5) img = img.flop();
+      if (options.augment.flip !== false && r() < 0.5) img = img.flop();
     } else {
       img = img.resize(size, size, { fit: "cover", position: "centre" });
     }

@@ -77,6 +77,10 @@ export interface ImageTrainStreamOptions {
   seed: number;
   /** Labels per sample. */
   l: number;
+  /** Augmentation. @default {"crop-flip"} */
+  augment?: "crop-flip" | "crop" | "none";
+  /** Smallest random-resized crop area. @default {0.35} */
+  minScale?: number;
   /** Samples held by the shard shuffle buffer. @default {1000} */
   shuffleBuffer?: number;
   /** Called for every skipped (corrupt) sample. @default {undefined} */
@@ -124,6 +128,8 @@ export function imageTrainStream(
           seed: options.seed,
           epoch,
           shuffleBuffer: options.shuffleBuffer ?? 1000,
+          augment: options.augment ?? "crop-flip",
+          minScale: options.minScale ?? 0.35,
           include: (o) => rowOf[o]! >= 0,
           skipBatches: skip,
           maxBatches: stepsPerEpoch - skip,
