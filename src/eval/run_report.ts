@@ -159,7 +159,8 @@ function lineChart(
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
-    width: 380,
+    width: 440,
+    autosize: { type: "fit", contains: "padding" },
     height: 200,
     data: { values },
     mark: { type: "line", color: opts.color ?? "#1f77b4", point: opts.points ?? false },
@@ -218,13 +219,16 @@ export async function renderRunReport(data: RunReportData): Promise<string> {
     km.push(
       await renderVegaLiteSvg({
         $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-        title: `cluster sizes, largest first (k = ${k}, imbalance factor ${imb.toFixed(3)})`,
-        width: 380,
+        title: `cluster sizes (k = ${k}, imbalance factor ${imb.toFixed(3)})`,
+        width: 440,
+        autosize: { type: "fit", contains: "padding" },
         height: 200,
         data: { values: sizes.map((size, rank) => ({ rank: rank + 1, size })) },
         mark: { type: "bar", color: "#9467bd" },
         encoding: {
-          x: { field: "rank", type: "quantitative", title: "cluster rank" },
+          x: k <= 60
+            ? { field: "rank", type: "ordinal", title: "cluster rank", axis: { labelAngle: 0 } }
+            : { field: "rank", type: "quantitative", title: "cluster rank" },
           y: { field: "size", type: "quantitative", title: "rows" },
         },
       }),
@@ -249,18 +253,19 @@ export async function renderRunReport(data: RunReportData): Promise<string> {
       { row: name, metric: "kNN top-1", value: m.knnTop1 },
       { row: name, metric: "NMI", value: m.nmi },
     ]);
+    const order = data.eval.map(([name]) => name);
     const chart = await renderVegaLiteSvg({
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       title: "evaluation",
       data: { values: bars },
       mark: "bar",
-      width: 120,
-      height: 180,
+      width: 110,
+      height: 140,
       encoding: {
         column: { field: "metric", type: "nominal", title: null },
-        x: { field: "row", type: "nominal", title: null, axis: { labels: false } },
+        x: { field: "row", type: "nominal", title: null, axis: { labels: false }, sort: order },
         y: { field: "value", type: "quantitative", scale: { domain: [0, 1] } },
-        color: { field: "row", type: "nominal", title: "features" },
+        color: { field: "row", type: "nominal", title: "features", sort: order },
       },
     });
     sections.push(
@@ -281,7 +286,7 @@ export async function renderRunReport(data: RunReportData): Promise<string> {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mlcd run report: ${esc(data.runDir)}</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 8px}
 .row{display:flex;flex-wrap:wrap;gap:16px}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
