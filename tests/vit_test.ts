@@ -33,6 +33,8 @@ Deno.test("VIT_PRESETS have the standard models' parameter counts (before the pr
   const l14 = count(vitParamShapes(VIT_PRESETS["vit-l/14"], 3, 0));
   assert.equal(l14, 303_178_752);
   assert.equal(l14 - 1024 + 2 * 1024 + 1024 * 768, 303_966_208);
+  // The toy preset (README's table).
+  assert.equal(count(vitParamShapes(VIT_PRESETS["vit-tiny"], 3, 0)), 74_432);
   // The projection adds width × embedDim.
   assert.equal(
     count(vitParamShapes(VIT_PRESETS["vit-b/32"], 3, 512)),
