@@ -6,7 +6,7 @@ package), rebuilds the model or loss with plain torch ops in float64, and prints
 of relative errors: max |toolkit - torch| / max |torch| per tensor.
 
   torch_reference.py vit  <weights.safetensors> <prefix> <io.safetensors> <spec-json>
-  torch_reference.py loss <io.safetensors> <options-json>
+  torch_reference.py loss <io.safetensors> <options-json> [<io> <options> ...]  (a JSON list)
 """
 import json
 import math
@@ -160,6 +160,7 @@ def mlcd_loss(E, W, positives, sampled, s, m, margin_type, kind):
 
 
 def loss(io_path, options_json):
+    """Errors of one toolkit loss evaluation against torch autograd."""
     o = json.loads(options_json)
     io = read_safetensors(io_path)
     E = torch.from_numpy(io["embeddings"].astype(np.float64)).requires_grad_(True)
@@ -181,7 +182,7 @@ def loss(io_path, options_json):
         "gradCenters": rel(io["gradCenters"], W.grad),
         "torchLoss": float(L),
     }
-    print(json.dumps(out))
+    return out
 
 
 if __name__ == "__main__":
@@ -189,6 +190,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "vit":
         vit(*sys.argv[2:6])
     elif sys.argv[1] == "loss":
-        loss(*sys.argv[2:4])
+        args = sys.argv[2:]
+        print(json.dumps([loss(args[i], args[i + 1]) for i in range(0, len(args), 2)]))
     else:
         raise SystemExit(f"unknown command {sys.argv[1]}")
