@@ -14,6 +14,8 @@ import { resolveTrainConfig } from "../src/train/config.ts";
 import { train } from "../src/train/trainer.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import type { EncoderSpec } from "../src/model/encoder.ts";
+import { batchMatMulRegisters } from "../src/model/_batch_matmul.ts";
+import { tf } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
 
@@ -220,4 +222,72 @@ Deno.test("train() with a vit resumes exactly from a mid-run checkpoint", async 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("batchMatMulRegisters() matches a float64 reference, values and both gradients, in all four layouts", async () => {
+  await useTfBackend(await testGpu());
+  for (
+    const [batch, M, K, N] of [[3, 7, 5, 9], [2, 1, 1, 1], [1, 13, 33, 6], [5, 4, 8, 4]] as [
+      number,
+      number,
+      number,
+      number,
+    ][]
+  ) {
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const what = `batch ${batch} M ${M} K ${K} N ${N} tA ${tA} tB ${tB}`;
+        const a = randomMatrix(batch, M * K, M + K), b = randomMatrix(batch, K * N, K + N + 1);
+        const r = randomMatrix(batch, M * N, 99);
+        // element accessors of op(A) [M, K] and op(B) [K, N] in the stored layouts
+        const ai = (z: number, i: number, k: number) => z * M * K + (tA ? k * M + i : i * K + k);
+        const bi = (z: number, k: number, j: number) => z * K * N + (tB ? j * K + k : k * N + j);
+        const c = new Float64Array(batch * M * N);
+        const ga = new Float64Array(batch * M * K), gb = new Float64Array(batch * K * N);
+        for (let z = 0; z < batch; z++) {
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) {
+              const rr = r.data[z * M * N + i * N + j]!;
+              let acc = 0;
+              for (let k = 0; k < K; k++) {
+                acc += a.data[ai(z, i, k)]! * b.data[bi(z, k, j)]!;
+                ga[ai(z, i, k)]! += rr * b.data[bi(z, k, j)]!;
+                gb[bi(z, k, j)]! += rr * a.data[ai(z, i, k)]!;
+              }
+              c[z * M * N + i * N + j] = acc;
+            }
+          }
+        }
+        const at = tf.tensor3d(a.data, tA ? [batch, K, M] : [batch, M, K]);
+        const bt = tf.tensor3d(b.data, tB ? [batch, N, K] : [batch, K, N]);
+        const rt = tf.tensor3d(r.data, [batch, M, N]);
+        const y = batchMatMulRegisters(at, bt, tA, tB);
+        assert.deepEqual(y.shape, [batch, M, N], what);
+        const { grads } = tf.valueAndGrads((x: tf.Tensor, w: tf.Tensor) =>
+          tf.sum(tf.mul(batchMatMulRegisters(x as tf.Tensor3D, w as tf.Tensor3D, tA, tB), rt))
+        )([at, bt]);
+        const close = (got: ArrayLike<number>, want: Float64Array, label: string) => {
+          assert.equal(got.length, want.length, label);
+          for (let i = 0; i < want.length; i++) {
+            assert.ok(
+              Math.abs(got[i]! - want[i]!) < 1e-4 * (1 + Math.abs(want[i]!)),
+              `${label} [${i}]`,
+            );
+          }
+        };
+        close(await y.data(), c, `${what} value`);
+        close(await grads[0]!.data(), ga, `${what} dA`);
+        close(await grads[1]!.data(), gb, `${what} dB`);
+        tf.dispose([at, bt, rt, y, ...grads]);
+      }
+    }
+  }
+  assert.throws(
+    () => batchMatMulRegisters(tf.zeros([2, 3, 4]), tf.zeros([2, 5, 6])),
+    {
+      name: "TypeError",
+      message:
+        "Expected matching batch and inner sizes but found [2,3,4] and [2,5,6] (transposeA false, transposeB false)",
+    },
+  );
 });

@@ -1,5 +1,6 @@
 // The Vision Transformer encoder (timm / CLIP layout) in tfjs-core ops on the shared device.
-import { tf } from "./tf.ts";
+import { tf, tfOnCpuAdapter } from "./tf.ts";
+import { batchMatMulRegisters } from "./_batch_matmul.ts";
 import type { Rng } from "../random/rng.ts";
 
 /** The shape hyper-parameters of a ViT. */
@@ -277,6 +278,8 @@ export function buildVit(
   const apply = (x: tf.Tensor2D): tf.Tensor2D =>
     tf.tidy(() => {
       const B = x.shape[0];
+      // Attention's small batched products: a registers-only kernel on CPU adapters.
+      const bmm = tfOnCpuAdapter() ? batchMatMulRegisters : tf.matMul;
       let img = tf.reshape(x, [B, H, W, C]) as tf.Tensor4D;
       if (gh * P !== H || gw * P !== W) img = tf.slice(img, [0, 0, 0, 0], [B, gh * P, gw * P, C]);
       // [B·gh, P, gw, P·C] → [B·gh, gw, P, P·C]: one patch's pixels contiguous in (y, x, c) order,
@@ -297,10 +300,13 @@ export function buildVit(
         const b = `blocks.${i}`;
         const qkv = linear(layerNorm(h, `${b}.norm1`), `${b}.attn.qkv`, rows);
         const [q, k, val] = tf.split(qkv, 3, -1).map((t) =>
-          tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3])
-        ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)));
-        const ctx = tf.reshape(tf.transpose(tf.matMul(attn, val), [0, 2, 1, 3]), [B, T, Wd]);
+          tf.reshape(tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]), [B * nh, T, hd])
+        ) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const attn = tf.softmax(tf.mul(bmm(q, k, false, true), 1 / Math.sqrt(hd))) as tf.Tensor3D;
+        const ctx = tf.reshape(
+          tf.transpose(tf.reshape(bmm(attn, val, false, false), [B, nh, T, hd]), [0, 2, 1, 3]),
+          [B, T, Wd],
+        );
         h = tf.add(h, linear(ctx, `${b}.attn.proj`, rows));
         const m = linear(
           gelu(linear(layerNorm(h, `${b}.norm2`), `${b}.mlp.fc1`, rows)),
