@@ -49,6 +49,17 @@ function run(a: tf.Tensor3D, b: tf.Tensor3D, tA: boolean, tB: boolean): tf.Tenso
  * `op(a) · op(b)` per batch entry, like `tf.matMul(a, b, transposeA, transposeB)` on rank-3
  * tensors of the same batch, with gradients; falls back to `tf.matMul` off the "webgpu"
  * backend or when the inner size exceeds what one kernel invocation may loop over.
+ *
+ * @param a `[batch, M, K]` (or `[batch, K, M]` with `transposeA`).
+ * @param b `[batch, K, N]` (or `[batch, N, K]` with `transposeB`).
+ * @param transposeA Use `a` transposed. @default {false}
+ * @param transposeB Use `b` transposed. @default {false}
+ * @returns `[batch, M, N]`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const scores = batchMatMulRegisters(q, k, false, true); // q·kᵀ per batch entry
+ * ```
  */
 export function batchMatMulRegisters(
   a: tf.Tensor3D,

@@ -77,7 +77,15 @@ export const VIT_PRESETS: Readonly<Record<VitPresetName, Readonly<VitShape>>> = 
   }),
 });
 
-/** LayerNorm epsilon (timm's ViT). */
+/**
+ * LayerNorm epsilon of the ViT (timm's value; the PyTorch reference test uses the same).
+ *
+ * @example Usage
+ * ```ts
+ * import { VIT_LAYER_NORM_EPS } from "./vit.ts";
+ * console.log(VIT_LAYER_NORM_EPS); // 1e-6
+ * ```
+ */
 export const VIT_LAYER_NORM_EPS = 1e-6;
 
 /**
