@@ -1,5 +1,6 @@
 // The Vision Transformer encoder (timm / CLIP layout) in tfjs-core ops on the shared device.
-import { tf } from "./tf.ts";
+import { tf, tfOnCpuAdapter } from "./tf.ts";
+import { batchMatMulRegisters } from "./_batch_matmul.ts";
 import type { Rng } from "../random/rng.ts";
 
 /** The shape hyper-parameters of a ViT. */
@@ -76,7 +77,15 @@ export const VIT_PRESETS: Readonly<Record<VitPresetName, Readonly<VitShape>>> = 
   }),
 });
 
-/** LayerNorm epsilon (timm's ViT). */
+/**
+ * LayerNorm epsilon of the ViT (timm's value; the PyTorch reference test uses the same).
+ *
+ * @example Usage
+ * ```ts
+ * import { VIT_LAYER_NORM_EPS } from "./vit.ts";
+ * console.log(VIT_LAYER_NORM_EPS); // 1e-6
+ * ```
+ */
 export const VIT_LAYER_NORM_EPS = 1e-6;
 
 /**
@@ -249,17 +258,36 @@ export function buildVit(
     return tf.reshape(y, [...shape.slice(0, -1), y.shape[1]!]);
   };
   const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+  // Resized position grid = kron(Ah, Aw) · grid: a matMul, so its gradient is exact (tfjs's
+  // ResizeBilinearGrad ignores half-pixel centres).
+  const resize = gh === g0 && gw === g0 ? null : (() => {
+    const ah = bilinearWeights(gh, g0), aw = bilinearWeights(gw, g0);
+    const m = new Float32Array(N * g0 * g0);
+    for (let y = 0; y < gh; y++) {
+      for (let x = 0; x < gw; x++) {
+        for (let sy = 0; sy < g0; sy++) {
+          const a = ah[y * g0 + sy]!;
+          if (a === 0) continue;
+          for (let sx = 0; sx < g0; sx++) {
+            m[(y * gw + x) * g0 * g0 + sy * g0 + sx] = a * aw[x * g0 + sx]!;
+          }
+        }
+      }
+    }
+    return m;
+  })();
   const posEmbed = (): tf.Tensor2D => {
     const pos = p("pos_embed") as tf.Tensor2D;
-    if (gh === g0 && gw === g0) return pos;
+    if (!resize) return pos;
     const cls = tf.slice(pos, [0, 0], [1, Wd]);
-    const grid = tf.reshape(tf.slice(pos, [1, 0], [g0 * g0, Wd]), [1, g0, g0, Wd]) as tf.Tensor4D;
-    const resized = tf.image.resizeBilinear(grid, [gh, gw], false, true);
-    return tf.concat([cls, tf.reshape(resized, [N, Wd])], 0) as tf.Tensor2D;
+    const grid = tf.slice(pos, [1, 0], [g0 * g0, Wd]);
+    return tf.concat([cls, tf.matMul(tf.tensor2d(resize, [N, g0 * g0]), grid)], 0) as tf.Tensor2D;
   };
   const apply = (x: tf.Tensor2D): tf.Tensor2D =>
     tf.tidy(() => {
       const B = x.shape[0];
+      // Attention's small batched products: a registers-only kernel on CPU adapters.
+      const bmm = tfOnCpuAdapter() ? batchMatMulRegisters : tf.matMul;
       let img = tf.reshape(x, [B, H, W, C]) as tf.Tensor4D;
       if (gh * P !== H || gw * P !== W) img = tf.slice(img, [0, 0, 0, 0], [B, gh * P, gw * P, C]);
       // [B·gh, P, gw, P·C] → [B·gh, gw, P, P·C]: one patch's pixels contiguous in (y, x, c) order,
@@ -280,10 +308,13 @@ export function buildVit(
         const b = `blocks.${i}`;
         const qkv = linear(layerNorm(h, `${b}.norm1`), `${b}.attn.qkv`, rows);
         const [q, k, val] = tf.split(qkv, 3, -1).map((t) =>
-          tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3])
-        ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)));
-        const ctx = tf.reshape(tf.transpose(tf.matMul(attn, val), [0, 2, 1, 3]), [B, T, Wd]);
+          tf.reshape(tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]), [B * nh, T, hd])
+        ) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const attn = tf.softmax(tf.mul(bmm(q, k, false, true), 1 / Math.sqrt(hd))) as tf.Tensor3D;
+        const ctx = tf.reshape(
+          tf.transpose(tf.reshape(bmm(attn, val, false, false), [B, nh, T, hd]), [0, 2, 1, 3]),
+          [B, T, Wd],
+        );
         h = tf.add(h, linear(ctx, `${b}.attn.proj`, rows));
         const m = linear(
           gelu(linear(layerNorm(h, `${b}.norm2`), `${b}.mlp.fc1`, rows)),
@@ -296,4 +327,32 @@ export function buildVit(
       return tf.matMul(layerNorm(first, "norm"), p("proj.weight") as tf.Tensor2D);
     });
   return { params, apply };
+}
+
+/**
+ * Bilinear interpolation weights from `inSize` to `outSize` samples with half-pixel centres
+ * (`torch.nn.functional.interpolate(mode="bilinear", align_corners=False)`).
+ *
+ * @param outSize Output length.
+ * @param inSize Input length.
+ * @returns `outSize × inSize` row-major weights; each row sums to 1.
+ *
+ * @example Usage
+ * ```ts
+ * import { bilinearWeights } from "./vit.ts";
+ * console.log(bilinearWeights(1, 2)); // Float32Array [0.5, 0.5]
+ * ```
+ */
+export function bilinearWeights(outSize: number, inSize: number): Float32Array {
+  const w = new Float32Array(outSize * inSize);
+  const scale = inSize / outSize;
+  for (let o = 0; o < outSize; o++) {
+    const src = Math.max((o + 0.5) * scale - 0.5, 0);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const t = src - i0;
+    w[o * inSize + i0]! += 1 - t;
+    w[o * inSize + i1]! += t;
+  }
+  return w;
 }

@@ -9,6 +9,10 @@ export interface TrainConfig {
    * @default {"head"}
    */
   encoder: EncoderKind;
+  /** `head` hidden layer widths. @default {[512]} */
+  hidden: number[];
+  /** `cnn` conv channels (stride-2 3×3 layers). @default {[32, 64]} */
+  channels: number[];
   /**
    * A ViT preset (`vit-tiny`, `vit-s/16`, `vit-b/32`, `vit-b/16`, `vit-l/14`): sets
    * `encoder: "vit"` and the six ViT keys below, which explicit keys then override;
@@ -27,10 +31,6 @@ export interface TrainConfig {
   heads: number;
   /** `vit` MLP hidden width over token width. @default {2} */
   mlpRatio: number;
-  /** `head` hidden layer widths. @default {[512]} */
-  hidden: number[];
-  /** `cnn` conv channels (stride-2 3×3 layers). @default {[32, 64]} */
-  channels: number[];
   /** Embedding size d. @default {128} */
   embedDim: number;
   /** Number of class centers C (k-means clusters). @default {1000} */
@@ -84,10 +84,10 @@ export interface TrainConfig {
 /** The default {@linkcode TrainConfig}. */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   encoder: "head",
-  preset: "none",
-  ...VIT_PRESETS["vit-tiny"],
   hidden: [512],
   channels: [32, 64],
+  preset: "none",
+  ...VIT_PRESETS["vit-tiny"],
   embedDim: 128,
   classes: 1000,
   l: 8,

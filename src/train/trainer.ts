@@ -8,7 +8,7 @@ import { tf, useTfBackend } from "../model/tf.ts";
 import { AdamW, learningRate } from "./adamw.ts";
 import { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { TOOLKIT_VERSION } from "../version.ts";
-import type { TrainConfig } from "./config.ts";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "./config.ts";
 import { mixSeed, permutation, Rng } from "../random/rng.ts";
 import type { NamedTensor } from "./safetensors.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
@@ -234,7 +234,8 @@ export async function train(
     const m = ck.manifest;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     const { checkpointEvery: _a, ...cfgNow } = c;
-    const { checkpointEvery: _b, ...cfgThen } = m.config;
+    // Keys added after the checkpoint was written (e.g. the vit keys) take their defaults.
+    const { checkpointEvery: _b, ...cfgThen } = { ...DEFAULT_TRAIN_CONFIG, ...m.config };
     if (!same(cfgNow, cfgThen)) {
       const diff = Object.keys(cfgNow).filter((k) =>
         !same((cfgNow as Record<string, unknown>)[k], (cfgThen as Record<string, unknown>)[k])
