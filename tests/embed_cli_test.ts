@@ -1,13 +1,14 @@
 // deno task embed → numpy, and the key join: embed → cluster → assign (keys as ids) → train.
 import assert from "node:assert/strict";
-import { readArrowKeys, readArrowLabels } from "../src/data/arrow.ts";
+import { readArrowKeys, readArrowLabels, writeArrowKeys } from "../src/data/arrow.ts";
+import { readNpy, writeNpy } from "../src/data/npy.ts";
 import { metadataPathOf } from "../src/data/clip_layout.ts";
 import { decodeIndex, indexImages } from "../src/data/image_loader.ts";
 import { embed } from "../src/model/encoder.ts";
 import { useTfBackend } from "../src/model/tf.ts";
 import { loadEncoder } from "../src/train/load_encoder.ts";
 import { errLines, runDeno } from "./_cli.ts";
-import { testGpu } from "./_gpu.ts";
+import { randomMatrix, testGpu } from "./_gpu.ts";
 import { makeMnistShards } from "./_shards.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -195,4 +196,71 @@ print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype)
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("deno task embed on input embeddings carries clip-retrieval keys, else numbers the rows", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const x = randomMatrix(45, 6, 4);
+    await Deno.mkdir(`${dir}/in/img_emb`, { recursive: true });
+    await Deno.mkdir(`${dir}/in/metadata`, { recursive: true });
+    await writeNpy(`${dir}/in/img_emb/img_emb_0.npy`, x.data.slice(0, 30 * 6), [30, 6]);
+    await writeNpy(`${dir}/in/img_emb/img_emb_1.npy`, x.data.slice(30 * 6), [15, 6]);
+    const keys = Array.from({ length: 45 }, (_, i) => `k${i}`);
+    await writeArrowKeys(`${dir}/in/metadata/metadata_0.arrow`, keys.slice(0, 30));
+    await writeArrowKeys(`${dir}/in/metadata/metadata_1.arrow`, keys.slice(30));
+    let r = await cli([
+      "train.ts",
+      "--data",
+      `${dir}/in`,
+      "--hidden",
+      "8",
+      "--embed-dim",
+      "4",
+      "--classes",
+      "3",
+      "--l",
+      "1",
+      "--epochs",
+      "1",
+      "--batch-size",
+      "15",
+      "--kmeans-iters",
+      "2",
+      "--run-dir",
+      `${dir}/run`,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    r = await cli([
+      "embed.ts",
+      "--checkpoint",
+      `${dir}/run`,
+      "--data",
+      `${dir}/in`,
+      "--out",
+      `${dir}/a`,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(await readArrowKeys(`${dir}/a/metadata/metadata_0.arrow`), keys);
+    const a = await readNpy(`${dir}/a/img_emb/img_emb_0.npy`);
+    assert.deepEqual([a.rows, a.cols], [45, 4]);
+    // A bare .npy has no metadata: keys are the row numbers.
+    await writeNpy(`${dir}/plain.npy`, x.data.slice(0, 12), [2, 6]);
+    r = await cli([
+      "embed.ts",
+      "--checkpoint",
+      `${dir}/run`,
+      "--data",
+      `${dir}/plain.npy`,
+      "--out",
+      `${dir}/b`,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(await readArrowKeys(`${dir}/b/metadata/metadata_0.arrow`), ["0", "1"]);
+    const b = await readNpy(`${dir}/b/img_emb/img_emb_0.npy`);
+    // The same rows in a smaller batch: equal up to the GPU's float rounding.
+    b.data.forEach((v, i) => assert.ok(Math.abs(v - a.data[i]!) < 1e-5, `value ${i}`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
