@@ -10,6 +10,8 @@ import { loadEncoder } from "../src/train/load_encoder.ts";
 import { errLines, runDeno } from "./_cli.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { makeMnistShards } from "./_shards.ts";
+import { writeShard } from "../src/data/webdataset.ts";
+import { encodePng } from "../src/model/images.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const cli = async (args: string[]) => {
@@ -140,6 +142,31 @@ print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype)
         r.err,
         /^mlcd embed: Refusing to overwrite .*img_emb_\d\.npy: --out already holds embeddings$/m,
       );
+
+      // A corrupt image is skipped, counted and named; the run goes on.
+      await Deno.mkdir(`${dir}/bad`);
+      await writeShard(`${dir}/bad/00000.tar`, [
+        { key: "ok-1", files: new Map([["png", await encodePng(new Uint8Array(64), 8, 8, 1)]]) },
+        { key: "broken-2", files: new Map([["jpg", new TextEncoder().encode("no jpeg here")]]) },
+        { key: "ok-3", files: new Map([["png", await encodePng(new Uint8Array(64), 8, 8, 1)]]) },
+      ]);
+      r = await cli([
+        "embed.ts",
+        "--checkpoint",
+        run,
+        "--data",
+        `${dir}/bad`,
+        "--out",
+        `${dir}/eb`,
+        "--json",
+      ]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /embed: skipped broken-2 \(.*bad\/00000\.tar\): Cannot decode image/);
+      assert.deepEqual([JSON.parse(r.out).rows, JSON.parse(r.out).skipped], [2, 1]);
+      assert.deepEqual(await readArrowKeys(`${dir}/eb/metadata/metadata_0.arrow`), [
+        "ok-1",
+        "ok-3",
+      ]);
 
       // cluster + assign read emb/ directly; assign writes the keys as the id column.
       r = await cli(["cluster.ts", "--input", `${dir}/emb`, "--k", "8", "--out", `${dir}/c.npy`]);
