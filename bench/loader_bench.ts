@@ -130,7 +130,7 @@ export async function loaderBenchRows(quick: boolean): Promise<LoaderBenchRow[]>
       seconds: b.s,
       quality: `${b.rate.toFixed(0)} images/s`,
       ratio: null,
-      kind: "variant",
+      kind: "ours",
       note,
     });
     try {
@@ -142,7 +142,7 @@ export async function loaderBenchRows(quick: boolean): Promise<LoaderBenchRow[]>
         seconds: null,
         quality: `${t.toFixed(1)} samples/s`,
         ratio: a.rate / t,
-        kind: "variant",
+        kind: "ours",
         note: `loader/train = ${(a.rate / t).toFixed(1)}×: ${
           a.rate > t ? "the loader is not the bottleneck" : "the loader is the bottleneck"
         }`,
@@ -155,7 +155,7 @@ export async function loaderBenchRows(quick: boolean): Promise<LoaderBenchRow[]>
         seconds: null,
         quality: "—",
         ratio: null,
-        kind: "variant",
+        kind: "ours",
         note: `failed: ${(e as Error).message}`,
       });
     }
