@@ -36,7 +36,9 @@ Options:
   --column NAME       Arrow column holding the embeddings
   --batch-rows N      rows per GPU batch (default 65536)
   --out PATH          labels.npy (uint32 n × l, scores in labels.scores.npy) or
-                      labels.arrow (columns labels, scores: FixedSizeList[l])
+                      labels.arrow (columns labels, scores: FixedSizeList[l], and id:
+                      the sample keys when the inputs have clip-retrieval metadata,
+                      as deno task embed writes)
   --json              print a JSON summary on stdout
   --help              show this help
 
