@@ -49,13 +49,16 @@ interface Staged {
 
 const batches = new AsyncLocalStorage<Staged[]>();
 
+const OS_ERRORS = Object.values(Deno.errors) as (new (...a: never[]) => Error)[];
+
 /**
- * Rethrows `error` (same class) with a message that names the user's `path` instead of
- * the temporary file.
+ * Rethrows a file-system `error` (same class) with a message that names the user's `path`
+ * instead of the temporary file; other errors (e.g. from the data generator) pass as they are.
  */
 function named(error: unknown, path: string, tmp: string): unknown {
   if (!(error instanceof Error)) return error;
-  const reason = error.message.replaceAll(tmp, path).replace(/: (open|rename) '[^']*'$/, "");
+  if (!error.message.includes(tmp) && !OS_ERRORS.some((C) => error instanceof C)) return error;
+  const reason = error.message.replaceAll(tmp, path).replace(/: (open|rename) '.*$/, "");
   if (reason.startsWith(`Cannot write ${path}`)) return error;
   try {
     const Ctor = error.constructor as new (message: string) => Error;
