@@ -49,9 +49,12 @@ async function realOrResolved(path: string): Promise<string> {
   }
 }
 
+const PROBE = ".mlcd-write-test";
+
 /** Throws unless a file can be created in directory `dir` (checked by creating one). */
 async function checkWritable(dir: string, what: string): Promise<void> {
-  const probe = atomicPath(resolve(dir, ".mlcd-write-test"));
+  await removeStaleTemps(dir, (n) => n === PROBE).catch(() => {}); // a killed probe's
+  const probe = atomicPath(resolve(dir, PROBE));
   try {
     const f = await Deno.open(probe, { write: true, createNew: true });
     f.close();

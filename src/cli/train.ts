@@ -125,7 +125,7 @@ async function main(args: string[]): Promise<void> {
     const raw = v[kebab(k)];
     if (typeof raw === "string") partial[k] = parseConfigValue(k, raw);
   }
-  const given = resolveTrainConfig(partial);
+  if (!values.resume) resolveTrainConfig(partial); // bad values fail before the run dir is read
   const optionalInt = (name: string): number | undefined => {
     const s = v[name];
     return typeof s === "string" ? intFlag(name, s, 0, 1) : undefined;
@@ -155,6 +155,7 @@ async function main(args: string[]): Promise<void> {
       );
     }
     // A flag given with --resume must agree with the run's record.
+    const given = resolveTrainConfig(partial, record.config);
     const diffs: string[] = [];
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     for (const k of Object.keys(partial) as (keyof TrainConfig)[]) {
@@ -185,7 +186,7 @@ async function main(args: string[]): Promise<void> {
     sources = record.sources;
   } else {
     if (!givenSources.data) throw new UsageError("Expected --data <mnist|path> but found none");
-    config = given;
+    config = resolveTrainConfig(partial);
     sources = {
       data: givenSources.data,
       labels: givenSources.labels ?? null,
