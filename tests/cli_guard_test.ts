@@ -362,6 +362,14 @@ Deno.test("item 13: NaN is named by its file and the row within that file", asyn
       ["--input", `${dir}/x.npy`, "--centers", `${dir}/cnan.npy`],
       at("cnan\\.npy", 1),
     );
+    await refused(
+      TRAIN,
+      ["--data", `${dir}/shards`, "--run-dir", `${dir}/run`, "--classes", "2", "--l", "1"],
+      nanAt,
+      undefined,
+      true,
+    );
+    await assert.rejects(() => Deno.stat(`${dir}/run`), Deno.errors.NotFound, "no run dir left");
   });
 });
 
