@@ -89,7 +89,7 @@ async function main(args: string[]): Promise<void> {
       `${ck}/${f}`
     ),
   ];
-  const out = values.out ?? `${values.checkpoint}/eval.json`;
+  const out = values.out ?? `${ck}/eval.json`;
   if (values.out !== undefined) {
     await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
   }
