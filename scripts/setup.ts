@@ -121,7 +121,9 @@ if (!upToDate) {
   if (fresh) {
     const inst = run(Deno.execPath(), ["install"], root, { NO_COLOR: "1" });
     if (!inst.ok) {
-      say(inst.out.trimEnd());
+      // Deno's own output, less its per-package progress lines (the error is what matters).
+      const lines = inst.out.trimEnd().split("\n");
+      say(lines.filter((l) => !/^(Download|Initialize) /.test(l)).join("\n"));
       say("setup: `deno install` failed (output above)");
       Deno.exit(1);
     }
