@@ -23,8 +23,9 @@ export function formatSeconds(s: number): string {
 
 /**
  * Runs a command's `main`, mapping errors to exit codes: bad input (`UsageError`,
- * `TypeError`, `RangeError`, missing/unreadable files, no GPU adapter) prints `mlcd <name>: <message>`
- * on stderr and exits 2; anything else exits 1 with the message (stack with MLCD_DEBUG=1).
+ * `TypeError`, `RangeError`, missing/unreadable files) and no GPU adapter
+ * (`GpuUnavailableError`) print `mlcd <name>: <message>` on stderr and exit 2; anything else
+ * exits 1 with the message (stack with MLCD_DEBUG=1).
  */
 export async function runCli(name: string, main: (args: string[]) => Promise<void>): Promise<void> {
   try {
