@@ -1112,7 +1112,10 @@ async function main(): Promise<void> {
   const started = performance.now();
   const cpu0 = await cpuCounters();
 
-  const gpu = await createGpu();
+  const gpu = await createGpu().catch((e: Error) => {
+    console.error(`mlcd bench: ${e.message}`); // no adapter: the one-line fix, exit 2
+    return Deno.exit(2);
+  });
   const cpu = await cpuModel();
   const cores = navigator.hardwareConcurrency;
   const machine = machineSlug(gpu.info.description, cpu, cores);

@@ -1,4 +1,5 @@
 // Shared CLI plumbing: one clear line and exit code 2 for bad input, no stack traces.
+import { GpuUnavailableError } from "../gpu/gpu_unavailable_error.ts";
 
 /** A command-line usage error (bad flag, missing value). */
 export class UsageError extends Error {
@@ -22,17 +23,20 @@ export function formatSeconds(s: number): string {
 
 /**
  * Runs a command's `main`, mapping errors to exit codes: bad input (`UsageError`,
- * `TypeError`, `RangeError`, missing/unreadable files) prints `mlcd <name>: <message>`
- * on stderr and exits 2; anything else exits 1 with the message (stack with MLCD_DEBUG=1).
+ * `TypeError`, `RangeError`, missing/unreadable files) and no GPU adapter
+ * (`GpuUnavailableError`) print `mlcd <name>: <message>` on stderr and exit 2; anything else
+ * exits 1 with the message (stack with MLCD_DEBUG=1).
  */
 export async function runCli(name: string, main: (args: string[]) => Promise<void>): Promise<void> {
   try {
     await main(Deno.args);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    const bad = err instanceof UsageError || err instanceof TypeError ||
+    const bad = err instanceof UsageError || err instanceof GpuUnavailableError ||
+      err instanceof TypeError ||
       err instanceof RangeError || err instanceof Deno.errors.NotFound ||
       err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.IsADirectory ||
+      err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.AlreadyExists ||
       (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
       (err as { code?: string }).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
       (err as { code?: string }).code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL";
@@ -42,7 +46,10 @@ export async function runCli(name: string, main: (args: string[]) => Promise<voi
   }
 }
 
-/** Parses an integer flag value ≥ `min`, or returns `fallback` when the flag is absent. */
+/**
+ * Parses an integer flag value ≥ `min` (decimal digits only: `0x5`, `1e3` and `5.0` are
+ * refused), or returns `fallback` when the flag is absent.
+ */
 export function intFlag(
   name: string,
   v: string | undefined,
@@ -51,8 +58,27 @@ export function intFlag(
 ): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+  if (!/^\s*[+-]?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) {
     throw new UsageError(`Expected --${name} to be an integer ≥ ${min} but found ${v}`);
   }
   return n;
+}
+
+/**
+ * Lets a flag take a negative number as its value: `--k -3` becomes `--k=-3` (node's
+ * `parseArgs` would read `-3` as an unknown short option), so that the value reaches the
+ * usual range check and its message.
+ */
+export function joinNegativeValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!, next = args[i + 1];
+    if (
+      /^--[^=]+$/.test(a) && next !== undefined && /^-(\d|\.\d|inf|nan)/i.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }

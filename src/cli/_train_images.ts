@@ -21,7 +21,9 @@ export async function prepareImageTraining(
   inputs: string[],
   config: TrainConfig,
   o: { runDir: string; labels?: string; resume: boolean; limit?: number; imageSize: number },
-): Promise<{ data: TrainData; n: number }> {
+): Promise<{ data: TrainData; n: number; write?: () => Promise<void> }> {
+  // Nothing is written here: the caller runs `write` once every input is validated.
+  let write: (() => Promise<void>) | undefined;
   const index = await indexImageInputs("train", inputs);
   if (o.limit !== undefined && o.limit < index.keys.length) {
     index.keys.length = o.limit;
@@ -63,20 +65,30 @@ export async function prepareImageTraining(
     );
     rowOf = j.rowOf;
     const assignments = new Uint32Array(positives.length / l).map((_, i) => positives[i * l]!);
-    await writeKmeansStats(o.runDir, [], clusterSizesOf(assignments, rowOf, config.classes));
+    const sizes = clusterSizesOf(assignments, rowOf, config.classes);
+    if (!o.resume) write = () => writeKmeansStats(o.runDir, [], sizes);
   } else {
     const labelsPath = `${o.runDir}/labels.safetensors`;
     let cached: { p: Uint32Array; ord: Uint32Array } | undefined;
     if (o.resume) {
+      let f;
       try {
-        const f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
-        const p = f.tensors.get("positives"), ord = f.tensors.get("ordinals");
-        if (p && ord && p.shape[1] === l && p.shape[0] === ord.shape[0]) {
-          cached = { p: p.data as Uint32Array, ord: ord.data as Uint32Array };
-        }
+        f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
       } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        if (e instanceof Deno.errors.NotFound) {
+          throw new Deno.errors.NotFound(`Cannot resume: ${labelsPath} is missing`);
+        }
+        throw e;
       }
+      const p = f.tensors.get("positives"), ord = f.tensors.get("ordinals");
+      if (!p || !ord || p.shape[1] !== l || p.shape[0] !== ord.shape[0]) {
+        throw new TypeError(
+          `Cannot resume: ${labelsPath} holds pseudo-labels of shape ${
+            JSON.stringify(p?.shape ?? null)
+          } and ${ord ? "" : "no "}image ordinals, but the run needs n × l=${l} with ordinals`,
+        );
+      }
+      cached = { p: p.data as Uint32Array, ord: ord.data as Uint32Array };
     }
     if (!cached) {
       progress(`train: decoding ${index.keys.length} images (${size} px) for k-means`);
@@ -102,20 +114,21 @@ export async function prepareImageTraining(
           }
         },
       });
-      await writeKmeansStats(o.runDir, stats, clusterSizes(pl.assignments, config.classes));
-      await writeFileAtomic(
-        labelsPath,
-        encodeSafetensors(
-          new Map(
-            [
-              ["positives", { dtype: "U32", shape: [d.x.rows, l], data: pl.positives }],
-              ["assignments", { dtype: "U32", shape: [d.x.rows], data: pl.assignments }],
-              ["ordinals", { dtype: "U32", shape: [d.x.rows], data: d.ordinals }],
-            ] as const,
+      write = async () => {
+        await writeFileAtomic(
+          labelsPath,
+          encodeSafetensors(
+            new Map(
+              [
+                ["positives", { dtype: "U32", shape: [d.x.rows, l], data: pl.positives }],
+                ["assignments", { dtype: "U32", shape: [d.x.rows], data: pl.assignments }],
+                ["ordinals", { dtype: "U32", shape: [d.x.rows], data: d.ordinals }],
+              ] as const,
+            ),
           ),
-        ),
-      );
-      progress(`assign: top-${l} centers per image → ${labelsPath}`);
+        );
+        await writeKmeansStats(o.runDir, stats, clusterSizes(pl.assignments, config.classes));
+      };
       cached = { p: pl.positives, ord: d.ordinals };
     } else progress(`train: pseudo-labels from ${labelsPath}`);
     positives = cached.p;
@@ -138,7 +151,11 @@ export async function prepareImageTraining(
   progress(
     `train: streaming ${stream.rows} labelled images, ${size}×${size}×3, augment ${config.augment}`,
   );
-  return { data: { stream, inputShape: [size, size, 3] }, n: stream.rows };
+  return {
+    data: { stream, inputShape: [size, size, 3] },
+    n: stream.rows,
+    ...(write ? { write } : {}),
+  };
 }
 
 function clusterSizesOf(assign: Uint32Array, rowOf: Int32Array, k: number): Uint32Array {

@@ -9,7 +9,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
+import {
+  formatSeconds,
+  intFlag,
+  joinNegativeValues,
+  progress,
+  runCli,
+  UsageError,
+} from "./_cli.ts";
+import { checkOutputFiles, type OutputFile } from "./_paths.ts";
+import { atomicWrites } from "../data/atomic.ts";
+import { checkRows } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { readEmbeddings } from "../data/shards.ts";
 import { writeNpy } from "../data/npy.ts";
@@ -18,7 +28,7 @@ import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
-Clusters embedding rows (.npy float32/float16, Arrow IPC) with k-means on the GPU
+Clusters embedding rows (.npy float32/float16/float64, Arrow IPC) with k-means on the GPU
 (spherical by default: cosine similarity, unit-norm centroids, as MLCD uses).
 
 Options:
@@ -39,11 +49,12 @@ Options:
   --help                show this help
 
 Progress (iteration, objective, time, empty clusters split) goes to stderr.
-Bad input prints one line on stderr and exits with code 2.`;
+Bad input prints one line on stderr and exits with code 2. Outputs are checked before
+the work, never overwrite an input, and appear together or not at all.`;
 
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     options: {
       input: { type: "string", multiple: true },
       k: { type: "string" },
@@ -88,8 +99,33 @@ async function main(args: string[]): Promise<void> {
   if (!["auto", "registers", "tiled"].includes(variant)) {
     throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
   }
+  const outputs: OutputFile[] = [];
+  if (values.out !== undefined) outputs.push({ flag: "--out", path: values.out });
+  if (values.assignments !== undefined) {
+    outputs.push({ flag: "--assignments", path: values.assignments });
+  }
+  await checkOutputFiles("cluster", outputs, inputs);
   const t0 = performance.now();
-  const x = await readEmbeddings(inputs, values.column ? { column: values.column } : {});
+  const files: [string, number][] = [];
+  const x = await readEmbeddings(inputs, {
+    ...(values.column ? { column: values.column } : {}),
+    onFile: (file, rows, dtype) => {
+      files.push([file, rows]);
+      if (dtype === "f8") progress(`cluster: ${file} holds float64; converted to float32`);
+    },
+  });
+  if (x.rows === 0) {
+    throw new RangeError(
+      `Expected ${files.map((f) => f[0]).join(", ")} to hold at least one row but found none`,
+    );
+  }
+  // NaN/Inf (and zero rows for spherical k-means) named by file and row within it.
+  let at = 0;
+  for (const [file, rows] of files) {
+    const part = { data: x.data.subarray(at * x.cols, (at + rows) * x.cols), rows, cols: x.cols };
+    checkRows(part, file, spherical ? { nonZero: "spherical k-means" } : {});
+    at += rows;
+  }
   const gpu = await createGpu();
   // The header is printed with the first progress line, after kmeans() validated the input.
   let header = false;
@@ -121,15 +157,18 @@ async function main(args: string[]): Promise<void> {
           `empty clusters split ${s.nsplit}`,
       ),
   });
-  if (values.out) {
-    await writeNpy(values.out, result.centroids.data, [
-      result.centroids.rows,
-      result.centroids.cols,
-    ]);
-  }
-  if (values.assignments) {
-    await writeNpy(values.assignments, result.assignments, [result.assignments.length]);
-  }
+  // Both outputs or neither.
+  await atomicWrites(async () => {
+    if (values.out) {
+      await writeNpy(values.out, result.centroids.data, [
+        result.centroids.rows,
+        result.centroids.cols,
+      ]);
+    }
+    if (values.assignments) {
+      await writeNpy(values.assignments, result.assignments, [result.assignments.length]);
+    }
+  });
   const seconds = (performance.now() - t0) / 1000;
   const kern = result.kernel;
   progress(

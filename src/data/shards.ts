@@ -19,8 +19,11 @@ export interface ReadEmbeddingsOptions {
    * @default {the first list column}
    */
   column?: string;
-  /** Called after each file is read, with its path and row count. */
-  onFile?: (file: string, rows: number) => void;
+  /**
+   * Called after each file is read, with its path, row count and stored element type
+   * (`"f4"`, `"f2"` or `"f8"` for `.npy`, converted to float32; `"arrow"` for Arrow files).
+   */
+  onFile?: (file: string, rows: number, dtype: string) => void;
 }
 
 /** Options for {@linkcode streamEmbeddings}. */
@@ -45,6 +48,8 @@ export interface EmbeddingBatch {
   rowStart: number;
   /** The file the rows come from. */
   file: string;
+  /** Index of the batch's first row within its file. */
+  fileRowStart: number;
 }
 
 /** Compares names so that digit runs sort by value: `img_emb_2` before `img_emb_10`. */
@@ -126,9 +131,19 @@ export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
   return files;
 }
 
-/** Whether a file starts with the npy magic string. */
+/**
+ * How to read a file: by its extension (`.npy`; `.arrow`, `.feather`, `.ipc`), else by its
+ * first bytes (the npy magic string, else Arrow). An empty file is refused by name.
+ */
 async function isNpy(path: string): Promise<boolean> {
   using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  if (size === 0) {
+    throw new RangeError(`Expected ${path} to hold embeddings but found an empty file (0 bytes)`);
+  }
+  const lower = path.toLowerCase();
+  if (lower.endsWith(".npy")) return true;
+  if ([".arrow", ".feather", ".ipc"].some((ext) => lower.endsWith(ext))) return false;
   const head = new Uint8Array(6);
   let got = 0;
   while (got < 6) {
@@ -145,6 +160,8 @@ interface Shard {
   npy: boolean;
   rows: number;
   cols: number;
+  /** The npy dtype (`f2`, `f4`, `f8`), or `arrow`. */
+  dtype: string;
 }
 
 /** Reads each file's shape (npy: header only; Arrow: parsed but not converted). */
@@ -154,12 +171,13 @@ async function planShards(files: string[], column: string | undefined): Promise<
     if (await isNpy(file)) {
       using handle = await Deno.open(file);
       const header = await readNpyFileHeader(handle, file);
-      shards.push({ file, npy: true, ...npyMatrixShape(header, file) });
+      shards.push({ file, npy: true, dtype: header.dtype, ...npyMatrixShape(header, file) });
     } else {
       const options = column === undefined ? {} : { column };
       shards.push({
         file,
         npy: false,
+        dtype: "arrow",
         ...scanArrowEmbeddings(await Deno.readFile(file), options, file),
       });
     }
@@ -216,7 +234,7 @@ export async function readEmbeddings(
         : { into, column: options.column };
       decodeArrowEmbeddings(await Deno.readFile(shard.file), decodeOptions, shard.file);
     }
-    options.onFile?.(shard.file, shard.rows);
+    options.onFile?.(shard.file, shard.rows, shard.dtype);
     at += shard.rows;
   }
   return { data, rows, cols };
@@ -265,7 +283,7 @@ export async function* streamEmbeddings(
       for (let r = 0; r < shard.rows; r += batchRows) {
         const n = Math.min(batchRows, shard.rows - r);
         const data = await readNpyRows(handle, header, r, n, undefined, file);
-        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file };
+        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file, fileRowStart: r };
       }
     } else {
       const decodeOptions = options.column === undefined ? {} : { column: options.column };
@@ -278,7 +296,7 @@ export async function* streamEmbeddings(
       for (let r = 0; r < m.rows; r += batchRows) {
         const n = Math.min(batchRows, m.rows - r);
         const data = m.data.slice(r * cols, (r + n) * cols);
-        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file };
+        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file, fileRowStart: r };
       }
     }
     rowStart += shard.rows;
