@@ -25,6 +25,7 @@ import { indexImageInputs, isImageInput } from "../train/_data_source.ts";
 import { readNpyHeader } from "../data/npy.ts";
 import { scanArrowEmbeddings } from "../data/arrow.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
+import { checkOutputDir } from "./_paths.ts";
 
 const HELP =
   `Usage: deno task embed --checkpoint <run dir> --data <images|shards|embeddings> --out <dir>
@@ -77,6 +78,7 @@ async function main(args: string[]): Promise<void> {
   const out = values.out.replace(/\/+$/, "");
   const bs = intFlag("batch-size", values["batch-size"], 256, 1);
   const perFile = intFlag("rows-per-file", values["rows-per-file"], 100000, 1);
+  await checkOutputDir("--out", out);
   for (const sub of ["img_emb", "metadata"]) {
     try {
       for await (const e of Deno.readDir(`${out}/${sub}`)) {
