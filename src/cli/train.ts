@@ -224,6 +224,19 @@ async function main(args: string[]): Promise<void> {
   const gpu = await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();
+  // The checkpoint must fit the data before anything is written (train() checks the rest).
+  const checkCheckpointFits = async (n: number, inputShape: number[]) => {
+    if (!hasCheckpoint) return;
+    const m = JSON.parse(
+      await Deno.readTextFile(`${runDir}/${MANIFEST_NAME}`),
+    ) as CheckpointManifest;
+    const inputDim = inputShape.reduce((a, b) => a * b, 1);
+    if (m?.data?.rows !== n || m.data.inputDim !== inputDim) {
+      throw new TypeError(
+        `Cannot resume: the checkpoint in ${runDir} was trained on ${m?.data?.rows} rows of ${m?.data?.inputDim} values but the data now has ${n} rows of ${inputDim}`,
+      );
+    }
+  };
   let trainData: TrainData;
   let n: number;
   let write: (() => Promise<void>) | undefined;
@@ -239,6 +252,7 @@ async function main(args: string[]): Promise<void> {
     });
     trainData = prepared.data;
     n = prepared.n;
+    await checkCheckpointFits(n, trainData.inputShape);
     write = prepared.write;
   } else {
     ({ trainData, n, write } = await prepareVectors());
@@ -266,6 +280,7 @@ async function main(args: string[]): Promise<void> {
         `Expected classes to be at most the ${n} samples but found ${config.classes}`,
       );
     }
+    await checkCheckpointFits(n, loaded.inputShape);
     let positives: Uint32Array;
     let assignments: Uint32Array | undefined;
     if (sources.labels !== null) {
@@ -343,18 +358,6 @@ async function main(args: string[]): Promise<void> {
       n,
       ...(write ? { write } : {}),
     };
-  }
-  if (hasCheckpoint) {
-    // The checkpoint must fit the data before anything is written (train() checks the rest).
-    const m = JSON.parse(
-      await Deno.readTextFile(`${runDir}/${MANIFEST_NAME}`),
-    ) as CheckpointManifest;
-    const inputDim = trainData.inputShape.reduce((a, b) => a * b, 1);
-    if (m?.data?.rows !== n || m.data.inputDim !== inputDim) {
-      throw new TypeError(
-        `Cannot resume: the checkpoint in ${runDir} was trained on ${m?.data?.rows} rows of ${m?.data?.inputDim} values but the data now has ${n} rows of ${inputDim}`,
-      );
-    }
   }
   // Validation done: now the run dir may change.
   const owns = (name: string) => isRunFile(name);
