@@ -2,7 +2,8 @@
  * The streaming image loader behind `train`, `eval` and `embed`: WebDataset shards or image
  * folders are indexed once (keys only), then read in a seeded order, decoded and augmented by
  * sharp in a bounded pool, and handed out as batches through a prefetch queue of a few
- * batches. Memory holds the shuffle buffer, the pool and the queue, whatever the dataset size.
+ * batches. The images in memory are the shuffle buffer, the pool and the queue, whatever the
+ * dataset size; the index holds only the sample keys.
  *
  * @module
  */
