@@ -105,7 +105,8 @@ function imageExt(files: Map<string, Uint8Array>): string | undefined {
  * member are left out.
  *
  * @param inputs Shard sources or image files/directories.
- * @param options `onError` for damaged shards (the index keeps what was read before the damage).
+ * @param options `onError` for damaged shards (the index keeps what was read before the damage);
+ * `onShard` after every shard with shards done, shards in all and samples so far.
  * @returns The index.
  *
  * @example Usage
@@ -116,7 +117,10 @@ function imageExt(files: Map<string, Uint8Array>): string | undefined {
  */
 export async function indexImages(
   inputs: string[],
-  options: { onError?: (e: WebDatasetError) => void } = {},
+  options: {
+    onError?: (e: WebDatasetError) => void;
+    onShard?: (done: number, total: number, samples: number) => void;
+  } = {},
 ): Promise<ImageIndex> {
   const keys: string[] = [], starts: number[] = [0], errors: WebDatasetError[] = [];
   if (await isShardInput(inputs)) {
@@ -132,6 +136,7 @@ export async function indexImages(
         })
       ) if (imageExt(smp.files)) keys.push(smp.key);
       starts.push(keys.length);
+      options.onShard?.(starts.length - 1, sources.length, keys.length);
     }
     return { kind: "shards", sources, keys, starts, errors };
   }

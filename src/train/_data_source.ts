@@ -8,7 +8,7 @@ import { listImages } from "../model/images.ts";
 import { decodeIndex, type ImageIndex, indexImages } from "../data/image_loader.ts";
 import { isShardInput } from "../data/webdataset.ts";
 import { readArrowLabels } from "../data/arrow.ts";
-import { progress } from "../cli/_cli.ts";
+import { formatSeconds, progress } from "../cli/_cli.ts";
 
 export interface LoadedInputs {
   x: Matrix;
@@ -33,8 +33,21 @@ export async function isImageInput(inputs: string[], encoder: string): Promise<b
 
 /** Indexes image inputs, reporting damaged shards on stderr. */
 export async function indexImageInputs(cmd: string, inputs: string[]): Promise<ImageIndex> {
+  const t0 = performance.now();
+  let last = t0;
   const index = await indexImages(inputs, {
     onError: (e) => progress(`${cmd}: skipped the rest of a damaged shard: ${e.message}`),
+    onShard: (done, total, samples) => {
+      const now = performance.now();
+      if (now - last < 2000 || done === total) return;
+      last = now;
+      const rate = done / ((now - t0) / 1000);
+      progress(
+        `${cmd}: indexing shards ${done}/${total} (${samples} samples) ETA ${
+          formatSeconds((total - done) / Math.max(rate, 1e-9))
+        }`,
+      );
+    },
   });
   progress(
     `${cmd}: ${index.keys.length} images in ${index.sources.length} ${
