@@ -330,89 +330,92 @@ export async function train(
   let pb: Uint32Array = new Uint32Array(bs * c.l);
   let rows = bs;
   const stream = data.stream?.batches(step, bs, stepsPerEpoch)[Symbol.asyncIterator]();
-  while (step < totalSteps) {
-    if (stream) {
-      const next = await stream.next();
-      if (next.done) {
-        throw new RangeError(`Expected a batch for step ${step + 1} but the stream ended`);
+  try {
+    while (step < totalSteps) {
+      if (stream) {
+        const next = await stream.next();
+        if (next.done) {
+          throw new RangeError(`Expected a batch for step ${step + 1} but the stream ended`);
+        }
+        const b = next.value;
+        if (b.x.length !== b.rows * inputDim || b.positives.length !== b.rows * c.l) {
+          throw new TypeError(
+            `Expected a batch of ${b.rows} × ${inputDim} inputs and ${b.rows} × l=${c.l} positives but found ${b.x.length} and ${b.positives.length} values`,
+          );
+        }
+        checkPositives(b.positives);
+        xb = b.x;
+        pb = b.positives;
+        rows = b.rows;
+      } else {
+        const x = data.x!;
+        const epoch = Math.floor(step / stepsPerEpoch);
+        if (epoch !== permEpoch) {
+          perm = permutation(n, mixSeed(c.seed, 104, epoch));
+          permEpoch = epoch;
+        }
+        const off = (step % stepsPerEpoch) * bs;
+        for (let i = 0; i < bs; i++) {
+          const r = perm[off + i]!;
+          xb.set(x.data.subarray(r * inputDim, (r + 1) * inputDim), i * inputDim);
+          pb.set(positivesAll.subarray(r * c.l, (r + 1) * c.l), i * c.l);
+        }
       }
-      const b = next.value;
-      if (b.x.length !== b.rows * inputDim || b.positives.length !== b.rows * c.l) {
-        throw new TypeError(
-          `Expected a batch of ${b.rows} × ${inputDim} inputs and ${b.rows} × l=${c.l} positives but found ${b.x.length} and ${b.positives.length} values`,
+      const sampleSeed = Math.floor(sampler.next() * 4294967296);
+      const sampled = sampleClasses(pb, c.classes, c.ratio, sampleSeed);
+      const lr = learningRate(step, totalSteps, c.warmupSteps, c.lr);
+      if (rows === 0) { // every sample of a streamed batch was skipped: no update this step
+        step++;
+        continue;
+      }
+      const xt = tf.tensor2d(xb, [rows, inputDim]);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          mlcdLossOp(gpu, encoder.apply(xt), centers as tf.Tensor2D, pb, {
+            sampled,
+            scale: c.scale,
+            margin: c.margin,
+            marginType: c.marginType,
+            loss: c.loss,
+          }),
+        [...params.values()],
+      );
+      const byName: Record<string, tf.Tensor> = {};
+      for (const [name, v] of params) {
+        const g = grads[v.name];
+        if (g) byName[name] = g;
+      }
+      opt.step(byName, lr);
+      lastLoss = (await value.data())[0]!;
+      tf.dispose([xt, value, ...Object.values(grads)]);
+      if (!Number.isFinite(lastLoss)) {
+        throw new RangeError(`Training diverged: loss is ${lastLoss} at step ${step + 1}`);
+      }
+      step++;
+      const el = (performance.now() - t0) / 1000;
+      const sps = ((step - startStep) * bs) / Math.max(el, 1e-9);
+      const p: TrainProgress = {
+        step,
+        totalSteps,
+        epoch: Math.floor((step - 1) / stepsPerEpoch) + 1,
+        loss: lastLoss,
+        lr,
+        samplesPerSec: sps,
+        etaSec: ((totalSteps - step) * bs) / Math.max(sps, 1e-9),
+      };
+      if (metricsPath) {
+        await Deno.writeTextFile(
+          metricsPath,
+          JSON.stringify({ ...p, time: new Date().toISOString() }) + "\n",
+          { append: true },
         );
       }
-      checkPositives(b.positives);
-      xb = b.x;
-      pb = b.positives;
-      rows = b.rows;
-    } else {
-      const x = data.x!;
-      const epoch = Math.floor(step / stepsPerEpoch);
-      if (epoch !== permEpoch) {
-        perm = permutation(n, mixSeed(c.seed, 104, epoch));
-        permEpoch = epoch;
-      }
-      const off = (step % stepsPerEpoch) * bs;
-      for (let i = 0; i < bs; i++) {
-        const r = perm[off + i]!;
-        xb.set(x.data.subarray(r * inputDim, (r + 1) * inputDim), i * inputDim);
-        pb.set(positivesAll.subarray(r * c.l, (r + 1) * c.l), i * c.l);
-      }
+      options.onStep?.(p);
+      if (step < totalSteps && step % c.checkpointEvery === 0) await checkpoint(false);
     }
-    const sampleSeed = Math.floor(sampler.next() * 4294967296);
-    const sampled = sampleClasses(pb, c.classes, c.ratio, sampleSeed);
-    const lr = learningRate(step, totalSteps, c.warmupSteps, c.lr);
-    if (rows === 0) { // every sample of a streamed batch was skipped: no update this step
-      step++;
-      continue;
-    }
-    const xt = tf.tensor2d(xb, [rows, inputDim]);
-    const { value, grads } = tf.variableGrads(
-      () =>
-        mlcdLossOp(gpu, encoder.apply(xt), centers as tf.Tensor2D, pb, {
-          sampled,
-          scale: c.scale,
-          margin: c.margin,
-          marginType: c.marginType,
-          loss: c.loss,
-        }),
-      [...params.values()],
-    );
-    const byName: Record<string, tf.Tensor> = {};
-    for (const [name, v] of params) {
-      const g = grads[v.name];
-      if (g) byName[name] = g;
-    }
-    opt.step(byName, lr);
-    lastLoss = (await value.data())[0]!;
-    tf.dispose([xt, value, ...Object.values(grads)]);
-    if (!Number.isFinite(lastLoss)) {
-      throw new RangeError(`Training diverged: loss is ${lastLoss} at step ${step + 1}`);
-    }
-    step++;
-    const el = (performance.now() - t0) / 1000;
-    const sps = ((step - startStep) * bs) / Math.max(el, 1e-9);
-    const p: TrainProgress = {
-      step,
-      totalSteps,
-      epoch: Math.floor((step - 1) / stepsPerEpoch) + 1,
-      loss: lastLoss,
-      lr,
-      samplesPerSec: sps,
-      etaSec: ((totalSteps - step) * bs) / Math.max(sps, 1e-9),
-    };
-    if (metricsPath) {
-      await Deno.writeTextFile(
-        metricsPath,
-        JSON.stringify({ ...p, time: new Date().toISOString() }) + "\n",
-        { append: true },
-      );
-    }
-    options.onStep?.(p);
-    if (step < totalSteps && step % c.checkpointEvery === 0) await checkpoint(false);
+  } finally {
+    await stream?.return?.(); // closes the shard readers, also when a step throws
   }
-  await stream?.return?.();
   if (options.runDir && (!manifest || !manifest.done || manifest.step !== step)) {
     await checkpoint(true);
   }
