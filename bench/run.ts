@@ -1,4 +1,4 @@
-// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss,vit]`
+// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss,vit,loader]`
 //
 // End-to-end comparisons against the peers on the same data in one run, a table of ratios
 // on stdout, and bench/results/<machine>.md + .json:
@@ -1082,7 +1082,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit]\n" +
+      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,loader]\n" +
         "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json.",
     );
     return;
@@ -1096,10 +1096,11 @@ async function main(): Promise<void> {
     return;
   }
   const quick = values.quick!;
-  const only = (values.only ?? SECTIONS.join(",")).split(",").map((s) => s.trim());
+  const all = [...SECTIONS, "loader"]; // loader: bench/loader_bench.ts, in this process
+  const only = (values.only ?? all.join(",")).split(",").map((s) => s.trim());
   for (const o of only) {
-    if (!(SECTIONS as readonly string[]).includes(o)) {
-      console.error(`bench: --only expects some of ${SECTIONS.join(",")} but found "${o}"`);
+    if (!all.includes(o)) {
+      console.error(`bench: --only expects some of ${all.join(",")} but found "${o}"`);
       Deno.exit(2);
     }
   }
@@ -1144,6 +1145,14 @@ async function main(): Promise<void> {
     }
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  if (only.includes("loader")) {
+    log("image loader (shards → batches) vs the vit-tiny train step");
+    try {
+      rows.push(...await (await import("./loader_bench.ts")).loaderBenchRows(quick));
+    } catch (e) {
+      fail("image loader", "mlcd loader", "—", e);
+    }
   }
 
   // The peak again after the sections (other load may have changed); the better of the

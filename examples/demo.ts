@@ -17,6 +17,14 @@ import { mixSeed } from "../src/random/rng.ts";
 import { type PseudoLabels, pseudoLabels } from "../src/train/pseudo_labels.ts";
 import { train } from "../src/train/trainer.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
+import type { KMeansIterationStats } from "../src/kmeans/kmeans_options.ts";
+import { writeFileAtomic } from "../src/data/atomic.ts";
+import {
+  clusterSizes,
+  readRunReport,
+  renderRunReport,
+  writeKmeansStats,
+} from "../src/eval/run_report.ts";
 
 const HELP =
   `deno task demo [--json] [--quick] [--compare] [--out DIR] [--epochs N] [--classes C] [--seed S]
@@ -152,12 +160,14 @@ async function main(args: string[]): Promise<void> {
     `[cluster] spherical k-means of the training digits' pixels into C=${base.classes} clusters`,
   );
   const tc = performance.now();
+  const kmStats: KMeansIterationStats[] = [];
   const pl = await pseudoLabels(gpu, data.train.x, {
     classes: base.classes,
     l: 8,
     niter: base.kmeansIters,
     seed: mixSeed(seed, 1),
     onIteration: (s) => {
+      kmStats.push(s);
       if ((s.iteration + 1) % 5 === 0) {
         progress(`[cluster] iteration ${s.iteration + 1} objective ${s.objective.toFixed(2)}`);
       }
@@ -184,13 +194,26 @@ async function main(args: string[]): Promise<void> {
   );
   init.dispose();
 
+  progress("[eval] the raw pixels themselves");
+  const raw = await evaluateFeatures(gpu, data.train, data.test);
+
   progress(`[train] MLCD: ${JSON.stringify(base)}`);
   const runDir = `${values.out}/mlcd-l8`;
   const mlcd = await trainAndEval(gpu, "train mlcd l=8", base, data, pl, runDir);
-  const rows: [string, EvalMetrics][] = [["untrained encoder", baseline], [
+  const rows: [string, EvalMetrics][] = [["raw pixels", raw], ["untrained encoder", baseline], [
     "MLCD-trained, l=8",
     mlcd,
   ]];
+  // The run's report: k-means stats, the eval rows, then report.html (deno task report).
+  await writeKmeansStats(runDir, kmStats, clusterSizes(pl.assignments, base.classes));
+  await writeFileAtomic(
+    `${runDir}/eval.json`,
+    new TextEncoder().encode(
+      JSON.stringify({ step: "final", ...mlcd, baseline, raw }, null, 2) + "\n",
+    ),
+  );
+  const html = await renderRunReport(await readRunReport(runDir));
+  await writeFileAtomic(`${runDir}/report.html`, new TextEncoder().encode(html));
   if (values.compare) {
     for (
       const [name, cfg] of [
@@ -237,7 +260,7 @@ async function main(args: string[]): Promise<void> {
   // cycle (cluster → assign → train) on your own embeddings.
   const limits = quick ? ` --limit ${nTrain} --test-limit ${nTest}` : "";
   progress(
-    `mlcd demo: the run is in ${runDir}/ (checkpoint.json, metrics.jsonl; all metrics in ${values.out}/metrics.json)`,
+    `mlcd demo: the run is in ${runDir}/ (checkpoint.json, metrics.jsonl, report.html; all metrics in ${values.out}/metrics.json)`,
   );
   progress(
     `mlcd demo: evaluate it again: deno task eval --checkpoint ${

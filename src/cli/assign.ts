@@ -27,6 +27,7 @@ import { scoresPath, writeLabels } from "../topk/labels_io.ts";
 import type { TopkMetric, TopkVariant } from "../topk/topk.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
+import { readEmbeddingKeys } from "../data/clip_layout.ts";
 
 const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
 
@@ -44,7 +45,9 @@ Options:
   --column NAME       Arrow column holding the embeddings
   --batch-rows N      rows per GPU batch (default 65536)
   --out PATH          labels.npy (uint32 n × l, scores in labels.scores.npy) or
-                      labels.arrow (columns labels, scores: FixedSizeList[l])
+                      labels.arrow (columns labels, scores: FixedSizeList[l], and id:
+                      the sample keys when the inputs have clip-retrieval metadata,
+                      as deno task embed writes)
   --json              print a JSON summary on stdout
   --help              show this help
 
@@ -117,6 +120,8 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const files = await listEmbeddingFiles(inputs);
+  // Sample keys from clip-retrieval metadata (deno task embed) become the labels' `id` column.
+  const ids = await readEmbeddingKeys(files);
   let last = 0;
   let header = "";
   // The header goes out with the first progress line, once the input has been validated.
@@ -194,7 +199,12 @@ async function main(args: string[]): Promise<void> {
     });
     gpu.destroy();
   }
-  if (out) await writeLabels(out, result);
+  if (out) {
+    if (ids && ids.length !== result.rows) {
+      throw new TypeError(`Expected ${result.rows} keys in the metadata but found ${ids.length}`);
+    }
+    await writeLabels(out, ids ? { ...result, ids } : result);
+  }
   const seconds = (performance.now() - t0) / 1000;
   progress(
     `assign: ${result.rows} rows in ${formatSeconds(seconds)} (${

@@ -16,7 +16,10 @@ const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options
 
 Embeds labelled data with a trained encoder and reports linear-probe top-1 (logistic
 regression on the GPU), kNN top-1 (k=20, cosine), retrieval recall@1/5/10 (test → train,
-same label = relevant) and NMI/ARI of spherical k-means (k = number of labels) vs the labels.
+same label = relevant) and NMI/ARI of spherical k-means (k = number of labels) vs the labels,
+beside the same metrics of the raw inputs (input embeddings or pixels). Images may be folders
+or WebDataset shards (directories of .tar, brace patterns); .npy labels follow the read order
+(shards sorted by name, members in tar order).
 
 Options:
   --checkpoint <dir>     run directory with checkpoint.json (from deno task train)
@@ -30,6 +33,7 @@ Options:
   --knn-k <k>            kNN neighbours (default 20)
   --out <file.json>      write the metrics JSON here (default <checkpoint>/eval.json)
   --baseline             also evaluate the untrained (random-init) encoder
+  --no-raw               skip the row for the raw inputs
   --json                 print the metrics JSON on stdout
   -h, --help             this help`;
 
@@ -59,6 +63,7 @@ async function main(args: string[]): Promise<void> {
       "knn-k": { type: "string", default: "20" },
       out: { type: "string" },
       baseline: { type: "boolean", default: false },
+      "no-raw": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -106,6 +111,7 @@ async function main(args: string[]): Promise<void> {
     (spec.kind !== "head" ? spec.inputShape[0] : undefined);
   const common = {
     encoder: spec.kind,
+    cmd: "eval",
     ...(imageSize !== undefined ? { imageSize } : {}),
   };
   const tr = await loadInputs(values.data, {
@@ -121,9 +127,14 @@ async function main(args: string[]): Promise<void> {
     if (!values.labels || !values["test-data"]?.length || !values["test-labels"]) {
       throw new UsageError("Expected --labels, --test-data and --test-labels for non-MNIST data");
     }
-    trainY = (await readLabels(values.labels, tr.x.rows)).data;
+    // Labels follow the read order; rows of images that failed to decode are left out.
+    const labelsOf = async (path: string, d: typeof tr) => {
+      const y = (await readLabels(path, d.index ? d.index.keys.length : d.x.rows)).data;
+      return d.ordinals ? Uint32Array.from(d.ordinals, (o) => y[o]!) : y;
+    };
+    trainY = await labelsOf(values.labels, tr);
     const te = await loadInputs(values["test-data"], common);
-    test = { x: te.x, y: (await readLabels(values["test-labels"], te.x.rows)).data };
+    test = { x: te.x, y: await labelsOf(values["test-labels"], te) };
   }
   if (tr.x.cols !== encoder.inputDim) {
     throw new TypeError(
@@ -154,12 +165,20 @@ async function main(args: string[]): Promise<void> {
     ]);
     init.dispose();
   }
+  let raw: EvalMetrics | undefined;
+  if (!values["no-raw"]) {
+    progress(`eval: raw inputs (${tr.x.cols} values per sample)`);
+    raw = await evaluateFeatures(gpu, { x: tr.x, y: trainY }, { x: test.x, y: test.y }, { knnK });
+    rows.unshift([tr.kind === "embeddings" ? "raw input embeddings" : "raw pixels", raw]);
+  }
   console.error(table(rows));
+  const baseline = rows.find((r) => r[0] === "untrained encoder")?.[1];
   const result = {
     checkpoint: values.checkpoint,
     step: manifest.step,
     ...m,
-    ...(rows[1] ? { baseline: rows[1][1] } : {}),
+    ...(baseline ? { baseline } : {}),
+    ...(raw ? { raw } : {}),
   };
   await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
   progress(`eval: metrics written to ${out}`);

@@ -14,7 +14,11 @@ import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
 import { train } from "../train/trainer.ts";
 import { mixSeed } from "../random/rng.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
-import { loadInputs, readLabels } from "../train/_data_source.ts";
+import { isImageInput, loadInputs, readLabels } from "../train/_data_source.ts";
+import type { TrainData } from "../train/trainer.ts";
+import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import { prepareImageTraining } from "./_train_images.ts";
+import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { type CheckpointManifest, MANIFEST_NAME } from "../train/checkpoint.ts";
 import {
   encodeRunRecord,
@@ -57,8 +61,10 @@ const HELP = [
   "must be empty unless --resume or --overwrite is given. Progress on stderr.",
   "",
   "Data and run:",
-  "  --data <path|mnist>     inputs (repeatable): mnist, .npy/.arrow embeddings, or images",
-  "  --labels <file.npy>     precomputed positives (n × l integers, e.g. from deno task assign)",
+  "  --data <path|mnist>     inputs (repeatable): mnist, .npy/.arrow embeddings, an image folder,",
+  "                          or WebDataset shards (dir of .tar, or 'shards/{00000..00099}.tar')",
+  "  --labels <file>         precomputed positives (n × l, e.g. from deno task assign); an Arrow",
+  "                          file with an id column joins images by sample key",
   "  --config <file.json>    a JSON object of config keys (flags override it)",
   "  --run-dir <dir>         output directory (default runs/train)",
   "  --resume                continue the run in --run-dir from its checkpoint, with its",
@@ -218,101 +224,140 @@ async function main(args: string[]): Promise<void> {
   const gpu = await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();
-  const loaded = await loadInputs(sources.data, {
-    encoder: config.encoder,
-    ...(sources.limit !== null ? { limit: sources.limit } : {}),
-    testLimit: 0,
-    imageSize: config.imageSize,
-    ...(sources.column !== null ? { column: sources.column } : {}),
-  });
-  const n = loaded.x.rows;
-  progress(`train: ${n} samples of ${loaded.x.cols} values (${loaded.kind})`);
-  if (n === 0) {
-    throw new RangeError(
-      `Expected ${sources.data.join(", ")} to hold at least one row but found none`,
-    );
-  }
-  if (config.classes > n) {
-    throw new RangeError(
-      `Expected classes to be at most the ${n} samples but found ${config.classes}`,
-    );
-  }
-  if (hasCheckpoint) {
-    // The checkpoint must fit the data before anything is written (train() checks the rest).
+  // The checkpoint must fit the data before anything is written (train() checks the rest).
+  const checkCheckpointFits = async (n: number, inputShape: number[]) => {
+    if (!hasCheckpoint) return;
     const m = JSON.parse(
       await Deno.readTextFile(`${runDir}/${MANIFEST_NAME}`),
     ) as CheckpointManifest;
-    const inputDim = loaded.inputShape.reduce((a, b) => a * b, 1);
+    const inputDim = inputShape.reduce((a, b) => a * b, 1);
     if (m?.data?.rows !== n || m.data.inputDim !== inputDim) {
       throw new TypeError(
         `Cannot resume: the checkpoint in ${runDir} was trained on ${m?.data?.rows} rows of ${m?.data?.inputDim} values but the data now has ${n} rows of ${inputDim}`,
       );
     }
-  }
-  let positives: Uint32Array;
-  let assignments: Uint32Array | undefined;
-  const labelsPath = `${runDir}/labels.safetensors`;
+  };
+  let trainData: TrainData;
+  let n: number;
   let write: (() => Promise<void>) | undefined;
-  if (sources.labels !== null) {
-    const lab = await readLabels(sources.labels, n);
-    if (lab.cols !== config.l) {
-      throw new TypeError(
-        `Expected ${sources.labels} to hold l=${config.l} labels per row but found ${lab.cols}`,
-      );
-    }
-    positives = lab.data;
-    assignments = new Uint32Array(n).map((_, i) => positives[i * config.l]!);
-  } else if (values.resume) {
-    let f;
-    try {
-      f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new Deno.errors.NotFound(`Cannot resume: ${labelsPath} is missing`);
-      }
-      throw e;
-    }
-    const p = f.tensors.get("positives"), a = f.tensors.get("assignments");
-    if (!p || !a || p.shape[0] !== n || p.shape[1] !== config.l) {
-      throw new TypeError(
-        `Cannot resume: ${labelsPath} holds pseudo-labels of shape ${
-          JSON.stringify(p?.shape ?? null)
-        } but the run needs ${n} × l=${config.l}`,
-      );
-    }
-    positives = p.data as Uint32Array;
-    assignments = a.data as Uint32Array;
-    progress(`train: pseudo-labels from ${labelsPath}`);
-  } else {
-    progress(
-      `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
-    );
-    const pl = await pseudoLabels(gpu, loaded.x, {
-      classes: config.classes,
-      l: config.l,
-      niter: config.kmeansIters,
-      seed: mixSeed(config.seed, 1),
-      onIteration: (s) => {
-        if ((s.iteration + 1) % 5 === 0) {
-          progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
-        }
-      },
+  const labelsPath = `${runDir}/labels.safetensors`;
+  if (await isImageInput(sources.data, config.encoder)) {
+    // Images (WebDataset shards or folders) stream through the loader, labels join by key.
+    const prepared = await prepareImageTraining(gpu, sources.data, config, {
+      runDir,
+      ...(sources.labels !== null ? { labels: sources.labels } : {}),
+      resume: values.resume,
+      ...(sources.limit !== null ? { limit: sources.limit } : {}),
+      imageSize: config.imageSize,
     });
-    positives = pl.positives;
-    assignments = pl.assignments;
-    const pos = positives, asg = assignments;
-    write = () =>
-      writeFileAtomic(
-        labelsPath,
-        encodeSafetensors(
-          new Map(
-            [
-              ["positives", { dtype: "U32", shape: [n, config.l], data: pos }],
-              ["assignments", { dtype: "U32", shape: [n], data: asg }],
-            ] as const,
-          ),
-        ),
+    trainData = prepared.data;
+    n = prepared.n;
+    await checkCheckpointFits(n, trainData.inputShape);
+    write = prepared.write;
+  } else {
+    ({ trainData, n, write } = await prepareVectors());
+  }
+  async function prepareVectors(): Promise<
+    { trainData: TrainData; n: number; write?: () => Promise<void> }
+  > {
+    const loaded = await loadInputs(sources.data, {
+      encoder: config.encoder,
+      ...(sources.limit !== null ? { limit: sources.limit } : {}),
+      testLimit: 0,
+      imageSize: config.imageSize,
+      ...(sources.column !== null ? { column: sources.column } : {}),
+    });
+    const n = loaded.x.rows;
+    progress(`train: ${n} samples of ${loaded.x.cols} values (${loaded.kind})`);
+    let write: (() => Promise<void>) | undefined;
+    if (n === 0) {
+      throw new RangeError(
+        `Expected ${sources.data.join(", ")} to hold at least one row but found none`,
       );
+    }
+    if (config.classes > n) {
+      throw new RangeError(
+        `Expected classes to be at most the ${n} samples but found ${config.classes}`,
+      );
+    }
+    await checkCheckpointFits(n, loaded.inputShape);
+    let positives: Uint32Array;
+    let assignments: Uint32Array | undefined;
+    if (sources.labels !== null) {
+      const lab = await readLabels(sources.labels, n);
+      if (lab.cols !== config.l) {
+        throw new TypeError(
+          `Expected ${sources.labels} to hold l=${config.l} labels per row but found ${lab.cols}`,
+        );
+      }
+      positives = lab.data;
+      assignments = new Uint32Array(n).map((_, i) => positives[i * config.l]!);
+    } else if (values.resume) {
+      let f;
+      try {
+        f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) {
+          throw new Deno.errors.NotFound(`Cannot resume: ${labelsPath} is missing`);
+        }
+        throw e;
+      }
+      const p = f.tensors.get("positives"), a = f.tensors.get("assignments");
+      if (!p || !a || p.shape[0] !== n || p.shape[1] !== config.l) {
+        throw new TypeError(
+          `Cannot resume: ${labelsPath} holds pseudo-labels of shape ${
+            JSON.stringify(p?.shape ?? null)
+          } but the run needs ${n} × l=${config.l}`,
+        );
+      }
+      positives = p.data as Uint32Array;
+      assignments = a.data as Uint32Array;
+      progress(`train: pseudo-labels from ${labelsPath}`);
+    } else {
+      progress(
+        `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
+      );
+      const stats: KMeansIterationStats[] = [];
+      const pl = await pseudoLabels(gpu, loaded.x, {
+        classes: config.classes,
+        l: config.l,
+        niter: config.kmeansIters,
+        seed: mixSeed(config.seed, 1),
+        onIteration: (s) => {
+          stats.push(s);
+          if ((s.iteration + 1) % 5 === 0) {
+            progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
+          }
+        },
+      });
+      positives = pl.positives;
+      assignments = pl.assignments;
+      const pos = positives, asg = assignments;
+      write = async () => {
+        await writeFileAtomic(
+          labelsPath,
+          encodeSafetensors(
+            new Map(
+              [
+                ["positives", { dtype: "U32", shape: [n, config.l], data: pos }],
+                ["assignments", { dtype: "U32", shape: [n], data: asg }],
+              ] as const,
+            ),
+          ),
+        );
+        await writeKmeansStats(runDir, stats, clusterSizes(asg, config.classes));
+      };
+    }
+    return {
+      trainData: {
+        x: loaded.x,
+        inputShape: loaded.inputShape,
+        positives,
+        ...(assignments ? { assignments } : {}),
+      },
+      n,
+      ...(write ? { write } : {}),
+    };
   }
   // Validation done: now the run dir may change.
   const owns = (name: string) => isRunFile(name);
@@ -331,17 +376,14 @@ async function main(args: string[]): Promise<void> {
       await write?.();
       await writeFileAtomic(`${runDir}/${RUN_RECORD_NAME}`, encodeRunRecord(config, sources));
     });
-    if (write) progress(`assign: top-${config.l} centers per sample → ${labelsPath}`);
+    if (write && sources.labels === null) {
+      progress(`assign: top-${config.l} centers per sample → ${labelsPath}`);
+    }
   }
   let last = 0;
   const result = await train(
     gpu,
-    {
-      x: loaded.x,
-      inputShape: loaded.inputShape,
-      positives,
-      ...(assignments ? { assignments } : {}),
-    },
+    trainData,
     config,
     {
       runDir,

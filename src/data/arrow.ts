@@ -512,3 +512,48 @@ export async function readArrowLabels(path: string): Promise<ArrowLabels> {
   }
   return result;
 }
+
+/**
+ * Writes sample keys as a one-column Arrow IPC file (`key: Utf8`), atomically: the metadata
+ * half of clip-retrieval's `metadata_<i>` files.
+ *
+ * @param path The file.
+ * @param keys One key per row.
+ *
+ * @example Usage
+ * ```ts
+ * import { readArrowKeys, writeArrowKeys } from "./arrow.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".arrow" });
+ * await writeArrowKeys(path, ["a", "b"]);
+ * console.log(await readArrowKeys(path)); // [ "a", "b" ]
+ * await Deno.remove(path);
+ * ```
+ */
+export async function writeArrowKeys(path: string, keys: string[]): Promise<void> {
+  const table = new Table({ key: vectorFromArray(keys, new Utf8()) });
+  await writeFileAtomic(path, tableToIPC(table, "file"));
+}
+
+/**
+ * Reads the `key` column (or `column`) of an Arrow IPC file as strings.
+ *
+ * @param path The file.
+ * @param column The column. @default {"key"}
+ * @returns The keys, one per row.
+ * @throws {TypeError} When the column is missing (the message lists the columns).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const keys = await readArrowKeys("emb/metadata/metadata_0.arrow");
+ * ```
+ */
+export async function readArrowKeys(path: string, column = "key"): Promise<string[]> {
+  const table = parseTable(await Deno.readFile(path), path);
+  const v = table.getChild(column);
+  if (!v) {
+    throw new TypeError(
+      `Expected ${path} to have a "${column}" column but found columns: ${columnsOf(table)}`,
+    );
+  }
+  return Array.from(v.toArray() as ArrayLike<unknown>, (x) => String(x));
+}

@@ -20,3 +20,6 @@ export * from "./npy.ts";
 export * from "./arrow.ts";
 export * from "./shards.ts";
 export * from "./mnist.ts";
+export * from "./webdataset.ts";
+export * from "./image_loader.ts";
+export * from "./clip_layout.ts";

@@ -95,7 +95,7 @@ function join(dir: string, name: string): string {
  */
 export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
   const files: string[] = [];
-  for (const input of inputs) {
+  for (let input of inputs) {
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(input);
@@ -109,6 +109,9 @@ export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
       files.push(input);
       continue;
     }
+    // clip-retrieval's layout (deno task embed): emb/ holds its embeddings in emb/img_emb/.
+    const clip = join(input, "img_emb");
+    if (await Deno.stat(clip).then((s) => s.isDirectory, () => false)) input = clip;
     const names: string[] = [];
     for await (const entry of Deno.readDir(input)) {
       if (entry.isDirectory || entry.name.startsWith(".")) continue;

@@ -13,3 +13,5 @@ export * from "./knn.ts";
 export * from "./linear_probe.ts";
 export * from "./retrieval.ts";
 export * from "./evaluate.ts";
+export * from "./charts.ts";
+export * from "./run_report.ts";

@@ -4,7 +4,11 @@ import { loadMnist } from "../data/mnist.ts";
 import { readEmbeddings } from "../data/shards.ts";
 import { readNpyArray } from "../data/npy.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
-import { decodeImages, listImages } from "../model/images.ts";
+import { listImages } from "../model/images.ts";
+import { decodeIndex, type ImageIndex, indexImages } from "../data/image_loader.ts";
+import { isShardInput } from "../data/webdataset.ts";
+import { readArrowLabels } from "../data/arrow.ts";
+import { formatSeconds, progress } from "../cli/_cli.ts";
 
 export interface LoadedInputs {
   x: Matrix;
@@ -14,12 +18,50 @@ export interface LoadedInputs {
   y?: Uint8Array;
   /** Held-out split (MNIST). */
   test?: { x: Matrix; y: Uint8Array };
+  /** The image index (images): keys and read order. */
+  index?: ImageIndex;
+  /** Each row's ordinal in `index` (rows of corrupt images are left out). */
+  ordinals?: Uint32Array;
+}
+
+/** True when the inputs are images (shards or image files) for an image encoder. */
+export async function isImageInput(inputs: string[], encoder: string): Promise<boolean> {
+  if (inputs.length === 1 && inputs[0] === "mnist") return false;
+  if (await isShardInput(inputs)) return true;
+  return encoder !== "head" || (await listImages(inputs)).length > 0;
+}
+
+/** Indexes image inputs, reporting damaged shards on stderr. */
+export async function indexImageInputs(cmd: string, inputs: string[]): Promise<ImageIndex> {
+  const t0 = performance.now();
+  let last = t0;
+  const index = await indexImages(inputs, {
+    onError: (e) => progress(`${cmd}: skipped the rest of a damaged shard: ${e.message}`),
+    onShard: (done, total, samples) => {
+      const now = performance.now();
+      if (now - last < 2000 || done === total) return;
+      last = now;
+      const rate = done / ((now - t0) / 1000);
+      progress(
+        `${cmd}: indexing shards ${done}/${total} (${samples} samples) ETA ${
+          formatSeconds((total - done) / Math.max(rate, 1e-9))
+        }`,
+      );
+    },
+  });
+  progress(
+    `${cmd}: ${index.keys.length} images in ${index.sources.length} ${
+      index.kind === "shards" ? "shard(s)" : "file(s)"
+    }`,
+  );
+  return index;
 }
 
 export async function loadInputs(
   inputs: string[],
   o: {
-    encoder: "head" | "cnn" | "vit";
+    encoder: string;
+    cmd?: string;
     limit?: number;
     testLimit?: number;
     imageSize?: number;
@@ -36,14 +78,31 @@ export async function loadInputs(
       inputShape: o.encoder === "head" ? [784] : [28, 28, 1],
     };
   }
-  const imgs = o.encoder !== "head" ? await listImages(inputs) : [];
-  if (o.encoder !== "head" || imgs.length > 0) {
-    const d = await decodeImages(inputs, { size: o.imageSize ?? 32 });
-    let x = d.x;
-    if (o.limit !== undefined && o.limit < x.rows) {
-      x = { data: x.data.slice(0, o.limit * x.cols), rows: o.limit, cols: x.cols };
+  if (await isImageInput(inputs, o.encoder)) {
+    const cmd = o.cmd ?? "load";
+    const index = await indexImageInputs(cmd, inputs);
+    if (o.limit !== undefined && o.limit < index.keys.length) {
+      index.keys.length = o.limit;
+      index.starts = index.starts.map((s) => Math.min(s, o.limit!));
+      if (index.kind === "files") index.sources.length = o.limit;
     }
-    return { x, inputShape: d.inputShape, kind: "images" };
+    const size = o.imageSize ?? 32;
+    let skipped = 0;
+    const d = await decodeIndex(index, {
+      size,
+      onSkip: (s) => {
+        skipped++;
+        progress(`${cmd}: skipped ${s.key} (${s.source}): ${s.message}`);
+      },
+    });
+    if (skipped) progress(`${cmd}: ${skipped} corrupt image(s) skipped`);
+    return {
+      x: d.x,
+      inputShape: [size, size, 3],
+      kind: "images",
+      index,
+      ordinals: d.ordinals,
+    };
   }
   const files: [string, number][] = [];
   let x = await readEmbeddings(inputs, {
@@ -65,11 +124,18 @@ export async function loadInputs(
   return { x, inputShape: [x.cols], kind: "embeddings" };
 }
 
-/** Reads integer labels (`n` or `n × l`) from a .npy file as Uint32. */
+/** Reads integer labels (`n` or `n × l`) from a .npy file (or an Arrow labels file) as Uint32. */
 export async function readLabels(
   path: string,
   rows: number,
 ): Promise<{ data: Uint32Array; cols: number }> {
+  if (/\.(arrow|feather|ipc)$/i.test(path)) {
+    const t = await readArrowLabels(path);
+    if (t.rows !== rows) {
+      throw new TypeError(`Expected ${path} to hold ${rows} rows of labels but found ${t.rows}`);
+    }
+    return { data: t.labels, cols: t.l };
+  }
   const a = await readNpyArray(path);
   if (a.shape[0] !== rows || a.shape.length > 2) {
     throw new TypeError(

@@ -33,8 +33,15 @@ export interface RunRecord {
 
 /** Whether `name` is a file that a training run writes into its run directory. */
 export function isRunFile(name: string): boolean {
-  return [RUN_RECORD_NAME, "labels.safetensors", "checkpoint.json", "metrics.jsonl", "eval.json"]
-    .includes(name) || /^checkpoint-\d+\.safetensors$/.test(name);
+  return [
+    RUN_RECORD_NAME,
+    "labels.safetensors",
+    "checkpoint.json",
+    "metrics.jsonl",
+    "eval.json",
+    "kmeans.json", // k-means stats for deno task report
+    "report.html", // deno task report
+  ].includes(name) || /^checkpoint-\d+\.safetensors$/.test(name);
 }
 
 /** The bytes of a run record. */

@@ -71,6 +71,14 @@ export interface TrainConfig {
   seed: number;
   /** Write a checkpoint every this many steps (and at the end). @default {100} */
   checkpointEvery: number;
+  /**
+   * Image augmentation while training: random-resized crop and horizontal flip
+   * (`"crop-flip"`), the crop alone (`"crop"`, e.g. for digits and text), or none (resize and
+   * centre crop, as for evaluation). @default {"crop-flip"}
+   */
+  augment: "crop-flip" | "crop" | "none";
+  /** Smallest random-resized crop, as a fraction of the image area. @default {0.35} */
+  minCropScale: number;
 }
 
 /** The default {@linkcode TrainConfig}. */
@@ -100,6 +108,8 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   epochs: 5,
   seed: 1,
   checkpointEvery: 100,
+  augment: "crop-flip",
+  minCropScale: 0.35,
 }) as TrainConfig;
 
 /** One-line help per option, used by `deno task train --help`. */
@@ -136,6 +146,8 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
   epochs: "passes over the data",
   seed: "seed of init, shuffling and negative sampling",
   checkpointEvery: "checkpoint every N steps (and at the end)",
+  augment: '"crop-flip", "crop" or "none": image augmentation while training',
+  minCropScale: "smallest random-resized crop, fraction of the image area, in (0, 1]",
 };
 
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
@@ -144,6 +156,7 @@ const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   marginType: ["arc", "cosine"],
   loss: ["mlcd", "mlc"],
   centersInit: ["normal", "kmeans"],
+  augment: ["crop-flip", "crop", "none"],
 };
 const INTS: (keyof TrainConfig)[] = [
   "imageSize",
@@ -245,6 +258,7 @@ export function resolveTrainConfig(
   pos("beta1", 0, 0.999999, false);
   pos("beta2", 0, 0.999999, false);
   pos("eps", 0, 1);
+  pos("minCropScale", 0, 1);
   pos("mlpRatio", 0, 1e3);
   if (c.encoder === "vit") {
     validateVitShape(c, [c.imageSize, c.imageSize, 3]);

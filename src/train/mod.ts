@@ -19,3 +19,4 @@ export * from "./load_encoder.ts";
 export * from "./pseudo_labels.ts";
 export * from "./safetensors.ts";
 export * from "./trainer.ts";
+export * from "./image_stream.ts";

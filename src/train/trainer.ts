@@ -15,14 +15,41 @@ import { sampleClasses } from "../loss/sample_classes.ts";
 import { mlcdLossOp } from "../loss/tfjs_op.ts";
 import { truncateMetrics } from "./_run_dir.ts";
 
+/** One training batch from a {@linkcode TrainStream}. */
+export interface TrainBatch {
+  /** `rows × inputDim` flattened inputs. */
+  x: Float32Array;
+  /** `rows × l` positive class ids. */
+  positives: Uint32Array;
+  /** Rows in the batch (at most the batch size; 0 skips the step's update). */
+  rows: number;
+}
+
+/**
+ * Training data that does not fit in memory: batches are produced on demand (e.g. decoded
+ * from WebDataset shards). Batch `s` must be the same whenever it is asked for, so a resumed
+ * run sees the same data in the same order.
+ */
+export interface TrainStream {
+  /** Samples per epoch. */
+  rows: number;
+  /**
+   * Batches from global step `fromStep` on, in step order, `batchSize` rows each (fewer when
+   * samples are skipped); epoch `e` covers steps `[e·stepsPerEpoch, (e+1)·stepsPerEpoch)`.
+   */
+  batches(fromStep: number, batchSize: number, stepsPerEpoch: number): AsyncIterable<TrainBatch>;
+}
+
 /** Training data: flattened inputs and every row's `l` positive class ids. */
 export interface TrainData {
-  /** Inputs, one flattened sample per row (`inputShape` values). */
-  x: Matrix;
+  /** Inputs, one flattened sample per row (`inputShape` values); or give `stream`. */
+  x?: Matrix;
+  /** Streamed inputs and positives instead of `x` and `positives`. @default {undefined} */
+  stream?: TrainStream;
   /** Shape of one input sample: `[dim]` (head) or `[h, w, c]` (cnn). */
   inputShape: number[];
-  /** Positive class ids, `x.rows × l`, row-major (from top-l assignment). */
-  positives: Uint32Array;
+  /** Positive class ids, `x.rows × l`, row-major (from top-l assignment); unused with `stream`. */
+  positives?: Uint32Array;
   /** Class centers from k-means (`classes × embedDim`), for `centersInit: "kmeans"`. */
   centroids?: Matrix;
   /**
@@ -103,27 +130,34 @@ export async function train(
 ): Promise<TrainResult> {
   await useTfBackend(gpu);
   const c = config;
-  const n = data.x.rows;
   const inputDim = data.inputShape.reduce((a, b) => a * b, 1);
-  if (data.x.cols !== inputDim) {
+  if (!data.x && !data.stream) {
+    throw new TypeError("Expected training data x or a stream but found neither");
+  }
+  const n = data.stream ? data.stream.rows : data.x!.rows;
+  const positivesAll = data.positives ?? new Uint32Array(0);
+  if (data.x && !data.stream && data.x.cols !== inputDim) {
     throw new TypeError(
       `Expected input rows of ${inputDim} values (inputShape ${
         JSON.stringify(data.inputShape)
       }) but found ${data.x.cols}`,
     );
   }
-  if (data.positives.length !== n * c.l) {
+  if (!data.stream && positivesAll.length !== n * c.l) {
     throw new TypeError(
-      `Expected ${n} × l=${c.l} positives but found ${data.positives.length} values`,
+      `Expected ${n} × l=${c.l} positives but found ${positivesAll.length} values`,
     );
   }
-  for (let i = 0; i < data.positives.length; i++) {
-    if (data.positives[i]! >= c.classes) {
-      throw new RangeError(
-        `Expected positive class ids in [0, ${c.classes - 1}] but found ${data.positives[i]}`,
-      );
+  const checkPositives = (p: Uint32Array) => {
+    for (let i = 0; i < p.length; i++) {
+      if (p[i]! >= c.classes) {
+        throw new RangeError(
+          `Expected positive class ids in [0, ${c.classes - 1}] but found ${p[i]}`,
+        );
+      }
     }
-  }
+  };
+  checkPositives(positivesAll);
   const bs = Math.min(c.batchSize, n);
   const stepsPerEpoch = Math.max(1, Math.floor(n / bs));
   const totalSteps = stepsPerEpoch * c.epochs;
@@ -146,7 +180,7 @@ export async function train(
     const k = data.centroids;
     if (k && k.rows === c.classes && k.cols === c.embedDim) {
       centersInit = tf.tensor2d(k.data, [k.rows, k.cols]);
-    } else if (data.assignments && data.assignments.length === n) {
+    } else if (data.x && data.assignments && data.assignments.length === n) {
       const z = await embed(encoder, data.x, { normalize: true });
       const sums = new Float64Array(c.classes * c.embedDim);
       const w = new Float32Array(c.classes * c.embedDim);
@@ -292,67 +326,95 @@ export async function train(
   let permEpoch = -1;
   let perm: Uint32Array = new Uint32Array(0);
   let lastLoss = NaN;
-  const xb = new Float32Array(bs * inputDim);
-  const pb = new Uint32Array(bs * c.l);
-  while (step < totalSteps) {
-    const epoch = Math.floor(step / stepsPerEpoch);
-    if (epoch !== permEpoch) {
-      perm = permutation(n, mixSeed(c.seed, 104, epoch));
-      permEpoch = epoch;
-    }
-    const off = (step % stepsPerEpoch) * bs;
-    for (let i = 0; i < bs; i++) {
-      const r = perm[off + i]!;
-      xb.set(data.x.data.subarray(r * inputDim, (r + 1) * inputDim), i * inputDim);
-      pb.set(data.positives.subarray(r * c.l, (r + 1) * c.l), i * c.l);
-    }
-    const sampleSeed = Math.floor(sampler.next() * 4294967296);
-    const sampled = sampleClasses(pb, c.classes, c.ratio, sampleSeed);
-    const lr = learningRate(step, totalSteps, c.warmupSteps, c.lr);
-    const xt = tf.tensor2d(xb, [bs, inputDim]);
-    const { value, grads } = tf.variableGrads(
-      () =>
-        mlcdLossOp(gpu, encoder.apply(xt), centers as tf.Tensor2D, pb, {
-          sampled,
-          scale: c.scale,
-          margin: c.margin,
-          marginType: c.marginType,
-          loss: c.loss,
-        }),
-      [...params.values()],
-    );
-    const byName: Record<string, tf.Tensor> = {};
-    for (const [name, v] of params) {
-      const g = grads[v.name];
-      if (g) byName[name] = g;
-    }
-    opt.step(byName, lr);
-    lastLoss = (await value.data())[0]!;
-    tf.dispose([xt, value, ...Object.values(grads)]);
-    if (!Number.isFinite(lastLoss)) {
-      throw new RangeError(`Training diverged: loss is ${lastLoss} at step ${step + 1}`);
-    }
-    step++;
-    const el = (performance.now() - t0) / 1000;
-    const sps = ((step - startStep) * bs) / Math.max(el, 1e-9);
-    const p: TrainProgress = {
-      step,
-      totalSteps,
-      epoch: Math.floor((step - 1) / stepsPerEpoch) + 1,
-      loss: lastLoss,
-      lr,
-      samplesPerSec: sps,
-      etaSec: ((totalSteps - step) * bs) / Math.max(sps, 1e-9),
-    };
-    if (metricsPath) {
-      await Deno.writeTextFile(
-        metricsPath,
-        JSON.stringify({ ...p, time: new Date().toISOString() }) + "\n",
-        { append: true },
+  let xb: Float32Array = new Float32Array(bs * inputDim);
+  let pb: Uint32Array = new Uint32Array(bs * c.l);
+  let rows = bs;
+  const stream = data.stream?.batches(step, bs, stepsPerEpoch)[Symbol.asyncIterator]();
+  try {
+    while (step < totalSteps) {
+      if (stream) {
+        const next = await stream.next();
+        if (next.done) {
+          throw new RangeError(`Expected a batch for step ${step + 1} but the stream ended`);
+        }
+        const b = next.value;
+        if (b.x.length !== b.rows * inputDim || b.positives.length !== b.rows * c.l) {
+          throw new TypeError(
+            `Expected a batch of ${b.rows} × ${inputDim} inputs and ${b.rows} × l=${c.l} positives but found ${b.x.length} and ${b.positives.length} values`,
+          );
+        }
+        checkPositives(b.positives);
+        xb = b.x;
+        pb = b.positives;
+        rows = b.rows;
+      } else {
+        const x = data.x!;
+        const epoch = Math.floor(step / stepsPerEpoch);
+        if (epoch !== permEpoch) {
+          perm = permutation(n, mixSeed(c.seed, 104, epoch));
+          permEpoch = epoch;
+        }
+        const off = (step % stepsPerEpoch) * bs;
+        for (let i = 0; i < bs; i++) {
+          const r = perm[off + i]!;
+          xb.set(x.data.subarray(r * inputDim, (r + 1) * inputDim), i * inputDim);
+          pb.set(positivesAll.subarray(r * c.l, (r + 1) * c.l), i * c.l);
+        }
+      }
+      const sampleSeed = Math.floor(sampler.next() * 4294967296);
+      const sampled = sampleClasses(pb, c.classes, c.ratio, sampleSeed);
+      const lr = learningRate(step, totalSteps, c.warmupSteps, c.lr);
+      if (rows === 0) { // every sample of a streamed batch was skipped: no update this step
+        step++;
+        continue;
+      }
+      const xt = tf.tensor2d(xb, [rows, inputDim]);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          mlcdLossOp(gpu, encoder.apply(xt), centers as tf.Tensor2D, pb, {
+            sampled,
+            scale: c.scale,
+            margin: c.margin,
+            marginType: c.marginType,
+            loss: c.loss,
+          }),
+        [...params.values()],
       );
+      const byName: Record<string, tf.Tensor> = {};
+      for (const [name, v] of params) {
+        const g = grads[v.name];
+        if (g) byName[name] = g;
+      }
+      opt.step(byName, lr);
+      lastLoss = (await value.data())[0]!;
+      tf.dispose([xt, value, ...Object.values(grads)]);
+      if (!Number.isFinite(lastLoss)) {
+        throw new RangeError(`Training diverged: loss is ${lastLoss} at step ${step + 1}`);
+      }
+      step++;
+      const el = (performance.now() - t0) / 1000;
+      const sps = ((step - startStep) * bs) / Math.max(el, 1e-9);
+      const p: TrainProgress = {
+        step,
+        totalSteps,
+        epoch: Math.floor((step - 1) / stepsPerEpoch) + 1,
+        loss: lastLoss,
+        lr,
+        samplesPerSec: sps,
+        etaSec: ((totalSteps - step) * bs) / Math.max(sps, 1e-9),
+      };
+      if (metricsPath) {
+        await Deno.writeTextFile(
+          metricsPath,
+          JSON.stringify({ ...p, time: new Date().toISOString() }) + "\n",
+          { append: true },
+        );
+      }
+      options.onStep?.(p);
+      if (step < totalSteps && step % c.checkpointEvery === 0) await checkpoint(false);
     }
-    options.onStep?.(p);
-    if (step < totalSteps && step % c.checkpointEvery === 0) await checkpoint(false);
+  } finally {
+    await stream?.return?.(); // closes the shard readers, also when a step throws
   }
   if (options.runDir && (!manifest || !manifest.done || manifest.step !== step)) {
     await checkpoint(true);

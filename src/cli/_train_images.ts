@@ -1,0 +1,165 @@
+// deno task train on images (WebDataset shards or folders): labels joined by sample key or
+// pseudo-labels from k-means of the pixels, then a streamed, augmented TrainStream.
+import type { Gpu } from "../gpu/gpu.ts";
+import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import { readArrowLabels } from "../data/arrow.ts";
+import { writeFileAtomic } from "../data/atomic.ts";
+import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
+import { decodeIndex } from "../data/image_loader.ts";
+import { mixSeed } from "../random/rng.ts";
+import type { TrainConfig } from "../train/config.ts";
+import { imageTrainStream, joinLabels } from "../train/image_stream.ts";
+import { pseudoLabels } from "../train/pseudo_labels.ts";
+import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
+import type { TrainData } from "../train/trainer.ts";
+import { indexImageInputs, readLabels } from "../train/_data_source.ts";
+import { progress } from "./_cli.ts";
+
+/** Builds the streamed training data of an image run. */
+export async function prepareImageTraining(
+  gpu: Gpu,
+  inputs: string[],
+  config: TrainConfig,
+  o: { runDir: string; labels?: string; resume: boolean; limit?: number; imageSize: number },
+): Promise<{ data: TrainData; n: number; write?: () => Promise<void> }> {
+  // Nothing is written here: the caller runs `write` once every input is validated.
+  let write: (() => Promise<void>) | undefined;
+  const index = await indexImageInputs("train", inputs);
+  if (o.limit !== undefined && o.limit < index.keys.length) {
+    index.keys.length = o.limit;
+    index.starts = index.starts.map((s) => Math.min(s, o.limit!));
+    if (index.kind === "files") index.sources.length = o.limit;
+  }
+  const size = o.imageSize, l = config.l;
+  let skipped = 0;
+  const onSkip = (s: { key: string; source: string; message: string }) => {
+    skipped++;
+    progress(`train: skipped ${s.key} (${s.source}): ${s.message} [${skipped} skipped]`);
+  };
+  let rowOf: Int32Array, positives: Uint32Array;
+  if (o.labels) {
+    let rows: number, ids: ArrayLike<string | number | bigint> | undefined;
+    if (/\.(arrow|feather|ipc)$/i.test(o.labels)) {
+      const t = await readArrowLabels(o.labels);
+      if (t.l !== l) {
+        throw new TypeError(`Expected ${o.labels} to hold l=${l} labels per row but found ${t.l}`);
+      }
+      positives = t.labels;
+      rows = t.rows;
+      ids = t.ids;
+    } else {
+      const t = await readLabels(o.labels, index.keys.length);
+      if (t.cols !== l) {
+        throw new TypeError(
+          `Expected ${o.labels} to hold l=${l} labels per row but found ${t.cols}`,
+        );
+      }
+      positives = t.data;
+      rows = index.keys.length;
+    }
+    const j = joinLabels(index, rows, ids);
+    progress(
+      `train: labels ${o.labels}${
+        ids ? " joined by key" : " in read order"
+      }: ${j.matched} matched, ${j.samplesWithoutLabel} sample(s) without a label, ${j.labelsWithoutSample} label(s) without a sample`,
+    );
+    rowOf = j.rowOf;
+    const assignments = new Uint32Array(positives.length / l).map((_, i) => positives[i * l]!);
+    const sizes = clusterSizesOf(assignments, rowOf, config.classes);
+    if (!o.resume) write = () => writeKmeansStats(o.runDir, [], sizes);
+  } else {
+    const labelsPath = `${o.runDir}/labels.safetensors`;
+    let cached: { p: Uint32Array; ord: Uint32Array } | undefined;
+    if (o.resume) {
+      let f;
+      try {
+        f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) {
+          throw new Deno.errors.NotFound(`Cannot resume: ${labelsPath} is missing`);
+        }
+        throw e;
+      }
+      const p = f.tensors.get("positives"), ord = f.tensors.get("ordinals");
+      if (!p || !ord || p.shape[1] !== l || p.shape[0] !== ord.shape[0]) {
+        throw new TypeError(
+          `Cannot resume: ${labelsPath} holds pseudo-labels of shape ${
+            JSON.stringify(p?.shape ?? null)
+          } and ${ord ? "" : "no "}image ordinals, but the run needs n × l=${l} with ordinals`,
+        );
+      }
+      cached = { p: p.data as Uint32Array, ord: ord.data as Uint32Array };
+    }
+    if (!cached) {
+      progress(`train: decoding ${index.keys.length} images (${size} px) for k-means`);
+      const d = await decodeIndex(index, { size, onSkip });
+      if (config.classes > d.x.rows) {
+        throw new RangeError(
+          `Expected classes to be at most the ${d.x.rows} samples but found ${config.classes}`,
+        );
+      }
+      progress(
+        `cluster: spherical k-means of the pixels into C=${config.classes} (${config.kmeansIters} iterations)`,
+      );
+      const stats: KMeansIterationStats[] = [];
+      const pl = await pseudoLabels(gpu, d.x, {
+        classes: config.classes,
+        l,
+        niter: config.kmeansIters,
+        seed: mixSeed(config.seed, 1),
+        onIteration: (s) => {
+          stats.push(s);
+          if ((s.iteration + 1) % 5 === 0) {
+            progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
+          }
+        },
+      });
+      write = async () => {
+        await writeFileAtomic(
+          labelsPath,
+          encodeSafetensors(
+            new Map(
+              [
+                ["positives", { dtype: "U32", shape: [d.x.rows, l], data: pl.positives }],
+                ["assignments", { dtype: "U32", shape: [d.x.rows], data: pl.assignments }],
+                ["ordinals", { dtype: "U32", shape: [d.x.rows], data: d.ordinals }],
+              ] as const,
+            ),
+          ),
+        );
+        await writeKmeansStats(o.runDir, stats, clusterSizes(pl.assignments, config.classes));
+      };
+      cached = { p: pl.positives, ord: d.ordinals };
+    } else progress(`train: pseudo-labels from ${labelsPath}`);
+    positives = cached.p;
+    rowOf = new Int32Array(index.keys.length).fill(-1);
+    cached.ord.forEach((ord, r) => rowOf[ord] = r);
+  }
+  const stream = imageTrainStream(index, rowOf, positives, {
+    size,
+    seed: config.seed,
+    l,
+    augment: config.augment,
+    minScale: config.minCropScale,
+    onSkip,
+  });
+  if (config.classes > stream.rows) {
+    throw new RangeError(
+      `Expected classes to be at most the ${stream.rows} samples but found ${config.classes}`,
+    );
+  }
+  progress(
+    `train: streaming ${stream.rows} labelled images, ${size}×${size}×3, augment ${config.augment}`,
+  );
+  return {
+    data: { stream, inputShape: [size, size, 3] },
+    n: stream.rows,
+    ...(write ? { write } : {}),
+  };
+}
+
+function clusterSizesOf(assign: Uint32Array, rowOf: Int32Array, k: number): Uint32Array {
+  const s = new Uint32Array(k);
+  for (const r of rowOf) if (r >= 0 && assign[r]! < k) s[assign[r]!]!++;
+  return s;
+}

@@ -1,0 +1,234 @@
+/**
+ * `deno task embed`: turns images (folders or WebDataset shards) or input embeddings into a
+ * trained encoder's embeddings, in clip-retrieval's layout: `img_emb/img_emb_<i>.npy` plus
+ * `metadata/metadata_<i>.arrow` (the sample keys, same order). The output feeds
+ * `deno task cluster` and `deno task assign` directly.
+ *
+ * @example Usage
+ * ```sh
+ * deno task embed --checkpoint runs/a --data shards/ --out emb/
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { writeArrowKeys } from "../data/arrow.ts";
+import { readEmbeddingKeys } from "../data/clip_layout.ts";
+import { streamImageBatches } from "../data/image_loader.ts";
+import { writeNpy } from "../data/npy.ts";
+import { listEmbeddingFiles, streamEmbeddings } from "../data/shards.ts";
+import { createGpu } from "../gpu/gpu.ts";
+import { embed } from "../model/encoder.ts";
+import { useTfBackend } from "../model/tf.ts";
+import { loadEncoder } from "../train/load_encoder.ts";
+import { indexImageInputs, isImageInput } from "../train/_data_source.ts";
+import { readNpyHeader } from "../data/npy.ts";
+import { scanArrowEmbeddings } from "../data/arrow.ts";
+import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
+import { checkOutputDir } from "./_paths.ts";
+
+const HELP =
+  `Usage: deno task embed --checkpoint <run dir> --data <images|shards|embeddings> --out <dir>
+
+Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
+clip-retrieval's layout:
+  <out>/img_emb/img_emb_<i>.npy          float32 (or float16 with --f16), rows × embedDim
+  <out>/metadata/metadata_<i>.arrow      column "key": the sample keys, same order
+Images: folders or WebDataset shards (directory of .tar, .tar files, or a brace pattern
+such as shards/{00000..00099}.tar), resized and centre-cropped, CLIP-normalised.
+Embeddings (.npy/Arrow, for head encoders): keys from their clip-retrieval metadata, else
+the row number. Streams with bounded memory; every file is written atomically.
+
+Options:
+  --checkpoint DIR     run directory with checkpoint.json (required)
+  --data PATH          inputs (repeatable; required)
+  --out DIR            output directory; must not hold embeddings already (required)
+  --f16                store float16
+  --batch-size N       samples per encoder batch (default 256)
+  --rows-per-file N    rows per img_emb_<i>.npy (default 100000)
+  --image-size PX      image side (default: the checkpoint's)
+  --column NAME        Arrow column of input embeddings
+  --json               print a JSON summary on stdout
+  -h, --help           this help`;
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      checkpoint: { type: "string" },
+      data: { type: "string", multiple: true },
+      out: { type: "string" },
+      f16: { type: "boolean", default: false },
+      "batch-size": { type: "string" },
+      "rows-per-file": { type: "string" },
+      "image-size": { type: "string" },
+      column: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (!values.checkpoint) throw new UsageError("Expected --checkpoint <run dir> but found none");
+  if (!values.data?.length) throw new UsageError("Expected --data <path> but found none");
+  if (!values.out) throw new UsageError("Expected --out <dir> but found none");
+  const out = values.out.replace(/\/+$/, "");
+  const bs = intFlag("batch-size", values["batch-size"], 256, 1);
+  const perFile = intFlag("rows-per-file", values["rows-per-file"], 100000, 1);
+  await checkOutputDir("--out", out);
+  for (const sub of ["img_emb", "metadata"]) {
+    try {
+      for await (const e of Deno.readDir(`${out}/${sub}`)) {
+        if (!e.name.startsWith(".")) {
+          throw new UsageError(
+            `Refusing to overwrite ${out}/${sub}/${e.name}: --out already holds embeddings`,
+          );
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  const t0 = performance.now();
+  const gpu = await createGpu();
+  await useTfBackend(gpu);
+  const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
+  centers.dispose();
+  const spec = encoder.spec;
+  const d = spec.embedDim;
+
+  // Rows accumulate into one output part at a time.
+  let part = 0, partRows = 0, done = 0, total = 0, last = 0;
+  let buf = new Float32Array(Math.min(perFile, 65536) * d);
+  let keys: string[] = [];
+  const files: string[] = [];
+  await Deno.mkdir(`${out}/img_emb`, { recursive: true });
+  await Deno.mkdir(`${out}/metadata`, { recursive: true });
+  const flush = async () => {
+    if (partRows === 0) return;
+    const emb = `${out}/img_emb/img_emb_${part}.npy`;
+    await writeNpy(emb, buf.subarray(0, partRows * d), [partRows, d], {
+      ...(values.f16 ? { dtype: "f2" as const } : {}),
+    });
+    await writeArrowKeys(`${out}/metadata/metadata_${part}.arrow`, keys);
+    files.push(emb);
+    part++;
+    partRows = 0;
+    keys = [];
+  };
+  const add = async (x: Float32Array, rows: number, rowKeys: string[]) => {
+    const z = await embed(encoder, { data: x, rows, cols: encoder.inputDim }, {
+      normalize: true,
+      batchSize: bs,
+    });
+    for (let r = 0; r < rows; r++) {
+      if ((partRows + 1) * d > buf.length) {
+        const grown = new Float32Array(Math.min(perFile * d, buf.length * 2));
+        grown.set(buf);
+        buf = grown;
+      }
+      buf.set(z.data.subarray(r * d, (r + 1) * d), partRows * d);
+      keys.push(rowKeys[r]!);
+      partRows++;
+      if (partRows === perFile) await flush();
+    }
+    done += rows;
+    const now = performance.now();
+    if (now - last > 1000 || done === total) {
+      last = now;
+      const rate = done / Math.max((now - t0) / 1000, 1e-9);
+      progress(
+        `embed: ${done}/${total} rows  ${Math.round(rate)} rows/s  ETA ${
+          formatSeconds((total - done) / Math.max(rate, 1e-9))
+        }`,
+      );
+    }
+  };
+
+  let skipped = 0;
+  if (await isImageInput(values.data, spec.kind)) {
+    if (spec.kind === "head") {
+      throw new UsageError(
+        `Expected a checkpoint of an image encoder for images but ${values.checkpoint} has a "head" encoder`,
+      );
+    }
+    const index = await indexImageInputs("embed", values.data);
+    total = index.keys.length;
+    const size = values["image-size"] !== undefined
+      ? intFlag("image-size", values["image-size"], 0, 1)
+      : spec.inputShape[0]!;
+    const ch = spec.inputShape[2] === 1 ? 1 : 3;
+    for await (
+      const b of streamImageBatches(index, {
+        size,
+        channels: ch,
+        batchSize: bs,
+        onSkip: (s) => {
+          skipped++;
+          progress(`embed: skipped ${s.key} (${s.source}): ${s.message} [${skipped} skipped]`);
+        },
+      })
+    ) {
+      if (b.rows) await add(b.x, b.rows, b.keys);
+    }
+  } else {
+    const inputs = await listEmbeddingFiles(values.data);
+    const rowsOf: number[] = [];
+    for (const f of inputs) {
+      rowsOf.push(
+        f.toLowerCase().endsWith(".npy")
+          ? (await readNpyHeader(f)).shape[0] ?? 0
+          : scanArrowEmbeddings(
+            await Deno.readFile(f),
+            values.column ? { column: values.column } : {},
+            f,
+          ).rows,
+      );
+    }
+    total = rowsOf.reduce((a, b) => a + b, 0);
+    const inKeys = await readEmbeddingKeys(inputs, rowsOf);
+    for await (
+      const b of streamEmbeddings(inputs, {
+        batchRows: bs,
+        ...(values.column ? { column: values.column } : {}),
+      })
+    ) {
+      if (b.matrix.cols !== encoder.inputDim) {
+        throw new TypeError(
+          `Expected ${b.file} to hold rows of ${encoder.inputDim} values (the checkpoint's encoder input) but found ${b.matrix.cols}`,
+        );
+      }
+      const k = Array.from(
+        { length: b.matrix.rows },
+        (_, i) => inKeys ? inKeys[b.rowStart + i]! : String(b.rowStart + i),
+      );
+      await add(b.matrix.data, b.matrix.rows, k);
+    }
+  }
+  await flush();
+  encoder.dispose();
+  gpu.destroy();
+  const seconds = (performance.now() - t0) / 1000;
+  progress(
+    `embed: ${done} rows × ${d} in ${files.length} file(s) under ${out}/img_emb in ${
+      formatSeconds(seconds)
+    }${skipped ? ` (${skipped} corrupt sample(s) skipped)` : ""}`,
+  );
+  if (values.json) {
+    console.log(JSON.stringify({
+      rows: done,
+      dim: d,
+      files,
+      skipped,
+      dtype: values.f16 ? "float16" : "float32",
+      checkpoint: values.checkpoint,
+      step: manifest.step,
+      seconds,
+    }));
+  }
+}
+
+if (import.meta.main) await runCli("embed", main);

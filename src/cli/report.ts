@@ -1,0 +1,59 @@
+/**
+ * `deno task report`: writes a self-contained `report.html` for a training run: loss and
+ * learning rate per step, the k-means objective per iteration, the cluster-size distribution
+ * and the eval table, as SVG charts rendered server-side by Vega-Lite.
+ *
+ * @example Usage
+ * ```sh
+ * deno task report --run-dir runs/a
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../data/atomic.ts";
+import { readRunReport, renderRunReport } from "../eval/run_report.ts";
+import { progress, runCli, UsageError } from "./_cli.ts";
+import { checkOutputFiles } from "./_paths.ts";
+
+const HELP = `Usage: deno task report --run-dir <dir> [--out <file.html>]
+
+Reads <dir>/metrics.jsonl (required), kmeans.json, eval.json and checkpoint.json (when
+present) and writes one self-contained HTML page with SVG charts (Vega-Lite, rendered
+without a browser): loss and learning rate per step, k-means objective per iteration,
+cluster sizes, and the eval table (raw inputs, untrained and trained encoder).
+
+Options:
+  --run-dir DIR    the run directory (required)
+  --out FILE       output page (default <dir>/report.html)
+  -h, --help       this help`;
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      "run-dir": { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const dir = values["run-dir"];
+  if (!dir) throw new UsageError("Expected --run-dir <dir> but found none");
+  const out = values.out ?? `${dir.replace(/\/+$/, "")}/report.html`;
+  const data = await readRunReport(dir);
+  await checkOutputFiles("report", [{ flag: "--out", path: out }], []);
+  const html = await renderRunReport(data);
+  await writeFileAtomic(out, new TextEncoder().encode(html));
+  progress(
+    `report: ${data.steps.length} steps, ${data.kmeans?.length ?? 0} k-means iterations, ${
+      data.eval?.length ?? 0
+    } eval rows → ${out}`,
+  );
+}
+
+if (import.meta.main) await runCli("report", main);
