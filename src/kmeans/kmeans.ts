@@ -201,10 +201,6 @@ export async function kmeans(
       );
     } else onLog?.(`No checkpoint at ${ck.path} yet: starting from the beginning`);
   }
-  const variant = saved ? saved.kernel : await chooseAssignKernel(gpu, options.variant, d, f16, {
-    autotune: options.autotune,
-    onLog,
-  });
   const dp = paddedWidth(d);
   const kc = weights ? weightedCentroidsPerChunk(gpu, dp) : centroidsPerChunk(gpu, dp, true);
 
@@ -213,11 +209,6 @@ export async function kmeans(
   let trainIndex: Uint32Array | undefined;
   if (n > k * maxPpc) {
     trainIndex = (matrix ? sampleIndices : sampleIndicesSparse)(n, k * maxPpc, rand).sort();
-    onLog?.(
-      `Sampling a subset of ${
-        k * maxPpc
-      } / ${n} rows for training (maxPointsPerCentroid = ${maxPpc})`,
-    );
   }
   // The rows the iterations train on: `trainX` row `rowOf(i)` is training row i, which is
   // data row `dataRow(i)`.
@@ -229,14 +220,31 @@ export async function kmeans(
   } else {
     const src = source!;
     const want = trainIndex ?? Uint32Array.from({ length: n }, (_, i) => i);
-    onLog?.(`Reading ${want.length} rows from ${src.slices.length} file(s)`);
+    const t0 = performance.now();
     trainX = await gatherRows(src, want);
     checkRows(trainX, spherical, (r) => {
       const at = locateRow(src, want[r]!);
       return `row ${at.fileRow} of ${at.file}`;
     });
     rowOf = (i) => i;
+    onLog?.(
+      `Read ${want.length} training rows from ${src.slices.length} file(s) in ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      }s`,
+    );
   }
+  if (trainIndex) {
+    onLog?.(
+      `Sampling a subset of ${
+        k * maxPpc
+      } / ${n} rows for training (maxPointsPerCentroid = ${maxPpc})`,
+    );
+  }
+  const variant = saved ? saved.kernel : await chooseAssignKernel(gpu, options.variant, d, f16, {
+    autotune: options.autotune,
+    onLog,
+  });
+
   const nTrain = trainIndex ? trainIndex.length : n;
   const dataRow = (i: number) => (trainIndex ? trainIndex[i]! : i);
 
