@@ -213,6 +213,7 @@ export async function kmeans(
   // The rows the iterations train on: `trainX` row `rowOf(i)` is training row i, which is
   // data row `dataRow(i)`.
   let trainX: Matrix;
+  let readStart = 0;
   let rowOf: (i: number) => number;
   if (matrix) {
     trainX = matrix;
@@ -220,24 +221,26 @@ export async function kmeans(
   } else {
     const src = source!;
     const want = trainIndex ?? Uint32Array.from({ length: n }, (_, i) => i);
-    const t0 = performance.now();
+    readStart = performance.now();
     trainX = await gatherRows(src, want);
     checkRows(trainX, spherical, (r) => {
       const at = locateRow(src, want[r]!);
       return `row ${at.fileRow} of ${at.file}`;
     });
     rowOf = (i) => i;
-    onLog?.(
-      `Read ${want.length} training rows from ${src.slices.length} file(s) in ${
-        ((performance.now() - t0) / 1000).toFixed(1)
-      }s`,
-    );
   }
   if (trainIndex) {
     onLog?.(
       `Sampling a subset of ${
         k * maxPpc
       } / ${n} rows for training (maxPointsPerCentroid = ${maxPpc})`,
+    );
+  }
+  if (source) {
+    onLog?.(
+      `Read ${trainX.rows} training rows from ${source.slices.length} file(s) in ${
+        ((performance.now() - readStart) / 1000).toFixed(1)
+      }s`,
     );
   }
   const variant = saved ? saved.kernel : await chooseAssignKernel(gpu, options.variant, d, f16, {
@@ -370,7 +373,9 @@ export async function kmeans(
                   state: await readCentroidState(gpu, cents),
                 });
                 onLog?.(
-                  `Checkpoint: run ${redo + 1}/${nredo}, iteration ${iteration} in ${ck.path}`,
+                  `Checkpoint: run ${
+                    redo + 1
+                  }/${nredo}, ${iteration} iterations done, in ${ck.path}`,
                 );
               },
             }
