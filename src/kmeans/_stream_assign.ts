@@ -101,7 +101,7 @@ export async function streamAssign(
   const assignments = new Uint32Array(n);
   let objective = 0;
   const t0 = performance.now();
-  const it = streamRows(source, { batchRows: cap });
+  const it = streamRows(source, { batchRows: cap, reuse: true });
   let next: Promise<IteratorResult<RowBatch>> = it.next();
   try {
     while (true) {
