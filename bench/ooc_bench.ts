@@ -215,3 +215,27 @@ if (import.meta.main) {
     console.error(`wrote ${values.out}/ooc.md`);
   }
 }
+
+/**
+ * The out-of-core section of `deno task bench`: full shapes write `<outDir>/ooc.md`;
+ * `--quick` shapes only print the table.
+ */
+export async function oocSection(
+  quick: boolean,
+  outDir: string,
+  machine: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const s = quick ? OOC_QUICK : OOC_FULL;
+  try {
+    const md = oocMarkdown(s, await runOocBench(s, log), machine);
+    console.log("\n" + md);
+    if (!quick) {
+      await Deno.mkdir(outDir, { recursive: true });
+      await writeFileAtomic(`${outDir}/ooc.md`, new TextEncoder().encode(md));
+      log(`out-of-core: wrote ${outDir}/ooc.md`);
+    }
+  } catch (e) {
+    log(`out-of-core: failed: ${(e as Error).message}`);
+  }
+}
