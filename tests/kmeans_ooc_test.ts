@@ -74,6 +74,13 @@ Deno.test("kmeans() over files and row sources equals kmeans() over the same row
       const mem = await kmeans(gpu, x, o);
       assertSameResult(await kmeans(gpu, [dir], o), mem, JSON.stringify(c));
     }
+    // Without assignments kept: the same centroids and objective, no per-row array.
+    const o2 = { ...FIXED, k: 9, niter: 3, maxPointsPerCentroid: 40, batchRows: 97 };
+    const kept = await kmeans(gpu, [dir], o2);
+    const dropped = await kmeans(gpu, [dir], { ...o2, keepAssignments: false });
+    assert.equal(dropped.assignments.length, 0);
+    assert.equal(dropped.objective, kept.objective);
+    assert.deepEqual(dropped.centroids, kept.centroids);
     // A part of the files equals its rows in memory.
     const part = partOf(await openRowSource([dir]), 1, 3);
     const rows = {
@@ -241,6 +248,14 @@ Deno.test("kmeans() reads weights from .npy and refuses bad ones", async () => {
       await kmeans(gpu, x, { ...o, weights: `${dir}/w.npy` }),
       await kmeans(gpu, x, { ...o, weights: w }),
       "weights from .npy",
+    );
+    // uint32 counts beyond float32's integers are read exactly.
+    const counts = new Uint32Array(50).map((_, i) => 16_777_217 + i * 3);
+    await writeNpy(`${dir}/counts.npy`, counts, [50]);
+    assertSameResult(
+      await kmeans(gpu, x, { ...o, weights: `${dir}/counts.npy` }),
+      await kmeans(gpu, x, { ...o, weights: Float64Array.from(counts) }),
+      "uint32 counts from .npy",
     );
     await assert.rejects(() => kmeans(gpu, x, { ...o, weights: new Float32Array(49) }), {
       name: "RangeError",

@@ -141,6 +141,7 @@ async function main(args: string[]): Promise<void> {
     f16: values.f16 ?? false,
     variant,
     batchRows,
+    keepAssignments: values.assignments !== undefined,
     ...(values.column ? { column: values.column } : {}),
     ...(values.weights ? { weights: values.weights } : {}),
     ...(values.checkpoint

@@ -76,6 +76,8 @@ export interface StreamAssignArgs {
   batchRows: number;
   /** Float weight of source row `i`, or undefined for unweighted. */
   weight: ((row: number) => number) | undefined;
+  /** Keep the assignments (else an empty array is returned). */
+  keep: boolean;
   /** Called with (rows done, seconds so far) after every batch. */
   onBatch: ((done: number, seconds: number) => void) | undefined;
 }
@@ -98,7 +100,7 @@ export async function streamAssign(
   const out: AssignOutputs = { idx: [idx], score: [score], destroy() {} };
   const host = new Float32Array(cap * dp);
   const half = f16 ? new Float16Array(cap * dp) : null; // reused, like `host`
-  const assignments = new Uint32Array(n);
+  const assignments = new Uint32Array(a.keep ? n : 0);
   let objective = 0;
   const t0 = performance.now();
   const it = streamRows(source, { batchRows: cap, reuse: true });
@@ -134,7 +136,7 @@ export async function streamAssign(
         { buffer: idx, bytes: m * 4 },
         { buffer: score, bytes: m * 4 },
       ], enc);
-      assignments.set(new Uint32Array(ib!), b.rowStart);
+      if (a.keep) assignments.set(new Uint32Array(ib!), b.rowStart);
       const s = new Float32Array(sb!);
       if (a.weight) {
         for (let i = 0; i < m; i++) objective += a.weight(b.rowStart + i) * s[i]!;

@@ -12,10 +12,13 @@ import { dispatch, foldDispatch, type Program } from "../gpu/program.ts";
 import { readNpyArray } from "../data/npy.ts";
 import { type AssignOutputs, type CentroidStore, f32Binding, type PaddedRows } from "./_kernels.ts";
 
+/** Typed arrays accepted as row weights. */
+export type WeightArray = Float32Array | Float64Array | Uint32Array | Int32Array | Uint8Array;
+
 /** Validated row weights with their integer scaling. */
 export interface RowWeights {
-  /** One finite weight ≥ 0 per row. */
-  w: Float32Array;
+  /** One finite weight ≥ 0 per row (the caller's array or the file's values, not copied). */
+  w: WeightArray;
   /** Integer weight of row `i`: `round(w[i] × 2^exponent)`, below 2^32. */
   exponent: number;
   /** Where the weights came from, for messages. */
@@ -24,10 +27,10 @@ export interface RowWeights {
 
 /** Reads (for a path) and checks weights: `n` finite values ≥ 0, not all zero. */
 export async function loadWeights(
-  weights: Float32Array | string,
+  weights: WeightArray | string,
   n: number,
 ): Promise<RowWeights> {
-  let w: Float32Array, name: string;
+  let w: WeightArray, name: string;
   if (typeof weights === "string") {
     name = weights;
     const a = await readNpyArray(weights);
@@ -36,13 +39,16 @@ export async function loadWeights(
         `Expected ${weights} to hold a 1-D array of weights but found shape [${a.shape}]`,
       );
     }
-    w = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data);
-  } else if (weights instanceof Float32Array) {
+    w = a.data;
+  } else if (
+    weights instanceof Float32Array || weights instanceof Float64Array ||
+    weights instanceof Uint32Array || weights instanceof Int32Array || weights instanceof Uint8Array
+  ) {
     name = "weights";
     w = weights;
   } else {
     throw new TypeError(
-      `Expected weights to be a Float32Array or a .npy path but found ${weights}`,
+      `Expected weights to be a Float32Array, Float64Array, Uint32Array or a .npy path but found ${weights}`,
     );
   }
   if (w.length !== n) {

@@ -289,7 +289,9 @@ export async function kmeans(
     const all = full ?? (trainIndex ? null : train);
     if (all) {
       const out = fullOut ?? trainOut;
-      return await finalPass(gpu, variant, all, out, cents, spherical, d, stats, weights);
+      const r = await finalPass(gpu, variant, all, out, cents, spherical, d, stats, weights);
+      if (options.keepAssignments === false) r.assignments = new Uint32Array(0);
+      return r;
     }
     const t0 = performance.now();
     let last = t0;
@@ -301,6 +303,7 @@ export async function kmeans(
       f16,
       batchRows,
       weight: weights ? (row) => weights.w[row]! : undefined,
+      keep: options.keepAssignments ?? true,
       onBatch: (done, seconds) => {
         const now = performance.now();
         if (now - last < 2000 && done < n) return;
@@ -425,12 +428,15 @@ export async function kmeans(
   return best!.result!;
 }
 
-/** FNV-1a over the bytes of an array, as 8 hex digits: a cheap identity for fingerprints. */
-function hashFloats(a: Float32Array): string {
-  const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
+/** FNV-1a over an array's 32-bit words (bytes when unaligned), with its length: a cheap identity. */
+function hashFloats(a: ArrayBufferView): string {
+  const aligned = a.byteOffset % 4 === 0 && a.byteLength % 4 === 0;
+  const u = aligned
+    ? new Uint32Array(a.buffer, a.byteOffset, a.byteLength / 4)
+    : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   let h = 0x811c9dc5;
   for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193) >>> 0;
-  return `${h.toString(16).padStart(8, "0")}/${a.length}`;
+  return `${h.toString(16).padStart(8, "0")}/${a.byteLength}`;
 }
 
 /** Reads the GPU centroid state (padded f32 rows and 0.5‖c‖²) for a checkpoint. */

@@ -99,14 +99,15 @@ export interface KMeansOptions {
    */
   autotune?: boolean;
   /**
-   * One weight per row (finite, ≥ 0, not all 0), or the path of a 1-D `.npy` holding them:
+   * One weight per row (finite, ≥ 0, not all 0), or the path of a 1-D `.npy` holding them
+   * (float32/float64, or uint32 counts, read exactly):
    * the update step takes weighted means and the objective is weighted (a part centroid
    * standing for its members has its member count as weight). Integer weights below 2^32
    * are exact: weight w acts like the row repeated w times. Empty-cluster splits still
    * follow member counts.
    * @default {undefined (every row weighs 1)}
    */
-  weights?: Float32Array | string;
+  weights?: Float32Array | Float64Array | Uint32Array | string;
   /**
    * Embedding column of Arrow files when `x` lists files.
    * @default {the first list column}
@@ -118,6 +119,13 @@ export interface KMeansOptions {
    * @default {65536}
    */
   batchRows?: number;
+  /**
+   * Return every row's assignment. `false` returns an empty array instead, so that a run over
+   * files holds no per-row state at all (the objective is still computed over all rows;
+   * the CLI keeps them only for `--assignments`).
+   * @default {true}
+   */
+  keepAssignments?: boolean;
   /**
    * Write the run's state to `path` atomically every `every` iterations and when the
    * iterations end (centroids exactly as on the GPU, iteration, pending splits, stats).
@@ -144,7 +152,10 @@ export interface KMeansOptions {
 export interface KMeansResult {
   /** `k × d` centroids (unit rows when spherical). */
   centroids: Matrix;
-  /** Nearest centroid of every input row, computed with the final centroids. */
+  /**
+   * Nearest centroid of every input row, computed with the final centroids (empty with
+   * `keepAssignments: false`).
+   */
   assignments: Uint32Array;
   /** Final objective over all rows: sum of cosines (spherical) or inertia. */
   objective: number;
