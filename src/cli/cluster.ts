@@ -112,9 +112,21 @@ async function main(args: string[]): Promise<void> {
   const t0 = performance.now();
   const x = await openRowSource(inputs, values.column ? { column: values.column } : {});
   const inputFiles = new Set(x.slices.map((s) => s.file));
-  for (const [flag, path] of [["out", values.out], ["assignments", values.assignments]]) {
-    if (path !== undefined && inputFiles.has(path)) {
+  const outputs = [
+    ["out", values.out],
+    ["assignments", values.assignments],
+    ["checkpoint", values.checkpoint],
+  ] as const;
+  for (const [flag, path] of outputs) {
+    if (path === undefined) continue;
+    if (inputFiles.has(path)) {
       throw new UsageError(`Expected --${flag} to differ from the input file ${path}`);
+    }
+    // Checked before the work: the directory the file goes to must exist.
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+    const info = await Deno.stat(dir).catch(() => null);
+    if (!info?.isDirectory) {
+      throw new UsageError(`Expected the directory of --${flag} ${path} to exist but found none`);
     }
   }
   const gpu = await createGpu();
