@@ -31,7 +31,7 @@ export const OOC_FULL: OocShapes = {
   rows: [1_000_000, 2_000_000, 4_000_000],
   d: 128,
   k: 1000,
-  niter: 5,
+  niter: 3,
   shardRows: 250_000,
 };
 export const OOC_QUICK: OocShapes = {
