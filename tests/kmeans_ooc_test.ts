@@ -36,6 +36,11 @@ function assertSameResult(a: KMeansResult, b: KMeansResult, what: string): void 
   assert.equal(a.objective, b.objective, `${what}: objective`);
   assert.deepEqual(a.centroids, b.centroids, `${what}: centroids`);
   assert.deepEqual(a.assignments, b.assignments, `${what}: assignments`);
+  assert.deepEqual(a.counts, b.counts, `${what}: counts`);
+  const n = a.counts.reduce((s, c) => s + c, 0);
+  const fromAssign = new Uint32Array(a.counts.length);
+  for (const c of a.assignments) fromAssign[c]!++;
+  if (a.assignments.length === n) assert.deepEqual(a.counts, fromAssign, `${what}: counts`);
   assert.deepEqual(
     a.stats.map((s) => [s.objective, s.nsplit]),
     b.stats.map((s) => [s.objective, s.nsplit]),
@@ -79,6 +84,8 @@ Deno.test("kmeans() over files and row sources equals kmeans() over the same row
     const kept = await kmeans(gpu, [dir], o2);
     const dropped = await kmeans(gpu, [dir], { ...o2, keepAssignments: false });
     assert.equal(dropped.assignments.length, 0);
+    assert.deepEqual(dropped.counts, kept.counts);
+    assert.equal(dropped.counts.reduce((s, c) => s + c, 0), 1001);
     assert.equal(dropped.objective, kept.objective);
     assert.deepEqual(dropped.centroids, kept.centroids);
     // A part of the files equals its rows in memory.

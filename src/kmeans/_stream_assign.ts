@@ -84,12 +84,12 @@ export interface StreamAssignArgs {
 
 /**
  * Assigns every row of a source to its nearest centroid, batch by batch. Returns the
- * assignments and the objective, summed in row order like the in-memory final pass.
+ * assignments, the member counts and the objective, summed in row order like the in-memory final pass.
  */
 export async function streamAssign(
   gpu: Gpu,
   a: StreamAssignArgs,
-): Promise<{ assignments: Uint32Array; objective: number }> {
+): Promise<{ assignments: Uint32Array; counts: Uint32Array; objective: number }> {
   const { source, cents, f16 } = a;
   const n = source.rows, d = source.cols, dp = cents.dp;
   const rowBytes = dp * (f16 ? 2 : 4);
@@ -101,6 +101,7 @@ export async function streamAssign(
   const host = new Float32Array(cap * dp);
   const half = f16 ? new Float16Array(cap * dp) : null; // reused, like `host`
   const assignments = new Uint32Array(a.keep ? n : 0);
+  const counts = new Uint32Array(cents.k);
   let objective = 0;
   const t0 = performance.now();
   const it = streamRows(source, { batchRows: cap, reuse: true });
@@ -136,7 +137,9 @@ export async function streamAssign(
         { buffer: idx, bytes: m * 4 },
         { buffer: score, bytes: m * 4 },
       ], enc);
-      if (a.keep) assignments.set(new Uint32Array(ib!), b.rowStart);
+      const idxs = new Uint32Array(ib!);
+      for (const c of idxs) counts[c]!++;
+      if (a.keep) assignments.set(idxs, b.rowStart);
       const s = new Float32Array(sb!);
       if (a.weight) {
         for (let i = 0; i < m; i++) objective += a.weight(b.rowStart + i) * s[i]!;
@@ -151,5 +154,5 @@ export async function streamAssign(
     idx.destroy();
     score.destroy();
   }
-  return { assignments, objective };
+  return { assignments, counts, objective };
 }

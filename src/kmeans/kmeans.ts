@@ -295,7 +295,7 @@ export async function kmeans(
     }
     const t0 = performance.now();
     let last = t0;
-    const { assignments, objective } = await streamAssign(gpu, {
+    const { assignments, counts, objective } = await streamAssign(gpu, {
       kernel: variant,
       source: source!,
       cents,
@@ -317,7 +317,7 @@ export async function kmeans(
       },
     });
     const centroids = await readCentroids(gpu, cents, d);
-    return { centroids, assignments, objective, stats, kernel: variant };
+    return { centroids, assignments, counts, objective, stats, kernel: variant };
   };
   try {
     for (let redo = saved ? saved.redo : 0; redo < nredo; redo++) {
@@ -658,9 +658,12 @@ async function finalPass(
   const parts = await readBack(gpu, reads, enc);
   const nc = full.chunks.length;
   const assignments = new Uint32Array(full.rows);
+  const counts = new Uint32Array(cents.k);
   let objective = 0;
   full.chunks.forEach((c, i) => {
-    assignments.set(new Uint32Array(parts[i]!), c.rowStart);
+    const idxs = new Uint32Array(parts[i]!);
+    for (const a of idxs) counts[a]!++;
+    assignments.set(idxs, c.rowStart);
     const scores = new Float32Array(parts[nc + i]!);
     if (weights) {
       scores.forEach((v, r) => objective += weights.w[c.rowStart + r]! * v);
@@ -676,6 +679,7 @@ async function finalPass(
   return {
     centroids: { data, rows: cents.k, cols: d },
     assignments,
+    counts,
     objective,
     stats,
     kernel: variant,

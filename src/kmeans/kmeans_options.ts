@@ -157,6 +157,11 @@ export interface KMeansResult {
    * `keepAssignments: false`).
    */
   assignments: Uint32Array;
+  /**
+   * Members of each centroid over all rows in the final assignment (`k` counts summing to n;
+   * unweighted), kept even with `keepAssignments: false`: what a part centroid stands for.
+   */
+  counts: Uint32Array;
   /** Final objective over all rows: sum of cosines (spherical) or inertia. */
   objective: number;
   /** Per-iteration statistics of the kept run. */
