@@ -53,6 +53,25 @@ Deno.test("assignLabels() names the row of a NaN and the limit of l", async () =
   });
 });
 
+Deno.test("issue 13 item 17: assignLabels() reports progress within a batch, per range of centers", async () => {
+  const gpu = await testGpu();
+  // d = 64: a 64 KiB key block holds 256 centers, so 600 centers are 3 ranges of one batch.
+  const x = randomMatrix(40, 64, 41), centers = randomMatrix(600, 64, 42);
+  const seen: [number, number][] = [];
+  const r = await assignLabels(gpu, x, centers, {
+    l: 4,
+    variant: "registers",
+    onProgress: (done, total) => seen.push([done, total]),
+  });
+  assert.equal(r.rows, 40);
+  assert.ok(seen.length >= 3, JSON.stringify(seen));
+  assert.ok(seen.slice(0, -1).every(([d, t]) => d > 0 && d < 40 && t === 40), JSON.stringify(seen));
+  assert.ok(seen.every((s, i) => i === 0 || s[0] >= seen[i - 1]![0]), "monotone");
+  assert.deepEqual(seen.at(-1), [40, 40]);
+  const want = await topk(gpu, x, centers, 4, { variant: "registers" });
+  assert.deepEqual(r.labels, want.indices);
+});
+
 Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -246,3 +246,36 @@ Deno.test("autotune() with timeGpu() picks a working peak workgroup count on the
   out.destroy();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("autotune() reports where the choice is cached, and null when the cache write failed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ok = await autotune(fakeGpu("tune-w1"), "fam", candidates, counter().time, {
+      cacheDir: dir,
+      repeats: 1,
+    });
+    assert.equal(ok.cachedIn, `${dir}/${AUTOTUNE_CACHE_FILE}`);
+    const hit = await autotune(fakeGpu("tune-w1"), "fam", candidates, counter().time, {
+      cacheDir: dir,
+    });
+    assert.deepEqual([hit.source, hit.cachedIn], ["cache", `${dir}/${AUTOTUNE_CACHE_FILE}`]);
+    await Deno.writeTextFile(`${dir}/file`, "");
+    let r: Awaited<ReturnType<typeof autotune<Cfg>>> | undefined;
+    const lines = await captureStderr(async () => {
+      r = await autotune(fakeGpu("tune-w2"), "fam", candidates, counter().time, {
+        cacheDir: `${dir}/file/sub`,
+        repeats: 1,
+      });
+    });
+    assert.equal(r!.source, "tuned");
+    assert.equal(r!.cachedIn, null);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /cannot write autotune cache/);
+    const off = await autotune(fakeGpu("tune-w3"), "fam", candidates, counter().time, {
+      enabled: false,
+    });
+    assert.equal(off.cachedIn, null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -120,3 +120,40 @@ Deno.test("assignCandidates() orders the heuristic choice first and bounds the r
     },
   );
 });
+
+Deno.test("issue 13 item 18: the autotune log says 'cached in' only when the cache was written", async () => {
+  const gpu = await testGpu();
+  const dir = await Deno.makeTempDir({ prefix: "mlcd_kmeans_tune_" });
+  const old = Deno.env.get("MLCD_CACHE_DIR");
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "a file, so the cache directory cannot be created");
+    for (
+      const [cacheDir, written] of [[`${dir}/file/cache`, false], [`${dir}/ok`, true]] as const
+    ) {
+      Deno.env.set("MLCD_CACHE_DIR", cacheDir);
+      const logs: string[] = [];
+      const errors: string[] = [];
+      const original = console.error;
+      console.error = (...a: unknown[]) => errors.push(a.map(String).join(" "));
+      try {
+        const c = await chooseAssignKernel(gpu, "auto", 14, false, { onLog: (m) => logs.push(m) });
+        assert.equal(c.source, "tuned");
+      } finally {
+        console.error = original;
+      }
+      const line = logs.find((m) => m.startsWith("Autotuned the assignment kernel"));
+      assert.ok(line, logs.join("\n"));
+      if (written) {
+        assert.match(line, new RegExp(`\\(cached in ${dir}/ok/autotune\\.json\\)$`));
+      } else {
+        assert.doesNotMatch(line, /cached in/);
+        assert.match(line, /\(not cached: kept in memory only\)$/);
+        assert.ok(errors.some((e) => e.includes("cannot write autotune cache")), errors.join("\n"));
+      }
+    }
+  } finally {
+    if (old === undefined) Deno.env.delete("MLCD_CACHE_DIR");
+    else Deno.env.set("MLCD_CACHE_DIR", old);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -28,19 +28,50 @@ const TINY = [
   "5",
 ];
 
-function trainCmd(runDir: string, extra: string[] = []): Deno.Command {
+function trainCmd(runDir: string, extra: string[] = [], flags = TINY): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TRAIN, ...TINY, "--run-dir", runDir, ...extra],
+    args: ["run", "-A", TRAIN, ...flags, "--run-dir", runDir, ...extra],
     stdout: "null",
     stderr: "piped",
   });
 }
 
-async function runToEnd(runDir: string, extra: string[] = []): Promise<string> {
-  const out = await trainCmd(runDir, extra).output();
+async function runToEnd(runDir: string, extra: string[] = [], flags = TINY): Promise<string> {
+  const out = await trainCmd(runDir, extra, flags).output();
   const err = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, err);
   return err;
+}
+
+/** Runs train expecting exit code 2; returns its last stderr line. */
+async function refusedRun(runDir: string, extra: string[], flags: string[]): Promise<string> {
+  const out = await trainCmd(runDir, extra, flags).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, err);
+  const lines = err.split("\n").filter((l) => l && !l.includes("XDG_RUNTIME_DIR"));
+  return lines.at(-1)!;
+}
+
+/** Every file of a run dir with its bytes and mtime: a refused command must change nothing. */
+async function snapshot(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    const info = await Deno.stat(p);
+    const bytes = await Deno.readFile(p);
+    out.push(
+      `${e.name} ${info.mtime?.getTime()} ${bytes.length} ${
+        bytes.reduce((a, b) => (a * 31 + b) >>> 0, 7)
+      }`,
+    );
+  }
+  return out.sort();
+}
+
+/** The steps recorded in a run's metrics.jsonl, in order. */
+async function metricSteps(dir: string): Promise<number[]> {
+  const text = await Deno.readTextFile(`${dir}/metrics.jsonl`);
+  return text.split("\n").filter((l) => l).map((l) => JSON.parse(l).step);
 }
 
 Deno.test("train --resume after kill -9 ends with the uninterrupted run's weights", async () => {
@@ -51,6 +82,14 @@ Deno.test("train --resume after kill -9 ends with the uninterrupted run's weight
     assert.equal(full.manifest.done, true);
     const total = full.manifest.totalSteps;
     assert.equal(total, 32);
+
+    // Issue 13 item 2: a fresh run into a finished run's dir is refused, changing nothing.
+    const finished = await snapshot(`${base}/a`);
+    assert.match(
+      await refusedRun(`${base}/a`, [], TINY),
+      /^mlcd train: Refusing to start a new run in .*\/a: it is not empty \(.*checkpoint\.json.*\); continue it with --resume, replace it with --overwrite/,
+    );
+    assert.deepEqual(await snapshot(`${base}/a`), finished);
 
     // Start the same run, SIGKILL it once its second checkpoint is on disk.
     const child = trainCmd(`${base}/b`).spawn();
@@ -73,8 +112,44 @@ Deno.test("train --resume after kill -9 ends with the uninterrupted run's weight
     assert.ok(partial.manifest.step >= 8 && partial.manifest.step < total);
     assert.equal(partial.manifest.done, false);
 
-    const err = await runToEnd(`${base}/b`, ["--resume"]);
+    // A killed run has logged steps past its checkpoint (and maybe half a line): make sure.
+    await Deno.writeTextFile(
+      `${base}/b/metrics.jsonl`,
+      `{"step":${partial.manifest.step + 1},"loss":1}\n{"step":${partial.manifest.step + 2},"lo`,
+      { append: true },
+    );
+
+    // Issue 13 items 3 and 6: a flag that differs from the run's record is refused, naming
+    // it, and a refused --resume (changed flags or changed data) leaves the run dir as it was.
+    const killedRun = await snapshot(`${base}/b`);
+    assert.match(
+      await refusedRun(`${base}/b`, ["--resume", "--epochs", "3", "--l", "4"], []),
+      /^mlcd train: Cannot resume .*\/b with different settings: --epochs 3 \(the run has 2\); --resume needs only --run-dir/,
+    );
+    const record = await Deno.readTextFile(`${base}/b/run.json`);
+    const changed = JSON.parse(record);
+    changed.sources.limit = 256; // as if the data had changed since
+    await Deno.writeTextFile(`${base}/b/run.json`, JSON.stringify(changed));
+    const edited = await snapshot(`${base}/b`);
+    assert.match(
+      await refusedRun(`${base}/b`, ["--resume"], []),
+      /^mlcd train: Cannot resume: the checkpoint in .*\/b was trained on 512 rows of 784 values but the data now has 256 rows of 784/,
+    );
+    assert.deepEqual(await snapshot(`${base}/b`), edited, "labels.safetensors not rewritten");
+    await Deno.writeTextFile(`${base}/b/run.json`, record);
+    assert.deepEqual(
+      (await snapshot(`${base}/b`)).filter((l) => !l.startsWith("run.json")),
+      killedRun.filter((l) => !l.startsWith("run.json")),
+    );
+
+    // Item 6: --resume needs only --run-dir: the config and data come from the run dir.
+    const err = await runToEnd(`${base}/b`, ["--resume"], []);
     assert.match(err, /pseudo-labels from/);
+    // metrics.jsonl was cut back to the checkpoint: every step exactly once.
+    assert.deepEqual(
+      await metricSteps(`${base}/b`),
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
     const resumed = await loadCheckpoint(`${base}/b`);
     assert.equal(resumed.manifest.step, total);
     let compared = 0;
@@ -90,6 +165,12 @@ Deno.test("train --resume after kill -9 ends with the uninterrupted run's weight
       compared++;
     }
     assert.ok(compared >= 3 * 5); // encoder (4) + centers, each with two Adam moments
+
+    // Item 2: --overwrite starts clean: one new run, its steps only.
+    await runToEnd(`${base}/a`, ["--overwrite", "--epochs", "1"]);
+    const replaced = await loadCheckpoint(`${base}/a`);
+    assert.deepEqual([replaced.manifest.step, replaced.manifest.done], [16, true]);
+    assert.deepEqual(await metricSteps(`${base}/a`), Array.from({ length: 16 }, (_, i) => i + 1));
   } finally {
     await Deno.remove(base, { recursive: true });
   }

@@ -205,6 +205,23 @@ Deno.test("train and eval CLIs: bad input is one clear line and exit code 2", as
       r.err.split("\n").at(-1),
       "mlcd eval: Expected data rows of 6 values (the checkpoint's encoder input) but found 784",
     );
+    // Issue 13 item 1: eval never writes its metrics over the checkpoint it reads.
+    const manifest = await Deno.readTextFile(`${dir}/ck/checkpoint.json`);
+    r = await cli([
+      "src/cli/eval.ts",
+      "--checkpoint",
+      `${dir}/ck`,
+      "--data",
+      "mnist",
+      "--out",
+      `${dir}/ck/../ck/checkpoint.json`,
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /^mlcd eval: Refusing to overwrite the input .*checkpoint\.json with --out /,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/ck/checkpoint.json`), manifest);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

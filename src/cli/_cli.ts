@@ -33,6 +33,7 @@ export async function runCli(name: string, main: (args: string[]) => Promise<voi
     const bad = err instanceof UsageError || err instanceof TypeError ||
       err instanceof RangeError || err instanceof Deno.errors.NotFound ||
       err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.IsADirectory ||
+      err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.AlreadyExists ||
       (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
       (err as { code?: string }).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
       (err as { code?: string }).code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL";
@@ -42,7 +43,10 @@ export async function runCli(name: string, main: (args: string[]) => Promise<voi
   }
 }
 
-/** Parses an integer flag value ≥ `min`, or returns `fallback` when the flag is absent. */
+/**
+ * Parses an integer flag value ≥ `min` (decimal digits only: `0x5`, `1e3` and `5.0` are
+ * refused), or returns `fallback` when the flag is absent.
+ */
 export function intFlag(
   name: string,
   v: string | undefined,
@@ -51,8 +55,27 @@ export function intFlag(
 ): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+  if (!/^\s*[+-]?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) {
     throw new UsageError(`Expected --${name} to be an integer ≥ ${min} but found ${v}`);
   }
   return n;
+}
+
+/**
+ * Lets a flag take a negative number as its value: `--k -3` becomes `--k=-3` (node's
+ * `parseArgs` would read `-3` as an unknown short option), so that the value reaches the
+ * usual range check and its message.
+ */
+export function joinNegativeValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!, next = args[i + 1];
+    if (
+      /^--[^=]+$/.test(a) && next !== undefined && /^-(\d|\.\d|inf|nan)/i.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }

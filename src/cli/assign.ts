@@ -10,7 +10,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
+import {
+  formatSeconds,
+  intFlag,
+  joinNegativeValues,
+  progress,
+  runCli,
+  UsageError,
+} from "./_cli.ts";
+import { checkOutputFiles, type OutputFile } from "./_paths.ts";
+import { checkRows } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/shards.ts";
 import { assignLabels } from "../topk/assign.ts";
@@ -40,11 +49,12 @@ Options:
   --help              show this help
 
 Progress (rows/s, ETA) goes to stderr. Bad input prints one line on stderr and exits
-with code 2, leaving no output file.`;
+with code 2, leaving no output file. Outputs are checked before the work and never
+overwrite an input.`;
 
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     options: {
       input: { type: "string", multiple: true },
       centers: { type: "string" },
@@ -86,8 +96,19 @@ async function main(args: string[]): Promise<void> {
   }
   const column = values.column;
   const ef = intFlag("ef", values.ef, DEFAULT_HNSW_EF, 1);
+  const outputs: OutputFile[] = [];
+  if (out !== undefined) {
+    outputs.push({ flag: "--out", path: out });
+    if (/\.npy$/i.test(out)) outputs.push({ flag: "--out (scores)", path: scoresPath(out) });
+  }
+  await checkOutputFiles("assign", outputs, [...inputs, values.centers]);
   const t0 = performance.now();
   const centers = await readEmbeddings([values.centers]);
+  if (centers.rows === 0) {
+    throw new RangeError(`Expected ${values.centers} to hold at least one row but found none`);
+  }
+  const nonZero = metric === "cosine" ? { nonZero: "cosine similarity" } : {};
+  checkRows(centers, values.centers, nonZero);
   if (l > Math.min(TOPK_MAX_K, centers.rows)) {
     throw new RangeError(
       `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
@@ -133,11 +154,15 @@ async function main(args: string[]): Promise<void> {
           `Expected embeddings of ${b.file} to have ${centers.cols} columns like the centers but found ${b.matrix.cols}`,
         );
       }
+      checkRows(b.matrix, b.file, { firstRow: b.fileRowStart, ...nonZero });
       const r = annTopk(index, b.matrix, l, { ef });
       labels.push(r.indices);
       scores.push(r.scores);
       rows += b.matrix.rows;
       report(rows, rows);
+    }
+    if (rows === 0) {
+      throw new RangeError(`Expected ${files.join(", ")} to hold at least one row but found none`);
     }
     const cat = <T extends Uint32Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
       const o = make(rows * l);

@@ -10,7 +10,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
+import {
+  formatSeconds,
+  intFlag,
+  joinNegativeValues,
+  progress,
+  runCli,
+  UsageError,
+} from "./_cli.ts";
+import { checkOutputFiles, type OutputFile } from "./_paths.ts";
+import { atomicWrites } from "../data/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource } from "../data/row_source.ts";
 import { peakRssBytes } from "./_rss.ts";
@@ -20,7 +29,7 @@ import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
-Clusters embedding rows (.npy float32/float16, Arrow IPC) with k-means on the GPU
+Clusters embedding rows (.npy float32/float16/float64, Arrow IPC) with k-means on the GPU
 (spherical by default: cosine similarity, unit-norm centroids, as MLCD uses).
 Out of core: the iterations run on a seeded sample of k × max-points-per-centroid rows
 gathered from the files, and the final assignment streams every row in batches, so
@@ -50,11 +59,12 @@ Options:
   --help                show this help
 
 Progress (iteration, objective, time, ETA, empty clusters split) goes to stderr.
-Bad input prints one line on stderr and exits with code 2.`;
+Bad input prints one line on stderr and exits with code 2. Outputs are checked before
+the work, never overwrite an input, and appear together or not at all.`;
 
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     options: {
       input: { type: "string", multiple: true },
       k: { type: "string" },
@@ -109,25 +119,31 @@ async function main(args: string[]): Promise<void> {
   if (values.resume && !values.checkpoint) {
     throw new UsageError("Expected --checkpoint PATH with --resume");
   }
+  const outputs: OutputFile[] = [];
+  if (values.out !== undefined) outputs.push({ flag: "--out", path: values.out });
+  if (values.assignments !== undefined) {
+    outputs.push({ flag: "--assignments", path: values.assignments });
+  }
+  if (values.checkpoint !== undefined) {
+    outputs.push({ flag: "--checkpoint", path: values.checkpoint });
+  }
+  await checkOutputFiles(
+    "cluster",
+    outputs,
+    values.weights === undefined ? inputs : [...inputs, values.weights],
+  );
   const t0 = performance.now();
-  const x = await openRowSource(inputs, values.column ? { column: values.column } : {});
-  const inputFiles = new Set(x.slices.map((s) => s.file));
-  const outputs = [
-    ["out", values.out],
-    ["assignments", values.assignments],
-    ["checkpoint", values.checkpoint],
-  ] as const;
-  for (const [flag, path] of outputs) {
-    if (path === undefined) continue;
-    if (inputFiles.has(path)) {
-      throw new UsageError(`Expected --${flag} to differ from the input file ${path}`);
-    }
-    // Checked before the work: the directory the file goes to must exist.
-    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-    const info = await Deno.stat(dir).catch(() => null);
-    if (!info?.isDirectory) {
-      throw new UsageError(`Expected the directory of --${flag} ${path} to exist but found none`);
-    }
+  // Headers only: the rows are read by kmeans() (a sample, then streamed batches).
+  const x = await openRowSource(inputs, {
+    ...(values.column ? { column: values.column } : {}),
+    onFile: (file, _rows, dtype) => {
+      if (dtype === "f8") progress(`cluster: ${file} holds float64; converted to float32`);
+    },
+  });
+  if (x.rows === 0) {
+    throw new RangeError(
+      `Expected ${x.slices.map((s) => s.file).join(", ")} to hold at least one row but found none`,
+    );
   }
   const gpu = await createGpu();
   // The header is printed with the first progress line, after kmeans() validated the input.
@@ -168,15 +184,18 @@ async function main(args: string[]): Promise<void> {
           `imbalance ${s.imbalanceFactor.toFixed(3)}  empty clusters split ${s.nsplit}`,
       ),
   });
-  if (values.out) {
-    await writeNpy(values.out, result.centroids.data, [
-      result.centroids.rows,
-      result.centroids.cols,
-    ]);
-  }
-  if (values.assignments) {
-    await writeNpy(values.assignments, result.assignments, [result.assignments.length]);
-  }
+  // Both outputs or neither.
+  await atomicWrites(async () => {
+    if (values.out) {
+      await writeNpy(values.out, result.centroids.data, [
+        result.centroids.rows,
+        result.centroids.cols,
+      ]);
+    }
+    if (values.assignments) {
+      await writeNpy(values.assignments, result.assignments, [result.assignments.length]);
+    }
+  });
   const seconds = (performance.now() - t0) / 1000;
   const kern = result.kernel;
   progress(

@@ -9,7 +9,8 @@ import { mixSeed } from "../random/rng.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import { loadInputs, readLabels } from "../train/_data_source.ts";
-import { progress, runCli, UsageError } from "./_cli.ts";
+import { joinNegativeValues, progress, runCli, UsageError } from "./_cli.ts";
+import { checkOutputFiles } from "./_paths.ts";
 
 const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options]
 
@@ -44,7 +45,7 @@ function table(rows: [string, EvalMetrics][]): string {
 
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     strict: true,
     options: {
       checkpoint: { type: "string" },
@@ -71,15 +72,34 @@ async function main(args: string[]): Promise<void> {
   const int = (name: string, s: string | undefined): number | undefined => {
     if (s === undefined) return undefined;
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) {
+    if (!/^\s*[+-]?\d+\s*$/.test(s) || !Number.isSafeInteger(n) || n < 1) {
       throw new RangeError(`Expected --${name} to be a positive integer but found "${s}"`);
     }
     return n;
   };
+  const ck = values.checkpoint.endsWith(".json")
+    ? values.checkpoint.slice(0, values.checkpoint.lastIndexOf("/") + 1) || "."
+    : values.checkpoint;
+  const inputs = [
+    ...values.data.filter((d) => d !== "mnist"),
+    ...(values.labels ? [values.labels] : []),
+    ...(values["test-data"] ?? []),
+    ...(values["test-labels"] ? [values["test-labels"]] : []),
+    ...["checkpoint.json", "run.json", "labels.safetensors", "metrics.jsonl"].map((f) =>
+      `${ck}/${f}`
+    ),
+  ];
+  const out = values.out ?? `${ck}/eval.json`;
+  if (values.out !== undefined) {
+    await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
+  }
   const gpu = await createGpu();
   await useTfBackend(gpu);
   const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
   centers.dispose();
+  if (values.out === undefined) {
+    await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
+  }
   const spec = encoder.spec;
   const limit = int("limit", values.limit), testLimit = int("test-limit", values["test-limit"]);
   const imageSize = int("image-size", values["image-size"]) ??
@@ -141,7 +161,6 @@ async function main(args: string[]): Promise<void> {
     ...m,
     ...(rows[1] ? { baseline: rows[1][1] } : {}),
   };
-  const out = values.out ?? `${values.checkpoint}/eval.json`;
   await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
   progress(`eval: metrics written to ${out}`);
   if (values.json) console.log(JSON.stringify(result));

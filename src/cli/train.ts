@@ -15,7 +15,35 @@ import { train } from "../train/trainer.ts";
 import { mixSeed } from "../random/rng.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
 import { loadInputs, readLabels } from "../train/_data_source.ts";
-import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
+import { type CheckpointManifest, MANIFEST_NAME } from "../train/checkpoint.ts";
+import {
+  encodeRunRecord,
+  isRunFile,
+  readRunRecord,
+  removeRunFiles,
+  RUN_RECORD_NAME,
+  type RunSources,
+} from "../train/_run_dir.ts";
+import { atomicWrites, removeStaleTemps } from "../data/atomic.ts";
+import { resolve } from "node:path";
+import {
+  formatSeconds,
+  intFlag,
+  joinNegativeValues,
+  progress,
+  runCli,
+  UsageError,
+} from "./_cli.ts";
+import { checkNotInputs, checkOutputDir } from "./_paths.ts";
+
+/** Data-source flags compared on --resume. */
+const SOURCE_FLAGS: [keyof RunSources, string][] = [
+  ["data", "--data"],
+  ["labels", "--labels"],
+  ["limit", "--limit"],
+  ["imageSize", "--image-size"],
+  ["column", "--column"],
+];
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
@@ -25,15 +53,18 @@ const HELP = [
   "",
   "Clusters the inputs (spherical k-means, C = --classes), gives every sample its l nearest",
   "centers as positive labels, and trains the encoder + C class centers with the MLCD loss.",
-  "Writes checkpoint.json + checkpoint-<step>.safetensors, labels.safetensors and",
-  "metrics.jsonl to --run-dir. Progress on stderr.",
+  "Writes run.json (config and data sources), checkpoint.json +",
+  "checkpoint-<step>.safetensors, labels.safetensors and metrics.jsonl to --run-dir, which",
+  "must be empty unless --resume or --overwrite is given. Progress on stderr.",
   "",
   "Data and run:",
   "  --data <path|mnist>     inputs (repeatable): mnist, .npy/.arrow embeddings, or images",
   "  --labels <file.npy>     precomputed positives (n × l integers, e.g. from deno task assign)",
   "  --config <file.json>    a JSON object of config keys (flags override it)",
   "  --run-dir <dir>         output directory (default runs/train)",
-  "  --resume                continue from the checkpoint in --run-dir",
+  "  --resume                continue the run in --run-dir from its checkpoint, with its",
+  "                          stored config and data (other flags must agree with them)",
+  "  --overwrite             start afresh in a --run-dir that holds a run, replacing it",
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
   "  --image-size <px>       cnn image side (default 32)",
   "  --column <name>         Arrow column of the embeddings",
@@ -48,10 +79,13 @@ const HELP = [
   ),
 ].join("\n");
 
+/** Absolute path of a data source (`mnist` kept as is). */
+const absolute = (p: string) => (p === "mnist" ? p : resolve(p));
+
 async function main(args: string[]): Promise<void> {
   const configFlags = Object.fromEntries(KEYS.map((k) => [kebab(k), { type: "string" as const }]));
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     strict: true,
     options: {
       ...configFlags,
@@ -60,6 +94,7 @@ async function main(args: string[]): Promise<void> {
       config: { type: "string" },
       "run-dir": { type: "string", default: "runs/train" },
       resume: { type: "boolean", default: false },
+      overwrite: { type: "boolean", default: false },
       limit: { type: "string" },
       "image-size": { type: "string" },
       column: { type: "string" },
@@ -72,6 +107,10 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   const v = values as Record<string, unknown>;
+  if (values.resume && values.overwrite) {
+    throw new UsageError("Expected at most one of --resume and --overwrite");
+  }
+  // Everything is validated before anything is written: flags, run dir, inputs, labels.
   let partial: Record<string, unknown> = {};
   if (typeof v.config === "string") {
     const text = await Deno.readTextFile(v.config);
@@ -86,107 +125,231 @@ async function main(args: string[]): Promise<void> {
     const raw = v[kebab(k)];
     if (typeof raw === "string") partial[k] = parseConfigValue(k, raw);
   }
-  const config = resolveTrainConfig(partial);
-  const data = v.data as string[] | undefined;
-  if (!data?.length) throw new UsageError("Expected --data <mnist|path> but found none");
+  if (!values.resume) resolveTrainConfig(partial); // bad values fail before the run dir is read
   const optionalInt = (name: string): number | undefined => {
     const s = v[name];
     return typeof s === "string" ? intFlag(name, s, 0, 1) : undefined;
   };
   const runDir = v["run-dir"] as string;
-  const limit = optionalInt("limit");
-  const imageSize = optionalInt("image-size");
+  const givenSources: Partial<RunSources> = {};
+  if ((v.data as string[] | undefined)?.length) {
+    givenSources.data = (v.data as string[]).map(absolute);
+  }
+  if (typeof v.labels === "string") givenSources.labels = absolute(v.labels);
+  const limitFlag = optionalInt("limit"), imageSizeFlag = optionalInt("image-size");
+  if (limitFlag !== undefined) givenSources.limit = limitFlag;
+  if (imageSizeFlag !== undefined) givenSources.imageSize = imageSizeFlag;
+  if (typeof v.column === "string") givenSources.column = v.column;
+
+  const exists = await checkOutputDir("--run-dir", runDir);
+  let config: TrainConfig;
+  let sources: RunSources;
+  let hasCheckpoint = false;
+  if (values.resume) {
+    const record = await readRunRecord(runDir);
+    hasCheckpoint = exists &&
+      (await Deno.stat(`${runDir}/${MANIFEST_NAME}`).catch(() => null)) !== null;
+    if (!record) {
+      throw new Deno.errors.NotFound(
+        `Cannot resume: ${runDir} holds no run (no ${RUN_RECORD_NAME}); start it without --resume`,
+      );
+    }
+    // A flag given with --resume must agree with the run's record.
+    const given = resolveTrainConfig(partial, record.config);
+    const diffs: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    for (const k of Object.keys(partial) as (keyof TrainConfig)[]) {
+      if (!same(given[k], record.config[k])) {
+        diffs.push(
+          `--${kebab(k)} ${JSON.stringify(given[k])} (the run has ${
+            JSON.stringify(record.config[k])
+          })`,
+        );
+      }
+    }
+    for (const [k, flag] of SOURCE_FLAGS) {
+      const g = givenSources[k];
+      if (g !== undefined && !same(g, record.sources[k])) {
+        diffs.push(
+          `${flag} ${JSON.stringify(g)} (the run has ${JSON.stringify(record.sources[k])})`,
+        );
+      }
+    }
+    if (diffs.length > 0) {
+      throw new UsageError(
+        `Cannot resume ${runDir} with different settings: ${
+          diffs.join(", ")
+        }; --resume needs only --run-dir (start a new run with --overwrite or another --run-dir)`,
+      );
+    }
+    config = record.config;
+    sources = record.sources;
+  } else {
+    if (!givenSources.data) throw new UsageError("Expected --data <mnist|path> but found none");
+    config = resolveTrainConfig(partial);
+    sources = {
+      data: givenSources.data,
+      labels: givenSources.labels ?? null,
+      limit: givenSources.limit ?? null,
+      imageSize: givenSources.imageSize ?? null,
+      column: givenSources.column ?? null,
+    };
+    const present = exists ? (await Array.fromAsync(Deno.readDir(runDir))).map((e) => e.name) : [];
+    if (present.length > 0 && !values.overwrite) {
+      const named = present.filter(isRunFile);
+      throw new UsageError(
+        `Refusing to start a new run in ${runDir}: it is not empty (${
+          (named.length ? named : present).slice(0, 4).join(", ")
+        }${
+          present.length > 4 ? ", …" : ""
+        }); continue it with --resume, replace it with --overwrite, or choose another --run-dir`,
+      );
+    }
+  }
+  const inputs = [
+    ...sources.data.filter((d) => d !== "mnist"),
+    ...(sources.labels ? [sources.labels] : []),
+    ...(typeof v.config === "string" ? [v.config] : []),
+  ];
+  await checkNotInputs(
+    [RUN_RECORD_NAME, "labels.safetensors", MANIFEST_NAME, "metrics.jsonl"].map((n) => ({
+      flag: "--run-dir",
+      path: `${runDir}/${n}`,
+    })),
+    inputs,
+  );
+
   const gpu = await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();
-  const inputs = await loadInputs(data, {
+  const loaded = await loadInputs(sources.data, {
     encoder: config.encoder,
-    ...(limit !== undefined ? { limit } : {}),
+    ...(sources.limit !== null ? { limit: sources.limit } : {}),
     testLimit: 0,
-    ...(imageSize !== undefined ? { imageSize } : {}),
-    ...(typeof v.column === "string" ? { column: v.column } : {}),
+    ...(sources.imageSize !== null ? { imageSize: sources.imageSize } : {}),
+    ...(sources.column !== null ? { column: sources.column } : {}),
   });
-  const n = inputs.x.rows;
-  progress(`train: ${n} samples of ${inputs.x.cols} values (${inputs.kind})`);
+  const n = loaded.x.rows;
+  progress(`train: ${n} samples of ${loaded.x.cols} values (${loaded.kind})`);
+  if (n === 0) {
+    throw new RangeError(
+      `Expected ${sources.data.join(", ")} to hold at least one row but found none`,
+    );
+  }
   if (config.classes > n) {
     throw new RangeError(
       `Expected classes to be at most the ${n} samples but found ${config.classes}`,
     );
   }
+  if (hasCheckpoint) {
+    // The checkpoint must fit the data before anything is written (train() checks the rest).
+    const m = JSON.parse(
+      await Deno.readTextFile(`${runDir}/${MANIFEST_NAME}`),
+    ) as CheckpointManifest;
+    const inputDim = loaded.inputShape.reduce((a, b) => a * b, 1);
+    if (m?.data?.rows !== n || m.data.inputDim !== inputDim) {
+      throw new TypeError(
+        `Cannot resume: the checkpoint in ${runDir} was trained on ${m?.data?.rows} rows of ${m?.data?.inputDim} values but the data now has ${n} rows of ${inputDim}`,
+      );
+    }
+  }
   let positives: Uint32Array;
   let assignments: Uint32Array | undefined;
   const labelsPath = `${runDir}/labels.safetensors`;
-  if (typeof v.labels === "string") {
-    const lab = await readLabels(v.labels, n);
+  let write: (() => Promise<void>) | undefined;
+  if (sources.labels !== null) {
+    const lab = await readLabels(sources.labels, n);
     if (lab.cols !== config.l) {
       throw new TypeError(
-        `Expected ${v.labels} to hold l=${config.l} labels per row but found ${lab.cols}`,
+        `Expected ${sources.labels} to hold l=${config.l} labels per row but found ${lab.cols}`,
       );
     }
     positives = lab.data;
     assignments = new Uint32Array(n).map((_, i) => positives[i * config.l]!);
-  } else {
-    let cached: Uint32Array | undefined;
-    if (values.resume) {
-      try {
-        const f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
-        const p = f.tensors.get("positives"), a = f.tensors.get("assignments");
-        if (p && a && p.shape[0] === n && p.shape[1] === config.l) {
-          cached = p.data as Uint32Array;
-          assignments = a.data as Uint32Array;
-        }
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
+  } else if (values.resume) {
+    let f;
+    try {
+      f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new Deno.errors.NotFound(`Cannot resume: ${labelsPath} is missing`);
       }
+      throw e;
     }
-    if (cached) {
-      positives = cached;
-      progress(`train: pseudo-labels from ${labelsPath}`);
-    } else {
-      progress(
-        `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
+    const p = f.tensors.get("positives"), a = f.tensors.get("assignments");
+    if (!p || !a || p.shape[0] !== n || p.shape[1] !== config.l) {
+      throw new TypeError(
+        `Cannot resume: ${labelsPath} holds pseudo-labels of shape ${
+          JSON.stringify(p?.shape ?? null)
+        } but the run needs ${n} × l=${config.l}`,
       );
-      const pl = await pseudoLabels(gpu, inputs.x, {
-        classes: config.classes,
-        l: config.l,
-        niter: config.kmeansIters,
-        seed: mixSeed(config.seed, 1),
-        onIteration: (s) => {
-          if ((s.iteration + 1) % 5 === 0) {
-            progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
-          }
-        },
-      });
-      positives = pl.positives;
-      assignments = pl.assignments;
-      await Deno.mkdir(runDir, { recursive: true });
-      await writeFileAtomic(
+    }
+    positives = p.data as Uint32Array;
+    assignments = a.data as Uint32Array;
+    progress(`train: pseudo-labels from ${labelsPath}`);
+  } else {
+    progress(
+      `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
+    );
+    const pl = await pseudoLabels(gpu, loaded.x, {
+      classes: config.classes,
+      l: config.l,
+      niter: config.kmeansIters,
+      seed: mixSeed(config.seed, 1),
+      onIteration: (s) => {
+        if ((s.iteration + 1) % 5 === 0) {
+          progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
+        }
+      },
+    });
+    positives = pl.positives;
+    assignments = pl.assignments;
+    const pos = positives, asg = assignments;
+    write = () =>
+      writeFileAtomic(
         labelsPath,
         encodeSafetensors(
           new Map(
             [
-              ["positives", { dtype: "U32", shape: [n, config.l], data: positives }],
-              ["assignments", { dtype: "U32", shape: [n], data: assignments }],
+              ["positives", { dtype: "U32", shape: [n, config.l], data: pos }],
+              ["assignments", { dtype: "U32", shape: [n], data: asg }],
             ] as const,
           ),
         ),
       );
-      progress(`assign: top-${config.l} centers per sample → ${labelsPath}`);
+  }
+  // Validation done: now the run dir may change.
+  const owns = (name: string) => isRunFile(name);
+  for (const p of await removeStaleTemps(runDir, owns)) {
+    progress(`train: removed stale temporary file ${p} (left by an interrupted run)`);
+  }
+  if (!values.resume) {
+    if (values.overwrite) {
+      const removed = await removeRunFiles(runDir);
+      if (removed.length) {
+        progress(`train: --overwrite removed ${removed.join(", ")} from ${runDir}`);
+      }
     }
+    await Deno.mkdir(runDir, { recursive: true });
+    await atomicWrites(async () => {
+      await write?.();
+      await writeFileAtomic(`${runDir}/${RUN_RECORD_NAME}`, encodeRunRecord(config, sources));
+    });
+    if (write) progress(`assign: top-${config.l} centers per sample → ${labelsPath}`);
   }
   let last = 0;
   const result = await train(
     gpu,
     {
-      x: inputs.x,
-      inputShape: inputs.inputShape,
+      x: loaded.x,
+      inputShape: loaded.inputShape,
       positives,
       ...(assignments ? { assignments } : {}),
     },
     config,
     {
       runDir,
-      resume: values.resume as boolean,
+      resume: hasCheckpoint,
       onStep: (p) => {
         const now = performance.now();
         if (now - last > 1000 || p.step === p.totalSteps) {

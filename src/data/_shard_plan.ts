@@ -3,9 +3,19 @@
 import { scanArrowEmbeddings } from "./arrow.ts";
 import { npyMatrixShape, readNpyFileHeader } from "./npy.ts";
 
-/** Whether a file starts with the npy magic string. */
+/**
+ * How to read a file: by its extension (`.npy`; `.arrow`, `.feather`, `.ipc`), else by its
+ * first bytes (the npy magic string, else Arrow). An empty file is refused by name.
+ */
 export async function isNpy(path: string): Promise<boolean> {
   using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  if (size === 0) {
+    throw new RangeError(`Expected ${path} to hold embeddings but found an empty file (0 bytes)`);
+  }
+  const lower = path.toLowerCase();
+  if (lower.endsWith(".npy")) return true;
+  if ([".arrow", ".feather", ".ipc"].some((ext) => lower.endsWith(ext))) return false;
   const head = new Uint8Array(6);
   let got = 0;
   while (got < 6) {
@@ -22,6 +32,8 @@ export interface Shard {
   npy: boolean;
   rows: number;
   cols: number;
+  /** The npy dtype (`f2`, `f4`, `f8`), or `arrow`. */
+  dtype: string;
 }
 
 /** Reads each file's shape (npy: header only; Arrow: parsed but not converted). */
@@ -31,12 +43,13 @@ export async function planShards(files: string[], column: string | undefined): P
     if (await isNpy(file)) {
       using handle = await Deno.open(file);
       const header = await readNpyFileHeader(handle, file);
-      shards.push({ file, npy: true, ...npyMatrixShape(header, file) });
+      shards.push({ file, npy: true, dtype: header.dtype, ...npyMatrixShape(header, file) });
     } else {
       const options = column === undefined ? {} : { column };
       shards.push({
         file,
         npy: false,
+        dtype: "arrow",
         ...scanArrowEmbeddings(await Deno.readFile(file), options, file),
       });
     }

@@ -90,6 +90,11 @@ function typeName(t: DataType): string {
 }
 
 function parseTable(bytes: Uint8Array, name: string): Table {
+  if (bytes.length === 0) {
+    throw new RangeError(
+      `Expected ${name} to be an Arrow IPC file or stream but found an empty file`,
+    );
+  }
   try {
     return tableFromIPC(bytes);
   } catch (cause) {

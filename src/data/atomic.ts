@@ -1,9 +1,16 @@
 /**
  * Crash-safe file writes: data goes to a temporary file beside the target, is flushed to disk,
  * then renamed over the target, so readers see either the old file or the complete new one.
+ * Several writes can be made all-or-nothing ({@linkcode atomicWrites}), and temporary files
+ * left by a killed process can be found and removed ({@linkcode removeStaleTemps}).
  *
  * @module
  */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/** Suffix pattern of temporary files: `<name>.tmp-<12 hex digits>`. */
+const TEMP_SUFFIX = /\.tmp-[0-9a-f]{12}$/;
 
 /**
  * Returns a fresh temporary path beside `path`: `<path>.tmp-<random hex>`, in the same
@@ -32,16 +39,49 @@ async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
   }
 }
 
+/** A written, flushed temporary file waiting for its rename. */
+interface Staged {
+  tmp: string;
+  path: string;
+  /** Kept open (and locked) so that no other process takes it for a stale file. */
+  file: Deno.FsFile;
+}
+
+const batches = new AsyncLocalStorage<Staged[]>();
+
+const OS_ERRORS = Object.values(Deno.errors) as (new (...a: never[]) => Error)[];
+
 /**
- * Writes `data` to `path` atomically: a temporary file in the same directory is written,
- * flushed with `fsync` and renamed over `path`. When writing fails (including when the
- * chunk generator throws) the temporary file is removed and an existing `path` is left
- * untouched.
+ * Rethrows a file-system `error` (same class) with a message that names the user's `path`
+ * instead of the temporary file; other errors (e.g. from the data generator) pass as they are.
+ */
+function named(error: unknown, path: string, tmp: string): unknown {
+  if (!(error instanceof Error)) return error;
+  if (!error.message.includes(tmp) && !OS_ERRORS.some((C) => error instanceof C)) return error;
+  const reason = error.message.replaceAll(tmp, path).replace(/: (open|rename) '.*$/, "");
+  if (reason.startsWith(`Cannot write ${path}`)) return error;
+  try {
+    const Ctor = error.constructor as new (message: string) => Error;
+    const out = new Ctor(`Cannot write ${path}: ${reason}`);
+    out.stack = error.stack ?? "";
+    return out;
+  } catch {
+    return error;
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: a temporary file in the same directory
+ * (`<path>.tmp-<hex>`, locked while it exists) is written, flushed with `fsync` and renamed
+ * over `path`. When writing fails (including when the chunk generator throws) the temporary
+ * file is removed, an existing `path` is left untouched, and the error names `path` (never
+ * the temporary file). Inside {@linkcode atomicWrites} the rename waits for the whole batch.
  *
  * @param path The destination file.
  * @param data The bytes, or a function returning an async iterable of byte chunks (for
  * outputs too large to build in memory at once).
- * @returns A promise that resolves once `path` holds the complete new content.
+ * @returns A promise that resolves once `path` holds the complete new content (or, inside
+ * {@linkcode atomicWrites}, once the temporary file is complete).
  *
  * @example Usage
  * ```ts
@@ -57,18 +97,29 @@ export async function writeFileAtomic(
   data: Uint8Array | (() => AsyncIterable<Uint8Array>),
 ): Promise<void> {
   const tmp = atomicPath(path);
-  const file = await Deno.open(tmp, { write: true, createNew: true });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true });
+  } catch (error) {
+    throw named(error, path, tmp);
+  }
+  const batch = batches.getStore();
   let closed = false;
   try {
+    await file.lock(true);
     if (data instanceof Uint8Array) {
       await writeAll(file, data);
     } else {
       for await (const chunk of data()) await writeAll(file, chunk);
     }
     await file.sync();
+    if (batch) {
+      batch.push({ tmp, path, file });
+      return;
+    }
+    await Deno.rename(tmp, path);
     file.close();
     closed = true;
-    await Deno.rename(tmp, path);
   } catch (error) {
     if (!closed) {
       try {
@@ -76,6 +127,115 @@ export async function writeFileAtomic(
       } catch { /* already closed */ }
     }
     await Deno.remove(tmp).catch(() => {});
+    throw named(error, path, tmp);
+  }
+}
+
+/**
+ * Runs `fn` so that every {@linkcode writeFileAtomic} inside it (including `writeNpy`,
+ * `writeLabels`, checkpoint writes) is all-or-nothing: the files are written to temporary
+ * files, and only when `fn` resolves are they all renamed into place. When `fn` throws, every
+ * temporary file is removed and no output of the batch appears. A nested call joins the
+ * enclosing batch.
+ *
+ * @param fn The writes to make.
+ * @returns What `fn` returns, once every file is in place.
+ *
+ * @example Usage
+ * ```ts
+ * import { atomicWrites, writeFileAtomic } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * await atomicWrites(async () => {
+ *   await writeFileAtomic(`${dir}/a.txt`, new TextEncoder().encode("a"));
+ *   await writeFileAtomic(`${dir}/b.txt`, new TextEncoder().encode("b"));
+ * }); // both appear together, or neither
+ * console.log(await Deno.readTextFile(`${dir}/b.txt`)); // b
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function atomicWrites<T>(fn: () => Promise<T>): Promise<T> {
+  if (batches.getStore()) return await fn();
+  const staged: Staged[] = [];
+  const discard = async (from: number) => {
+    for (const s of staged.slice(from)) {
+      try {
+        s.file.close();
+      } catch { /* already closed */ }
+      await Deno.remove(s.tmp).catch(() => {});
+    }
+  };
+  let result: T;
+  try {
+    result = await batches.run(staged, fn);
+  } catch (error) {
+    await discard(0);
     throw error;
   }
+  for (let i = 0; i < staged.length; i++) {
+    const s = staged[i]!;
+    try {
+      await Deno.rename(s.tmp, s.path);
+      s.file.close();
+    } catch (error) {
+      await discard(i);
+      throw named(error, s.path, s.tmp);
+    }
+  }
+  return result;
+}
+
+/**
+ * Removes temporary files that a killed writer left in `dir`: files named
+ * `<name>.tmp-<12 hex digits>` (see {@linkcode atomicPath}) whose `<name>` passes `owns`, and
+ * that no live process holds (a writer keeps its temporary file locked). A missing `dir` is
+ * not an error.
+ *
+ * @param dir The directory to scan.
+ * @param owns Whether a target file name belongs to the caller (e.g. its output's name).
+ * @returns The paths removed.
+ *
+ * @example Usage
+ * ```ts
+ * import { removeStaleTemps } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/c.npy.tmp-0123456789ab`, "partial");
+ * console.log((await removeStaleTemps(dir, (n) => n === "c.npy")).length); // 1
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeStaleTemps(
+  dir: string,
+  owns: (name: string) => boolean,
+): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return removed;
+    }
+    throw error;
+  }
+  for (const e of entries) {
+    if (!e.isFile || !TEMP_SUFFIX.test(e.name)) continue;
+    if (!owns(e.name.replace(TEMP_SUFFIX, ""))) continue;
+    const path = dir.endsWith("/") ? dir + e.name : `${dir}/${e.name}`;
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true });
+    } catch {
+      continue; // gone meanwhile, or not ours to open
+    }
+    try {
+      if (!(await file.tryLock(true))) continue; // a live writer holds it
+      await Deno.remove(path);
+      removed.push(path);
+    } catch {
+      // removed by someone else meanwhile
+    } finally {
+      file.close();
+    }
+  }
+  return removed;
 }

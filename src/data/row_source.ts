@@ -65,7 +65,9 @@ export interface RowSource {
  * rows.
  *
  * @param inputs Files and directories.
- * @param options `column`: the Arrow embedding column.
+ * @param options `column`: the Arrow embedding column; `onFile`: called for each file with
+ * its row count and stored element type (`"f2"`, `"f4"`, `"f8"` for `.npy`, read as float32;
+ * `"arrow"`).
  * @returns A source over all rows of all files.
  * @throws {Deno.errors.NotFound} When an input does not exist.
  * @throws {RangeError} When no file is found, files disagree on the column count (naming
@@ -85,9 +87,13 @@ export interface RowSource {
  */
 export async function openRowSource(
   inputs: string[],
-  options: { column?: string } = {},
+  options: {
+    column?: string;
+    onFile?: (file: string, rows: number, dtype: string) => void;
+  } = {},
 ): Promise<RowSource> {
   const shards = await planShards(await listEmbeddingFiles(inputs), options.column);
+  for (const s of shards) options.onFile?.(s.file, s.rows, s.dtype);
   const slices = shards.map((s) => ({ file: s.file, rowStart: 0, rowEnd: s.rows }));
   const source: RowSource = {
     slices,

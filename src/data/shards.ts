@@ -20,8 +20,11 @@ export interface ReadEmbeddingsOptions {
    * @default {the first list column}
    */
   column?: string;
-  /** Called after each file is read, with its path and row count. */
-  onFile?: (file: string, rows: number) => void;
+  /**
+   * Called after each file is read, with its path, row count and stored element type
+   * (`"f4"`, `"f2"` or `"f8"` for `.npy`, converted to float32; `"arrow"` for Arrow files).
+   */
+  onFile?: (file: string, rows: number, dtype: string) => void;
 }
 
 /** Options for {@linkcode streamEmbeddings}. */
@@ -46,6 +49,8 @@ export interface EmbeddingBatch {
   rowStart: number;
   /** The file the rows come from. */
   file: string;
+  /** Index of the batch's first row within its file. */
+  fileRowStart: number;
 }
 
 /** Compares names so that digit runs sort by value: `img_emb_2` before `img_emb_10`. */
@@ -167,7 +172,7 @@ export async function readEmbeddings(
         : { into, column: options.column };
       decodeArrowEmbeddings(await Deno.readFile(shard.file), decodeOptions, shard.file);
     }
-    options.onFile?.(shard.file, shard.rows);
+    options.onFile?.(shard.file, shard.rows, shard.dtype);
     at += shard.rows;
   }
   return { data, rows, cols };
@@ -216,7 +221,7 @@ export async function* streamEmbeddings(
       for (let r = 0; r < shard.rows; r += batchRows) {
         const n = Math.min(batchRows, shard.rows - r);
         const data = await readNpyRows(handle, header, r, n, undefined, file);
-        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file };
+        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file, fileRowStart: r };
       }
     } else {
       const decodeOptions = options.column === undefined ? {} : { column: options.column };
@@ -229,7 +234,7 @@ export async function* streamEmbeddings(
       for (let r = 0; r < m.rows; r += batchRows) {
         const n = Math.min(batchRows, m.rows - r);
         const data = m.data.slice(r * cols, (r + n) * cols);
-        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file };
+        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file, fileRowStart: r };
       }
     }
     rowStart += shard.rows;

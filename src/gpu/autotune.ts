@@ -56,6 +56,11 @@ export interface AutotuneResult<C extends TuneConfig> {
   timings: CandidateTiming<C>[];
   /** The cache key the choice is stored under. */
   key: string;
+  /**
+   * The cache file the choice was read from or written to; null when it lives in memory
+   * only (tuning disabled, no cache directory, or writing the cache failed).
+   */
+  cachedIn: string | null;
 }
 
 interface CacheEntry {
@@ -71,7 +76,7 @@ interface CacheFile {
 }
 
 const warned = new Set<string>();
-const memory = new Map<string, CacheEntry>();
+const memory = new Map<string, { entry: CacheEntry; file: string | null }>();
 
 function env(name: string): string | undefined {
   try {
@@ -149,8 +154,11 @@ async function readCache(path: string): Promise<CacheFile> {
   }
 }
 
-/** Merges `entry` into the cache file and replaces it atomically (temp file + rename). */
-async function writeCache(dir: string, key: string, entry: CacheEntry): Promise<void> {
+/**
+ * Merges `entry` into the cache file and replaces it atomically (temp file + rename);
+ * returns whether the file was written.
+ */
+async function writeCache(dir: string, key: string, entry: CacheEntry): Promise<boolean> {
   const path = `${dir}/${AUTOTUNE_CACHE_FILE}`;
   const cache = await readCache(path);
   cache.entries[key] = entry;
@@ -160,12 +168,14 @@ async function writeCache(dir: string, key: string, entry: CacheEntry): Promise<
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(tmp, JSON.stringify(cache, null, 2) + "\n");
     await Deno.rename(tmp, path);
+    return true;
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     if (!warned.has(`write:${path}`)) {
       warned.add(`write:${path}`);
       console.error(`mlcd: cannot write autotune cache ${path}: ${(e as Error).message}`);
     }
+    return false;
   }
 }
 
@@ -218,17 +228,30 @@ export async function autotune<C extends TuneConfig>(
   const key = autotuneKey(gpu, family);
   const enabled = options.enabled ?? env("MLCD_AUTOTUNE") !== "0";
   if (!enabled || candidates.length === 1) {
-    return { config: candidates[0]!, ms: null, source: "default", timings: [], key };
+    return {
+      config: candidates[0]!,
+      ms: null,
+      source: "default",
+      timings: [],
+      key,
+      cachedIn: null,
+    };
   }
   const dir = options.cacheDir ?? autotuneCacheDir();
   const memKey = `${dir}\n${key}`;
+  const file = dir ? `${dir}/${AUTOTUNE_CACHE_FILE}` : null;
   if (!options.force) {
-    let hit = memory.get(memKey);
-    if (!hit && dir) hit = (await readCache(`${dir}/${AUTOTUNE_CACHE_FILE}`)).entries[key];
+    const mem = memory.get(memKey);
+    let hit = mem?.entry;
+    let from = mem?.file ?? null;
+    if (!hit && file) {
+      hit = (await readCache(file)).entries[key];
+      from = file;
+    }
     const match = hit && candidates.find((c) => sameConfig(c, hit!.config));
     if (hit && match) {
-      memory.set(memKey, hit);
-      return { config: match, ms: hit.ms, source: "cache", timings: [], key };
+      memory.set(memKey, { entry: hit, file: from });
+      return { config: match, ms: hit.ms, source: "cache", timings: [], key, cachedIn: from };
     }
   }
   const timings: CandidateTiming<C>[] = [];
@@ -265,7 +288,8 @@ export async function autotune<C extends TuneConfig>(
     candidates: candidates.length,
     at: new Date().toISOString(),
   };
-  memory.set(memKey, entry);
-  if (dir) await writeCache(dir, key, entry);
-  return { config: winner.config, ms: winner.ms, source: "tuned", timings, key };
+  const written = dir ? await writeCache(dir, key, entry) : false;
+  const cachedIn = written ? file : null;
+  memory.set(memKey, { entry, file: cachedIn });
+  return { config: winner.config, ms: winner.ms, source: "tuned", timings, key, cachedIn };
 }

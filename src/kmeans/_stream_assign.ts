@@ -44,23 +44,31 @@ export function locateRow(source: RowSource, row: number): { file: string; fileR
 }
 
 /**
- * Checks rows of `m` for NaN/Inf and (spherical) all-zero rows; `where(r)` names row `r`
- * in the message.
+ * Checks rows of `m` for NaN/Inf and (spherical) all-zero rows; `where(r)` gives the file and
+ * the row within it of row `r`, named in the message (the wording of `checkRows`).
  */
-export function checkRows(m: Matrix, spherical: boolean, where: (r: number) => string): void {
+export function checkRows(
+  m: Matrix,
+  spherical: boolean,
+  where: (r: number) => { file: string; fileRow: number },
+): void {
   const { data, cols } = m;
   for (let r = 0; r < m.rows; r++) {
     let zero = true;
     for (let c = 0; c < cols; c++) {
       const v = data[r * cols + c]!;
       if (!Number.isFinite(v)) {
-        throw new RangeError(`Expected finite values but found ${v} at ${where(r)}, column ${c}`);
+        const at = where(r);
+        throw new RangeError(
+          `Expected finite values in ${at.file} but found ${v} at row ${at.fileRow}, column ${c}`,
+        );
       }
       if (v !== 0) zero = false;
     }
     if (spherical && zero) {
+      const at = where(r);
       throw new RangeError(
-        `Cannot L2-normalise ${where(r)} for spherical k-means: it is all zeros`,
+        `Cannot L2-normalise ${at.file} for spherical k-means: row ${at.fileRow} is all zeros`,
       );
     }
   }
@@ -114,7 +122,7 @@ export async function streamAssign(
       next.catch(() => {}); // surfaced when awaited
       const b = r.value;
       const m = b.matrix.rows;
-      checkRows(b.matrix, a.spherical, (i) => `row ${b.fileRow + i} of ${b.file}`);
+      checkRows(b.matrix, a.spherical, (i) => ({ file: b.file, fileRow: b.fileRow + i }));
       const part = host.subarray(0, m * dp);
       padRows(b.matrix, undefined, 0, m, a.spherical, part);
       let bytes: Float32Array | Uint16Array = part;

@@ -1,6 +1,6 @@
 import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
 import { uniformBlockRows } from "../gpu/_template.ts";
-import { autotune, autotuneCacheDir } from "../gpu/autotune.ts";
+import { autotune } from "../gpu/autotune.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
 import type { KMeansVariant } from "./kmeans_options.ts";
 import {
@@ -145,8 +145,8 @@ export async function chooseAssignKernel(
       ).join(", ");
       options.onLog?.(
         `Autotuned the assignment kernel for d=${d}${f16 ? " (f16)" : ""} on ${rows} rows × ${k} ` +
-          `centroids: ${times} → ${label(result.config)} (cached in ${
-            autotuneCacheDir() ?? "memory only"
+          `centroids: ${times} → ${label(result.config)} (${
+            result.cachedIn ? `cached in ${result.cachedIn}` : "not cached: kept in memory only"
           })`,
       );
     }

@@ -223,10 +223,7 @@ export async function kmeans(
     const want = trainIndex ?? Uint32Array.from({ length: n }, (_, i) => i);
     readStart = performance.now();
     trainX = await gatherRows(src, want);
-    checkRows(trainX, spherical, (r) => {
-      const at = locateRow(src, want[r]!);
-      return `row ${at.fileRow} of ${at.file}`;
-    });
+    checkRows(trainX, spherical, (r) => locateRow(src, want[r]!));
     rowOf = (i) => i;
   }
   if (trainIndex) {

@@ -102,6 +102,59 @@ export function checkFinite(m: Matrix, name: string): void {
   }
 }
 
+/** Options for {@linkcode checkRows}. */
+export interface CheckRowsOptions {
+  /** Number of the first row of `m` in the file it came from. @default {0} */
+  firstRow?: number;
+  /**
+   * Also refuse all-zero rows, which cannot be L2-normalised; the text says why the rows
+   * are normalised (e.g. `"cosine similarity"`). @default {undefined}
+   */
+  nonZero?: string;
+}
+
+/**
+ * Throws a `RangeError` naming the first NaN/±Infinity value (and, with `nonZero`, the first
+ * all-zero row) of `m`, with row numbers counted from `firstRow`, so that an error can name
+ * the file and the row within it.
+ *
+ * @param m The rows to scan.
+ * @param name The file (or matrix) to name in the message.
+ * @param options {@linkcode CheckRowsOptions}.
+ *
+ * @example Usage
+ * ```ts
+ * import { checkRows } from "./matrix.ts";
+ * const m = { data: new Float32Array([1, 2, 0, 0]), rows: 2, cols: 2 };
+ * try {
+ *   checkRows(m, "x.npy", { firstRow: 10, nonZero: "cosine similarity" });
+ * } catch (e) {
+ *   console.log((e as Error).message); // ... x.npy ... row 11 is all zeros
+ * }
+ * ```
+ */
+export function checkRows(m: Matrix, name: string, options: CheckRowsOptions = {}): void {
+  const { data, rows, cols } = m;
+  const first = options.firstRow ?? 0;
+  for (let r = 0; r < rows; r++) {
+    let zero = true;
+    for (let c = 0; c < cols; c++) {
+      const v = data[r * cols + c]!;
+      if (!Number.isFinite(v)) {
+        throw new RangeError(
+          `Expected finite values in ${name} but found ${v} at row ${first + r}, column ${c}`,
+        );
+      }
+      if (v !== 0) zero = false;
+    }
+    if (zero && options.nonZero) {
+      throw new RangeError(
+        `Cannot L2-normalise ${name} for ${options.nonZero}: row ${first + r} is all zeros`,
+      );
+    }
+  }
+}
+
 /**
  * Returns a copy of `m` with every row scaled to unit L2 norm.
  *

@@ -1,5 +1,5 @@
 import type { Gpu } from "../gpu/gpu.ts";
-import { checkMatrix, type Matrix, sliceRows } from "../matrix/matrix.ts";
+import { checkMatrix, checkRows, type Matrix, sliceRows } from "../matrix/matrix.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/shards.ts";
 import { readNpyHeader } from "../data/npy.ts";
 import { scanArrowEmbeddings } from "../data/arrow.ts";
@@ -18,7 +18,10 @@ export interface AssignLabelsOptions {
   batchRows?: number;
   /** Arrow column holding the embeddings. @default {the first list column} */
   column?: string;
-  /** Called after each batch with rows done and total rows. */
+  /**
+   * Called with rows done and total rows as the work progresses: after each batch, and
+   * within a batch as the GPU finishes each range of centers.
+   */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -46,12 +49,6 @@ async function countRows(files: string[], column: string | undefined): Promise<n
   return total;
 }
 
-function firstNonFinite(m: Matrix): number {
-  const { data } = m;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
-  return -1;
-}
-
 /**
  * MLCD step 3: gives every embedding row its `l` most similar cluster centers as positive
  * labels, exactly, on the GPU. The centers stay on the GPU while the rows stream through in
@@ -62,8 +59,9 @@ function firstNonFinite(m: Matrix): number {
  * @param centers `C × d` cluster centers.
  * @param options {@linkcode AssignLabelsOptions}.
  * @returns `rows × l` labels and scores.
- * @throws {RangeError} When `l` is out of `[1, min(64, C)]` or a row holds NaN/±Infinity
- * (naming the row and file).
+ * @throws {RangeError} When `l` is out of `[1, min(64, C)]`, a row holds NaN/±Infinity or
+ * (for cosine) is all zeros (naming the file and the row within it), or the files hold no
+ * rows.
  * @throws {TypeError} When the embeddings' width differs from the centers'.
  *
  * @example Usage
@@ -78,6 +76,9 @@ export async function assignLabels(
   options: AssignLabelsOptions = {},
 ): Promise<AssignLabelsResult> {
   checkMatrix(centers, "centers");
+  const metric = options.metric ?? "cosine";
+  const nonZero = metric === "cosine" ? { nonZero: "cosine similarity" } : {};
+  checkRows(centers, "centers", nonZero);
   const l = options.l ?? 8;
   if (!Number.isInteger(l) || l < 1 || l > TOPK_MAX_K) {
     throw new RangeError(`Expected l to be an integer in [1, ${TOPK_MAX_K}] but found ${l}`);
@@ -98,11 +99,16 @@ export async function assignLabels(
   if (fromFiles) {
     files = await listEmbeddingFiles(embeddings);
     total = await countRows(files, options.column);
+    if (total === 0) {
+      throw new RangeError(`Expected ${files.join(", ")} to hold at least one row but found none`);
+    }
   } else {
     total = embeddings.rows;
   }
 
-  async function* batches(): AsyncGenerator<{ matrix: Matrix; rowStart: number; file: string }> {
+  async function* batches(): AsyncGenerator<
+    { matrix: Matrix; rowStart: number; file: string; fileRowStart: number }
+  > {
     if (fromFiles) {
       yield* streamEmbeddings(
         files,
@@ -111,7 +117,12 @@ export async function assignLabels(
     } else {
       const m = embeddings as Matrix;
       for (let r = 0; r < m.rows; r += batchRows) {
-        yield { matrix: sliceRows(m, r, Math.min(m.rows, r + batchRows)), rowStart: r, file: "" };
+        yield {
+          matrix: sliceRows(m, r, Math.min(m.rows, r + batchRows)),
+          rowStart: r,
+          file: "",
+          fileRowStart: r,
+        };
       }
     }
   }
@@ -119,28 +130,27 @@ export async function assignLabels(
   const index = uploadTopkKeys(
     gpu,
     centers,
-    { metric: options.metric ?? "cosine", variant: options.variant ?? "auto" },
+    { metric, variant: options.variant ?? "auto" },
   );
   let labels = new Uint32Array(total * l);
   let scores = new Float32Array(total * l);
   let done = 0;
   try {
-    for await (const { matrix: m, rowStart, file } of batches()) {
+    for await (const { matrix: m, rowStart, file, fileRowStart } of batches()) {
       const where = file ? ` of ${file}` : "";
       if (m.cols !== centers.cols) {
         throw new TypeError(
           `Expected embeddings${where} to have ${centers.cols} columns like the centers but found ${m.cols}`,
         );
       }
-      const bad = firstNonFinite(m);
-      if (bad >= 0) {
-        throw new RangeError(
-          `Expected finite values in embeddings but found ${m.data[bad]} at row ${
-            rowStart + Math.floor(bad / m.cols)
-          }${where}, column ${bad % m.cols}`,
-        );
-      }
-      const r = await index.search(m, l);
+      checkRows(m, file || "embeddings", { firstRow: fileRowStart, ...nonZero });
+      const before = done;
+      const r = await index.search(m, l, {
+        onProgress: (fraction) => {
+          const at = Math.max(before, rowStart + Math.floor(m.rows * fraction));
+          if (at < rowStart + m.rows) options.onProgress?.(at, Math.max(total, at));
+        },
+      });
       if ((rowStart + m.rows) * l > labels.length) {
         // Files changed under us or a count was short: grow.
         const grow = (rowStart + m.rows) * l;

@@ -1,4 +1,5 @@
 import { writeNpy } from "../data/npy.ts";
+import { atomicWrites } from "../data/atomic.ts";
 import { writeArrowLabels } from "../data/arrow.ts";
 
 /** Labels and scores to write with {@linkcode writeLabels}. */
@@ -53,14 +54,10 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
   }
   const rows = labels.length / l;
   if (/\.npy$/i.test(path)) {
-    const sp = scoresPath(path);
-    await writeNpy(sp, scores, [rows, l]);
-    try {
+    await atomicWrites(async () => {
+      await writeNpy(scoresPath(path), scores, [rows, l]);
       await writeNpy(path, labels, [rows, l]);
-    } catch (e) {
-      await Deno.remove(sp).catch(() => {});
-      throw e;
-    }
+    });
   } else if (/\.(arrow|feather|ipc)$/i.test(path)) {
     await writeArrowLabels(
       path,

@@ -112,9 +112,16 @@ export interface TopkKeys {
    *
    * @param queries `n × cols` queries (finite values).
    * @param k List length in `[1, min(64, rows)]`.
+   * @param options `onProgress` is called with the fraction of the search done as the GPU
+   * finishes each range of keys (for long searches; a first `"auto"` search's tuning is not
+   * counted).
    * @returns Indices and scores, `n × k`.
    */
-  search(queries: Matrix, k: number): Promise<TopkResult>;
+  search(
+    queries: Matrix,
+    k: number,
+    options?: { onProgress?: (fraction: number) => void },
+  ): Promise<TopkResult>;
   /** Frees the GPU buffers. */
   destroy(): void;
 }
@@ -207,20 +214,40 @@ function destroyLists(states: ListState[]): void {
  * Records passes into command encoders, submitting every 64 passes (so that lavapipe starts
  * work early and no encoder grows without bound); call `flush` after the last pass.
  */
-function passBatch(gpu: Gpu): { encoder(): GPUCommandEncoder; flush(): void } {
+function passBatch(
+  gpu: Gpu,
+  onDone?: (units: number) => void,
+): { encoder(units?: number): GPUCommandEncoder; flush(): void; boundary(): void } {
   let enc = gpu.device.createCommandEncoder({ label: "topk" });
   let passes = 0;
+  // Work (rows × keys) recorded since the last submit, reported once the GPU has done it.
+  let units = 0;
+  const send = () => {
+    submit(gpu, enc);
+    if (onDone && units > 0) {
+      const u = units;
+      gpu.device.queue.onSubmittedWorkDone().then(() => onDone(u), () => {});
+    }
+    units = 0;
+  };
   return {
-    encoder() {
+    encoder(work = 0) {
       if (passes > 0 && passes % 64 === 0) {
-        submit(gpu, enc);
+        send();
         enc = gpu.device.createCommandEncoder({ label: "topk" });
       }
       passes++;
+      units += work;
       return enc;
     },
     flush() {
-      submit(gpu, enc);
+      send();
+    },
+    /** With progress reporting: submits at the end of a range of keys. */
+    boundary() {
+      if (!onDone || units === 0) return;
+      send();
+      enc = gpu.device.createCommandEncoder({ label: "topk" });
     },
   };
 }
@@ -332,7 +359,11 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     }
   }
 
-  async function search(queries: Matrix, k: number): Promise<TopkResult> {
+  async function search(
+    queries: Matrix,
+    k: number,
+    searchOptions: { onProgress?: (fraction: number) => void } = {},
+  ): Promise<TopkResult> {
     if (destroyed) throw new Error("Cannot search: the keys were destroyed");
     checkMatrix(queries, "queries");
     if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
@@ -354,7 +385,16 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
       await (tuningRun ??= tune(queries, k));
       if (destroyed) throw new Error("Cannot search: the keys were destroyed");
     }
-    return await run(chosen, queries, k);
+    const onProgress = searchOptions.onProgress;
+    let doneUnits = 0;
+    const total = queries.rows * keys.rows;
+    const onDone = onProgress
+      ? (u: number) => {
+        doneUnits += u;
+        onProgress(Math.min(1, doneUnits / total));
+      }
+      : undefined;
+    return await run(chosen, queries, k, onDone);
   }
 
   /** The search itself with a given design (queries validated, n ≥ 1). */
@@ -362,8 +402,9 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     variant: "registers" | "tiled",
     queries: Matrix,
     k: number,
+    onDone?: (units: number) => void,
   ): Promise<TopkResult> {
-    if (variant === "registers") return await runRegisters(queries, k);
+    if (variant === "registers") return await runRegisters(queries, k, onDone);
     // The tiled design: key ranges split over workgroups (y), partial lists merged.
     const n = queries.rows;
     const sub = 4;
@@ -415,7 +456,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
         // 1.3e9-MAC dispatch (n=2000, C=5000, d=128) returned wrong lists on lavapipe, so
         // keys go in ranges, each pass followed by a merge into the running state.
         const perPass = Math.max(1, Math.floor(passMacs / (qc.rows * d4 * 4)));
-        const batch = passBatch(gpu);
+        const batch = passBatch(gpu, onDone);
         let first = true;
         for (const kc of g.chunks) {
           for (let j = 0; j < kc.rows; j += perPass) {
@@ -434,7 +475,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
               count,
             };
             const program = topkTiledProgram(shape);
-            const enc = batch.encoder();
+            const enc = batch.encoder(qc.rows * count);
             dispatch(gpu, program, [qc.buffer, kc.buffer, partS, partI], enc);
             dispatch(
               gpu,
@@ -443,6 +484,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
               enc,
             );
             first = false;
+            batch.boundary();
           }
         }
         batch.flush();
@@ -493,7 +535,11 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
    * The registers design: one dispatch per row range × uniform key block, each updating
    * the rows' running lists in place (no partial lists, no merge).
    */
-  async function runRegisters(queries: Matrix, k: number): Promise<TopkResult> {
+  async function runRegisters(
+    queries: Matrix,
+    k: number,
+    onDone?: (units: number) => void,
+  ): Promise<TopkResult> {
     const n = queries.rows;
     const listBytes = k * 4;
     const r = registerRows(d4);
@@ -519,7 +565,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
         if (qc.rows === 0) continue;
         const st = createLists(gpu, qc, k);
         states.push(st);
-        const batch = passBatch(gpu);
+        const batch = passBatch(gpu, onDone);
         for (let rowBase = 0; rowBase < qc.rows; rowBase += rowsPerDispatch) {
           const rows = Math.min(rowsPerDispatch, qc.rows - rowBase);
           kbs.forEach((blk, b) => {
@@ -534,13 +580,15 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
                 d4,
                 first: b === 0 && off === 0,
               });
+              const nkeys = Math.min(perDispatch, blk.keys - off);
               dispatch(gpu, program, [
                 qc.buffer,
                 { buffer: blk.buffer, offset: blk.offset, size: blockBytes },
                 st.s,
                 st.i,
-              ], batch.encoder());
+              ], batch.encoder(rows * nkeys));
             }
+            batch.boundary();
           });
         }
         batch.flush();

@@ -3,7 +3,7 @@
 import { loadMnist } from "../data/mnist.ts";
 import { readEmbeddings } from "../data/shards.ts";
 import { readNpyArray } from "../data/npy.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { decodeImages, listImages } from "../model/images.ts";
 
 export interface LoadedInputs {
@@ -45,7 +45,20 @@ export async function loadInputs(
     }
     return { x, inputShape: d.inputShape, kind: "images" };
   }
-  let x = await readEmbeddings(inputs, o.column !== undefined ? { column: o.column } : {});
+  const files: [string, number][] = [];
+  let x = await readEmbeddings(inputs, {
+    ...(o.column !== undefined ? { column: o.column } : {}),
+    onFile: (file, rows) => files.push([file, rows]),
+  });
+  // NaN/Inf named by file and row within it.
+  let at = 0;
+  for (const [file, rows] of files) {
+    checkRows(
+      { data: x.data.subarray(at * x.cols, (at + rows) * x.cols), rows, cols: x.cols },
+      file,
+    );
+    at += rows;
+  }
   if (o.limit !== undefined && o.limit < x.rows) {
     x = { data: x.data.slice(0, o.limit * x.cols), rows: o.limit, cols: x.cols };
   }

@@ -123,6 +123,15 @@ const INTS: (keyof TrainConfig)[] = [
   "checkpointEvery",
 ];
 
+/** A value for a message: as JSON, except numbers as written (`Infinity`, not `null`). */
+function show(v: unknown): string {
+  if (typeof v === "number") return String(v);
+  return JSON.stringify(v, (_k, x) => typeof x === "number" && !Number.isFinite(x) ? String(x) : x);
+}
+
+/** A decimal number as written on a command line: `12`, `-3`, `0.5`, `1e-3` (no hex). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /**
  * Merges partial settings over the defaults and validates every field: an unknown key is a
  * `TypeError`, an out-of-range value a `RangeError`, each naming the key and the value.
@@ -163,7 +172,7 @@ export function resolveTrainConfig(
     if (!allowed!.includes(v as string)) {
       throw new RangeError(
         `Expected ${k} to be one of ${allowed!.map((a) => `"${a}"`).join(", ")} but found ${
-          JSON.stringify(v)
+          show(v)
         }`,
       );
     }
@@ -173,7 +182,7 @@ export function resolveTrainConfig(
     const min = k === "warmupSteps" || k === "seed" ? 0 : 1;
     if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
       throw new RangeError(
-        `Expected ${k} to be an integer >= ${min} but found ${JSON.stringify(v)}`,
+        `Expected ${k} to be an integer >= ${min} but found ${show(v)}`,
       );
     }
   }
@@ -181,9 +190,7 @@ export function resolveTrainConfig(
     const v = out[k];
     if (typeof v !== "number" || !Number.isFinite(v) || (openLo ? v <= lo : v < lo) || v > hi) {
       throw new RangeError(
-        `Expected ${k} to be a number in ${openLo ? "(" : "["}${lo}, ${hi}] but found ${
-          JSON.stringify(v)
-        }`,
+        `Expected ${k} to be a number in ${openLo ? "(" : "["}${lo}, ${hi}] but found ${show(v)}`,
       );
     }
   };
@@ -199,7 +206,7 @@ export function resolveTrainConfig(
     const v = out[k];
     if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x < 1)) {
       throw new TypeError(
-        `Expected ${k} to be an array of positive integers but found ${JSON.stringify(v)}`,
+        `Expected ${k} to be an array of positive integers but found ${show(v)}`,
       );
     }
   }
@@ -224,11 +231,24 @@ export function resolveTrainConfig(
  */
 export function parseConfigValue(key: keyof TrainConfig, raw: string): unknown {
   const d = DEFAULT_TRAIN_CONFIG[key];
-  if (Array.isArray(d)) return raw === "" ? [] : raw.split(",").map((s) => Number(s.trim()));
+  if (Array.isArray(d)) {
+    if (raw === "") return [];
+    return raw.split(",").map((s) => {
+      if (!/^\s*\d+\s*$/.test(s)) {
+        throw new RangeError(
+          `Expected ${key} to be comma-separated positive integers but found "${raw}"`,
+        );
+      }
+      return Number(s.trim());
+    });
+  }
   if (typeof d === "number") {
     const n = Number(raw);
-    if (raw.trim() === "" || Number.isNaN(n)) {
-      throw new RangeError(`Expected ${key} to be a number but found "${raw}"`);
+    if (!DECIMAL.test(raw.trim())) {
+      throw new RangeError(`Expected ${key} to be a decimal number but found ${raw}`);
+    }
+    if (!Number.isFinite(n)) {
+      throw new RangeError(`Expected ${key} to be a finite number but found ${raw}`);
     }
     return n;
   }

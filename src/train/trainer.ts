@@ -12,6 +12,7 @@ import { mixSeed, permutation, Rng } from "../random/rng.ts";
 import type { NamedTensor } from "./safetensors.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
 import { mlcdLossOp } from "../loss/tfjs_op.ts";
+import { truncateMetrics } from "./_run_dir.ts";
 
 /** Training data: flattened inputs and every row's `l` positive class ids. */
 export interface TrainData {
@@ -52,7 +53,10 @@ export interface TrainProgress {
 export interface TrainOptions {
   /** Run directory for checkpoints and `metrics.jsonl`; none: nothing is written. @default {undefined} */
   runDir?: string;
-  /** Continue from the checkpoint in `runDir`. @default {false} */
+  /**
+   * Continue from the checkpoint in `runDir` (`metrics.jsonl` is cut back to its step).
+   * @default {false}
+   */
   resume?: boolean;
   /** Called after every step. @default {undefined} */
   onStep?: (p: TrainProgress) => void;
@@ -272,6 +276,9 @@ export async function train(
 
   const metricsPath = options.runDir ? `${options.runDir}/metrics.jsonl` : undefined;
   if (options.runDir) await Deno.mkdir(options.runDir, { recursive: true });
+  // metrics.jsonl holds each step once: lines past the starting step (a killed run's steps
+  // after its checkpoint, or a previous run's when starting afresh) are dropped.
+  if (metricsPath) await truncateMetrics(metricsPath, step);
   const t0 = performance.now();
   const startStep = step;
   let permEpoch = -1;
