@@ -342,6 +342,9 @@ export async function kmeans(
           );
         cents = createCentroids(gpu, k, d, f16, kc, init0);
       }
+      // The host copy of a gathered sample is not needed after the last initialisation
+      // (the GPU holds the rows): let it go before the iterations.
+      if (source && redo === nredo - 1) trainX = { data: new Float32Array(0), rows: 0, cols: d };
       try {
         const stats = k === n && typeof init === "string" ? [] : await lloyd(gpu, {
           variant,
