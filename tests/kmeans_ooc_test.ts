@@ -2,7 +2,13 @@
 // a float64 reference and against repeated rows; checkpoints resume bit for bit.
 import assert from "node:assert/strict";
 import { kmeans, type KMeansResult } from "../src/kmeans/mod.ts";
-import { openRowSource, partOf, writeArrowEmbeddings, writeNpy } from "../src/data/mod.ts";
+import {
+  atomicWrites,
+  openRowSource,
+  partOf,
+  writeArrowEmbeddings,
+  writeNpy,
+} from "../src/data/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { mulberry32, sampleIndices } from "../src/random/mulberry32.ts";
 import { sampleIndicesSparse } from "../src/kmeans/_stream_assign.ts";
@@ -347,6 +353,19 @@ Deno.test("kmeans() refuses a checkpoint of another run and starts fresh without
       message: `Cannot resume from ${path}: it was written with k = 4 but this run has k = 5`,
     });
     await assert.rejects(() => kmeans(gpu, x, { ...FIXED, k: 4, resume: true }), RangeError);
+    // Inside an all-or-nothing output batch, checkpoints still land on disk as announced.
+    const path2 = `${dir}/km2.ckpt`;
+    const onDisk: boolean[] = [];
+    await atomicWrites(async () => {
+      await kmeans(gpu, x, {
+        ...o,
+        checkpoint: { path: path2, every: 1 },
+        onLog: (m) => {
+          if (m.startsWith("Checkpoint")) onDisk.push(Deno.statSync(path2).isFile);
+        },
+      });
+    });
+    assert.ok(onDisk.length >= 3 && onDisk.every(Boolean), String(onDisk));
     await Deno.writeTextFile(path, "not a checkpoint");
     await assert.rejects(() => kmeans(gpu, x, { ...o, resume: true }), /magic string/);
   });
