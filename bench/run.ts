@@ -1,4 +1,4 @@
-// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss]`
+// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss,vit]`
 //
 // End-to-end comparisons against the peers on the same data in one run, a table of ratios
 // on stdout, and bench/results/<machine>.md + .json:
@@ -7,6 +7,7 @@
 //     assignment so the objectives compare;
 //   - top-8 over the centers vs faiss IndexFlatIP (exact) and hnswlib (recall and time);
 //   - the MLCD loss forward + backward vs the same math in plain tfjs ops;
+//   - the ViT train step's samples/s (bench/vit_bench.ts);
 //   - the adapter's measured arithmetic peak, transfer GB/s, and a roofline line per kernel.
 // Each section is independent: a missing peer or a failing part prints one line and the
 // run goes on. --quick uses smaller shapes (named in the table) and finishes in a few
@@ -21,6 +22,7 @@ import { readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { writeFileAtomic } from "../src/data/atomic.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
 import { oocSection } from "./ooc_bench.ts";
+import { benchVitTrainStep, VIT_BENCH_SECTION } from "./vit_bench.ts";
 
 type KMeansModule = typeof import("../src/kmeans/mod.ts");
 type TopkModule = typeof import("../src/topk/mod.ts");
@@ -967,7 +969,7 @@ function printTable(): void {
 // ---------------------------------------------------------------------------------------
 // Main
 
-const SECTIONS = ["kmeans", "topk", "loss"] as const;
+const SECTIONS = ["kmeans", "topk", "loss", "vit"] as const;
 type Section = typeof SECTIONS[number];
 
 interface SectionContext {
@@ -995,6 +997,8 @@ async function runSection(name: Section, ctx: SectionContext, resultPath: string
     await sectionKmeans(gpu, shapes, ctx.py, ctx.tmp, ctx.peakGflops, ctx.timeoutS);
   } else if (name === "topk") {
     await sectionTopk(gpu, shapes, ctx.quick, ctx.py, ctx.tmp, ctx.peakGflops, ctx.timeoutS);
+  } else if (name === "vit") {
+    details.vit = await benchVitTrainStep(gpu, ctx.quick, emit, log);
   } else {
     await sectionLoss(gpu, shapes, ctx.peakGflops);
   }
@@ -1007,6 +1011,7 @@ const SECTION_TITLES: Record<Section, string> = {
   kmeans: "spherical k-means",
   topk: "top-8",
   loss: "MLCD loss fwd+bwd",
+  vit: VIT_BENCH_SECTION,
 };
 
 /**
@@ -1078,7 +1083,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,ooc]\n" +
+      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,ooc]\n" +
         "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json.",
     );
     return;
@@ -1102,12 +1107,15 @@ async function main(): Promise<void> {
   const timeoutS = quick ? 120 : 1800;
   // Per-section wall-clock limits: --quick must finish in about 3 minutes in all.
   const limits: Record<Section, number> = quick
-    ? { kmeans: 90, topk: 45, loss: 30 }
-    : { kmeans: 2400, topk: 1800, loss: 900 };
+    ? { kmeans: 90, topk: 45, loss: 30, vit: 60 }
+    : { kmeans: 2400, topk: 1800, loss: 900, vit: 600 };
   const started = performance.now();
   const cpu0 = await cpuCounters();
 
-  const gpu = await createGpu();
+  const gpu = await createGpu().catch((e: Error) => {
+    console.error(`mlcd bench: ${e.message}`); // no adapter: the one-line fix, exit 2
+    return Deno.exit(2);
+  });
   const cpu = await cpuModel();
   const cores = navigator.hardwareConcurrency;
   const machine = machineSlug(gpu.info.description, cpu, cores);

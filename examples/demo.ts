@@ -98,6 +98,11 @@ async function trainAndEval(
   return await evaluateFeatures(gpu, { x: tr, y: data.train.y }, { x: te, y: data.test.y });
 }
 
+/** `s` as one shell word: unchanged when it is plain, else single-quoted. */
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -117,13 +122,7 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   const t0 = performance.now();
-  let gpu: Gpu;
-  try {
-    gpu = await createGpu();
-  } catch (e) {
-    progress(`mlcd demo: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
+  const gpu = await createGpu(); // no adapter: one line naming the fix, exit 2 (runCli)
   const seed = Number(values.seed);
   const quick = values.quick;
   const nTrain = quick ? 2000 : 8000, nTest = quick ? 1000 : 2000;
@@ -234,8 +233,20 @@ async function main(args: string[]): Promise<void> {
         formatSeconds(seconds)
       }.`,
   );
+  // The last three lines: where the run is, how to evaluate it again, how to run the same
+  // cycle (cluster → assign → train) on your own embeddings.
+  const limits = quick ? ` --limit ${nTrain} --test-limit ${nTest}` : "";
   progress(
-    `mlcd demo: checkpoint ${runDir}/checkpoint.json (+ .safetensors), training log ${runDir}/metrics.jsonl, metrics ${values.out}/metrics.json`,
+    `mlcd demo: the run is in ${runDir}/ (checkpoint.json, metrics.jsonl; all metrics in ${values.out}/metrics.json)`,
+  );
+  progress(
+    `mlcd demo: evaluate it again: deno task eval --checkpoint ${
+      shellQuote(runDir)
+    } --data mnist${limits}`,
+  );
+  progress(
+    "mlcd demo: the same cycle on your own .npy or Arrow embeddings (files or a directory of " +
+      "shards): deno task train --data path/to/embeddings/ --classes 1000 --run-dir runs/mine",
   );
   if (values.json) console.log(JSON.stringify(result));
   gpu.destroy();

@@ -3,6 +3,7 @@ import {
   createGpu,
   downloadMatrix,
   foldDispatch,
+  GpuUnavailableError,
   normalizeRowsGpu,
   profile,
   readBack,
@@ -26,7 +27,9 @@ Deno.test("createGpu() names the software adapter install command when no adapte
   (gpuNav as { requestAdapter: unknown }).requestAdapter = () => Promise.resolve(null);
   try {
     await assert.rejects(() => createGpu(), (e: Error) => {
+      assert.ok(e instanceof GpuUnavailableError, "the CLIs map it to exit code 2");
       assert.match(e.message, /No WebGPU adapter found/);
+      assert.ok(!e.message.includes("\n"), "one line");
       assert.match(e.message, /apt-get install -y mesa-vulkan-drivers libvulkan1/);
       return true;
     });

@@ -70,7 +70,7 @@ Deno.test("createEncoder() builds a cnn on odd image sizes", async () => {
 Deno.test("resolveEncoderSpec() rejects bad specs with clear errors", () => {
   assert.throws(() => resolveEncoderSpec({ kind: "rnn" as "head", inputShape: [3], embedDim: 2 }), {
     name: "RangeError",
-    message: 'Expected encoder to be "head" or "cnn" but found "rnn"',
+    message: 'Expected encoder to be "head", "cnn" or "vit" but found "rnn"',
   });
   assert.throws(() => resolveEncoderSpec({ kind: "cnn", inputShape: [3], embedDim: 2 }), {
     name: "TypeError",

@@ -1,4 +1,5 @@
 // Shared CLI plumbing: one clear line and exit code 2 for bad input, no stack traces.
+import { GpuUnavailableError } from "../gpu/gpu_unavailable_error.ts";
 
 /** A command-line usage error (bad flag, missing value). */
 export class UsageError extends Error {
@@ -22,15 +23,17 @@ export function formatSeconds(s: number): string {
 
 /**
  * Runs a command's `main`, mapping errors to exit codes: bad input (`UsageError`,
- * `TypeError`, `RangeError`, missing/unreadable files) prints `mlcd <name>: <message>`
- * on stderr and exits 2; anything else exits 1 with the message (stack with MLCD_DEBUG=1).
+ * `TypeError`, `RangeError`, missing/unreadable files) and no GPU adapter
+ * (`GpuUnavailableError`) print `mlcd <name>: <message>` on stderr and exit 2; anything else
+ * exits 1 with the message (stack with MLCD_DEBUG=1).
  */
 export async function runCli(name: string, main: (args: string[]) => Promise<void>): Promise<void> {
   try {
     await main(Deno.args);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    const bad = err instanceof UsageError || err instanceof TypeError ||
+    const bad = err instanceof UsageError || err instanceof GpuUnavailableError ||
+      err instanceof TypeError ||
       err instanceof RangeError || err instanceof Deno.errors.NotFound ||
       err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.IsADirectory ||
       err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.AlreadyExists ||

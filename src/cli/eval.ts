@@ -26,7 +26,7 @@ Options:
   --test-labels <npy>    integer labels of --test-data
   --limit <n>            MNIST training digits (default 8000)
   --test-limit <n>       MNIST held-out digits (default 2000)
-  --image-size <px>      image side for cnn checkpoints (default: the checkpoint's)
+  --image-size <px>      image side for cnn/vit checkpoints (default: the checkpoint's)
   --knn-k <k>            kNN neighbours (default 20)
   --out <file.json>      write the metrics JSON here (default <checkpoint>/eval.json)
   --baseline             also evaluate the untrained (random-init) encoder
@@ -103,7 +103,7 @@ async function main(args: string[]): Promise<void> {
   const spec = encoder.spec;
   const limit = int("limit", values.limit), testLimit = int("test-limit", values["test-limit"]);
   const imageSize = int("image-size", values["image-size"]) ??
-    (spec.kind === "cnn" ? spec.inputShape[0] : undefined);
+    (spec.kind !== "head" ? spec.inputShape[0] : undefined);
   const common = {
     encoder: spec.kind,
     ...(imageSize !== undefined ? { imageSize } : {}),

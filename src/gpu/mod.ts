@@ -5,6 +5,8 @@
  * @module
  */
 export * from "./gpu.ts";
+export * from "./gpu_unavailable_error.ts";
+export * from "./runtime_dir.ts";
 export * from "./buffers.ts";
 export * from "./gpu_matrix.ts";
 export * from "./program.ts";

@@ -1,16 +1,21 @@
 // Encoders written with tfjs-core ops: parameters are plain named tf.Variables.
 import { tf } from "./tf.ts";
 import { Rng } from "../random/rng.ts";
+import { buildVit, VIT_PRESETS } from "./vit.ts";
 
-/** Encoder architectures. `head`: an MLP on vectors; `cnn`: a small conv net on images. */
-export type EncoderKind = "head" | "cnn";
+/**
+ * Encoder architectures. `head`: an MLP on vectors; `cnn`: a small conv net on images;
+ * `vit`: a Vision Transformer on images (see `vit.ts`).
+ */
+export type EncoderKind = "head" | "cnn" | "vit";
 
 /** What defines an encoder's parameters (stored in checkpoints). */
 export interface EncoderSpec {
   /** Architecture. */
   kind: EncoderKind;
   /**
-   * Input shape of one sample: `[dim]` for `head`, `[height, width, channels]` for `cnn`.
+   * Input shape of one sample: `[dim]` for `head`, `[height, width, channels]` for `cnn` and
+   * `vit`.
    * Inputs are always passed as flattened rows.
    */
   inputShape: number[];
@@ -20,6 +25,18 @@ export interface EncoderSpec {
   hidden?: number[];
   /** Channels of the `cnn`'s stride-2 3×3 conv layers. @default {[32, 64]} */
   channels?: number[];
+  /** `vit`: image side the position embeddings are learned at. @default {32} */
+  imageSize?: number;
+  /** `vit`: patch side in pixels. @default {4} */
+  patch?: number;
+  /** `vit`: token width. @default {64} */
+  width?: number;
+  /** `vit`: transformer blocks. @default {2} */
+  depth?: number;
+  /** `vit`: attention heads. @default {2} */
+  heads?: number;
+  /** `vit`: MLP hidden width over token width. @default {2} */
+  mlpRatio?: number;
 }
 
 /** A model: named parameters and a forward function. */
@@ -53,8 +70,10 @@ export interface Encoder {
  * ```
  */
 export function resolveEncoderSpec(spec: EncoderSpec): Required<EncoderSpec> {
-  if (spec.kind !== "head" && spec.kind !== "cnn") {
-    throw new RangeError(`Expected encoder to be "head" or "cnn" but found "${spec.kind}"`);
+  if (spec.kind !== "head" && spec.kind !== "cnn" && spec.kind !== "vit") {
+    throw new RangeError(
+      `Expected encoder to be "head", "cnn" or "vit" but found "${spec.kind}"`,
+    );
   }
   const posInts = (a: unknown, name: string) => {
     if (!Array.isArray(a) || a.some((v) => !Number.isInteger(v) || v < 1)) {
@@ -71,9 +90,9 @@ export function resolveEncoderSpec(spec: EncoderSpec): Required<EncoderSpec> {
       }`,
     );
   }
-  if (spec.kind === "cnn" && spec.inputShape.length !== 3) {
+  if (spec.kind !== "head" && spec.inputShape.length !== 3) {
     throw new TypeError(
-      `Expected inputShape of a "cnn" encoder to be [height, width, channels] but found ${
+      `Expected inputShape of a "${spec.kind}" encoder to be [height, width, channels] but found ${
         JSON.stringify(spec.inputShape)
       }`,
     );
@@ -85,12 +104,22 @@ export function resolveEncoderSpec(spec: EncoderSpec): Required<EncoderSpec> {
   const channels = spec.channels ?? [32, 64];
   if (hidden.length) posInts(hidden, "hidden");
   posInts(channels, "channels");
+  const t = VIT_PRESETS["vit-tiny"];
+  const vit = {
+    imageSize: spec.imageSize ?? t.imageSize,
+    patch: spec.patch ?? t.patch,
+    width: spec.width ?? t.width,
+    depth: spec.depth ?? t.depth,
+    heads: spec.heads ?? t.heads,
+    mlpRatio: spec.mlpRatio ?? t.mlpRatio,
+  };
   return {
     kind: spec.kind,
     inputShape: [...spec.inputShape],
     embedDim: spec.embedDim,
     hidden,
     channels,
+    ...vit,
   };
 }
 
@@ -126,6 +155,26 @@ export function createEncoder(spec: EncoderSpec, seed: number): Encoder {
     t.dispose();
   };
   const inputDim = s.inputShape.reduce((a, b) => a * b, 1);
+  if (s.kind === "vit") {
+    const vit = buildVit(s, s.inputShape, s.embedDim, rng);
+    const apply = (x: tf.Tensor2D): tf.Tensor2D => {
+      if (x.shape[1] !== inputDim) {
+        throw new TypeError(
+          `Expected encoder input rows of ${inputDim} values but found ${x.shape[1]}`,
+        );
+      }
+      return vit.apply(x);
+    };
+    return {
+      spec: s,
+      params: vit.params,
+      inputDim,
+      apply,
+      dispose() {
+        for (const v of vit.params.values()) v.dispose();
+      },
+    };
+  }
   if (s.kind === "head") {
     let fan = inputDim;
     const widths = [...s.hidden, s.embedDim];

@@ -1,5 +1,5 @@
 /**
- * Encoders in tfjs-core ops on the toolkit's GPU device (`head` MLP, `cnn`), and image
+ * Encoders in tfjs-core ops on the toolkit's GPU device (`head` MLP, `cnn`, `vit`), and image
  * decoding for the `cnn` encoder.
  *
  * @example Usage
@@ -12,4 +12,5 @@
  */
 export * from "./encoder.ts";
 export * from "./images.ts";
+export * from "./vit.ts";
 export { useTfBackend } from "./tf.ts";

@@ -1,11 +1,12 @@
 // The one place the toolkit imports tfjs. Everything else imports `tf` from here.
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { WebGPUBackend } from "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
-import type { Gpu } from "../gpu/gpu.ts";
+import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
 
 export { tf };
 
 let bound: GPUDevice | null = null;
+let boundCpu = false;
 
 /**
  * Makes tfjs run on the toolkit's own `GPUDevice` (one device for tfjs and the WGSL
@@ -29,6 +30,7 @@ export async function useTfBackend(gpu: Gpu): Promise<typeof tf> {
       3,
     );
     bound = gpu.device;
+    boundCpu = isCpuAdapter(gpu);
   }
   await tf.setBackend("webgpu");
   await tf.ready();
@@ -56,4 +58,20 @@ export function tensorBuffer(t: tf.Tensor): { buffer: GPUBuffer; dispose: () => 
     );
   }
   return { buffer, dispose: () => d.tensorRef.dispose() };
+}
+
+/**
+ * Whether the "webgpu" backend runs on a CPU (software) adapter, where some ops use kernels
+ * tuned for it.
+ *
+ * @returns `true` after `useTfBackend` with a software adapter (lavapipe, SwiftShader).
+ *
+ * @example Usage
+ * ```ts ignore
+ * await useTfBackend(gpu);
+ * console.log(tfOnCpuAdapter());
+ * ```
+ */
+export function tfOnCpuAdapter(): boolean {
+  return boundCpu && tf.getBackend() === "webgpu";
 }

@@ -19,7 +19,7 @@ export interface LoadedInputs {
 export async function loadInputs(
   inputs: string[],
   o: {
-    encoder: "head" | "cnn";
+    encoder: "head" | "cnn" | "vit";
     limit?: number;
     testLimit?: number;
     imageSize?: number;
@@ -33,11 +33,11 @@ export async function loadInputs(
       y: d.train.y,
       test: d.test,
       kind: "mnist",
-      inputShape: o.encoder === "cnn" ? [28, 28, 1] : [784],
+      inputShape: o.encoder === "head" ? [784] : [28, 28, 1],
     };
   }
-  const imgs = o.encoder === "cnn" ? await listImages(inputs) : [];
-  if (o.encoder === "cnn" || imgs.length > 0) {
+  const imgs = o.encoder !== "head" ? await listImages(inputs) : [];
+  if (o.encoder !== "head" || imgs.length > 0) {
     const d = await decodeImages(inputs, { size: o.imageSize ?? 32 });
     let x = d.x;
     if (o.limit !== undefined && o.limit < x.rows) {

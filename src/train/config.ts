@@ -1,14 +1,36 @@
 // The one training config object: defaults, validation, JSON files and command-line flags.
 import type { EncoderKind } from "../model/encoder.ts";
+import { validateVitShape, VIT_PRESETS, type VitPresetName } from "../model/vit.ts";
 
 /** Every training option. Settable from a JSON file and from flags of `deno task train`. */
 export interface TrainConfig {
-  /** Encoder architecture: `head` (MLP on vectors) or `cnn` (images). @default {"head"} */
+  /**
+   * Encoder architecture: `head` (MLP on vectors), `cnn` or `vit` (images).
+   * @default {"head"}
+   */
   encoder: EncoderKind;
   /** `head` hidden layer widths. @default {[512]} */
   hidden: number[];
   /** `cnn` conv channels (stride-2 3×3 layers). @default {[32, 64]} */
   channels: number[];
+  /**
+   * A ViT preset (`vit-tiny`, `vit-s/16`, `vit-b/32`, `vit-b/16`, `vit-l/14`): sets
+   * `encoder: "vit"` and the six ViT keys below, which explicit keys then override;
+   * `"none"`: no preset. @default {"none"}
+   */
+  preset: VitPresetName | "none";
+  /** Image side: `cnn`/`vit` images are decoded at it, `vit` learns its position grid at it. @default {32} */
+  imageSize: number;
+  /** `vit` patch side in pixels. @default {4} */
+  patch: number;
+  /** `vit` token width. @default {64} */
+  width: number;
+  /** `vit` transformer blocks. @default {2} */
+  depth: number;
+  /** `vit` attention heads (a divisor of width). @default {2} */
+  heads: number;
+  /** `vit` MLP hidden width over token width. @default {2} */
+  mlpRatio: number;
   /** Embedding size d. @default {128} */
   embedDim: number;
   /** Number of class centers C (k-means clusters). @default {1000} */
@@ -56,6 +78,8 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   encoder: "head",
   hidden: [512],
   channels: [32, 64],
+  preset: "none",
+  ...VIT_PRESETS["vit-tiny"],
   embedDim: 128,
   classes: 1000,
   l: 8,
@@ -80,7 +104,16 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
 
 /** One-line help per option, used by `deno task train --help`. */
 export const TRAIN_CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
-  encoder: 'encoder architecture: "head" (MLP on vectors) or "cnn" (images)',
+  encoder: 'encoder architecture: "head" (MLP on vectors), "cnn" or "vit" (images)',
+  preset: `ViT preset (${
+    Object.keys(VIT_PRESETS).join(", ")
+  }): sets encoder "vit" and the ViT keys; flags override`,
+  imageSize: "image side (cnn/vit decode size; vit position grid)",
+  patch: "vit patch side in pixels",
+  width: "vit token width",
+  depth: "vit transformer blocks",
+  heads: "vit attention heads (divides width)",
+  mlpRatio: "vit MLP hidden width / token width",
   hidden: "head hidden layer widths, comma-separated",
   channels: "cnn channels of the stride-2 3x3 conv layers, comma-separated",
   embedDim: "embedding size d",
@@ -106,12 +139,18 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
 };
 
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
-  encoder: ["head", "cnn"],
+  encoder: ["head", "cnn", "vit"],
+  preset: ["none", ...Object.keys(VIT_PRESETS)],
   marginType: ["arc", "cosine"],
   loss: ["mlcd", "mlc"],
   centersInit: ["normal", "kmeans"],
 };
 const INTS: (keyof TrainConfig)[] = [
+  "imageSize",
+  "patch",
+  "width",
+  "depth",
+  "heads",
   "embedDim",
   "classes",
   "l",
@@ -156,6 +195,10 @@ export function resolveTrainConfig(
     );
   }
   const out: Record<string, unknown> = structuredClone({ ...base });
+  const preset = partial.preset;
+  if (typeof preset === "string" && preset in VIT_PRESETS) {
+    Object.assign(out, VIT_PRESETS[preset as VitPresetName], { encoder: "vit" });
+  }
   for (const [k, v] of Object.entries(partial)) {
     if (!(k in DEFAULT_TRAIN_CONFIG)) {
       throw new TypeError(
@@ -202,6 +245,10 @@ export function resolveTrainConfig(
   pos("beta1", 0, 0.999999, false);
   pos("beta2", 0, 0.999999, false);
   pos("eps", 0, 1);
+  pos("mlpRatio", 0, 1e3);
+  if (c.encoder === "vit") {
+    validateVitShape(c, [c.imageSize, c.imageSize, 3]);
+  }
   for (const k of ["hidden", "channels"] as const) {
     const v = out[k];
     if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x < 1)) {

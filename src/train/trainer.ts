@@ -3,11 +3,12 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
+import { vitDecays } from "../model/vit.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
 import { AdamW, learningRate } from "./adamw.ts";
 import { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { TOOLKIT_VERSION } from "../version.ts";
-import type { TrainConfig } from "./config.ts";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "./config.ts";
 import { mixSeed, permutation, Rng } from "../random/rng.ts";
 import type { NamedTensor } from "./safetensors.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
@@ -133,6 +134,12 @@ export async function train(
     embedDim: c.embedDim,
     hidden: c.hidden,
     channels: c.channels,
+    imageSize: c.imageSize,
+    patch: c.patch,
+    width: c.width,
+    depth: c.depth,
+    heads: c.heads,
+    mlpRatio: c.mlpRatio,
   }, mixSeed(c.seed, 101));
   let centersInit: tf.Tensor;
   if (c.centersInit === "kmeans") {
@@ -185,7 +192,7 @@ export async function train(
     beta2: c.beta2,
     eps: c.eps,
     weightDecay: c.weightDecay,
-    decay: (name) => !name.endsWith(".bias"),
+    decay: c.encoder === "vit" ? vitDecays : (name) => !name.endsWith(".bias"),
   });
   const sampler = new Rng(mixSeed(c.seed, 103));
   let step = 0;
@@ -197,7 +204,8 @@ export async function train(
     const m = ck.manifest;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     const { checkpointEvery: _a, ...cfgNow } = c;
-    const { checkpointEvery: _b, ...cfgThen } = m.config;
+    // Keys added after the checkpoint was written (e.g. the vit keys) take their defaults.
+    const { checkpointEvery: _b, ...cfgThen } = { ...DEFAULT_TRAIN_CONFIG, ...m.config };
     if (!same(cfgNow, cfgThen)) {
       const diff = Object.keys(cfgNow).filter((k) =>
         !same((cfgNow as Record<string, unknown>)[k], (cfgThen as Record<string, unknown>)[k])
