@@ -21,6 +21,7 @@ import type { Matrix } from "../src/matrix/matrix.ts";
 import { readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { writeFileAtomic } from "../src/data/atomic.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
+import { oocSection } from "./ooc_bench.ts";
 import { benchVitTrainStep, VIT_BENCH_SECTION } from "./vit_bench.ts";
 
 type KMeansModule = typeof import("../src/kmeans/mod.ts");
@@ -1082,7 +1083,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,loader]\n" +
+      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,loader,ooc]\n" +
         "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json.",
     );
     return;
@@ -1099,8 +1100,8 @@ async function main(): Promise<void> {
   const all = [...SECTIONS, "loader"]; // loader: bench/loader_bench.ts, in this process
   const only = (values.only ?? all.join(",")).split(",").map((s) => s.trim());
   for (const o of only) {
-    if (!all.includes(o)) {
-      console.error(`bench: --only expects some of ${all.join(",")} but found "${o}"`);
+    if (!all.includes(o) && o !== "ooc") {
+      console.error(`bench: --only expects some of ${all.join(",")},ooc but found "${o}"`);
       Deno.exit(2);
     }
   }
@@ -1143,6 +1144,8 @@ async function main(): Promise<void> {
     for (const name of SECTIONS) {
       if (only.includes(name)) await spawnSection(name, ctx, limits[name]);
     }
+    // Out-of-core k-means (bench/ooc_bench.ts): peak RSS and time for growing on-disk data.
+    if (!values.only || only.includes("ooc")) await oocSection(quick, values.out!, machine, log);
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
