@@ -15,6 +15,7 @@ import { readEmbeddings } from "../data/shards.ts";
 import { writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
+import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
@@ -37,6 +38,7 @@ Options:
   --assignments PATH    write each row's centroid (n uint32 .npy)
   --json                print a JSON summary on stdout
   --help                show this help
+${CLUSTER_JOBS_HELP}
 
 Progress (iteration, objective, time, empty clusters split) goes to stderr.
 Bad input prints one line on stderr and exits with code 2.`;
@@ -60,6 +62,7 @@ async function main(args: string[]): Promise<void> {
       assignments: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...CLUSTER_JOB_OPTIONS,
     },
     strict: true,
   });
@@ -67,6 +70,7 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
+  if (await clusterJob(values)) return;
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (values.k === undefined) throw new UsageError("Missing --k (see --help)");
