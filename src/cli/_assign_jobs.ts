@@ -92,7 +92,8 @@ function checkRows(m: Matrix, metric: TopkMetric, rowStart: number, file: string
  */
 export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   if (v.shard === undefined) {
-    for (const f of ["shards", "format", "overwrite"] as const) {
+    if (v.shards !== undefined) throw new UsageError("Expected --shards only with --shard auto");
+    for (const f of ["format", "overwrite"] as const) {
       if (v[f] !== undefined) throw new UsageError(`Expected --${f} only with --shard`);
     }
     return false;

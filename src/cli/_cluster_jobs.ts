@@ -21,7 +21,7 @@ import { createGpu, type Gpu } from "../gpu/gpu.ts";
 import { gatherRows, openRowSource, partOf, type RowSource } from "../data/row_source.ts";
 import { readNpyArray, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
-import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
+import type { KMeansOptions, KMeansVariant } from "../kmeans/kmeans_options.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 
 /** The parseArgs options the job modes add to `deno task cluster`. */
@@ -127,8 +127,11 @@ export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
     v.merge !== undefined && "--merge",
     v.hierarchical !== undefined && "--hierarchical",
   ].filter((m): m is string => typeof m === "string");
+  if (v.shards !== undefined && v.shard === undefined) {
+    throw new UsageError("Expected --shards only with --shard auto");
+  }
   if (modes.length === 0) {
-    for (const f of ["shards", "k1", "overwrite"] as const) {
+    for (const f of ["k1", "overwrite"] as const) {
       if (v[f] !== undefined) {
         throw new UsageError(`Expected --${f} only with --shard, --merge or --hierarchical`);
       }
@@ -142,9 +145,6 @@ export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
   }
   if (v.assignments !== undefined) {
     throw new UsageError(`Expected no --assignments with ${modes[0]} (use deno task assign)`);
-  }
-  if (v.shards !== undefined && v.shard === undefined) {
-    throw new UsageError("Expected --shards only with --shard auto");
   }
   if (v.k === undefined) throw new UsageError("Missing --k (see --help)");
   if (v.out === undefined) throw new UsageError("Missing --out (see --help)");
@@ -254,12 +254,13 @@ async function mergeCentroids(
     });
   }
   progress(`merge: ${points} part centroids standing for ${members} rows → k = ${k}`);
-  const r = await kmeans(gpu, { data, rows: points, cols: d }, {
+  const options: KMeansOptions & { weights: Float32Array } = {
     k,
     ...p,
     weights,
     ...kmeansLog("merge"),
-  });
+  };
+  const r = await kmeans(gpu, { data, rows: points, cols: d }, options);
   return { centers: r.centroids, objective: r.objective, points, members };
 }
 

@@ -27,15 +27,17 @@ function decimal(v: string | undefined): number | undefined {
  * - `i/N`: part `i` (from 0) of `N`; decimal integers with `0 ≤ i < N`.
  * - `auto`: in a Slurm array job, `SLURM_ARRAY_TASK_ID` of `--shards N` or else of
  *   `SLURM_ARRAY_TASK_COUNT` (arrays numbered from 0, as `--array=0-<N-1>`); in a Kubernetes
- *   Indexed Job, `JOB_COMPLETION_INDEX` of `--shards N`.
+ *   Indexed Job, `JOB_COMPLETION_INDEX` of `--shards N`. Empty variables count as unset.
  *
  * @throws {UsageError} For anything else, naming the value.
  */
 export function parseShardSpec(
   spec: string,
   shards: string | undefined,
-  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  getEnv: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): ShardSpec {
+  // An empty variable counts as unset.
+  const env = (name: string) => getEnv(name) || undefined;
   let count: number | undefined;
   if (shards !== undefined) {
     count = decimal(shards);
