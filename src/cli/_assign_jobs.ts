@@ -4,7 +4,14 @@
 // all rows. Outputs are committed with a manifest (see _manifest.ts).
 import { join } from "node:path";
 import { formatSeconds, intFlag, progress, UsageError } from "./_cli.ts";
-import { checkOutputs, commitOutputs, describeInputs, type Json } from "./_manifest.ts";
+import {
+  checkOutputs,
+  commitOutputs,
+  describeInputs,
+  ensureOutputDir,
+  type Json,
+  refuseInputOverlap,
+} from "./_manifest.ts";
 import { parseShardSpec, partStem } from "./_shard.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, streamRows } from "../data/row_source.ts";
@@ -138,9 +145,10 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     );
   }
   const part = partOf(source, shard.index, shard.count);
-  await Deno.mkdir(v.out, { recursive: true });
   const stem = join(v.out, partStem(shard.index, shard.count));
   const outputs = format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
+  await refuseInputOverlap(outputs, [...inputs, v.centers]);
+  await ensureOutputDir(v.out);
   const params: { [key: string]: Json } = {
     l,
     metric,

@@ -8,12 +8,14 @@ import {
   checkOutputs,
   commitOutputs,
   describeInputs,
+  ensureOutputDir,
   type Json,
   type Manifest,
   manifestDifference,
   type ManifestKey,
   manifestPath,
   readManifest,
+  refuseInputOverlap,
   verifyOutputs,
 } from "./_manifest.ts";
 import { parsePartName, parseShardSpec, partStem, type ShardSpec } from "./_shard.ts";
@@ -279,9 +281,10 @@ async function clusterPartJob(
   const tag = `part ${shard.index}/${shard.count}`;
   const source = await openRowSource(inputs, column === undefined ? {} : { column });
   const part = partOf(source, shard.index, shard.count);
-  await Deno.mkdir(outDir, { recursive: true });
   const stem = join(outDir, partStem(shard.index, shard.count));
   const outputs = [`${stem}.npy`, `${stem}.counts.npy`];
+  await refuseInputOverlap(outputs, inputs);
+  await ensureOutputDir(outDir);
   const key: ManifestKey = {
     kind: "cluster-part",
     shard: { index: shard.index, count: shard.count },
@@ -498,6 +501,7 @@ async function mergeJob(
   if (!/\.npy$/i.test(out)) {
     throw new UsageError(`Expected --out to end in .npy with --merge but found ${out}`);
   }
+  await refuseInputOverlap([out], dirs);
   const parts = await loadParts(dirs);
   const files = parts.flatMap((part) => [part.file, part.countsFile]);
   const key: ManifestKey = {
@@ -561,6 +565,7 @@ async function hierarchicalJob(
   if (!/\.npy$/i.test(out)) {
     throw new UsageError(`Expected --out to end in .npy with --hierarchical but found ${out}`);
   }
+  await refuseInputOverlap([out], inputs);
   const source = await openRowSource(inputs, column === undefined ? {} : { column });
   const key: ManifestKey = {
     kind: "cluster-hierarchical",

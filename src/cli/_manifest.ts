@@ -329,3 +329,69 @@ async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
   while (done < bytes.length) done += await file.write(bytes.subarray(done));
   await file.sync();
 }
+
+async function real(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    // Not there yet: resolve its directory, which may exist.
+    try {
+      return join(await Deno.realPath(dirname(path)), basename(path));
+    } catch {
+      return resolve(path);
+    }
+  }
+}
+
+/**
+ * Refuses outputs that are input files, or embedding files (`.npy`, `.arrow`, `.feather`,
+ * `.ipc`) inside an input directory, where later runs would read them as shards. Symlinks and
+ * relative paths are resolved.
+ *
+ * @throws {UsageError} Naming the output and the input.
+ */
+export async function refuseInputOverlap(outputs: string[], inputs: string[]): Promise<void> {
+  const ins: { path: string; dir: boolean }[] = [];
+  for (const input of inputs) {
+    let dir = false;
+    try {
+      dir = (await Deno.stat(input)).isDirectory;
+    } catch { /* a missing input is reported by the reader */ }
+    ins.push({ path: await real(input), dir });
+  }
+  for (const out of outputs) {
+    const o = await real(out);
+    for (const [i, input] of ins.entries()) {
+      if (!input.dir && o === input.path) {
+        throw new UsageError(`Refusing to write ${out}: it is the input ${inputs[i]}`);
+      }
+      if (
+        input.dir && dirname(o) === input.path && /\.(npy|arrow|feather|ipc)$/i.test(o)
+      ) {
+        throw new UsageError(
+          `Refusing to write ${out} into the input directory ${
+            inputs[i]
+          }, where it would be read as a shard`,
+        );
+      }
+    }
+  }
+}
+
+/** Creates an output directory (and its parents), refusing a path that is a file. */
+export async function ensureOutputDir(dir: string): Promise<void> {
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) {
+      throw new UsageError(`Expected --out ${dir} to be a directory but found a file`);
+    }
+    return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return; // another task made it meanwhile
+    throw new UsageError(`Cannot create the output directory ${dir}: ${(e as Error).message}`);
+  }
+}
