@@ -2,7 +2,8 @@
 // centroids weighted by their member counts (`--merge parts/`), or both in one process
 // (`--hierarchical N`). Every output is committed with a manifest (see _manifest.ts), so a
 // rerun skips finished work and a killed job is simply resubmitted.
-import { basename, join } from "node:path";
+import { createHash } from "node:crypto";
+import { basename, dirname, join, resolve } from "node:path";
 import { formatSeconds, intFlag, progress, UsageError } from "./_cli.ts";
 import {
   checkOutputs,
@@ -20,10 +21,10 @@ import {
 } from "./_manifest.ts";
 import { parsePartName, parseShardSpec, partStem, type ShardSpec } from "./_shard.ts";
 import { createGpu, type Gpu } from "../gpu/gpu.ts";
-import { gatherRows, openRowSource, partOf, type RowSource } from "../data/row_source.ts";
+import { openRowSource, partOf, type RowSource } from "../data/row_source.ts";
 import { readNpyArray, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
-import type { KMeansOptions, KMeansVariant } from "../kmeans/kmeans_options.ts";
+import type { KMeansIterationStats, KMeansVariant } from "../kmeans/kmeans_options.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 
 /** The parseArgs options the job modes add to `deno task cluster`. */
@@ -187,14 +188,16 @@ function kmeansLog(prefix: string) {
   let t = 0;
   return {
     onLog: (m: string) => progress(`${prefix}: ${m}`),
-    onIteration: (s: { iteration: number; objective: number; time: number; nsplit: number }) => {
+    onIteration: (s: KMeansIterationStats) => {
       const now = performance.now();
       if (now - t < 1000 && s.iteration > 0) return;
       t = now;
       progress(
         `${prefix}: iter ${String(s.iteration).padStart(3)}  objective ${
           s.objective.toPrecision(8)
-        }  time ${formatSeconds(s.time)}  empty clusters split ${s.nsplit}`,
+        }  time ${formatSeconds(s.time)}  ETA ${
+          formatSeconds(s.eta)
+        }  empty clusters split ${s.nsplit}`,
       );
     },
   };
@@ -207,6 +210,7 @@ async function clusterPart(
   k1: number,
   p: JobParams,
   label: string,
+  checkpoint?: string,
 ): Promise<PartResult> {
   const d = part.cols;
   if (part.rows === 0) {
@@ -219,8 +223,12 @@ async function clusterPart(
   }
   const k = Math.min(k1, part.rows);
   if (k < k1) progress(`${label}: ${part.rows} rows < k = ${k1}, keeping each row as a centroid`);
-  const x = await gatherRows(part, Uint32Array.from({ length: part.rows }, (_, i) => i));
-  const r = await kmeans(gpu, x, { k, ...p, ...kmeansLog(label) });
+  const r = await kmeans(gpu, part, {
+    k,
+    ...p,
+    ...kmeansLog(label),
+    ...(checkpoint ? { checkpoint: { path: checkpoint }, resume: true } : {}),
+  });
   const counts = new Uint32Array(k);
   for (const a of r.assignments) counts[a]!++;
   return { centroids: r.centroids, counts, objective: r.objective };
@@ -236,6 +244,7 @@ async function mergeCentroids(
   parts: { centroids: Matrix; counts: Uint32Array }[],
   k: number,
   p: JobParams,
+  checkpoint?: string,
 ): Promise<{ centers: Matrix; objective: number; points: number; members: number }> {
   const d = parts[0]!.centroids.cols;
   let points = 0, members = 0;
@@ -255,18 +264,45 @@ async function mergeCentroids(
       weights[at++] = c;
     });
   }
-  progress(`merge: ${points} part centroids standing for ${members} rows → k = ${k}`);
-  const options: KMeansOptions & { weights: Float32Array } = {
+  progress(`cluster: merge: ${points} part centroids standing for ${members} rows → k = ${k}`);
+  const r = await kmeans(gpu, { data, rows: points, cols: d }, {
     k,
     ...p,
     weights,
-    ...kmeansLog("merge"),
-  };
-  const r = await kmeans(gpu, { data, rows: points, cols: d }, options);
+    ...kmeansLog("cluster: merge"),
+    ...(checkpoint ? { checkpoint: { path: checkpoint }, resume: true } : {}),
+  });
   return { centers: r.centroids, objective: r.objective, points, members };
 }
 
 // ---- --shard i/N ----
+
+/** Opens the inputs by absolute path, so that parts and checkpoints name files alike. */
+function openSource(inputs: string[], column: string | undefined): Promise<RowSource> {
+  const abs = inputs.map((i) => resolve(i));
+  return openRowSource(abs, column === undefined ? {} : { column });
+}
+
+/**
+ * The k-means checkpoint of a job: `<stem>.<hash of the manifest key>.ckpt`, so that only the
+ * same run resumes from it. Checkpoints of other runs of the same output are removed.
+ */
+async function jobCheckpoint(stem: string, key: ManifestKey): Promise<string> {
+  const hash = createHash("sha256").update(JSON.stringify(key)).digest("hex").slice(0, 12);
+  const path = `${stem}.${hash}.ckpt`;
+  const dir = dirname(stem), prefix = basename(stem) + ".";
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.isFile || !e.name.startsWith(prefix)) continue;
+    const m = /\.[0-9a-f]{12}\.ckpt(\.tmp-.*)?$/.exec(e.name);
+    const file = join(dir, e.name);
+    if (!m || file === path) continue;
+    await Deno.remove(file).catch(() => {});
+    if (m[1]) {
+      progress(`cluster: removed stale temporary file ${file} (left by an interrupted run)`);
+    }
+  }
+  return path;
+}
 
 async function clusterPartJob(
   inputs: string[],
@@ -279,7 +315,7 @@ async function clusterPartJob(
 ): Promise<{ [key: string]: Json }> {
   const t0 = performance.now();
   const tag = `part ${shard.index}/${shard.count}`;
-  const source = await openRowSource(inputs, column === undefined ? {} : { column });
+  const source = await openSource(inputs, column);
   const part = partOf(source, shard.index, shard.count);
   const stem = join(outDir, partStem(shard.index, shard.count));
   const outputs = [`${stem}.npy`, `${stem}.counts.npy`];
@@ -312,8 +348,10 @@ async function clusterPartJob(
         part.globalStart + part.rows
       } of ${source.rows} × ${source.cols}, k = ${k1}, on ${gpu.info.description}`,
     );
-    const r = await clusterPart(gpu, part, k1, p, `cluster: ${tag}`);
+    const checkpoint = await jobCheckpoint(stem, key);
+    const r = await clusterPart(gpu, part, k1, p, `cluster: ${tag}`, checkpoint);
     await commitPart(outputs, key, r, { rows: part.rows, rowStart: part.globalStart });
+    await Deno.remove(checkpoint).catch(() => {});
     const seconds = (performance.now() - t0) / 1000;
     progress(
       `cluster: ${tag} done in ${
@@ -518,13 +556,15 @@ async function mergeJob(
   }
   const gpu = await createGpu();
   try {
-    const r = await mergeCentroids(gpu, parts, k, p);
+    const checkpoint = await jobCheckpoint(out.replace(/\.npy$/i, ""), key);
+    const r = await mergeCentroids(gpu, parts, k, p, checkpoint);
     await commitCenters(out, key, r.centers, {
       objective: r.objective,
       points: r.points,
       rows: r.members,
       source: parts[0]!.manifest.inputs as unknown as Json,
     });
+    await Deno.remove(checkpoint).catch(() => {});
     const seconds = (performance.now() - t0) / 1000;
     progress(`cluster: merge done in ${formatSeconds(seconds)} → ${out}`);
     return { ...summary, skipped: false, objective: r.objective, seconds };
@@ -566,7 +606,7 @@ async function hierarchicalJob(
     throw new UsageError(`Expected --out to end in .npy with --hierarchical but found ${out}`);
   }
   await refuseInputOverlap([out], inputs);
-  const source = await openRowSource(inputs, column === undefined ? {} : { column });
+  const source = await openSource(inputs, column);
   const key: ManifestKey = {
     kind: "cluster-hierarchical",
     shard: null,
