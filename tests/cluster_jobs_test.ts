@@ -535,6 +535,11 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
         /Refusing to write .*emb_0\.npy: it is the input/,
       ],
       [
+        "cluster",
+        ["--merge", `${dir}/gap`, "--k", "2", "--out", `${dir}/gap/part-1-of-3.npy`],
+        /Refusing to write the merged centers to .*part-1-of-3\.npy, a part file name/,
+      ],
+      [
         "assign",
         [...labels.slice(0, -1), `${dir}/centers.npy`, "--shard", "0/2"],
         /Expected --out .*centers\.npy to be a directory but found a file/,

@@ -539,7 +539,9 @@ async function mergeJob(
   if (!/\.npy$/i.test(out)) {
     throw new UsageError(`Expected --out to end in .npy with --merge but found ${out}`);
   }
-  await refuseInputOverlap([out], dirs);
+  if (parsePartName(basename(out), ".npy")) {
+    throw new UsageError(`Refusing to write the merged centers to ${out}, a part file name`);
+  }
   const parts = await loadParts(dirs);
   const files = parts.flatMap((part) => [part.file, part.countsFile]);
   const key: ManifestKey = {
