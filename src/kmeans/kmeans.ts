@@ -201,10 +201,6 @@ export async function kmeans(
       );
     } else onLog?.(`No checkpoint at ${ck.path} yet: starting from the beginning`);
   }
-  const variant = saved ? saved.kernel : await chooseAssignKernel(gpu, options.variant, d, f16, {
-    autotune: options.autotune,
-    onLog,
-  });
   const dp = paddedWidth(d);
   const kc = weights ? weightedCentroidsPerChunk(gpu, dp) : centroidsPerChunk(gpu, dp, true);
 
@@ -213,15 +209,11 @@ export async function kmeans(
   let trainIndex: Uint32Array | undefined;
   if (n > k * maxPpc) {
     trainIndex = (matrix ? sampleIndices : sampleIndicesSparse)(n, k * maxPpc, rand).sort();
-    onLog?.(
-      `Sampling a subset of ${
-        k * maxPpc
-      } / ${n} rows for training (maxPointsPerCentroid = ${maxPpc})`,
-    );
   }
   // The rows the iterations train on: `trainX` row `rowOf(i)` is training row i, which is
   // data row `dataRow(i)`.
   let trainX: Matrix;
+  let readStart = 0;
   let rowOf: (i: number) => number;
   if (matrix) {
     trainX = matrix;
@@ -229,7 +221,7 @@ export async function kmeans(
   } else {
     const src = source!;
     const want = trainIndex ?? Uint32Array.from({ length: n }, (_, i) => i);
-    onLog?.(`Reading ${want.length} rows from ${src.slices.length} file(s)`);
+    readStart = performance.now();
     trainX = await gatherRows(src, want);
     checkRows(trainX, spherical, (r) => {
       const at = locateRow(src, want[r]!);
@@ -237,6 +229,25 @@ export async function kmeans(
     });
     rowOf = (i) => i;
   }
+  if (trainIndex) {
+    onLog?.(
+      `Sampling a subset of ${
+        k * maxPpc
+      } / ${n} rows for training (maxPointsPerCentroid = ${maxPpc})`,
+    );
+  }
+  if (source) {
+    onLog?.(
+      `Read ${trainX.rows} training rows from ${source.slices.length} file(s) in ${
+        ((performance.now() - readStart) / 1000).toFixed(1)
+      }s`,
+    );
+  }
+  const variant = saved ? saved.kernel : await chooseAssignKernel(gpu, options.variant, d, f16, {
+    autotune: options.autotune,
+    onLog,
+  });
+
   const nTrain = trainIndex ? trainIndex.length : n;
   const dataRow = (i: number) => (trainIndex ? trainIndex[i]! : i);
 
@@ -362,7 +373,9 @@ export async function kmeans(
                   state: await readCentroidState(gpu, cents),
                 });
                 onLog?.(
-                  `Checkpoint: run ${redo + 1}/${nredo}, iteration ${iteration} in ${ck.path}`,
+                  `Checkpoint: run ${
+                    redo + 1
+                  }/${nredo}, ${iteration} iterations done, in ${ck.path}`,
                 );
               },
             }
