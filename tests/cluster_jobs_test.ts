@@ -434,6 +434,7 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
         /Expected no --assignments with --shard/,
       ],
       ["cluster", [...part, "--shards", "4"], /Expected --shards only with --shard auto/],
+      ["cluster", [...part, "--shard", "0/2", "--resume"], /Expected no --resume with --shard/],
       [
         "cluster",
         ["--merge", `${dir}/empty`, "--k", "2", "--out", `${dir}/c.npy`],

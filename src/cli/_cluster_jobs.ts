@@ -64,6 +64,11 @@ export interface ClusterJobFlags {
   variant?: string | undefined;
   "max-points-per-centroid"?: string | undefined;
   column?: string | undefined;
+  weights?: string | undefined;
+  checkpoint?: string | undefined;
+  "checkpoint-every"?: string | undefined;
+  resume?: boolean | undefined;
+  "batch-rows"?: string | undefined;
   out?: string | undefined;
   assignments?: string | undefined;
   json?: boolean | undefined;
@@ -77,6 +82,8 @@ export interface ClusterJobFlags {
 
 /** k-means parameters shared by the parts and the merge (all recorded in the manifests). */
 interface JobParams {
+  /** Rows per batch of the streamed final assignment (not recorded: results do not depend on it). */
+  batchRows: number;
   niter: number;
   nredo: number;
   seed: number;
@@ -95,6 +102,7 @@ function jobParams(v: ClusterJobFlags): JobParams {
     throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
   }
   return {
+    batchRows: intFlag("batch-rows", v["batch-rows"], 65536, 1),
     niter: intFlag("niter", v.niter, 25, 0),
     nredo: intFlag("nredo", v.nredo, 1, 1),
     seed: intFlag("seed", v.seed, 1234, 0),
@@ -111,7 +119,8 @@ function jobParams(v: ClusterJobFlags): JobParams {
 }
 
 function paramsJson(p: JobParams, extra: { [key: string]: Json }): { [key: string]: Json } {
-  return { ...extra, ...p };
+  const { batchRows: _, ...recorded } = p;
+  return { ...extra, ...recorded };
 }
 
 function refuse(v: ClusterJobFlags, mode: string, flags: (keyof ClusterJobFlags)[]): void {
@@ -149,6 +158,8 @@ export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
   if (v.assignments !== undefined) {
     throw new UsageError(`Expected no --assignments with ${modes[0]} (use deno task assign)`);
   }
+  // Jobs checkpoint and resume by themselves (<out>.<hash>.ckpt); part rows are unweighted.
+  refuse(v, modes[0]!, ["weights", "checkpoint", "checkpoint-every", "resume"]);
   if (v.k === undefined) throw new UsageError("Missing --k (see --help)");
   if (v.out === undefined) throw new UsageError("Missing --out (see --help)");
   const k = intFlag("k", v.k, 0, 1);
