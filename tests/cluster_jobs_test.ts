@@ -383,6 +383,10 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
       `${dir}/dup`,
     ]);
     assert.equal(r1.code, 0, r1.stderr);
+    await Deno.mkdir(`${dir}/full`);
+    for (const e of Deno.readDirSync(`${dir}/dup`)) {
+      await Deno.copyFile(`${dir}/dup/${e.name}`, `${dir}/full/${e.name}`);
+    }
     await Deno.copyFile(`${dir}/dup/part-2-of-3.npy`, `${dir}/dup/part-02-of-3.npy`);
     const before = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     const slurm = { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "4" };
@@ -502,6 +506,27 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
       ],
       ["assign", [...labels, "--format", "npy"], /Expected --format only with --shard/],
       ["assign", [...labels, "--shards", "3"], /Expected --shards only with --shard auto/],
+      [
+        "cluster",
+        ["--merge", `${dir}/full`, "--k", "7", "--out", `${dir}/c.npy`],
+        /Expected --k to be at most the number of part centroids with members \(6\) but found 7/,
+      ],
+      [
+        "cluster",
+        [
+          "--input",
+          `${dir}/shards`,
+          "--k",
+          "9",
+          "--k1",
+          "2",
+          "--hierarchical",
+          "4",
+          "--out",
+          `${dir}/c.npy`,
+        ],
+        /Expected --k to be at most min\(rows, N × k1\) = 8 but found 9/,
+      ],
       [
         "cluster",
         ["--input", `${dir}/shards`, "--k", "2", "--shard", "0/2", "--out", `${dir}/shards`],

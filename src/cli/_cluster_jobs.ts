@@ -245,6 +245,21 @@ async function clusterPart(
   return { centroids: r.centroids, counts, objective: r.objective };
 }
 
+/** Counts the part centroids with members; k must not exceed them. */
+function checkMergeK(
+  parts: { counts: Uint32Array }[],
+  k: number,
+): { points: number; members: number } {
+  let points = 0, members = 0;
+  for (const part of parts) for (const c of part.counts) if (c > 0) points++, members += c;
+  if (k > points) {
+    throw new RangeError(
+      `Expected --k to be at most the number of part centroids with members (${points}) but found ${k}`,
+    );
+  }
+  return { points, members };
+}
+
 /**
  * Weighted k-means of the parts' centroids (weight = member count) into k centers. Centroids
  * without members are left out; the order is the parts' order, so the jobs and
@@ -258,13 +273,7 @@ async function mergeCentroids(
   checkpoint?: string,
 ): Promise<{ centers: Matrix; objective: number; points: number; members: number }> {
   const d = parts[0]!.centroids.cols;
-  let points = 0, members = 0;
-  for (const part of parts) for (const c of part.counts) if (c > 0) points++, members += c;
-  if (k > points) {
-    throw new RangeError(
-      `Expected --k to be at most the number of part centroids with members (${points}) but found ${k}`,
-    );
-  }
+  const { points, members } = checkMergeK(parts, k);
   const data = new Float32Array(points * d);
   const weights = new Float32Array(points);
   let at = 0;
@@ -554,6 +563,7 @@ async function mergeJob(
     throw new UsageError(`Refusing to write the merged centers to ${out}, a part file name`);
   }
   const parts = await loadParts(dirs);
+  checkMergeK(parts, k);
   const files = parts.flatMap((part) => [part.file, part.countsFile]);
   const key: ManifestKey = {
     kind: "cluster-merge",
@@ -626,6 +636,13 @@ async function hierarchicalJob(
     inputs: await describeInputs(source.slices.map((s) => s.file)),
     params: paramsJson(p, { k, k1, parts: count, column: column ?? null }),
   };
+  if (k > Math.min(source.rows, count * k1)) {
+    throw new RangeError(
+      `Expected --k to be at most min(rows, N × k1) = ${
+        Math.min(source.rows, count * k1)
+      } but found ${k}`,
+    );
+  }
   const summary = { k, k1, parts: count, rows: source.rows, cols: source.cols, out };
   const onLog = (line: string) => progress(`cluster: ${line}`);
   if (await checkOutputs([out], key, { overwrite, onLog }) === "done") {
