@@ -352,6 +352,9 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
     await writeShards(`${dir}/shards`, x, [20, 20]);
     await writeNpy(`${dir}/centers.npy`, randomMatrix(4, 3, 6).data, [4, 3]);
     await Deno.mkdir(`${dir}/empty`);
+    const zero = randomMatrix(4, 3, 6);
+    zero.data.fill(0, 6, 9);
+    await writeNpy(`${dir}/zero.npy`, zero.data, [4, 3]);
     // A parts directory with part 1 of 3 missing, and one with a duplicated part.
     for (const name of ["gap", "dup"]) {
       for (const i of [0, 2]) {
@@ -506,6 +509,22 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
       ],
       ["assign", [...labels, "--format", "npy"], /Expected --format only with --shard/],
       ["assign", [...labels, "--shards", "3"], /Expected --shards only with --shard auto/],
+      [
+        "assign",
+        [
+          "--input",
+          `${dir}/shards`,
+          "--centers",
+          `${dir}/zero.npy`,
+          "--shard",
+          "0/2",
+          "--l",
+          "2",
+          "--out",
+          `${dir}/l`,
+        ],
+        /row 2 of .*zero\.npy is all zeros/,
+      ],
       [
         "cluster",
         ["--merge", `${dir}/full`, "--k", "7", "--out", `${dir}/c.npy`],

@@ -129,6 +129,10 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const ann = v.ann ?? false;
   const column = v.column;
   const centers = await readEmbeddings([v.centers]);
+  if (centers.rows === 0) {
+    throw new RangeError(`Expected ${v.centers} to hold at least one row but found none`);
+  }
+  checkRows(centers, metric, 0, v.centers);
   if (l > Math.min(TOPK_MAX_K, centers.rows)) {
     throw new RangeError(
       `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
