@@ -61,7 +61,13 @@ Deno.test("kmeans() over files and row sources equals kmeans() over the same row
       { k: 9, niter: 5 }, // all rows train
       { k: 9, niter: 5, maxPointsPerCentroid: 40, nredo: 2 }, // a sample of 360 rows
       { k: 1, niter: 2 },
-      { k: 9, niter: 4, f16: true, init: "random" as const },
+      { k: 9, niter: 4, f16: true, init: "random" as const, maxPointsPerCentroid: 60 },
+      { // weighted, on a sample: weights follow the sampled rows
+        k: 9,
+        niter: 4,
+        maxPointsPerCentroid: 50,
+        weights: new Float32Array(1001).map((_, i) => (i % 7) * 0.5),
+      },
     ];
     for (const c of cases) {
       const o = { ...FIXED, ...c, batchRows: 97 };

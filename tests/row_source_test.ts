@@ -168,3 +168,18 @@ Deno.test("row sources refuse bad arguments", async () => {
     await assert.rejects(() => openRowSource([`${dir}/missing`]), Deno.errors.NotFound);
   });
 });
+
+Deno.test("streamRows() with reuse yields the same rows from two alternating buffers", async () => {
+  await withDir(async (dir) => {
+    const all = await writeShards(dir, [5, 0, 7, 9, 4], 3);
+    const source = await openRowSource([dir]);
+    const got = new Float32Array(all.length);
+    const buffers: ArrayBufferLike[] = [];
+    for await (const b of streamRows(source, { batchRows: 2, reuse: true })) {
+      got.set(b.matrix.data, b.rowStart * 3);
+      if (b.file.endsWith(".npy")) buffers.push(b.matrix.data.buffer);
+    }
+    assert.deepEqual(got, all);
+    assert.equal(new Set(buffers).size, 2, "npy batches share two buffers");
+  });
+});

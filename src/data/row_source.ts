@@ -163,7 +163,7 @@ export function partOf(source: RowSource, index: number, count: number): RowSour
 
 /** One batch yielded by {@linkcode streamRows}. */
 export interface RowBatch {
-  /** The batch's rows (a fresh array the caller may keep). */
+  /** The batch's rows: a fresh array the caller may keep, or with `reuse` a view of a reused buffer. */
   matrix: Matrix;
   /** Index of the batch's first row within the source. */
   rowStart: number;
@@ -209,7 +209,10 @@ async function openNpy(source: RowSource, file: string) {
  * decoded one whole file at a time.
  *
  * @param source The rows to stream.
- * @param options `batchRows`: the largest batch (default 65536).
+ * @param options `batchRows`: the largest batch (default 65536). `reuse`: yield views into
+ * two alternating buffers instead of fresh arrays, so a long stream makes no garbage; the
+ * caller must be done with a batch before it asks for the batch after the next (default
+ * false).
  * @returns An async generator of {@linkcode RowBatch}es; `rowStart` is the index within the
  * source.
  * @throws {RangeError} For a bad `batchRows`, a file whose width changed, or a corrupt file.
@@ -228,7 +231,7 @@ async function openNpy(source: RowSource, file: string) {
  */
 export async function* streamRows(
   source: RowSource,
-  options: { batchRows?: number } = {},
+  options: { batchRows?: number; reuse?: boolean } = {},
 ): AsyncGenerator<RowBatch> {
   checkSource(source);
   const batchRows = options.batchRows ?? 65536;
@@ -236,6 +239,17 @@ export async function* streamRows(
     throw new RangeError(`Expected batchRows to be a positive integer but found ${batchRows}`);
   }
   const cols = source.cols;
+  // With `reuse`, .npy batches are read into two alternating buffers (no garbage per batch).
+  const pool = options.reuse ? [0, 1].map(() => new Float32Array(0)) : null;
+  let turn = 0;
+  const target = (values: number): Float32Array | undefined => {
+    if (!pool) return undefined;
+    const i = turn++ % 2;
+    if (pool[i]!.length < values) {
+      pool[i] = new Float32Array(Math.min(batchRows, source.rows) * cols);
+    }
+    return pool[i]!.subarray(0, values);
+  };
   let rowStart = 0;
   for (const slice of source.slices) {
     const { file } = slice;
@@ -245,7 +259,7 @@ export async function* streamRows(
       try {
         for (let r = slice.rowStart; r < slice.rowEnd; r += batchRows) {
           const n = Math.min(batchRows, slice.rowEnd - r);
-          const data = await readNpyRows(handle, header, r, n, undefined, file);
+          const data = await readNpyRows(handle, header, r, n, target(n * cols), file);
           yield {
             matrix: { data, rows: n, cols },
             rowStart: rowStart + r - slice.rowStart,
@@ -261,7 +275,9 @@ export async function* streamRows(
       checkRange(slice, m.rows);
       for (let r = slice.rowStart; r < slice.rowEnd; r += batchRows) {
         const n = Math.min(batchRows, slice.rowEnd - r);
-        const data = m.data.slice(r * cols, (r + n) * cols);
+        const data = pool
+          ? m.data.subarray(r * cols, (r + n) * cols)
+          : m.data.slice(r * cols, (r + n) * cols);
         yield {
           matrix: { data, rows: n, cols },
           rowStart: rowStart + r - slice.rowStart,

@@ -13,7 +13,6 @@ import {
   type PaddedRows,
   padRows,
   recordAssign,
-  toF16Bits,
 } from "./_kernels.ts";
 
 /**
@@ -98,10 +97,11 @@ export async function streamAssign(
   const score = createStorage(gpu, cap * 4, "batch.score");
   const out: AssignOutputs = { idx: [idx], score: [score], destroy() {} };
   const host = new Float32Array(cap * dp);
+  const half = f16 ? new Float16Array(cap * dp) : null; // reused, like `host`
   const assignments = new Uint32Array(n);
   let objective = 0;
   const t0 = performance.now();
-  const it = streamRows(source, { batchRows: cap });
+  const it = streamRows(source, { batchRows: cap, reuse: true });
   let next: Promise<IteratorResult<RowBatch>> = it.next();
   try {
     while (true) {
@@ -114,7 +114,11 @@ export async function streamAssign(
       checkRows(b.matrix, a.spherical, (i) => `row ${b.fileRow + i} of ${b.file}`);
       const part = host.subarray(0, m * dp);
       padRows(b.matrix, undefined, 0, m, a.spherical, part);
-      const bytes = f16 ? toF16Bits(part) : part;
+      let bytes: Float32Array | Uint16Array = part;
+      if (half) {
+        half.set(part); // rounds to nearest like toF16Bits
+        bytes = new Uint16Array(half.buffer, 0, m * dp);
+      }
       gpu.device.queue.writeBuffer(buffer, 0, bytes as Uint16Array<ArrayBuffer>);
       const rows: PaddedRows = {
         rows: m,

@@ -285,8 +285,11 @@ export async function kmeans(
     });
   };
   const final = async (cents: CentroidStore, stats: KMeansIterationStats[]) => {
-    if (matrix) {
-      return await finalPass(gpu, variant, full!, fullOut!, cents, spherical, d, stats, weights);
+    // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
+    const all = full ?? (trainIndex ? null : train);
+    if (all) {
+      const out = fullOut ?? trainOut;
+      return await finalPass(gpu, variant, all, out, cents, spherical, d, stats, weights);
     }
     const t0 = performance.now();
     let last = t0;
