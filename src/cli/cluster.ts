@@ -26,6 +26,7 @@ import { peakRssBytes } from "./_rss.ts";
 import { writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
+import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
@@ -57,6 +58,7 @@ Options:
   --assignments PATH    write each row's centroid (n uint32 .npy)
   --json                print a JSON summary on stdout
   --help                show this help
+${CLUSTER_JOBS_HELP}
 
 Progress (iteration, objective, time, ETA, empty clusters split) goes to stderr.
 Bad input prints one line on stderr and exits with code 2. Outputs are checked before
@@ -86,6 +88,7 @@ async function main(args: string[]): Promise<void> {
       assignments: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...CLUSTER_JOB_OPTIONS,
     },
     strict: true,
   });
@@ -93,6 +96,7 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
+  if (await clusterJob(values)) return;
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (values.k === undefined) throw new UsageError("Missing --k (see --help)");
