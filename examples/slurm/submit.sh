@@ -12,6 +12,7 @@
 #   --k N            final centers (required)
 #   --l N            labels per row [8]
 #   --niter N        Lloyd iterations per k-means [25]
+#   --nredo N        k-means runs per part and merge, best kept [1]
 #   --seed N         seed [1234]
 #   --format F       labels file format: arrow | npy [arrow]
 #   --gres SPEC      GPU request per task [gpu:1]; `none` on a cluster without GPUs
@@ -24,7 +25,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/examples/slurm"
-input="" work="" parts="" k1="" k="" l=8 niter=25 seed=1234 format=arrow gres="gpu:1" partition=""
+input="" work="" parts="" k1="" k="" l=8 niter=25 nredo=1 seed=1234 format=arrow gres="gpu:1" partition=""
 extra=()
 die() { echo "submit.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -36,18 +37,19 @@ while [ $# -gt 0 ]; do
     --k) k="$2"; shift 2 ;;
     --l) l="$2"; shift 2 ;;
     --niter) niter="$2"; shift 2 ;;
+    --nredo) nredo="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --format) format="$2"; shift 2 ;;
     --gres) gres="$2"; shift 2 ;;
     --partition) partition="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
 [ -n "$input" ] || die "missing --input"
 [ -n "$work" ] || die "missing --work"
-for v in parts k1 k l niter seed; do
+for v in parts k1 k l niter nredo seed; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "expected --$v to be a decimal integer but found '${!v}'"
 done
 [ "$parts" -ge 1 ] || die "expected --parts ≥ 1 but found $parts"
@@ -57,7 +59,7 @@ mkdir -p "$work/logs"
 input="$(cd "$(dirname "$input")" && pwd)/$(basename "$input")"
 work="$(cd "$work" && pwd)"
 export MLCD_ROOT="$root" MLCD_INPUT="$input" MLCD_WORK="$work" MLCD_K1="$k1" MLCD_K="$k" \
-  MLCD_L="$l" MLCD_NITER="$niter" MLCD_SEED="$seed" MLCD_FORMAT="$format"
+  MLCD_L="$l" MLCD_NITER="$niter" MLCD_NREDO="$nredo" MLCD_SEED="$seed" MLCD_PARTS="$parts" MLCD_FORMAT="$format"
 common=(--parsable --export=ALL "--gres=$gres")
 [ -n "$partition" ] && common+=("--partition=$partition")
 common+=("${extra[@]}")
