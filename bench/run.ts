@@ -20,6 +20,7 @@ import type { Matrix } from "../src/matrix/matrix.ts";
 import { readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { writeFileAtomic } from "../src/data/atomic.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
+import { oocSection } from "./ooc_bench.ts";
 
 type KMeansModule = typeof import("../src/kmeans/mod.ts");
 type TopkModule = typeof import("../src/topk/mod.ts");
@@ -1077,7 +1078,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss]\n" +
+      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,ooc]\n" +
         "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json.",
     );
     return;
@@ -1093,8 +1094,8 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const only = (values.only ?? SECTIONS.join(",")).split(",").map((s) => s.trim());
   for (const o of only) {
-    if (!(SECTIONS as readonly string[]).includes(o)) {
-      console.error(`bench: --only expects some of ${SECTIONS.join(",")} but found "${o}"`);
+    if (![...SECTIONS, "ooc"].includes(o)) {
+      console.error(`bench: --only expects some of ${SECTIONS.join(",")},ooc but found "${o}"`);
       Deno.exit(2);
     }
   }
@@ -1134,6 +1135,8 @@ async function main(): Promise<void> {
     for (const name of SECTIONS) {
       if (only.includes(name)) await spawnSection(name, ctx, limits[name]);
     }
+    // Out-of-core k-means (bench/ooc_bench.ts): peak RSS and time for growing on-disk data.
+    if (!values.only || only.includes("ooc")) await oocSection(quick, values.out!, machine, log);
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }

@@ -72,7 +72,20 @@ Deno.test("cluster CLI exits 2 with one line for bad input and writes nothing", 
       [["--input", `${dir}/missing.npy`, "--k", "2"], /missing\.npy/],
       [
         ["--input", `${dir}/nan.npy`, "--k", "2"],
-        /Expected finite values in x but found NaN at row 2, column 1/,
+        /Expected finite values but found NaN at row 2 of .*nan\.npy, column 1/,
+      ],
+      [
+        ["--input", `${dir}/x.npy`, "--k", "2", "--resume"],
+        /Expected --checkpoint PATH with --resume/,
+      ],
+      [
+        ["--input", `${dir}/x.npy`, "--k", "2", "--checkpoint-every", "0"],
+        /Expected --checkpoint-every to be an integer ≥ 1 but found 0/,
+      ],
+      [["--input", `${dir}/x.npy`, "--k", "2", "--weights", `${dir}/nope.npy`], /nope\.npy/],
+      [
+        ["--input", `${dir}/x.npy`, "--k", "2", "--weights", `${dir}/nan.npy`],
+        /Expected .*nan\.npy to hold a 1-D array of weights but found shape \[20,3\]/,
       ],
       [["--input", `${dir}/x.npy`], /Missing --k/],
       [["--k", "2"], /Missing --input/],

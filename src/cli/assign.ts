@@ -18,6 +18,7 @@ import { scoresPath, writeLabels } from "../topk/labels_io.ts";
 import type { TopkMetric, TopkVariant } from "../topk/topk.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
+import { ASSIGN_JOB_OPTIONS, ASSIGN_JOBS_HELP, assignJob } from "./_assign_jobs.ts";
 
 const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
 
@@ -38,6 +39,7 @@ Options:
                       labels.arrow (columns labels, scores: FixedSizeList[l])
   --json              print a JSON summary on stdout
   --help              show this help
+${ASSIGN_JOBS_HELP}
 
 Progress (rows/s, ETA) goes to stderr. Bad input prints one line on stderr and exits
 with code 2, leaving no output file.`;
@@ -58,6 +60,7 @@ async function main(args: string[]): Promise<void> {
       out: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...ASSIGN_JOB_OPTIONS,
     },
     strict: true,
   });
@@ -65,6 +68,7 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
+  if (await assignJob(values)) return;
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!values.centers) throw new UsageError("Missing --centers (see --help)");

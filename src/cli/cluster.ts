@@ -4,6 +4,7 @@
  * @example Usage
  * ```sh
  * deno task cluster --input embeddings/ --k 1000 --out centroids.npy --assignments assign.npy
+ * deno task cluster --input shards/ --k 1000 --weights w.npy --checkpoint km.ckpt --resume --out c.npy
  * ```
  *
  * @module
@@ -11,15 +12,20 @@
 import { parseArgs } from "node:util";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 import { createGpu } from "../gpu/gpu.ts";
-import { readEmbeddings } from "../data/shards.ts";
+import { openRowSource } from "../data/row_source.ts";
+import { peakRssBytes } from "./_rss.ts";
 import { writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
+import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
 Clusters embedding rows (.npy float32/float16, Arrow IPC) with k-means on the GPU
 (spherical by default: cosine similarity, unit-norm centroids, as MLCD uses).
+Out of core: the iterations run on a seeded sample of k × max-points-per-centroid rows
+gathered from the files, and the final assignment streams every row in batches, so
+memory holds the sample, one batch and the centroids, whatever the number of rows.
 
 Options:
   --input PATH          embedding file or directory (repeatable; required)
@@ -33,12 +39,19 @@ Options:
   --variant V           assignment kernel: auto | registers | tiled (default auto)
   --max-points-per-centroid N   train on a sample of k×N rows (default 256)
   --column NAME         Arrow column holding the embeddings
+  --weights PATH        row weights (1-D .npy, one per row): weighted means and objective
+  --checkpoint PATH     write the state here every few iterations (atomically)
+  --checkpoint-every N  iterations between checkpoints (default 5)
+  --resume              continue from --checkpoint when it exists (same result as a run
+                        that was never interrupted); starts afresh when it does not
+  --batch-rows N        rows per batch of the streamed final assignment (default 65536)
   --out PATH            write centroids (k × d float32 .npy)
   --assignments PATH    write each row's centroid (n uint32 .npy)
   --json                print a JSON summary on stdout
   --help                show this help
+${CLUSTER_JOBS_HELP}
 
-Progress (iteration, objective, time, empty clusters split) goes to stderr.
+Progress (iteration, objective, time, ETA, empty clusters split) goes to stderr.
 Bad input prints one line on stderr and exits with code 2.`;
 
 async function main(args: string[]): Promise<void> {
@@ -56,10 +69,16 @@ async function main(args: string[]): Promise<void> {
       variant: { type: "string" },
       "max-points-per-centroid": { type: "string" },
       column: { type: "string" },
+      weights: { type: "string" },
+      checkpoint: { type: "string" },
+      "checkpoint-every": { type: "string" },
+      resume: { type: "boolean" },
+      "batch-rows": { type: "string" },
       out: { type: "string" },
       assignments: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...CLUSTER_JOB_OPTIONS,
     },
     strict: true,
   });
@@ -67,6 +86,7 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
+  if (await clusterJob(values)) return;
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (values.k === undefined) throw new UsageError("Missing --k (see --help)");
@@ -88,8 +108,19 @@ async function main(args: string[]): Promise<void> {
   if (!["auto", "registers", "tiled"].includes(variant)) {
     throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
   }
+  const checkpointEvery = intFlag("checkpoint-every", values["checkpoint-every"], 5, 1);
+  const batchRows = intFlag("batch-rows", values["batch-rows"], 65536, 1);
+  if (values.resume && !values.checkpoint) {
+    throw new UsageError("Expected --checkpoint PATH with --resume");
+  }
   const t0 = performance.now();
-  const x = await readEmbeddings(inputs, values.column ? { column: values.column } : {});
+  const x = await openRowSource(inputs, values.column ? { column: values.column } : {});
+  const inputFiles = new Set(x.slices.map((s) => s.file));
+  for (const [flag, path] of [["out", values.out], ["assignments", values.assignments]]) {
+    if (path !== undefined && inputFiles.has(path)) {
+      throw new UsageError(`Expected --${flag} to differ from the input file ${path}`);
+    }
+  }
   const gpu = await createGpu();
   // The header is printed with the first progress line, after kmeans() validated the input.
   let header = false;
@@ -113,12 +144,19 @@ async function main(args: string[]): Promise<void> {
     maxPointsPerCentroid,
     f16: values.f16 ?? false,
     variant,
+    batchRows,
+    ...(values.column ? { column: values.column } : {}),
+    ...(values.weights ? { weights: values.weights } : {}),
+    ...(values.checkpoint
+      ? { checkpoint: { path: values.checkpoint, every: checkpointEvery } }
+      : {}),
+    ...(values.resume ? { resume: true } : {}),
     onLog: (m) => say(`cluster: ${m}`),
     onIteration: (s) =>
       say(
         `iter ${String(s.iteration).padStart(3)}  objective ${s.objective.toPrecision(8)}  ` +
-          `time ${formatSeconds(s.time)}  imbalance ${s.imbalanceFactor.toFixed(3)}  ` +
-          `empty clusters split ${s.nsplit}`,
+          `time ${formatSeconds(s.time)}  ETA ${formatSeconds(s.eta)}  ` +
+          `imbalance ${s.imbalanceFactor.toFixed(3)}  empty clusters split ${s.nsplit}`,
       ),
   });
   if (values.out) {
@@ -150,6 +188,7 @@ async function main(args: string[]): Promise<void> {
       iterations: result.stats.length,
       nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),
       seconds,
+      peakRssBytes: peakRssBytes(),
       adapter: gpu.info.description,
       kernel: result.kernel,
       out: values.out ?? null,

@@ -19,4 +19,5 @@ export * from "./float16.ts";
 export * from "./npy.ts";
 export * from "./arrow.ts";
 export * from "./shards.ts";
+export * from "./row_source.ts";
 export * from "./mnist.ts";

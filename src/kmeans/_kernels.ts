@@ -87,22 +87,19 @@ export function uploadRows(
     );
   }
   const chunks: PaddedRows["chunks"] = [];
+  // Host staging of at most ~16 MiB at a time (writeBuffer copies it out at once).
+  const block = Math.max(1, Math.min(per, Math.floor((16 << 20) / (dp * 4))));
+  const host = new Float32Array(Math.min(block, n) * dp);
   for (let start = 0; start < n; start += per) {
     const rows = Math.min(per, n - start);
-    const host = new Float32Array(rows * dp);
-    for (let r = 0; r < rows; r++) {
-      const src = (options.index ? options.index[start + r]! : start + r) * d;
-      let scale = 1;
-      if (options.normalize) {
-        let s = 0;
-        for (let c = 0; c < d; c++) s += x.data[src + c]! * x.data[src + c]!;
-        scale = s > 0 ? 1 / Math.sqrt(s) : 1;
-      }
-      for (let c = 0; c < d; c++) host[r * dp + c] = x.data[src + c]! * scale;
+    const buffer = createStorage(gpu, rows * rowBytes, `${options.label}[${start}..)`);
+    for (let b = 0; b < rows; b += block) {
+      const m = Math.min(block, rows - b);
+      const part = host.subarray(0, m * dp);
+      padRows(x, options.index, start + b, m, options.normalize, part);
+      const bytes = f16 ? toF16Bits(part) : part;
+      gpu.device.queue.writeBuffer(buffer, b * rowBytes, bytes as Uint16Array<ArrayBuffer>);
     }
-    const bytes = f16 ? toF16Bits(host) : host;
-    const buffer = createStorage(gpu, bytes.byteLength, `${options.label}[${start}..)`);
-    gpu.device.queue.writeBuffer(buffer, 0, bytes as Uint16Array<ArrayBuffer>);
     chunks.push({ buffer, rowStart: start, rows });
   }
   return {
@@ -117,7 +114,34 @@ export function uploadRows(
   };
 }
 
-function toF16Bits(v: Float32Array): Uint16Array | Float32Array {
+/**
+ * Writes rows `[start, start + m)` of `x` (or of `index`, when given) into `out` (`m × dp`),
+ * zero-padded to `dp` columns and L2-normalised when `normalize`.
+ */
+export function padRows(
+  x: Matrix,
+  index: Uint32Array | undefined,
+  start: number,
+  m: number,
+  normalize: boolean,
+  out: Float32Array,
+): void {
+  const d = x.cols, dp = out.length / m;
+  for (let r = 0; r < m; r++) {
+    const src = (index ? index[start + r]! : start + r) * d;
+    let scale = 1;
+    if (normalize) {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += x.data[src + c]! * x.data[src + c]!;
+      scale = s > 0 ? 1 / Math.sqrt(s) : 1;
+    }
+    for (let c = 0; c < d; c++) out[r * dp + c] = x.data[src + c]! * scale;
+    for (let c = d; c < dp; c++) out[r * dp + c] = 0;
+  }
+}
+
+/** Float32 values as IEEE half-precision bits (round to nearest). */
+export function toF16Bits(v: Float32Array): Uint16Array | Float32Array {
   const F16 = (globalThis as { Float16Array?: new (n: number) => ArrayLike<number> }).Float16Array;
   if (!F16) throw new Error("Float16Array is not available in this runtime");
   const h = new F16(v.length) as unknown as { [i: number]: number; buffer: ArrayBuffer };

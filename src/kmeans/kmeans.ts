@@ -1,6 +1,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, readBack } from "../gpu/buffers.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import { gatherRows, openRowSource, type RowSource } from "../data/row_source.ts";
 import type { KMeansIterationStats, KMeansOptions, KMeansResult } from "./kmeans_options.ts";
 import {
   type AssignOutputs,
@@ -21,6 +22,42 @@ import {
 import { type AssignKernelChoice, chooseAssignKernel } from "./assign_kernel.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
 import { checkInput, checkInt } from "./_validate.ts";
+import {
+  type ChunkWeights,
+  createWeightedState,
+  loadWeights,
+  recordWeightedObjective,
+  recordWeightedUpdate,
+  type RowWeights,
+  uploadWeights,
+  weightedCentroidsPerChunk,
+} from "./_weights.ts";
+import {
+  type CentroidState,
+  checkFingerprint,
+  type Fingerprint,
+  type KMeansCheckpoint,
+  readCheckpoint,
+  writeCheckpoint,
+} from "./_kmeans_checkpoint.ts";
+import { checkRows, locateRow, sampleIndicesSparse, streamAssign } from "./_stream_assign.ts";
+
+/**
+ * What {@linkcode kmeans} clusters: rows in memory, a {@linkcode RowSource} over embedding
+ * shards, or embedding files and directories (`.npy`, Arrow; listed like
+ * `listEmbeddingFiles`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const input: KMeansInput = ["shards/"];
+ * await kmeans(gpu, input, { k: 1000 });
+ * ```
+ */
+export type KMeansInput = Matrix | RowSource | string[];
+
+function isRowSource(x: unknown): x is RowSource {
+  return x !== null && typeof x === "object" && Array.isArray((x as RowSource).slices);
+}
 
 /**
  * Clusters the rows of `x` into `k` centroids on the GPU (Lloyd's algorithm, faiss-like).
@@ -31,12 +68,27 @@ import { checkInput, checkInt } from "./_validate.ts";
  * (atomic counts, deterministic fixed-point sums), with one small readback (counts and
  * objective) per iteration. Empty clusters are re-seeded by splitting the largest.
  *
+ * Out of core: given files, directories or a {@linkcode RowSource}, the Lloyd iterations run
+ * on a seeded sample of `k × maxPointsPerCentroid` rows gathered from the shards (all rows
+ * when there are fewer), and the final assignment and objective stream every row in
+ * batches, so memory holds the sample, one batch and the centroids, never all rows. The
+ * result is the same as for the same rows given as a Matrix (spherical, or when no sample
+ * is drawn).
+ *
+ * Rows may carry weights (a part centroid standing for its members): the update step takes
+ * weighted means (deterministic 96-bit fixed-point sums; integer weights act exactly like
+ * repeated rows) and the objective is weighted. With `checkpoint`, the state is written
+ * atomically every few iterations, and `resume` continues from it with the same result as
+ * an uninterrupted run.
+ *
  * @param gpu The toolkit's GPU context from `createGpu`.
- * @param x Row-major data, `n × d`, finite; no all-zero rows when spherical.
+ * @param x Row-major data `n × d` (finite; no all-zero rows when spherical), a
+ * {@linkcode RowSource}, or embedding files and directories.
  * @param options `k` (an integer in `[1, n]`) and the other {@linkcode KMeansOptions}.
  * @returns Centroids (`k × d`), assignments of all `n` rows, objective and stats.
- * @throws {TypeError} When `x` is not a well-formed Matrix.
- * @throws {RangeError} For NaN/Inf values, zero rows (spherical), bad `k` or options.
+ * @throws {TypeError} When `x` is not a well-formed Matrix, source or list of paths.
+ * @throws {RangeError} For NaN/Inf values, zero rows (spherical; naming the file and row
+ * for files), bad `k`, weights or options, or a checkpoint written for another run.
  *
  * @example Usage
  * ```ts ignore
@@ -46,77 +98,256 @@ import { checkInput, checkInt } from "./_validate.ts";
  * const x = { data: new Float32Array(1000 * 64).map(() => Math.random() - 0.5), rows: 1000, cols: 64 };
  * const { centroids, assignments, objective } = await kmeans(gpu, x, { k: 10 });
  * console.log(centroids.rows, assignments.length, objective);
+ * // Out of core, weighted, restartable:
+ * await kmeans(gpu, ["shards/"], { k: 1000, weights: "w.npy", checkpoint: { path: "km.ckpt" }, resume: true });
  * ```
  */
-export async function kmeans(gpu: Gpu, x: Matrix, options: KMeansOptions): Promise<KMeansResult> {
+export async function kmeans(
+  gpu: Gpu,
+  x: KMeansInput,
+  options: KMeansOptions,
+): Promise<KMeansResult> {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`Expected options to be an object but found ${options}`);
   }
   const spherical = options.spherical ?? true;
-  checkInput(x, "x", spherical);
-  const n = x.rows, d = x.cols;
+  let source: RowSource | undefined, matrix: Matrix | undefined;
+  if (Array.isArray(x)) {
+    const bad = x.find((p) => typeof p !== "string");
+    if (bad !== undefined || x.length === 0) {
+      throw new TypeError(
+        `Expected x to list embedding files or directories but found ${
+          x.length === 0 ? "an empty list" : bad
+        }`,
+      );
+    }
+    source = await openRowSource(x, options.column === undefined ? {} : { column: options.column });
+  } else if (isRowSource(x)) {
+    source = x;
+  } else {
+    checkInput(x, "x", spherical);
+    matrix = x;
+  }
+  const n = source ? source.rows : matrix!.rows;
+  const d = source ? source.cols : matrix!.cols;
   const k = checkInt("k", options.k, 1, n);
   const niter = checkInt("niter", options.niter ?? 25, 0);
   const nredo = checkInt("nredo", options.nredo ?? 1, 1);
   const seed = checkInt("seed", options.seed ?? 1234, 0, 2 ** 32 - 1);
   const maxPpc = checkInt("maxPointsPerCentroid", options.maxPointsPerCentroid ?? 256, 1);
+  const batchRows = checkInt("batchRows", options.batchRows ?? 65536, 1);
   const tolerance = options.tolerance ?? 0;
   if (typeof tolerance !== "number" || !(tolerance >= 0)) {
     throw new RangeError(`Expected tolerance to be a number ≥ 0 but found ${tolerance}`);
   }
   const init = options.init ?? "kmeans++";
-  if (init !== "kmeans++" && init !== "random") {
+  if (typeof init === "object" && init !== null) {
+    checkMatrix(init, "init");
+    checkFinite(init, "init");
+    if (init.rows !== k || init.cols !== d) {
+      throw new RangeError(
+        `Expected init to be ${k} × ${d} centroids but found ${init.rows} × ${init.cols}`,
+      );
+    }
+    if (spherical) checkInput(init, "init", true);
+  } else if (init !== "kmeans++" && init !== "random") {
     throw new RangeError(
-      `Expected init to be "kmeans++" or "random" but found ${JSON.stringify(init)}`,
+      `Expected init to be "kmeans++", "random" or a k × d Matrix but found ${
+        JSON.stringify(init)
+      }`,
     );
   }
   const f16 = options.f16 ?? false;
-  const variant = await chooseAssignKernel(gpu, options.variant, d, f16, {
-    autotune: options.autotune,
-    onLog: options.onLog,
-  });
+  const weights = options.weights === undefined ? undefined : await loadWeights(options.weights, n);
+  const ck = options.checkpoint;
+  if (ck !== undefined && (ck === null || typeof ck !== "object" || typeof ck.path !== "string")) {
+    throw new TypeError(
+      `Expected checkpoint to be { path: string, every?: number } but found ${ck}`,
+    );
+  }
+  const every = ck ? checkInt("checkpoint.every", ck.every ?? 5, 1) : 0;
+  if (options.resume && !ck) {
+    throw new RangeError("Expected a checkpoint path to resume from but found none");
+  }
+  const onLog = options.onLog;
+  const fingerprint: Fingerprint = !ck ? {} : {
+    rows: n,
+    cols: d,
+    k,
+    niter,
+    nredo,
+    seed,
+    maxPointsPerCentroid: maxPpc,
+    spherical,
+    f16,
+    tolerance,
+    init: typeof init === "string" ? init : `matrix:${hashFloats(init.data)}`,
+    weights: weights ? hashFloats(weights.w) : null,
+    input: source
+      ? source.slices.map((s) => `${s.file}[${s.rowStart},${s.rowEnd})`).join(";")
+      : `matrix:${hashFloats(matrix!.data)}`,
+  };
+  let saved: KMeansCheckpoint | null = null;
+  if (ck && options.resume) {
+    saved = await readCheckpoint(ck.path);
+    if (saved) {
+      checkFingerprint(ck.path, saved.fingerprint, fingerprint);
+      onLog?.(
+        saved.redo >= nredo
+          ? `Resuming from ${ck.path}: the iterations are done, final assignment left`
+          : `Resuming from ${ck.path} at run ${
+            saved.redo + 1
+          }/${nredo}, iteration ${saved.iteration}`,
+      );
+    } else onLog?.(`No checkpoint at ${ck.path} yet: starting from the beginning`);
+  }
   const dp = paddedWidth(d);
-  const kc = centroidsPerChunk(gpu, dp, true);
+  const kc = weights ? weightedCentroidsPerChunk(gpu, dp) : centroidsPerChunk(gpu, dp, true);
 
   // Seeded subsample of the training rows, faiss-style.
   const rand = mulberry32(seed);
   let trainIndex: Uint32Array | undefined;
   if (n > k * maxPpc) {
-    trainIndex = sampleIndices(n, k * maxPpc, rand).sort();
-    options.onLog?.(
+    trainIndex = (matrix ? sampleIndices : sampleIndicesSparse)(n, k * maxPpc, rand).sort();
+  }
+  // The rows the iterations train on: `trainX` row `rowOf(i)` is training row i, which is
+  // data row `dataRow(i)`.
+  let trainX: Matrix;
+  let readStart = 0;
+  let rowOf: (i: number) => number;
+  if (matrix) {
+    trainX = matrix;
+    rowOf = (i) => (trainIndex ? trainIndex[i]! : i);
+  } else {
+    const src = source!;
+    const want = trainIndex ?? Uint32Array.from({ length: n }, (_, i) => i);
+    readStart = performance.now();
+    trainX = await gatherRows(src, want);
+    checkRows(trainX, spherical, (r) => {
+      const at = locateRow(src, want[r]!);
+      return `row ${at.fileRow} of ${at.file}`;
+    });
+    rowOf = (i) => i;
+  }
+  if (trainIndex) {
+    onLog?.(
       `Sampling a subset of ${
         k * maxPpc
       } / ${n} rows for training (maxPointsPerCentroid = ${maxPpc})`,
     );
   }
+  if (source) {
+    onLog?.(
+      `Read ${trainX.rows} training rows from ${source.slices.length} file(s) in ${
+        ((performance.now() - readStart) / 1000).toFixed(1)
+      }s`,
+    );
+  }
+  const variant = saved ? saved.kernel : await chooseAssignKernel(gpu, options.variant, d, f16, {
+    autotune: options.autotune,
+    onLog,
+  });
+
   const nTrain = trainIndex ? trainIndex.length : n;
-  const rowOf = (i: number) => (trainIndex ? trainIndex[i]! : i);
+  const dataRow = (i: number) => (trainIndex ? trainIndex[i]! : i);
 
   // Fixed-point scale for the update sums: the largest |value| maps to ≤ 2^30.
   let maxAbs = spherical ? 1 : 0;
-  if (!spherical) { for (const v of x.data) maxAbs = Math.max(maxAbs, Math.abs(v)); }
+  if (!spherical) { for (const v of trainX.data) maxAbs = Math.max(maxAbs, Math.abs(v)); }
   const scale = 2 ** (30 - Math.max(0, Math.ceil(Math.log2(maxAbs || 1))));
 
-  const full = uploadRows(gpu, x, { normalize: spherical, f16, label: "x" });
-  const train = trainIndex
-    ? uploadRows(gpu, x, { index: trainIndex, normalize: spherical, f16, label: "x_train" })
-    : full;
-  const fullOut = createOutputs(gpu, full);
-  const trainOut = trainIndex ? createOutputs(gpu, train) : fullOut;
+  const full = matrix ? uploadRows(gpu, matrix, { normalize: spherical, f16, label: "x" }) : null;
+  const train = matrix && !trainIndex ? full! : uploadRows(gpu, trainX, {
+    ...(matrix && trainIndex ? { index: trainIndex } : {}),
+    normalize: spherical,
+    f16,
+    label: "x_train",
+  });
+  const fullOut = full ? createOutputs(gpu, full) : null;
+  const trainOut = train === full ? fullOut! : createOutputs(gpu, train);
+  const trainWeights = weights ? uploadWeights(gpu, train, weights, dataRow) : undefined;
   const partial = createStorage(gpu, 256 * 4, "objective_partials");
-  let best: KMeansResult | undefined;
+  const better = (a: number, b: number) => (spherical ? a > b : a < b);
+  let best:
+    | { result: KMeansResult | null; objective: number; stats: KMeansIterationStats[] }
+    | null = saved?.best
+      ? { result: null, objective: saved.best.objective, stats: saved.best.stats }
+      : null;
+  let bestState: CentroidState | null = saved?.best ? saved.best.state : null;
+  const save = async (c: Omit<KMeansCheckpoint, "fingerprint" | "kernel" | "best">) => {
+    await writeCheckpoint(ck!.path, {
+      ...c,
+      fingerprint,
+      kernel: variant,
+      best: best && bestState
+        ? { redo: -1, objective: best.objective, stats: best.stats, state: bestState }
+        : null,
+    });
+  };
+  const final = async (cents: CentroidStore, stats: KMeansIterationStats[]) => {
+    // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
+    const all = full ?? (trainIndex ? null : train);
+    if (all) {
+      const out = fullOut ?? trainOut;
+      return await finalPass(gpu, variant, all, out, cents, spherical, d, stats, weights);
+    }
+    const t0 = performance.now();
+    let last = t0;
+    const { assignments, objective } = await streamAssign(gpu, {
+      kernel: variant,
+      source: source!,
+      cents,
+      spherical,
+      f16,
+      batchRows,
+      weight: weights ? (row) => weights.w[row]! : undefined,
+      onBatch: (done, seconds) => {
+        const now = performance.now();
+        if (now - last < 2000 && done < n) return;
+        last = now;
+        const eta = (seconds / done) * (n - done);
+        onLog?.(
+          `Assigning: ${done} / ${n} rows (${(100 * done / n).toFixed(1)}%), ${
+            Math.round(done / Math.max(seconds, 1e-9))
+          } rows/s, ETA ${eta.toFixed(1)}s`,
+        );
+      },
+    });
+    const centroids = await readCentroids(gpu, cents, d);
+    return { centroids, assignments, objective, stats, kernel: variant };
+  };
   try {
-    for (let redo = 0; redo < nredo; redo++) {
-      const redoRand = redo === 0 ? rand : mulberry32((seed + redo * 15486557) >>> 0);
-      const init0 = k === n
-        ? allRows(x, spherical, dp)
-        : initCentroids(x, rowOf, nTrain, k, dp, spherical, init, redoRand);
-      const cents = createCentroids(gpu, k, d, f16, kc, init0);
+    for (let redo = saved ? saved.redo : 0; redo < nredo; redo++) {
+      const here = saved && saved.redo === redo && saved.state.f32.length > 0 ? saved : null;
+      let cents: CentroidStore;
+      if (here) {
+        cents = createCentroids(gpu, k, d, f16, kc);
+        restoreCentroids(gpu, cents, here.state);
+      } else {
+        const redoRand = redo === 0 ? rand : mulberry32((seed + redo * 15486557) >>> 0);
+        const init0 = typeof init === "object"
+          ? paddedMatrix(init, spherical, dp)
+          : k === n
+          ? allRows(trainX, spherical, dp)
+          : initCentroids(
+            trainX,
+            rowOf,
+            nTrain,
+            k,
+            dp,
+            spherical,
+            init,
+            redoRand,
+            weights ? (i) => weights.w[dataRow(i)]! : undefined,
+          );
+        cents = createCentroids(gpu, k, d, f16, kc, init0);
+      }
       try {
-        const stats = k === n ? [] : await lloyd(gpu, {
+        const stats = k === n && typeof init === "string" ? [] : await lloyd(gpu, {
           variant,
           train,
           out: trainOut,
+          weights: trainWeights,
           cents,
           partial,
           spherical,
@@ -124,13 +355,61 @@ export async function kmeans(gpu: Gpu, x: Matrix, options: KMeansOptions): Promi
           niter,
           tolerance,
           onIteration: options.onIteration,
+          start: here
+            ? {
+              iteration: here.iteration,
+              pending: here.pending,
+              stats: here.stats,
+              done: here.lloydDone,
+            }
+            : null,
+          checkpoint: ck
+            ? {
+              every,
+              save: async (iteration, pending, stats, done) => {
+                await save({
+                  redo,
+                  iteration,
+                  lloydDone: done,
+                  pending,
+                  stats,
+                  state: await readCentroidState(gpu, cents),
+                });
+                onLog?.(
+                  `Checkpoint: run ${
+                    redo + 1
+                  }/${nredo}, ${iteration} iterations done, in ${ck.path}`,
+                );
+              },
+            }
+            : null,
         });
-        const result = await finalPass(gpu, variant, full, fullOut, cents, spherical, d, stats);
-        result.kernel = variant;
-        if (
-          !best ||
-          (spherical ? result.objective > best.objective : result.objective < best.objective)
-        ) best = result;
+        const result = await final(cents, stats);
+        if (!best || better(result.objective, best.objective)) {
+          best = { result, objective: result.objective, stats };
+          if (ck) bestState = await readCentroidState(gpu, cents);
+        }
+        if (ck) {
+          const empty = { f32: new Float32Array(0), cn: new Float32Array(0) };
+          await save({
+            redo: redo + 1,
+            iteration: 0,
+            lloydDone: false,
+            pending: [],
+            stats: [],
+            state: empty,
+          });
+        }
+      } finally {
+        cents.destroy();
+      }
+    }
+    if (!best!.result) {
+      // The best run finished before a restart: redo its final pass from its saved state.
+      const cents = createCentroids(gpu, k, d, f16, kc);
+      try {
+        restoreCentroids(gpu, cents, bestState!);
+        best!.result = await final(cents, best!.stats);
       } finally {
         cents.destroy();
       }
@@ -138,17 +417,88 @@ export async function kmeans(gpu: Gpu, x: Matrix, options: KMeansOptions): Promi
   } finally {
     if (train !== full) train.destroy();
     if (trainOut !== fullOut) trainOut.destroy();
-    full.destroy();
-    fullOut.destroy();
+    full?.destroy();
+    fullOut?.destroy();
+    trainWeights?.destroy();
     partial.destroy();
   }
-  return best!;
+  return best!.result!;
+}
+
+/** FNV-1a over the bytes of an array, as 8 hex digits: a cheap identity for fingerprints. */
+function hashFloats(a: Float32Array): string {
+  const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193) >>> 0;
+  return `${h.toString(16).padStart(8, "0")}/${a.length}`;
+}
+
+/** Reads the GPU centroid state (padded f32 rows and 0.5‖c‖²) for a checkpoint. */
+async function readCentroidState(gpu: Gpu, cents: CentroidStore): Promise<CentroidState> {
+  const parts = await readBack(gpu, [
+    ...cents.chunks.map((c) => ({ buffer: c.f32, bytes: c.rows * cents.dp * 4 })),
+    ...cents.chunks.map((c) => ({ buffer: c.cn, bytes: c.rows * 4 })),
+  ]);
+  const f32 = new Float32Array(cents.k * cents.dp), cn = new Float32Array(cents.k);
+  const nc = cents.chunks.length;
+  cents.chunks.forEach((c, i) => {
+    f32.set(new Float32Array(parts[i]!), c.kBase * cents.dp);
+    cn.set(new Float32Array(parts[nc + i]!), c.kBase);
+  });
+  return { f32, cn };
+}
+
+/** Writes a saved centroid state back exactly (no recomputed norms), then packs it. */
+function restoreCentroids(gpu: Gpu, cents: CentroidStore, s: CentroidState): void {
+  if (s.f32.length !== cents.k * cents.dp || s.cn.length !== cents.k) {
+    throw new RangeError(
+      `Expected a checkpoint state of ${cents.k} × ${cents.dp} centroids but found ${s.f32.length} values`,
+    );
+  }
+  for (const c of cents.chunks) {
+    gpu.device.queue.writeBuffer(
+      c.f32,
+      0,
+      s.f32.slice(c.kBase * cents.dp, (c.kBase + c.rows) * cents.dp),
+    );
+    gpu.device.queue.writeBuffer(c.cn, 0, s.cn.slice(c.kBase, c.kBase + c.rows));
+  }
+  const enc = gpu.device.createCommandEncoder();
+  packCentroids(gpu, cents, enc);
+  gpu.device.queue.submit([enc.finish()]);
+}
+
+/** The centroids as a `k × d` matrix. */
+async function readCentroids(gpu: Gpu, cents: CentroidStore, d: number): Promise<Matrix> {
+  const parts = await readBack(
+    gpu,
+    cents.chunks.map((c) => ({ buffer: c.f32, bytes: c.rows * cents.dp * 4 })),
+  );
+  const data = new Float32Array(cents.k * d);
+  cents.chunks.forEach((c, j) => {
+    const v = new Float32Array(parts[j]!);
+    for (let r = 0; r < c.rows; r++) {
+      data.set(v.subarray(r * cents.dp, r * cents.dp + d), (c.kBase + r) * d);
+    }
+  });
+  return { data, rows: cents.k, cols: d };
+}
+
+/** Given initial centroids, padded (and normalised when spherical). */
+function paddedMatrix(m: Matrix, spherical: boolean, dp: number): Float32Array {
+  const out = new Float32Array(m.rows * dp);
+  for (let r = 0; r < m.rows; r++) {
+    const v = rowF64(m, r, spherical);
+    for (let c = 0; c < m.cols; c++) out[r * dp + c] = v[c]!;
+  }
+  return out;
 }
 
 interface LloydArgs {
   variant: AssignKernelChoice;
   train: PaddedRows;
   out: AssignOutputs;
+  weights: ChunkWeights | undefined;
   cents: CentroidStore;
   partial: GPUBuffer;
   spherical: boolean;
@@ -156,17 +506,35 @@ interface LloydArgs {
   niter: number;
   tolerance: number;
   onIteration: ((s: KMeansIterationStats) => void) | undefined;
+  /** Where a resumed run continues. */
+  start: {
+    iteration: number;
+    pending: [number, number][];
+    stats: KMeansIterationStats[];
+    done: boolean;
+  } | null;
+  checkpoint: {
+    every: number;
+    save: (
+      next: number,
+      pending: [number, number][],
+      stats: KMeansIterationStats[],
+      done: boolean,
+    ) => Promise<void>;
+  } | null;
 }
 
 async function lloyd(gpu: Gpu, a: LloydArgs): Promise<KMeansIterationStats[]> {
   const { cents, train, spherical } = a;
   const k = cents.k;
-  const state = createUpdateState(gpu, cents);
-  const stats: KMeansIterationStats[] = [];
+  if (a.start?.done) return a.start.stats.slice();
+  const state = a.weights ? createWeightedState(gpu, cents) : createUpdateState(gpu, cents);
+  const stats: KMeansIterationStats[] = a.start ? a.start.stats.slice() : [];
   const t0 = performance.now();
-  let pending: [number, number][] = [];
+  const first = a.start ? a.start.iteration : 0;
+  let pending: [number, number][] = a.start ? a.start.pending : [];
   try {
-    for (let it = 0; it < a.niter; it++) {
+    for (let it = first; it < a.niter; it++) {
       const t1 = performance.now();
       const enc = gpu.device.createCommandEncoder();
       if (pending.length) {
@@ -175,8 +543,32 @@ async function lloyd(gpu: Gpu, a: LloydArgs): Promise<KMeansIterationStats[]> {
         pending = [];
       }
       recordAssign(gpu, a.variant, train, cents, a.out, spherical, enc);
-      recordObjective(gpu, train, a.out, a.partial, enc);
-      recordUpdate(gpu, train, a.out, cents, state, spherical, a.scale, enc);
+      if (a.weights) {
+        recordWeightedObjective(gpu, train, a.out, a.weights, a.partial, enc);
+        recordWeightedUpdate(
+          gpu,
+          train,
+          a.out,
+          a.weights,
+          cents,
+          state as ReturnType<typeof createWeightedState>,
+          spherical,
+          a.scale,
+          enc,
+        );
+      } else {
+        recordObjective(gpu, train, a.out, a.partial, enc);
+        recordUpdate(
+          gpu,
+          train,
+          a.out,
+          cents,
+          state as ReturnType<typeof createUpdateState>,
+          spherical,
+          a.scale,
+          enc,
+        );
+      }
       packCentroids(gpu, cents, enc);
       const [countsBuf, partBuf] = await readBack(gpu, [
         { buffer: state.counts, bytes: k * 4 },
@@ -197,6 +589,7 @@ async function lloyd(gpu: Gpu, a: LloydArgs): Promise<KMeansIterationStats[]> {
         timeSearch: (now - t1) / 1000,
         imbalanceFactor,
         nsplit: pending.length,
+        eta: ((now - t0) / 1000 / (it - first + 1)) * (a.niter - it - 1),
       };
       stats.push(s);
       a.onIteration?.(s);
@@ -205,6 +598,9 @@ async function lloyd(gpu: Gpu, a: LloydArgs): Promise<KMeansIterationStats[]> {
         a.tolerance > 0 && prev &&
         Math.abs(objective - prev.objective) <= a.tolerance * Math.abs(prev.objective)
       ) break;
+      if (a.checkpoint && (it + 1) % a.checkpoint.every === 0 && it + 1 < a.niter) {
+        await a.checkpoint.save(it + 1, pending, stats, false);
+      }
     }
     if (pending.length) {
       const enc = gpu.device.createCommandEncoder();
@@ -212,6 +608,7 @@ async function lloyd(gpu: Gpu, a: LloydArgs): Promise<KMeansIterationStats[]> {
       packCentroids(gpu, cents, enc);
       gpu.device.queue.submit([enc.finish()]);
     }
+    if (a.checkpoint) await a.checkpoint.save(a.niter, [], stats, true);
   } finally {
     state.destroy();
   }
@@ -243,6 +640,7 @@ async function finalPass(
   spherical: boolean,
   d: number,
   stats: KMeansIterationStats[],
+  weights: RowWeights | undefined,
 ): Promise<KMeansResult> {
   const enc = gpu.device.createCommandEncoder();
   recordAssign(gpu, variant, full, cents, out, spherical, enc);
@@ -257,7 +655,10 @@ async function finalPass(
   let objective = 0;
   full.chunks.forEach((c, i) => {
     assignments.set(new Uint32Array(parts[i]!), c.rowStart);
-    for (const v of new Float32Array(parts[nc + i]!)) objective += v;
+    const scores = new Float32Array(parts[nc + i]!);
+    if (weights) {
+      scores.forEach((v, r) => objective += weights.w[c.rowStart + r]! * v);
+    } else for (const v of scores) objective += v;
   });
   const data = new Float32Array(cents.k * d);
   cents.chunks.forEach((c, j) => {
@@ -308,6 +709,7 @@ function initCentroids(
   spherical: boolean,
   init: "kmeans++" | "random",
   rand: () => number,
+  weightOf?: (i: number) => number,
 ): Float32Array {
   const d = x.cols;
   const out = new Float32Array(k * dp);
@@ -338,14 +740,14 @@ function initCentroids(
         e += t * t;
       }
       if (e < dist[i]!) dist[i] = e;
-      if (!chosen[i]) total += dist[i]!;
+      if (!chosen[i]) total += weightOf ? weightOf(sample[i]!) * dist[i]! : dist[i]!;
     }
     let next = -1;
     if (total > 0) {
       let u = rand() * total;
       for (let i = 0; i < s; i++) {
         if (chosen[i]) continue;
-        u -= dist[i]!;
+        u -= weightOf ? weightOf(sample[i]!) * dist[i]! : dist[i]!;
         next = i;
         if (u < 0) break;
       }

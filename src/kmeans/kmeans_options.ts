@@ -35,6 +35,8 @@ export interface KMeansIterationStats {
   imbalanceFactor: number;
   /** Empty clusters re-seeded by splitting the largest in this iteration. */
   nsplit: number;
+  /** Estimated seconds left for this run's remaining iterations (mean iteration time so far). */
+  eta: number;
 }
 
 /**
@@ -60,8 +62,13 @@ export interface KMeansOptions {
   spherical?: boolean;
   /** Seed of every random choice (subsample, initialisation). @default {1234} */
   seed?: number;
-  /** Initialisation: k-means++ on a sample of the training rows, or k random rows. @default {"kmeans++"} */
-  init?: "kmeans++" | "random";
+  /**
+   * Initialisation: k-means++ on a sample of the training rows (D² × weight sampling when
+   * rows are weighted), k random rows, or given `k × d` centroids (normalised when
+   * spherical).
+   * @default {"kmeans++"}
+   */
+  init?: "kmeans++" | "random" | Matrix;
   /** Train on a seeded subsample of `k × maxPointsPerCentroid` rows when `x` has more. @default {256} */
   maxPointsPerCentroid?: number;
   /** Called after every iteration (progress reporting). @default {undefined} */
@@ -91,6 +98,39 @@ export interface KMeansOptions {
    * @default {true unless the environment sets MLCD_AUTOTUNE=0}
    */
   autotune?: boolean;
+  /**
+   * One weight per row (finite, ≥ 0, not all 0), or the path of a 1-D `.npy` holding them:
+   * the update step takes weighted means and the objective is weighted (a part centroid
+   * standing for its members has its member count as weight). Integer weights below 2^32
+   * are exact: weight w acts like the row repeated w times. Empty-cluster splits still
+   * follow member counts.
+   * @default {undefined (every row weighs 1)}
+   */
+  weights?: Float32Array | string;
+  /**
+   * Embedding column of Arrow files when `x` lists files.
+   * @default {the first list column}
+   */
+  column?: string;
+  /**
+   * Rows per batch of the streamed final assignment when `x` is files or a row source
+   * (also bounded by the storage binding limit).
+   * @default {65536}
+   */
+  batchRows?: number;
+  /**
+   * Write the run's state to `path` atomically every `every` iterations and when the
+   * iterations end (centroids exactly as on the GPU, iteration, pending splits, stats).
+   * @default {undefined (no checkpoints); every: 5}
+   */
+  checkpoint?: { path: string; every?: number };
+  /**
+   * Continue from `checkpoint.path` when it exists (a checkpoint of another run is
+   * refused, naming the field that differs); the result equals an uninterrupted run's.
+   * Without a file there, the run starts from the beginning.
+   * @default {false}
+   */
+  resume?: boolean;
 }
 
 /**

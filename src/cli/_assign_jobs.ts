@@ -1,0 +1,249 @@
+// `deno task assign --shard i/N`: labels one part of the rows, as an array or Indexed Job
+// task. The part is the same contiguous split as `cluster --shard`; its `id` column holds the
+// global row index, so concatenating the parts in order gives the labels of one `assign` over
+// all rows. Outputs are committed with a manifest (see _manifest.ts).
+import { join } from "node:path";
+import { formatSeconds, intFlag, progress, UsageError } from "./_cli.ts";
+import {
+  checkOutputs,
+  commitOutputs,
+  describeInputs,
+  ensureOutputDir,
+  type Json,
+  refuseInputOverlap,
+} from "./_manifest.ts";
+import { parseShardSpec, partStem } from "./_shard.ts";
+import { createGpu } from "../gpu/gpu.ts";
+import { openRowSource, partOf, streamRows } from "../data/row_source.ts";
+import { readEmbeddings } from "../data/shards.ts";
+import { writeNpy } from "../data/npy.ts";
+import { writeArrowLabels } from "../data/arrow.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import {
+  type TopkMetric,
+  type TopkResult,
+  type TopkVariant,
+  uploadTopkKeys,
+} from "../topk/topk.ts";
+import { TOPK_MAX_K } from "../topk/topk_programs.ts";
+import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
+
+/** The parseArgs options the job mode adds to `deno task assign`. */
+export const ASSIGN_JOB_OPTIONS = {
+  shard: { type: "string" },
+  shards: { type: "string" },
+  format: { type: "string" },
+  overwrite: { type: "boolean" },
+} as const;
+
+/** Help text of the job mode, appended to `deno task assign --help`. */
+export const ASSIGN_JOBS_HELP = `
+Scale-out jobs (outputs committed atomically with a .json manifest; a rerun whose
+manifest matches skips the work, another run's outputs are refused unless --overwrite):
+  --shard i/N         label part i (from 0) of N of the rows (the split of cluster --shard);
+                      --out DIR gets part-<i>-of-<N>.arrow (columns labels, scores and id,
+                      the global row index) or, with --format npy, part-<i>-of-<N>.npy and
+                      .scores.npy; and part-<i>-of-<N>.json
+  --shard auto        i/N from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or
+                      JOB_COMPLETION_INDEX with --shards N
+  --format F          arrow | npy, with --shard (default arrow)
+  --overwrite         replace outputs made by another run`;
+
+/** Flags of `deno task assign` that the job mode reads (parseArgs values). */
+export interface AssignJobFlags {
+  input?: string[] | undefined;
+  centers?: string | undefined;
+  l?: string | undefined;
+  metric?: string | undefined;
+  variant?: string | undefined;
+  ann?: boolean | undefined;
+  ef?: string | undefined;
+  column?: string | undefined;
+  "batch-rows"?: string | undefined;
+  out?: string | undefined;
+  json?: boolean | undefined;
+  shard?: string | undefined;
+  shards?: string | undefined;
+  format?: string | undefined;
+  overwrite?: boolean | undefined;
+}
+
+function checkRows(m: Matrix, metric: TopkMetric, rowStart: number, file: string): void {
+  const { data, rows, cols } = m;
+  for (let r = 0; r < rows; r++) {
+    let zero = true;
+    for (let c = 0; c < cols; c++) {
+      const v = data[r * cols + c]!;
+      if (!Number.isFinite(v)) {
+        throw new RangeError(
+          `Expected finite values in embeddings but found ${v} at row ${
+            rowStart + r
+          } of ${file}, column ${c}`,
+        );
+      }
+      if (v !== 0) zero = false;
+    }
+    if (zero && metric === "cosine") {
+      throw new RangeError(
+        `Cannot L2-normalise embeddings for cosine similarity: row ${
+          rowStart + r
+        } of ${file} is all zeros`,
+      );
+    }
+  }
+}
+
+/**
+ * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
+ * `--shard`.
+ */
+export async function assignJob(v: AssignJobFlags): Promise<boolean> {
+  if (v.shard === undefined) {
+    if (v.shards !== undefined) throw new UsageError("Expected --shards only with --shard auto");
+    for (const f of ["format", "overwrite"] as const) {
+      if (v[f] !== undefined) throw new UsageError(`Expected --${f} only with --shard`);
+    }
+    return false;
+  }
+  const t0 = performance.now();
+  const shard = parseShardSpec(v.shard, v.shards);
+  const inputs = v.input ?? [];
+  if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
+  if (!v.centers) throw new UsageError("Missing --centers (see --help)");
+  if (!v.out) throw new UsageError("Missing --out (the labels directory; see --help)");
+  const l = intFlag("l", v.l, 8, 1);
+  const batchRows = intFlag("batch-rows", v["batch-rows"], 65536, 1);
+  const metric = (v.metric ?? "cosine") as TopkMetric;
+  if (metric !== "cosine" && metric !== "ip") {
+    throw new UsageError(`Expected --metric to be cosine or ip but found ${metric}`);
+  }
+  const variant = (v.variant ?? "auto") as TopkVariant;
+  if (!["auto", "registers", "tiled"].includes(variant)) {
+    throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
+  }
+  const format = v.format ?? "arrow";
+  if (format !== "arrow" && format !== "npy") {
+    throw new UsageError(`Expected --format to be arrow or npy but found ${format}`);
+  }
+  const ef = intFlag("ef", v.ef, DEFAULT_HNSW_EF, 1);
+  const ann = v.ann ?? false;
+  const column = v.column;
+  const centers = await readEmbeddings([v.centers]);
+  if (centers.rows === 0) {
+    throw new RangeError(`Expected ${v.centers} to hold at least one row but found none`);
+  }
+  checkRows(centers, metric, 0, v.centers);
+  if (l > Math.min(TOPK_MAX_K, centers.rows)) {
+    throw new RangeError(
+      `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
+        Math.min(TOPK_MAX_K, centers.rows)
+      } but found ${l}`,
+    );
+  }
+  const source = await openRowSource(inputs, column === undefined ? {} : { column });
+  if (source.cols !== centers.cols) {
+    throw new TypeError(
+      `Expected embeddings of ${
+        source.slices[0]!.file
+      } to have ${centers.cols} columns like the centers but found ${source.cols}`,
+    );
+  }
+  const part = partOf(source, shard.index, shard.count);
+  const stem = join(v.out, partStem(shard.index, shard.count));
+  const outputs = format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
+  await refuseInputOverlap(outputs, [...inputs, v.centers]);
+  await ensureOutputDir(v.out);
+  const params: { [key: string]: Json } = {
+    l,
+    metric,
+    format,
+    column: column ?? null,
+    ann,
+    ...(ann ? { ef } : {}),
+  };
+  const key = {
+    kind: "assign-part",
+    shard: { index: shard.index, count: shard.count },
+    inputs: await describeInputs([...source.slices.map((s) => s.file), v.centers]),
+    params,
+  };
+  const tag = `part ${shard.index}/${shard.count}`;
+  const summary = {
+    part: shard.index,
+    parts: shard.count,
+    rows: part.rows,
+    rowStart: part.globalStart,
+    l,
+    out: outputs[0]!,
+  };
+  const onLog = (line: string) => progress(`assign: ${line}`);
+  if (await checkOutputs(outputs, key, { overwrite: v.overwrite ?? false, onLog }) === "done") {
+    progress(`assign: ${tag} already done (manifest matches): ${outputs[0]}`);
+    if (v.json) console.log(JSON.stringify({ ...summary, skipped: true }));
+    return true;
+  }
+
+  let search: (m: Matrix) => Promise<TopkResult> | TopkResult;
+  let release = () => {};
+  let adapter = "hnswlib (CPU)";
+  if (ann) {
+    const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
+    progress(`assign: building the HNSW index over ${centers.rows} centers`);
+    const index = await buildHnswIndex(centers, { metric });
+    search = (m) => annTopk(index, m, l, { ef });
+  } else {
+    const gpu = await createGpu();
+    adapter = gpu.info.description;
+    const index = uploadTopkKeys(gpu, centers, { metric, variant });
+    search = (m) => index.search(m, l);
+    release = () => {
+      index.destroy();
+      gpu.destroy();
+    };
+  }
+  const labels = new Uint32Array(part.rows * l);
+  const scores = new Float32Array(part.rows * l);
+  try {
+    progress(
+      `assign: ${tag}: rows ${part.globalStart}..${
+        part.globalStart + part.rows
+      } of ${source.rows}, ${centers.rows} centers × ${centers.cols}, l = ${l}, ${metric}, on ${adapter}`,
+    );
+    let last = 0;
+    for await (const b of streamRows(part, { batchRows })) {
+      checkRows(b.matrix, metric, b.fileRow, b.file);
+      const r = await search(b.matrix);
+      labels.set(r.indices, b.rowStart * l);
+      scores.set(r.scores, b.rowStart * l);
+      const done = b.rowStart + b.matrix.rows, now = performance.now();
+      if (now - last >= 1000 || done === part.rows) {
+        last = now;
+        const s = (now - t0) / 1000, rate = done / Math.max(s, 1e-9);
+        progress(
+          `assign: ${tag}: ${done}/${part.rows} rows  ${Math.round(rate)} rows/s  ETA ${
+            formatSeconds((part.rows - done) / Math.max(rate, 1e-9))
+          }`,
+        );
+      }
+    }
+  } finally {
+    release();
+  }
+  const ids = new BigInt64Array(part.rows);
+  for (let i = 0; i < part.rows; i++) ids[i] = BigInt(part.globalStart + i);
+  const shape = [part.rows, l];
+  await commitOutputs(
+    format === "arrow"
+      ? [{ path: outputs[0]!, write: (tmp) => writeArrowLabels(tmp, { labels, scores, l, ids }) }]
+      : [
+        { path: outputs[0]!, write: (tmp) => writeNpy(tmp, labels, shape) },
+        { path: outputs[1]!, write: (tmp) => writeNpy(tmp, scores, shape) },
+      ],
+    key,
+    { rows: part.rows, rowStart: part.globalStart, centers: centers.rows },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  progress(`assign: ${tag} done: ${part.rows} rows in ${formatSeconds(seconds)} → ${outputs[0]}`);
+  if (v.json) console.log(JSON.stringify({ ...summary, skipped: false, seconds, adapter }));
+  return true;
+}

@@ -1,0 +1,141 @@
+// Shard specs of the scale-out jobs: `--shard i/N`, or `--shard auto` from a Slurm array job
+// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
+// (JOB_COMPLETION_INDEX with --shards N).
+import { UsageError } from "./_cli.ts";
+
+/** One part of a job split into `count` parts: `index` in `[0, count)`. */
+export interface ShardSpec {
+  /** The part, from 0. */
+  index: number;
+  /** How many parts the job has. */
+  count: number;
+  /** Where the spec came from: the flag, Slurm or Kubernetes. */
+  source: "flag" | "slurm" | "k8s";
+}
+
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+
+function decimal(v: string | undefined): number | undefined {
+  if (v === undefined || !DECIMAL.test(v.trim())) return undefined;
+  const n = Number(v.trim());
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * Parses `--shard` (and `--shards` for `auto`).
+ *
+ * - `i/N`: part `i` (from 0) of `N`; decimal integers with `0 ≤ i < N`.
+ * - `auto`: in a Slurm array job, `SLURM_ARRAY_TASK_ID` of `--shards N` or else of
+ *   `SLURM_ARRAY_TASK_COUNT` (arrays numbered from 0, as `--array=0-<N-1>`); in a Kubernetes
+ *   Indexed Job, `JOB_COMPLETION_INDEX` of `--shards N`. Empty variables count as unset.
+ *
+ * @throws {UsageError} For anything else, naming the value.
+ */
+export function parseShardSpec(
+  spec: string,
+  shards: string | undefined,
+  getEnv: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): ShardSpec {
+  // An empty variable counts as unset.
+  const env = (name: string) => getEnv(name) || undefined;
+  let count: number | undefined;
+  if (shards !== undefined) {
+    count = decimal(shards);
+    if (count === undefined || count < 1) {
+      throw new UsageError(`Expected --shards to be an integer ≥ 1 but found ${shards}`);
+    }
+  }
+  if (spec !== "auto") {
+    if (shards !== undefined) {
+      throw new UsageError(`Expected --shards only with --shard auto but found --shard ${spec}`);
+    }
+    const m = /^([^/]*)\/([^/]*)$/.exec(spec);
+    const index = decimal(m?.[1]), n = decimal(m?.[2]);
+    if (index === undefined || n === undefined) {
+      throw new UsageError(
+        `Expected --shard to be i/N (decimal integers, 0 ≤ i < N) or auto but found ${spec}`,
+      );
+    }
+    if (n < 1) throw new UsageError(`Expected --shard i/N with N ≥ 1 but found ${spec}`);
+    if (index >= n) {
+      throw new UsageError(`Expected --shard i/N with 0 ≤ i < N but found ${spec}`);
+    }
+    return { index, count: n, source: "flag" };
+  }
+  const slurmId = env("SLURM_ARRAY_TASK_ID");
+  if (slurmId !== undefined) {
+    const index = decimal(slurmId);
+    if (index === undefined) {
+      throw new UsageError(
+        `Expected SLURM_ARRAY_TASK_ID to be an integer ≥ 0 but found ${slurmId}`,
+      );
+    }
+    if (count === undefined) {
+      const slurmCount = env("SLURM_ARRAY_TASK_COUNT");
+      count = decimal(slurmCount);
+      if (count === undefined || count < 1) {
+        throw new UsageError(
+          `Expected SLURM_ARRAY_TASK_COUNT to be an integer ≥ 1 (or --shards N) but found ${
+            slurmCount ?? "it unset"
+          }`,
+        );
+      }
+    }
+    if (index >= count) {
+      throw new UsageError(
+        `Expected SLURM_ARRAY_TASK_ID below the part count ${count} (number the array from 0, as --array=0-${
+          count - 1
+        }) but found ${index}`,
+      );
+    }
+    return { index, count, source: "slurm" };
+  }
+  const k8sIndex = env("JOB_COMPLETION_INDEX");
+  if (k8sIndex !== undefined) {
+    const index = decimal(k8sIndex);
+    if (index === undefined) {
+      throw new UsageError(
+        `Expected JOB_COMPLETION_INDEX to be an integer ≥ 0 but found ${k8sIndex}`,
+      );
+    }
+    if (count === undefined) {
+      throw new UsageError(
+        "Expected --shards N with --shard auto in a Kubernetes Indexed Job (JOB_COMPLETION_INDEX is set) but found none",
+      );
+    }
+    if (index >= count) {
+      throw new UsageError(
+        `Expected JOB_COMPLETION_INDEX below --shards ${count} but found ${index}`,
+      );
+    }
+    return { index, count, source: "k8s" };
+  }
+  throw new UsageError(
+    "Expected --shard auto to run in a Slurm array job (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX) but found neither set",
+  );
+}
+
+/**
+ * File stem of part `index` of `count`: `part-<i>-of-<N>`.
+ */
+export function partStem(index: number, count: number): string {
+  return `part-${index}-of-${count}`;
+}
+
+/** Parsed name of a part file: `part-<i>-of-<N><suffix>`. */
+export interface PartName {
+  /** The part index as written. */
+  index: number;
+  /** The part count as written. */
+  count: number;
+}
+
+/**
+ * Parses a part file name `part-<i>-of-<N>.<ext>` (leading zeros allowed, so that duplicates
+ * such as `part-03-of-8.npy` beside `part-3-of-8.npy` are caught), or returns undefined.
+ */
+export function parsePartName(name: string, ext: string): PartName | undefined {
+  const m = /^part-([0-9]+)-of-([0-9]+)(\..+)$/.exec(name);
+  if (!m || m[3] !== ext) return undefined;
+  return { index: Number(m[1]), count: Number(m[2]) };
+}

@@ -1,0 +1,143 @@
+// Private: k-means checkpoints. One file, written atomically: a magic string, a JSON header
+// (run fingerprint, position, splits pending, stats) and the GPU state that determines the
+// rest of the run bit for bit (the f32 centroids as padded on the GPU and their 0.5‖c‖²,
+// plus the best finished run's when several runs are made).
+import { writeFileAtomic } from "../data/atomic.ts";
+import type { AssignKernelChoice } from "./assign_kernel.ts";
+import type { KMeansIterationStats } from "./kmeans_options.ts";
+
+const MAGIC = "MLCDKMC1";
+
+/** What must match for a checkpoint to be resumed. */
+export type Fingerprint = Record<string, string | number | boolean | null>;
+
+/** Centroid state as stored on the GPU: `k × dp` padded f32 rows and `k` half squared norms. */
+export interface CentroidState {
+  f32: Float32Array;
+  cn: Float32Array;
+}
+
+/** Everything a checkpoint holds. */
+export interface KMeansCheckpoint {
+  fingerprint: Fingerprint;
+  kernel: AssignKernelChoice;
+  /** The run (redo) in progress. */
+  redo: number;
+  /** Next Lloyd iteration to run in that redo. */
+  iteration: number;
+  /** Whether that redo's Lloyd iterations are over (only the final pass is left). */
+  lloydDone: boolean;
+  /** Splits planned by the last iteration, applied at the start of the next. */
+  pending: [number, number][];
+  /** Stats of the redo in progress. */
+  stats: KMeansIterationStats[];
+  /** Centroids of the redo in progress. */
+  state: CentroidState;
+  /** The best finished redo so far. */
+  best:
+    | { redo: number; objective: number; stats: KMeansIterationStats[]; state: CentroidState }
+    | null;
+}
+
+/** Writes a checkpoint atomically. */
+export async function writeCheckpoint(path: string, c: KMeansCheckpoint): Promise<void> {
+  const header = {
+    fingerprint: c.fingerprint,
+    kernel: c.kernel,
+    redo: c.redo,
+    iteration: c.iteration,
+    lloydDone: c.lloydDone,
+    pending: c.pending,
+    stats: c.stats,
+    sizes: [c.state.f32.length, c.state.cn.length],
+    best: c.best
+      ? {
+        redo: c.best.redo,
+        objective: c.best.objective,
+        stats: c.best.stats,
+        sizes: [c.best.state.f32.length, c.best.state.cn.length],
+      }
+      : null,
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headLen = 8 + 4 + json.length;
+  const pad = (4 - (headLen % 4)) % 4;
+  const arrays = [c.state.f32, c.state.cn];
+  if (c.best) arrays.push(c.best.state.f32, c.best.state.cn);
+  const bytes = new Uint8Array(headLen + pad + arrays.reduce((s, a) => s + a.byteLength, 0));
+  bytes.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(bytes.buffer).setUint32(8, json.length, true);
+  bytes.set(json, 12);
+  let at = headLen + pad;
+  for (const a of arrays) {
+    bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+    at += a.byteLength;
+  }
+  await writeFileAtomic(path, bytes);
+}
+
+/** Reads a checkpoint; null when the file does not exist. */
+export async function readCheckpoint(path: string): Promise<KMeansCheckpoint | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  const bad = (why: string) =>
+    new RangeError(`Expected ${path} to be a k-means checkpoint but ${why}`);
+  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
+    throw bad("it does not start with the checkpoint magic string");
+  }
+  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+  if (12 + len > bytes.length) throw bad("its header is truncated");
+  let h;
+  try {
+    h = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + len)));
+  } catch {
+    throw bad("its header is not valid JSON");
+  }
+  let at = 12 + len + ((4 - ((12 + len) % 4)) % 4);
+  const take = (count: number): Float32Array => {
+    if (at + count * 4 > bytes.length) throw bad("its data is truncated");
+    const out = new Float32Array(count);
+    new Uint8Array(out.buffer).set(bytes.subarray(at, at + count * 4));
+    at += count * 4;
+    return out;
+  };
+  const state = { f32: take(h.sizes[0]), cn: take(h.sizes[1]) };
+  const best = h.best
+    ? {
+      redo: h.best.redo,
+      objective: h.best.objective,
+      stats: h.best.stats,
+      state: { f32: take(h.best.sizes[0]), cn: take(h.best.sizes[1]) },
+    }
+    : null;
+  if (at !== bytes.length) throw bad("it has trailing bytes");
+  return {
+    fingerprint: h.fingerprint,
+    kernel: h.kernel,
+    redo: h.redo,
+    iteration: h.iteration,
+    lloydDone: h.lloydDone,
+    pending: h.pending,
+    stats: h.stats,
+    state,
+    best,
+  };
+}
+
+/** Throws a RangeError naming the first field where a checkpoint differs from this run. */
+export function checkFingerprint(path: string, saved: Fingerprint, now: Fingerprint): void {
+  for (const key of new Set([...Object.keys(now), ...Object.keys(saved)])) {
+    if (saved[key] !== now[key]) {
+      throw new RangeError(
+        `Cannot resume from ${path}: it was written with ${key} = ${
+          JSON.stringify(saved[key])
+        } but this run has ${key} = ${JSON.stringify(now[key])}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// Private: the out-of-core pieces of k-means: a memory-light seeded sample, locating and
+// checking source rows, and the final assignment streamed over a RowSource in batches
+// (read a batch, upload it into one reused GPU buffer, assign, read back), the next batch
+// read from disk while the GPU works on the current one.
+import type { Gpu } from "../gpu/gpu.ts";
+import { createStorage, readBack } from "../gpu/buffers.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import { type RowBatch, type RowSource, streamRows } from "../data/row_source.ts";
+import {
+  type AssignKernel,
+  type AssignOutputs,
+  type CentroidStore,
+  type PaddedRows,
+  padRows,
+  recordAssign,
+} from "./_kernels.ts";
+
+/**
+ * The same indices as `sampleIndices(n, m, rand)` (partial Fisher–Yates, same draws), with
+ * memory for `m` indices instead of `n`.
+ */
+export function sampleIndicesSparse(n: number, m: number, rand: () => number): Uint32Array {
+  const moved = new Map<number, number>();
+  const out = new Uint32Array(m);
+  for (let i = 0; i < m; i++) {
+    const j = i + Math.floor(rand() * (n - i));
+    const vi = moved.get(i) ?? i;
+    out[i] = moved.get(j) ?? j;
+    moved.set(j, vi);
+    moved.delete(i); // position i is never read again
+  }
+  return out;
+}
+
+/** The file and row within it of row `row` of a source. */
+export function locateRow(source: RowSource, row: number): { file: string; fileRow: number } {
+  let at = 0;
+  for (const s of source.slices) {
+    const len = s.rowEnd - s.rowStart;
+    if (row < at + len) return { file: s.file, fileRow: s.rowStart + row - at };
+    at += len;
+  }
+  return { file: "?", fileRow: row };
+}
+
+/**
+ * Checks rows of `m` for NaN/Inf and (spherical) all-zero rows; `where(r)` names row `r`
+ * in the message.
+ */
+export function checkRows(m: Matrix, spherical: boolean, where: (r: number) => string): void {
+  const { data, cols } = m;
+  for (let r = 0; r < m.rows; r++) {
+    let zero = true;
+    for (let c = 0; c < cols; c++) {
+      const v = data[r * cols + c]!;
+      if (!Number.isFinite(v)) {
+        throw new RangeError(`Expected finite values but found ${v} at ${where(r)}, column ${c}`);
+      }
+      if (v !== 0) zero = false;
+    }
+    if (spherical && zero) {
+      throw new RangeError(
+        `Cannot L2-normalise ${where(r)} for spherical k-means: it is all zeros`,
+      );
+    }
+  }
+}
+
+/** Options of {@linkcode streamAssign}. */
+export interface StreamAssignArgs {
+  kernel: AssignKernel;
+  source: RowSource;
+  cents: CentroidStore;
+  spherical: boolean;
+  f16: boolean;
+  batchRows: number;
+  /** Float weight of source row `i`, or undefined for unweighted. */
+  weight: ((row: number) => number) | undefined;
+  /** Called with (rows done, seconds so far) after every batch. */
+  onBatch: ((done: number, seconds: number) => void) | undefined;
+}
+
+/**
+ * Assigns every row of a source to its nearest centroid, batch by batch. Returns the
+ * assignments and the objective, summed in row order like the in-memory final pass.
+ */
+export async function streamAssign(
+  gpu: Gpu,
+  a: StreamAssignArgs,
+): Promise<{ assignments: Uint32Array; objective: number }> {
+  const { source, cents, f16 } = a;
+  const n = source.rows, d = source.cols, dp = cents.dp;
+  const rowBytes = dp * (f16 ? 2 : 4);
+  const cap = Math.max(1, Math.min(a.batchRows, Math.floor(gpu.maxBindingBytes / rowBytes), n));
+  const buffer = createStorage(gpu, cap * rowBytes, "batch");
+  const idx = createStorage(gpu, cap * 4, "batch.assign");
+  const score = createStorage(gpu, cap * 4, "batch.score");
+  const out: AssignOutputs = { idx: [idx], score: [score], destroy() {} };
+  const host = new Float32Array(cap * dp);
+  const half = f16 ? new Float16Array(cap * dp) : null; // reused, like `host`
+  const assignments = new Uint32Array(n);
+  let objective = 0;
+  const t0 = performance.now();
+  const it = streamRows(source, { batchRows: cap, reuse: true });
+  let next: Promise<IteratorResult<RowBatch>> = it.next();
+  try {
+    while (true) {
+      const r = await next;
+      if (r.done) break;
+      next = it.next(); // read ahead while the GPU works
+      next.catch(() => {}); // surfaced when awaited
+      const b = r.value;
+      const m = b.matrix.rows;
+      checkRows(b.matrix, a.spherical, (i) => `row ${b.fileRow + i} of ${b.file}`);
+      const part = host.subarray(0, m * dp);
+      padRows(b.matrix, undefined, 0, m, a.spherical, part);
+      let bytes: Float32Array | Uint16Array = part;
+      if (half) {
+        half.set(part); // rounds to nearest like toF16Bits
+        bytes = new Uint16Array(half.buffer, 0, m * dp);
+      }
+      gpu.device.queue.writeBuffer(buffer, 0, bytes as Uint16Array<ArrayBuffer>);
+      const rows: PaddedRows = {
+        rows: m,
+        d,
+        dp,
+        f16,
+        chunks: [{ buffer, rowStart: 0, rows: m }],
+        destroy() {},
+      };
+      const enc = gpu.device.createCommandEncoder();
+      recordAssign(gpu, a.kernel, rows, cents, out, a.spherical, enc);
+      const [ib, sb] = await readBack(gpu, [
+        { buffer: idx, bytes: m * 4 },
+        { buffer: score, bytes: m * 4 },
+      ], enc);
+      assignments.set(new Uint32Array(ib!), b.rowStart);
+      const s = new Float32Array(sb!);
+      if (a.weight) {
+        for (let i = 0; i < m; i++) objective += a.weight(b.rowStart + i) * s[i]!;
+      } else {
+        for (const v of s) objective += v;
+      }
+      a.onBatch?.(b.rowStart + m, (performance.now() - t0) / 1000);
+    }
+  } finally {
+    await it.return(undefined).catch(() => {});
+    buffer.destroy();
+    idx.destroy();
+    score.destroy();
+  }
+  return { assignments, objective };
+}

@@ -1,0 +1,245 @@
+// Private: row weights of k-means. Weights enter the GPU update as integers W < 2^32
+// (w × 2^e, e chosen once from the largest weight; e = 0 for integer weights below 2^32,
+// so integer weights are exact) multiplied into 96-bit fixed-point sums, which keeps the
+// update deterministic; the objective uses the float weights.
+import accumulateCode from "../../kernels/kmeans_accumulate_weighted.wgsl" with { type: "text" };
+import finalizeCode from "../../kernels/kmeans_finalize_weighted.wgsl" with { type: "text" };
+import objectiveCode from "../../kernels/kmeans_objective_weighted.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/gpu.ts";
+import { specialize } from "../gpu/_template.ts";
+import { createStorage } from "../gpu/buffers.ts";
+import { dispatch, foldDispatch, type Program } from "../gpu/program.ts";
+import { readNpyArray } from "../data/npy.ts";
+import { type AssignOutputs, type CentroidStore, f32Binding, type PaddedRows } from "./_kernels.ts";
+
+/** Validated row weights with their integer scaling. */
+export interface RowWeights {
+  /** One finite weight ≥ 0 per row. */
+  w: Float32Array;
+  /** Integer weight of row `i`: `round(w[i] × 2^exponent)`, below 2^32. */
+  exponent: number;
+  /** Where the weights came from, for messages. */
+  name: string;
+}
+
+/** Reads (for a path) and checks weights: `n` finite values ≥ 0, not all zero. */
+export async function loadWeights(
+  weights: Float32Array | string,
+  n: number,
+): Promise<RowWeights> {
+  let w: Float32Array, name: string;
+  if (typeof weights === "string") {
+    name = weights;
+    const a = await readNpyArray(weights);
+    if (a.shape.length !== 1 && !(a.shape.length === 2 && a.shape[1] === 1)) {
+      throw new TypeError(
+        `Expected ${weights} to hold a 1-D array of weights but found shape [${a.shape}]`,
+      );
+    }
+    w = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data);
+  } else if (weights instanceof Float32Array) {
+    name = "weights";
+    w = weights;
+  } else {
+    throw new TypeError(
+      `Expected weights to be a Float32Array or a .npy path but found ${weights}`,
+    );
+  }
+  if (w.length !== n) {
+    throw new RangeError(
+      `Expected ${name} to hold ${n} weights (one per row) but found ${w.length}`,
+    );
+  }
+  let max = 0, integral = true;
+  for (let i = 0; i < n; i++) {
+    const v = w[i]!;
+    if (!Number.isFinite(v) || v < 0) {
+      throw new RangeError(
+        `Expected ${name} to hold finite weights ≥ 0 but found ${v} at row ${i}`,
+      );
+    }
+    if (v > max) max = v;
+    if (integral && !Number.isInteger(v)) integral = false;
+  }
+  if (max === 0) throw new RangeError(`Expected ${name} to hold a positive weight but all are 0`);
+  const LIMIT = 2 ** 32 - 1;
+  let exponent = 0;
+  if (!(integral && max <= LIMIT)) {
+    exponent = Math.floor(Math.log2(LIMIT / max));
+    while (Math.round(max * 2 ** exponent) > LIMIT) exponent--;
+  }
+  return { w, exponent, name };
+}
+
+/** Integer weight of one row. */
+export function intWeight(weights: RowWeights, row: number): number {
+  return Math.round(weights.w[row]! * 2 ** weights.exponent);
+}
+
+/** Per-chunk GPU weights of training rows: integers for the update, floats for the objective. */
+export interface ChunkWeights {
+  int: GPUBuffer[];
+  float: GPUBuffer[];
+  destroy(): void;
+}
+
+/** Uploads the weights of the rows of `x` (row `i` of `x` is data row `rowOf(i)`). */
+export function uploadWeights(
+  gpu: Gpu,
+  x: PaddedRows,
+  weights: RowWeights,
+  rowOf: (i: number) => number,
+): ChunkWeights {
+  const int: GPUBuffer[] = [], float: GPUBuffer[] = [];
+  for (const c of x.chunks) {
+    const wi = new Uint32Array(c.rows), wf = new Float32Array(c.rows);
+    for (let r = 0; r < c.rows; r++) {
+      const row = rowOf(c.rowStart + r);
+      wi[r] = intWeight(weights, row);
+      wf[r] = weights.w[row]!;
+    }
+    const a = createStorage(gpu, Math.max(4, wi.byteLength), "weights.int");
+    const b = createStorage(gpu, Math.max(4, wf.byteLength), "weights.float");
+    if (c.rows > 0) {
+      gpu.device.queue.writeBuffer(a, 0, wi);
+      gpu.device.queue.writeBuffer(b, 0, wf);
+    }
+    int.push(a);
+    float.push(b);
+  }
+  return {
+    int,
+    float,
+    destroy() {
+      for (const buf of [...int, ...float]) buf.destroy();
+    },
+  };
+}
+
+/** Accumulators of the weighted update: member counts, 64-bit weight totals, 96-bit sums. */
+export interface WeightedState {
+  counts: GPUBuffer;
+  wsum: GPUBuffer;
+  sums: GPUBuffer[];
+  destroy(): void;
+}
+
+/** Centroid rows per chunk for the weighted update: 12-byte sums of a chunk fit one binding. */
+export function weightedCentroidsPerChunk(gpu: Gpu, dp: number): number {
+  const kc = Math.floor(gpu.maxBindingBytes / (dp * 12));
+  if (kc < 1) {
+    throw new RangeError(
+      `Cannot bind the weighted sums of a centroid of ${dp} padded columns (${
+        dp * 12
+      } bytes): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
+    );
+  }
+  return kc;
+}
+
+/** Allocates the weighted update's accumulators for `cents`. */
+export function createWeightedState(gpu: Gpu, cents: CentroidStore): WeightedState {
+  if (cents.k * 8 > gpu.maxBindingBytes) {
+    throw new RangeError(
+      `Cannot bind the weight totals of k = ${cents.k} clusters (${
+        cents.k * 8
+      } bytes): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
+    );
+  }
+  const counts = createStorage(gpu, cents.k * 4, "counts");
+  const wsum = createStorage(gpu, cents.k * 8, "weight_totals");
+  const sums = cents.chunks.map((c) => createStorage(gpu, c.rows * cents.dp * 12, "wsums"));
+  return {
+    counts,
+    wsum,
+    sums,
+    destroy() {
+      counts.destroy();
+      wsum.destroy();
+      for (const s of sums) s.destroy();
+    },
+  };
+}
+
+/**
+ * Records the weighted update: clear, accumulate every row (count, weight, weight × value)
+ * into its centroid, then centroids = weighted sums / weight totals (normalised when
+ * spherical) and 0.5‖c‖².
+ */
+export function recordWeightedUpdate(
+  gpu: Gpu,
+  x: PaddedRows,
+  out: AssignOutputs,
+  weights: ChunkWeights,
+  cents: CentroidStore,
+  state: WeightedState,
+  spherical: boolean,
+  scale: number,
+  enc: GPUCommandEncoder,
+): void {
+  enc.clearBuffer(state.counts);
+  enc.clearBuffer(state.wsum);
+  for (const s of state.sums) enc.clearBuffer(s);
+  const d4 = cents.dp / 4;
+  const accCode = specialize(accumulateCode, x.f16);
+  cents.chunks.forEach((cc, j) => {
+    x.chunks.forEach((xc, i) => {
+      if (xc.rows === 0) return;
+      const u = new ArrayBuffer(32);
+      new Uint32Array(u, 0, 4).set([xc.rows, cc.kBase, cc.rows, d4]);
+      new Float32Array(u, 16, 1)[0] = scale;
+      const program: Program = {
+        shaderKey: `kmeans_accumulate_weighted:${x.f16 ? "f16" : "f32"}`,
+        code: accCode,
+        workgroups: foldDispatch(Math.ceil(xc.rows / 64)),
+        uniforms: new Uint8Array(u),
+      };
+      dispatch(gpu, program, [
+        xc.buffer,
+        out.idx[i]!,
+        weights.int[i]!,
+        state.counts,
+        state.wsum,
+        state.sums[j]!,
+      ], enc);
+    });
+  });
+  cents.chunks.forEach((cc, j) => {
+    const u = new ArrayBuffer(32);
+    new Uint32Array(u, 0, 4).set([cc.rows, cc.kBase, d4, spherical ? 1 : 0]);
+    new Float32Array(u, 16, 1)[0] = 1 / scale;
+    const program: Program = {
+      shaderKey: "kmeans_finalize_weighted",
+      code: finalizeCode,
+      workgroups: foldDispatch(Math.ceil(cc.rows / 64)),
+      uniforms: new Uint8Array(u),
+    };
+    dispatch(gpu, program, [
+      state.counts,
+      state.wsum,
+      state.sums[j]!,
+      f32Binding(cc, cents.dp),
+      cc.cn,
+    ], enc);
+  });
+}
+
+/** Records the deterministic weighted objective partial sums (256 floats). */
+export function recordWeightedObjective(
+  gpu: Gpu,
+  x: PaddedRows,
+  out: AssignOutputs,
+  weights: ChunkWeights,
+  partial: GPUBuffer,
+  enc: GPUCommandEncoder,
+): void {
+  x.chunks.forEach((xc, i) => {
+    const program: Program = {
+      shaderKey: "kmeans_objective_weighted",
+      code: objectiveCode,
+      workgroups: [1, 1, 1],
+      uniforms: new Uint32Array([xc.rows, i === 0 ? 1 : 0, 0, 0]),
+    };
+    dispatch(gpu, program, [out.score[i]!, weights.float[i]!, partial], enc);
+  });
+}

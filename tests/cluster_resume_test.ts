@@ -1,0 +1,87 @@
+// kill -9 during `deno task cluster`, --resume, and the centroids and assignments equal an
+// uninterrupted run's, bit for bit.
+import assert from "node:assert/strict";
+import { writeArrowEmbeddings, writeNpy } from "../src/data/mod.ts";
+import { randomMatrix } from "./_gpu.ts";
+import { runDeno } from "./_cli.ts";
+
+const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
+
+Deno.test("cluster --resume after kill -9 ends with the uninterrupted run's centroids", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlcd_cluster_resume_" });
+  try {
+    const x = randomMatrix(12000, 24, 31);
+    const part = (a: number, b: number) => ({
+      data: x.data.slice(a * 24, b * 24),
+      rows: b - a,
+      cols: 24,
+    });
+    await writeNpy(`${dir}/emb_0.npy`, part(0, 5000).data, [5000, 24]);
+    await writeArrowEmbeddings(`${dir}/emb_1.arrow`, part(5000, 7000));
+    await writeNpy(`${dir}/emb_2.npy`, part(7000, 12000).data, [5000, 24], { dtype: "f2" });
+    const w = new Float32Array(12000).map((_, i) => 1 + (i % 4));
+    await writeNpy(`${dir}/w.npy`, w, [12000]);
+    const args = (tag: string) => [
+      "--input",
+      `${dir}/emb_0.npy`,
+      "--input",
+      `${dir}/emb_1.arrow`,
+      "--input",
+      `${dir}/emb_2.npy`,
+      "--k",
+      "60",
+      "--niter",
+      "80",
+      "--max-points-per-centroid",
+      "150",
+      "--weights",
+      `${dir}/w.npy`,
+      "--variant",
+      "registers",
+      "--batch-rows",
+      "3000",
+      "--checkpoint",
+      `${dir}/${tag}.ckpt`,
+      "--checkpoint-every",
+      "2",
+      "--out",
+      `${dir}/${tag}.c.npy`,
+      "--assignments",
+      `${dir}/${tag}.a.npy`,
+    ];
+    const whole = await runDeno([CLI, ...args("a")]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.match(whole.stderr, /ETA/);
+
+    // The same run, killed with SIGKILL once its checkpoint after 6 iterations is on disk.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, ...args("b")],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "", killed = false;
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+      if (!killed && /Checkpoint: run 1\/1, 6 iterations done/.test(seen)) {
+        child.kill("SIGKILL");
+        killed = true;
+      }
+    }
+    const status = await child.status;
+    assert.ok(killed, "the run ended before it could be killed:\n" + seen);
+    assert.equal(status.signal, "SIGKILL");
+    await assert.rejects(() => Deno.stat(`${dir}/b.c.npy`), Deno.errors.NotFound);
+
+    const resumed = await runDeno([CLI, ...args("b"), "--resume"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /Resuming from .*b\.ckpt at run 1\/1, iteration (6|8)/);
+    assert.doesNotMatch(resumed.stderr, /iter +0 /, "iterations before the checkpoint rerun");
+    assert.deepEqual(await Deno.readFile(`${dir}/b.c.npy`), await Deno.readFile(`${dir}/a.c.npy`));
+    assert.deepEqual(await Deno.readFile(`${dir}/b.a.npy`), await Deno.readFile(`${dir}/a.a.npy`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

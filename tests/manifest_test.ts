@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import {
+  checkOutputs,
+  commitOutputs,
+  describeInputs,
+  type ManifestKey,
+  manifestPath,
+  readManifest,
+  sha256File,
+} from "../src/cli/_manifest.ts";
+import { TOOLKIT_VERSION } from "../src/version.ts";
+
+const enc = new TextEncoder();
+
+async function setup(): Promise<{ dir: string; key: ManifestKey }> {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(`${dir}/in.npy`, enc.encode("input bytes"));
+  const key: ManifestKey = {
+    kind: "cluster-part",
+    shard: { index: 1, count: 4 },
+    inputs: await describeInputs([`${dir}/in.npy`]),
+    params: { k: 5, seed: 1 },
+  };
+  return { dir, key };
+}
+
+const writer = (text: string) => (p: string) => Deno.writeFile(p, enc.encode(text));
+
+Deno.test("manifestPath() replaces the data extension with .json", () => {
+  assert.equal(manifestPath("parts/part-0-of-4.npy"), "parts/part-0-of-4.json");
+  assert.equal(manifestPath("labels/part-2-of-3.arrow"), "labels/part-2-of-3.json");
+});
+
+Deno.test("sha256File() matches WebCrypto over a file larger than one read", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    const bytes = new Uint8Array((4 << 20) + 17).map((_, i) => (i * 31) & 255);
+    await Deno.writeFile(path, bytes);
+    const want = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    assert.equal(await sha256File(path), want);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("commitOutputs() writes outputs and a manifest that checkOutputs() then accepts", async () => {
+  const { dir, key } = await setup();
+  try {
+    const outs = [`${dir}/part-1-of-4.npy`, `${dir}/part-1-of-4.counts.npy`];
+    assert.equal(await checkOutputs(outs, key, { overwrite: false }), "fresh");
+    const m = await commitOutputs(
+      [{ path: outs[0]!, write: writer("centroids") }, {
+        path: outs[1]!,
+        write: writer("counts"),
+      }],
+      key,
+      { rows: 10 },
+    );
+    assert.equal(m.toolkit, TOOLKIT_VERSION);
+    assert.deepEqual(m.outputs.map((o) => [o.name, o.size]), [
+      ["part-1-of-4.npy", 9],
+      ["part-1-of-4.counts.npy", 6],
+    ]);
+    assert.equal(m.outputs[0]!.sha256, await sha256File(outs[0]!));
+    const stored = await readManifest(`${dir}/part-1-of-4.json`);
+    assert.deepEqual(stored.inputs, key.inputs);
+    assert.equal(stored.inputs[0]!.path.startsWith("/"), true);
+    assert.equal(stored.inputs[0]!.size, 11);
+    assert.equal(await checkOutputs(outs, key, { overwrite: false }), "done");
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, [
+      "in.npy",
+      "part-1-of-4.counts.npy",
+      "part-1-of-4.json",
+      "part-1-of-4.npy",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkOutputs() refuses another run's outputs unless overwrite, naming the difference", async () => {
+  const { dir, key } = await setup();
+  try {
+    const out = `${dir}/c.npy`;
+    await commitOutputs([{ path: out, write: writer("x") }], key, {});
+    const other = { ...key, params: { k: 6, seed: 1 } };
+    await assert.rejects(() => checkOutputs([out], other, { overwrite: false }), {
+      name: "UsageError",
+      message:
+        `Refusing to replace the outputs of another run (${dir}/c.json: parameter k 5 ≠ 6); use --overwrite to replace them`,
+    });
+    assert.equal(await checkOutputs([out], other, { overwrite: true }), "fresh");
+    // A changed input (size) is a difference too.
+    await Deno.writeFile(`${dir}/in.npy`, enc.encode("input bytes, more"));
+    const changed = { ...key, inputs: await describeInputs([`${dir}/in.npy`]) };
+    await assert.rejects(() => checkOutputs([out], changed, { overwrite: false }), {
+      name: "UsageError",
+      message: new RegExp(`in\\.npy changed size \\(11 → 17 bytes\\)`),
+    });
+    // An output edited after its manifest was written is not "done".
+    await Deno.writeFile(out, enc.encode("y"));
+    await assert.rejects(() => checkOutputs([out], key, { overwrite: false }), {
+      name: "UsageError",
+      message:
+        `Refusing to replace the outputs of ${dir}/c.json: ${out} does not match its sha256 (use --overwrite to redo it)`,
+    });
+    // An output without a manifest is refused too.
+    await Deno.remove(`${dir}/c.json`);
+    await assert.rejects(() => checkOutputs([out], key, { overwrite: false }), {
+      name: "UsageError",
+      message:
+        `Refusing to replace ${out}, which has no manifest ${dir}/c.json; use --overwrite to replace it`,
+    });
+    assert.equal(await checkOutputs([out], key, { overwrite: true }), "fresh");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkOutputs() removes stale temporary files and checks the output directory", async () => {
+  const { dir, key } = await setup();
+  try {
+    await Deno.writeFile(`${dir}/c.npy.tmp-0a1b2c`, enc.encode("partial"));
+    await Deno.writeFile(`${dir}/c.json.tmp-0a1b2c`, enc.encode("{"));
+    const logs: string[] = [];
+    assert.equal(
+      await checkOutputs([`${dir}/c.npy`], key, { overwrite: false, onLog: (l) => logs.push(l) }),
+      "fresh",
+    );
+    assert.equal(logs.length, 2);
+    assert.match(logs[0]!, /removed stale temporary file .*c\.npy\.tmp-0a1b2c/);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["in.npy"]);
+    await assert.rejects(() => checkOutputs([`${dir}/nope/c.npy`], key, { overwrite: false }), {
+      name: "UsageError",
+      message: `Expected the output directory ${dir}/nope to exist but found none`,
+    });
+    await assert.rejects(() => checkOutputs([`${dir}/in.npy/c.npy`], key, { overwrite: false }), {
+      name: "UsageError",
+      message: `Expected ${dir}/in.npy to be a directory but found a file`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("commitOutputs() leaves nothing behind when a writer fails", async () => {
+  const { dir, key } = await setup();
+  try {
+    await assert.rejects(
+      () =>
+        commitOutputs(
+          [{ path: `${dir}/a.npy`, write: writer("a") }, {
+            path: `${dir}/b.npy`,
+            write: () => Promise.reject(new RangeError("boom")),
+          }],
+          key,
+          {},
+        ),
+      { name: "RangeError", message: "boom" },
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["in.npy"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
