@@ -1,3 +1,5 @@
+import { detectProfile, type GpuProfile, type GpuQuirks, quirksFor } from "./quirks.ts";
+
 /** The software adapter's install command, named in every "no adapter" error. */
 export const SOFTWARE_ADAPTER_HINT: string =
   "On Debian/Ubuntu without a GPU, install the software Vulkan adapter: " +
@@ -16,6 +18,12 @@ export interface CreateGpuOptions {
   f16?: boolean;
   /** Log device loss and uncaptured validation errors to stderr. @default {true} */
   reportErrors?: boolean;
+  /**
+   * Forces the kernel profile ({@linkcode GpuQuirks}) instead of detecting it from the
+   * adapter; tests use it to run the GPU profile on the software adapter.
+   * @default {undefined}
+   */
+  quirks?: GpuProfile;
 }
 
 /** What the toolkit knows about its device, returned by {@linkcode createGpu}. */
@@ -40,6 +48,11 @@ export interface Gpu {
   f16: boolean;
   /** True when `timestamp-query` was enabled on the device. */
   timestamps: boolean;
+  /**
+   * Adapter limits and kernel preferences (loop-iteration cap, submit batching, work per
+   * dispatch, preferred designs), computed once from the adapter.
+   */
+  quirks: GpuQuirks;
   /** Set once the device is lost; kernels refuse to run after that. */
   lost: GPUDeviceLostInfo | null;
   /** Destroys the device. */
@@ -97,14 +110,17 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
   const ai = adapter.info;
   const report = options.reportErrors ?? true;
+  const isFallbackAdapter = (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  const description = ai.description || ai.device || "unknown adapter";
+  const quirks = quirksFor(options.quirks ?? detectProfile(description, isFallbackAdapter));
   const gpu: Gpu = {
     adapter,
     device,
     info: {
-      description: ai.description || ai.device || "unknown adapter",
+      description,
       vendor: ai.vendor,
       architecture: ai.architecture,
-      isFallbackAdapter: (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+      isFallbackAdapter,
     },
     maxBindingBytes: alignDown4(
       Math.min(
@@ -119,6 +135,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
     maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
     f16: features.includes("shader-f16"),
     timestamps: features.includes("timestamp-query"),
+    quirks,
     lost: null,
     destroy() {
       device.destroy();
@@ -152,8 +169,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
  * ```
  */
 export function isCpuAdapter(gpu: Gpu): boolean {
-  const desc = gpu.info.description.toLowerCase();
-  return gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
+  return detectProfile(gpu.info.description, gpu.info.isFallbackAdapter) === "cpu";
 }
 
 /**

@@ -13,3 +13,4 @@ export * from "./normalize_rows.ts";
 export * from "./profiler.ts";
 export * from "./peak.ts";
 export * from "./autotune.ts";
+export * from "./quirks.ts";

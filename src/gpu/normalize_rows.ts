@@ -1,7 +1,7 @@
 import code from "../../kernels/normalize_rows.wgsl" with { type: "text" };
 import type { Gpu } from "./gpu.ts";
 import type { GpuMatrix } from "./gpu_matrix.ts";
-import { dispatch, foldDispatch, type Program } from "./program.ts";
+import { dispatch, foldDispatch, type Program, submit } from "./program.ts";
 
 /**
  * Program that scales `rows` rows of width `d` to unit L2 norm in place.
@@ -42,5 +42,5 @@ export function normalizeRowsGpu(gpu: Gpu, m: GpuMatrix, encoder?: GPUCommandEnc
   for (const c of m.chunks) {
     if (c.rows > 0) dispatch(gpu, normalizeRowsProgram(c.rows, m.cols), [c.buffer], enc);
   }
-  if (!encoder) gpu.device.queue.submit([enc.finish()]);
+  if (!encoder) submit(gpu, enc);
 }

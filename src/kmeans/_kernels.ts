@@ -7,10 +7,10 @@ import finalizeCode from "../../kernels/kmeans_finalize.wgsl" with { type: "text
 import nudgeCode from "../../kernels/kmeans_nudge.wgsl" with { type: "text" };
 import packCode from "../../kernels/kmeans_pack_f16.wgsl" with { type: "text" };
 import objectiveCode from "../../kernels/kmeans_objective.wgsl" with { type: "text" };
-import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import type { Gpu } from "../gpu/gpu.ts";
 import { specialize, uniformBlockRows } from "../gpu/_template.ts";
 import { createStorage, STORAGE_USAGE } from "../gpu/buffers.ts";
-import { type Binding, dispatch, foldDispatch, type Program } from "../gpu/program.ts";
+import { type Binding, dispatch, foldDispatch, type Program, submit } from "../gpu/program.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import type { KMeansVariant } from "./kmeans_options.ts";
 
@@ -50,7 +50,10 @@ export function resolveVariant(
     );
   }
   if (v !== "auto") return v;
-  return isCpuAdapter(gpu) && d <= REGISTERS_MAX_AUTO_DIM ? "registers" : "tiled";
+  const q = gpu.quirks;
+  return q.preferRegisters && d <= Math.min(q.registersMaxDim, REGISTERS_MAX_AUTO_DIM)
+    ? "registers"
+    : "tiled";
 }
 
 /** Row storage on the GPU: rows padded to `dp` (multiple of 4) floats, f32 or packed f16. */
@@ -258,7 +261,7 @@ export function writeCentroids(
   }
   const enc = encoder ?? gpu.device.createCommandEncoder();
   packCentroids(gpu, store, enc);
-  if (!encoder) gpu.device.queue.submit([enc.finish()]);
+  if (!encoder) submit(gpu, enc);
 }
 
 /** Refreshes the packed f16 copy of every chunk (no-op for f32 stores). */

@@ -1,5 +1,6 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, readBack } from "../gpu/buffers.ts";
+import { submit } from "../gpu/program.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import type { KMeansIterationStats, KMeansOptions, KMeansResult } from "./kmeans_options.ts";
 import {
@@ -210,7 +211,7 @@ async function lloyd(gpu: Gpu, a: LloydArgs): Promise<KMeansIterationStats[]> {
       const enc = gpu.device.createCommandEncoder();
       recordSplits(gpu, cents, pending, spherical, enc);
       packCentroids(gpu, cents, enc);
-      gpu.device.queue.submit([enc.finish()]);
+      submit(gpu, enc);
     }
   } finally {
     state.destroy();

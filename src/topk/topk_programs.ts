@@ -95,22 +95,26 @@ export function topkKeysPerBlock(d4: number): number {
 
 /**
  * Keys one registers-kernel dispatch may score so that its loop iterations stay far below
- * llvmpipe's silent cap of 65535 per invocation (all loops together): each key costs one
- * iteration plus, at worst, an insertion shifting k entries for each of the R rows.
+ * the adapter's silent cap per invocation (llvmpipe: 65535, all loops together): each key
+ * costs one iteration plus, at worst, an insertion shifting k entries for each of the R rows.
  *
  * @param d4 vec4s per row.
  * @param k List length.
- * @returns Keys per dispatch, at least 1.
+ * @param maxLoopIterations The adapter's cap (`gpu.quirks.maxLoopIterations`); `Infinity`:
+ * no bound.
+ * @returns Keys per dispatch, at least 1 (`Number.MAX_SAFE_INTEGER` without a cap).
  *
  * @example Usage
  * ```ts
  * import { topkKeysPerDispatch } from "./topk_programs.ts";
- * console.log(topkKeysPerDispatch(32, 8)); // 990
+ * console.log(topkKeysPerDispatch(32, 8)); // 992
  * ```
  */
-export function topkKeysPerDispatch(d4: number, k: number): number {
+export function topkKeysPerDispatch(d4: number, k: number, maxLoopIterations = 65535): number {
+  if (!Number.isFinite(maxLoopIterations)) return Number.MAX_SAFE_INTEGER;
+  const budget = Math.ceil(maxLoopIterations / 2);
   const r = Math.max(1, registerRows(d4));
-  return Math.max(1, Math.floor((32768 - r * k) / (1 + r * k)));
+  return Math.max(1, Math.floor((budget - r * k) / (1 + r * k)));
 }
 
 /**
