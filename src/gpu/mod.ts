@@ -14,3 +14,4 @@ export * from "./profiler.ts";
 export * from "./peak.ts";
 export * from "./autotune.ts";
 export * from "./quirks.ts";
+export * from "./uniforms.ts";

@@ -330,14 +330,14 @@ export function assignProgram(
     const tags = packed ? ["v4"] : f16 ? ["v2", "f"] : ["f32", "f"];
     return {
       shaderKey: `kmeans_assign_registers:R${R}:U${units}:CU${CU}:${tags[0]}`,
-      code: specialize(registersCode, f16, { R, D4: units, CU }, tags),
+      code: () => specialize(registersCode, f16, { R, D4: units, CU }, tags),
       workgroups: foldDispatch(Math.ceil(rows / (64 * R))),
       uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, 0, 0, 0]),
     };
   }
   return {
     shaderKey: `kmeans_assign_tiled:${f16 ? "f16" : "f32"}`,
-    code: specialize(tiledCode, f16),
+    code: () => specialize(tiledCode, f16),
     workgroups: foldDispatch(Math.ceil(rows / 32)),
     uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, d4, 0, 0]),
   };
@@ -470,7 +470,7 @@ export function recordUpdate(
   enc.clearBuffer(state.counts);
   for (const s of state.sums) enc.clearBuffer(s);
   const d4 = cents.dp / 4;
-  const accCode = specialize(accumulateCode, x.f16);
+  const accCode = () => specialize(accumulateCode, x.f16);
   cents.chunks.forEach((cc, j) => {
     x.chunks.forEach((xc, i) => {
       if (xc.rows === 0) return;
