@@ -135,6 +135,19 @@ function log(message: string): void {
   console.error(`gpu-check: ${message}`);
 }
 
+/** Logs "what i/n, ETA" at most every 5 s while a host loop runs. */
+function progress(what: string, total: number): (done: number) => void {
+  const t0 = performance.now();
+  let last = t0;
+  return (done) => {
+    const now = performance.now();
+    if (now - last < 5000 || done >= total) return;
+    last = now;
+    const eta = ((now - t0) / done) * (total - done) / 1000;
+    log(`${what} ${done}/${total}, ETA ${eta.toFixed(0)} s`);
+  };
+}
+
 async function checkKmeans(gpu: Gpu, x: Matrix, c: Matrix): Promise<CheckResult[]> {
   const { n, k, d } = shapes.kmeans;
   const shape = `n=${n} k=${k} d=${d}`;
@@ -145,7 +158,9 @@ async function checkKmeans(gpu: Gpu, x: Matrix, c: Matrix): Promise<CheckResult[
   log(`k-means assignment: ${assignMs.toFixed(0)} ms; float64 check of sampled rows`);
   let bad = 0, worst = 0;
   const rows = sampleRows(n, shapes.sampleRows.kmeans);
-  for (const r of rows) {
+  const tick = progress("k-means float64 check, row", rows.length);
+  for (const [done, r] of rows.entries()) {
+    tick(done);
     const sims = cosines(unitRow(x, r), c);
     let best = 0;
     for (let j = 1; j < k; j++) if (sims[j]! > sims[best]!) best = j;
@@ -165,7 +180,7 @@ async function checkKmeans(gpu: Gpu, x: Matrix, c: Matrix): Promise<CheckResult[
   };
   log(`k-means one iteration ${shape} (random init)`);
   t0 = performance.now();
-  const res = await kmeans(gpu, x, { k, niter: 1, init: "random", seed: 1 });
+  const res = await kmeans(gpu, x, { k, niter: 1, init: "random", seed: 1, onLog: log });
   const iterMs = performance.now() - t0;
   const stat = res.stats[0];
   const iteration: CheckResult = {
@@ -192,7 +207,9 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult
   log(`top-${k}: ${ms.toFixed(0)} ms; float64 check of sampled rows`);
   let bad = 0, worst = 0;
   const rows = sampleRows(nq, shapes.sampleRows.topk);
-  for (const r of rows) {
+  const tick = progress("top-k float64 check, row", rows.length);
+  for (const [done, r] of rows.entries()) {
+    tick(done);
     const sims = cosines(unitRow(q, r), keys);
     const order = [...sims.keys()].sort((a, b) => sims[b]! - sims[a]! || a - b).slice(0, k);
     for (let t = 0; t < k; t++) {
