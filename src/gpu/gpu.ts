@@ -84,6 +84,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
         "Run with Deno 2 or later. " + SOFTWARE_ADAPTER_HINT,
     );
   }
+  primaryBackendsOnly();
   const adapter = await nav.gpu.requestAdapter({
     powerPreference: options.powerPreference ?? "high-performance",
   });
@@ -185,6 +186,24 @@ export function isCpuAdapter(gpu: Gpu): boolean {
 export function assertUsable(gpu: Gpu): void {
   if (gpu.lost) {
     throw new Error(`The GPU device was lost (${gpu.lost.reason}): ${gpu.lost.message}`);
+  }
+}
+
+/**
+ * Keeps Deno's WebGPU to the Vulkan, Metal and D3D12 backends (`DENO_WEBGPU_BACKEND`, read when
+ * a runtime first requests an adapter) unless the user chose backends. Otherwise wgpu also
+ * starts its GL backend through EGL, which the toolkit never uses. On Mesa, libEGL's teardown at
+ * exit() then frees per-thread state that the exiting threads of torn-down runtimes (test
+ * modules, Workers) free too: "double free or corruption" (scripts/repro/teardown_crash.ts).
+ * Needs no permission prompt: without env permission nothing changes.
+ */
+function primaryBackendsOnly(): void {
+  try {
+    const env = { name: "env", variable: "DENO_WEBGPU_BACKEND" } as const;
+    if (Deno.permissions.querySync(env).state !== "granted") return;
+    if (Deno.env.get(env.variable) === undefined) Deno.env.set(env.variable, "vulkan,metal,dx12");
+  } catch {
+    // Not Deno, or no permission API: leave the backend choice alone.
   }
 }
 
