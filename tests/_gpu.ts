@@ -25,9 +25,9 @@ function mesaThreads(): number {
 /**
  * Waits (at most `timeoutMs`) until no lavapipe thread is left in the process. Deno runs each
  * test module in its own runtime on its own thread and tears that runtime down (wgpu instance,
- * lavapipe devices) while the next module runs or the process exits; lavapipe's teardown
- * racing `exit()` or a new device is the exit-time SIGSEGV/SIGABRT
- * (scripts/repro/teardown_crash.ts). A module calls this before its first device, and
+ * lavapipe devices) while the process carries on; lavapipe's teardown racing `exit()` is one
+ * cause of the exit-time SIGSEGV/SIGABRT (scripts/repro/teardown_crash.ts; the other, EGL, is
+ * avoided by createGpu's choice of backends). A module calls this before its first device, and
  * tests/zz_gpu_teardown_test.ts calls it last. Returns the threads still alive.
  */
 export async function waitForGpuTeardown(timeoutMs = 20000): Promise<number> {

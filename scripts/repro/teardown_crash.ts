@@ -1,36 +1,42 @@
 // Minimal reproduction of the exit-time crash of Deno's WebGPU on lavapipe.
 //
 //   deno run -A scripts/repro/teardown_crash.ts [--runs 20] [--mode MODE] [--workers 3]
-//       [--wait-teardown] [--exit-delay MS] [--settle MS] [--tail-worker]
+//       [--via-test] [--wait-teardown] [--exit-delay MS] [--settle MS] [--tail-worker]
+//   DENO_WEBGPU_BACKEND=vulkan,metal,dx12 deno run -A scripts/repro/teardown_crash.ts ...
 //
-// Spawns `runs` child processes. Each child runs `workers` Web Workers one after another (as
-// `deno test` runs each test module in its own runtime on its own thread), each requesting a
-// device, dispatching a small compute shader and reading the result back; then the child exits.
-// MODE says what the workers do with their device at the end (see MODES). The parent prints how
-// each child exited and a count of signals.
+// Spawns `runs` child processes. Each child runs `workers` Web Workers one after another (or,
+// with --via-test, `deno test` over that many test modules plus a last one: each module runs in
+// its own runtime on its own thread), each requesting a device, dispatching a small compute
+// shader and reading the result back; then the child exits. MODE says what the workers do with
+// their device at the end (see MODES). The parent prints how each child exited.
 //
-// Findings (Deno 2.9.6, Mesa 22.3.6 lavapipe with LLVM 15, glibc 2.36, 2-core machine):
+// Findings (Deno 2.9.6 with its wgpu, Mesa 22.3.6 lavapipe with LLVM 15, glibc 2.36, libglvnd
+// libEGL, 2-core machine shared with other jobs):
 // - `--workers 0` (all GPU work on the main runtime): 30/30 clean exits. Deno exits the main
-//   runtime without tearing it down, so lavapipe is never torn down.
-// - `--workers 3`, any MODE (keep, destroy-end, idle-destroy, destroy-unload): 5-18 % of the
-//   children die with SIGSEGV or SIGABRT ("double free or corruption", "corrupted size vs.
-//   prev_size") at exit. Destroy order, awaiting `queue.onSubmittedWorkDone()` before
-//   `destroy()`, destroying or not destroying at unload, `--settle 300` (sleep in the worker after
-//   destroy), `DENO_WEBGPU_BACKEND=vulkan` (no EGL/GL instance) and LD_PRELOAD-ing libvulkan and
-//   libvulkan_lvp.so (so that they are never dlclose'd) all leave it crashing.
-// - `--exit-delay 1500` (the main thread waits before exiting) or `--wait-teardown` (waits until
-//   no `llvmpipe-*` thread is left, typically ~25 ms): 30/30 and 60/60 clean.
-// - Core dumps: the main thread is in glibc's `__run_exit_handlers`, calling a handler whose
-//   code is no longer mapped, or another thread is inside `free()` called from swrast_dri.so
-//   (via libEGL_mesa) while the main thread runs the exit handlers.
-// Cause: Deno tears a finished worker's (or test module's) runtime down on that worker's thread
-// (dropping its wgpu instance, which destroys the lavapipe devices and the Vulkan/EGL instances)
-// while the rest of the process carries on and calls exit(); Mesa 22.3's lavapipe/llvmpipe
-// teardown is not safe against a concurrent exit(). The fault is the interplay of Deno 2.9.6's
-// runtime teardown (not joined before exit) and Mesa 22.3.6's teardown; the toolkit's own
-// destroy calls do not matter. Workaround: wait for the `llvmpipe-*` threads to end before the
-// next runtime creates a device and before exit (tests/_gpu.ts `waitForGpuTeardown`, and
-// tests/zz_gpu_teardown_test.ts, which deno test runs last).
+//   runtime without tearing it down.
+// - Workers, any MODE (keep, destroy-end, idle-destroy, destroy-unload): 5-18 % of the children
+//   die with SIGSEGV or SIGABRT at exit. Destroy order, awaiting `queue.onSubmittedWorkDone()`
+//   before `destroy()`, destroying or not at unload, and sleeping after destroy (`--settle 300`)
+//   make no difference.
+// - `--via-test` (what `deno test` does): 3-8 % die at exit after the summary with "double free
+//   or corruption (fasttop)". Core dump: the main thread is in exit() → _dl_fini → libEGL.so.1's
+//   destructor, freeing; at the same time two exiting threads free their thread-specific data
+//   (__nptl_deallocate_tsd, tcache shutdown) and find the heap corrupted. wgpu starts its GL
+//   backend (EGL, Mesa's swrast_dri.so) next to Vulkan in every runtime, although nothing uses it,
+//   and libEGL's exit-time teardown frees per-thread state that the threads of torn-down runtimes
+//   free too. With DENO_WEBGPU_BACKEND=vulkan,metal,dx12 (no GL instance): 0/150 and 0/60 with
+//   --wait-teardown, against 4/100 and 1-8/60-100 with the GL backend on.
+// - Workers with the GL backend off still crash now and then (1/30, SIGSEGV: an exit handler
+//   runs code that is no longer mapped; the worker's runtime is still being torn down, and the
+//   Vulkan loader unloading lavapipe, while the main thread exits). Waiting until no
+//   `llvmpipe-*` thread is left before exiting (`--wait-teardown`, ~25 ms) or `--exit-delay 1500`
+//   gives 60/60 and 30/30 clean exits.
+// Cause: Deno tears a finished runtime (test module, Worker) down on its own thread while the
+// process carries on to exit(), and Mesa 22.3's EGL (libglvnd) and lavapipe teardown is not safe
+// against that. The toolkit's own destroy calls do not matter. Workarounds: `createGpu` sets
+// DENO_WEBGPU_BACKEND=vulkan,metal,dx12 when the user has not chosen backends (no EGL at all), and
+// the tests wait for the `llvmpipe-*` threads to end before a module's first device and before
+// exit (tests/_gpu.ts `waitForGpuTeardown`, tests/zz_gpu_teardown_test.ts).
 import { parseArgs } from "node:util";
 
 const MODES = {
@@ -112,6 +118,7 @@ const args = parseArgs({
     "tail-worker": { type: "boolean", default: false },
     settle: { type: "string", default: "0" },
     "wait-teardown": { type: "boolean", default: false },
+    "via-test": { type: "boolean", default: false },
     child: { type: "boolean", default: false },
     worker: { type: "boolean", default: false },
   },
@@ -165,9 +172,33 @@ if ((globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== undefi
 } else {
   const runs = Number(args.values.runs);
   const outcomes = new Map<string, number>();
+  // --via-test: the same work in `workers` test modules (plus a last one) run by `deno test`.
+  let testDir: string | null = null;
+  if (args.values["via-test"]) {
+    testDir = await Deno.makeTempDir({ prefix: "teardown_crash_" });
+    const wait = args.values["wait-teardown"];
+    await Deno.writeTextFile(
+      `${testDir}/_work.ts`,
+      `const SHADER = ${JSON.stringify(SHADER)};\nexport ${work}\nexport ${mesaThreads}\n` +
+        `export async function settle() {\n  const t0 = Date.now();\n` +
+        `  while (${wait} && mesaThreads() > 0 && Date.now() - t0 < 20000) {\n` +
+        `    await new Promise((r) => setTimeout(r, 10));\n  }\n}\n`,
+    );
+    for (let w = 0; w < Number(args.values.workers); w++) {
+      await Deno.writeTextFile(
+        `${testDir}/m${w}_test.ts`,
+        `import { settle, work } from "./_work.ts";\nDeno.test("m${w}", async () => {\n` +
+          `  await settle();\n  await work(${JSON.stringify(mode)}, ${dispatches});\n});\n`,
+      );
+    }
+    await Deno.writeTextFile(
+      `${testDir}/zz_test.ts`,
+      `import { settle } from "./_work.ts";\nDeno.test("zz", () => settle());\n`,
+    );
+  }
   for (let i = 0; i < runs; i++) {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: [
+      args: testDir ? ["test", "-A", "--no-check", testDir] : [
         "run",
         "-A",
         import.meta.filename!,
@@ -191,10 +222,17 @@ if ((globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== undefi
     const how = out.signal ? `signal ${out.signal}` : `exit ${out.code}`;
     outcomes.set(how, (outcomes.get(how) ?? 0) + 1);
     const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0] ?? "";
+    if (Deno.env.get("REPRO_DEBUG")) {
+      console.error(new TextDecoder().decode(out.stdout), new TextDecoder().decode(out.stderr));
+    }
     console.error(`run ${i + 1}/${runs}: ${how}${err ? ` (${err})` : ""}`);
   }
+  if (testDir) await Deno.remove(testDir, { recursive: true });
   console.log(
-    `mode ${mode} (${MODES[mode]}), ${args.values.workers} workers: ` +
+    `mode ${mode} (${MODES[mode]}), ${args.values.workers} ${testDir ? "test modules" : "workers"}${
+      args.values["wait-teardown"] ? ", waiting for teardown" : ""
+    }` +
+      `, DENO_WEBGPU_BACKEND=${Deno.env.get("DENO_WEBGPU_BACKEND") ?? "(unset)"}: ` +
       [...outcomes].map(([k, v]) => `${v}× ${k}`).join(", "),
   );
 }
