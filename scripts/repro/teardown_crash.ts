@@ -18,8 +18,8 @@
 //   die with SIGSEGV or SIGABRT at exit. Destroy order, awaiting `queue.onSubmittedWorkDone()`
 //   before `destroy()`, destroying or not at unload, and sleeping after destroy (`--settle 300`)
 //   make no difference.
-// - `--via-test` (what `deno test` does): 0-8 % per batch die at exit after the summary with "double free
-//   or corruption (fasttop)". Core dump: the main thread is in exit() → _dl_fini → libEGL.so.1's
+// - `--via-test` (what `deno test` does): 0-8 % per batch die at exit after the summary with
+//   "double free or corruption (fasttop)". Core dump: the main thread is in exit() → _dl_fini → libEGL.so.1's
 //   destructor, freeing; at the same time two exiting threads free their thread-specific data
 //   (__nptl_deallocate_tsd, tcache shutdown) and find the heap corrupted. wgpu starts its GL
 //   backend (EGL, Mesa's swrast_dri.so) next to Vulkan in every runtime, although nothing uses it,
