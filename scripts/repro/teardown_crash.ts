@@ -19,14 +19,14 @@
 //   before `destroy()`, destroying or not at unload, and sleeping after destroy (`--settle 300`)
 //   make no difference.
 // - `--via-test` (what `deno test` does): 0-8 % per batch die at exit after the summary with
-//   "double free or corruption (fasttop)". Core dump: the main thread is in exit() → _dl_fini → libEGL.so.1's
-//   destructor, freeing; at the same time two exiting threads free their thread-specific data
-//   (__nptl_deallocate_tsd, tcache shutdown) and find the heap corrupted. wgpu starts its GL
-//   backend (EGL, Mesa's swrast_dri.so) next to Vulkan in every runtime, although nothing uses it,
-//   and libEGL's exit-time teardown frees per-thread state that the threads of torn-down runtimes
-//   free too. With DENO_WEBGPU_BACKEND=vulkan,metal,dx12 (no GL instance): 0 of 360 runs in three
-//   batches (with and without --wait-teardown), against 16 of 489 in six batches (0-8 % per
-//   batch, with and without --wait-teardown) with the GL backend on.
+//   "double free or corruption (fasttop)". Core dump: the main thread is in exit() → _dl_fini →
+//   libEGL.so.1's destructor, freeing; at the same time two exiting threads free their
+//   thread-specific data (__nptl_deallocate_tsd, tcache shutdown) and find the heap corrupted.
+//   wgpu starts its GL backend (EGL, Mesa's swrast_dri.so) next to Vulkan in every runtime,
+//   although nothing uses it, and libEGL's exit-time teardown frees per-thread state that the
+//   threads of torn-down runtimes free too. With DENO_WEBGPU_BACKEND=vulkan,metal,dx12 (no GL
+//   instance): 0 of 360 runs in three batches (with and without --wait-teardown), against 16 of
+//   489 in six batches (0-8 % per batch, with and without --wait-teardown) with the GL backend on.
 // - Workers with the GL backend off still crash now and then (1/30, SIGSEGV: an exit handler
 //   runs code that is no longer mapped; the worker's runtime is still being torn down, and the
 //   Vulkan loader unloading lavapipe, while the main thread exits). Waiting until no
