@@ -1,24 +1,15 @@
 // deno bench bench/kmeans_bench.ts — the fused k-means assignment kernel (similarity GEMM +
 // per-row argmax) and one full k-means iteration, both kernel variants, small shapes so it
-// finishes on a software adapter. Times are CPU wall time around submit + one readback
-// (including the ~10 ms mapAsync round trip at these small sizes); GFLOP/s (2·n·k·d per
-// pass) are printed at the end. No npm imports: runs with the bare Deno binary.
+// finishes on a software adapter. Times are CPU wall time of `assignNearest` (upload,
+// normalisation, the pass, and the readback of every assignment, including the ~10 ms
+// mapAsync round trip); GFLOP/s (2·n·k·d per pass) are printed at the end. Public API only,
+// no npm imports: runs with the bare Deno binary.
 import { createGpu } from "../src/gpu/gpu.ts";
-import { readBack } from "../src/gpu/buffers.ts";
-import {
-  centroidsPerChunk,
-  createCentroids,
-  createOutputs,
-  paddedWidth,
-  recordAssign,
-  uploadRows,
-  type Variant,
-} from "../src/kmeans/_kernels.ts";
-import { kmeans } from "../src/kmeans/kmeans.ts";
+import { assignNearest, kmeans, type KMeansVariant } from "../src/kmeans/mod.ts";
 
 const gpu = await createGpu();
 const shapes: [number, number, number][] = [[4096, 64, 64], [8192, 256, 128], [2001, 100, 77]];
-const variants: Variant[] = ["registers", "tiled"];
+const variants: KMeansVariant[] = ["registers", "tiled"];
 const measured: { name: string; flops: number; ms: number[] }[] = [];
 
 function rand(n: number, seed: number): Float32Array {
@@ -33,26 +24,12 @@ function rand(n: number, seed: number): Float32Array {
 
 for (const [n, k, d] of shapes) {
   const x = { data: rand(n * d, 1), rows: n, cols: d };
-  const c = rand(k * paddedWidth(d), 2);
+  const c = { data: rand(k * d, 2), rows: k, cols: d };
   for (const variant of variants) {
-    const rows = uploadRows(gpu, x, { normalize: true, f16: false, label: "x" });
-    const cents = createCentroids(
-      gpu,
-      k,
-      d,
-      false,
-      centroidsPerChunk(gpu, paddedWidth(d), false),
-      c,
-    );
-    const out = createOutputs(gpu, rows);
     const name = `assign ${variant} n=${n} k=${k} d=${d}`;
     const entry = { name, flops: 2 * n * k * d, ms: [] as number[] };
     measured.push(entry);
-    const pass = async () => {
-      const enc = gpu.device.createCommandEncoder();
-      recordAssign(gpu, variant, rows, cents, out, true, enc);
-      await readBack(gpu, [{ buffer: out.idx[0]!, bytes: 4 }], enc);
-    };
+    const pass = () => assignNearest(gpu, x, c, { variant, autotune: false });
     await pass(); // compile outside the timed runs
     Deno.bench({
       name,
@@ -87,7 +64,7 @@ for (const variant of variants) {
 }
 
 globalThis.addEventListener("unload", () => {
-  console.log(`\nadapter: ${gpu.info.description} (CPU wall time incl. one readback)`);
+  console.log(`\nadapter: ${gpu.info.description} (CPU wall time incl. upload and readback)`);
   for (const m of measured) {
     if (!m.ms.length) continue;
     const sorted = [...m.ms].sort((a, b) => a - b);

@@ -23,7 +23,7 @@ const shapes: { n: number; c: number; d: number; k: number }[] = [
   { n: 1024, c: 4096, d: 64, k: 32 },
 ];
 const variants: TopkVariant[] = ["registers", "tiled"];
-const auto = gpu.info.isFallbackAdapter ? "registers" : "tiled";
+const auto = gpu.quirks.preferRegisters ? "registers" : "tiled";
 
 for (const { n, c, d, k } of shapes) {
   const q = random(n, d, 1), x = random(c, d, 2);

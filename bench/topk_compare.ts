@@ -57,7 +57,7 @@ await topk(
 let t0 = performance.now();
 const exact = await topk(gpu, queries, centers, k);
 const gpuSec = (performance.now() - t0) / 1000;
-const variant = gpu.info.isFallbackAdapter ? "registers" : "tiled";
+const variant = gpu.quirks.preferRegisters ? "registers" : "tiled";
 log(`GPU ${gpuSec.toFixed(3)} s (${(flops / gpuSec / 1e9).toFixed(1)} GFLOP/s, ${variant})`);
 
 // faiss IndexFlatIP.

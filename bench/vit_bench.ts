@@ -1,7 +1,7 @@
 // The ViT train step's throughput: `train()` itself (ViT forward, the MLCD loss op, backward,
 // AdamW, the loss read back every step) on synthetic images, timed after two warm-up steps.
 // vit-tiny at 32 px everywhere; vit-b/32 at 224 px too on a hardware adapter.
-import { type Gpu, isCpuAdapter } from "../src/gpu/gpu.ts";
+import type { Gpu } from "../src/gpu/gpu.ts";
 import { resolveTrainConfig } from "../src/train/config.ts";
 import { train } from "../src/train/trainer.ts";
 import type { VitPresetName } from "../src/model/vit.ts";
@@ -35,7 +35,7 @@ export function vitBenchCases(gpu: Gpu, quick: boolean): VitBenchCase[] {
   const cases: VitBenchCase[] = [
     { preset: "vit-tiny", imageSize: 32, batch: quick ? 32 : 64, steps: quick ? 3 : 8 },
   ];
-  if (!isCpuAdapter(gpu)) {
+  if (gpu.quirks.profile === "gpu") {
     cases.push({ preset: "vit-b/32", imageSize: 224, batch: 64, steps: quick ? 3 : 8 });
   }
   return cases;

@@ -9,12 +9,45 @@ export const rng: (seed: number) => () => number = mulberry32;
 const cache = new Map<string, Promise<Gpu>>();
 const live: Gpu[] = [];
 
+/** Software-rasteriser (llvmpipe/lavapipe) threads alive in this process. */
+function mesaThreads(): number {
+  let n = 0;
+  try {
+    for (const t of Deno.readDirSync("/proc/self/task")) {
+      try {
+        if (/^llvmpipe-/.test(Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`))) n++;
+      } catch { /* the thread ended meanwhile */ }
+    }
+  } catch { /* no /proc: not Linux, nothing to wait for */ }
+  return n;
+}
+
+/**
+ * Waits (at most `timeoutMs`) until no lavapipe thread is left in the process. Deno runs each
+ * test module in its own runtime on its own thread and tears that runtime down (wgpu instance,
+ * lavapipe devices) while the process carries on; lavapipe's teardown racing `exit()` is one
+ * cause of the exit-time SIGSEGV/SIGABRT (scripts/repro/teardown_crash.ts; the other, EGL, is
+ * avoided by createGpu's choice of backends). A module calls this before its first device, and
+ * tests/zz_gpu_teardown_test.ts calls it last. Returns the threads still alive.
+ */
+export async function waitForGpuTeardown(timeoutMs = 20000): Promise<number> {
+  const t0 = Date.now();
+  let n = mesaThreads();
+  while (n > 0 && Date.now() - t0 < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 10));
+    n = mesaThreads();
+  }
+  return n;
+}
+
 /** One shared GPU context per option set for the whole test process. */
 export function testGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   const key = JSON.stringify(options);
   let g = cache.get(key);
   if (!g) {
-    cache.set(key, g = createGpu({ ...options }));
+    // The first device of this module: let the previous module's runtime finish its teardown.
+    const first = cache.size === 0 ? waitForGpuTeardown() : Promise.resolve(0);
+    cache.set(key, g = first.then(() => createGpu({ ...options })));
     g.then((gpu) => live.push(gpu), () => {});
   }
   return g;
@@ -61,8 +94,8 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-300));
 }
 
-// Destroy the shared devices before the runtime goes away: lavapipe can crash when devices are
-// torn down implicitly at exit.
+// Free the shared devices when the module ends (the runtime's teardown would too; destroying
+// them first makes no difference to the exit-time crash, see waitForGpuTeardown).
 globalThis.addEventListener("unload", () => {
   for (const gpu of live) gpu.destroy();
 });

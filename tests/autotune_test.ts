@@ -17,7 +17,7 @@ import { testGpu } from "./_gpu.ts";
 // fake clock: each candidate's "time" is its `cost`.
 function fakeGpu(description: string): Gpu {
   return {
-    info: { description, vendor: "v1", architecture: "arch1", isFallbackAdapter: false },
+    info: { description, vendor: "v1", architecture: "arch1" },
   } as unknown as Gpu;
 }
 

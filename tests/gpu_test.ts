@@ -104,3 +104,15 @@ Deno.test("profile() times the passes dispatched into an encoder", async () => {
   }
   g.destroy();
 });
+
+Deno.test("createGpu() keeps Deno's WebGPU off the GL backend unless backends were chosen", async () => {
+  const before = Deno.env.get("DENO_WEBGPU_BACKEND");
+  const gpu = await testGpu();
+  assert.ok(gpu.info.description.length > 0);
+  // Set by the first createGpu of this runtime when the user had not chosen backends.
+  if (before === undefined || before === "vulkan,metal,dx12") {
+    assert.equal(Deno.env.get("DENO_WEBGPU_BACKEND"), "vulkan,metal,dx12");
+  } else {
+    assert.equal(Deno.env.get("DENO_WEBGPU_BACKEND"), before);
+  }
+});

@@ -3,7 +3,6 @@ import { AUTOTUNE_CACHE_FILE } from "../src/gpu/autotune.ts";
 import { assignCandidates, chooseAssignKernel } from "../src/kmeans/assign_kernel.ts";
 import { assignNearest } from "../src/kmeans/assign_nearest.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
-import { isCpuAdapter } from "../src/gpu/gpu.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 /** Runs `fn` with MLCD_CACHE_DIR pointing at a fresh temp directory, then restores it. */
@@ -101,7 +100,7 @@ Deno.test("assignCandidates() orders the heuristic choice first and bounds the r
   const gpu = await testGpu();
   const narrow = assignCandidates(gpu, 128, false);
   const wide = assignCandidates(gpu, 300, true);
-  if (isCpuAdapter(gpu)) {
+  if (gpu.quirks.preferRegisters) {
     assert.equal(narrow[0]!.variant, "registers");
     assert.ok(narrow.some((c) => c.variant === "tiled"));
     // Wide rows: the unrolled register shader compiles for minutes on CPU adapters.

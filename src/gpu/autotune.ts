@@ -3,6 +3,7 @@ import type { Gpu } from "./gpu.ts";
 // The version is part of every autotune cache key, so that a release with changed
 // kernels re-tunes instead of trusting old timings.
 import { TOOLKIT_VERSION } from "../version.ts";
+import { detectProfile } from "./quirks.ts";
 
 /** File name of the autotune cache inside the cache directory. */
 export const AUTOTUNE_CACHE_FILE = "autotune.json";
@@ -122,7 +123,12 @@ export function autotuneCacheDir(): string | null {
  */
 export function autotuneKey(gpu: Gpu, family: string): string {
   const { description, vendor, architecture } = gpu.info;
-  return `${description}|${vendor}|${architecture}|mlcd ${TOOLKIT_VERSION}|${family}`;
+  // A forced profile (createGpu({ quirks })) tunes its own candidates under its own key.
+  const forced = gpu.quirks &&
+      gpu.quirks.profile !== detectProfile(gpu.info.description, gpu.info.isFallbackAdapter)
+    ? `|quirks=${gpu.quirks.profile}`
+    : "";
+  return `${description}|${vendor}|${architecture}|mlcd ${TOOLKIT_VERSION}${forced}|${family}`;
 }
 
 async function readCache(path: string): Promise<CacheFile> {

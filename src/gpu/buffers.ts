@@ -1,5 +1,6 @@
 import type { Gpu } from "./gpu.ts";
 import { assertUsable } from "./gpu.ts";
+import { submit } from "./program.ts";
 
 /** Usage flags of the toolkit's storage buffers: bindable, copyable both ways. */
 export const STORAGE_USAGE: number = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
@@ -108,7 +109,7 @@ export async function readBack(
   reads.forEach((r, i) => {
     if (r.bytes > 0) enc.copyBufferToBuffer(r.buffer, r.offset ?? 0, staging, offsets[i]!, r.bytes);
   });
-  device.queue.submit([enc.finish()]);
+  submit(gpu, enc);
   await staging.mapAsync(GPUMapMode.READ);
   const all = staging.getMappedRange().slice(0);
   staging.unmap();

@@ -1,5 +1,6 @@
 import { GpuUnavailableError } from "./gpu_unavailable_error.ts";
 import { ensureRuntimeDir } from "./runtime_dir.ts";
+import { detectProfile, type GpuProfile, type GpuQuirks, quirksFor } from "./quirks.ts";
 
 /** The software adapter's install command, named in every "no adapter" error. */
 export const SOFTWARE_ADAPTER_HINT: string =
@@ -19,6 +20,12 @@ export interface CreateGpuOptions {
   f16?: boolean;
   /** Log device loss and uncaptured validation errors to stderr. @default {true} */
   reportErrors?: boolean;
+  /**
+   * Forces the kernel profile ({@linkcode GpuQuirks}) instead of detecting it from the
+   * adapter; tests use it to run the GPU profile on the software adapter.
+   * @default {undefined}
+   */
+  quirks?: GpuProfile;
 }
 
 /** What the toolkit knows about its device, returned by {@linkcode createGpu}. */
@@ -43,6 +50,11 @@ export interface Gpu {
   f16: boolean;
   /** True when `timestamp-query` was enabled on the device. */
   timestamps: boolean;
+  /**
+   * Adapter limits and kernel preferences (loop-iteration cap, submit batching, work per
+   * dispatch, preferred designs), computed once from the adapter.
+   */
+  quirks: GpuQuirks;
   /** Set once the device is lost; kernels refuse to run after that. */
   lost: GPUDeviceLostInfo | null;
   /** Destroys the device. */
@@ -75,6 +87,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
     );
   }
   ensureRuntimeDir(); // before the first requestAdapter(), which creates the Vulkan instance
+  primaryBackendsOnly();
   const adapter = await nav.gpu.requestAdapter({
     powerPreference: options.powerPreference ?? "high-performance",
   });
@@ -101,14 +114,17 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
   const ai = adapter.info;
   const report = options.reportErrors ?? true;
+  const isFallbackAdapter = (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  const description = ai.description || ai.device || "unknown adapter";
+  const quirks = quirksFor(options.quirks ?? detectProfile(description, isFallbackAdapter));
   const gpu: Gpu = {
     adapter,
     device,
     info: {
-      description: ai.description || ai.device || "unknown adapter",
+      description,
       vendor: ai.vendor,
       architecture: ai.architecture,
-      isFallbackAdapter: (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+      isFallbackAdapter,
     },
     maxBindingBytes: alignDown4(
       Math.min(
@@ -123,6 +139,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
     maxInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
     f16: features.includes("shader-f16"),
     timestamps: features.includes("timestamp-query"),
+    quirks,
     lost: null,
     destroy() {
       device.destroy();
@@ -156,8 +173,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
  * ```
  */
 export function isCpuAdapter(gpu: Gpu): boolean {
-  const desc = gpu.info.description.toLowerCase();
-  return gpu.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/.test(desc);
+  return detectProfile(gpu.info.description, gpu.info.isFallbackAdapter) === "cpu";
 }
 
 /**
@@ -173,6 +189,24 @@ export function isCpuAdapter(gpu: Gpu): boolean {
 export function assertUsable(gpu: Gpu): void {
   if (gpu.lost) {
     throw new Error(`The GPU device was lost (${gpu.lost.reason}): ${gpu.lost.message}`);
+  }
+}
+
+/**
+ * Keeps Deno's WebGPU to the Vulkan, Metal and D3D12 backends (`DENO_WEBGPU_BACKEND`, read when
+ * a runtime first requests an adapter) unless the user chose backends. Otherwise wgpu also
+ * starts its GL backend through EGL, which the toolkit never uses. On Mesa, libEGL's teardown at
+ * exit() then frees per-thread state that the exiting threads of torn-down runtimes (test
+ * modules, Workers) free too: "double free or corruption" (scripts/repro/teardown_crash.ts).
+ * Needs no permission prompt: without env permission nothing changes.
+ */
+function primaryBackendsOnly(): void {
+  try {
+    const env = { name: "env", variable: "DENO_WEBGPU_BACKEND" } as const;
+    if (Deno.permissions.querySync(env).state !== "granted") return;
+    if (Deno.env.get(env.variable) === undefined) Deno.env.set(env.variable, "vulkan,metal,dx12");
+  } catch {
+    // Not Deno, or no permission API: leave the backend choice alone.
   }
 }
 

@@ -1,7 +1,10 @@
 import code from "../../kernels/normalize_rows.wgsl" with { type: "text" };
 import type { Gpu } from "./gpu.ts";
 import type { GpuMatrix } from "./gpu_matrix.ts";
-import { dispatch, foldDispatch, type Program } from "./program.ts";
+import { dispatch, type Program, submit, workgroupsFor } from "./program.ts";
+import { uniformStruct } from "./uniforms.ts";
+
+const PARAMS = uniformStruct({ rows: "u32", d: "u32" });
 
 /**
  * Program that scales `rows` rows of width `d` to unit L2 norm in place.
@@ -16,11 +19,14 @@ import { dispatch, foldDispatch, type Program } from "./program.ts";
  * ```
  */
 export function normalizeRowsProgram(rows: number, d: number): Program {
+  const workgroupSize = 64;
   return {
     shaderKey: "normalize_rows",
     code,
-    workgroups: foldDispatch(Math.ceil(rows / 64)),
-    uniforms: new Uint32Array([rows, d, 0, 0]),
+    workgroupSize,
+    workgroups: workgroupsFor({ workgroupSize }, rows),
+    uniformStruct: PARAMS,
+    uniforms: PARAMS.pack({ rows, d }),
   };
 }
 
@@ -42,5 +48,5 @@ export function normalizeRowsGpu(gpu: Gpu, m: GpuMatrix, encoder?: GPUCommandEnc
   for (const c of m.chunks) {
     if (c.rows > 0) dispatch(gpu, normalizeRowsProgram(c.rows, m.cols), [c.buffer], enc);
   }
-  if (!encoder) gpu.device.queue.submit([enc.finish()]);
+  if (!encoder) submit(gpu, enc);
 }

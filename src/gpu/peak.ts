@@ -4,6 +4,7 @@ import { assertUsable } from "./gpu.ts";
 import { createStorage } from "./buffers.ts";
 import { dispatch, type Program, submit } from "./program.ts";
 import { profile } from "./profiler.ts";
+import { uniformStruct } from "./uniforms.ts";
 
 /** Arithmetic precision measured by {@linkcode measurePeak}. */
 export type PeakPrecision = "f32" | "f16";
@@ -19,6 +20,7 @@ export const PEAK_FLOPS_PER_ROUND = 128;
 
 /** Invocations per workgroup in `kernels/peak_fma.wgsl`. */
 const WORKGROUP_SIZE = 64;
+const PEAK_PARAMS = uniformStruct({ iters: "u32", invocations: "u32", seed: "f32" });
 
 /** Options for {@linkcode measurePeak}. */
 export interface PeakOptions {
@@ -87,19 +89,16 @@ export function peakProgram(precision: PeakPrecision, workgroups: number, iters:
   if (!Number.isInteger(iters) || iters < 1 || iters > 0xffffffff) {
     throw new RangeError(`Expected iters to be a positive 32-bit integer but found ${iters}`);
   }
-  const uniforms = new ArrayBuffer(16);
-  const u32 = new Uint32Array(uniforms);
-  u32[0] = iters;
-  u32[1] = workgroups * WORKGROUP_SIZE;
-  new Float32Array(uniforms)[2] = 0.5;
   const shader = precision === "f16"
     ? "enable f16;\n" + code.replace("alias T = f32;", "alias T = f16;")
     : code;
   return {
     shaderKey: `peak_fma_${precision}`,
     code: shader,
+    workgroupSize: WORKGROUP_SIZE,
     workgroups: [workgroups, 1, 1],
-    uniforms: u32,
+    uniformStruct: PEAK_PARAMS,
+    uniforms: PEAK_PARAMS.pack({ iters, invocations: workgroups * WORKGROUP_SIZE, seed: 0.5 }),
   };
 }
 

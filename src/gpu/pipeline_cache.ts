@@ -7,7 +7,8 @@ const caches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
  *
  * @param device The device.
  * @param shaderKey Cache key; also the pipeline's label.
- * @param code WGSL source with a `main` compute entry point.
+ * @param code WGSL source with a `main` compute entry point, or a function building it
+ * (called only on a cache miss).
  * @param constants Pipeline-overridable constants.
  * @returns The cached or new pipeline.
  *
@@ -19,7 +20,7 @@ const caches = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 export function getPipeline(
   device: GPUDevice,
   shaderKey: string,
-  code: string,
+  code: string | (() => string),
   constants?: Record<string, number>,
 ): GPUComputePipeline {
   let cache = caches.get(device);
@@ -35,7 +36,10 @@ export function getPipeline(
     : shaderKey;
   let pipeline = cache.get(key);
   if (!pipeline) {
-    const module = device.createShaderModule({ label: shaderKey, code });
+    const module = device.createShaderModule({
+      label: shaderKey,
+      code: typeof code === "string" ? code : code(),
+    });
     pipeline = device.createComputePipeline({
       label: key,
       layout: "auto",

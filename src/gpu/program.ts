@@ -2,6 +2,7 @@ import type { Gpu } from "./gpu.ts";
 import { assertUsable } from "./gpu.ts";
 import { getPipeline } from "./pipeline_cache.ts";
 import { finishProfile, passTimestampWrites } from "./profiler.ts";
+import { type UniformStruct, wgslUniformFields } from "./uniforms.ts";
 
 /**
  * Describes one compute pass: the WGSL, its cache key, the dispatch size and the
@@ -13,8 +14,21 @@ import { finishProfile, passTimestampWrites } from "./profiler.ts";
 export interface Program {
   /** Names every choice baked into `code`; the pipeline cache key. */
   shaderKey: string;
-  /** WGSL source with a `main` compute entry point. */
-  code: string;
+  /**
+   * WGSL source with a `main` compute entry point, or a function building it (called only
+   * when the pipeline cache misses, so templates are specialised once per key).
+   */
+  code: string | (() => string);
+  /**
+   * The shader's `@workgroup_size` (x, or x, y, z); checked against the WGSL when the
+   * pipeline is compiled, and used by {@linkcode workgroupsFor}.
+   */
+  workgroupSize?: number | readonly [number, number, number];
+  /**
+   * The layout `uniforms` were packed with; checked against the WGSL `struct` of binding 0
+   * when the pipeline is compiled.
+   */
+  uniformStruct?: UniformStruct;
   /** Workgroups along x, y, z (use {@linkcode foldDispatch} above 65535). */
   workgroups: [number, number, number];
   /** Uniform block contents (sizes etc.), padded to 16 bytes by the caller or not. */
@@ -51,7 +65,12 @@ export function dispatch(
 ): void {
   assertUsable(gpu);
   const { device } = gpu;
-  const pipeline = getPipeline(device, program.shaderKey, program.code, program.constants);
+  const pipeline = getPipeline(
+    device,
+    program.shaderKey,
+    () => checkedCode(program),
+    program.constants,
+  );
   const own = encoder === undefined;
   const enc = encoder ?? device.createCommandEncoder();
   const entries: GPUBindGroupEntry[] = [];
@@ -93,6 +112,63 @@ export function dispatch(
   if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
   pass.end();
   if (own) submit(gpu, enc);
+}
+
+/** The program's WGSL, checked against its declared workgroup size and uniform layout. */
+function checkedCode(program: Program): string {
+  const code = typeof program.code === "string" ? program.code : program.code();
+  const want = program.workgroupSize;
+  if (want !== undefined) {
+    const m = /@workgroup_size\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?(?:,\s*(\d+)\s*)?\)/.exec(code);
+    if (m) {
+      const got = [Number(m[1]), Number(m[2] ?? 1), Number(m[3] ?? 1)];
+      const exp = typeof want === "number" ? [want, 1, 1] : [...want];
+      if (got.join(",") !== exp.join(",")) {
+        throw new Error(
+          `Program ${program.shaderKey} declares workgroup size ${exp.join("×")} but its WGSL has ${
+            got.join("×")
+          }`,
+        );
+      }
+    }
+  }
+  if (program.uniformStruct) {
+    const got = wgslUniformFields(code);
+    const exp = Object.entries(program.uniformStruct.fields).map(([n, t]) => `${n}: ${t}`);
+    if (got && got.join(", ") !== exp.join(", ")) {
+      throw new Error(
+        `Program ${program.shaderKey} packs uniforms { ${
+          exp.join(", ")
+        } } but its WGSL declares { ${got.join(", ")} }`,
+      );
+    }
+  }
+  return code;
+}
+
+/**
+ * Workgroups for `count` invocations along x with `program.workgroupSize`, folded into y
+ * above `max` (see {@linkcode foldDispatch}).
+ *
+ * @param program A program with `workgroupSize` (a number or [x, 1, 1]).
+ * @param count Invocations needed.
+ * @param max Largest dispatch per dimension.
+ * @returns Workgroups along x, y, z.
+ *
+ * @example Usage
+ * ```ts
+ * import { workgroupsFor } from "./program.ts";
+ * console.log(workgroupsFor({ workgroupSize: 64 }, 1000)); // [16, 1, 1]
+ * ```
+ */
+export function workgroupsFor(
+  program: Pick<Program, "workgroupSize">,
+  count: number,
+  max = 65535,
+): [number, number, number] {
+  const ws = program.workgroupSize;
+  const x = typeof ws === "number" ? ws : ws ? ws[0] : 1;
+  return foldDispatch(Math.ceil(count / x), max);
 }
 
 /**

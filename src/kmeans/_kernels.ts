@@ -7,10 +7,10 @@ import finalizeCode from "../../kernels/kmeans_finalize.wgsl" with { type: "text
 import nudgeCode from "../../kernels/kmeans_nudge.wgsl" with { type: "text" };
 import packCode from "../../kernels/kmeans_pack_f16.wgsl" with { type: "text" };
 import objectiveCode from "../../kernels/kmeans_objective.wgsl" with { type: "text" };
-import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import type { Gpu } from "../gpu/gpu.ts";
 import { specialize, uniformBlockRows } from "../gpu/_template.ts";
 import { createStorage, STORAGE_USAGE } from "../gpu/buffers.ts";
-import { type Binding, dispatch, foldDispatch, type Program } from "../gpu/program.ts";
+import { type Binding, dispatch, foldDispatch, type Program, submit } from "../gpu/program.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import type { KMeansVariant } from "./kmeans_options.ts";
 
@@ -50,7 +50,10 @@ export function resolveVariant(
     );
   }
   if (v !== "auto") return v;
-  return isCpuAdapter(gpu) && d <= REGISTERS_MAX_AUTO_DIM ? "registers" : "tiled";
+  const q = gpu.quirks;
+  return q.preferRegisters && d <= Math.min(q.registersMaxDim, REGISTERS_MAX_AUTO_DIM)
+    ? "registers"
+    : "tiled";
 }
 
 /** Row storage on the GPU: rows padded to `dp` (multiple of 4) floats, f32 or packed f16. */
@@ -282,7 +285,7 @@ export function writeCentroids(
   }
   const enc = encoder ?? gpu.device.createCommandEncoder();
   packCentroids(gpu, store, enc);
-  if (!encoder) gpu.device.queue.submit([enc.finish()]);
+  if (!encoder) submit(gpu, enc);
 }
 
 /** Refreshes the packed f16 copy of every chunk (no-op for f32 stores). */
@@ -351,14 +354,14 @@ export function assignProgram(
     const tags = packed ? ["v4"] : f16 ? ["v2", "f"] : ["f32", "f"];
     return {
       shaderKey: `kmeans_assign_registers:R${R}:U${units}:CU${CU}:${tags[0]}`,
-      code: specialize(registersCode, f16, { R, D4: units, CU }, tags),
+      code: () => specialize(registersCode, f16, { R, D4: units, CU }, tags),
       workgroups: foldDispatch(Math.ceil(rows / (64 * R))),
       uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, 0, 0, 0]),
     };
   }
   return {
     shaderKey: `kmeans_assign_tiled:${f16 ? "f16" : "f32"}`,
-    code: specialize(tiledCode, f16),
+    code: () => specialize(tiledCode, f16),
     workgroups: foldDispatch(Math.ceil(rows / 32)),
     uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, d4, 0, 0]),
   };
@@ -491,7 +494,7 @@ export function recordUpdate(
   enc.clearBuffer(state.counts);
   for (const s of state.sums) enc.clearBuffer(s);
   const d4 = cents.dp / 4;
-  const accCode = specialize(accumulateCode, x.f16);
+  const accCode = () => specialize(accumulateCode, x.f16);
   cents.chunks.forEach((cc, j) => {
     x.chunks.forEach((xc, i) => {
       if (xc.rows === 0) return;

@@ -1,4 +1,5 @@
-import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import type { Gpu } from "../gpu/gpu.ts";
+import { submit } from "../gpu/program.ts";
 import { uniformBlockRows } from "../gpu/_template.ts";
 import { autotune } from "../gpu/autotune.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
@@ -77,7 +78,9 @@ export function assignCandidates(gpu: Gpu, d: number, f16: boolean): AssignKerne
     out.push(tiled);
     return out;
   }
-  return !isCpuAdapter(gpu) && dp <= 128 ? [tiled, { variant: "registers", rows: r0 }] : [tiled];
+  return !gpu.quirks.preferRegisters && dp <= 128
+    ? [tiled, { variant: "registers", rows: r0 }]
+    : [tiled];
 }
 
 /**
@@ -133,7 +136,7 @@ export async function chooseAssignKernel(
         const t0 = performance.now();
         const enc = gpu.device.createCommandEncoder({ label: "kmeans_autotune" });
         recordAssign(gpu, kernel, problem.x, problem.cents, problem.out, true, enc);
-        gpu.device.queue.submit([enc.finish()]);
+        submit(gpu, enc);
         await gpu.device.queue.onSubmittedWorkDone();
         return performance.now() - t0;
       },

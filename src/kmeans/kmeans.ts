@@ -2,6 +2,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, readBack } from "../gpu/buffers.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { gatherRows, openRowSource, type RowSource } from "../data/row_source.ts";
+import { submit } from "../gpu/program.ts";
 import type { KMeansIterationStats, KMeansOptions, KMeansResult } from "./kmeans_options.ts";
 import {
   type AssignOutputs,
@@ -471,7 +472,7 @@ function restoreCentroids(gpu: Gpu, cents: CentroidStore, s: CentroidState): voi
   }
   const enc = gpu.device.createCommandEncoder();
   packCentroids(gpu, cents, enc);
-  gpu.device.queue.submit([enc.finish()]);
+  submit(gpu, enc);
 }
 
 /** The centroids as a `k × d` matrix. */
@@ -612,7 +613,7 @@ async function lloyd(gpu: Gpu, a: LloydArgs): Promise<KMeansIterationStats[]> {
       const enc = gpu.device.createCommandEncoder();
       recordSplits(gpu, cents, pending, spherical, enc);
       packCentroids(gpu, cents, enc);
-      gpu.device.queue.submit([enc.finish()]);
+      submit(gpu, enc);
     }
     if (a.checkpoint) await a.checkpoint.save(a.niter, [], stats, true);
   } finally {

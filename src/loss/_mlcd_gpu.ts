@@ -6,7 +6,8 @@ import gemmCode from "../../kernels/loss_gemm.wgsl" with { type: "text" };
 import jacobianCode from "../../kernels/loss_jacobian.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, upload } from "../gpu/buffers.ts";
-import { dispatch, foldDispatch, type Program, submit } from "../gpu/program.ts";
+import { dispatch, foldDispatch, type Program, submit, workgroupsFor } from "../gpu/program.ts";
+import { uniformStruct } from "../gpu/uniforms.ts";
 import type { PreparedLoss } from "./_prepare.ts";
 
 /** GPU buffers produced by {@linkcode runLossGpu}; free them with `destroy`. */
@@ -28,12 +29,38 @@ function checkBinding(gpu: Gpu, bytes: number, what: string): void {
   }
 }
 
+const ROW_PARAMS = uniformStruct({ rows: "u32", d: "u32", dp: "u32" });
+const LOGITS_PARAMS = uniformStruct({ rows: "u32", S: "u32", d4: "u32", rowStart: "u32" });
+const ROWS_PARAMS = uniformStruct({
+  rows: "u32",
+  S: "u32",
+  l: "u32",
+  rowStart: "u32",
+  scale: "f32",
+  margin: "f32",
+  invN: "f32",
+  mode: "u32",
+});
+const GEMM_PARAMS = uniformStruct({
+  R: "u32",
+  N4: "u32",
+  T: "u32",
+  aRs: "u32",
+  aTs: "u32",
+  bRow0: "u32",
+  outRow0: "u32",
+  accumulate: "u32",
+});
+
 function rowPass(code: string, key: string, rows: number, d: number, dp: number): Program {
+  const workgroupSize = 64;
   return {
     shaderKey: key,
     code,
-    workgroups: foldDispatch(Math.ceil(rows / 64)),
-    uniforms: new Uint32Array([rows, d, dp, 0]),
+    workgroupSize,
+    workgroups: workgroupsFor({ workgroupSize }, rows),
+    uniformStruct: ROW_PARAMS,
+    uniforms: ROW_PARAMS.pack({ rows, d, dp }),
   };
 }
 
@@ -87,15 +114,19 @@ export function runLossGpu(
   const logits = (rows: number, r0: number): Program => ({
     shaderKey: "loss_logits",
     code: logitsCode,
+    workgroupSize: [8, 8, 1], // 32 × 32 outputs per workgroup
     workgroups: [Math.ceil(S / 32), Math.ceil(rows / 32), 1],
-    uniforms: new Uint32Array([rows, S, d4, r0]),
+    uniformStruct: LOGITS_PARAMS,
+    uniforms: LOGITS_PARAMS.pack({ rows, S, d4, rowStart: r0 }),
   });
-  // out rows [outRow0, outRow0 + u[0]) (+)= A × b rows [bRow0, bRow0 + T)
-  const gemm = (u: number[]): Program => ({
+  // out rows [outRow0, outRow0 + R) (+)= A × b rows [bRow0, bRow0 + T)
+  const gemm = (u: Parameters<typeof GEMM_PARAMS.pack>[0]): Program => ({
     shaderKey: "loss_gemm",
     code: gemmCode,
-    workgroups: [Math.ceil(d4 / 32), Math.ceil(u[0]! / 32), 1],
-    uniforms: new Uint32Array(u),
+    workgroupSize: [8, 8, 1],
+    workgroups: [Math.ceil(d4 / 32), Math.ceil(u.R / 32), 1],
+    uniformStruct: GEMM_PARAMS,
+    uniforms: GEMM_PARAMS.pack(u),
   });
 
   const enc = gpu.device.createCommandEncoder({ label: "mlcd loss" });
@@ -105,25 +136,51 @@ export function runLossGpu(
   for (let r0 = 0; r0 < n; r0 += blockRows) {
     const rows = Math.min(blockRows, n - r0);
     dispatch(gpu, logits(rows, r0), [fhat, what, coef], enc);
-    const u = new ArrayBuffer(32);
-    new Uint32Array(u, 0, 4).set([rows, S, l, r0]);
-    new Float32Array(u, 16, 3).set([prep.scale, prep.margin, 1 / n]);
-    new Uint32Array(u, 28, 1)[0] = mode;
     dispatch(
       gpu,
       {
         shaderKey: "loss_rows",
         code: rowsCode,
+        workgroupSize: 64, // one workgroup per row
         workgroups: foldDispatch(rows),
-        uniforms: new Uint8Array(u),
+        uniformStruct: ROWS_PARAMS,
+        uniforms: ROWS_PARAMS.pack({
+          rows,
+          S,
+          l,
+          rowStart: r0,
+          scale: prep.scale,
+          margin: prep.margin,
+          invN: 1 / n,
+          mode,
+        }),
       },
       [coef, pos, posCos, perSample],
       enc,
     );
     // grad f̂ rows [r0, r0 + rows) = coef × ŵ
-    dispatch(gpu, gemm([rows, d4, S, S, 1, 0, r0, 0]), [coef, what, gF], enc);
+    dispatch(
+      gpu,
+      gemm({ R: rows, N4: d4, T: S, aRs: S, aTs: 1, bRow0: 0, outRow0: r0, accumulate: 0 }),
+      [coef, what, gF],
+      enc,
+    );
     // grad ŵ (+)= coefᵀ × f̂ rows [r0, r0 + rows)
-    dispatch(gpu, gemm([S, d4, rows, 1, S, r0, 0, r0 > 0 ? 1 : 0]), [coef, fhat, gW], enc);
+    dispatch(
+      gpu,
+      gemm({
+        R: S,
+        N4: d4,
+        T: rows,
+        aRs: 1,
+        aTs: S,
+        bRow0: r0,
+        outRow0: 0,
+        accumulate: r0 > 0 ? 1 : 0,
+      }),
+      [coef, fhat, gW],
+      enc,
+    );
   }
   dispatch(gpu, rowPass(jacobianCode, "loss_jacobian", n, d, dp), [fhat, fInv, gF, gradE], enc);
   dispatch(gpu, rowPass(jacobianCode, "loss_jacobian", S, d, dp), [what, wInv, gW, gradW], enc);

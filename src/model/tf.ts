@@ -1,7 +1,7 @@
 // The one place the toolkit imports tfjs. Everything else imports `tf` from here.
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { WebGPUBackend } from "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
-import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import type { Gpu } from "../gpu/gpu.ts";
 
 export { tf };
 
@@ -30,7 +30,7 @@ export async function useTfBackend(gpu: Gpu): Promise<typeof tf> {
       3,
     );
     bound = gpu.device;
-    boundCpu = isCpuAdapter(gpu);
+    boundCpu = gpu.quirks.preferRegisters;
   }
   await tf.setBackend("webgpu");
   await tf.ready();

@@ -12,6 +12,6 @@
  * @module
  */
 export * from "./topk.ts";
-export * from "./topk_programs.ts";
+export { TOPK_MAX_K } from "./topk_programs.ts";
 export * from "./assign.ts";
 export * from "./labels_io.ts";

@@ -1,4 +1,4 @@
-import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import type { Gpu } from "../gpu/gpu.ts";
 import { autotune } from "../gpu/autotune.ts";
 import { readBack } from "../gpu/buffers.ts";
 import { createStorage } from "../gpu/buffers.ts";
@@ -141,7 +141,7 @@ export interface TopkKeys {
  * ```
  */
 export function autoTopkVariant(gpu: Gpu, d = 0): "registers" | "tiled" {
-  return isCpuAdapter(gpu) && d <= 128 ? "registers" : "tiled";
+  return gpu.quirks.preferRegisters && d <= gpu.quirks.registersMaxDim ? "registers" : "tiled";
 }
 
 /** Query rows of the first search that `"auto"` times the candidates on. */
@@ -156,7 +156,7 @@ type TopkCandidate = { variant: "registers" | "tiled" };
  */
 function topkCandidates(gpu: Gpu, d: number): ("registers" | "tiled")[] {
   const d4 = Math.ceil(d / 4);
-  const registersOk = registerRows(d4) >= 1 && (!isCpuAdapter(gpu) || d <= 128);
+  const registersOk = registerRows(d4) >= 1 && d <= gpu.quirks.registersMaxDim;
   const order: ("registers" | "tiled")[] = autoTopkVariant(gpu, d) === "registers"
     ? ["registers", "tiled"]
     : ["tiled", "registers"];
@@ -211,8 +211,9 @@ function destroyLists(states: ListState[]): void {
 }
 
 /**
- * Records passes into command encoders, submitting every 64 passes (so that lavapipe starts
- * work early and no encoder grows without bound); call `flush` after the last pass.
+ * Records passes into command encoders, submitting every `gpu.quirks.passesPerSubmit` passes
+ * (so that lavapipe starts work early and no encoder grows without bound); call `flush`
+ * after the last pass.
  */
 function passBatch(
   gpu: Gpu,
@@ -232,7 +233,7 @@ function passBatch(
   };
   return {
     encoder(work = 0) {
-      if (passes > 0 && passes % 64 === 0) {
+      if (passes > 0 && passes % gpu.quirks.passesPerSubmit === 0) {
         send();
         enc = gpu.device.createCommandEncoder({ label: "topk" });
       }
@@ -440,7 +441,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     splits = Math.max(1, Math.min(splits, Math.floor(maxLists / (sub * nqBatch))));
 
     // Multiply-adds per dispatch (see below).
-    const passMacs = gpu.info.isFallbackAdapter ? 2 ** 27 : 2 ** 31;
+    const passMacs = Math.min(2 ** 31, gpu.quirks.maxMacsPerDispatch);
     const qg = uploadPadded(gpu, queries, d4, "topk.queries", nqBatch);
     const partBytes = nqBatch * splits * sub * listBytes;
     const partS = createStorage(gpu, partBytes, "topk.partial_scores");
@@ -549,13 +550,13 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     );
     // Bound the work of one dispatch on CPU adapters (one 1.3e9-MAC dispatch returned wrong
     // lists on lavapipe): rows per dispatch × keys per block × d ≤ 2^27.
-    const macs = isCpuAdapter(gpu) ? 2 ** 27 : 2 ** 33;
+    const macs = Math.min(2 ** 33, gpu.quirks.maxMacsPerDispatch);
     const rowsPerDispatch = Math.max(
       64 * r,
       Math.floor(macs / (kb * d4 * 4) / (64 * r)) * 64 * r,
     );
     const blockBytes = kb * d4 * 16;
-    const perDispatch = topkKeysPerDispatch(d4, k);
+    const perDispatch = topkKeysPerDispatch(d4, k, gpu.quirks.maxLoopIterations);
     const qg = uploadPadded(gpu, queries, d4, "topk.queries", nqBatch);
     const states: ListState[] = [];
     try {

@@ -1,7 +1,8 @@
 import registersCode from "../../kernels/topk_registers.wgsl" with { type: "text" };
 import tiledCode from "../../kernels/topk_tiled.wgsl" with { type: "text" };
 import mergeCode from "../../kernels/topk_merge.wgsl" with { type: "text" };
-import { foldDispatch, type Program } from "../gpu/program.ts";
+import { foldDispatch, type Program, workgroupsFor } from "../gpu/program.ts";
+import { uniformStruct } from "../gpu/uniforms.ts";
 import { specialize, uniformBlockRows } from "../gpu/_template.ts";
 
 /** Largest `k` the top-k kernels keep per row. */
@@ -52,9 +53,28 @@ export function registerRows(d4: number): number {
   return Math.min(TOPK_MAX_ROWS_PER_INVOCATION, Math.floor(TOPK_REGISTER_VEC4S / d4));
 }
 
-function passUniforms(s: TopkPassShape): Uint32Array {
-  return new Uint32Array([s.nq, s.nkeys, s.k, s.keyBase, s.span, s.d4, s.first, s.count]);
-}
+const TILED_PARAMS = uniformStruct({
+  nq: "u32",
+  nkeys: "u32",
+  k: "u32",
+  key_base: "u32",
+  span: "u32",
+  d4: "u32",
+  first: "u32",
+  count: "u32",
+});
+
+const REGISTERS_PARAMS = uniformStruct({
+  rowBase: "u32",
+  rowEnd: "u32",
+  k: "u32",
+  keyBase: "u32",
+  nkeys: "u32",
+  first: "u32",
+  keyOff: "u32",
+});
+
+const MERGE_PARAMS = uniformStruct({ nq: "u32", k: "u32", lists: "u32", has_state: "u32" });
 
 /** One dispatch of the registers top-k kernel: a row range × one uniform block of keys. */
 export interface TopkRegistersShape {
@@ -95,22 +115,26 @@ export function topkKeysPerBlock(d4: number): number {
 
 /**
  * Keys one registers-kernel dispatch may score so that its loop iterations stay far below
- * llvmpipe's silent cap of 65535 per invocation (all loops together): each key costs one
- * iteration plus, at worst, an insertion shifting k entries for each of the R rows.
+ * the adapter's silent cap per invocation (llvmpipe: 65535, all loops together): each key
+ * costs one iteration plus, at worst, an insertion shifting k entries for each of the R rows.
  *
  * @param d4 vec4s per row.
  * @param k List length.
- * @returns Keys per dispatch, at least 1.
+ * @param maxLoopIterations The adapter's cap (`gpu.quirks.maxLoopIterations`); `Infinity`:
+ * no bound.
+ * @returns Keys per dispatch, at least 1 (`Number.MAX_SAFE_INTEGER` without a cap).
  *
  * @example Usage
  * ```ts
  * import { topkKeysPerDispatch } from "./topk_programs.ts";
- * console.log(topkKeysPerDispatch(32, 8)); // 990
+ * console.log(topkKeysPerDispatch(32, 8)); // 992
  * ```
  */
-export function topkKeysPerDispatch(d4: number, k: number): number {
+export function topkKeysPerDispatch(d4: number, k: number, maxLoopIterations = 65535): number {
+  if (!Number.isFinite(maxLoopIterations)) return Number.MAX_SAFE_INTEGER;
+  const budget = Math.ceil(maxLoopIterations / 2);
   const r = Math.max(1, registerRows(d4));
-  return Math.max(1, Math.floor((32768 - r * k) / (1 + r * k)));
+  return Math.max(1, Math.floor((budget - r * k) / (1 + r * k)));
 }
 
 /**
@@ -139,18 +163,19 @@ export function topkRegistersProgram(s: TopkRegistersShape): Program {
   const CU = kb * s.d4;
   return {
     shaderKey: `topk_registers:R${r}:D${s.d4}:CU${CU}`,
-    code: specialize(registersCode, false, { R: r, D4: s.d4, CU }),
+    code: () => specialize(registersCode, false, { R: r, D4: s.d4, CU }),
+    workgroupSize: 64,
     workgroups: foldDispatch(Math.ceil(s.rows / (64 * r))),
-    uniforms: new Uint32Array([
-      s.rowBase,
-      s.rowBase + s.rows,
-      s.k,
-      s.keyBase,
-      s.nkeys,
-      s.first ? 1 : 0,
-      s.keyOff,
-      0,
-    ]),
+    uniformStruct: REGISTERS_PARAMS,
+    uniforms: REGISTERS_PARAMS.pack({
+      rowBase: s.rowBase,
+      rowEnd: s.rowBase + s.rows,
+      k: s.k,
+      keyBase: s.keyBase,
+      nkeys: s.nkeys,
+      first: s.first ? 1 : 0,
+      keyOff: s.keyOff,
+    }),
   };
 }
 
@@ -170,8 +195,19 @@ export function topkTiledProgram(s: TopkPassShape): Program {
   return {
     shaderKey: "topk_tiled",
     code: tiledCode,
+    workgroupSize: 256, // 64 query rows per workgroup
     workgroups: [Math.ceil(s.nq / 64), s.splits, 1],
-    uniforms: passUniforms(s),
+    uniformStruct: TILED_PARAMS,
+    uniforms: TILED_PARAMS.pack({
+      nq: s.nq,
+      nkeys: s.nkeys,
+      k: s.k,
+      key_base: s.keyBase,
+      span: s.span,
+      d4: s.d4,
+      first: s.first,
+      count: s.count,
+    }),
   };
 }
 
@@ -194,7 +230,9 @@ export function topkMergeProgram(nq: number, k: number, lists: number, hasState:
   return {
     shaderKey: "topk_merge",
     code: mergeCode,
-    workgroups: foldDispatch(Math.ceil(nq / 64)),
-    uniforms: new Uint32Array([nq, k, lists, hasState ? 1 : 0]),
+    workgroupSize: 64,
+    workgroups: workgroupsFor({ workgroupSize: 64 }, nq),
+    uniformStruct: MERGE_PARAMS,
+    uniforms: MERGE_PARAMS.pack({ nq, k, lists, has_state: hasState ? 1 : 0 }),
   };
 }

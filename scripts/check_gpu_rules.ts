@@ -1,0 +1,71 @@
+// deno task check runs this: GPU plumbing stays in src/gpu/. Outside it, no code may
+//   - call `queue.submit` directly (use `submit()` from src/gpu/program.ts, which frees the
+//     per-dispatch uniform buffers and closes profiling), or
+//   - test the adapter with `isCpuAdapter` / `isFallbackAdapter` (read `gpu.quirks`).
+// Scans mod.ts, src/, tests/, bench/ and examples/ (comment lines are skipped). Prints one
+// line per violation and exits 1 when there is any.
+//
+//   deno run --allow-read scripts/check_gpu_rules.ts [root]
+
+/** One rule: what may not appear outside src/gpu/, and why. */
+const RULES: { pattern: RegExp; message: string }[] = [
+  {
+    pattern: /\bqueue\s*\.\s*submit\s*\(/,
+    message: "raw queue.submit outside src/gpu/ (use submit() from src/gpu/program.ts)",
+  },
+  {
+    pattern: /\b(isCpuAdapter|isFallbackAdapter)\b/,
+    message: "adapter test outside src/gpu/ (read gpu.quirks instead)",
+  },
+];
+
+const ROOTS = ["mod.ts", "src", "tests", "bench", "examples"];
+
+async function* sourceFiles(path: string): AsyncGenerator<string> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return;
+  }
+  if (info.isFile) {
+    if (/\.(ts|js|mjs)$/.test(path)) yield path;
+    return;
+  }
+  const names: string[] = [];
+  for await (const e of Deno.readDir(path)) names.push(e.name);
+  for (const name of names.sort()) {
+    if (name === "node_modules" || name.startsWith(".")) continue;
+    yield* sourceFiles(`${path}/${name}`);
+  }
+}
+
+/**
+ * Every violation of the GPU rules under `root`, as `path:line: message` (paths relative to
+ * `root`).
+ */
+export async function findGpuRuleViolations(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const top of ROOTS) {
+    for await (const file of sourceFiles(`${root}/${top}`)) {
+      const rel = file.slice(root.length + 1);
+      if (rel.startsWith("src/gpu/")) continue;
+      const lines = (await Deno.readTextFile(file)).split("\n");
+      lines.forEach((line, i) => {
+        const t = line.trim();
+        if (t.startsWith("//") || t.startsWith("*") || t.startsWith("/*")) return;
+        for (const rule of RULES) {
+          if (rule.pattern.test(line)) out.push(`${rel}:${i + 1}: ${rule.message}`);
+        }
+      });
+    }
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  const root = Deno.args[0] ?? ".";
+  const found = await findGpuRuleViolations(root.replace(/\/+$/, ""));
+  for (const v of found) console.error(`check_gpu_rules: ${v}`);
+  if (found.length) Deno.exit(1);
+}

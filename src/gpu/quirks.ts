@@ -1,0 +1,94 @@
+/**
+ * The adapter limits and preferences that kernels read, computed once by `createGpu`: one
+ * place for what a CPU rasteriser (lavapipe/llvmpipe, SwiftShader) needs and a GPU does not.
+ * Code outside `src/gpu/` reads `gpu.quirks` and never tests the adapter itself
+ * (`scripts/check_gpu_rules.ts` enforces it).
+ */
+
+/** A kernel profile: a CPU rasteriser's limits and designs, or a GPU's. */
+export type GpuProfile = "cpu" | "gpu";
+
+/** What kernels must respect and prefer on an adapter; see {@linkcode quirksFor}. */
+export interface GpuQuirks {
+  /** The profile these values come from. */
+  readonly profile: GpuProfile;
+  /**
+   * Loop iterations one shader invocation may run in total before the driver silently
+   * stops it: 65,535 on llvmpipe, `Infinity` elsewhere.
+   */
+  readonly maxLoopIterations: number;
+  /** Passes recorded into one command encoder before it is submitted. */
+  readonly passesPerSubmit: number;
+  /**
+   * Multiply-adds one dispatch may do: 2^27 on CPU adapters (one 1.3e9-MAC dispatch returned
+   * wrong lists on lavapipe), `Infinity` elsewhere (kernels apply their own sizing).
+   */
+  readonly maxMacsPerDispatch: number;
+  /** Prefer the rows-in-registers kernel designs over workgroup-memory tiles. */
+  readonly preferRegisters: boolean;
+  /**
+   * Widest rows the unrolled rows-in-registers shaders are used for without being asked:
+   * 128 on CPU adapters (their compile time grows with the width), `Infinity` elsewhere.
+   */
+  readonly registersMaxDim: number;
+}
+
+const PROFILES: Record<GpuProfile, GpuQuirks> = {
+  cpu: {
+    profile: "cpu",
+    maxLoopIterations: 65535,
+    passesPerSubmit: 64,
+    maxMacsPerDispatch: 2 ** 27,
+    preferRegisters: true,
+    registersMaxDim: 128,
+  },
+  gpu: {
+    profile: "gpu",
+    maxLoopIterations: Infinity,
+    passesPerSubmit: 256,
+    maxMacsPerDispatch: Infinity,
+    preferRegisters: false,
+    registersMaxDim: Infinity,
+  },
+};
+
+/**
+ * The quirks of a profile.
+ *
+ * @param profile `"cpu"` for CPU rasterisers, `"gpu"` otherwise.
+ * @returns The profile's (frozen) quirks.
+ * @throws {RangeError} For an unknown profile name.
+ *
+ * @example Usage
+ * ```ts
+ * import { quirksFor } from "./quirks.ts";
+ * console.log(quirksFor("cpu").maxLoopIterations); // 65535
+ * ```
+ */
+export function quirksFor(profile: GpuProfile): GpuQuirks {
+  const q = PROFILES[profile];
+  if (!q) {
+    throw new RangeError(
+      `Expected quirks to be "cpu" or "gpu" but found ${JSON.stringify(profile)}`,
+    );
+  }
+  return Object.freeze({ ...q });
+}
+
+/**
+ * The profile an adapter gets: `"cpu"` for fallback adapters and software rasterisers
+ * (llvmpipe/lavapipe, SwiftShader), `"gpu"` otherwise.
+ *
+ * @param description The adapter's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+ * @param fallback Whether the adapter says it is a fallback adapter.
+ * @returns The profile.
+ *
+ * @example Usage
+ * ```ts
+ * import { detectProfile } from "./quirks.ts";
+ * console.log(detectProfile("llvmpipe (LLVM 15.0.6, 256 bits)")); // "cpu"
+ * ```
+ */
+export function detectProfile(description: string, fallback = false): GpuProfile {
+  return fallback || /llvmpipe|lavapipe|swiftshader|software/i.test(description) ? "cpu" : "gpu";
+}

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { findGpuRuleViolations } from "../scripts/check_gpu_rules.ts";
+
+// Built by concatenation so that this file does not itself break the rules it tests.
+const SUBMIT = "gpu.device.queue" + ".submit([enc.finish()]);";
+const CPU = "is" + "CpuAdapter(gpu)";
+const FALLBACK = "gpu.info.is" + "FallbackAdapter";
+
+async function tree(files: Record<string, string>): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "mlcd_rules_" });
+  for (const [path, text] of Object.entries(files)) {
+    await Deno.mkdir(`${root}/${path.split("/").slice(0, -1).join("/")}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${path}`, text);
+  }
+  return root;
+}
+
+Deno.test("findGpuRuleViolations() finds a planted raw submit and adapter tests outside src/gpu/", async () => {
+  const root = await tree({
+    "src/gpu/program.ts": `export function submit() { ${SUBMIT} }\nconst c = ${CPU};\n`,
+    "src/kmeans/x.ts": `const a = 1;\n${SUBMIT}\n`,
+    "bench/b.ts": `if (${FALLBACK}) {}\n`,
+    "tests/t.ts": `// ${CPU} in a comment is fine\nconst v = ${CPU};\n`,
+  });
+  try {
+    assert.deepEqual(await findGpuRuleViolations(root), [
+      "src/kmeans/x.ts:2: raw queue.submit outside src/gpu/ (use submit() from src/gpu/program.ts)",
+      "tests/t.ts:2: adapter test outside src/gpu/ (read gpu.quirks instead)",
+      "bench/b.ts:1: adapter test outside src/gpu/ (read gpu.quirks instead)",
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("findGpuRuleViolations() passes this repository", async () => {
+  const root = new URL("..", import.meta.url).pathname.replace(/\/+$/, "");
+  assert.deepEqual(await findGpuRuleViolations(root), []);
+});
+
+Deno.test("scripts/check_gpu_rules.ts exits 1 and names the file on a violation", async () => {
+  const root = await tree({ "examples/e.ts": `${SUBMIT}\n` });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        new URL("../scripts/check_gpu_rules.ts", import.meta.url).pathname,
+        root,
+      ],
+    }).output();
+    assert.equal(out.code, 1);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /^check_gpu_rules: examples\/e\.ts:1: raw queue\.submit/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
