@@ -185,7 +185,8 @@ export function oocMarkdown(s: OocShapes, rows: OocRow[], machine: string): stri
       "Peak RSS is VmHWM of the cluster process. On this software adapter (lavapipe) GPU " +
         "buffers live in host memory, so it includes the GPU copies (the sample, one batch, " +
         "the centroids) as well as the host ones; it stays flat because none of them grows " +
-        "with n. Only the n × 4-byte assignments grow. Time is the fixed cost of the " +
+        "with n (the CLI runs without --assignments, so it keeps no per-row array; with it, 4 " +
+        "bytes per row are added). Time is the fixed cost of the " +
         "iterations on the sample plus a part linear in n (reading the shards and the " +
         "streamed final assignment), so it grows at most linearly.",
       "",
