@@ -9,18 +9,7 @@ import { indexImages, streamImageBatches } from "../src/data/image_loader.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { writeShard } from "../src/data/webdataset.ts";
 import { encodePng } from "../src/model/images.ts";
-
-/** One row in bench/run.ts's table. */
-export interface LoaderBenchRow {
-  section: string;
-  tool: string;
-  shape: string;
-  seconds: number | null;
-  quality: string;
-  ratio: number | null;
-  kind: "ours" | "variant" | "peer";
-  note: string;
-}
+import type { Row } from "./report.ts";
 
 async function makeShards(dir: string, shards: number, per: number, side: number) {
   const { train } = loadMnist({ train: shards * per, test: 0, seed: 5 });
@@ -99,8 +88,8 @@ async function trainStepRate(steps: number): Promise<number> {
  * Measures the loader (32 px from 28 px PNGs; 224 px from 256 px PNGs) and the vit-tiny train
  * step at 32 px.
  */
-export async function loaderBenchRows(quick: boolean): Promise<LoaderBenchRow[]> {
-  const rows: LoaderBenchRow[] = [];
+export async function loaderBenchRows(quick: boolean): Promise<Row[]> {
+  const rows: Row[] = [];
   const tmp = await Deno.makeTempDir({ prefix: "mlcd-loader-bench-" });
   try {
     const small = `${tmp}/small`, big = `${tmp}/big`;

@@ -6,18 +6,7 @@ import { resolveTrainConfig } from "../src/train/config.ts";
 import { train } from "../src/train/trainer.ts";
 import type { VitPresetName } from "../src/model/vit.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
-
-/** One row of bench/run.ts's table (the fields it reads). */
-export interface VitBenchRow {
-  section: string;
-  tool: string;
-  shape: string;
-  seconds: number | null;
-  quality: string;
-  ratio: number | null;
-  kind: "ours";
-  note: string;
-}
+import type { Row } from "./report.ts";
 
 /** One measured configuration. */
 export interface VitBenchCase {
@@ -53,7 +42,7 @@ export function vitBenchCases(gpu: Gpu, quick: boolean): VitBenchCase[] {
 export async function benchVitTrainStep(
   gpu: Gpu,
   quick: boolean,
-  emit: (row: VitBenchRow) => void,
+  emit: (row: Row) => void,
   log: (line: string) => void,
 ): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
