@@ -476,6 +476,66 @@ export function createUpdateState(gpu: Gpu, cents: CentroidStore): UpdateState {
   };
 }
 
+/** The two passes of an update step: what the plain and the weighted update each bind. */
+export interface UpdatePasses {
+  /** Shader key of the accumulate pass (the f16/f32 storage suffix is added). */
+  accumulateKey: string;
+  /** WGSL template of the accumulate pass, specialised for the row storage on a cache miss. */
+  accumulateCode: string;
+  /** Bindings of the accumulate pass for row chunk `i` and centroid chunk `j`. */
+  accumulateBindings(xc: PaddedRows["chunks"][number], i: number, j: number): Binding[];
+  /** Shader key and WGSL of the finalize pass. */
+  finalizeKey: string;
+  finalizeCode: string;
+  /** Bindings of the finalize pass for centroid chunk `cc` (index `j`). */
+  finalizeBindings(cc: CentroidStore["chunks"][number], j: number): Binding[];
+}
+
+/**
+ * Records an update step's passes (accumulators already cleared): accumulate every row chunk
+ * into every centroid chunk, then finalize each centroid chunk. `scale` is the fixed-point
+ * scale of the sums.
+ */
+export function recordUpdatePasses(
+  gpu: Gpu,
+  x: PaddedRows,
+  cents: CentroidStore,
+  spherical: boolean,
+  scale: number,
+  passes: UpdatePasses,
+  enc: GPUCommandEncoder,
+): void {
+  const d4 = cents.dp / 4;
+  const accCode = () => specialize(passes.accumulateCode, x.f16);
+  cents.chunks.forEach((cc, j) => {
+    x.chunks.forEach((xc, i) => {
+      if (xc.rows === 0) return;
+      const u = new ArrayBuffer(32);
+      new Uint32Array(u, 0, 4).set([xc.rows, cc.kBase, cc.rows, d4]);
+      new Float32Array(u, 16, 1)[0] = scale;
+      const program: Program = {
+        shaderKey: `${passes.accumulateKey}:${x.f16 ? "f16" : "f32"}`,
+        code: accCode,
+        workgroups: foldDispatch(Math.ceil(xc.rows / 64)),
+        uniforms: new Uint8Array(u),
+      };
+      dispatch(gpu, program, passes.accumulateBindings(xc, i, j), enc);
+    });
+  });
+  cents.chunks.forEach((cc, j) => {
+    const u = new ArrayBuffer(32);
+    new Uint32Array(u, 0, 4).set([cc.rows, cc.kBase, d4, spherical ? 1 : 0]);
+    new Float32Array(u, 16, 1)[0] = 1 / scale;
+    const program: Program = {
+      shaderKey: passes.finalizeKey,
+      code: passes.finalizeCode,
+      workgroups: foldDispatch(Math.ceil(cc.rows / 64)),
+      uniforms: new Uint8Array(u),
+    };
+    dispatch(gpu, program, passes.finalizeBindings(cc, j), enc);
+  });
+}
+
 /**
  * Records the update step: clear accumulators, count + fixed-point sum every row into its
  * centroid, then centroids = sums / counts (normalised when spherical) and 0.5‖c‖².
@@ -493,35 +553,14 @@ export function recordUpdate(
 ): void {
   enc.clearBuffer(state.counts);
   for (const s of state.sums) enc.clearBuffer(s);
-  const d4 = cents.dp / 4;
-  const accCode = () => specialize(accumulateCode, x.f16);
-  cents.chunks.forEach((cc, j) => {
-    x.chunks.forEach((xc, i) => {
-      if (xc.rows === 0) return;
-      const u = new ArrayBuffer(32);
-      new Uint32Array(u, 0, 4).set([xc.rows, cc.kBase, cc.rows, d4]);
-      new Float32Array(u, 16, 1)[0] = scale;
-      const program: Program = {
-        shaderKey: `kmeans_accumulate:${x.f16 ? "f16" : "f32"}`,
-        code: accCode,
-        workgroups: foldDispatch(Math.ceil(xc.rows / 64)),
-        uniforms: new Uint8Array(u),
-      };
-      dispatch(gpu, program, [xc.buffer, out.idx[i]!, state.counts, state.sums[j]!], enc);
-    });
-  });
-  cents.chunks.forEach((cc, j) => {
-    const u = new ArrayBuffer(32);
-    new Uint32Array(u, 0, 4).set([cc.rows, cc.kBase, d4, spherical ? 1 : 0]);
-    new Float32Array(u, 16, 1)[0] = 1 / scale;
-    const program: Program = {
-      shaderKey: "kmeans_finalize",
-      code: finalizeCode,
-      workgroups: foldDispatch(Math.ceil(cc.rows / 64)),
-      uniforms: new Uint8Array(u),
-    };
-    dispatch(gpu, program, [state.counts, state.sums[j]!, f32Binding(cc, cents.dp), cc.cn], enc);
-  });
+  recordUpdatePasses(gpu, x, cents, spherical, scale, {
+    accumulateKey: "kmeans_accumulate",
+    accumulateCode,
+    accumulateBindings: (xc, i, j) => [xc.buffer, out.idx[i]!, state.counts, state.sums[j]!],
+    finalizeKey: "kmeans_finalize",
+    finalizeCode,
+    finalizeBindings: (cc, j) => [state.counts, state.sums[j]!, f32Binding(cc, cents.dp), cc.cn],
+  }, enc);
 }
 
 /**

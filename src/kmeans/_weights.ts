@@ -6,11 +6,16 @@ import accumulateCode from "../../kernels/kmeans_accumulate_weighted.wgsl" with 
 import finalizeCode from "../../kernels/kmeans_finalize_weighted.wgsl" with { type: "text" };
 import objectiveCode from "../../kernels/kmeans_objective_weighted.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
-import { specialize } from "../gpu/_template.ts";
 import { createStorage } from "../gpu/buffers.ts";
-import { dispatch, foldDispatch, type Program } from "../gpu/program.ts";
+import { dispatch, type Program } from "../gpu/program.ts";
 import { readNpyArray } from "../data/npy.ts";
-import { type AssignOutputs, type CentroidStore, f32Binding, type PaddedRows } from "./_kernels.ts";
+import {
+  type AssignOutputs,
+  type CentroidStore,
+  f32Binding,
+  type PaddedRows,
+  recordUpdatePasses,
+} from "./_kernels.ts";
 
 /** Typed arrays accepted as row weights. */
 export type WeightArray = Float32Array | Float64Array | Uint32Array | Int32Array | Uint8Array;
@@ -186,48 +191,27 @@ export function recordWeightedUpdate(
   enc.clearBuffer(state.counts);
   enc.clearBuffer(state.wsum);
   for (const s of state.sums) enc.clearBuffer(s);
-  const d4 = cents.dp / 4;
-  const accCode = specialize(accumulateCode, x.f16);
-  cents.chunks.forEach((cc, j) => {
-    x.chunks.forEach((xc, i) => {
-      if (xc.rows === 0) return;
-      const u = new ArrayBuffer(32);
-      new Uint32Array(u, 0, 4).set([xc.rows, cc.kBase, cc.rows, d4]);
-      new Float32Array(u, 16, 1)[0] = scale;
-      const program: Program = {
-        shaderKey: `kmeans_accumulate_weighted:${x.f16 ? "f16" : "f32"}`,
-        code: accCode,
-        workgroups: foldDispatch(Math.ceil(xc.rows / 64)),
-        uniforms: new Uint8Array(u),
-      };
-      dispatch(gpu, program, [
-        xc.buffer,
-        out.idx[i]!,
-        weights.int[i]!,
-        state.counts,
-        state.wsum,
-        state.sums[j]!,
-      ], enc);
-    });
-  });
-  cents.chunks.forEach((cc, j) => {
-    const u = new ArrayBuffer(32);
-    new Uint32Array(u, 0, 4).set([cc.rows, cc.kBase, d4, spherical ? 1 : 0]);
-    new Float32Array(u, 16, 1)[0] = 1 / scale;
-    const program: Program = {
-      shaderKey: "kmeans_finalize_weighted",
-      code: finalizeCode,
-      workgroups: foldDispatch(Math.ceil(cc.rows / 64)),
-      uniforms: new Uint8Array(u),
-    };
-    dispatch(gpu, program, [
+  recordUpdatePasses(gpu, x, cents, spherical, scale, {
+    accumulateKey: "kmeans_accumulate_weighted",
+    accumulateCode,
+    accumulateBindings: (xc, i, j) => [
+      xc.buffer,
+      out.idx[i]!,
+      weights.int[i]!,
+      state.counts,
+      state.wsum,
+      state.sums[j]!,
+    ],
+    finalizeKey: "kmeans_finalize_weighted",
+    finalizeCode,
+    finalizeBindings: (cc, j) => [
       state.counts,
       state.wsum,
       state.sums[j]!,
       f32Binding(cc, cents.dp),
       cc.cn,
-    ], enc);
-  });
+    ],
+  }, enc);
 }
 
 /** Records the deterministic weighted objective partial sums (256 floats). */
