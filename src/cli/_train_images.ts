@@ -10,7 +10,8 @@ import { mixSeed } from "../random/rng.ts";
 import type { TrainConfig } from "../train/config.ts";
 import { imageTrainStream, joinLabels } from "../train/image_stream.ts";
 import { pseudoLabels } from "../train/pseudo_labels.ts";
-import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
+import { encodeSafetensors } from "../train/safetensors.ts";
+import { readRunLabels } from "../train/_run_dir.ts";
 import type { TrainData } from "../train/trainer.ts";
 import { indexImageInputs, readLabels } from "../train/_data_source.ts";
 import { progress } from "./_cli.ts";
@@ -71,16 +72,8 @@ export async function prepareImageTraining(
     const labelsPath = `${o.runDir}/labels.safetensors`;
     let cached: { p: Uint32Array; ord: Uint32Array } | undefined;
     if (o.resume) {
-      let f;
-      try {
-        f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) {
-          throw new Deno.errors.NotFound(`Cannot resume: ${labelsPath} is missing`);
-        }
-        throw e;
-      }
-      const p = f.tensors.get("positives"), ord = f.tensors.get("ordinals");
+      const f = await readRunLabels(labelsPath);
+      const p = f.get("positives"), ord = f.get("ordinals");
       if (!p || !ord || p.shape[1] !== l || p.shape[0] !== ord.shape[0]) {
         throw new TypeError(
           `Cannot resume: ${labelsPath} holds pseudo-labels of shape ${

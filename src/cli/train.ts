@@ -10,7 +10,7 @@ import {
   type TrainConfig,
 } from "../train/config.ts";
 import { pseudoLabels } from "../train/pseudo_labels.ts";
-import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
+import { encodeSafetensors } from "../train/safetensors.ts";
 import { train } from "../train/trainer.ts";
 import { mixSeed } from "../random/rng.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
@@ -23,6 +23,7 @@ import { type CheckpointManifest, MANIFEST_NAME } from "../train/checkpoint.ts";
 import {
   encodeRunRecord,
   isRunFile,
+  readRunLabels,
   readRunRecord,
   removeRunFiles,
   RUN_RECORD_NAME,
@@ -293,16 +294,8 @@ async function main(args: string[]): Promise<void> {
       positives = lab.data;
       assignments = new Uint32Array(n).map((_, i) => positives[i * config.l]!);
     } else if (values.resume) {
-      let f;
-      try {
-        f = decodeSafetensors(await Deno.readFile(labelsPath), labelsPath);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) {
-          throw new Deno.errors.NotFound(`Cannot resume: ${labelsPath} is missing`);
-        }
-        throw e;
-      }
-      const p = f.tensors.get("positives"), a = f.tensors.get("assignments");
+      const f = await readRunLabels(labelsPath);
+      const p = f.get("positives"), a = f.get("assignments");
       if (!p || !a || p.shape[0] !== n || p.shape[1] !== config.l) {
         throw new TypeError(
           `Cannot resume: ${labelsPath} holds pseudo-labels of shape ${

@@ -3,6 +3,7 @@
 import { writeFileAtomic } from "../data/atomic.ts";
 import { TOOLKIT_VERSION } from "../version.ts";
 import { resolveTrainConfig, type TrainConfig } from "./config.ts";
+import { decodeSafetensors, type NamedTensor } from "./safetensors.ts";
 
 /** File name of the run record inside a run directory. */
 export const RUN_RECORD_NAME = "run.json";
@@ -126,4 +127,23 @@ export async function truncateMetrics(path: string, step: number): Promise<void>
     path,
     new TextEncoder().encode(kept.map((l) => l + "\n").join("")),
   );
+}
+
+/**
+ * Reads a run's `labels.safetensors` for `--resume`: its tensors by name.
+ *
+ * @param path The labels file inside the run dir.
+ * @returns The decoded tensors.
+ * @throws {Deno.errors.NotFound} "Cannot resume: … is missing" when the file is absent.
+ * @throws {TypeError} For a file that is not a valid safetensors file.
+ */
+export async function readRunLabels(path: string): Promise<Map<string, NamedTensor>> {
+  try {
+    return decodeSafetensors(await Deno.readFile(path), path).tensors;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(`Cannot resume: ${path} is missing`);
+    }
+    throw e;
+  }
 }
