@@ -523,7 +523,7 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
           "--out",
           `${dir}/l`,
         ],
-        /row 2 of .*zero\.npy is all zeros/,
+        /Cannot L2-normalise .*zero\.npy for cosine similarity: row 2 is all zeros$/,
       ],
       [
         "cluster",

@@ -19,7 +19,7 @@ import { metadataPathOf, readEmbeddingKeys } from "../data/clip_layout.ts";
 import { readEmbeddings } from "../data/shards.ts";
 import { writeNpy } from "../data/npy.ts";
 import { writeArrowLabels } from "../data/arrow.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import {
   type TopkMetric,
   type TopkResult,
@@ -69,31 +69,6 @@ export interface AssignJobFlags {
   overwrite?: boolean | undefined;
 }
 
-function checkRows(m: Matrix, metric: TopkMetric, rowStart: number, file: string): void {
-  const { data, rows, cols } = m;
-  for (let r = 0; r < rows; r++) {
-    let zero = true;
-    for (let c = 0; c < cols; c++) {
-      const v = data[r * cols + c]!;
-      if (!Number.isFinite(v)) {
-        throw new RangeError(
-          `Expected finite values in embeddings but found ${v} at row ${
-            rowStart + r
-          } of ${file}, column ${c}`,
-        );
-      }
-      if (v !== 0) zero = false;
-    }
-    if (zero && metric === "cosine") {
-      throw new RangeError(
-        `Cannot L2-normalise embeddings for cosine similarity: row ${
-          rowStart + r
-        } of ${file} is all zeros`,
-      );
-    }
-  }
-}
-
 /**
  * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
  * `--shard`.
@@ -133,7 +108,8 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   if (centers.rows === 0) {
     throw new RangeError(`Expected ${v.centers} to hold at least one row but found none`);
   }
-  checkRows(centers, metric, 0, v.centers);
+  const nonZero = metric === "cosine" ? { nonZero: "cosine similarity" } : {};
+  checkRows(centers, v.centers, nonZero);
   if (l > Math.min(TOPK_MAX_K, centers.rows)) {
     throw new RangeError(
       `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
@@ -216,7 +192,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     );
     let last = 0;
     for await (const b of streamRows(part, { batchRows })) {
-      checkRows(b.matrix, metric, b.fileRow, b.file);
+      checkRows(b.matrix, b.file, { firstRow: b.fileRow, ...nonZero });
       const r = await search(b.matrix);
       labels.set(r.indices, b.rowStart * l);
       scores.set(r.scores, b.rowStart * l);
