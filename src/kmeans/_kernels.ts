@@ -10,7 +10,15 @@ import objectiveCode from "../../kernels/kmeans_objective.wgsl" with { type: "te
 import type { Gpu } from "../gpu/gpu.ts";
 import { specialize, uniformBlockRows } from "../gpu/_template.ts";
 import { createStorage, STORAGE_USAGE } from "../gpu/buffers.ts";
-import { type Binding, dispatch, foldDispatch, type Program, submit } from "../gpu/program.ts";
+import {
+  type Binding,
+  dispatch,
+  foldDispatch,
+  type Program,
+  submit,
+  workgroupsFor,
+} from "../gpu/program.ts";
+import { uniformStruct } from "../gpu/uniforms.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import type { KMeansVariant } from "./kmeans_options.ts";
 
@@ -288,16 +296,21 @@ export function writeCentroids(
   if (!encoder) submit(gpu, enc);
 }
 
+const PACK_PARAMS = uniformStruct({ count: "u32" });
+
 /** Refreshes the packed f16 copy of every chunk (no-op for f32 stores). */
 export function packCentroids(gpu: Gpu, store: CentroidStore, enc: GPUCommandEncoder): void {
   if (!store.f16) return;
   for (const c of store.chunks) {
     const count = (c.rows * store.dp) / 4;
+    const workgroupSize = 64;
     const program: Program = {
       shaderKey: "kmeans_pack_f16",
       code: packCode,
-      workgroups: foldDispatch(Math.ceil(count / 64)),
-      uniforms: new Uint32Array([count, 0, 0, 0]),
+      workgroupSize,
+      workgroups: workgroupsFor({ workgroupSize }, count),
+      uniformStruct: PACK_PARAMS,
+      uniforms: PACK_PARAMS.pack({ count }),
     };
     dispatch(gpu, program, [f32Binding(c, store.dp), c.packed!], enc);
   }
@@ -333,6 +346,22 @@ export function registerRows(dp: number, f16: boolean): number {
   return Math.max(1, Math.min(f16 ? 12 : 16, Math.floor(cap / (dp / 4))));
 }
 
+const ASSIGN_REGISTERS_PARAMS = uniformStruct({
+  rows: "u32",
+  k: "u32",
+  kBase: "u32",
+  flags: "u32",
+  cnOff: "u32",
+});
+const ASSIGN_TILED_PARAMS = uniformStruct({
+  rows: "u32",
+  k: "u32",
+  kBase: "u32",
+  flags: "u32",
+  cnOff: "u32",
+  d4: "u32",
+});
+
 /** Program of one fused assignment pass over a row chunk × a block of centroids. */
 export function assignProgram(
   variant: Variant,
@@ -355,15 +384,19 @@ export function assignProgram(
     return {
       shaderKey: `kmeans_assign_registers:R${R}:U${units}:CU${CU}:${tags[0]}`,
       code: () => specialize(registersCode, f16, { R, D4: units, CU }, tags),
+      workgroupSize: 64, // R rows per invocation
       workgroups: foldDispatch(Math.ceil(rows / (64 * R))),
-      uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, 0, 0, 0]),
+      uniformStruct: ASSIGN_REGISTERS_PARAMS,
+      uniforms: ASSIGN_REGISTERS_PARAMS.pack({ rows, k, kBase, flags, cnOff }),
     };
   }
   return {
     shaderKey: `kmeans_assign_tiled:${f16 ? "f16" : "f32"}`,
     code: () => specialize(tiledCode, f16),
+    workgroupSize: 64, // 32 rows per workgroup
     workgroups: foldDispatch(Math.ceil(rows / 32)),
-    uniforms: new Uint32Array([rows, k, kBase, flags, cnOff, d4, 0, 0]),
+    uniformStruct: ASSIGN_TILED_PARAMS,
+    uniforms: ASSIGN_TILED_PARAMS.pack({ rows, k, kBase, flags, cnOff, d4 }),
   };
 }
 
@@ -429,6 +462,9 @@ export function recordAssign(
   });
 }
 
+/** Uniforms of the objective passes (plain and weighted). */
+export const OBJECTIVE_PARAMS = uniformStruct({ rows: "u32", first: "u32" });
+
 /** Records the deterministic objective partial sums (256 floats) of `out`'s scores. */
 export function recordObjective(
   gpu: Gpu,
@@ -441,8 +477,10 @@ export function recordObjective(
     const program: Program = {
       shaderKey: "kmeans_objective",
       code: objectiveCode,
+      workgroupSize: 256,
       workgroups: [1, 1, 1],
-      uniforms: new Uint32Array([xc.rows, i === 0 ? 1 : 0, 0, 0]),
+      uniformStruct: OBJECTIVE_PARAMS,
+      uniforms: OBJECTIVE_PARAMS.pack({ rows: xc.rows, first: i === 0 ? 1 : 0 }),
     };
     dispatch(gpu, program, [out.score[i]!, partial], enc);
   });
@@ -491,6 +529,21 @@ export interface UpdatePasses {
   finalizeBindings(cc: CentroidStore["chunks"][number], j: number): Binding[];
 }
 
+const ACCUMULATE_PARAMS = uniformStruct({
+  rows: "u32",
+  kBase: "u32",
+  kc: "u32",
+  d4: "u32",
+  scale: "f32",
+});
+const FINALIZE_PARAMS = uniformStruct({
+  kc: "u32",
+  kBase: "u32",
+  d4: "u32",
+  spherical: "u32",
+  invScale: "f32",
+});
+
 /**
  * Records an update step's passes (accumulators already cleared): accumulate every row chunk
  * into every centroid chunk, then finalize each centroid chunk. `scale` is the fixed-point
@@ -510,27 +563,37 @@ export function recordUpdatePasses(
   cents.chunks.forEach((cc, j) => {
     x.chunks.forEach((xc, i) => {
       if (xc.rows === 0) return;
-      const u = new ArrayBuffer(32);
-      new Uint32Array(u, 0, 4).set([xc.rows, cc.kBase, cc.rows, d4]);
-      new Float32Array(u, 16, 1)[0] = scale;
       const program: Program = {
         shaderKey: `${passes.accumulateKey}:${x.f16 ? "f16" : "f32"}`,
         code: accCode,
-        workgroups: foldDispatch(Math.ceil(xc.rows / 64)),
-        uniforms: new Uint8Array(u),
+        workgroupSize: 64,
+        workgroups: workgroupsFor({ workgroupSize: 64 }, xc.rows),
+        uniformStruct: ACCUMULATE_PARAMS,
+        uniforms: ACCUMULATE_PARAMS.pack({
+          rows: xc.rows,
+          kBase: cc.kBase,
+          kc: cc.rows,
+          d4,
+          scale,
+        }),
       };
       dispatch(gpu, program, passes.accumulateBindings(xc, i, j), enc);
     });
   });
   cents.chunks.forEach((cc, j) => {
-    const u = new ArrayBuffer(32);
-    new Uint32Array(u, 0, 4).set([cc.rows, cc.kBase, d4, spherical ? 1 : 0]);
-    new Float32Array(u, 16, 1)[0] = 1 / scale;
     const program: Program = {
       shaderKey: passes.finalizeKey,
       code: passes.finalizeCode,
-      workgroups: foldDispatch(Math.ceil(cc.rows / 64)),
-      uniforms: new Uint8Array(u),
+      workgroupSize: 64,
+      workgroups: workgroupsFor({ workgroupSize: 64 }, cc.rows),
+      uniformStruct: FINALIZE_PARAMS,
+      uniforms: FINALIZE_PARAMS.pack({
+        kc: cc.rows,
+        kBase: cc.kBase,
+        d4,
+        spherical: spherical ? 1 : 0,
+        invScale: 1 / scale,
+      }),
     };
     dispatch(gpu, program, passes.finalizeBindings(cc, j), enc);
   });
@@ -563,6 +626,8 @@ export function recordUpdate(
   }, enc);
 }
 
+const NUDGE_PARAMS = uniformStruct({ row: "u32", d: "u32", spherical: "u32", sign: "f32" });
+
 /**
  * Records faiss-style splits: for each (empty, donor) pair in order, copy the donor
  * centroid onto the empty one, then nudge them by ±1/1024 in opposite directions.
@@ -577,16 +642,20 @@ export function recordSplits(
   const { kc, dp } = cents;
   const nudge = (c: number, sign: number) => {
     const chunk = cents.chunks[Math.floor(c / kc)]!;
-    const u = new ArrayBuffer(16);
-    new Uint32Array(u, 0, 3).set([c - chunk.kBase, dp, spherical ? 1 : 0]);
-    new Float32Array(u, 12, 1)[0] = sign;
     dispatch(
       gpu,
       {
         shaderKey: "kmeans_nudge",
         code: nudgeCode,
+        workgroupSize: 1,
         workgroups: [1, 1, 1],
-        uniforms: new Uint8Array(u),
+        uniformStruct: NUDGE_PARAMS,
+        uniforms: NUDGE_PARAMS.pack({
+          row: c - chunk.kBase,
+          d: dp,
+          spherical: spherical ? 1 : 0,
+          sign,
+        }),
       },
       [f32Binding(chunk, dp), chunk.cn],
       enc,

@@ -13,6 +13,7 @@ import {
   type AssignOutputs,
   type CentroidStore,
   f32Binding,
+  OBJECTIVE_PARAMS,
   type PaddedRows,
   recordUpdatePasses,
 } from "./_kernels.ts";
@@ -227,8 +228,10 @@ export function recordWeightedObjective(
     const program: Program = {
       shaderKey: "kmeans_objective_weighted",
       code: objectiveCode,
+      workgroupSize: 256,
       workgroups: [1, 1, 1],
-      uniforms: new Uint32Array([xc.rows, i === 0 ? 1 : 0, 0, 0]),
+      uniformStruct: OBJECTIVE_PARAMS,
+      uniforms: OBJECTIVE_PARAMS.pack({ rows: xc.rows, first: i === 0 ? 1 : 0 }),
     };
     dispatch(gpu, program, [out.score[i]!, weights.float[i]!, partial], enc);
   });
