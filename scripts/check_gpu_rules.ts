@@ -2,13 +2,16 @@
 //   - call `queue.submit` directly (use `submit()` from src/gpu/program.ts, which frees the
 //     per-dispatch uniform buffers and closes profiling), or
 //   - test the adapter with `isCpuAdapter` / `isFallbackAdapter` (read `gpu.quirks`).
+// Nowhere, src/gpu/ included, may a program's uniforms be packed by hand into a typed array
+// (`uniforms: new Uint32Array(...)`): declare them with `uniformStruct()` (src/gpu/uniforms.ts)
+// and pass its `pack()`, so the layout is computed and checked against the WGSL struct.
 // Scans mod.ts, src/, tests/, bench/ and examples/ (comment lines are skipped). Prints one
 // line per violation and exits 1 when there is any.
 //
 //   deno run --allow-read scripts/check_gpu_rules.ts [root]
 
-/** One rule: what may not appear outside src/gpu/, and why. */
-const RULES: { pattern: RegExp; message: string }[] = [
+/** One rule: what may not appear (outside src/gpu/, unless `everywhere`), and why. */
+const RULES: { pattern: RegExp; message: string; everywhere?: boolean }[] = [
   {
     pattern: /\bqueue\s*\.\s*submit\s*\(/,
     message: "raw queue.submit outside src/gpu/ (use submit() from src/gpu/program.ts)",
@@ -16,6 +19,11 @@ const RULES: { pattern: RegExp; message: string }[] = [
   {
     pattern: /\b(isCpuAdapter|isFallbackAdapter)\b/,
     message: "adapter test outside src/gpu/ (read gpu.quirks instead)",
+  },
+  {
+    pattern: /\buniforms\s*:\s*new\s+\w*Array\s*\(/,
+    message: "hand-packed uniforms (declare a uniformStruct() and pass its pack())",
+    everywhere: true,
   },
 ];
 
@@ -49,12 +57,13 @@ export async function findGpuRuleViolations(root: string): Promise<string[]> {
   for (const top of ROOTS) {
     for await (const file of sourceFiles(`${root}/${top}`)) {
       const rel = file.slice(root.length + 1);
-      if (rel.startsWith("src/gpu/")) continue;
+      const inGpu = rel.startsWith("src/gpu/");
       const lines = (await Deno.readTextFile(file)).split("\n");
       lines.forEach((line, i) => {
         const t = line.trim();
         if (t.startsWith("//") || t.startsWith("*") || t.startsWith("/*")) return;
         for (const rule of RULES) {
+          if (inGpu && !rule.everywhere) continue;
           if (rule.pattern.test(line)) out.push(`${rel}:${i + 1}: ${rule.message}`);
         }
       });

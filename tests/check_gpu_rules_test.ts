@@ -33,6 +33,28 @@ Deno.test("findGpuRuleViolations() finds a planted raw submit and adapter tests 
   }
 });
 
+Deno.test("findGpuRuleViolations() finds hand-packed uniforms everywhere, src/gpu/ included", async () => {
+  const U32 = "uniforms" + ": new Uint32Array([rows, d, 0, 0]),";
+  const U8 = "uniforms" + ":new Uint8Array(u),";
+  const F32 = "uniforms" + " :  new Float32Array ([0.5, 0, 0, 0]),";
+  const TYPED = "uniforms: PARAMS.pack({ rows, d }),";
+  const root = await tree({
+    "src/gpu/normalize_rows.ts": `const p = {\n  ${U32}\n};\n`,
+    "src/kmeans/_kernels.ts": `const p = { ${TYPED} };\nconst q = { ${U8} };\n`,
+    "bench/b.ts": `// ${U32} in a comment is fine\nconst p = { ${F32} };\n`,
+  });
+  const msg = "hand-packed uniforms (declare a uniformStruct() and pass its pack())";
+  try {
+    assert.deepEqual(await findGpuRuleViolations(root), [
+      `src/gpu/normalize_rows.ts:2: ${msg}`,
+      `src/kmeans/_kernels.ts:2: ${msg}`,
+      `bench/b.ts:2: ${msg}`,
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("findGpuRuleViolations() passes this repository", async () => {
   const root = new URL("..", import.meta.url).pathname.replace(/\/+$/, "");
   assert.deepEqual(await findGpuRuleViolations(root), []);
