@@ -2,8 +2,9 @@
 // the WGSL template expander and the size of the uniform blocks they stream.
 
 /**
- * Expands a kernel template: keeps the //@f32 or //@f16 lines and the lines starting with
- * //@t:a,b whose tags include one of `tags`, sets `const NAME: u32` values, and repeats
+ * Expands a kernel template: keeps the //@f32 or //@f16 lines, the lines starting with
+ * //@t:a,b and the blocks between a line `//@if:a,b` and a line `//@end` (not nested) whose
+ * tags include one of `tags`, sets `const NAME: u32` values, and repeats
  * lines ending in //@r, //@j, //@jr, //@rj over r in [0, R) and j in [0, D4)
  * (substituting {r} and {j}) when R and D4 are given.
  */
@@ -15,7 +16,20 @@ export function specialize(
 ): string {
   const R = consts.R ?? 0, D4 = consts.D4 ?? 0;
   const out: string[] = [];
+  let block: boolean | null = null; // inside //@if: whether its lines are kept
   for (let line of code.split("\n")) {
+    const open = /^\s*\/\/@if:([\w,]+)\s*$/.exec(line);
+    if (open) {
+      if (block !== null) throw new Error("Expected //@end before a nested //@if: in a template");
+      block = open[1]!.split(",").some((tag) => tags.includes(tag));
+      continue;
+    }
+    if (/^\s*\/\/@end\s*$/.test(line)) {
+      if (block === null) throw new Error("Expected //@if: before //@end in a template");
+      block = null;
+      continue;
+    }
+    if (block === false) continue;
     const t = /^(\s*)\/\/@t:([\w,]+) (.*)$/.exec(line);
     const m = /^(\s*)\/\/@f16 (.*)$/.exec(line);
     if (t) {
@@ -42,6 +56,7 @@ export function specialize(
       for (let r = 0; r < R; r++) for (let j = 0; j < D4; j++) out.push(sub(r, j));
     } else for (let j = 0; j < D4; j++) for (let r = 0; r < R; r++) out.push(sub(r, j));
   }
+  if (block !== null) throw new Error("Expected //@end after //@if: in a template");
   let text = out.join("\n");
   for (const [name, v] of Object.entries(consts)) {
     text = text.replace(new RegExp(`const ${name}: u32 = \\d+u;`), `const ${name}: u32 = ${v}u;`);

@@ -462,8 +462,28 @@ export function recordAssign(
   });
 }
 
-/** Uniforms of the objective passes (plain and weighted). */
-export const OBJECTIVE_PARAMS = uniformStruct({ rows: "u32", first: "u32" });
+/**
+ * Which variant of the update and objective templates: `"plain"` (64-bit sums over member
+ * counts) or `"weighted"` (row weights: 96-bit sums over 64-bit weight totals).
+ */
+export type UpdateKind = "plain" | "weighted";
+
+const OBJECTIVE_PARAMS = uniformStruct({ rows: "u32", first: "u32" });
+
+/**
+ * Program of the objective partial sums over one row chunk (bind scores, the 256 partials,
+ * and for `"weighted"` the float row weights); `first` overwrites the partials.
+ */
+export function objectiveProgram(kind: UpdateKind, rows: number, first: boolean): Program {
+  return {
+    shaderKey: `kmeans_objective:${kind}`,
+    code: () => specialize(objectiveCode, false, {}, [kind]),
+    workgroupSize: 256,
+    workgroups: [1, 1, 1],
+    uniformStruct: OBJECTIVE_PARAMS,
+    uniforms: OBJECTIVE_PARAMS.pack({ rows, first: first ? 1 : 0 }),
+  };
+}
 
 /** Records the deterministic objective partial sums (256 floats) of `out`'s scores. */
 export function recordObjective(
@@ -474,15 +494,7 @@ export function recordObjective(
   enc: GPUCommandEncoder,
 ): void {
   x.chunks.forEach((xc, i) => {
-    const program: Program = {
-      shaderKey: "kmeans_objective",
-      code: objectiveCode,
-      workgroupSize: 256,
-      workgroups: [1, 1, 1],
-      uniformStruct: OBJECTIVE_PARAMS,
-      uniforms: OBJECTIVE_PARAMS.pack({ rows: xc.rows, first: i === 0 ? 1 : 0 }),
-    };
-    dispatch(gpu, program, [out.score[i]!, partial], enc);
+    dispatch(gpu, objectiveProgram("plain", xc.rows, i === 0), [out.score[i]!, partial], enc);
   });
 }
 
@@ -516,15 +528,10 @@ export function createUpdateState(gpu: Gpu, cents: CentroidStore): UpdateState {
 
 /** The two passes of an update step: what the plain and the weighted update each bind. */
 export interface UpdatePasses {
-  /** Shader key of the accumulate pass (the f16/f32 storage suffix is added). */
-  accumulateKey: string;
-  /** WGSL template of the accumulate pass, specialised for the row storage on a cache miss. */
-  accumulateCode: string;
+  /** Variant of the accumulate and finalize templates. */
+  kind: UpdateKind;
   /** Bindings of the accumulate pass for row chunk `i` and centroid chunk `j`. */
   accumulateBindings(xc: PaddedRows["chunks"][number], i: number, j: number): Binding[];
-  /** Shader key and WGSL of the finalize pass. */
-  finalizeKey: string;
-  finalizeCode: string;
   /** Bindings of the finalize pass for centroid chunk `cc` (index `j`). */
   finalizeBindings(cc: CentroidStore["chunks"][number], j: number): Binding[];
 }
@@ -545,6 +552,47 @@ const FINALIZE_PARAMS = uniformStruct({
 });
 
 /**
+ * Program of the accumulate pass: counts and fixed-point sums of a row chunk's members of the
+ * centroid chunk `[kBase, kBase + kc)` (bind rows, assignments, counts, sums; for
+ * `"weighted"` also the integer row weights and the weight totals).
+ */
+export function accumulateProgram(
+  kind: UpdateKind,
+  f16: boolean,
+  u: Parameters<typeof ACCUMULATE_PARAMS.pack>[0],
+): Program {
+  const workgroupSize = 64;
+  return {
+    shaderKey: `kmeans_accumulate:${kind}:${f16 ? "f16" : "f32"}`,
+    code: () => specialize(accumulateCode, f16, {}, [kind]),
+    workgroupSize,
+    workgroups: workgroupsFor({ workgroupSize }, u.rows),
+    uniformStruct: ACCUMULATE_PARAMS,
+    uniforms: ACCUMULATE_PARAMS.pack(u),
+  };
+}
+
+/**
+ * Program of the finalize pass: centroids = sums / totals for the centroid chunk of `kc`
+ * rows (bind counts, sums, the chunk's f32 centroids, its 0.5‖c‖²; for `"weighted"` also the
+ * weight totals).
+ */
+export function finalizeProgram(
+  kind: UpdateKind,
+  u: Parameters<typeof FINALIZE_PARAMS.pack>[0],
+): Program {
+  const workgroupSize = 64;
+  return {
+    shaderKey: `kmeans_finalize:${kind}`,
+    code: () => specialize(finalizeCode, false, {}, [kind]),
+    workgroupSize,
+    workgroups: workgroupsFor({ workgroupSize }, u.kc),
+    uniformStruct: FINALIZE_PARAMS,
+    uniforms: FINALIZE_PARAMS.pack(u),
+  };
+}
+
+/**
  * Records an update step's passes (accumulators already cleared): accumulate every row chunk
  * into every centroid chunk, then finalize each centroid chunk. `scale` is the fixed-point
  * scale of the sums.
@@ -559,42 +607,27 @@ export function recordUpdatePasses(
   enc: GPUCommandEncoder,
 ): void {
   const d4 = cents.dp / 4;
-  const accCode = () => specialize(passes.accumulateCode, x.f16);
   cents.chunks.forEach((cc, j) => {
     x.chunks.forEach((xc, i) => {
       if (xc.rows === 0) return;
-      const program: Program = {
-        shaderKey: `${passes.accumulateKey}:${x.f16 ? "f16" : "f32"}`,
-        code: accCode,
-        workgroupSize: 64,
-        workgroups: workgroupsFor({ workgroupSize: 64 }, xc.rows),
-        uniformStruct: ACCUMULATE_PARAMS,
-        uniforms: ACCUMULATE_PARAMS.pack({
-          rows: xc.rows,
-          kBase: cc.kBase,
-          kc: cc.rows,
-          d4,
-          scale,
-        }),
-      };
+      const program = accumulateProgram(passes.kind, x.f16, {
+        rows: xc.rows,
+        kBase: cc.kBase,
+        kc: cc.rows,
+        d4,
+        scale,
+      });
       dispatch(gpu, program, passes.accumulateBindings(xc, i, j), enc);
     });
   });
   cents.chunks.forEach((cc, j) => {
-    const program: Program = {
-      shaderKey: passes.finalizeKey,
-      code: passes.finalizeCode,
-      workgroupSize: 64,
-      workgroups: workgroupsFor({ workgroupSize: 64 }, cc.rows),
-      uniformStruct: FINALIZE_PARAMS,
-      uniforms: FINALIZE_PARAMS.pack({
-        kc: cc.rows,
-        kBase: cc.kBase,
-        d4,
-        spherical: spherical ? 1 : 0,
-        invScale: 1 / scale,
-      }),
-    };
+    const program = finalizeProgram(passes.kind, {
+      kc: cc.rows,
+      kBase: cc.kBase,
+      d4,
+      spherical: spherical ? 1 : 0,
+      invScale: 1 / scale,
+    });
     dispatch(gpu, program, passes.finalizeBindings(cc, j), enc);
   });
 }
@@ -617,11 +650,8 @@ export function recordUpdate(
   enc.clearBuffer(state.counts);
   for (const s of state.sums) enc.clearBuffer(s);
   recordUpdatePasses(gpu, x, cents, spherical, scale, {
-    accumulateKey: "kmeans_accumulate",
-    accumulateCode,
+    kind: "plain",
     accumulateBindings: (xc, i, j) => [xc.buffer, out.idx[i]!, state.counts, state.sums[j]!],
-    finalizeKey: "kmeans_finalize",
-    finalizeCode,
     finalizeBindings: (cc, j) => [state.counts, state.sums[j]!, f32Binding(cc, cents.dp), cc.cn],
   }, enc);
 }

@@ -2,18 +2,15 @@
 // (w × 2^e, e chosen once from the largest weight; e = 0 for integer weights below 2^32,
 // so integer weights are exact) multiplied into 96-bit fixed-point sums, which keeps the
 // update deterministic; the objective uses the float weights.
-import accumulateCode from "../../kernels/kmeans_accumulate_weighted.wgsl" with { type: "text" };
-import finalizeCode from "../../kernels/kmeans_finalize_weighted.wgsl" with { type: "text" };
-import objectiveCode from "../../kernels/kmeans_objective_weighted.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage } from "../gpu/buffers.ts";
-import { dispatch, type Program } from "../gpu/program.ts";
+import { dispatch } from "../gpu/program.ts";
 import { readNpyArray } from "../data/npy.ts";
 import {
   type AssignOutputs,
   type CentroidStore,
   f32Binding,
-  OBJECTIVE_PARAMS,
+  objectiveProgram,
   type PaddedRows,
   recordUpdatePasses,
 } from "./_kernels.ts";
@@ -193,24 +190,21 @@ export function recordWeightedUpdate(
   enc.clearBuffer(state.wsum);
   for (const s of state.sums) enc.clearBuffer(s);
   recordUpdatePasses(gpu, x, cents, spherical, scale, {
-    accumulateKey: "kmeans_accumulate_weighted",
-    accumulateCode,
+    kind: "weighted",
     accumulateBindings: (xc, i, j) => [
       xc.buffer,
       out.idx[i]!,
-      weights.int[i]!,
       state.counts,
-      state.wsum,
       state.sums[j]!,
+      weights.int[i]!,
+      state.wsum,
     ],
-    finalizeKey: "kmeans_finalize_weighted",
-    finalizeCode,
     finalizeBindings: (cc, j) => [
       state.counts,
-      state.wsum,
       state.sums[j]!,
       f32Binding(cc, cents.dp),
       cc.cn,
+      state.wsum,
     ],
   }, enc);
 }
@@ -225,14 +219,7 @@ export function recordWeightedObjective(
   enc: GPUCommandEncoder,
 ): void {
   x.chunks.forEach((xc, i) => {
-    const program: Program = {
-      shaderKey: "kmeans_objective_weighted",
-      code: objectiveCode,
-      workgroupSize: 256,
-      workgroups: [1, 1, 1],
-      uniformStruct: OBJECTIVE_PARAMS,
-      uniforms: OBJECTIVE_PARAMS.pack({ rows: xc.rows, first: i === 0 ? 1 : 0 }),
-    };
-    dispatch(gpu, program, [out.score[i]!, weights.float[i]!, partial], enc);
+    const program = objectiveProgram("weighted", xc.rows, i === 0);
+    dispatch(gpu, program, [out.score[i]!, partial, weights.float[i]!], enc);
   });
 }
