@@ -1,5 +1,5 @@
-// k-means update, step 1, plain or weighted (a template: the program keeps the //@t:plain
-// or //@t:weighted lines and //@if: blocks, and the //@f32 or //@f16 lines). For every row
+// k-means update, step 1, plain or weighted (a template: specialize() keeps the lines and
+// blocks tagged with the variant, and those of the row storage format). For every row
 // assigned to a centroid of the bound chunk [kBase, kBase + kc), count it (atomic u32,
 // members) and add the row to its centroid's sum in fixed point, value × scale rounded to
 // i32:

@@ -1,5 +1,5 @@
-// k-means update, step 2, plain or weighted (a template: the program keeps the //@t:plain
-// or //@t:weighted lines and //@if: blocks): centroid = fixed-point sum / (scale × total)
+// k-means update, step 2, plain or weighted (a template: specialize() keeps the lines and
+// blocks tagged with the variant): centroid = fixed-point sum / (scale × total)
 // for every centroid of the chunk with members and a positive total (the others keep their
 // value until they are split), L2-normalised when spherical; writes 0.5 ||c||² for the
 // assignment kernel.

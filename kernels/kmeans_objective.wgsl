@@ -1,5 +1,5 @@
-// Objective partial sums, plain or weighted (a template: the program keeps the //@t:plain
-// or //@t:weighted lines): one workgroup of 256 invocations; invocation i adds the scores
+// Objective partial sums, plain or weighted (a template: specialize() keeps the lines
+// tagged with the variant): one workgroup of 256 invocations; invocation i adds the scores
 // (weighted: weight × score) of rows i, i + 256, ... of the bound chunk into partial[i]
 // (written when p.first, else added), a fixed order, so the objective is deterministic. The
 // host sums the 256 partials.
