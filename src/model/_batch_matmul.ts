@@ -15,6 +15,8 @@ interface Backend {
 }
 
 const WORKGROUP = 64;
+/** The kernel's uniform fields, all i32, in declaration order (tfjs computes the layout). */
+const UNIFORM_FIELDS = ["batch", "m", "n", "k", "kStart", "kEnd"] as const;
 /** llvmpipe ends a shader invocation's loops after 65,535 iterations in total. */
 const MAX_K = 65_000;
 
@@ -31,11 +33,19 @@ function run(a: tf.Tensor3D, b: tf.Tensor3D, tA: boolean, tB: boolean): tf.Tenso
     dispatch: [Math.ceil(count / WORKGROUP), 1, 1],
     variableNames: ["A", "B"],
     workgroupSize: [WORKGROUP, 1, 1],
-    uniforms: "batch : i32, m : i32, n : i32, k : i32, kStart : i32, kEnd : i32,",
+    uniforms: UNIFORM_FIELDS.map((f) => `${f} : i32,`).join(" "),
     getUserCode: () => specialize(code, false, {}, tags),
   };
   // One uniform entry per i32 field: tfjs aligns a multi-value entry as a vector.
-  const uniforms = [batch, M, N, K, 0, K].map((v) => ({ type: "int32" as const, data: [v] }));
+  const values: Record<(typeof UNIFORM_FIELDS)[number], number> = {
+    batch,
+    m: M,
+    n: N,
+    k: K,
+    kStart: 0,
+    kEnd: K,
+  };
+  const uniforms = UNIFORM_FIELDS.map((f) => ({ type: "int32" as const, data: [values[f]] }));
   const info = (tf.backend() as unknown as Backend).runWebGPUProgram(
     program,
     [a, b],
