@@ -77,5 +77,20 @@ Deno.test("dispatch() builds lazy WGSL once per key and checks workgroup size an
       }, [out]),
     /packs uniforms \{ n: u32, scale: u32 \} but its WGSL declares \{ n: u32, scale: f32 \}/,
   );
+  const { uniformStruct: _, ...bare } = program(1, "uniforms_test_bare");
+  assert.throws(() => dispatch(gpu, bare, [out]), {
+    name: "TypeError",
+    message:
+      "Expected program uniforms_test_bare to declare the uniformStruct its uniforms were packed with",
+  });
+  const short = params.pack({ n: 1, scale: 1 }).subarray(0, 8);
+  assert.throws(
+    () => dispatch(gpu, { ...program(1, "uniforms_test_len"), uniforms: short }, [out]),
+    {
+      name: "TypeError",
+      message:
+        "Expected the uniforms of program uniforms_test_len to be 16 bytes (its uniformStruct) but found 8",
+    },
+  );
   out.destroy();
 });

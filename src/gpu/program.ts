@@ -25,13 +25,13 @@ export interface Program {
    */
   workgroupSize?: number | readonly [number, number, number];
   /**
-   * The layout `uniforms` were packed with; checked against the WGSL `struct` of binding 0
-   * when the pipeline is compiled.
+   * The layout `uniforms` were packed with (required with `uniforms`); checked against the
+   * WGSL `struct` of binding 0 when the pipeline is compiled.
    */
   uniformStruct?: UniformStruct;
   /** Workgroups along x, y, z (use {@linkcode foldDispatch} above 65535). */
   workgroups: [number, number, number];
-  /** Uniform block contents (sizes etc.), padded to 16 bytes by the caller or not. */
+  /** Uniform block contents (sizes etc.), packed by `uniformStruct.pack()`. */
   uniforms?: ArrayBufferView;
   /** Pipeline-overridable constants. */
   constants?: Record<string, number>;
@@ -65,6 +65,14 @@ export function dispatch(
 ): void {
   assertUsable(gpu);
   const { device } = gpu;
+  const { uniforms, uniformStruct } = program;
+  if (uniforms && uniforms.byteLength !== uniformStruct?.byteLength) {
+    throw new TypeError(
+      uniformStruct
+        ? `Expected the uniforms of program ${program.shaderKey} to be ${uniformStruct.byteLength} bytes (its uniformStruct) but found ${uniforms.byteLength}`
+        : `Expected program ${program.shaderKey} to declare the uniformStruct its uniforms were packed with`,
+    );
+  }
   const pipeline = getPipeline(
     device,
     program.shaderKey,
