@@ -7,6 +7,9 @@
 //
 // Paper shapes: k-means 1M × 512 → 100k for one iteration (its assignment pass checked against
 // float64), top-8 of 100k × 1M at d = 512, the MLCD loss at n = 4096, C = 100k, d = 512 (r = 0.1).
+// Then the PyTorch matmul + topk peer at the top-k shape (bench/peers/torch_topk.py) when an
+// interpreter (MLCD_PYTHON, /usr/bin/python3, python3) imports torch: on CUDA when torch sees a
+// GPU, else on the CPU; otherwise the report says "torch: not available".
 // No npm package is on this script's import path (check: `deno info scripts/gpu_check.ts`), so it
 // runs on a bare GPU machine with only the Deno binary and the Vulkan loader. Exit code 1 when a
 // check fails, 2 on bad arguments.
@@ -22,6 +25,7 @@ import { sampleClasses } from "../src/loss/sample_classes.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { writeFileAtomic } from "../src/data/atomic.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
+import { findTorch, torchTopk } from "../bench/torch_peer.ts";
 
 /** Shapes of one run. */
 interface Shapes {
@@ -197,7 +201,14 @@ async function checkKmeans(gpu: Gpu, x: Matrix, c: Matrix): Promise<CheckResult[
   return [assign, iteration];
 }
 
-async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult> {
+/** Top-k's check, with our result and the float64 similarities of the sampled rows. */
+interface TopkCheck {
+  result: CheckResult;
+  got: { indices: Uint32Array; scores: Float32Array };
+  sims: Map<number, Float64Array>;
+}
+
+async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<TopkCheck> {
   const { nq, nk, d, k } = shapes.topk;
   const shape = `queries=${nq} keys=${nk} d=${d} k=${k}`;
   log(`top-${k} ${shape}: GPU`);
@@ -208,9 +219,11 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult
   let bad = 0, worst = 0;
   const rows = sampleRows(nq, shapes.sampleRows.topk);
   const tick = progress("top-k float64 check, row", rows.length);
+  const kept = new Map<number, Float64Array>();
   for (const [done, r] of rows.entries()) {
     tick(done);
     const sims = cosines(unitRow(q, r), keys);
+    kept.set(r, sims);
     const order = [...sims.keys()].sort((a, b) => sims[b]! - sims[a]! || a - b).slice(0, k);
     for (let t = 0; t < k; t++) {
       const gi = got.indices[r * k + t]!;
@@ -218,7 +231,7 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult
       if (gi !== order[t] && Math.abs(sims[gi]! - sims[order[t]!]!) > 1e-5) bad++;
     }
   }
-  return {
+  const result = {
     name: `top-${k}`,
     shape,
     ok: bad === 0 && worst < 1e-4,
@@ -227,6 +240,7 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult
     ms,
     gflops: (2 * nq * nk * d) / (ms * 1e6),
   };
+  return { result, got, sims: kept };
 }
 
 async function checkLoss(gpu: Gpu): Promise<CheckResult> {
@@ -290,6 +304,139 @@ async function checkLoss(gpu: Gpu): Promise<CheckResult> {
   };
 }
 
+/** The PyTorch matmul + topk peer's entry in the report. */
+type TorchPeerReport =
+  | { status: "not available"; reason: string }
+  | { status: "failed"; python: string; error: string }
+  | {
+    status: "ok";
+    python: string;
+    torch: string;
+    device: string;
+    deviceName: string;
+    shape: string;
+    /** Ours, second run (pipelines compiled), from host rows to host indices. */
+    oursSeconds: number;
+    /** Torch from host rows to host indices: upload + compute + download. */
+    torchSeconds: number;
+    /** Torch's normalise + matmul + topk on the device alone (after a warm-up). */
+    torchComputeSeconds: number;
+    /** torchSeconds / oursSeconds: above 1, ours is faster (the bench's convention). */
+    ratio: number;
+    /** torchComputeSeconds / oursSeconds. */
+    computeRatio: number;
+    /** Fraction of our top-k entries (all rows) that torch's top-k also holds. */
+    recall: number;
+    /** Rows whose top-k equals torch's, in order. */
+    rowsIdentical: number;
+    /** On the float64-checked rows: torch entries that differ from float64 beyond ties. */
+    torchBeyondTies: number;
+    agrees: boolean;
+  };
+
+/**
+ * Times PyTorch's float32 matmul + topk (CUDA when it sees a GPU, else the CPU) on the same
+ * rows as our top-k, and checks its indices against ours (all rows) and against float64 (the
+ * sampled rows). Ours is timed again for the ratio, now with its pipelines compiled.
+ */
+async function torchPeer(
+  gpu: Gpu,
+  q: Matrix,
+  keys: Matrix,
+  top: TopkCheck,
+): Promise<TorchPeerReport> {
+  const { k } = shapes.topk;
+  const py = await findTorch();
+  if (!("exe" in py)) {
+    log(`torch: not available (${py.reason})`);
+    return { status: "not available", reason: py.reason };
+  }
+  log(`top-${k} peer: PyTorch ${py.torch} on ${py.device} (${py.name}) via ${py.exe}`);
+  try {
+    const t0 = performance.now();
+    await topk(gpu, q, keys, k);
+    const oursSeconds = (performance.now() - t0) / 1000;
+    const run = await torchTopk(py, q, keys, k, values.quick ? 300 : 900);
+    const ours = top.got.indices;
+    let hits = 0, identical = 0;
+    for (let r = 0; r < q.rows; r++) {
+      const mine = new Set(ours.subarray(r * k, (r + 1) * k));
+      let same = true;
+      for (let t = 0; t < k; t++) {
+        const i = run.indices[r * k + t]!;
+        if (mine.has(i)) hits++;
+        if (i !== ours[r * k + t]) same = false;
+      }
+      if (same) identical++;
+    }
+    let beyond = 0;
+    for (const [r, sims] of top.sims) {
+      const order = [...sims.keys()].sort((a, b) => sims[b]! - sims[a]! || a - b);
+      for (let t = 0; t < k; t++) {
+        const i = run.indices[r * k + t]!;
+        if (i !== order[t] && !(Math.abs(sims[i]! - sims[order[t]!]!) <= 1e-5)) beyond++;
+      }
+    }
+    const recall = hits / (q.rows * k);
+    const torchSeconds = run.uploadSeconds + run.computeSeconds + run.downloadSeconds;
+    const report: TorchPeerReport = {
+      status: "ok",
+      python: py.exe,
+      torch: run.torch,
+      device: run.device,
+      deviceName: run.name,
+      shape: `queries=${q.rows} keys=${keys.rows} d=${keys.cols} k=${k}`,
+      oursSeconds,
+      torchSeconds,
+      torchComputeSeconds: run.computeSeconds,
+      ratio: torchSeconds / oursSeconds,
+      computeRatio: run.computeSeconds / oursSeconds,
+      recall,
+      rowsIdentical: identical,
+      torchBeyondTies: beyond,
+      // float32 ties may order differently; anything else is a disagreement.
+      agrees: recall >= 0.999 && beyond === 0,
+    };
+    log(
+      `top-${k} peer: ours ${oursSeconds.toFixed(3)} s, torch ${torchSeconds.toFixed(3)} s ` +
+        `(compute ${run.computeSeconds.toFixed(3)} s); recall of ours in torch's ${
+          recall.toFixed(5)
+        }`,
+    );
+    return report;
+  } catch (e) {
+    log(`torch peer failed: ${(e as Error).message}`);
+    return { status: "failed", python: py.exe, error: (e as Error).message };
+  }
+}
+
+function torchMarkdown(p: TorchPeerReport): string[] {
+  const head = [`## PyTorch matmul + topk peer`, ""];
+  if (p.status === "not available") return [...head, `torch: not available (${p.reason}).`, ""];
+  if (p.status === "failed") return [...head, `torch: **FAILED** via ${p.python}: ${p.error}`, ""];
+  const s = (v: number) => v >= 1 ? `${v.toFixed(2)} s` : `${(v * 1000).toFixed(1)} ms`;
+  return [
+    ...head,
+    `PyTorch ${p.torch} on ${p.device} (${p.deviceName}), ${p.python}; float32 matmul (TF32 off) ` +
+    `+ torch.topk on L2-normalised rows, ${p.shape}. Ratio = torch time / our time (above 1: ` +
+    `ours is faster); both from host rows to host indices, ours after a first run compiled its ` +
+    `pipelines, torch after a warm-up.`,
+    "",
+    "| tool | time | ratio | agreement |",
+    "| --- | --- | --- | --- |",
+    `| mlcd top-k (ours) | ${s(p.oursSeconds)} | | |`,
+    `| torch, upload + compute + download | ${s(p.torchSeconds)} | ${
+      p.ratio.toFixed(2)
+    }× | recall of ours in torch's top-k ${p.recall.toFixed(5)}; ${p.rowsIdentical} rows ` +
+    `identical in order; ${p.torchBeyondTies} torch entries off float64 beyond ties on the ` +
+    `sampled rows${p.agrees ? "" : " (**disagrees**)"} |`,
+    `| torch, compute on the device only | ${s(p.torchComputeSeconds)} | ${
+      p.computeRatio.toFixed(2)
+    }× | |`,
+    "",
+  ];
+}
+
 function slug(description: string): string {
   return description.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") ||
     "unknown-adapter";
@@ -303,6 +450,7 @@ log(
   }`,
 );
 const results: CheckResult[] = [];
+const peers: { torch?: TorchPeerReport } = {};
 {
   const { n, k, d } = shapes.kmeans;
   log(`generating ${n} × ${d} rows and ${k} × ${d} centroids`);
@@ -312,7 +460,9 @@ const results: CheckResult[] = [];
   const t = shapes.topk;
   const q = t.nq === k && t.d === d ? c : randomMatrix(t.nq, t.d, 3);
   const keys = t.nk === n && t.d === d ? x : randomMatrix(t.nk, t.d, 4);
-  results.push(await checkTopk(gpu, q, keys));
+  const top = await checkTopk(gpu, q, keys);
+  results.push(top.result);
+  peers.torch = await torchPeer(gpu, q, keys, top);
 }
 results.push(await checkLoss(gpu));
 log("peak FMA throughput");
@@ -332,6 +482,7 @@ const report = {
   totalSeconds: totalS,
   peak: { f32: peak.f32.gflops, f16: peak.f16?.gflops ?? null },
   checks: results,
+  peers,
 };
 const fmt = (v: number | null) => v === null ? "–" : v.toFixed(1);
 const md = [
@@ -351,6 +502,7 @@ const md = [
     } | ${r.detail} |`
   ),
   "",
+  ...(peers.torch ? torchMarkdown(peers.torch) : []),
 ].join("\n");
 const base = `${values.out.replace(/\/+$/, "")}/${slug(gpu.info.description)}${
   values.quick ? "-quick" : ""
@@ -362,7 +514,12 @@ await writeFileAtomic(`${base}.md`, enc.encode(md));
 console.log(md);
 log(`wrote ${base}.md and ${base}.json`);
 gpu.destroy();
-if (results.some((r) => !r.ok)) {
-  log(`FAILED: ${results.filter((r) => !r.ok).map((r) => r.name).join(", ")}`);
+const failed = results.filter((r) => !r.ok).map((r) => r.name);
+// torch absent is reported ("torch: not available"), not a failure; a peer that ran and broke,
+// or disagrees with ours beyond float32 ties, is.
+if (peers.torch?.status === "failed") failed.push("PyTorch peer (failed to run)");
+if (peers.torch?.status === "ok" && !peers.torch.agrees) failed.push("PyTorch peer (disagrees)");
+if (failed.length) {
+  log(`FAILED: ${failed.join(", ")}`);
   Deno.exit(1);
 }
