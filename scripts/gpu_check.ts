@@ -9,7 +9,9 @@
 // float64), top-8 of 100k × 1M at d = 512, the MLCD loss at n = 4096, C = 100k, d = 512 (r = 0.1).
 // Then the PyTorch matmul + topk peer at the top-k shape (bench/peers/torch_topk.py) when an
 // interpreter (MLCD_PYTHON, /usr/bin/python3, python3) imports torch: on CUDA when torch sees a
-// GPU, else on the CPU; otherwise the report says "torch: not available".
+// GPU, else on the CPU; otherwise the report says "torch: not available". Then the benchmark
+// suite: bench/'s k-means and top-k sections at full shapes (--no-suite skips it; with --quick
+// it runs only when --suite asks, at the bench's --quick shapes).
 // No npm package is on this script's import path (check: `deno info scripts/gpu_check.ts`), so it
 // runs on a bare GPU machine with only the Deno binary and the Vulkan loader. Exit code 1 when a
 // check fails, 2 on bad arguments.
@@ -26,6 +28,19 @@ import type { Matrix } from "../src/matrix/matrix.ts";
 import { writeFileAtomic } from "../src/data/atomic.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
 import { findTorch, torchTopk } from "../bench/torch_peer.ts";
+import { findPython } from "../bench/python.ts";
+import { FULL, QUICK as BENCH_QUICK } from "../bench/shapes.ts";
+import { sectionKmeans } from "../bench/kmeans_section.ts";
+import { sectionTopk } from "../bench/topk_section.ts";
+import {
+  computeRatios,
+  details,
+  fmtRatio,
+  fmtSeconds,
+  roofline,
+  rows as benchRows,
+  tunings,
+} from "../bench/report.ts";
 
 /** Shapes of one run. */
 interface Shapes {
@@ -71,6 +86,8 @@ const { values } = (() => {
       args: Deno.args,
       options: {
         quick: { type: "boolean", default: false },
+        "no-suite": { type: "boolean", default: false },
+        suite: { type: "boolean", default: false },
         out: { type: "string", default: "bench/results" },
         help: { type: "boolean", default: false },
       },
@@ -81,8 +98,9 @@ const { values } = (() => {
 })();
 if (values.help) {
   console.log(
-    "deno task gpu-check [--quick] [--out DIR]: kernel exactness at GPU-sized shapes against " +
-      "float64 on sampled rows, then timings; writes DIR/<adapter>.md and .json",
+    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR]: kernel exactness at GPU-sized " +
+      "shapes against float64 on sampled rows, timings, the PyTorch top-k peer, then the bench " +
+      "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json",
   );
   Deno.exit(0);
 }
@@ -201,11 +219,25 @@ async function checkKmeans(gpu: Gpu, x: Matrix, c: Matrix): Promise<CheckResult[
   return [assign, iteration];
 }
 
+/** The `k` largest entries' indices, best first (ties: lower index first), in one pass. */
+function bestK(v: Float64Array, k: number): number[] {
+  const top: number[] = [];
+  for (let j = 0; j < v.length; j++) {
+    if (top.length === k && v[j]! <= v[top[k - 1]!]!) continue;
+    let at = top.length;
+    while (at > 0 && v[top[at - 1]!]! < v[j]!) at--;
+    top.splice(at, 0, j);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
 /** Top-k's check, with our result and the float64 similarities of the sampled rows. */
 interface TopkCheck {
   result: CheckResult;
   got: { indices: Uint32Array; scores: Float32Array };
-  sims: Map<number, Float64Array>;
+  /** Sampled row → its float64 similarities to every key and its float64 top-k. */
+  sampled: Map<number, { sims: Float64Array; order: number[] }>;
 }
 
 async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<TopkCheck> {
@@ -219,12 +251,12 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<TopkCheck> 
   let bad = 0, worst = 0;
   const rows = sampleRows(nq, shapes.sampleRows.topk);
   const tick = progress("top-k float64 check, row", rows.length);
-  const kept = new Map<number, Float64Array>();
+  const kept: TopkCheck["sampled"] = new Map();
   for (const [done, r] of rows.entries()) {
     tick(done);
     const sims = cosines(unitRow(q, r), keys);
-    kept.set(r, sims);
-    const order = [...sims.keys()].sort((a, b) => sims[b]! - sims[a]! || a - b).slice(0, k);
+    const order = bestK(sims, k);
+    kept.set(r, { sims, order });
     for (let t = 0; t < k; t++) {
       const gi = got.indices[r * k + t]!;
       worst = Math.max(worst, Math.abs(got.scores[r * k + t]! - sims[order[t]!]!));
@@ -240,7 +272,7 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<TopkCheck> 
     ms,
     gflops: (2 * nq * nk * d) / (ms * 1e6),
   };
-  return { result, got, sims: kept };
+  return { result, got, sampled: kept };
 }
 
 async function checkLoss(gpu: Gpu): Promise<CheckResult> {
@@ -370,8 +402,7 @@ async function torchPeer(
       if (same) identical++;
     }
     let beyond = 0;
-    for (const [r, sims] of top.sims) {
-      const order = [...sims.keys()].sort((a, b) => sims[b]! - sims[a]! || a - b);
+    for (const [r, { sims, order }] of top.sampled) {
       for (let t = 0; t < k; t++) {
         const i = run.indices[r * k + t]!;
         if (i !== order[t] && !(Math.abs(sims[i]! - sims[order[t]!]!) <= 1e-5)) beyond++;
@@ -470,6 +501,54 @@ const peak = await measurePeak(
   gpu,
   values.quick ? { repeats: 1, workgroups: 64, targetMs: 10 } : {},
 );
+
+// The benchmark suite: bench/'s k-means and top-k sections at their full shapes, in this
+// process (their npm peers, ml-kmeans and hnswlib, load dynamically and fail to a row of their
+// own on a machine without npm packages). The loss section's peer is tfjs (npm); the loss is
+// timed above at the paper shape.
+let suite: { ran: boolean; why?: string } = { ran: false };
+const suiteShapes = values.quick ? BENCH_QUICK : FULL;
+if (values["no-suite"] || (values.quick && !values.suite)) {
+  suite.why = values["no-suite"]
+    ? "not run (--no-suite)"
+    : "not run with --quick (--suite runs it)";
+} else {
+  log(
+    `benchmark suite: bench/kmeans_section.ts and bench/topk_section.ts at ${
+      values.quick ? "--quick" : "full"
+    } shapes`,
+  );
+  const py = await findPython();
+  const tmp = await Deno.makeTempDir({ prefix: "mlcd-gpu-check-" });
+  try {
+    await sectionKmeans(gpu, suiteShapes, py, tmp, peak.f32.gflops, 600);
+    await sectionTopk(gpu, suiteShapes, values.quick, py, tmp, peak.f32.gflops, 600);
+    computeRatios();
+    suite = { ran: true };
+  } catch (e) {
+    suite.why = `failed: ${(e as Error).message}`;
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+const suiteMd = suite.ran
+  ? [
+    `## Benchmark suite (bench/ sections, ${values.quick ? "--quick" : "full"} shapes)`,
+    "",
+    "Ratio = peer time / mlcd time (above 1: mlcd is faster); for a variant, our time / its time.",
+    "",
+    "| task | tool | shape | time | quality | ratio | note |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...benchRows.map((r) =>
+      `| ${r.section} | ${r.tool} | ${r.shape} | ${fmtSeconds(r.seconds)} | ${r.quality} | ${
+        fmtRatio(r.ratio)
+      } | ${r.note} |`
+    ),
+    "",
+    ...tunings.map((t) => `- autotune: ${t}`),
+    "",
+  ]
+  : ["## Benchmark suite", "", `Benchmark suite: ${suite.why}.`, ""];
 const totalS = (performance.now() - started) / 1000;
 
 const report = {
@@ -483,6 +562,7 @@ const report = {
   peak: { f32: peak.f32.gflops, f16: peak.f16?.gflops ?? null },
   checks: results,
   peers,
+  suite: { ...suite, rows: benchRows, roofline, tunings, details },
 };
 const fmt = (v: number | null) => v === null ? "–" : v.toFixed(1);
 const md = [
@@ -503,6 +583,7 @@ const md = [
   ),
   "",
   ...(peers.torch ? torchMarkdown(peers.torch) : []),
+  ...suiteMd,
 ].join("\n");
 const base = `${values.out.replace(/\/+$/, "")}/${slug(gpu.info.description)}${
   values.quick ? "-quick" : ""
@@ -519,6 +600,7 @@ const failed = results.filter((r) => !r.ok).map((r) => r.name);
 // or disagrees with ours beyond float32 ties, is.
 if (peers.torch?.status === "failed") failed.push("PyTorch peer (failed to run)");
 if (peers.torch?.status === "ok" && !peers.torch.agrees) failed.push("PyTorch peer (disagrees)");
+if (suite.why?.startsWith("failed")) failed.push("benchmark suite");
 if (failed.length) {
   log(`FAILED: ${failed.join(", ")}`);
   Deno.exit(1);

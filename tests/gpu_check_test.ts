@@ -72,6 +72,9 @@ Deno.test("deno task gpu-check --quick checks every kernel exactly and writes th
       md,
       new RegExp(`^# gpu-check: ${json.adapter.description.replace(/[()]/g, "\\$&")}`),
     );
+    // The bench suite runs only on GPU-sized runs (or with --suite); the report says so.
+    assert.equal(json.suite.ran, false);
+    assert.match(md, /Benchmark suite: not run with --quick \(--suite runs it\)\./);
     // The peer is always reported: it ran, or the report says why not (never a silent pass).
     assert.ok(["ok", "not available"].includes(json.peers.torch.status), json.peers.torch);
     if (json.peers.torch.status === "not available") {
