@@ -58,8 +58,9 @@ def topk_all(q, keys, k, chunk):
 def run(args):
     qpath, nq, kpath, nk, d, k, out_path = args
     nq, nk, d, k = int(nq), int(nk), int(d), int(k)
-    torch.backends.cuda.matmul.allow_tf32 = False  # a float32 peer for a float32 kernel
-    torch.backends.cudnn.allow_tf32 = False
+    # A float32 peer for a float32 kernel: no TF32 (the default, made explicit).
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = False
     dev = pick_device()
     q_host = torch.from_numpy(np.fromfile(qpath, dtype=np.float32, count=nq * d).reshape(nq, d))
     k_host = torch.from_numpy(np.fromfile(kpath, dtype=np.float32, count=nk * d).reshape(nk, d))
