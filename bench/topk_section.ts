@@ -6,7 +6,10 @@ import { addRoofline, details, emit, fail, log, skip, tunings } from "./report.t
 import type { Shapes } from "./shapes.ts";
 import { clustered, sliceRows } from "./synthetic.ts";
 import { INSTALL_FAISS, type Python, runPython, TOPK_PEERS_PY } from "./python.ts";
-export type TopkModule = typeof import("../src/topk/mod.ts");
+import { findTorch, torchTopk } from "./torch_peer.ts";
+// topk.ts, not mod.ts: mod.ts reaches apache-arrow (labels_io.ts), and `deno task gpu-check` runs
+// this section on a machine without npm packages.
+export type TopkModule = typeof import("../src/topk/topk.ts");
 export type AnnModule = typeof import("../src/ann/mod.ts");
 export function recall(found: Uint32Array, truth: Uint32Array, nq: number, k: number): number {
   let hit = 0;
@@ -72,7 +75,7 @@ export async function sectionTopk(
     skip(section, "faiss IndexFlatIP", shape, INSTALL_FAISS);
   }
   try {
-    const tk: TopkModule = await import("../src/topk/mod.ts");
+    const tk: TopkModule = await import("../src/topk/topk.ts");
     log(`${section}: mlcd (ours)`);
     const tu = performance.now();
     const index = tk.uploadTopkKeys(gpu, keys, { metric: "ip" });
@@ -125,7 +128,49 @@ export async function sectionTopk(
   } catch (e) {
     fail(section, "mlcd (ours)", shape, e);
   }
+  await torchPeer(S, keys, queries, truth, truthName, info, timeoutS);
   await hnswPeer(S, keys, queries, truth, truthName, info, quick);
+}
+
+/** PyTorch float32 matmul + torch.topk (CUDA when torch sees a GPU), when torch imports. */
+export async function torchPeer(
+  S: Shapes["topk"],
+  keys: Matrix,
+  queries: Matrix,
+  truth: Uint32Array | null,
+  truthName: string,
+  info: Record<string, unknown>,
+  timeoutS: number,
+): Promise<void> {
+  const section = `top-${S.k}`;
+  const shape = `${S.queries} q × ${S.keys} centers, d=${S.d}`;
+  const tool = "PyTorch matmul + topk";
+  const py = await findTorch();
+  if (!("exe" in py)) {
+    skip(section, tool, shape, `torch: not available (${py.reason})`);
+    return;
+  }
+  try {
+    log(`${section}: PyTorch ${py.torch} on ${py.device} (bench/peers/torch_topk.py)`);
+    const r = await torchTopk(py, queries, keys, S.k, timeoutS);
+    const seconds = r.uploadSeconds + r.computeSeconds + r.downloadSeconds;
+    const rec = truth ? recall(r.indices, truth, S.queries, S.k) : NaN;
+    emit({
+      section,
+      kind: "peer",
+      tool: `PyTorch ${r.torch} matmul + topk (${r.device})`,
+      shape,
+      seconds,
+      quality: truth ? `recall ${rec.toFixed(4)}` : "recall —",
+      ratio: null,
+      note: `${r.name}; float32, TF32 off; upload + compute + download (compute alone ${
+        (r.computeSeconds * 1000).toFixed(1)
+      } ms, after a warm-up); recall vs ${truthName}`,
+    });
+    info.torch = { ...r, indices: undefined, seconds, recall: rec };
+  } catch (e) {
+    fail(section, tool, shape, e);
+  }
 }
 
 export async function hnswPeer(

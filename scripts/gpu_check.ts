@@ -7,6 +7,11 @@
 //
 // Paper shapes: k-means 1M × 512 → 100k for one iteration (its assignment pass checked against
 // float64), top-8 of 100k × 1M at d = 512, the MLCD loss at n = 4096, C = 100k, d = 512 (r = 0.1).
+// Then the PyTorch matmul + topk peer at the top-k shape (bench/peers/torch_topk.py) when an
+// interpreter (MLCD_PYTHON, /usr/bin/python3, python3) imports torch: on CUDA when torch sees a
+// GPU, else on the CPU; otherwise the report says "torch: not available". Then the benchmark
+// suite: bench/'s k-means and top-k sections at full shapes (--no-suite skips it; with --quick
+// it runs only when --suite asks, at the bench's --quick shapes).
 // No npm package is on this script's import path (check: `deno info scripts/gpu_check.ts`), so it
 // runs on a bare GPU machine with only the Deno binary and the Vulkan loader. Exit code 1 when a
 // check fails, 2 on bad arguments.
@@ -22,6 +27,20 @@ import { sampleClasses } from "../src/loss/sample_classes.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { writeFileAtomic } from "../src/data/atomic.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
+import { findTorch, torchTopk } from "../bench/torch_peer.ts";
+import { findPython } from "../bench/python.ts";
+import { FULL, QUICK as BENCH_QUICK } from "../bench/shapes.ts";
+import { sectionKmeans } from "../bench/kmeans_section.ts";
+import { sectionTopk } from "../bench/topk_section.ts";
+import {
+  computeRatios,
+  details,
+  fmtRatio,
+  fmtSeconds,
+  roofline,
+  rows as benchRows,
+  tunings,
+} from "../bench/report.ts";
 
 /** Shapes of one run. */
 interface Shapes {
@@ -67,6 +86,8 @@ const { values } = (() => {
       args: Deno.args,
       options: {
         quick: { type: "boolean", default: false },
+        "no-suite": { type: "boolean", default: false },
+        suite: { type: "boolean", default: false },
         out: { type: "string", default: "bench/results" },
         help: { type: "boolean", default: false },
       },
@@ -77,8 +98,9 @@ const { values } = (() => {
 })();
 if (values.help) {
   console.log(
-    "deno task gpu-check [--quick] [--out DIR]: kernel exactness at GPU-sized shapes against " +
-      "float64 on sampled rows, then timings; writes DIR/<adapter>.md and .json",
+    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR]: kernel exactness at GPU-sized " +
+      "shapes against float64 on sampled rows, timings, the PyTorch top-k peer, then the bench " +
+      "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json",
   );
   Deno.exit(0);
 }
@@ -197,7 +219,28 @@ async function checkKmeans(gpu: Gpu, x: Matrix, c: Matrix): Promise<CheckResult[
   return [assign, iteration];
 }
 
-async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult> {
+/** The `k` largest entries' indices, best first (ties: lower index first), in one pass. */
+function bestK(v: Float64Array, k: number): number[] {
+  const top: number[] = [];
+  for (let j = 0; j < v.length; j++) {
+    if (top.length === k && v[j]! <= v[top[k - 1]!]!) continue;
+    let at = top.length;
+    while (at > 0 && v[top[at - 1]!]! < v[j]!) at--;
+    top.splice(at, 0, j);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
+/** Top-k's check, with our result and the float64 similarities of the sampled rows. */
+interface TopkCheck {
+  result: CheckResult;
+  got: { indices: Uint32Array; scores: Float32Array };
+  /** Sampled row → its float64 similarities to every key and its float64 top-k. */
+  sampled: Map<number, { sims: Float64Array; order: number[] }>;
+}
+
+async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<TopkCheck> {
   const { nq, nk, d, k } = shapes.topk;
   const shape = `queries=${nq} keys=${nk} d=${d} k=${k}`;
   log(`top-${k} ${shape}: GPU`);
@@ -208,17 +251,19 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult
   let bad = 0, worst = 0;
   const rows = sampleRows(nq, shapes.sampleRows.topk);
   const tick = progress("top-k float64 check, row", rows.length);
+  const kept: TopkCheck["sampled"] = new Map();
   for (const [done, r] of rows.entries()) {
     tick(done);
     const sims = cosines(unitRow(q, r), keys);
-    const order = [...sims.keys()].sort((a, b) => sims[b]! - sims[a]! || a - b).slice(0, k);
+    const order = bestK(sims, k);
+    kept.set(r, { sims, order });
     for (let t = 0; t < k; t++) {
       const gi = got.indices[r * k + t]!;
       worst = Math.max(worst, Math.abs(got.scores[r * k + t]! - sims[order[t]!]!));
       if (gi !== order[t] && Math.abs(sims[gi]! - sims[order[t]!]!) > 1e-5) bad++;
     }
   }
-  return {
+  const result = {
     name: `top-${k}`,
     shape,
     ok: bad === 0 && worst < 1e-4,
@@ -227,6 +272,7 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult
     ms,
     gflops: (2 * nq * nk * d) / (ms * 1e6),
   };
+  return { result, got, sampled: kept };
 }
 
 async function checkLoss(gpu: Gpu): Promise<CheckResult> {
@@ -290,6 +336,138 @@ async function checkLoss(gpu: Gpu): Promise<CheckResult> {
   };
 }
 
+/** The PyTorch matmul + topk peer's entry in the report. */
+type TorchPeerReport =
+  | { status: "not available"; reason: string }
+  | { status: "failed"; python: string; error: string }
+  | {
+    status: "ok";
+    python: string;
+    torch: string;
+    device: string;
+    deviceName: string;
+    shape: string;
+    /** Ours, second run (pipelines compiled), from host rows to host indices. */
+    oursSeconds: number;
+    /** Torch from host rows to host indices: upload + compute + download. */
+    torchSeconds: number;
+    /** Torch's normalise + matmul + topk on the device alone (after a warm-up). */
+    torchComputeSeconds: number;
+    /** torchSeconds / oursSeconds: above 1, ours is faster (the bench's convention). */
+    ratio: number;
+    /** torchComputeSeconds / oursSeconds. */
+    computeRatio: number;
+    /** Fraction of our top-k entries (all rows) that torch's top-k also holds. */
+    recall: number;
+    /** Rows whose top-k equals torch's, in order. */
+    rowsIdentical: number;
+    /** On the float64-checked rows: torch entries that differ from float64 beyond ties. */
+    torchBeyondTies: number;
+    agrees: boolean;
+  };
+
+/**
+ * Times PyTorch's float32 matmul + topk (CUDA when it sees a GPU, else the CPU) on the same
+ * rows as our top-k, and checks its indices against ours (all rows) and against float64 (the
+ * sampled rows). Ours is timed again for the ratio, now with its pipelines compiled.
+ */
+async function torchPeer(
+  gpu: Gpu,
+  q: Matrix,
+  keys: Matrix,
+  top: TopkCheck,
+): Promise<TorchPeerReport> {
+  const { k } = shapes.topk;
+  const py = await findTorch();
+  if (!("exe" in py)) {
+    log(`torch: not available (${py.reason})`);
+    return { status: "not available", reason: py.reason };
+  }
+  log(`top-${k} peer: PyTorch ${py.torch} on ${py.device} (${py.name}) via ${py.exe}`);
+  try {
+    const t0 = performance.now();
+    await topk(gpu, q, keys, k);
+    const oursSeconds = (performance.now() - t0) / 1000;
+    const run = await torchTopk(py, q, keys, k, values.quick ? 300 : 900);
+    const ours = top.got.indices;
+    let hits = 0, identical = 0;
+    for (let r = 0; r < q.rows; r++) {
+      const mine = new Set(ours.subarray(r * k, (r + 1) * k));
+      let same = true;
+      for (let t = 0; t < k; t++) {
+        const i = run.indices[r * k + t]!;
+        if (mine.has(i)) hits++;
+        if (i !== ours[r * k + t]) same = false;
+      }
+      if (same) identical++;
+    }
+    let beyond = 0;
+    for (const [r, { sims, order }] of top.sampled) {
+      for (let t = 0; t < k; t++) {
+        const i = run.indices[r * k + t]!;
+        if (i !== order[t] && !(Math.abs(sims[i]! - sims[order[t]!]!) <= 1e-5)) beyond++;
+      }
+    }
+    const recall = hits / (q.rows * k);
+    const torchSeconds = run.uploadSeconds + run.computeSeconds + run.downloadSeconds;
+    const report: TorchPeerReport = {
+      status: "ok",
+      python: py.exe,
+      torch: run.torch,
+      device: run.device,
+      deviceName: run.name,
+      shape: `queries=${q.rows} keys=${keys.rows} d=${keys.cols} k=${k}`,
+      oursSeconds,
+      torchSeconds,
+      torchComputeSeconds: run.computeSeconds,
+      ratio: torchSeconds / oursSeconds,
+      computeRatio: run.computeSeconds / oursSeconds,
+      recall,
+      rowsIdentical: identical,
+      torchBeyondTies: beyond,
+      // float32 ties may order differently; anything else is a disagreement.
+      agrees: recall >= 0.999 && beyond === 0,
+    };
+    log(
+      `top-${k} peer: ours ${oursSeconds.toFixed(3)} s, torch ${torchSeconds.toFixed(3)} s ` +
+        `(compute ${run.computeSeconds.toFixed(3)} s); recall of ours in torch's ${
+          recall.toFixed(5)
+        }`,
+    );
+    return report;
+  } catch (e) {
+    log(`torch peer failed: ${(e as Error).message}`);
+    return { status: "failed", python: py.exe, error: (e as Error).message };
+  }
+}
+
+function torchMarkdown(p: TorchPeerReport): string[] {
+  const head = [`## PyTorch matmul + topk peer`, ""];
+  if (p.status === "not available") return [...head, `torch: not available (${p.reason}).`, ""];
+  if (p.status === "failed") return [...head, `torch: **FAILED** via ${p.python}: ${p.error}`, ""];
+  const s = (v: number) => v >= 1 ? `${v.toFixed(2)} s` : `${(v * 1000).toFixed(1)} ms`;
+  return [
+    ...head,
+    `PyTorch ${p.torch} on ${p.device} (${p.deviceName}), ${p.python}; float32 matmul (TF32 off) ` +
+    `+ torch.topk on L2-normalised rows, ${p.shape}. Ratio = torch time / our time (above 1: ` +
+    `ours is faster); both from host rows to host indices, ours after a first run compiled its ` +
+    `pipelines, torch after a warm-up.`,
+    "",
+    "| tool | time | ratio | agreement |",
+    "| --- | --- | --- | --- |",
+    `| mlcd top-k (ours) | ${s(p.oursSeconds)} | | |`,
+    `| torch, upload + compute + download | ${s(p.torchSeconds)} | ${
+      p.ratio.toFixed(2)
+    }× | recall of ours in torch's top-k ${p.recall.toFixed(5)}; ${p.rowsIdentical} rows ` +
+    `identical in order; ${p.torchBeyondTies} torch entries off float64 beyond ties on the ` +
+    `sampled rows${p.agrees ? "" : " (**disagrees**)"} |`,
+    `| torch, compute on the device only | ${s(p.torchComputeSeconds)} | ${
+      p.computeRatio.toFixed(2)
+    }× | |`,
+    "",
+  ];
+}
+
 function slug(description: string): string {
   return description.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") ||
     "unknown-adapter";
@@ -303,6 +481,7 @@ log(
   }`,
 );
 const results: CheckResult[] = [];
+const peers: { torch?: TorchPeerReport } = {};
 {
   const { n, k, d } = shapes.kmeans;
   log(`generating ${n} × ${d} rows and ${k} × ${d} centroids`);
@@ -312,7 +491,9 @@ const results: CheckResult[] = [];
   const t = shapes.topk;
   const q = t.nq === k && t.d === d ? c : randomMatrix(t.nq, t.d, 3);
   const keys = t.nk === n && t.d === d ? x : randomMatrix(t.nk, t.d, 4);
-  results.push(await checkTopk(gpu, q, keys));
+  const top = await checkTopk(gpu, q, keys);
+  results.push(top.result);
+  peers.torch = await torchPeer(gpu, q, keys, top);
 }
 results.push(await checkLoss(gpu));
 log("peak FMA throughput");
@@ -320,6 +501,54 @@ const peak = await measurePeak(
   gpu,
   values.quick ? { repeats: 1, workgroups: 64, targetMs: 10 } : {},
 );
+
+// The benchmark suite: bench/'s k-means and top-k sections at their full shapes, in this
+// process (their npm peers, ml-kmeans and hnswlib, load dynamically and fail to a row of their
+// own on a machine without npm packages). The loss section's peer is tfjs (npm); the loss is
+// timed above at the paper shape.
+let suite: { ran: boolean; why?: string } = { ran: false };
+const suiteShapes = values.quick ? BENCH_QUICK : FULL;
+if (values["no-suite"] || (values.quick && !values.suite)) {
+  suite.why = values["no-suite"]
+    ? "not run (--no-suite)"
+    : "not run with --quick (--suite runs it)";
+} else {
+  log(
+    `benchmark suite: bench/kmeans_section.ts and bench/topk_section.ts at ${
+      values.quick ? "--quick" : "full"
+    } shapes`,
+  );
+  const py = await findPython();
+  const tmp = await Deno.makeTempDir({ prefix: "mlcd-gpu-check-" });
+  try {
+    await sectionKmeans(gpu, suiteShapes, py, tmp, peak.f32.gflops, 600);
+    await sectionTopk(gpu, suiteShapes, values.quick, py, tmp, peak.f32.gflops, 600);
+    computeRatios();
+    suite = { ran: true };
+  } catch (e) {
+    suite.why = `failed: ${(e as Error).message}`;
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+const suiteMd = suite.ran
+  ? [
+    `## Benchmark suite (bench/ sections, ${values.quick ? "--quick" : "full"} shapes)`,
+    "",
+    "Ratio = peer time / mlcd time (above 1: mlcd is faster); for a variant, our time / its time.",
+    "",
+    "| task | tool | shape | time | quality | ratio | note |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...benchRows.map((r) =>
+      `| ${r.section} | ${r.tool} | ${r.shape} | ${fmtSeconds(r.seconds)} | ${r.quality} | ${
+        fmtRatio(r.ratio)
+      } | ${r.note} |`
+    ),
+    "",
+    ...tunings.map((t) => `- autotune: ${t}`),
+    "",
+  ]
+  : ["## Benchmark suite", "", `Benchmark suite: ${suite.why}.`, ""];
 const totalS = (performance.now() - started) / 1000;
 
 const report = {
@@ -332,6 +561,8 @@ const report = {
   totalSeconds: totalS,
   peak: { f32: peak.f32.gflops, f16: peak.f16?.gflops ?? null },
   checks: results,
+  peers,
+  suite: { ...suite, rows: benchRows, roofline, tunings, details },
 };
 const fmt = (v: number | null) => v === null ? "–" : v.toFixed(1);
 const md = [
@@ -351,6 +582,8 @@ const md = [
     } | ${r.detail} |`
   ),
   "",
+  ...(peers.torch ? torchMarkdown(peers.torch) : []),
+  ...suiteMd,
 ].join("\n");
 const base = `${values.out.replace(/\/+$/, "")}/${slug(gpu.info.description)}${
   values.quick ? "-quick" : ""
@@ -362,7 +595,13 @@ await writeFileAtomic(`${base}.md`, enc.encode(md));
 console.log(md);
 log(`wrote ${base}.md and ${base}.json`);
 gpu.destroy();
-if (results.some((r) => !r.ok)) {
-  log(`FAILED: ${results.filter((r) => !r.ok).map((r) => r.name).join(", ")}`);
+const failed = results.filter((r) => !r.ok).map((r) => r.name);
+// torch absent is reported ("torch: not available"), not a failure; a peer that ran and broke,
+// or disagrees with ours beyond float32 ties, is.
+if (peers.torch?.status === "failed") failed.push("PyTorch peer (failed to run)");
+if (peers.torch?.status === "ok" && !peers.torch.agrees) failed.push("PyTorch peer (disagrees)");
+if (suite.why?.startsWith("failed")) failed.push("benchmark suite");
+if (failed.length) {
+  log(`FAILED: ${failed.join(", ")}`);
   Deno.exit(1);
 }

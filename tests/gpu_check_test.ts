@@ -1,22 +1,63 @@
 import assert from "node:assert/strict";
+import { findTorch } from "../bench/torch_peer.ts";
 
+const ROOT = new URL("..", import.meta.url).pathname;
 const SCRIPT = new URL("../scripts/gpu_check.ts", import.meta.url).pathname;
+const CI = Deno.env.get("CI") === "true";
+
+// The PyTorch peer runs when an interpreter imports torch (Debian: apt-get install python3-torch).
+const TORCH = await findTorch();
+const NO_TORCH = "exe" in TORCH ? null : TORCH.reason;
+if (NO_TORCH && !CI) {
+  console.error(
+    `gpu_check_test: skipping the PyTorch peer test: torch does not import (${NO_TORCH})`,
+  );
+}
+
+/** One `gpu-check --quick` run, shared by the tests below: its exit code, stderr, md and json. */
+interface QuickRun {
+  code: number;
+  stderr: string;
+  files: string[];
+  md: string;
+  // deno-lint-ignore no-explicit-any
+  json: any;
+}
+let quick: Promise<QuickRun> | null = null;
+function quickRun(): Promise<QuickRun> {
+  quick ??= (async () => {
+    const out = await Deno.makeTempDir({ prefix: "mlcd_gpu_check_" });
+    try {
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", SCRIPT, "--quick", "--out", out],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+      const read = (ext: string) => {
+        const f = files.find((f) => f.endsWith(ext));
+        return f ? Deno.readTextFileSync(`${out}/${f}`) : "";
+      };
+      const json = read(".json");
+      return {
+        code: run.code,
+        stderr: new TextDecoder().decode(run.stderr),
+        files,
+        md: read(".md"),
+        json: json ? JSON.parse(json) : null,
+      };
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  })();
+  return quick;
+}
 
 Deno.test("deno task gpu-check --quick checks every kernel exactly and writes the report", async () => {
-  const out = await Deno.makeTempDir({ prefix: "mlcd_gpu_check_" });
-  try {
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", SCRIPT, "--quick", "--out", out],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 0, stderr);
-    const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  {
+    const { code, stderr, files, json, md } = await quickRun();
+    assert.equal(code, 0, stderr);
     assert.equal(files.length, 2, files.join(", "));
-    const json = JSON.parse(
-      await Deno.readTextFile(`${out}/${files.find((f) => f.endsWith(".json"))}`),
-    );
     assert.deepEqual(
       json.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]),
       [
@@ -27,28 +68,104 @@ Deno.test("deno task gpu-check --quick checks every kernel exactly and writes th
       ],
     );
     assert.equal(typeof json.adapter.description, "string");
-    const md = await Deno.readTextFile(`${out}/${files.find((f) => f.endsWith(".md"))}`);
     assert.match(
       md,
       new RegExp(`^# gpu-check: ${json.adapter.description.replace(/[()]/g, "\\$&")}`),
     );
-  } finally {
-    await Deno.remove(out, { recursive: true });
+    // The bench suite runs only on GPU-sized runs (or with --suite); the report says so.
+    assert.equal(json.suite.ran, false);
+    assert.match(md, /Benchmark suite: not run with --quick \(--suite runs it\)\./);
+    // The peer is always reported: it ran, or the report says why not (never a silent pass).
+    assert.ok(["ok", "not available"].includes(json.peers.torch.status), json.peers.torch);
+    if (json.peers.torch.status === "not available") {
+      assert.match(md, /torch: not available \(.+\)/);
+    }
   }
 });
 
-Deno.test("scripts/gpu_check.ts has no npm package on its import path", async () => {
+Deno.test({
+  name: "gpu-check --quick runs the PyTorch matmul + topk peer and it agrees with ours",
+  ignore: NO_TORCH !== null && !CI,
+  async fn() {
+    assert.equal(
+      NO_TORCH,
+      null,
+      `torch does not import (apt-get install python3-torch): ${NO_TORCH}`,
+    );
+    const { code, stderr, json, md } = await quickRun();
+    assert.equal(code, 0, stderr);
+    const p = json.peers.torch;
+    assert.equal(p.status, "ok", JSON.stringify(p));
+    assert.equal(p.python, (TORCH as { exe: string }).exe);
+    assert.equal(p.shape, "queries=97 keys=3001 d=64 k=8");
+    // The agreement is computed, not assumed: every figure is in range and consistent.
+    assert.ok(p.recall >= 0.999 && p.recall <= 1, `recall ${p.recall}`);
+    assert.ok(p.rowsIdentical >= 90 && p.rowsIdentical <= 97, `${p.rowsIdentical} rows`);
+    assert.equal(p.torchBeyondTies, 0);
+    assert.equal(p.agrees, true);
+    for (const key of ["oursSeconds", "torchSeconds", "torchComputeSeconds"]) {
+      assert.ok(p[key] > 0 && Number.isFinite(p[key]), `${key} ${p[key]}`);
+    }
+    assert.ok(Math.abs(p.ratio - p.torchSeconds / p.oursSeconds) < 1e-9);
+    assert.match(md, /## PyTorch matmul \+ topk peer/);
+    assert.match(md, new RegExp(`\\| ${p.ratio.toFixed(2)}× \\| recall of ours in torch's top-k`));
+  },
+});
+
+interface GraphModule {
+  specifier: string;
+  dependencies?: { specifier: string; isDynamic?: boolean; code?: { specifier: string } }[];
+}
+
+Deno.test("scripts/gpu_check.ts has no npm package on its static import path", async () => {
   const info = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", SCRIPT],
     stdout: "piped",
   }).output();
   assert.equal(info.code, 0);
   const graph = JSON.parse(new TextDecoder().decode(info.stdout));
-  const npm = (graph.modules as { specifier: string }[]).filter((m) =>
-    m.specifier.startsWith("npm:")
-  );
+  const modules = new Map((graph.modules as GraphModule[]).map((m) => [m.specifier, m]));
+  // npm packages resolve into node_modules/ (nodeModulesDir "manual"): follow every static
+  // import from the script and collect the npm specifiers met on the way. A dynamic import
+  // loads only when it runs, so the script starts on a machine without node_modules.
+  const npm: string[] = [];
+  const seen = new Set<string>();
+  const todo = [graph.roots[0] as string];
+  while (todo.length) {
+    const m = modules.get(todo.pop()!);
+    if (!m || seen.has(m.specifier)) continue;
+    seen.add(m.specifier);
+    for (const d of m.dependencies ?? []) {
+      if (d.isDynamic) continue;
+      if (d.specifier.startsWith("npm:")) npm.push(`${m.specifier} imports ${d.specifier}`);
+      else if (d.code) todo.push(d.code.specifier);
+    }
+  }
   assert.deepEqual(npm, []);
-  assert.ok(graph.modules.length > 10, "the import graph was read");
+  assert.ok(seen.size > 10, "the import graph was read");
+});
+
+Deno.test("scripts/gpu_check.ts loads in a copy of the tree without node_modules", async () => {
+  // What a bare GPU machine has: the Deno binary, the sources and the kernels.
+  const tmp = await Deno.makeTempDir({ prefix: "mlcd_gpu_check_bare_" });
+  try {
+    for (const dir of ["src", "kernels", "scripts", "bench"]) {
+      await new Deno.Command("cp", { args: ["-r", `${ROOT}${dir}`, `${tmp}/${dir}`] }).output();
+    }
+    await Deno.copyFile(`${ROOT}deno.json`, `${tmp}/deno.json`);
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/gpu_check.ts", "--help"],
+      cwd: tmp,
+      stdout: "piped",
+      stderr: "piped",
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, stderr);
+    assert.match(new TextDecoder().decode(run.stdout), /^deno task gpu-check/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("scripts/gpu_check.ts exits 2 with one line on an unknown flag", async () => {

@@ -19,11 +19,11 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { checkOutputFiles, type OutputFile } from "./_paths.ts";
-import { atomicWrites } from "../data/atomic.ts";
+import { atomicWrites, openFileAtomic } from "../data/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource } from "../data/row_source.ts";
 import { peakRssBytes } from "./_rss.ts";
-import { writeNpy } from "../data/npy.ts";
+import { encodeNpyHeader, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
 import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
@@ -163,6 +163,23 @@ async function main(args: string[]): Promise<void> {
     }
     progress(line);
   };
+  // --assignments streams to a temporary file beside it, batch by batch as the final pass
+  // computes them, so that n × 4 bytes are never held in memory; it is renamed into place
+  // with --out, or removed when the run fails.
+  const sink = values.assignments === undefined ? null : await openFileAtomic(values.assignments);
+  const fail = async (error: unknown): Promise<never> => {
+    await sink?.abort();
+    throw error;
+  };
+  let written = 0;
+  const onAssignments = async (a: Uint32Array, rowStart: number) => {
+    if (rowStart !== written) {
+      throw new Error(`Expected assignments from row ${written} but got row ${rowStart}`);
+    }
+    await sink!.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    written += a.length;
+  };
+  await sink?.write(encodeNpyHeader("u4", [x.rows])).catch(fail);
   const result = await kmeans(gpu, x, {
     k,
     niter,
@@ -173,7 +190,8 @@ async function main(args: string[]): Promise<void> {
     f16: values.f16 ?? false,
     variant,
     batchRows,
-    keepAssignments: values.assignments !== undefined,
+    keepAssignments: false,
+    ...(sink ? { onAssignments } : {}),
     ...(values.column ? { column: values.column } : {}),
     ...(values.weights ? { weights: values.weights } : {}),
     ...(values.checkpoint
@@ -187,7 +205,10 @@ async function main(args: string[]): Promise<void> {
           `time ${formatSeconds(s.time)}  ETA ${formatSeconds(s.eta)}  ` +
           `imbalance ${s.imbalanceFactor.toFixed(3)}  empty clusters split ${s.nsplit}`,
       ),
-  });
+  }).catch(fail);
+  if (sink && written !== x.rows) {
+    await fail(new Error(`Expected ${x.rows} assignments but the final pass gave ${written}`));
+  }
   // Both outputs or neither.
   await atomicWrites(async () => {
     if (values.out) {
@@ -196,10 +217,8 @@ async function main(args: string[]): Promise<void> {
         result.centroids.cols,
       ]);
     }
-    if (values.assignments) {
-      await writeNpy(values.assignments, result.assignments, [result.assignments.length]);
-    }
-  });
+    await sink?.commit();
+  }).catch(fail);
   const seconds = (performance.now() - t0) / 1000;
   const kern = result.kernel;
   progress(

@@ -1,6 +1,5 @@
 // Private: the shape of every embedding file (npy header, or Arrow scanned without
 // converting), shared by shards.ts and row_source.ts.
-import { scanArrowEmbeddings } from "./arrow.ts";
 import { npyMatrixShape, readNpyFileHeader } from "./npy.ts";
 
 /**
@@ -50,7 +49,11 @@ export async function planShards(files: string[], column: string | undefined): P
         file,
         npy: false,
         dtype: "arrow",
-        ...scanArrowEmbeddings(await Deno.readFile(file), options, file),
+        ...(await import("./arrow.ts")).scanArrowEmbeddings(
+          await Deno.readFile(file),
+          options,
+          file,
+        ),
       });
     }
     const first = shards[0]!, last = shards[shards.length - 1]!;

@@ -239,3 +239,92 @@ export async function removeStaleTemps(
   }
   return removed;
 }
+
+/** A file being written atomically piece by piece: see {@linkcode openFileAtomic}. */
+export interface AtomicFile {
+  /** The destination. */
+  readonly path: string;
+  /** Appends every byte of `chunk` to the temporary file. */
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Flushes the temporary file to disk and renames it over `path`; inside
+   * {@linkcode atomicWrites}, joins that batch instead (renamed with the others).
+   */
+  commit(): Promise<void>;
+  /** Closes and removes the temporary file; `path` is left as it was. Safe to call twice. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Opens `<path>.tmp-<hex>` (locked while it exists) for a file whose content is produced over
+ * time, e.g. appended batch by batch during a long computation, so that it never has to be held
+ * in memory. Nothing appears at `path` until {@linkcode AtomicFile.commit}; on
+ * {@linkcode AtomicFile.abort} (or when a process dies) no partial output is left under `path`
+ * (a dead writer's temporary file is found by {@linkcode removeStaleTemps}). Errors name `path`.
+ *
+ * @param path The destination file.
+ * @returns The open temporary file.
+ *
+ * @example Usage
+ * ```ts
+ * import { openFileAtomic } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * const out = await openFileAtomic(`${dir}/log.txt`);
+ * try {
+ *   for (const line of ["a\n", "b\n"]) await out.write(new TextEncoder().encode(line));
+ *   await out.commit();
+ * } catch (e) {
+ *   await out.abort();
+ *   throw e;
+ * }
+ * console.log(await Deno.readTextFile(`${dir}/log.txt`)); // a\nb\n
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function openFileAtomic(path: string): Promise<AtomicFile> {
+  const tmp = atomicPath(path);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true });
+    await file.lock(true);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw named(error, path, tmp);
+  }
+  let state: "open" | "staged" | "done" = "open";
+  const abort = async () => {
+    if (state !== "open") return;
+    state = "done";
+    try {
+      file.close();
+    } catch { /* already closed */ }
+    await Deno.remove(tmp).catch(() => {});
+  };
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (state !== "open") throw new Error(`Cannot write ${path}: already committed or aborted`);
+    try {
+      return await fn();
+    } catch (error) {
+      await abort();
+      throw named(error, path, tmp);
+    }
+  };
+  return {
+    path,
+    write: (chunk) => guard(() => writeAll(file, chunk)),
+    commit: () =>
+      guard(async () => {
+        await file.sync();
+        const batch = batches.getStore();
+        if (batch) {
+          batch.push({ tmp, path, file });
+          state = "staged";
+          return;
+        }
+        await Deno.rename(tmp, path);
+        state = "done";
+        file.close();
+      }),
+    abort,
+  };
+}

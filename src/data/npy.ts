@@ -528,6 +528,41 @@ function descrOf(data: NpyData, options: EncodeNpyOptions): { descr: string; f16
   );
 }
 
+/**
+ * The `.npy` preamble and header alone, for a file whose data follows later (streamed in
+ * pieces, e.g. with `openFileAtomic`): `shape.reduce(×)` little-endian values of `dtype`
+ * must follow it.
+ *
+ * @param dtype The values' type: `"f4"`, `"f2"`, `"u4"`, `"i4"` or `"u1"`.
+ * @param shape The array's shape.
+ * @returns The header bytes (a multiple of 64).
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeNpy, encodeNpyHeader } from "./npy.ts";
+ * const head = encodeNpyHeader("u4", [2]);
+ * const bytes = new Uint8Array(head.length + 8);
+ * bytes.set(head);
+ * bytes.set(new Uint8Array(new Uint32Array([7, 9]).buffer), head.length);
+ * console.log(decodeNpy(bytes).data); // Uint32Array(2) [ 7, 9 ]
+ * ```
+ */
+export function encodeNpyHeader(
+  dtype: "f4" | "f2" | "u4" | "i4" | "u1",
+  shape: number[],
+): Uint8Array {
+  const descr = { f4: "<f4", f2: "<f2", u4: "<u4", i4: "<i4", u1: "|u1" }[dtype];
+  if (descr === undefined) {
+    throw new TypeError(`Expected dtype to be f4, f2, u4, i4 or u1 but found ${dtype}`);
+  }
+  if (!Array.isArray(shape) || shape.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new TypeError(
+      `Expected shape to be an array of non-negative integers but found ${JSON.stringify(shape)}`,
+    );
+  }
+  return headerBytes(descr, shape);
+}
+
 /** Builds the npy preamble + header for `descr` and `shape` (v1, or v2 for huge headers). */
 function headerBytes(descr: string, shape: readonly number[]): Uint8Array {
   const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeString(shape)}, }`;

@@ -7,7 +7,6 @@
  */
 
 import type { Matrix } from "../matrix/matrix.ts";
-import { decodeArrowEmbeddings } from "./arrow.ts";
 import { type NpyHeader, npyMatrixShape, readNpyFileHeader, readNpyRows } from "./npy.ts";
 import { listEmbeddingFiles } from "./shards.ts";
 import { isNpy, planShards } from "./_shard_plan.ts";
@@ -182,6 +181,7 @@ export interface RowBatch {
 /** Decodes an Arrow file and checks its width against the source. */
 async function decodeArrow(source: RowSource, file: string): Promise<Matrix> {
   const options = source.column === undefined ? {} : { column: source.column };
+  const { decodeArrowEmbeddings } = await import("./arrow.ts"); // lazy: npm only for Arrow input
   const m = decodeArrowEmbeddings(await Deno.readFile(file), options, file);
   if (m.cols !== source.cols) {
     throw new RangeError(

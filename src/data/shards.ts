@@ -6,9 +6,11 @@
  */
 
 import type { Matrix } from "../matrix/matrix.ts";
-import { decodeArrowEmbeddings } from "./arrow.ts";
 import { readNpyFileHeader, readNpyRows } from "./npy.ts";
 import { planShards } from "./_shard_plan.ts";
+
+/** The Arrow reader, loaded on first use: `apache-arrow` (npm) only when an Arrow file is read. */
+const arrow = () => import("./arrow.ts");
 
 /** File name endings that {@linkcode listEmbeddingFiles} picks up in a directory. */
 export const EMBEDDING_EXTENSIONS: readonly string[] = [".npy", ".arrow", ".feather", ".ipc"];
@@ -173,7 +175,11 @@ export async function readEmbeddings(
       const decodeOptions = options.column === undefined
         ? { into }
         : { into, column: options.column };
-      decodeArrowEmbeddings(await Deno.readFile(shard.file), decodeOptions, shard.file);
+      (await arrow()).decodeArrowEmbeddings(
+        await Deno.readFile(shard.file),
+        decodeOptions,
+        shard.file,
+      );
     }
     options.onFile?.(shard.file, shard.rows, shard.dtype);
     at += shard.rows;
@@ -228,7 +234,11 @@ export async function* streamEmbeddings(
       }
     } else {
       const decodeOptions = options.column === undefined ? {} : { column: options.column };
-      const m = decodeArrowEmbeddings(await Deno.readFile(file), decodeOptions, file);
+      const m = (await arrow()).decodeArrowEmbeddings(
+        await Deno.readFile(file),
+        decodeOptions,
+        file,
+      );
       if (m.cols !== cols) {
         throw new RangeError(
           `Expected every embedding file to have ${cols} columns but found ${m.cols} in ${file}`,

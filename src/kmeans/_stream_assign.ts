@@ -86,6 +86,8 @@ export interface StreamAssignArgs {
   weight: ((row: number) => number) | undefined;
   /** Keep the assignments (else an empty array is returned). */
   keep: boolean;
+  /** Called with each batch's assignments and its first row, in row order (awaited). */
+  onAssignments: ((assignments: Uint32Array, rowStart: number) => void | Promise<void>) | undefined;
   /** Called with (rows done, seconds so far) after every batch. */
   onBatch: ((done: number, seconds: number) => void) | undefined;
 }
@@ -148,6 +150,7 @@ export async function streamAssign(
       const idxs = new Uint32Array(ib!);
       for (const c of idxs) counts[c]!++;
       if (a.keep) assignments.set(idxs, b.rowStart);
+      await a.onAssignments?.(idxs, b.rowStart);
       const s = new Float32Array(sb!);
       if (a.weight) {
         for (let i = 0; i < m; i++) objective += a.weight(b.rowStart + i) * s[i]!;

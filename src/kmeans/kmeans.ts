@@ -288,6 +288,7 @@ export async function kmeans(
     if (all) {
       const out = fullOut ?? trainOut;
       const r = await finalPass(gpu, variant, all, out, cents, spherical, d, stats, weights);
+      await options.onAssignments?.(r.assignments, 0);
       if (options.keepAssignments === false) r.assignments = new Uint32Array(0);
       return r;
     }
@@ -302,6 +303,7 @@ export async function kmeans(
       batchRows,
       weight: weights ? (row) => weights.w[row]! : undefined,
       keep: options.keepAssignments ?? true,
+      onAssignments: options.onAssignments,
       onBatch: (done, seconds) => {
         const now = performance.now();
         if (now - last < 2000 && done < n) return;

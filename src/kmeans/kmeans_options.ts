@@ -122,10 +122,18 @@ export interface KMeansOptions {
   /**
    * Return every row's assignment. `false` returns an empty array instead, so that a run over
    * files holds no per-row state at all (the objective is still computed over all rows;
-   * the CLI keeps them only for `--assignments`).
+   * the CLI streams `--assignments` to disk through `onAssignments` instead).
    * @default {true}
    */
   keepAssignments?: boolean;
+  /**
+   * Called with the final assignments as they are computed, in row order: `assignments[i]` is
+   * row `rowStart + i`'s centroid, and the calls cover rows `0 … n-1` once, contiguously (one
+   * call per streamed batch, or one call with all rows when they are on the GPU). Awaited
+   * before the next batch, so a writer can append each batch to a file and hold none of them.
+   * @default {undefined}
+   */
+  onAssignments?: (assignments: Uint32Array, rowStart: number) => void | Promise<void>;
   /**
    * Write the run's state to `path` atomically every `every` iterations and when the
    * iterations end (centroids exactly as on the GPU, iteration, pending splits, stats).
