@@ -250,7 +250,9 @@ export function uploadMatrix(gpu: Gpu, m: Matrix, options: UploadMatrixOptions =
             const v = m.data[src + j]!;
             if (!Number.isFinite(v)) {
               throw new RangeError(
-                `Expected finite values in the matrix but found ${v} at row ${row}, column ${j}`,
+                `Expected finite values in ${
+                  options.label ?? "the matrix"
+                } but found ${v} at row ${row}, column ${j}`,
               );
             }
             part[r * width + j] = v;
@@ -465,6 +467,42 @@ function halves(raw: ArrayBuffer): ArrayLike<number> {
     .Float16Array;
   if (!F16) throw new Error("Float16Array is not available in this runtime");
   return new F16(raw);
+}
+
+/**
+ * Wraps one existing buffer (e.g. a tfjs tensor's) as a single-chunk {@linkcode GpuMatrix}
+ * without copying it; `destroy()` of the view leaves the buffer alone.
+ *
+ * @param buffer A storage buffer holding `rows × stride` values.
+ * @param rows Rows.
+ * @param cols Logical columns.
+ * @param options `stride` (default `cols`), `dtype` (default `"f32"`), `normalized`.
+ * @returns The view.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const e = gpuMatrixView(tensorBuffer, 256, 128);
+ * ```
+ */
+export function gpuMatrixView(
+  buffer: GPUBuffer,
+  rows: number,
+  cols: number,
+  options: { stride?: number; dtype?: GpuMatrixDtype; normalized?: boolean } = {},
+): GpuMatrix {
+  const { stride, dtype } = checkLayout(cols, {
+    stride: options.stride ?? cols,
+    ...(options.dtype ? { dtype: options.dtype } : {}),
+  });
+  return {
+    rows,
+    cols,
+    stride,
+    dtype,
+    normalized: options.normalized ?? false,
+    chunks: [{ buffer, rowStart: 0, rows }],
+    destroy() {},
+  };
 }
 
 /**

@@ -20,6 +20,7 @@ export {
   type GpuMatrixLayout,
   type GpuMatrixLease,
   type GpuMatrixStats,
+  gpuMatrixView,
   isGpuMatrix,
   matrixStats,
   repackMatrix,
