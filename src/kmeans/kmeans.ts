@@ -291,7 +291,8 @@ export async function kmeans(
     ? useGpuMatrix(gpu, (gx ?? matrix)!, { ...layout, label: "x" })
     : null;
   const full = fullLease ? fullLease.matrix : null;
-  const train = full && !trainIndex ? full : full // the sample: an exact GPU gather of the rows already laid out
+  // The training sample of a matrix: an exact GPU gather of the rows already laid out.
+  const train = full && !trainIndex ? full : full
     ? repackMatrix(gpu, full, {
       stride: dp,
       dtype: layout.dtype,
