@@ -3,6 +3,7 @@
 // so integer weights are exact) multiplied into 96-bit fixed-point sums, which keeps the
 // update deterministic; the objective uses the float weights.
 import type { Gpu } from "../gpu/gpu.ts";
+import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import { dispatch } from "../gpu/program.ts";
 import { readNpyArray } from "../data/npy.ts";
@@ -11,7 +12,6 @@ import {
   type CentroidStore,
   f32Binding,
   objectiveProgram,
-  type PaddedRows,
   recordUpdatePasses,
 } from "./_kernels.ts";
 
@@ -95,7 +95,7 @@ export interface ChunkWeights {
 /** Uploads the weights of the rows of `x` (row `i` of `x` is data row `rowOf(i)`). */
 export function uploadWeights(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   weights: RowWeights,
   rowOf: (i: number) => number,
 ): ChunkWeights {
@@ -177,7 +177,7 @@ export function createWeightedState(gpu: Gpu, cents: CentroidStore): WeightedSta
  */
 export function recordWeightedUpdate(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   out: AssignOutputs,
   weights: ChunkWeights,
   cents: CentroidStore,
@@ -212,7 +212,7 @@ export function recordWeightedUpdate(
 /** Records the deterministic weighted objective partial sums (256 floats). */
 export function recordWeightedObjective(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   out: AssignOutputs,
   weights: ChunkWeights,
   partial: GPUBuffer,
