@@ -52,10 +52,10 @@ await topk(
   gpu,
   { data: queries.data.subarray(0, Math.min(n, 64) * d), rows: Math.min(n, 64), cols: d },
   centers,
-  k,
+  { k },
 );
 let t0 = performance.now();
-const exact = await topk(gpu, queries, centers, k);
+const exact = await topk(gpu, queries, centers, { k });
 const gpuSec = (performance.now() - t0) / 1000;
 const variant = gpu.quirks.preferRegisters ? "registers" : "tiled";
 log(`GPU ${gpuSec.toFixed(3)} s (${(flops / gpuSec / 1e9).toFixed(1)} GFLOP/s, ${variant})`);
@@ -95,7 +95,7 @@ try {
   const index = await buildHnswIndex(centers);
   log(`hnswlib build ${index.buildSeconds.toFixed(1)} s`);
   t0 = performance.now();
-  const approx = annTopk(index, queries, k);
+  const approx = annTopk(index, queries, { k });
   const sec = (performance.now() - t0) / 1000;
   hnsw = {
     build: index.buildSeconds,

@@ -202,7 +202,7 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<CheckResult
   const shape = `queries=${nq} keys=${nk} d=${d} k=${k}`;
   log(`top-${k} ${shape}: GPU`);
   const t0 = performance.now();
-  const got = await topk(gpu, q, keys, k);
+  const got = await topk(gpu, q, keys, { k });
   const ms = performance.now() - t0;
   log(`top-${k}: ${ms.toFixed(0)} ms; float64 check of sampled rows`);
   let bad = 0, worst = 0;

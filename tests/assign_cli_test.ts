@@ -25,7 +25,7 @@ Deno.test("assignLabels() streams shards in batches and matches topk() on the wh
       variant: VARIANT,
       onProgress: (done, total) => seen.push([done, total]),
     });
-    const want = await topk(gpu, x, centers, 5, { variant: VARIANT });
+    const want = await topk(gpu, x, centers, { k: 5, variant: VARIANT });
     assert.equal(r.rows, 230);
     assert.equal(r.l, 5);
     assert.deepEqual(r.labels, want.indices);
@@ -68,7 +68,7 @@ Deno.test("issue 13 item 17: assignLabels() reports progress within a batch, per
   assert.ok(seen.slice(0, -1).every(([d, t]) => d > 0 && d < 40 && t === 40), JSON.stringify(seen));
   assert.ok(seen.every((s, i) => i === 0 || s[0] >= seen[i - 1]![0]), "monotone");
   assert.deepEqual(seen.at(-1), [40, 40]);
-  const want = await topk(gpu, x, centers, 4, { variant: "registers" });
+  const want = await topk(gpu, x, centers, { k: 4, variant: "registers" });
   assert.deepEqual(r.labels, want.indices);
 });
 
@@ -78,7 +78,7 @@ Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async (
     const x = randomMatrix(90, 12, 35), centers = randomMatrix(20, 12, 36);
     await writeNpy(`${dir}/emb_0.npy`, x.data, [90, 12]);
     await writeNpy(`${dir}/centers.npy`, centers.data, [20, 12]);
-    const want = await topk(await testGpu(), x, centers, 8, { variant: VARIANT });
+    const want = await topk(await testGpu(), x, centers, { k: 8, variant: VARIANT });
     const r = await run([
       "--input",
       `${dir}/emb_0.npy`,

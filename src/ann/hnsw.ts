@@ -1,6 +1,7 @@
 // The one module importing hnswlib-node (lazily, so the exact GPU paths work without the
 // native addon).
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import { checkOptionsObject } from "../_options.ts";
 import type { TopkMetric, TopkResult } from "../topk/topk.ts";
 
 /** The message thrown when hnswlib-node's native addon cannot be loaded. */
@@ -127,6 +128,8 @@ export async function buildHnswIndex(
 
 /** Options for {@linkcode annTopk}. */
 export interface AnnTopkOptions {
+  /** List length: neighbours per query row, an integer in `[1, index.rows]`. */
+  k: number;
   /** Search breadth (raised to `k` when smaller). @default {2048} */
   ef?: number;
 }
@@ -137,21 +140,22 @@ export interface AnnTopkOptions {
  *
  * @param index From {@linkcode buildHnswIndex}.
  * @param queries `n × d` queries.
- * @param k List length in `[1, index.rows]`.
- * @param options Search breadth ({@linkcode AnnTopkOptions}).
+ * @param options `k`, the list length in `[1, index.rows]`, and the search breadth `ef`
+ * ({@linkcode AnnTopkOptions}).
  * @returns Indices and scores, `n × k`.
  *
  * @example Usage
  * ```ts ignore
- * const approx = annTopk(index, queries, 8, { ef: 200 });
+ * const approx = annTopk(index, queries, { k: 8, ef: 200 });
  * ```
  */
 export function annTopk(
   index: HnswIndex,
   queries: Matrix,
-  k: number,
-  options: AnnTopkOptions = {},
+  options: AnnTopkOptions,
 ): TopkResult {
+  checkOptionsObject("annTopk", options);
+  const { k } = options;
   checkMatrix(queries, "queries");
   if (!Number.isInteger(k) || k < 1 || k > index.rows) {
     throw new RangeError(`Expected k to be an integer in [1, ${index.rows}] but found ${k}`);

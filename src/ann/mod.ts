@@ -5,7 +5,7 @@
  * ```ts ignore
  * import { annTopk, buildHnswIndex } from "./mod.ts";
  * const index = await buildHnswIndex(centers);
- * const { indices } = annTopk(index, queries, 8);
+ * const { indices } = annTopk(index, queries, { k: 8 });
  * ```
  *
  * @module

@@ -171,12 +171,12 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
     progress(`assign: building the HNSW index over ${centers.rows} centers`);
     const index = await buildHnswIndex(centers, { metric });
-    search = (m) => annTopk(index, m, l, { ef });
+    search = (m) => annTopk(index, m, { k: l, ef });
   } else {
     const gpu = await createGpu();
     adapter = gpu.info.description;
     const index = uploadTopkKeys(gpu, centers, { metric, variant });
-    search = (m) => index.search(m, l);
+    search = (m) => index.search(m, { k: l });
     release = () => {
       index.destroy();
       gpu.destroy();

@@ -164,7 +164,7 @@ async function main(args: string[]): Promise<void> {
         );
       }
       checkRows(b.matrix, b.file, { firstRow: b.fileRowStart, ...nonZero });
-      const r = annTopk(index, b.matrix, l, { ef });
+      const r = annTopk(index, b.matrix, { k: l, ef });
       labels.push(r.indices);
       scores.push(r.scores);
       rows += b.matrix.rows;

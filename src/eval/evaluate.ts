@@ -64,15 +64,12 @@ export async function evaluateFeatures(
   test: LabelledFeatures,
   options: EvaluateOptions = {},
 ): Promise<EvalMetrics> {
-  const probe = await linearProbe(gpu, train.x, train.y, test.x, test.y, options.probe ?? {});
-  const knn = await knnTop1(gpu, train.x, train.y, test.x, test.y, { k: options.knnK ?? 20 });
-  const rec = await retrievalRecall(
-    gpu,
-    test.x,
-    train.x,
-    (q, k) => test.y[q] === train.y[k],
-    [1, 5, 10],
-  );
+  const probe = await linearProbe(gpu, train, test, options.probe ?? {});
+  const knn = await knnTop1(gpu, train, test, { k: options.knnK ?? 20 });
+  const rec = await retrievalRecall(gpu, test.x, train.x, {
+    relevant: (q, k) => test.y[q] === train.y[k],
+    ks: [1, 5, 10],
+  });
   const labels = new Set<number>();
   for (let i = 0; i < test.y.length; i++) labels.add(test.y[i]!);
   const k = Math.max(1, Math.min(labels.size, test.x.rows));

@@ -145,7 +145,8 @@ export async function assignLabels(
       }
       checkRows(m, file || "embeddings", { firstRow: fileRowStart, ...nonZero });
       const before = done;
-      const r = await index.search(m, l, {
+      const r = await index.search(m, {
+        k: l,
         onProgress: (fraction) => {
           const at = Math.max(before, rowStart + Math.floor(m.rows * fraction));
           if (at < rowStart + m.rows) options.onProgress?.(at, Math.max(total, at));

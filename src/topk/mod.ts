@@ -5,7 +5,7 @@
  * @example Usage
  * ```ts ignore
  * import { assignLabels, topk } from "./mod.ts";
- * const { indices, scores } = await topk(gpu, queries, centers, 8);
+ * const { indices, scores } = await topk(gpu, queries, centers, { k: 8 });
  * const { labels } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
  * ```
  *

@@ -11,6 +11,7 @@ import {
 import { normalizeRowsGpu } from "../gpu/normalize_rows.ts";
 import { dispatch, submit } from "../gpu/program.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import { checkOptionsObject } from "../_options.ts";
 import {
   registerRows,
   TOPK_MAX_K,
@@ -28,17 +29,17 @@ export type TopkMetric = "cosine" | "ip";
  * Kernel design: `"registers"` keeps query rows in private memory and streams the keys
  * (fastest on CPU adapters such as lavapipe), `"tiled"` stages 64 × 64 tiles in workgroup
  * memory (the design for real GPUs), `"auto"` picks per adapter (timing both once per
- * adapter and row width, see {@linkcode TopkOptions.autotune}).
+ * adapter and row width, see {@linkcode TopkKeysOptions.autotune}).
  */
 export type TopkVariant = "auto" | "registers" | "tiled";
 
-/** Options for {@linkcode topk} and {@linkcode uploadTopkKeys}. */
-export interface TopkOptions {
+/** Options of the resident keys: {@linkcode uploadTopkKeys} (and {@linkcode topk}). */
+export interface TopkKeysOptions {
   /** Similarity; `"cosine"` L2-normalises queries and keys on the GPU. @default {"cosine"} */
   metric?: TopkMetric;
   /**
    * Kernel design; `"auto"` times the sensible designs on the first search (see
-   * {@linkcode TopkOptions.autotune}), or without tuning uses `"registers"` on
+   * {@linkcode TopkKeysOptions.autotune}), or without tuning uses `"registers"` on
    * fallback/CPU adapters for rows up to 128 values and `"tiled"` elsewhere
    * (`"registers"` also falls back to `"tiled"` for rows over 512 values).
    * @default {"auto"}
@@ -60,6 +61,20 @@ export interface TopkOptions {
   keysPerChunk?: number;
 }
 
+/** Options of one search: {@linkcode TopkKeys.search} (and {@linkcode topk}). */
+export interface TopkSearchOptions {
+  /** List length: neighbours per query row, an integer in `[1, min(64, keys)]`. */
+  k: number;
+  /**
+   * Called with the fraction of the search done as the GPU finishes each range of keys (for
+   * long searches; a first `"auto"` search's tuning is not counted). @default {undefined}
+   */
+  onProgress?: (fraction: number) => void;
+}
+
+/** Options for {@linkcode topk}: the list length `k`, metric, kernel design and chunking. */
+export interface TopkOptions extends TopkKeysOptions, TopkSearchOptions {}
+
 /** Result of {@linkcode topk}: `n × k` row-major, each row best first. */
 export interface TopkResult {
   /** Key indices, row-major `n × k`. */
@@ -74,7 +89,7 @@ export interface TopkResult {
  * @example Usage
  * ```ts ignore
  * const index = uploadTopkKeys(gpu, centers);
- * await index.search(queries, 8);
+ * await index.search(queries, { k: 8 });
  * console.log(index.variant, index.tuning?.source); // e.g. "registers" "cache"
  * ```
  */
@@ -111,17 +126,11 @@ export interface TopkKeys {
    * Exact top-k of every query row against the keys.
    *
    * @param queries `n × cols` queries (finite values).
-   * @param k List length in `[1, min(64, rows)]`.
-   * @param options `onProgress` is called with the fraction of the search done as the GPU
-   * finishes each range of keys (for long searches; a first `"auto"` search's tuning is not
-   * counted).
+   * @param options `k`, the list length in `[1, min(64, rows)]`, and `onProgress`
+   * ({@linkcode TopkSearchOptions}).
    * @returns Indices and scores, `n × k`.
    */
-  search(
-    queries: Matrix,
-    k: number,
-    options?: { onProgress?: (fraction: number) => void },
-  ): Promise<TopkResult>;
+  search(queries: Matrix, options: TopkSearchOptions): Promise<TopkResult>;
   /** Frees the GPU buffers. */
   destroy(): void;
 }
@@ -163,7 +172,7 @@ function topkCandidates(gpu: Gpu, d: number): ("registers" | "tiled")[] {
   return order.filter((v) => v === "tiled" || registersOk);
 }
 
-function checkOptions(options: TopkOptions): void {
+function checkOptions(options: TopkKeysOptions): void {
   const { metric, variant, keysPerChunk, autotune } = options;
   if (metric !== undefined && metric !== "cosine" && metric !== "ip") {
     throw new TypeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
@@ -299,18 +308,22 @@ function uploadPadded(gpu: Gpu, m: Matrix, d4: number, label: string, maxRows?: 
  *
  * @param gpu The GPU context.
  * @param keys `C × d` keys with finite values.
- * @param options Metric, variant and chunking ({@linkcode TopkOptions}).
+ * @param options Metric, variant and chunking ({@linkcode TopkKeysOptions}).
  * @returns The resident keys; call `destroy()` when done.
  * @throws {RangeError} When a key row holds NaN or ±Infinity (the message names the row).
  *
  * @example Usage
  * ```ts ignore
  * const index = uploadTopkKeys(gpu, centers);
- * const { indices } = await index.search(batch, 8);
+ * const { indices } = await index.search(batch, { k: 8 });
  * index.destroy();
  * ```
  */
-export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}): TopkKeys {
+export function uploadTopkKeys(
+  gpu: Gpu,
+  keys: Matrix,
+  options: TopkKeysOptions = {},
+): TopkKeys {
   checkMatrix(keys, "keys");
   checkOptions(options);
   checkFinite(keys, "keys");
@@ -362,10 +375,11 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
 
   async function search(
     queries: Matrix,
-    k: number,
-    searchOptions: { onProgress?: (fraction: number) => void } = {},
+    searchOptions: TopkSearchOptions,
   ): Promise<TopkResult> {
     if (destroyed) throw new Error("Cannot search: the keys were destroyed");
+    checkOptionsObject("search", searchOptions);
+    const k = searchOptions.k;
     checkMatrix(queries, "queries");
     if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
       throw new RangeError(`Expected k to be an integer in [1, ${TOPK_MAX_K}] but found ${k}`);
@@ -630,8 +644,8 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
  * @param gpu The GPU context.
  * @param queries `n × d` queries (finite values).
  * @param keys `C × d` keys (finite values).
- * @param k List length, an integer in `[1, min(64, C)]`.
- * @param options Metric, kernel variant and chunking ({@linkcode TopkOptions}).
+ * @param options `k`, the list length (an integer in `[1, min(64, C)]`), and the metric,
+ * kernel variant and chunking ({@linkcode TopkOptions}).
  * @returns `n × k` indices and scores, each row by descending score, ties by lower index.
  * @throws {RangeError} When `k` is out of range or a row holds NaN/±Infinity (the message
  * names the row).
@@ -639,16 +653,17 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
  *
  * @example Usage
  * ```ts ignore
- * const { indices, scores } = await topk(gpu, queries, centers, 8);
+ * const { indices, scores } = await topk(gpu, queries, centers, { k: 8 });
  * ```
  */
 export async function topk(
   gpu: Gpu,
   queries: Matrix,
   keys: Matrix,
-  k: number,
-  options: TopkOptions = {},
+  options: TopkOptions,
 ): Promise<TopkResult> {
+  checkOptionsObject("topk", options);
+  const { k } = options;
   checkMatrix(queries, "queries");
   checkMatrix(keys, "keys");
   if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
@@ -667,7 +682,7 @@ export async function topk(
   checkFinite(queries, "queries");
   const index = uploadTopkKeys(gpu, keys, options);
   try {
-    return await index.search(queries, k);
+    return await index.search(queries, { k });
   } finally {
     index.destroy();
   }

@@ -63,9 +63,7 @@ export async function pseudoLabels(
     spherical: true,
     ...(options.onIteration ? { onIteration: options.onIteration } : {}),
   });
-  const { indices } = await topk(gpu, features, km.centroids, l, {
-    metric: "cosine",
-  });
+  const { indices } = await topk(gpu, features, km.centroids, { k: l, metric: "cosine" });
   return {
     centroids: km.centroids,
     assignments: km.assignments,
