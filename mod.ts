@@ -9,7 +9,7 @@
  * const gpu = await createGpu();
  * const x = { data: new Float32Array(1000 * 64).map(Math.random), rows: 1000, cols: 64 };
  * const { centroids } = await kmeans(gpu, x, { k: 50 });
- * const { labels } = await assignLabels(gpu, x, centroids, { l: 8 });
+ * const { indices } = await assignLabels(gpu, x, centroids, { l: 8 });
  * ```
  *
  * @module

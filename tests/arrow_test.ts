@@ -150,14 +150,24 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
   try {
     const labels = new Uint32Array([4, 1, 0, 3, 4294967295, 2]);
     const scores = new Float32Array([0.9, 0.5, 0.25, 0.125, -1, 0]);
-    await writeArrowLabels(`${dir}/a.arrow`, { labels, scores, l: 2 });
-    assert.deepEqual(await readArrowLabels(`${dir}/a.arrow`), { labels, scores, l: 2, rows: 3 });
+    await writeArrowLabels(`${dir}/a.arrow`, { indices: labels, scores, l: 2 });
+    assert.deepEqual(await readArrowLabels(`${dir}/a.arrow`), {
+      indices: labels,
+      scores,
+      l: 2,
+      rows: 3,
+    });
     for (
       const ids of [new BigInt64Array([10n, 20n, 30n]), new Int32Array([7, 8, 9]), ["a", "b", "c"]]
     ) {
-      await writeArrowLabels(`${dir}/b.arrow`, { labels, scores, l: 3, ids: ids.slice(0, 2) });
+      await writeArrowLabels(`${dir}/b.arrow`, {
+        indices: labels,
+        scores,
+        l: 3,
+        ids: ids.slice(0, 2),
+      });
       const back = await readArrowLabels(`${dir}/b.arrow`);
-      assert.deepEqual(back, { labels, scores, l: 3, rows: 2, ids: ids.slice(0, 2) });
+      assert.deepEqual(back, { indices: labels, scores, l: 3, rows: 2, ids: ids.slice(0, 2) });
     }
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a.arrow", "b.arrow"]);
   } finally {
@@ -167,16 +177,22 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
 
 Deno.test("writeArrowLabels() throws RangeError for a bad l or mismatched lengths", async () => {
   const labels = new Uint32Array(6), scores = new Float32Array(6);
-  await assert.rejects(() => writeArrowLabels("/nonexistent/x.arrow", { labels, scores, l: 0 }), {
-    name: "RangeError",
-    message: "Expected l to be a positive integer but found 0",
-  });
-  await assert.rejects(() => writeArrowLabels("/nonexistent/x.arrow", { labels, scores, l: 4 }), {
-    name: "RangeError",
-    message: "Expected labels and scores to hold rows × 4 values each but found 6 and 6",
-  });
   await assert.rejects(
-    () => writeArrowLabels("/nonexistent/x.arrow", { labels, scores, l: 2, ids: ["a"] }),
+    () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 0 }),
+    {
+      name: "RangeError",
+      message: "Expected l to be a positive integer but found 0",
+    },
+  );
+  await assert.rejects(
+    () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 4 }),
+    {
+      name: "RangeError",
+      message: "Expected indices and scores to hold rows × 4 values each but found 6 and 6",
+    },
+  );
+  await assert.rejects(
+    () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 2, ids: ["a"] }),
     { name: "RangeError", message: "Expected ids to hold 3 values but found 1" },
   );
 });

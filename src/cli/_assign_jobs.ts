@@ -218,7 +218,10 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const shape = [part.rows, l];
   await commitOutputs(
     format === "arrow"
-      ? [{ path: outputs[0]!, write: (tmp) => writeArrowLabels(tmp, { labels, scores, l, ids }) }]
+      ? [{
+        path: outputs[0]!,
+        write: (tmp) => writeArrowLabels(tmp, { indices: labels, scores, l, ids }),
+      }]
       : [
         { path: outputs[0]!, write: (tmp) => writeNpy(tmp, labels, shape) },
         { path: outputs[1]!, write: (tmp) => writeNpy(tmp, scores, shape) },

@@ -45,7 +45,7 @@ export async function prepareImageTraining(
       if (t.l !== l) {
         throw new TypeError(`Expected ${o.labels} to hold l=${l} labels per row but found ${t.l}`);
       }
-      positives = t.labels;
+      positives = t.indices;
       rows = t.rows;
       ids = t.ids;
     } else {
@@ -113,7 +113,7 @@ export async function prepareImageTraining(
           encodeSafetensors(
             new Map(
               [
-                ["positives", { dtype: "U32", shape: [d.x.rows, l], data: pl.positives }],
+                ["positives", { dtype: "U32", shape: [d.x.rows, l], data: pl.indices }],
                 ["assignments", { dtype: "U32", shape: [d.x.rows], data: pl.assignments }],
                 ["ordinals", { dtype: "U32", shape: [d.x.rows], data: d.ordinals }],
               ] as const,
@@ -122,7 +122,7 @@ export async function prepareImageTraining(
         );
         await writeKmeansStats(o.runDir, stats, clusterSizes(pl.assignments, config.classes));
       };
-      cached = { p: pl.positives, ord: d.ordinals };
+      cached = { p: pl.indices, ord: d.ordinals };
     } else progress(`train: pseudo-labels from ${labelsPath}`);
     positives = cached.p;
     rowOf = new Int32Array(index.keys.length).fill(-1);

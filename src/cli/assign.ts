@@ -146,7 +146,7 @@ async function main(args: string[]): Promise<void> {
     );
   };
 
-  let result: { labels: Uint32Array; scores: Float32Array; rows: number; l: number };
+  let result: { indices: Uint32Array; scores: Float32Array; rows: number; l: number };
   let adapter = "hnswlib (CPU)";
   if (values.ann) {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
@@ -183,7 +183,7 @@ async function main(args: string[]): Promise<void> {
       return o;
     };
     result = {
-      labels: cat(labels, (n) => new Uint32Array(n)),
+      indices: cat(labels, (n) => new Uint32Array(n)),
       scores: cat(scores, (n) => new Float32Array(n)),
       rows,
       l,

@@ -61,9 +61,9 @@ export interface WriteArrowEmbeddingsOptions {
 
 /** Labels and scores to write with {@linkcode writeArrowLabels}. */
 export interface ArrowLabelsTable {
-  /** `rows × l` label indices, row-major. */
-  labels: Uint32Array;
-  /** `rows × l` scores matching `labels`. */
+  /** `rows × l` label (center) indices, row-major; stored as column `labels`. */
+  indices: Uint32Array;
+  /** `rows × l` scores matching `indices`. */
   scores: Float32Array;
   /** Labels per row. */
   l: number;
@@ -73,8 +73,8 @@ export interface ArrowLabelsTable {
 
 /** Labels and scores read back by {@linkcode readArrowLabels}. */
 export interface ArrowLabels {
-  /** `rows × l` label indices, row-major. */
-  labels: Uint32Array;
+  /** `rows × l` label (center) indices, row-major, from column `labels`. */
+  indices: Uint32Array;
   /** `rows × l` scores. */
   scores: Float32Array;
   /** Labels per row. */
@@ -406,7 +406,7 @@ export async function writeArrowEmbeddings(
  * import { readArrowLabels, writeArrowLabels } from "./arrow.ts";
  * const path = await Deno.makeTempFile({ suffix: ".arrow" });
  * await writeArrowLabels(path, {
- *   labels: new Uint32Array([3, 1, 0, 2]),
+ *   indices: new Uint32Array([3, 1, 0, 2]),
  *   scores: new Float32Array([0.9, 0.5, 0.8, 0.1]),
  *   l: 2,
  * });
@@ -415,10 +415,10 @@ export async function writeArrowEmbeddings(
  * ```
  */
 export async function writeArrowLabels(path: string, table: ArrowLabelsTable): Promise<void> {
-  const { labels, scores, l, ids } = table;
+  const { indices: labels, scores, l, ids } = table;
   if (!(labels instanceof Uint32Array) || !(scores instanceof Float32Array)) {
     throw new TypeError(
-      `Expected labels to be a Uint32Array and scores a Float32Array but found ${labels?.constructor?.name} and ${scores?.constructor?.name}`,
+      `Expected indices to be a Uint32Array and scores a Float32Array but found ${labels?.constructor?.name} and ${scores?.constructor?.name}`,
     );
   }
   if (!Number.isInteger(l) || l < 1) {
@@ -426,7 +426,7 @@ export async function writeArrowLabels(path: string, table: ArrowLabelsTable): P
   }
   if (labels.length % l !== 0 || scores.length !== labels.length) {
     throw new RangeError(
-      `Expected labels and scores to hold rows × ${l} values each but found ${labels.length} and ${scores.length}`,
+      `Expected indices and scores to hold rows × ${l} values each but found ${labels.length} and ${scores.length}`,
     );
   }
   const rows = labels.length / l;
@@ -481,14 +481,14 @@ function collectFixed(
  * Reads a labels file written by {@linkcode writeArrowLabels}.
  *
  * @param path The file.
- * @returns Labels, scores, `l`, the row count and the ids when present.
+ * @returns The label indices, scores, `l`, the row count and the ids when present.
  *
  * @example Usage
  * ```ts
  * import { readArrowLabels, writeArrowLabels } from "./arrow.ts";
  * const path = await Deno.makeTempFile({ suffix: ".arrow" });
- * await writeArrowLabels(path, { labels: new Uint32Array([7]), scores: new Float32Array([1]), l: 1 });
- * console.log((await readArrowLabels(path)).labels); // Uint32Array(1) [ 7 ]
+ * await writeArrowLabels(path, { indices: new Uint32Array([7]), scores: new Float32Array([1]), l: 1 });
+ * console.log((await readArrowLabels(path)).indices); // Uint32Array(1) [ 7 ]
  * await Deno.remove(path);
  * ```
  */
@@ -497,7 +497,7 @@ export async function readArrowLabels(path: string): Promise<ArrowLabels> {
   const labels = collectFixed(table, "labels", path);
   const scores = collectFixed(table, "scores", path);
   const result: ArrowLabels = {
-    labels: labels.values as Uint32Array,
+    indices: labels.values as Uint32Array,
     scores: scores.values as Float32Array,
     l: labels.l,
     rows: table.numRows,

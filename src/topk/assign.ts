@@ -27,9 +27,9 @@ export interface AssignLabelsOptions {
 
 /** Result of {@linkcode assignLabels}. */
 export interface AssignLabelsResult {
-  /** `rows × l` center indices, row-major, most similar first. */
-  labels: Uint32Array;
-  /** `rows × l` similarities matching `labels`. */
+  /** `rows × l` center indices (the labels), row-major, most similar first. */
+  indices: Uint32Array;
+  /** `rows × l` similarities matching `indices`. */
   scores: Float32Array;
   /** Rows assigned. */
   rows: number;
@@ -66,7 +66,7 @@ async function countRows(files: string[], column: string | undefined): Promise<n
  *
  * @example Usage
  * ```ts ignore
- * const { labels } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
+ * const { indices } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
  * ```
  */
 export async function assignLabels(
@@ -173,5 +173,5 @@ export async function assignLabels(
     labels = labels.slice(0, done * l);
     scores = scores.slice(0, done * l);
   }
-  return { labels, scores, rows: done, l };
+  return { indices: labels, scores, rows: done, l };
 }

@@ -6,7 +6,7 @@
  * ```ts ignore
  * import { assignLabels, topk } from "./mod.ts";
  * const { indices, scores } = await topk(gpu, queries, centers, { k: 8 });
- * const { labels } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
+ * const { indices } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
  * ```
  *
  * @module

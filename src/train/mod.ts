@@ -6,7 +6,7 @@
  * ```ts ignore
  * import { pseudoLabels, resolveTrainConfig, train } from "./mod.ts";
  * const config = resolveTrainConfig({ classes: 300, l: 8, epochs: 5 });
- * const { positives } = await pseudoLabels(gpu, x, { classes: 300, l: 8 });
+ * const { indices: positives } = await pseudoLabels(gpu, x, { classes: 300, l: 8 });
  * const { encoder } = await train(gpu, { x, inputShape: [784], positives }, config, { runDir: "runs/a" });
  * ```
  *

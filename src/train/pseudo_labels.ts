@@ -25,8 +25,13 @@ export interface PseudoLabels {
   centroids: Matrix;
   /** Hard assignment of every row (its nearest centroid). */
   assignments: Uint32Array;
-  /** `rows × l` positive class ids, nearest first. */
-  positives: Uint32Array;
+  /**
+   * `rows × l` positive class ids (centroid indices), nearest first: the trainer's
+   * `positives`.
+   */
+  indices: Uint32Array;
+  /** `rows × l` cosine similarities matching `indices`. */
+  scores: Float32Array;
   /** The k-means objective (sum of cosines). */
   objective: number;
 }
@@ -38,11 +43,11 @@ export interface PseudoLabels {
  * @param gpu The GPU context.
  * @param features Rows to cluster (e.g. embeddings, or raw pixels for MNIST).
  * @param options See {@linkcode PseudoLabelOptions}.
- * @returns Centroids, hard assignments and the `rows × l` positives.
+ * @returns Centroids, hard assignments and the `rows × l` positives (`indices`, `scores`).
  *
  * @example Usage
  * ```ts ignore
- * const { positives } = await pseudoLabels(gpu, x, { classes: 1000, l: 8 });
+ * const { indices: positives } = await pseudoLabels(gpu, x, { classes: 1000, l: 8 });
  * ```
  */
 export async function pseudoLabels(
@@ -63,11 +68,12 @@ export async function pseudoLabels(
     spherical: true,
     ...(options.onIteration ? { onIteration: options.onIteration } : {}),
   });
-  const { indices } = await topk(gpu, features, km.centroids, { k: l, metric: "cosine" });
+  const { indices, scores } = await topk(gpu, features, km.centroids, { k: l, metric: "cosine" });
   return {
     centroids: km.centroids,
     assignments: km.assignments,
-    positives: indices,
+    indices,
+    scores,
     objective: km.objective,
   };
 }
