@@ -22,7 +22,7 @@ import {
 } from "./_kernels.ts";
 import { type AssignKernelChoice, chooseAssignKernel } from "./assign_kernel.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
-import { checkInput, checkInt } from "./_validate.ts";
+import { checkInput, checkInt, isCosine } from "./_validate.ts";
 import {
   type ChunkWeights,
   createWeightedState,
@@ -73,7 +73,7 @@ function isRowSource(x: unknown): x is RowSource {
  * on a seeded sample of `k × maxPointsPerCentroid` rows gathered from the shards (all rows
  * when there are fewer), and the final assignment and objective stream every row in
  * batches, so memory holds the sample, one batch and the centroids, never all rows. The
- * result is the same as for the same rows given as a Matrix (spherical, or when no sample
+ * result is the same as for the same rows given as a Matrix (cosine, or when no sample
  * is drawn).
  *
  * Rows may carry weights (a part centroid standing for its members): the update step takes
@@ -83,12 +83,12 @@ function isRowSource(x: unknown): x is RowSource {
  * an uninterrupted run.
  *
  * @param gpu The toolkit's GPU context from `createGpu`.
- * @param x Row-major data `n × d` (finite; no all-zero rows when spherical), a
+ * @param x Row-major data `n × d` (finite; no all-zero rows under cosine), a
  * {@linkcode RowSource}, or embedding files and directories.
  * @param options `k` (an integer in `[1, n]`) and the other {@linkcode KMeansOptions}.
  * @returns Centroids (`k × d`), assignments of all `n` rows, objective and stats.
  * @throws {TypeError} When `x` is not a well-formed Matrix, source or list of paths.
- * @throws {RangeError} For NaN/Inf values, zero rows (spherical; naming the file and row
+ * @throws {RangeError} For NaN/Inf values, zero rows (cosine; naming the file and row
  * for files), bad `k`, weights or options, or a checkpoint written for another run.
  *
  * @example Usage
@@ -111,7 +111,7 @@ export async function kmeans(
   if (options === null || typeof options !== "object") {
     throw new TypeError(`Expected options to be an object but found ${options}`);
   }
-  const spherical = options.spherical ?? true;
+  const spherical = isCosine("kmeans", options);
   let source: RowSource | undefined, matrix: Matrix | undefined;
   if (Array.isArray(x)) {
     const bad = x.find((p) => typeof p !== "string");

@@ -65,7 +65,7 @@ export async function pseudoLabels(
     k: options.classes,
     niter: options.niter ?? 20,
     seed: options.seed ?? 1234,
-    spherical: true,
+    metric: "cosine",
     ...(options.onIteration ? { onIteration: options.onIteration } : {}),
   });
   const { indices, scores } = await topk(gpu, features, km.centroids, { k: l, metric: "cosine" });
