@@ -15,14 +15,12 @@
  * @module
  */
 export * from "./src/gpu/mod.ts";
-export * from "./src/matrix/matrix.ts";
+export { type Matrix, matrix, normalizeRows, sliceRows } from "./src/matrix/matrix.ts";
 export * from "./src/data/mod.ts";
 export * from "./src/kmeans/mod.ts";
 export * from "./src/topk/mod.ts";
 export * from "./src/ann/mod.ts";
 export * from "./src/loss/mod.ts";
-export * from "./src/random/mulberry32.ts";
-export * from "./src/random/rng.ts";
 export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/eval/mod.ts";

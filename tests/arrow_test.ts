@@ -16,10 +16,10 @@ import {
   encodeArrowEmbeddings,
   readArrowEmbeddings,
   readArrowLabels,
-  scanArrowEmbeddings,
   writeArrowEmbeddings,
   writeArrowLabels,
 } from "../src/data/mod.ts";
+import { scanArrowEmbeddings } from "../src/data/arrow.ts";
 import { maxAbsDiff, randomMatrix } from "./_gpu.ts";
 
 /** An IPC table with a `List<Float32>` column built from `rows` and an `id` column. */

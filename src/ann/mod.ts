@@ -10,4 +10,12 @@
  *
  * @module
  */
-export * from "./hnsw.ts";
+export {
+  annTopk,
+  type AnnTopkOptions,
+  buildHnswIndex,
+  DEFAULT_HNSW_EF,
+  type HnswBuildOptions,
+  type HnswIndex,
+  recallAtK,
+} from "./hnsw.ts";

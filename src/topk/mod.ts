@@ -11,7 +11,18 @@
  *
  * @module
  */
-export * from "./topk.ts";
+export {
+  topk,
+  type TopkKeys,
+  type TopkKeysOptions,
+  type TopkMetric,
+  type TopkOptions,
+  type TopkResult,
+  type TopkSearchOptions,
+  type TopkTuning,
+  type TopkVariant,
+  uploadTopkKeys,
+} from "./topk.ts";
 export { TOPK_MAX_K } from "./topk_programs.ts";
 export * from "./assign.ts";
 export * from "./labels_io.ts";

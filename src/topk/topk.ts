@@ -50,7 +50,7 @@ export interface TopkKeysOptions {
    * 256 query rows against all the keys) and keep the faster, caching the choice per
    * adapter, row width and metric (see `autotune` in `src/gpu/autotune.ts`; later
    * processes read it from the cache). When false, the heuristic
-   * {@linkcode autoTopkVariant} is used untimed and the cache is neither read nor written.
+   * choice (`autoTopkVariant` in topk.ts) is used untimed and the cache is neither read nor written.
    * @default {true unless the environment sets MLCD_AUTOTUNE=0}
    */
   autotune?: boolean;

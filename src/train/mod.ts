@@ -12,11 +12,11 @@
  *
  * @module
  */
-export * from "./adamw.ts";
-export * from "./checkpoint.ts";
-export * from "./config.ts";
+export { AdamW, type AdamWOptions } from "./adamw.ts";
+export { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, type TrainConfig } from "./config.ts";
 export * from "./load_encoder.ts";
 export * from "./pseudo_labels.ts";
 export * from "./safetensors.ts";
 export * from "./trainer.ts";
-export * from "./image_stream.ts";
+export { imageTrainStream, type ImageTrainStreamOptions } from "./image_stream.ts";
