@@ -79,7 +79,7 @@ try {
       seconds: j.faiss_seconds,
       version: j.faiss_version,
       threads: j.threads,
-      recall: recallAtK(exact.indices, idx, n, k),
+      recall: recallAtK(exact.indices, idx, { k }),
     };
     log(`faiss ${faiss.seconds.toFixed(3)} s, agreement ${faiss.recall}`);
   } else {
@@ -100,7 +100,7 @@ try {
   hnsw = {
     build: index.buildSeconds,
     seconds: sec,
-    recall: recallAtK(approx.indices, exact.indices, n, k),
+    recall: recallAtK(approx.indices, exact.indices, { k }),
   };
   log(`hnswlib search ${sec.toFixed(3)} s, recall@${k} ${hnsw.recall}`);
 } catch (e) {

@@ -205,7 +205,7 @@ async function main(args: string[]): Promise<void> {
     mlcd,
   ]];
   // The run's report: k-means stats, the eval rows, then report.html (deno task report).
-  await writeKmeansStats(runDir, kmStats, clusterSizes(pl.assignments, base.classes));
+  await writeKmeansStats(runDir, kmStats, clusterSizes(pl.assignments, { k: base.classes }));
   await writeFileAtomic(
     `${runDir}/eval.json`,
     new TextEncoder().encode(

@@ -243,7 +243,7 @@ async function checkLoss(gpu: Gpu): Promise<CheckResult> {
     }
     positives.set([...set], i * l);
   }
-  const sampled = sampleClasses(positives, C, ratio, 3);
+  const sampled = sampleClasses(positives, { classes: C, ratio, seed: 3 });
   log(`MLCD loss ${shape} (S=${sampled.length}): GPU forward + backward`);
   const t0 = performance.now();
   const got = await mlcdLoss(gpu, { embeddings, centers, positives, sampled, perSample: true });

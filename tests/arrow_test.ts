@@ -175,7 +175,7 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
   }
 });
 
-Deno.test("writeArrowLabels() throws RangeError for a bad l or mismatched lengths", async () => {
+Deno.test("writeArrowLabels() throws RangeError for a bad l, TypeError for mismatched lengths", async () => {
   const labels = new Uint32Array(6), scores = new Float32Array(6);
   await assert.rejects(
     () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 0 }),
@@ -187,13 +187,13 @@ Deno.test("writeArrowLabels() throws RangeError for a bad l or mismatched length
   await assert.rejects(
     () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 4 }),
     {
-      name: "RangeError",
+      name: "TypeError",
       message: "Expected indices and scores to hold rows × 4 values each but found 6 and 6",
     },
   );
   await assert.rejects(
     () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 2, ids: ["a"] }),
-    { name: "RangeError", message: "Expected ids to hold 3 values but found 1" },
+    { name: "TypeError", message: "Expected ids to hold 3 values but found 1" },
   );
 });
 

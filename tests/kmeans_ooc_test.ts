@@ -95,7 +95,7 @@ Deno.test("kmeans() over files and row sources equals kmeans() over the same row
     assert.equal(dropped.objective, kept.objective);
     assert.deepEqual(dropped.centroids, kept.centroids);
     // A part of the files equals its rows in memory.
-    const part = partOf(await openRowSource([dir]), 1, 3);
+    const part = partOf(await openRowSource([dir]), { index: 1, count: 3 });
     const rows = {
       data: x.data.slice(part.globalStart * 19, (part.globalStart + part.rows) * 19),
       rows: part.rows,
@@ -284,7 +284,7 @@ Deno.test("kmeans() reads weights from .npy and refuses bad ones", async () => {
       "uint32 counts from .npy",
     );
     await assert.rejects(() => kmeans(gpu, x, { ...o, weights: new Float32Array(49) }), {
-      name: "RangeError",
+      name: "TypeError",
       message: "Expected weights to hold 50 weights (one per row) but found 49",
     });
     const neg = w.slice();

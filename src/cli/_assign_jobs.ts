@@ -125,7 +125,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
       } to have ${centers.cols} columns like the centers but found ${source.cols}`,
     );
   }
-  const part = partOf(source, shard.index, shard.count);
+  const part = partOf(source, { index: shard.index, count: shard.count });
   const stem = join(v.out, partStem(shard.index, shard.count));
   const outputs = format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
   await refuseInputOverlap(outputs, [...inputs, v.centers]);

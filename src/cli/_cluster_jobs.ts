@@ -358,7 +358,7 @@ async function clusterPartJob(
   const t0 = performance.now();
   const tag = `part ${shard.index}/${shard.count}`;
   const source = await openSource(inputs, column);
-  const part = partOf(source, shard.index, shard.count);
+  const part = partOf(source, { index: shard.index, count: shard.count });
   const stem = join(outDir, partStem(shard.index, shard.count));
   const outputs = [`${stem}.npy`, `${stem}.counts.npy`];
   await refuseInputOverlap(outputs, inputs);
@@ -679,7 +679,7 @@ async function hierarchicalJob(
     const parts: PartResult[] = [];
     for (let i = 0; i < count; i++) {
       const tag = `part ${i}/${count}`;
-      const part = partOf(source, i, count);
+      const part = partOf(source, { index: i, count });
       parts.push(await clusterPart(gpu, part, k1, p, `cluster: ${tag}`));
       const s = (performance.now() - t0) / 1000;
       progress(

@@ -120,7 +120,11 @@ export async function prepareImageTraining(
             ),
           ),
         );
-        await writeKmeansStats(o.runDir, stats, clusterSizes(pl.assignments, config.classes));
+        await writeKmeansStats(
+          o.runDir,
+          stats,
+          clusterSizes(pl.assignments, { k: config.classes }),
+        );
       };
       cached = { p: pl.indices, ord: d.ordinals };
     } else progress(`train: pseudo-labels from ${labelsPath}`);

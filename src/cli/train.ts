@@ -338,7 +338,7 @@ async function main(args: string[]): Promise<void> {
             ),
           ),
         );
-        await writeKmeansStats(runDir, stats, clusterSizes(asg, config.classes));
+        await writeKmeansStats(runDir, stats, clusterSizes(asg, { k: config.classes }));
       };
     }
     return {

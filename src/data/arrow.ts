@@ -399,7 +399,9 @@ export async function writeArrowEmbeddings(
  * @param path The destination.
  * @param table Labels, scores, `l` and optional ids.
  * @returns A promise that resolves once the file is in place.
- * @throws {RangeError} When `l` is not a positive integer or lengths disagree.
+ * @throws {RangeError} When `l` is not a positive integer.
+ * @throws {TypeError} When the arrays are not a Uint32Array and a Float32Array, or their
+ * lengths (or the ids') disagree.
  *
  * @example Usage
  * ```ts
@@ -425,7 +427,7 @@ export async function writeArrowLabels(path: string, table: ArrowLabelsTable): P
     throw new RangeError(`Expected l to be a positive integer but found ${l}`);
   }
   if (labels.length % l !== 0 || scores.length !== labels.length) {
-    throw new RangeError(
+    throw new TypeError(
       `Expected indices and scores to hold rows × ${l} values each but found ${labels.length} and ${scores.length}`,
     );
   }
@@ -436,7 +438,7 @@ export async function writeArrowLabels(path: string, table: ArrowLabelsTable): P
   };
   if (ids !== undefined) {
     if (ids.length !== rows) {
-      throw new RangeError(`Expected ids to hold ${rows} values but found ${ids.length}`);
+      throw new TypeError(`Expected ids to hold ${rows} values but found ${ids.length}`);
     }
     if (ids instanceof BigInt64Array) {
       columns.id = makeVector(makeData({ type: new Int64(), length: rows, data: ids }));

@@ -140,8 +140,8 @@ export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
  * @param inputs Files and directories, as for {@linkcode listEmbeddingFiles}.
  * @param options {@linkcode ReadEmbeddingsOptions}.
  * @returns The concatenated matrix.
- * @throws {RangeError} When files disagree on the column count (naming both), or a file is
- * corrupt.
+ * @throws {TypeError} When files disagree on the column count (naming both).
+ * @throws {RangeError} When a file is corrupt.
  *
  * @example Usage
  * ```ts
@@ -190,8 +190,9 @@ export async function readEmbeddings(
  * @param inputs Files and directories, as for {@linkcode listEmbeddingFiles}.
  * @param options {@linkcode StreamEmbeddingsOptions}.
  * @returns An async generator of {@linkcode EmbeddingBatch}es.
- * @throws {RangeError} For a bad `batchRows`, files that disagree on the column count (checked
- * before the first batch), or corrupt files.
+ * @throws {RangeError} For a bad `batchRows`, or corrupt files.
+ * @throws {TypeError} For files that disagree on the column count (checked before the first
+ * batch).
  *
  * @example Usage
  * ```ts
@@ -230,7 +231,7 @@ export async function* streamEmbeddings(
       const decodeOptions = options.column === undefined ? {} : { column: options.column };
       const m = decodeArrowEmbeddings(await Deno.readFile(file), decodeOptions, file);
       if (m.cols !== cols) {
-        throw new RangeError(
+        throw new TypeError(
           `Expected every embedding file to have ${cols} columns but found ${m.cols} in ${file}`,
         );
       }

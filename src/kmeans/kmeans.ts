@@ -87,7 +87,8 @@ function isRowSource(x: unknown): x is RowSource {
  * {@linkcode RowSource}, or embedding files and directories.
  * @param options `k` (an integer in `[1, n]`) and the other {@linkcode KMeansOptions}.
  * @returns Centroids (`k × d`), assignments of all `n` rows, objective and stats.
- * @throws {TypeError} When `x` is not a well-formed Matrix, source or list of paths.
+ * @throws {TypeError} When `x` is not a well-formed Matrix, source or list of paths, the
+ * weights' length or `init`'s shape do not match it, or `spherical` is given (use `metric`).
  * @throws {RangeError} For NaN/Inf values, zero rows (cosine; naming the file and row
  * for files), bad `k`, weights or options, or a checkpoint written for another run.
  *
@@ -146,7 +147,7 @@ export async function kmeans(
     checkMatrix(init, "init");
     checkFinite(init, "init");
     if (init.rows !== k || init.cols !== d) {
-      throw new RangeError(
+      throw new TypeError(
         `Expected init to be ${k} × ${d} centroids but found ${init.rows} × ${init.cols}`,
       );
     }

@@ -27,13 +27,14 @@ export type {
  * @param gpu The GPU context.
  * @param input Embeddings, centers, positives and the {@linkcode MlcdLossOptions}.
  * @returns The mean loss, the gradients and, on request, the per-sample losses.
- * @throws {RangeError} On shape mismatches, positives out of range, not sampled or
- * repeated in a row, bad options; the message names the row and value.
+ * @throws {TypeError} On shape mismatches (centers' width, positives' length, array types).
+ * @throws {RangeError} On positives out of range, not sampled or repeated in a row, bad
+ * options; the message names the row and value.
  *
  * @example Usage
  * ```ts ignore
  * const { loss, gradEmbeddings, gradCenters } = await mlcdLoss(gpu, {
- *   embeddings, centers, positives, sampled: sampleClasses(positives, centers.rows, 0.1, 1),
+ *   embeddings, centers, positives, sampled: sampleClasses(positives, { classes: centers.rows, ratio: 0.1, seed: 1 }),
  * });
  * ```
  */

@@ -175,12 +175,12 @@ function topkCandidates(gpu: Gpu, d: number): ("registers" | "tiled")[] {
 function checkOptions(options: TopkKeysOptions): void {
   const { metric, variant, keysPerChunk, autotune } = options;
   if (metric !== undefined && metric !== "cosine" && metric !== "ip") {
-    throw new TypeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
+    throw new RangeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
   }
   if (
     variant !== undefined && variant !== "auto" && variant !== "registers" && variant !== "tiled"
   ) {
-    throw new TypeError(
+    throw new RangeError(
       `Expected variant to be "auto", "registers" or "tiled" but found ${variant}`,
     );
   }
