@@ -41,7 +41,7 @@ Deno.test("encodeArrowEmbeddings() and decodeArrowEmbeddings() round-trip file a
   for (const [rows, cols] of [[1, 1], [17, 5], [0, 3]] as const) {
     const m = randomMatrix(rows, cols, 11 + rows);
     for (const format of ["file", "stream"] as const) {
-      const bytes = encodeArrowEmbeddings(m, "embedding", { format });
+      const bytes = encodeArrowEmbeddings(m, { column: "embedding", format });
       assert.deepEqual(decodeArrowEmbeddings(bytes), m, `${rows}×${cols} ${format}`);
       assert.deepEqual(scanArrowEmbeddings(bytes), { rows, cols });
     }
@@ -50,7 +50,7 @@ Deno.test("encodeArrowEmbeddings() and decodeArrowEmbeddings() round-trip file a
 
 Deno.test("decodeArrowEmbeddings() reads a FixedSizeList<Float16> column", () => {
   const m = randomMatrix(9, 4, 2);
-  const got = decodeArrowEmbeddings(encodeArrowEmbeddings(m, "e", { dtype: "f2" }));
+  const got = decodeArrowEmbeddings(encodeArrowEmbeddings(m, { column: "e", dtype: "f2" }));
   assert.deepEqual([got.rows, got.cols], [9, 4]);
   assert.ok(maxAbsDiff(got.data, m.data) < 4e-3);
   assert.ok(maxAbsDiff(got.data, m.data) > 0, "values really went through float16");
@@ -67,14 +67,18 @@ Deno.test("decodeArrowEmbeddings() reads a List<Float32> column, picked by defau
 });
 
 Deno.test("decodeArrowEmbeddings() throws RangeError naming the first ragged row", () => {
-  assert.throws(() => decodeArrowEmbeddings(listTable([[1, 2], [3, 4], [5]]), {}, "r.arrow"), {
-    name: "RangeError",
-    message: 'Expected every row of column "vec" of r.arrow to hold 2 values but found 1 at row 2',
-  });
+  assert.throws(
+    () => decodeArrowEmbeddings(listTable([[1, 2], [3, 4], [5]]), { name: "r.arrow" }),
+    {
+      name: "RangeError",
+      message:
+        'Expected every row of column "vec" of r.arrow to hold 2 values but found 1 at row 2',
+    },
+  );
 });
 
 Deno.test("decodeArrowEmbeddings() throws RangeError naming the available columns", () => {
-  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "emb" }, "c.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "emb", name: "c.arrow" }), {
     name: "RangeError",
     message:
       'Expected c.arrow to have a column named "emb" but found columns: id (Utf8), vec (List<Float32>)',
@@ -82,13 +86,13 @@ Deno.test("decodeArrowEmbeddings() throws RangeError naming the available column
 });
 
 Deno.test("decodeArrowEmbeddings() throws TypeError for a column that is not a float list", () => {
-  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "id" }, "c.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "id", name: "c.arrow" }), {
     name: "TypeError",
     message:
       'Expected column "id" of c.arrow to be FixedSizeList or List of Float16, Float32 or Float64 but found Utf8',
   });
   const ints = tableToIPC(new Table({ n: makeVector(new Int32Array([1, 2])) }));
-  assert.throws(() => decodeArrowEmbeddings(ints, {}, "i.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(ints, { name: "i.arrow" }), {
     name: "TypeError",
     message: "Expected i.arrow to have a list column of floats but found columns: n (Int32)",
   });
@@ -106,12 +110,12 @@ Deno.test("decodeArrowEmbeddings() throws RangeError for a null row and for byte
     child,
   });
   const bytes = tableToIPC(new Table({ vec: makeVector(list) }));
-  assert.throws(() => decodeArrowEmbeddings(bytes, {}, "n.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(bytes, { name: "n.arrow" }), {
     name: "RangeError",
     message: 'Expected column "vec" of n.arrow to have no nulls but found a null at row 1',
   });
   assert.throws(
-    () => decodeArrowEmbeddings(new TextEncoder().encode("not arrow at all"), {}, "g.arrow"),
+    () => decodeArrowEmbeddings(new TextEncoder().encode("not arrow at all"), { name: "g.arrow" }),
     {
       name: "RangeError",
       message: /^Expected g\.arrow to be an Arrow IPC file or stream but could not parse it/,
@@ -135,8 +139,8 @@ Deno.test("writeArrowEmbeddings() and readArrowEmbeddings() round-trip through a
   const dir = await Deno.makeTempDir();
   try {
     const m = randomMatrix(21, 6, 9);
-    await writeArrowEmbeddings(`${dir}/e.arrow`, m, "clip");
-    await writeArrowEmbeddings(`${dir}/s.ipc`, m, "clip", { format: "stream" });
+    await writeArrowEmbeddings(`${dir}/e.arrow`, m, { column: "clip" });
+    await writeArrowEmbeddings(`${dir}/s.ipc`, m, { column: "clip", format: "stream" });
     assert.deepEqual(await readArrowEmbeddings(`${dir}/e.arrow`, { column: "clip" }), m);
     assert.deepEqual(await readArrowEmbeddings(`${dir}/s.ipc`), m);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["e.arrow", "s.ipc"]);

@@ -29,6 +29,7 @@ import {
 import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { float16ToFloat32 } from "./float16.ts";
+import { checkOptionsObject } from "../_options.ts";
 
 /** Options for {@linkcode readArrowEmbeddings}. */
 export interface ArrowEmbeddingsOptions {
@@ -43,10 +44,14 @@ export interface ArrowEmbeddingsOptions {
 export interface DecodeArrowEmbeddingsOptions extends ArrowEmbeddingsOptions {
   /** Fill this array (length `rows × cols`) instead of allocating one. */
   into?: Float32Array;
+  /** How to call the bytes in error messages (e.g. the file's path). @default {"arrow"} */
+  name?: string;
 }
 
-/** Options for {@linkcode writeArrowEmbeddings}. */
+/** Options for {@linkcode writeArrowEmbeddings} and {@linkcode encodeArrowEmbeddings}. */
 export interface WriteArrowEmbeddingsOptions {
+  /** The column name. @default {"embedding"} */
+  column?: string;
   /**
    * Arrow IPC file format (with footer, `.arrow`/`.feather`) or stream format.
    * @default {"file"}
@@ -257,8 +262,8 @@ export function scanArrowEmbeddings(
  * Float64, converted to float32.
  *
  * @param bytes The whole file.
- * @param options The column and an optional destination array.
- * @param name How to call the file in error messages.
+ * @param options The column, an optional destination array and the name used in error
+ * messages ({@linkcode DecodeArrowEmbeddingsOptions}).
  * @returns The matrix.
  * @throws {RangeError} For bytes that are not Arrow IPC, a missing column (the message lists
  * the columns), ragged rows (naming the row) or nulls.
@@ -274,8 +279,8 @@ export function scanArrowEmbeddings(
 export function decodeArrowEmbeddings(
   bytes: Uint8Array,
   options: DecodeArrowEmbeddingsOptions = {},
-  name = "arrow",
 ): Matrix {
+  const name = options.name ?? "arrow";
   const table = parseTable(bytes, name);
   const index = pickColumn(table, options.column, name);
   const { rows, cols } = walk(table, index, name);
@@ -314,7 +319,7 @@ export async function readArrowEmbeddings(
   path: string,
   options: ArrowEmbeddingsOptions = {},
 ): Promise<Matrix> {
-  return decodeArrowEmbeddings(await Deno.readFile(path), options, path);
+  return decodeArrowEmbeddings(await Deno.readFile(path), { ...options, name: path });
 }
 
 function fixedList(
@@ -335,8 +340,8 @@ function fixedList(
  * Float16) column.
  *
  * @param m The embeddings.
- * @param column The column name.
- * @param options {@linkcode WriteArrowEmbeddingsOptions}.
+ * @param options The column name, format and element type
+ * ({@linkcode WriteArrowEmbeddingsOptions}).
  * @returns The bytes.
  *
  * @example Usage
@@ -348,10 +353,11 @@ function fixedList(
  */
 export function encodeArrowEmbeddings(
   m: Matrix,
-  column = "embedding",
   options: WriteArrowEmbeddingsOptions = {},
 ): Uint8Array {
   checkMatrix(m, "m");
+  checkOptionsObject("encodeArrowEmbeddings", options, '{ column: "embedding" }');
+  const column = options.column ?? "embedding";
   const values = options.dtype === "f2" ? new Float16Array(m.data) : m.data;
   const data = options.dtype === "f2"
     ? fixedList(
@@ -371,25 +377,26 @@ export function encodeArrowEmbeddings(
  *
  * @param path The destination.
  * @param m The embeddings.
- * @param column The column name.
- * @param options {@linkcode WriteArrowEmbeddingsOptions}.
+ * @param options The column name, format and element type
+ * ({@linkcode WriteArrowEmbeddingsOptions}).
  * @returns A promise that resolves once the file is in place.
  *
  * @example Usage
  * ```ts
  * import { writeArrowEmbeddings } from "./arrow.ts";
  * const path = await Deno.makeTempFile({ suffix: ".arrow" });
- * await writeArrowEmbeddings(path, { data: new Float32Array(6), rows: 2, cols: 3 }, "emb");
+ * await writeArrowEmbeddings(path, { data: new Float32Array(6), rows: 2, cols: 3 }, {
+ *   column: "emb",
+ * });
  * await Deno.remove(path);
  * ```
  */
 export async function writeArrowEmbeddings(
   path: string,
   m: Matrix,
-  column = "embedding",
   options: WriteArrowEmbeddingsOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeArrowEmbeddings(m, column, options));
+  await writeFileAtomic(path, encodeArrowEmbeddings(m, options));
 }
 
 /**

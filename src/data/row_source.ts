@@ -188,7 +188,7 @@ export interface RowBatch {
 /** Decodes an Arrow file and checks its width against the source. */
 async function decodeArrow(source: RowSource, file: string): Promise<Matrix> {
   const options = source.column === undefined ? {} : { column: source.column };
-  const m = decodeArrowEmbeddings(await Deno.readFile(file), options, file);
+  const m = decodeArrowEmbeddings(await Deno.readFile(file), { ...options, name: file });
   if (m.cols !== source.cols) {
     throw new TypeError(
       `Expected every embedding file to have ${source.cols} columns but found ${m.cols} in ${file}`,

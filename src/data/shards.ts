@@ -173,7 +173,10 @@ export async function readEmbeddings(
       const decodeOptions = options.column === undefined
         ? { into }
         : { into, column: options.column };
-      decodeArrowEmbeddings(await Deno.readFile(shard.file), decodeOptions, shard.file);
+      decodeArrowEmbeddings(await Deno.readFile(shard.file), {
+        ...decodeOptions,
+        name: shard.file,
+      });
     }
     options.onFile?.(shard.file, shard.rows, shard.dtype);
     at += shard.rows;
@@ -229,7 +232,7 @@ export async function* streamEmbeddings(
       }
     } else {
       const decodeOptions = options.column === undefined ? {} : { column: options.column };
-      const m = decodeArrowEmbeddings(await Deno.readFile(file), decodeOptions, file);
+      const m = decodeArrowEmbeddings(await Deno.readFile(file), { ...decodeOptions, name: file });
       if (m.cols !== cols) {
         throw new TypeError(
           `Expected every embedding file to have ${cols} columns but found ${m.cols} in ${file}`,
