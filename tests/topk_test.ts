@@ -203,3 +203,14 @@ Deno.test("topk() registers variant stays exact when one key range would be a lo
     );
   }
 });
+
+Deno.test("topk() passes onProgress to the search: fractions rise to 1", async () => {
+  const gpu = await testGpu();
+  const q = randomMatrix(33, 5, 1), x = randomMatrix(70, 5, 2);
+  const seen: number[] = [];
+  const got = await topk(gpu, q, x, { k: 3, keysPerChunk: 16, onProgress: (f) => seen.push(f) });
+  checkAgainstReference(q, x, 3, got, "cosine");
+  assert.ok(seen.length >= 1, "onProgress was never called");
+  assert.equal(seen.at(-1), 1);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, seen.join(", "));
+});

@@ -682,7 +682,8 @@ export async function topk(
   checkFinite(queries, "queries");
   const index = uploadTopkKeys(gpu, keys, options);
   try {
-    return await index.search(queries, { k });
+    const { onProgress } = options;
+    return await index.search(queries, onProgress ? { k, onProgress } : { k });
   } finally {
     index.destroy();
   }
