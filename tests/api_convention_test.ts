@@ -309,3 +309,25 @@ Deno.test("nearest lists are { indices, scores } and hard assignments are assign
   assert.deepEqual(a.indices, want.indices);
   assert.deepEqual(Object.keys(a).sort(), ["indices", "l", "rows", "scores"]);
 });
+
+Deno.test("empty input and out-of-set elements are RangeErrors; the wrong kind of thing is a TypeError", async () => {
+  const gpu = await testGpu();
+  await assert.rejects(() => mod.kmeans(gpu, [], { k: 1 }), {
+    name: "RangeError",
+    message: "Expected x to list embedding files or directories but found an empty list",
+  });
+  // @ts-expect-error: a number is not a path
+  await assert.rejects(() => mod.kmeans(gpu, [3], { k: 1 }), { name: "TypeError" });
+  assert.throws(() => mod.resolveTrainConfig({ hidden: [64, 0] }), {
+    name: "RangeError",
+    message: "Expected hidden to be an array of positive integers but found [64,0]",
+  });
+  assert.throws(() => mod.resolveTrainConfig({ hidden: "64" }), { name: "TypeError" });
+  assert.throws(
+    () => mod.createEncoder({ kind: "head", inputShape: [0], embedDim: 2 }, 1),
+    {
+      name: "RangeError",
+      message: "Expected inputShape to be an array of positive integers but found [0]",
+    },
+  );
+});

@@ -117,7 +117,8 @@ export async function kmeans(
   if (Array.isArray(x)) {
     const bad = x.find((p) => typeof p !== "string");
     if (bad !== undefined || x.length === 0) {
-      throw new TypeError(
+      const E = bad === undefined ? RangeError : TypeError; // an empty list is empty input
+      throw new E(
         `Expected x to list embedding files or directories but found ${
           x.length === 0 ? "an empty list" : bad
         }`,
