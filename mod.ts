@@ -9,20 +9,18 @@
  * const gpu = await createGpu();
  * const x = { data: new Float32Array(1000 * 64).map(Math.random), rows: 1000, cols: 64 };
  * const { centroids } = await kmeans(gpu, x, { k: 50 });
- * const { labels } = await assignLabels(gpu, x, centroids, { l: 8 });
+ * const { indices } = await assignLabels(gpu, x, centroids, { l: 8 });
  * ```
  *
  * @module
  */
 export * from "./src/gpu/mod.ts";
-export * from "./src/matrix/matrix.ts";
+export { type Matrix, matrix, normalizeRows, sliceRows } from "./src/matrix/matrix.ts";
 export * from "./src/data/mod.ts";
 export * from "./src/kmeans/mod.ts";
 export * from "./src/topk/mod.ts";
 export * from "./src/ann/mod.ts";
 export * from "./src/loss/mod.ts";
-export * from "./src/random/mulberry32.ts";
-export * from "./src/random/rng.ts";
 export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/eval/mod.ts";

@@ -60,7 +60,7 @@ function makeData(): Matrix {
 const gpu = await createGpu();
 const x = makeData();
 const objective = async (c: Matrix) => {
-  const { scores } = await assignNearest(gpu, x, c, { spherical: true });
+  const { scores } = await assignNearest(gpu, x, c, { metric: "cosine" });
   let s = 0;
   for (const v of scores) s += v;
   return s;

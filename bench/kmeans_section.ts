@@ -43,7 +43,7 @@ export async function sectionKmeans(
   details.kmeans = info;
   /** Objective of any centroids on all rows: sum of best cosines (same exact kernel). */
   const score = async (c: Matrix): Promise<number> => {
-    const { scores } = await km.assignNearest(gpu, x, c, { spherical: true });
+    const { scores } = await km.assignNearest(gpu, x, c, { metric: "cosine" });
     let s = 0;
     for (let i = 0; i < scores.length; i++) s += scores[i]!;
     return s;
@@ -59,7 +59,7 @@ export async function sectionKmeans(
       const r = await km.kmeans(gpu, x, {
         k: S.k,
         niter: S.niter,
-        spherical: true,
+        metric: "cosine",
         init: "random",
         seed: 1234,
         f16,

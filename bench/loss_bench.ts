@@ -33,7 +33,7 @@ function setup(n: number, C: number, d: number, l: number, ratio: number) {
     while (s.size < l) s.add(Math.floor(r() * C));
     [...s].forEach((v, t) => positives[i * l + t] = v);
   }
-  const sampled = sampleClasses(positives, C, ratio, 2);
+  const sampled = sampleClasses(positives, { classes: C, ratio, seed: 2 });
   const S = sampled.length;
   // Positives as indices into the sampled (gathered) centers, for the tfjs peers.
   const local = new Map([...sampled].map((c, j) => [c, j]));

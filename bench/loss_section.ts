@@ -32,7 +32,7 @@ export async function sectionLoss(gpu: Gpu, shapes: Shapes, peak: number | null)
       positives[i * S.l + t] = c;
     }
   }
-  const sampled = lm.sampleClasses(positives, S.C, S.ratio, 3);
+  const sampled = lm.sampleClasses(positives, { classes: S.C, ratio: S.ratio, seed: 3 });
   const Ssz = sampled.length;
   const gflop = (3 * 2 * S.n * Ssz * S.d) / 1e9; // logits GEMM + two gradient GEMMs
   // tfjs first: its row survives if our kernels hang and the section is stopped.

@@ -29,9 +29,9 @@ for (const { n, c, d, k } of shapes) {
   const q = random(n, d, 1), x = random(c, d, 2);
   const group = `n=${n} C=${c} d=${d} k=${k}`;
   for (const variant of variants) {
-    await topk(gpu, q, x, k, { variant }); // compile + warm up
+    await topk(gpu, q, x, { k, variant }); // compile + warm up
     const t0 = performance.now();
-    await topk(gpu, q, x, k, { variant });
+    await topk(gpu, q, x, { k, variant });
     const ms = performance.now() - t0;
     console.log(
       `topk ${group} ${variant}: ${ms.toFixed(1)} ms, ${
@@ -45,7 +45,7 @@ for (const { n, c, d, k } of shapes) {
       n: 3,
       warmup: 1,
       async fn() {
-        await topk(gpu, q, x, k, { variant });
+        await topk(gpu, q, x, { k, variant });
       },
     });
   }

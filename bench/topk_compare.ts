@@ -52,10 +52,10 @@ await topk(
   gpu,
   { data: queries.data.subarray(0, Math.min(n, 64) * d), rows: Math.min(n, 64), cols: d },
   centers,
-  k,
+  { k },
 );
 let t0 = performance.now();
-const exact = await topk(gpu, queries, centers, k);
+const exact = await topk(gpu, queries, centers, { k });
 const gpuSec = (performance.now() - t0) / 1000;
 const variant = gpu.quirks.preferRegisters ? "registers" : "tiled";
 log(`GPU ${gpuSec.toFixed(3)} s (${(flops / gpuSec / 1e9).toFixed(1)} GFLOP/s, ${variant})`);
@@ -79,7 +79,7 @@ try {
       seconds: j.faiss_seconds,
       version: j.faiss_version,
       threads: j.threads,
-      recall: recallAtK(exact.indices, idx, n, k),
+      recall: recallAtK(exact.indices, idx, { k }),
     };
     log(`faiss ${faiss.seconds.toFixed(3)} s, agreement ${faiss.recall}`);
   } else {
@@ -95,12 +95,12 @@ try {
   const index = await buildHnswIndex(centers);
   log(`hnswlib build ${index.buildSeconds.toFixed(1)} s`);
   t0 = performance.now();
-  const approx = annTopk(index, queries, k);
+  const approx = annTopk(index, queries, { k });
   const sec = (performance.now() - t0) / 1000;
   hnsw = {
     build: index.buildSeconds,
     seconds: sec,
-    recall: recallAtK(approx.indices, exact.indices, n, k),
+    recall: recallAtK(approx.indices, exact.indices, { k }),
   };
   log(`hnswlib search ${sec.toFixed(3)} s, recall@${k} ${hnsw.recall}`);
 } catch (e) {

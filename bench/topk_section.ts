@@ -85,9 +85,9 @@ export async function sectionTopk(
     try {
       // Compiles the pipelines; with variant "auto" the first search also times both
       // kernel designs on up to 256 of these queries (once per adapter, then cached).
-      await index.search(sliceRows(queries, 0, Math.min(256, S.queries)), S.k);
+      await index.search(sliceRows(queries, 0, Math.min(256, S.queries)), { k: S.k });
       const t0 = performance.now();
-      r = await index.search(queries, S.k);
+      r = await index.search(queries, { k: S.k });
       oursS = (performance.now() - t0) / 1000;
       const tn = index.tuning;
       tunings.push(
@@ -196,7 +196,7 @@ export async function hnswPeer(
     log(`${section}: hnswlib build (M 16, efConstruction ${efConstruction}) + search`);
     const index = await ann.buildHnswIndex(keys, { metric: "ip", efConstruction });
     const t1 = performance.now();
-    const r = ann.annTopk(index, queries, S.k);
+    const r = ann.annTopk(index, queries, { k: S.k });
     const seconds = (performance.now() - t1) / 1000;
     const rec = truth ? recall(r.indices, truth, S.queries, S.k) : NaN;
     emit({

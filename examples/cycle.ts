@@ -47,7 +47,7 @@ log(
 const { encoder, centers, step, finalLoss } = await mlcd.train(gpu, {
   x: data.train.x,
   inputShape: [784],
-  positives: pl.positives,
+  positives: pl.indices,
 }, config);
 log(`trained ${step} steps, final loss ${finalLoss.toFixed(4)}`);
 

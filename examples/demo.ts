@@ -58,12 +58,12 @@ async function trainAndEval(
   pl: PseudoLabels,
   runDir: string,
 ): Promise<EvalMetrics> {
-  const l8 = pl.positives.length / data.train.x.rows;
-  let positives = pl.positives;
+  const l8 = pl.indices.length / data.train.x.rows;
+  let positives = pl.indices;
   if (config.l !== l8) {
     positives = new Uint32Array(data.train.x.rows * config.l);
     for (let i = 0; i < data.train.x.rows; i++) {
-      positives.set(pl.positives.subarray(i * l8, i * l8 + config.l), i * config.l);
+      positives.set(pl.indices.subarray(i * l8, i * l8 + config.l), i * config.l);
     }
   }
   const t0 = performance.now();
@@ -205,7 +205,7 @@ async function main(args: string[]): Promise<void> {
     mlcd,
   ]];
   // The run's report: k-means stats, the eval rows, then report.html (deno task report).
-  await writeKmeansStats(runDir, kmStats, clusterSizes(pl.assignments, base.classes));
+  await writeKmeansStats(runDir, kmStats, clusterSizes(pl.assignments, { k: base.classes }));
   await writeFileAtomic(
     `${runDir}/eval.json`,
     new TextEncoder().encode(

@@ -38,7 +38,7 @@ const optimizer = tf.train.adam(1e-2);
 console.log(`${gpu.info.description}: n=${n}, d=${d}, C=${C}, l=${l}, r=0.1`);
 let first = NaN, last = NaN;
 for (let step = 0; step < steps; step++) {
-  const sampled = sampleClasses(positives, C, 0.1, step);
+  const sampled = sampleClasses(positives, { classes: C, ratio: 0.1, seed: step });
   const loss = optimizer.minimize(
     () => mlcdLossOp(gpu, model.apply(x) as tf.Tensor2D, centers, positives, { sampled }),
     true,

@@ -245,7 +245,7 @@ async function checkTopk(gpu: Gpu, q: Matrix, keys: Matrix): Promise<TopkCheck> 
   const shape = `queries=${nq} keys=${nk} d=${d} k=${k}`;
   log(`top-${k} ${shape}: GPU`);
   const t0 = performance.now();
-  const got = await topk(gpu, q, keys, k);
+  const got = await topk(gpu, q, keys, { k });
   const ms = performance.now() - t0;
   log(`top-${k}: ${ms.toFixed(0)} ms; float64 check of sampled rows`);
   let bad = 0, worst = 0;
@@ -289,7 +289,7 @@ async function checkLoss(gpu: Gpu): Promise<CheckResult> {
     }
     positives.set([...set], i * l);
   }
-  const sampled = sampleClasses(positives, C, ratio, 3);
+  const sampled = sampleClasses(positives, { classes: C, ratio, seed: 3 });
   log(`MLCD loss ${shape} (S=${sampled.length}): GPU forward + backward`);
   const t0 = performance.now();
   const got = await mlcdLoss(gpu, { embeddings, centers, positives, sampled, perSample: true });
@@ -386,7 +386,7 @@ async function torchPeer(
   log(`top-${k} peer: PyTorch ${py.torch} on ${py.device} (${py.name}) via ${py.exe}`);
   try {
     const t0 = performance.now();
-    await topk(gpu, q, keys, k);
+    await topk(gpu, q, keys, { k });
     const oursSeconds = (performance.now() - t0) / 1000;
     const run = await torchTopk(py, q, keys, k, values.quick ? 300 : 900);
     const ours = top.got.indices;

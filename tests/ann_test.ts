@@ -5,8 +5,12 @@ import { topk } from "../src/topk/topk.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 Deno.test("recallAtK() counts shared indices per row", () => {
-  assert.equal(recallAtK(new Uint32Array([1, 2, 3, 4]), new Uint32Array([2, 1, 3, 5]), 2, 2), 0.75);
-  assert.throws(() => recallAtK(new Uint32Array(3), new Uint32Array(4), 2, 2), TypeError);
+  assert.equal(
+    recallAtK(new Uint32Array([1, 2, 3, 4]), new Uint32Array([2, 1, 3, 5]), { k: 2 }),
+    0.75,
+  );
+  assert.throws(() => recallAtK(new Uint32Array(3), new Uint32Array(4), { k: 2 }), TypeError);
+  assert.throws(() => recallAtK(new Uint32Array(4), new Uint32Array(4), { k: 0 }), RangeError);
 });
 
 Deno.test("annTopk() reaches recall@8 >= 0.95 at default settings on 100k x 128 unit centers", async () => {
@@ -30,21 +34,21 @@ Deno.test("annTopk() reaches recall@8 >= 0.95 at default settings on 100k x 128 
   console.log(
     `hnswlib build 100k x 128 (M 16, efConstruction 200): ${index.buildSeconds.toFixed(1)} s`,
   );
-  const exact = await topk(gpu, queries, centers, 8);
-  const exactUniform = await topk(gpu, uniform, centers, 8);
+  const exact = await topk(gpu, queries, centers, { k: 8 });
+  const exactUniform = await topk(gpu, uniform, centers, { k: 8 });
   for (const ef of [512, 1024]) {
     const t0 = performance.now();
-    const a = annTopk(index, queries, 8, { ef });
+    const a = annTopk(index, queries, { k: 8, ef });
     const ms = (performance.now() - t0) / 200;
-    const u = annTopk(index, uniform, 8, { ef });
+    const u = annTopk(index, uniform, { k: 8, ef });
     console.log(
-      `ef ${ef}: recall@8 ${recallAtK(a.indices, exact.indices, 200, 8)} (near centers, ${
+      `ef ${ef}: recall@8 ${recallAtK(a.indices, exact.indices, { k: 8 })} (near centers, ${
         ms.toFixed(2)
-      } ms/query), ${recallAtK(u.indices, exactUniform.indices, 200, 8)} (uniform)`,
+      } ms/query), ${recallAtK(u.indices, exactUniform.indices, { k: 8 })} (uniform)`,
     );
   }
-  const approx = annTopk(index, queries, 8);
-  const recall = recallAtK(approx.indices, exact.indices, 200, 8);
+  const approx = annTopk(index, queries, { k: 8 });
+  const recall = recallAtK(approx.indices, exact.indices, { k: 8 });
   console.log(`recall@8 at the default ef ${DEFAULT_HNSW_EF}: ${recall}`);
   assert.ok(recall >= 0.95, `recall@8 ${recall}`);
   // Scores are similarities, best first, and agree with the exact ones where indices do.
@@ -62,15 +66,15 @@ Deno.test("annTopk() matches the exact path on a small index and checks its argu
   const centers = randomMatrix(300, 16, 23);
   const queries = randomMatrix(20, 16, 24);
   const index = await buildHnswIndex(centers, { metric: "ip" });
-  const approx = annTopk(index, queries, 5, { ef: 300 });
-  const exact = await topk(await testGpu(), queries, centers, 5, { metric: "ip" });
-  assert.equal(recallAtK(approx.indices, exact.indices, 20, 5), 1);
+  const approx = annTopk(index, queries, { k: 5, ef: 300 });
+  const exact = await topk(await testGpu(), queries, centers, { k: 5, metric: "ip" });
+  assert.equal(recallAtK(approx.indices, exact.indices, { k: 5 }), 1);
   for (let i = 0; i < approx.scores.length; i++) {
     assert.ok(Math.abs(approx.scores[i]! - exact.scores[i]!) < 1e-4);
   }
-  assert.throws(() => annTopk(index, queries, 301), {
+  assert.throws(() => annTopk(index, queries, { k: 301 }), {
     name: "RangeError",
     message: "Expected k to be an integer in [1, 300] but found 301",
   });
-  assert.throws(() => annTopk(index, randomMatrix(2, 3, 1), 2), { name: "TypeError" });
+  assert.throws(() => annTopk(index, randomMatrix(2, 3, 1), { k: 2 }), { name: "TypeError" });
 });

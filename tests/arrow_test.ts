@@ -16,10 +16,10 @@ import {
   encodeArrowEmbeddings,
   readArrowEmbeddings,
   readArrowLabels,
-  scanArrowEmbeddings,
   writeArrowEmbeddings,
   writeArrowLabels,
 } from "../src/data/mod.ts";
+import { scanArrowEmbeddings } from "../src/data/arrow.ts";
 import { maxAbsDiff, randomMatrix } from "./_gpu.ts";
 
 /** An IPC table with a `List<Float32>` column built from `rows` and an `id` column. */
@@ -41,7 +41,7 @@ Deno.test("encodeArrowEmbeddings() and decodeArrowEmbeddings() round-trip file a
   for (const [rows, cols] of [[1, 1], [17, 5], [0, 3]] as const) {
     const m = randomMatrix(rows, cols, 11 + rows);
     for (const format of ["file", "stream"] as const) {
-      const bytes = encodeArrowEmbeddings(m, "embedding", { format });
+      const bytes = encodeArrowEmbeddings(m, { column: "embedding", format });
       assert.deepEqual(decodeArrowEmbeddings(bytes), m, `${rows}×${cols} ${format}`);
       assert.deepEqual(scanArrowEmbeddings(bytes), { rows, cols });
     }
@@ -50,7 +50,7 @@ Deno.test("encodeArrowEmbeddings() and decodeArrowEmbeddings() round-trip file a
 
 Deno.test("decodeArrowEmbeddings() reads a FixedSizeList<Float16> column", () => {
   const m = randomMatrix(9, 4, 2);
-  const got = decodeArrowEmbeddings(encodeArrowEmbeddings(m, "e", { dtype: "f2" }));
+  const got = decodeArrowEmbeddings(encodeArrowEmbeddings(m, { column: "e", dtype: "f2" }));
   assert.deepEqual([got.rows, got.cols], [9, 4]);
   assert.ok(maxAbsDiff(got.data, m.data) < 4e-3);
   assert.ok(maxAbsDiff(got.data, m.data) > 0, "values really went through float16");
@@ -67,14 +67,18 @@ Deno.test("decodeArrowEmbeddings() reads a List<Float32> column, picked by defau
 });
 
 Deno.test("decodeArrowEmbeddings() throws RangeError naming the first ragged row", () => {
-  assert.throws(() => decodeArrowEmbeddings(listTable([[1, 2], [3, 4], [5]]), {}, "r.arrow"), {
-    name: "RangeError",
-    message: 'Expected every row of column "vec" of r.arrow to hold 2 values but found 1 at row 2',
-  });
+  assert.throws(
+    () => decodeArrowEmbeddings(listTable([[1, 2], [3, 4], [5]]), { name: "r.arrow" }),
+    {
+      name: "RangeError",
+      message:
+        'Expected every row of column "vec" of r.arrow to hold 2 values but found 1 at row 2',
+    },
+  );
 });
 
 Deno.test("decodeArrowEmbeddings() throws RangeError naming the available columns", () => {
-  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "emb" }, "c.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "emb", name: "c.arrow" }), {
     name: "RangeError",
     message:
       'Expected c.arrow to have a column named "emb" but found columns: id (Utf8), vec (List<Float32>)',
@@ -82,13 +86,13 @@ Deno.test("decodeArrowEmbeddings() throws RangeError naming the available column
 });
 
 Deno.test("decodeArrowEmbeddings() throws TypeError for a column that is not a float list", () => {
-  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "id" }, "c.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(listTable([[1]]), { column: "id", name: "c.arrow" }), {
     name: "TypeError",
     message:
       'Expected column "id" of c.arrow to be FixedSizeList or List of Float16, Float32 or Float64 but found Utf8',
   });
   const ints = tableToIPC(new Table({ n: makeVector(new Int32Array([1, 2])) }));
-  assert.throws(() => decodeArrowEmbeddings(ints, {}, "i.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(ints, { name: "i.arrow" }), {
     name: "TypeError",
     message: "Expected i.arrow to have a list column of floats but found columns: n (Int32)",
   });
@@ -106,12 +110,12 @@ Deno.test("decodeArrowEmbeddings() throws RangeError for a null row and for byte
     child,
   });
   const bytes = tableToIPC(new Table({ vec: makeVector(list) }));
-  assert.throws(() => decodeArrowEmbeddings(bytes, {}, "n.arrow"), {
+  assert.throws(() => decodeArrowEmbeddings(bytes, { name: "n.arrow" }), {
     name: "RangeError",
     message: 'Expected column "vec" of n.arrow to have no nulls but found a null at row 1',
   });
   assert.throws(
-    () => decodeArrowEmbeddings(new TextEncoder().encode("not arrow at all"), {}, "g.arrow"),
+    () => decodeArrowEmbeddings(new TextEncoder().encode("not arrow at all"), { name: "g.arrow" }),
     {
       name: "RangeError",
       message: /^Expected g\.arrow to be an Arrow IPC file or stream but could not parse it/,
@@ -135,8 +139,8 @@ Deno.test("writeArrowEmbeddings() and readArrowEmbeddings() round-trip through a
   const dir = await Deno.makeTempDir();
   try {
     const m = randomMatrix(21, 6, 9);
-    await writeArrowEmbeddings(`${dir}/e.arrow`, m, "clip");
-    await writeArrowEmbeddings(`${dir}/s.ipc`, m, "clip", { format: "stream" });
+    await writeArrowEmbeddings(`${dir}/e.arrow`, m, { column: "clip" });
+    await writeArrowEmbeddings(`${dir}/s.ipc`, m, { column: "clip", format: "stream" });
     assert.deepEqual(await readArrowEmbeddings(`${dir}/e.arrow`, { column: "clip" }), m);
     assert.deepEqual(await readArrowEmbeddings(`${dir}/s.ipc`), m);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["e.arrow", "s.ipc"]);
@@ -150,14 +154,24 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
   try {
     const labels = new Uint32Array([4, 1, 0, 3, 4294967295, 2]);
     const scores = new Float32Array([0.9, 0.5, 0.25, 0.125, -1, 0]);
-    await writeArrowLabels(`${dir}/a.arrow`, { labels, scores, l: 2 });
-    assert.deepEqual(await readArrowLabels(`${dir}/a.arrow`), { labels, scores, l: 2, rows: 3 });
+    await writeArrowLabels(`${dir}/a.arrow`, { indices: labels, scores, l: 2 });
+    assert.deepEqual(await readArrowLabels(`${dir}/a.arrow`), {
+      indices: labels,
+      scores,
+      l: 2,
+      rows: 3,
+    });
     for (
       const ids of [new BigInt64Array([10n, 20n, 30n]), new Int32Array([7, 8, 9]), ["a", "b", "c"]]
     ) {
-      await writeArrowLabels(`${dir}/b.arrow`, { labels, scores, l: 3, ids: ids.slice(0, 2) });
+      await writeArrowLabels(`${dir}/b.arrow`, {
+        indices: labels,
+        scores,
+        l: 3,
+        ids: ids.slice(0, 2),
+      });
       const back = await readArrowLabels(`${dir}/b.arrow`);
-      assert.deepEqual(back, { labels, scores, l: 3, rows: 2, ids: ids.slice(0, 2) });
+      assert.deepEqual(back, { indices: labels, scores, l: 3, rows: 2, ids: ids.slice(0, 2) });
     }
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a.arrow", "b.arrow"]);
   } finally {
@@ -165,19 +179,25 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
   }
 });
 
-Deno.test("writeArrowLabels() throws RangeError for a bad l or mismatched lengths", async () => {
+Deno.test("writeArrowLabels() throws RangeError for a bad l, TypeError for mismatched lengths", async () => {
   const labels = new Uint32Array(6), scores = new Float32Array(6);
-  await assert.rejects(() => writeArrowLabels("/nonexistent/x.arrow", { labels, scores, l: 0 }), {
-    name: "RangeError",
-    message: "Expected l to be a positive integer but found 0",
-  });
-  await assert.rejects(() => writeArrowLabels("/nonexistent/x.arrow", { labels, scores, l: 4 }), {
-    name: "RangeError",
-    message: "Expected labels and scores to hold rows × 4 values each but found 6 and 6",
-  });
   await assert.rejects(
-    () => writeArrowLabels("/nonexistent/x.arrow", { labels, scores, l: 2, ids: ["a"] }),
-    { name: "RangeError", message: "Expected ids to hold 3 values but found 1" },
+    () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 0 }),
+    {
+      name: "RangeError",
+      message: "Expected l to be a positive integer but found 0",
+    },
+  );
+  await assert.rejects(
+    () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 4 }),
+    {
+      name: "TypeError",
+      message: "Expected indices and scores to hold rows × 4 values each but found 6 and 6",
+    },
+  );
+  await assert.rejects(
+    () => writeArrowLabels("/nonexistent/x.arrow", { indices: labels, scores, l: 2, ids: ["a"] }),
+    { name: "TypeError", message: "Expected ids to hold 3 values but found 1" },
   );
 });
 

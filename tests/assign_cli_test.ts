@@ -25,15 +25,15 @@ Deno.test("assignLabels() streams shards in batches and matches topk() on the wh
       variant: VARIANT,
       onProgress: (done, total) => seen.push([done, total]),
     });
-    const want = await topk(gpu, x, centers, 5, { variant: VARIANT });
+    const want = await topk(gpu, x, centers, { k: 5, variant: VARIANT });
     assert.equal(r.rows, 230);
     assert.equal(r.l, 5);
-    assert.deepEqual(r.labels, want.indices);
+    assert.deepEqual(r.indices, want.indices);
     assert.deepEqual(r.scores, want.scores);
     assert.deepEqual(seen.map((s) => s[0]), [64, 100, 164, 228, 230]);
     assert.ok(seen.every((s) => s[1] === 230));
     const m = await assignLabels(gpu, x, centers, { l: 5, batchRows: 100, variant: VARIANT });
-    assert.deepEqual(m.labels, want.indices);
+    assert.deepEqual(m.indices, want.indices);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -68,8 +68,8 @@ Deno.test("issue 13 item 17: assignLabels() reports progress within a batch, per
   assert.ok(seen.slice(0, -1).every(([d, t]) => d > 0 && d < 40 && t === 40), JSON.stringify(seen));
   assert.ok(seen.every((s, i) => i === 0 || s[0] >= seen[i - 1]![0]), "monotone");
   assert.deepEqual(seen.at(-1), [40, 40]);
-  const want = await topk(gpu, x, centers, 4, { variant: "registers" });
-  assert.deepEqual(r.labels, want.indices);
+  const want = await topk(gpu, x, centers, { k: 4, variant: "registers" });
+  assert.deepEqual(r.indices, want.indices);
 });
 
 Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async () => {
@@ -78,7 +78,7 @@ Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async (
     const x = randomMatrix(90, 12, 35), centers = randomMatrix(20, 12, 36);
     await writeNpy(`${dir}/emb_0.npy`, x.data, [90, 12]);
     await writeNpy(`${dir}/centers.npy`, centers.data, [20, 12]);
-    const want = await topk(await testGpu(), x, centers, 8, { variant: VARIANT });
+    const want = await topk(await testGpu(), x, centers, { k: 8, variant: VARIANT });
     const r = await run([
       "--input",
       `${dir}/emb_0.npy`,
@@ -122,7 +122,7 @@ Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async (
     const t = await readArrowLabels(`${dir}/labels.arrow`);
     assert.equal(t.l, 3);
     for (let i = 0; i < 90; i++) {
-      assert.deepEqual([...t.labels.subarray(i * 3, i * 3 + 3)], [
+      assert.deepEqual([...t.indices.subarray(i * 3, i * 3 + 3)], [
         ...want.indices.subarray(i * 8, i * 8 + 3),
       ]);
     }

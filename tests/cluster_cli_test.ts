@@ -33,6 +33,7 @@ Deno.test("cluster CLI writes centroids, assignments and a JSON summary", async 
     const summary = JSON.parse(r.stdout);
     assert.equal(summary.rows, 150);
     assert.equal(summary.k, 7);
+    assert.equal(summary.metric, "cosine");
     assert.equal(summary.iterations, 5);
     assert.ok(summary.objective > 0 && summary.objective <= 150);
     assert.ok(["registers", "tiled"].includes(summary.kernel.variant), JSON.stringify(summary));
@@ -97,6 +98,14 @@ Deno.test("cluster CLI exits 2 with one line for bad input and writes nothing", 
       [["--input", `${dir}/x.npy`], /Missing --k/],
       [["--k", "2"], /Missing --input/],
       [["--input", `${dir}/x.npy`, "--k", "2", "--bogus"], /bogus/],
+      [
+        ["--input", `${dir}/x.npy`, "--k", "2", "--no-spherical"],
+        /Expected --metric cosine\|l2 but found --no-spherical \(removed; use --metric l2\)/,
+      ],
+      [
+        ["--input", `${dir}/x.npy`, "--k", "2", "--metric", "euclid"],
+        /Expected --metric to be cosine or l2 but found euclid/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await run([...args, ...out]);
@@ -118,5 +127,5 @@ Deno.test("cluster CLI --help prints usage and exits 0", async () => {
   const r = await run(["--help"]);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Usage: deno task cluster --input <file\|dir>\.\.\. --k N/);
-  assert.match(r.stdout, /--no-spherical/);
+  assert.match(r.stdout, /--metric M +cosine \(spherical k-means, default\) \| l2/);
 });

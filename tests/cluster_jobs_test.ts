@@ -289,11 +289,11 @@ Deno.test("assign --shard parts concatenated in order equal one assign over all 
     const labels: number[] = [], scores: number[] = [], ids: bigint[] = [];
     for (let i = 0; i < 3; i++) {
       const p = await readArrowLabels(`${dir}/labels/part-${i}-of-3.arrow`);
-      labels.push(...p.labels);
+      labels.push(...p.indices);
       scores.push(...p.scores);
       ids.push(...(p.ids as BigInt64Array));
     }
-    assert.deepEqual(labels, [...all.labels]);
+    assert.deepEqual(labels, [...all.indices]);
     assert.deepEqual(scores, [...all.scores]);
     assert.deepEqual(ids, Array.from({ length: 203 }, (_, i) => BigInt(i)));
 
@@ -311,7 +311,7 @@ Deno.test("assign --shard parts concatenated in order equal one assign over all 
     const l1 = await readNpyArray(`${dir}/npy/part-1-of-3.npy`);
     const s1 = await readNpyArray(`${dir}/npy/part-1-of-3.scores.npy`);
     assert.deepEqual(l1.shape, [68, 4]);
-    assert.deepEqual([...l1.data], [...all.labels.subarray(67 * 4, 135 * 4)]);
+    assert.deepEqual([...l1.data], [...all.indices.subarray(67 * 4, 135 * 4)]);
     assert.deepEqual([...s1.data], [...all.scores.subarray(67 * 4, 135 * 4)]);
     const m = JSON.parse(await Deno.readTextFile(`${dir}/npy/part-1-of-3.json`));
     assert.deepEqual(m.outputs.map((o: { name: string }) => o.name), [

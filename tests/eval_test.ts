@@ -71,10 +71,13 @@ function blobs(n: number, seed: number) {
 Deno.test("knnTop1(), linearProbe() and retrievalRecall() score separable blobs near 1", async () => {
   const gpu = await testGpu();
   const tr = blobs(61, 1), te = blobs(31, 2);
-  assert.ok((await knnTop1(gpu, tr.x, tr.y, te.x, te.y, { k: 5 })) >= 0.96);
-  const p = await linearProbe(gpu, tr.x, tr.y, te.x, te.y, { epochs: 20, batchSize: 16 });
+  assert.ok((await knnTop1(gpu, tr, te, { k: 5 })) >= 0.96);
+  const p = await linearProbe(gpu, tr, te, { epochs: 20, batchSize: 16 });
   assert.ok(p.top1 >= 0.96, `probe ${p.top1}`);
-  const r = await retrievalRecall(gpu, te.x, tr.x, (q, k) => te.y[q] === tr.y[k], [1, 5]);
+  const r = await retrievalRecall(gpu, te.x, tr.x, {
+    relevant: (q, k) => te.y[q] === tr.y[k],
+    ks: [1, 5],
+  });
   assert.ok(r["R@1"]! >= 0.96 && r["R@5"]! >= r["R@1"]!);
 });
 
@@ -83,7 +86,7 @@ Deno.test("knnTop1() with shuffled labels scores near chance", async () => {
   const tr = blobs(61, 1), te = blobs(31, 2);
   const r = rng(3);
   const y = tr.y.map(() => Math.floor(r() * 3));
-  assert.ok((await knnTop1(gpu, tr.x, y, te.x, te.y, { k: 5 })) < 0.8);
+  assert.ok((await knnTop1(gpu, { x: tr.x, y }, te, { k: 5 })) < 0.8);
 });
 
 Deno.test("retrievalRecall() counts a query as a hit only when a relevant key is in the top K", async () => {
@@ -91,6 +94,6 @@ Deno.test("retrievalRecall() counts a query as a hit only when a relevant key is
   // keys on the unit circle; query 0 nearest key 0, then key 1, ...
   const keys = { data: new Float32Array([1, 0, 0.9, 0.1, 0, 1]), rows: 3, cols: 2 };
   const q = { data: new Float32Array([1, 0]), rows: 1, cols: 2 };
-  const r = await retrievalRecall(gpu, q, keys, (_q, k) => k === 2, [1, 2, 3]);
+  const r = await retrievalRecall(gpu, q, keys, { relevant: (_q, k) => k === 2, ks: [1, 2, 3] });
   assert.deepEqual(r, { "R@1": 0, "R@2": 0, "R@3": 1 });
 });

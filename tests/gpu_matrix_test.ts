@@ -234,7 +234,7 @@ Deno.test("kmeans() gives the same result from a GpuMatrix as from the Matrix", 
     // re-packed: raw rows in small chunks, d = 1, random init
     { n: 130, d: 1, o: { k: 3, niter: 3, init: "random" }, up: { maxRowsPerChunk: 50 } },
     // l2: the fixed-point scale from the GPU's max |value|
-    { n: 150, d: 6, o: { k: 4, niter: 3, spherical: false }, up: { align: 1 } },
+    { n: 150, d: 6, o: { k: 4, niter: 3, metric: "l2" }, up: { align: 1 } },
     // f16 storage, k = n
     { n: 9, d: 3, o: { k: 9, niter: 2, f16: true }, up: { dtype: "f16" } },
   ];
@@ -271,7 +271,7 @@ Deno.test("topk() and uploadTopkKeys() give the same lists from GpuMatrix querie
   const q = randomMatrix(70, 5, 4), keys = randomMatrix(150, 5, 5);
   for (const variant of ["registers", "tiled"] as const) {
     for (const metric of ["cosine", "ip"] as const) {
-      const want = await topk(gpu, q, keys, 6, { metric, variant });
+      const want = await topk(gpu, q, keys, { k: 6, metric, variant });
       // f16 queries and narrow-stride keys in small chunks are re-packed on the GPU.
       const layouts: [UploadMatrixOptions, UploadMatrixOptions][] = [
         [{ normalize: metric === "cosine" }, { normalize: metric === "cosine" }],
@@ -280,12 +280,12 @@ Deno.test("topk() and uploadTopkKeys() give the same lists from GpuMatrix querie
       for (const [lq, lk] of layouts) {
         const gq = uploadMatrix(gpu, q, lq), gk = uploadMatrix(gpu, keys, lk);
         try {
-          const got = await topk(gpu, gq, gk, 6, { metric, variant });
+          const got = await topk(gpu, gq, gk, { k: 6, metric, variant });
           const what = `${variant} ${metric} ${JSON.stringify([lq, lk])}`;
           assert.deepEqual(got.indices, want.indices, what);
           assert.ok(maxDiff(got.scores, want.scores) <= 1e-5, what);
           const index = uploadTopkKeys(gpu, gk, { metric, variant });
-          const again = await index.search(q, 6);
+          const again = await index.search(q, { k: 6 });
           index.destroy();
           assert.deepEqual(again.indices, want.indices, what);
         } finally {
@@ -296,9 +296,9 @@ Deno.test("topk() and uploadTopkKeys() give the same lists from GpuMatrix querie
     }
   }
   const f16 = uploadMatrix(gpu, q, { dtype: "f16", normalize: true });
-  const approx = await topk(gpu, f16, keys, 6);
+  const approx = await topk(gpu, f16, keys, { k: 6 });
   f16.destroy();
-  const want = await topk(gpu, q, keys, 6);
+  const want = await topk(gpu, q, keys, { k: 6 });
   assert.ok(maxDiff(approx.scores, want.scores) <= 5e-3);
 });
 
@@ -310,7 +310,7 @@ Deno.test("assignLabels() labels GpuMatrix embeddings against GpuMatrix centers 
   try {
     let last = 0;
     const got = await assignLabels(gpu, gx, gc, { l: 3, onProgress: (done) => last = done });
-    assert.deepEqual(got.labels, want.labels);
+    assert.deepEqual(got.indices, want.indices);
     assert.ok(maxDiff(got.scores, want.scores) <= 1e-5);
     assert.equal(got.rows, 90);
     assert.equal(last, 90);
@@ -331,7 +331,7 @@ Deno.test("mlcdLoss() gives the same loss and gradients from GpuMatrix embedding
   const n = 37, C = 150, d = 5;
   const embeddings = randomMatrix(n, d, 8), centers = randomMatrix(C, d, 9);
   const positives = randomPositives(n, 3, C, 10);
-  const sampled = sampleClasses(positives, C, 0.3, 11);
+  const sampled = sampleClasses(positives, { classes: C, ratio: 0.3, seed: 11 });
   const want = await mlcdLoss(gpu, { embeddings, centers, positives, sampled });
   const ge = uploadMatrix(gpu, embeddings, { stride: 12, maxRowsPerChunk: 10 });
   const gc = uploadMatrix(gpu, centers, { maxRowsPerChunk: 64 });
@@ -359,10 +359,10 @@ Deno.test("pseudoLabels() uploads the features once and matches kmeans() + topk(
   // Besides the features: centroids, k-means++'s sample index, top-k's keys (all small).
   assert.ok(uploads.bytes >= once && uploads.bytes < 1.2 * once, `${uploads.bytes} bytes`);
   const km = await kmeans(gpu, x, { k: 8, niter: 4, seed: 5 });
-  const tk = await topk(gpu, x, km.centroids, 3);
+  const tk = await topk(gpu, x, km.centroids, { k: 3 });
   assert.ok(maxDiff(got.centroids.data, km.centroids.data) <= 1e-6);
   assert.deepEqual(got.assignments, km.assignments);
-  assert.deepEqual(got.positives, tk.indices);
+  assert.deepEqual(got.indices, tk.indices);
   assert.ok(Math.abs(got.objective - km.objective) <= 1e-4 * km.objective);
 });
 
@@ -371,7 +371,7 @@ Deno.test("evaluateFeatures() uploads each split once for kNN, retrieval and k-m
   const probe = { epochs: 2, batchSize: 64 };
   await evaluateFeatures(gpu, train, test, { knnK: 5, probe }); // autotune's uploads
   const probeUploads = countUploads(gpu);
-  await linearProbe(gpu, train.x, train.y, test.x, test.y, probe);
+  await linearProbe(gpu, train, test, probe);
   probeUploads.stop();
   const uploads = countUploads(gpu);
   const got = await evaluateFeatures(gpu, train, test, { knnK: 5, probe });
@@ -380,8 +380,10 @@ Deno.test("evaluateFeatures() uploads each split once for kNN, retrieval and k-m
   const ours = uploads.bytes - probeUploads.bytes;
   assert.ok(ours >= once && ours < 1.2 * once, `${ours} bytes besides the probe's`);
   const km = await kmeans(gpu, test.x, { k: 3, niter: 25, seed: 1234, nredo: 3 });
-  assert.equal(got.knnTop1, await knnTop1(gpu, train.x, train.y, test.x, test.y, { k: 5 }));
-  const rec = await retrievalRecall(gpu, test.x, train.x, (q, k) => test.y[q] === train.y[k]);
+  assert.equal(got.knnTop1, await knnTop1(gpu, train, test, { k: 5 }));
+  const rec = await retrievalRecall(gpu, test.x, train.x, {
+    relevant: (q, k) => test.y[q] === train.y[k],
+  });
   assert.deepEqual([got.recallAt1, got.recallAt5, got.recallAt10], [
     rec["R@1"],
     rec["R@5"],

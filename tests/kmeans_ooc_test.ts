@@ -95,7 +95,7 @@ Deno.test("kmeans() over files and row sources equals kmeans() over the same row
     assert.equal(dropped.objective, kept.objective);
     assert.deepEqual(dropped.centroids, kept.centroids);
     // A part of the files equals its rows in memory.
-    const part = partOf(await openRowSource([dir]), 1, 3);
+    const part = partOf(await openRowSource([dir]), { index: 1, count: 3 });
     const rows = {
       data: x.data.slice(part.globalStart * 19, (part.globalStart + part.rows) * 19),
       rows: part.rows,
@@ -198,7 +198,14 @@ Deno.test("kmeans() with row weights matches a float64 weighted Lloyd on odd sha
     const init = { data: x.data.slice(0, k * d), rows: k, cols: d }; // rows 0..k-1
     for (let i = 0; i < k; i++) w[i] = 1 + i; // the seeds carry weight
     const niter = 3;
-    const got = await kmeans(gpu, x, { ...FIXED, k, niter, spherical, weights: w, init });
+    const got = await kmeans(gpu, x, {
+      ...FIXED,
+      k,
+      niter,
+      metric: spherical ? "cosine" : "l2",
+      weights: w,
+      init,
+    });
     const ref = refWeightedLloyd(x, w, init, niter, spherical);
     let worst = 0;
     ref.centroids.forEach((c, j) => {
@@ -230,7 +237,13 @@ Deno.test("kmeans() with integer weights equals the rows repeated that many time
   reps.forEach((i, j) => rep.data.set(x.data.subarray(i * d, (i + 1) * d), j * d));
   const init = { data: x.data.slice(0, k * d), rows: k, cols: d };
   for (const spherical of [true, false]) {
-    const o = { ...FIXED, k, niter: 4, spherical, init };
+    const o = {
+      ...FIXED,
+      k,
+      niter: 4,
+      metric: spherical ? "cosine" as const : "l2" as const,
+      init,
+    };
     const weighted = await kmeans(gpu, x, { ...o, weights: w });
     const ones = await kmeans(gpu, rep, { ...o, weights: new Float32Array(rep.rows).fill(1) });
     const plain = await kmeans(gpu, rep, o);
@@ -271,7 +284,7 @@ Deno.test("kmeans() reads weights from .npy and refuses bad ones", async () => {
       "uint32 counts from .npy",
     );
     await assert.rejects(() => kmeans(gpu, x, { ...o, weights: new Float32Array(49) }), {
-      name: "RangeError",
+      name: "TypeError",
       message: "Expected weights to hold 50 weights (one per row) but found 49",
     });
     const neg = w.slice();

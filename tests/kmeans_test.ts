@@ -47,7 +47,7 @@ async function checkAssign(
   maxBindingBytes?: number,
 ) {
   const gpu = await testGpu(maxBindingBytes ? { maxBindingBytes } : {});
-  const got = await assignNearest(gpu, x, c, { spherical, variant });
+  const got = await assignNearest(gpu, x, c, { metric: spherical ? "cosine" : "l2", variant });
   const ref = refAssign(x, c, spherical);
   assert.equal(got.assignments.length, x.rows);
   let checked = 0;
@@ -97,7 +97,12 @@ for (const variant of VARIANTS) {
       const gpu = await testGpu(maxBindingBytes ? { maxBindingBytes } : {});
       const x = randomMatrix(257, 19, 11);
       for (const spherical of [true, false]) {
-        const r = await kmeans(gpu, x, { k: 5, niter: 30, spherical, variant });
+        const r = await kmeans(gpu, x, {
+          k: 5,
+          niter: 30,
+          metric: spherical ? "cosine" : "l2",
+          variant,
+        });
         const last = r.stats.at(-1)!, prev = r.stats.at(-2)!;
         assert.ok(Math.abs(last.objective - prev.objective) < 1e-3, "converged");
         const xs = rowsF64(x, spherical);
@@ -183,7 +188,7 @@ Deno.test("kmeans() splits the largest cluster when one is empty", async () => {
 Deno.test("kmeans() with k = n returns the points as centroids", async () => {
   const gpu = await testGpu();
   const x = randomMatrix(6, 4, 12);
-  const r = await kmeans(gpu, x, { k: 6, spherical: false });
+  const r = await kmeans(gpu, x, { k: 6, metric: "l2" });
   for (let i = 0; i < x.data.length; i++) {
     assert.ok(Math.abs(r.centroids.data[i]! - x.data[i]!) < 1e-6);
   }
@@ -235,7 +240,7 @@ Deno.test("kmeans() throws on bad k, NaN and zero rows", async () => {
     name: "RangeError",
     message: "Cannot L2-normalise x for spherical k-means: row 2 is all zeros",
   });
-  await kmeans(gpu, zero, { k: 2, spherical: false, niter: 2 }); // fine for plain k-means
+  await kmeans(gpu, zero, { k: 2, metric: "l2", niter: 2 }); // fine for plain k-means
   await assert.rejects(() => kmeans(gpu, eightRows, { k: 2, variant: "fast" as "tiled" }), {
     name: "RangeError",
     message: 'Expected variant to be "auto", "registers" or "tiled" but found "fast"',

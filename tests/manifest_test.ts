@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import {
   checkOutputs,
   commitOutputs,
+  currentParams,
   describeInputs,
+  type Manifest,
+  manifestDifference,
   type ManifestKey,
   manifestPath,
   readManifest,
@@ -166,4 +169,30 @@ Deno.test("commitOutputs() leaves nothing behind when a writer fails", async () 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("manifestDifference() reads an old manifest's spherical: true|false as metric cosine|l2", () => {
+  const want: ManifestKey = {
+    kind: "cluster-part",
+    shard: null,
+    inputs: [],
+    params: { k: 4, metric: "cosine" },
+  };
+  const old = (spherical: boolean): Manifest => ({
+    format: "mlcd-manifest",
+    kind: "cluster-part",
+    toolkit: TOOLKIT_VERSION,
+    shard: null,
+    inputs: [],
+    params: { k: 4, spherical },
+    outputs: [],
+    info: {},
+  });
+  assert.equal(manifestDifference(old(true), want), undefined);
+  assert.equal(
+    manifestDifference(old(false), want),
+    'parameter metric "l2" ≠ "cosine"',
+  );
+  assert.deepEqual(currentParams({ k: 1, spherical: false }), { k: 1, metric: "l2" });
+  assert.deepEqual(currentParams({ k: 1, metric: "l2" }), { k: 1, metric: "l2" });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { atomicPath } from "../src/data/atomic.ts";
 import {
-  atomicPath,
   decodeNpy,
   decodeNpyMatrix,
   encodeNpy,

@@ -73,7 +73,7 @@ for (const profile of ["cpu", "gpu"] as const) {
     assert.equal(index.variant, design);
     index.destroy();
     const k = 64;
-    const got = await topk(gpu, q, keys, k, { autotune: false });
+    const got = await topk(gpu, q, keys, { k, autotune: false });
     cosine64(q, keys).forEach((row, i) => {
       const order = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b);
       for (let t = 0; t < k; t++) {

@@ -44,7 +44,7 @@ async function fakeRun(dir: string) {
 }
 
 Deno.test("clusterSizes() counts rows per cluster", () => {
-  assert.deepEqual([...clusterSizes(new Uint32Array([2, 0, 2, 2, 9]), 3)], [1, 0, 3]);
+  assert.deepEqual([...clusterSizes(new Uint32Array([2, 0, 2, 2, 9]), { k: 3 })], [1, 0, 3]);
 });
 
 Deno.test("readRunReport() reads steps (later lines win), k-means stats, eval rows and config", async () => {

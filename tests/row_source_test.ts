@@ -90,7 +90,7 @@ Deno.test("partOf() splits contiguously; the parts concatenate to all rows", asy
       let next = 0;
       const got = new Float32Array(all.length);
       for (let index = 0; index < count; index++) {
-        const part = partOf(source, index, count);
+        const part = partOf(source, { index, count });
         assert.equal(part.globalStart, Math.floor((index * 29) / count));
         assert.equal(part.rows, Math.floor(((index + 1) * 29) / count) - part.globalStart);
         assert.equal(part.globalStart, next);
@@ -99,7 +99,7 @@ Deno.test("partOf() splits contiguously; the parts concatenate to all rows", asy
         next += part.rows;
         // A part of a part shifts globalStart again and stays inside its parent.
         if (part.rows >= 2) {
-          const sub = partOf(part, 1, 2);
+          const sub = partOf(part, { index: 1, count: 2 });
           assert.equal(sub.globalStart, part.globalStart + Math.floor(part.rows / 2));
           const subRows = (await streamAll(sub, 2)).data;
           assert.deepEqual(
@@ -119,7 +119,13 @@ Deno.test("gatherRows() returns the listed rows of sources and parts, repeats in
     const all = await writeShards(dir, ROWS, 3);
     const source = await openRowSource([dir]);
     const r = rng(5);
-    for (const source2 of [source, partOf(source, 1, 3), partOf(source, 2, 3)]) {
+    for (
+      const source2 of [
+        source,
+        partOf(source, { index: 1, count: 3 }),
+        partOf(source, { index: 2, count: 3 }),
+      ]
+    ) {
       for (let trial = 0; trial < 5; trial++) {
         const m = Math.floor(r() * 2 * source2.rows);
         const rows = new Uint32Array(m).map(() => Math.floor(r() * source2.rows)).sort();
@@ -140,7 +146,7 @@ Deno.test("gatherRows() reads far-apart and dense rows of a large .npy (position
   await withDir(async (dir) => {
     const m = randomMatrix(30000, 5, 9); // 600 kB: gaps over 256 kB are sought past
     await writeNpy(`${dir}/big.npy`, m.data, [m.rows, m.cols]);
-    const source = partOf(await openRowSource([dir]), 1, 2); // rows 15000..29999
+    const source = partOf(await openRowSource([dir]), { index: 1, count: 2 }); // rows 15000..29999
     const rows = new Uint32Array([0, 1, 2, 2, 40, 14000, 14998, 14999]);
     const got = await gatherRows(source, rows);
     rows.forEach((row, i) => {
@@ -154,10 +160,10 @@ Deno.test("row sources refuse bad arguments", async () => {
   await withDir(async (dir) => {
     await writeShards(dir, [4, 3], 2);
     const source = await openRowSource([dir]);
-    assert.throws(() => partOf(source, 2, 2), RangeError);
-    assert.throws(() => partOf(source, -1, 2), RangeError);
-    assert.throws(() => partOf(source, 0, 0), /integer ≥ 1/);
-    assert.throws(() => partOf(source, 0.5, 2), RangeError);
+    assert.throws(() => partOf(source, { index: 2, count: 2 }), RangeError);
+    assert.throws(() => partOf(source, { index: -1, count: 2 }), RangeError);
+    assert.throws(() => partOf(source, { index: 0, count: 0 }), /integer ≥ 1/);
+    assert.throws(() => partOf(source, { index: 0.5, count: 2 }), RangeError);
     await assert.rejects(() => gatherRows(source, new Uint32Array([3, 1])), /sorted ascending/);
     await assert.rejects(() => gatherRows(source, new Uint32Array([7])), /below 7 but found 7/);
     await assert.rejects(async () => {

@@ -102,18 +102,18 @@ Deno.test("readEmbeddings() concatenates npy (f4, f2) and Arrow shards like per-
   });
 });
 
-Deno.test("readEmbeddings() throws RangeError naming the file and both dimensions on a mismatch", async () => {
+Deno.test("readEmbeddings() throws TypeError naming the file and both dimensions on a mismatch", async () => {
   await withDir(async (dir) => {
     await writeNpy(`${dir}/a_1.npy`, new Float32Array(8), [2, 4]);
     await writeNpy(`${dir}/a_2.npy`, new Float32Array(6), [2, 3]);
     await assert.rejects(() => readEmbeddings([dir]), {
-      name: "RangeError",
+      name: "TypeError",
       message:
         `Expected every embedding file to have 4 columns (as ${dir}/a_1.npy) but found 3 in ${dir}/a_2.npy`,
     });
     await assert.rejects(async () => {
       for await (const _ of streamEmbeddings([dir])) { /* drain */ }
-    }, { name: "RangeError", message: /found 3 in .*a_2\.npy$/ });
+    }, { name: "TypeError", message: /found 3 in .*a_2\.npy$/ });
   });
 });
 

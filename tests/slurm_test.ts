@@ -242,13 +242,13 @@ Deno.test({
       let at = 0;
       for (let i = 0; i < N; i++) {
         const p = await readArrowLabels(`${work}/labels/part-${i}-of-${N}.arrow`);
-        labels.set(p.labels, at * 8);
+        labels.set(p.indices, at * 8);
         assert.ok(p.ids, `part ${i} has no id column`);
         for (let r = 0; r < p.rows; r++) assert.equal(Number(p.ids[r]), at + r);
         at += p.rows;
       }
       assert.equal(at, n);
-      assert.deepEqual(labels, all.labels, "concatenated part labels differ from one assign");
+      assert.deepEqual(labels, all.indices, "concatenated part labels differ from one assign");
 
       // Quality: the hierarchical objective (sum of each row's best cosine) within 1 % of flat.
       let hierObjective = 0;

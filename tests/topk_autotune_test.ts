@@ -72,7 +72,7 @@ Deno.test("uploadTopkKeys() auto tunes on the first search, then reads the cache
     assert.equal(index.tuning, undefined);
     assert.equal(index.variant, autoTopkVariant(gpu, 20));
     // Two concurrent first searches share one tuning run.
-    const [a, b] = await Promise.all([index.search(q, 5), index.search(q, 5)]);
+    const [a, b] = await Promise.all([index.search(q, { k: 5 }), index.search(q, { k: 5 })]);
     checkCosine(q, x, 5, a);
     assert.deepEqual(b, a);
     const tuning = tuningOf(index);
@@ -80,7 +80,7 @@ Deno.test("uploadTopkKeys() auto tunes on the first search, then reads the cache
     assert.ok(typeof tuning.ms === "number" && tuning.ms >= 0, `ms ${tuning.ms}`);
     const tuned = index.variant;
     assert.ok(tuned === "registers" || tuned === "tiled");
-    checkCosine(q, x, 5, await index.search(q, 5));
+    checkCosine(q, x, 5, await index.search(q, { k: 5 }));
     index.destroy();
 
     const cache = JSON.parse(await Deno.readTextFile(`${dir}/${AUTOTUNE_CACHE_FILE}`)) as {
@@ -93,7 +93,7 @@ Deno.test("uploadTopkKeys() auto tunes on the first search, then reads the cache
     // Same d4 and metric, other keys and k: the cached choice, untimed.
     const x2 = randomMatrix(64, 19, 23), q2 = randomMatrix(5, 19, 24);
     const again = uploadTopkKeys(gpu, x2);
-    const got = await again.search(q2, 3);
+    const got = await again.search(q2, { k: 3 });
     assert.equal(again.tuning?.source, "cache");
     assert.equal(again.variant, tuned);
     checkCosine(q2, x2, 3, got);
@@ -106,7 +106,7 @@ Deno.test("uploadTopkKeys() with autotune: false uses the heuristic and writes n
     const q = randomMatrix(37, 20, 25), x = randomMatrix(301, 20, 26);
     const index = uploadTopkKeys(gpu, x, { autotune: false });
     assert.deepEqual(index.tuning, { source: "default", ms: null });
-    checkCosine(q, x, 5, await index.search(q, 5));
+    checkCosine(q, x, 5, await index.search(q, { k: 5 }));
     assert.equal(index.variant, autoTopkVariant(gpu, 20));
     assert.deepEqual(index.tuning, { source: "default", ms: null });
     index.destroy();
@@ -118,7 +118,7 @@ Deno.test("uploadTopkKeys() respects an explicit variant without tuning", async 
   await withCacheDir(async (dir) => {
     const q = randomMatrix(37, 20, 27), x = randomMatrix(301, 20, 28);
     const index = uploadTopkKeys(gpu, x, { variant: "tiled" });
-    checkCosine(q, x, 5, await index.search(q, 5));
+    checkCosine(q, x, 5, await index.search(q, { k: 5 }));
     assert.equal(index.variant, "tiled");
     assert.deepEqual(index.tuning, { source: "requested", ms: null });
     index.destroy();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { topk, type TopkOptions, uploadTopkKeys } from "../src/topk/topk.ts";
+import { topk, type TopkKeysOptions, uploadTopkKeys } from "../src/topk/topk.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
@@ -73,7 +73,7 @@ function checkAgainstReference(
 for (const variant of ["registers", "tiled"] as const) {
   Deno.test(`topk() matches a float64 brute force at n=1537, C=4099, d=77, k=13 (${variant})`, async () => {
     const q = randomMatrix(1537, 77, 1), x = randomMatrix(4099, 77, 2);
-    const got = await topk(gpu, q, x, 13, { variant });
+    const got = await topk(gpu, q, x, { k: 13, variant });
     const swaps = checkAgainstReference(q, x, 13, got);
     assert.ok(swaps <= 2, `${swaps} tie swaps`);
   });
@@ -81,7 +81,7 @@ for (const variant of ["registers", "tiled"] as const) {
   Deno.test(`topk() handles k=1 and k=64 with inner products (${variant})`, async () => {
     const q = randomMatrix(131, 19, 3), x = randomMatrix(517, 19, 4);
     for (const k of [1, 64]) {
-      const got = await topk(gpu, q, x, k, { variant, metric: "ip" });
+      const got = await topk(gpu, q, x, { k, variant, metric: "ip" });
       checkAgainstReference(q, x, k, got, "ip");
     }
   });
@@ -91,9 +91,9 @@ for (const variant of ["registers", "tiled"] as const) {
     for (const j of [3, 70, 150, 199]) x.data.set(x.data.subarray(40 * 8, 41 * 8), j * 8);
     const q = { data: x.data.slice(40 * 8, 41 * 8), rows: 1, cols: 8 };
     for (const keysPerChunk of [undefined, 50]) {
-      const options: TopkOptions = { variant, metric: "ip" };
+      const options: TopkKeysOptions = { variant, metric: "ip" };
       if (keysPerChunk) options.keysPerChunk = keysPerChunk;
-      const got = await topk(gpu, q, x, 5, options);
+      const got = await topk(gpu, q, x, { ...options, k: 5 });
       assert.deepEqual([...got.indices], [3, 40, 70, 150, 199]);
       assert.equal(new Set(got.scores).size, 1);
     }
@@ -101,21 +101,27 @@ for (const variant of ["registers", "tiled"] as const) {
 
   Deno.test(`topk() with C=1, k=1 and with d=1 (${variant})`, async () => {
     const q = randomMatrix(70, 5, 6), x = randomMatrix(1, 5, 7);
-    const got = await topk(gpu, q, x, 1, { variant });
+    const got = await topk(gpu, q, x, { k: 1, variant });
     assert.deepEqual([...got.indices], new Array(70).fill(0));
     checkAgainstReference(q, x, 1, got);
     const q1 = randomMatrix(9, 1, 8), x1 = randomMatrix(6, 1, 9);
-    checkAgainstReference(q1, x1, 6, await topk(gpu, q1, x1, 6, { variant, metric: "ip" }), "ip");
+    checkAgainstReference(
+      q1,
+      x1,
+      6,
+      await topk(gpu, q1, x1, { k: 6, variant, metric: "ip" }),
+      "ip",
+    );
   });
 
   Deno.test(`topk() chunks keys and queries past a 4096-byte binding (${variant})`, async () => {
     const small = await testGpu({ maxBindingBytes: 4096 });
     // Keys: 301 rows × 52 bytes -> 4 chunks; queries: 263 rows -> several batches.
     const q = randomMatrix(263, 13, 10), x = randomMatrix(301, 13, 11);
-    const got = await topk(small, q, x, 7, { variant });
+    const got = await topk(small, q, x, { k: 7, variant });
     checkAgainstReference(q, x, 7, got);
     // Forced small key chunks on the normal device too.
-    const got2 = await topk(gpu, q, x, 7, { variant, keysPerChunk: 17 });
+    const got2 = await topk(gpu, q, x, { k: 7, variant, keysPerChunk: 17 });
     checkAgainstReference(q, x, 7, got2);
     assert.deepEqual(got2.indices, got.indices);
   });
@@ -127,32 +133,32 @@ Deno.test("topk() auto variant picks registers on a fallback adapter and agrees 
   assert.equal(idx.variant, gpu.quirks.preferRegisters ? "registers" : "tiled");
   idx.destroy();
   const q = randomMatrix(50, 6, 13);
-  const a = await topk(gpu, q, x, 4, { variant: "registers" });
-  const b = await topk(gpu, q, x, 4, { variant: "tiled" });
+  const a = await topk(gpu, q, x, { k: 4, variant: "registers" });
+  const b = await topk(gpu, q, x, { k: 4, variant: "tiled" });
   assert.deepEqual(a.indices, b.indices);
 });
 
 Deno.test("topk() throws RangeError when k is out of range or exceeds the keys", async () => {
   const q = randomMatrix(3, 4, 1), x = randomMatrix(5, 4, 2);
-  await assert.rejects(() => topk(gpu, q, x, 6), {
+  await assert.rejects(() => topk(gpu, q, x, { k: 6 }), {
     name: "RangeError",
     message: "Expected k to be at most the number of keys (5) but found 6",
   });
-  await assert.rejects(() => topk(gpu, q, randomMatrix(100, 4, 3), 65), {
+  await assert.rejects(() => topk(gpu, q, randomMatrix(100, 4, 3), { k: 65 }), {
     name: "RangeError",
     message: "Expected k to be an integer in [1, 64] but found 65",
   });
-  await assert.rejects(() => topk(gpu, q, x, 0), { name: "RangeError" });
+  await assert.rejects(() => topk(gpu, q, x, { k: 0 }), { name: "RangeError" });
 });
 
 Deno.test("topk() rejects NaN rows and width mismatches", async () => {
   const q = randomMatrix(3, 4, 1), x = randomMatrix(5, 4, 2);
   q.data[2 * 4 + 1] = NaN;
-  await assert.rejects(() => topk(gpu, q, x, 2), {
+  await assert.rejects(() => topk(gpu, q, x, { k: 2 }), {
     name: "RangeError",
     message: "Expected finite values in queries but found NaN at row 2, column 1",
   });
-  await assert.rejects(() => topk(gpu, randomMatrix(3, 3, 1), x, 2), {
+  await assert.rejects(() => topk(gpu, randomMatrix(3, 3, 1), x, { k: 2 }), {
     name: "TypeError",
     message: "Expected queries to have 4 columns like the keys but found 3",
   });
@@ -168,7 +174,7 @@ Deno.test("topk() stays exact when every key is an insertion (k=64, ascending sc
   for (let j = 0; j < C; j++) x.data.set([1, j / C, 0.5, -0.25], j * d);
   const q = { data: new Float32Array([0, 1, 0, 0, 0, 1, 0, 0]), rows: 2, cols: d };
   for (const variant of ["registers", "tiled"] as const) {
-    const got = await topk(gpu, q, x, 64, { variant, metric: "ip" });
+    const got = await topk(gpu, q, x, { k: 64, variant, metric: "ip" });
     const want = Array.from({ length: 64 }, (_, t) => C - 1 - t);
     assert.deepEqual([...got.indices.subarray(0, 64)], want, variant);
     assert.deepEqual([...got.indices.subarray(64)], want, variant);
@@ -179,8 +185,8 @@ Deno.test("topk() registers variant stays exact when one key range would be a lo
   // n=2000, C=5000, d=128 in one pass returned wrong lists on lavapipe before key ranges
   // were bounded per dispatch.
   const q = randomMatrix(2000, 128, 14), x = randomMatrix(5000, 128, 15);
-  const a = await topk(gpu, q, x, 4, { variant: "registers", metric: "ip" });
-  const b = await topk(gpu, q, x, 4, { variant: "tiled", metric: "ip" });
+  const a = await topk(gpu, q, x, { k: 4, variant: "registers", metric: "ip" });
+  const b = await topk(gpu, q, x, { k: 4, variant: "tiled", metric: "ip" });
   let diff = 0;
   for (let i = 0; i < a.indices.length; i++) if (a.indices[i] !== b.indices[i]) diff++;
   assert.ok(diff <= 4, `${diff} differences`);
@@ -196,4 +202,15 @@ Deno.test("topk() registers variant stays exact when one key range would be a lo
       "ip",
     );
   }
+});
+
+Deno.test("topk() passes onProgress to the search: fractions rise to 1", async () => {
+  const gpu = await testGpu();
+  const q = randomMatrix(33, 5, 1), x = randomMatrix(70, 5, 2);
+  const seen: number[] = [];
+  const got = await topk(gpu, q, x, { k: 3, keysPerChunk: 16, onProgress: (f) => seen.push(f) });
+  checkAgainstReference(q, x, 3, got, "cosine");
+  assert.ok(seen.length >= 1, "onProgress was never called");
+  assert.equal(seen.at(-1), 1);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, seen.join(", "));
 });

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  AdamW,
-  DEFAULT_TRAIN_CONFIG,
-  learningRate,
-  parseConfigValue,
-  resolveTrainConfig,
-  train,
-} from "../src/train/mod.ts";
+import { AdamW, DEFAULT_TRAIN_CONFIG, resolveTrainConfig, train } from "../src/train/mod.ts";
+import { learningRate } from "../src/train/adamw.ts";
+import { parseConfigValue } from "../src/train/config.ts";
 import { mixSeed, permutation, Rng } from "../src/random/rng.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";

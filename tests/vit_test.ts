@@ -1,15 +1,8 @@
 // The ViT encoder: preset parameter counts against the standard models, config and flags,
 // shapes and errors, and exact resume of a vit run. (PyTorch numerics: vit_torch_test.ts.)
 import assert from "node:assert/strict";
-import {
-  bilinearWeights,
-  createEncoder,
-  embed,
-  useTfBackend,
-  VIT_PRESETS,
-  vitDecays,
-  vitParamShapes,
-} from "../src/model/mod.ts";
+import { createEncoder, embed, useTfBackend, VIT_PRESETS } from "../src/model/mod.ts";
+import { bilinearWeights, vitDecays, vitParamShapes } from "../src/model/vit.ts";
 import { resolveTrainConfig } from "../src/train/config.ts";
 import { train } from "../src/train/trainer.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";

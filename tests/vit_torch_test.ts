@@ -279,7 +279,7 @@ Deno.test({
           while (picked.size < l) picked.add(Math.floor(r() * C));
           positives.set([...picked], i * l);
         }
-        const sampled = sampleClasses(positives, C, 0.8, 60 + ci);
+        const sampled = sampleClasses(positives, { classes: C, ratio: 0.8, seed: 60 + ci });
         const opts = { sampled, ...o };
         const g = await mlcdLoss(gpu, { embeddings: E, centers: W, positives, ...opts });
         // The tfjs op the trainer uses: same kernels through tf.customGrad.

@@ -1,6 +1,7 @@
 // The one module importing hnswlib-node (lazily, so the exact GPU paths work without the
 // native addon).
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import { checkOptionsObject } from "../_options.ts";
 import type { TopkMetric, TopkResult } from "../topk/topk.ts";
 
 /** The message thrown when hnswlib-node's native addon cannot be loaded. */
@@ -104,7 +105,7 @@ export async function buildHnswIndex(
     );
   }
   if (metric !== "cosine" && metric !== "ip") {
-    throw new TypeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
+    throw new RangeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
   }
   const { HierarchicalNSW } = await loadHnswlib();
   const t0 = performance.now();
@@ -127,6 +128,8 @@ export async function buildHnswIndex(
 
 /** Options for {@linkcode annTopk}. */
 export interface AnnTopkOptions {
+  /** List length: neighbours per query row, an integer in `[1, index.rows]`. */
+  k: number;
   /** Search breadth (raised to `k` when smaller). @default {2048} */
   ef?: number;
 }
@@ -137,21 +140,22 @@ export interface AnnTopkOptions {
  *
  * @param index From {@linkcode buildHnswIndex}.
  * @param queries `n × d` queries.
- * @param k List length in `[1, index.rows]`.
- * @param options Search breadth ({@linkcode AnnTopkOptions}).
+ * @param options `k`, the list length in `[1, index.rows]`, and the search breadth `ef`
+ * ({@linkcode AnnTopkOptions}).
  * @returns Indices and scores, `n × k`.
  *
  * @example Usage
  * ```ts ignore
- * const approx = annTopk(index, queries, 8, { ef: 200 });
+ * const approx = annTopk(index, queries, { k: 8, ef: 200 });
  * ```
  */
 export function annTopk(
   index: HnswIndex,
   queries: Matrix,
-  k: number,
-  options: AnnTopkOptions = {},
+  options: AnnTopkOptions,
 ): TopkResult {
+  checkOptionsObject("annTopk", options);
+  const { k } = options;
   checkMatrix(queries, "queries");
   if (!Number.isInteger(k) || k < 1 || k > index.rows) {
     throw new RangeError(`Expected k to be an integer in [1, ${index.rows}] but found ${k}`);
@@ -194,22 +198,31 @@ export function annTopk(
  *
  * @param approx Approximate indices, `n × k`.
  * @param exact Exact indices, `n × k`.
- * @param n Rows.
- * @param k List length.
+ * @param options `k`, the list length (the rows are `exact.length / k`).
  * @returns Recall in `[0, 1]`.
+ * @throws {RangeError} When `k` is not a positive integer.
+ * @throws {TypeError} When the arrays' lengths differ or are not a multiple of `k`.
  *
  * @example Usage
  * ```ts
  * import { recallAtK } from "./hnsw.ts";
- * console.log(recallAtK(new Uint32Array([1, 2]), new Uint32Array([2, 3]), 1, 2)); // 0.5
+ * console.log(recallAtK(new Uint32Array([1, 2]), new Uint32Array([2, 3]), { k: 2 })); // 0.5
  * ```
  */
-export function recallAtK(approx: Uint32Array, exact: Uint32Array, n: number, k: number): number {
+export function recallAtK(
+  approx: Uint32Array,
+  exact: Uint32Array,
+  options: { k: number },
+): number {
+  checkOptionsObject("recallAtK", options);
+  const { k } = options;
+  if (!Number.isInteger(k) || k < 1) {
+    throw new RangeError(`Expected k to be a positive integer but found ${k}`);
+  }
+  const n = Math.floor(exact.length / k);
   if (approx.length !== n * k || exact.length !== n * k) {
     throw new TypeError(
-      `Expected both index arrays to hold n × k = ${
-        n * k
-      } values but found ${approx.length} and ${exact.length}`,
+      `Expected both index arrays to hold n × k values (k = ${k}) of the same length but found ${approx.length} and ${exact.length}`,
     );
   }
   if (n === 0) return 1;

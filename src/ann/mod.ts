@@ -5,9 +5,17 @@
  * ```ts ignore
  * import { annTopk, buildHnswIndex } from "./mod.ts";
  * const index = await buildHnswIndex(centers);
- * const { indices } = annTopk(index, queries, 8);
+ * const { indices } = annTopk(index, queries, { k: 8 });
  * ```
  *
  * @module
  */
-export * from "./hnsw.ts";
+export {
+  annTopk,
+  type AnnTopkOptions,
+  buildHnswIndex,
+  DEFAULT_HNSW_EF,
+  type HnswBuildOptions,
+  type HnswIndex,
+  recallAtK,
+} from "./hnsw.ts";

@@ -125,7 +125,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
       } to have ${centers.cols} columns like the centers but found ${source.cols}`,
     );
   }
-  const part = partOf(source, shard.index, shard.count);
+  const part = partOf(source, { index: shard.index, count: shard.count });
   const stem = join(v.out, partStem(shard.index, shard.count));
   const outputs = format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
   await refuseInputOverlap(outputs, [...inputs, v.centers]);
@@ -171,12 +171,12 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
     progress(`assign: building the HNSW index over ${centers.rows} centers`);
     const index = await buildHnswIndex(centers, { metric });
-    search = (m) => annTopk(index, m, l, { ef });
+    search = (m) => annTopk(index, m, { k: l, ef });
   } else {
     const gpu = await createGpu();
     adapter = gpu.info.description;
     const index = uploadTopkKeys(gpu, centers, { metric, variant });
-    search = (m) => index.search(m, l);
+    search = (m) => index.search(m, { k: l });
     release = () => {
       index.destroy();
       gpu.destroy();
@@ -218,7 +218,10 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const shape = [part.rows, l];
   await commitOutputs(
     format === "arrow"
-      ? [{ path: outputs[0]!, write: (tmp) => writeArrowLabels(tmp, { labels, scores, l, ids }) }]
+      ? [{
+        path: outputs[0]!,
+        write: (tmp) => writeArrowLabels(tmp, { indices: labels, scores, l, ids }),
+      }]
       : [
         { path: outputs[0]!, write: (tmp) => writeNpy(tmp, labels, shape) },
         { path: outputs[1]!, write: (tmp) => writeNpy(tmp, scores, shape) },

@@ -24,7 +24,11 @@ import { createGpu, type Gpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource } from "../data/row_source.ts";
 import { readNpyArray, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
-import type { KMeansIterationStats, KMeansVariant } from "../kmeans/kmeans_options.ts";
+import type {
+  KMeansIterationStats,
+  KMeansMetric,
+  KMeansVariant,
+} from "../kmeans/kmeans_options.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 
 /** The parseArgs options the job modes add to `deno task cluster`. */
@@ -58,6 +62,7 @@ export interface ClusterJobFlags {
   niter?: string | undefined;
   nredo?: string | undefined;
   seed?: string | undefined;
+  metric?: string | undefined;
   spherical?: boolean | undefined;
   "no-spherical"?: boolean | undefined;
   f16?: boolean | undefined;
@@ -87,16 +92,33 @@ interface JobParams {
   niter: number;
   nredo: number;
   seed: number;
-  spherical: boolean;
+  metric: KMeansMetric;
   f16: boolean;
   variant: KMeansVariant;
   maxPointsPerCentroid: number;
 }
 
-function jobParams(v: ClusterJobFlags): JobParams {
-  if (v.spherical && v["no-spherical"]) {
-    throw new UsageError("Expected at most one of --spherical and --no-spherical");
+/**
+ * `--metric cosine|l2` (default cosine). The removed `--spherical`/`--no-spherical` flags are
+ * a usage error that names the `--metric` equivalent.
+ */
+export function metricFlag(
+  v: Pick<ClusterJobFlags, "metric" | "spherical" | "no-spherical">,
+): KMeansMetric {
+  if (v.spherical !== undefined || v["no-spherical"] !== undefined) {
+    const flag = v["no-spherical"] !== undefined ? "--no-spherical" : "--spherical";
+    const now = flag === "--spherical" ? "--metric cosine" : "--metric l2";
+    throw new UsageError(`Expected --metric cosine|l2 but found ${flag} (removed; use ${now})`);
   }
+  const metric = v.metric ?? "cosine";
+  if (metric !== "cosine" && metric !== "l2") {
+    throw new UsageError(`Expected --metric to be cosine or l2 but found ${metric}`);
+  }
+  return metric;
+}
+
+function jobParams(v: ClusterJobFlags): JobParams {
+  const metric = metricFlag(v);
   const variant = (v.variant ?? "auto") as KMeansVariant;
   if (!["auto", "registers", "tiled"].includes(variant)) {
     throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
@@ -106,7 +128,7 @@ function jobParams(v: ClusterJobFlags): JobParams {
     niter: intFlag("niter", v.niter, 25, 0),
     nredo: intFlag("nredo", v.nredo, 1, 1),
     seed: intFlag("seed", v.seed, 1234, 0),
-    spherical: !v["no-spherical"],
+    metric,
     f16: v.f16 ?? false,
     variant,
     maxPointsPerCentroid: intFlag(
@@ -336,7 +358,7 @@ async function clusterPartJob(
   const t0 = performance.now();
   const tag = `part ${shard.index}/${shard.count}`;
   const source = await openSource(inputs, column);
-  const part = partOf(source, shard.index, shard.count);
+  const part = partOf(source, { index: shard.index, count: shard.count });
   const stem = join(outDir, partStem(shard.index, shard.count));
   const outputs = [`${stem}.npy`, `${stem}.counts.npy`];
   await refuseInputOverlap(outputs, inputs);
@@ -657,7 +679,7 @@ async function hierarchicalJob(
     const parts: PartResult[] = [];
     for (let i = 0; i < count; i++) {
       const tag = `part ${i}/${count}`;
-      const part = partOf(source, i, count);
+      const part = partOf(source, { index: i, count });
       parts.push(await clusterPart(gpu, part, k1, p, `cluster: ${tag}`));
       const s = (performance.now() - t0) / 1000;
       progress(

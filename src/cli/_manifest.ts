@@ -102,6 +102,16 @@ function show(v: Json | undefined): string {
 }
 
 /**
+ * A stored manifest's parameters in today's names: `spherical: true|false` (manifests
+ * written before `--metric`) reads as `metric: "cosine"|"l2"`.
+ */
+export function currentParams(params: { [key: string]: Json }): { [key: string]: Json } {
+  if (typeof params.spherical !== "boolean" || "metric" in params) return params;
+  const { spherical, ...rest } = params;
+  return { ...rest, metric: spherical ? "cosine" : "l2" };
+}
+
+/**
  * Names the first difference between a stored manifest and the wanted one, or returns
  * undefined when they agree on kind, toolkit version, shard, inputs and parameters.
  */
@@ -126,9 +136,10 @@ export function manifestDifference(stored: Manifest, want: ManifestKey): string 
       })`;
     }
   }
-  const keys = new Set([...Object.keys(stored.params ?? {}), ...Object.keys(want.params)]);
+  const params = currentParams(stored.params ?? {});
+  const keys = new Set([...Object.keys(params), ...Object.keys(want.params)]);
   for (const key of [...keys].sort()) {
-    const x = stored.params?.[key], y = want.params[key];
+    const x = params[key], y = want.params[key];
     if (!same(x, y)) return `parameter ${key} ${show(x)} ≠ ${show(y)}`;
   }
   return undefined;

@@ -45,7 +45,7 @@ export async function prepareImageTraining(
       if (t.l !== l) {
         throw new TypeError(`Expected ${o.labels} to hold l=${l} labels per row but found ${t.l}`);
       }
-      positives = t.labels;
+      positives = t.indices;
       rows = t.rows;
       ids = t.ids;
     } else {
@@ -113,16 +113,20 @@ export async function prepareImageTraining(
           encodeSafetensors(
             new Map(
               [
-                ["positives", { dtype: "U32", shape: [d.x.rows, l], data: pl.positives }],
+                ["positives", { dtype: "U32", shape: [d.x.rows, l], data: pl.indices }],
                 ["assignments", { dtype: "U32", shape: [d.x.rows], data: pl.assignments }],
                 ["ordinals", { dtype: "U32", shape: [d.x.rows], data: d.ordinals }],
               ] as const,
             ),
           ),
         );
-        await writeKmeansStats(o.runDir, stats, clusterSizes(pl.assignments, config.classes));
+        await writeKmeansStats(
+          o.runDir,
+          stats,
+          clusterSizes(pl.assignments, { k: config.classes }),
+        );
       };
-      cached = { p: pl.positives, ord: d.ordinals };
+      cached = { p: pl.indices, ord: d.ordinals };
     } else progress(`train: pseudo-labels from ${labelsPath}`);
     positives = cached.p;
     rowOf = new Int32Array(index.keys.length).fill(-1);

@@ -146,7 +146,7 @@ async function main(args: string[]): Promise<void> {
     );
   };
 
-  let result: { labels: Uint32Array; scores: Float32Array; rows: number; l: number };
+  let result: { indices: Uint32Array; scores: Float32Array; rows: number; l: number };
   let adapter = "hnswlib (CPU)";
   if (values.ann) {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
@@ -164,7 +164,7 @@ async function main(args: string[]): Promise<void> {
         );
       }
       checkRows(b.matrix, b.file, { firstRow: b.fileRowStart, ...nonZero });
-      const r = annTopk(index, b.matrix, l, { ef });
+      const r = annTopk(index, b.matrix, { k: l, ef });
       labels.push(r.indices);
       scores.push(r.scores);
       rows += b.matrix.rows;
@@ -183,7 +183,7 @@ async function main(args: string[]): Promise<void> {
       return o;
     };
     result = {
-      labels: cat(labels, (n) => new Uint32Array(n)),
+      indices: cat(labels, (n) => new Uint32Array(n)),
       scores: cat(scores, (n) => new Float32Array(n)),
       rows,
       l,

@@ -26,12 +26,12 @@ import { peakRssBytes } from "./_rss.ts";
 import { encodeNpyHeader, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
-import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
+import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob, metricFlag } from "./_cluster_jobs.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
 Clusters embedding rows (.npy float32/float16/float64, Arrow IPC) with k-means on the GPU
-(spherical by default: cosine similarity, unit-norm centroids, as MLCD uses).
+(--metric cosine by default: spherical k-means, unit-norm centroids, as MLCD uses).
 Out of core: the iterations run on a seeded sample of k × max-points-per-centroid rows
 gathered from the files, and the final assignment streams every row in batches, so
 memory holds the sample, one batch and the centroids, whatever the number of rows.
@@ -42,8 +42,8 @@ Options:
   --niter N             Lloyd iterations (default 25)
   --nredo N             runs with different seeds, best kept (default 1)
   --seed N              random seed (default 1234)
-  --spherical           cosine k-means (default)
-  --no-spherical        plain k-means on squared L2 distance
+  --metric M            cosine (spherical k-means, default) | l2 (plain k-means on
+                        squared L2 distance)
   --f16                 store rows and centroids as packed f16 (f32 accumulation)
   --variant V           assignment kernel: auto | registers | tiled (default auto)
   --max-points-per-centroid N   train on a sample of k×N rows (default 256)
@@ -73,7 +73,8 @@ async function main(args: string[]): Promise<void> {
       niter: { type: "string" },
       nredo: { type: "string" },
       seed: { type: "string" },
-      spherical: { type: "boolean" },
+      metric: { type: "string" },
+      spherical: { type: "boolean" }, // removed: a usage error naming --metric
       "no-spherical": { type: "boolean" },
       f16: { type: "boolean" },
       variant: { type: "string" },
@@ -100,9 +101,7 @@ async function main(args: string[]): Promise<void> {
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (values.k === undefined) throw new UsageError("Missing --k (see --help)");
-  if (values.spherical && values["no-spherical"]) {
-    throw new UsageError("Expected at most one of --spherical and --no-spherical");
-  }
+  const metric = metricFlag(values);
   const k = intFlag("k", values.k, 0, 1);
   const niter = intFlag("niter", values.niter, 25, 0);
   const nredo = intFlag("nredo", values.nredo, 1, 1);
@@ -113,7 +112,6 @@ async function main(args: string[]): Promise<void> {
     256,
     1,
   );
-  const spherical = !values["no-spherical"];
   const variant = (values.variant ?? "auto") as KMeansVariant;
   if (!["auto", "registers", "tiled"].includes(variant)) {
     throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
@@ -156,9 +154,7 @@ async function main(args: string[]): Promise<void> {
     if (!header) {
       header = true;
       progress(
-        `cluster: ${x.rows} × ${x.cols} rows, k = ${k}, ${
-          spherical ? "spherical" : "L2"
-        }, on ${gpu.info.description}`,
+        `cluster: ${x.rows} × ${x.cols} rows, k = ${k}, ${metric}, on ${gpu.info.description}`,
       );
     }
     progress(line);
@@ -185,7 +181,7 @@ async function main(args: string[]): Promise<void> {
     niter,
     nredo,
     seed,
-    spherical,
+    metric,
     maxPointsPerCentroid,
     f16: values.f16 ?? false,
     variant,
@@ -234,7 +230,7 @@ async function main(args: string[]): Promise<void> {
       k,
       niter,
       nredo,
-      spherical,
+      metric,
       objective: result.objective,
       iterations: result.stats.length,
       nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),

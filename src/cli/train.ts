@@ -323,7 +323,7 @@ async function main(args: string[]): Promise<void> {
           }
         },
       });
-      positives = pl.positives;
+      positives = pl.indices;
       assignments = pl.assignments;
       const pos = positives, asg = assignments;
       write = async () => {
@@ -338,7 +338,7 @@ async function main(args: string[]): Promise<void> {
             ),
           ),
         );
-        await writeKmeansStats(runDir, stats, clusterSizes(asg, config.classes));
+        await writeKmeansStats(runDir, stats, clusterSizes(asg, { k: config.classes }));
       };
     }
     return {

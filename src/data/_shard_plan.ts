@@ -58,7 +58,7 @@ export async function planShards(files: string[], column: string | undefined): P
     }
     const first = shards[0]!, last = shards[shards.length - 1]!;
     if (last.cols !== first.cols) {
-      throw new RangeError(
+      throw new TypeError(
         `Expected every embedding file to have ${first.cols} columns (as ${first.file}) but found ${last.cols} in ${last.file}`,
       );
     }

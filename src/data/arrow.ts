@@ -29,6 +29,7 @@ import {
 import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { float16ToFloat32 } from "./float16.ts";
+import { checkOptionsObject } from "../_options.ts";
 
 /** Options for {@linkcode readArrowEmbeddings}. */
 export interface ArrowEmbeddingsOptions {
@@ -43,10 +44,14 @@ export interface ArrowEmbeddingsOptions {
 export interface DecodeArrowEmbeddingsOptions extends ArrowEmbeddingsOptions {
   /** Fill this array (length `rows × cols`) instead of allocating one. */
   into?: Float32Array;
+  /** How to call the bytes in error messages (e.g. the file's path). @default {"arrow"} */
+  name?: string;
 }
 
-/** Options for {@linkcode writeArrowEmbeddings}. */
+/** Options for {@linkcode writeArrowEmbeddings} and {@linkcode encodeArrowEmbeddings}. */
 export interface WriteArrowEmbeddingsOptions {
+  /** The column name. @default {"embedding"} */
+  column?: string;
   /**
    * Arrow IPC file format (with footer, `.arrow`/`.feather`) or stream format.
    * @default {"file"}
@@ -61,9 +66,9 @@ export interface WriteArrowEmbeddingsOptions {
 
 /** Labels and scores to write with {@linkcode writeArrowLabels}. */
 export interface ArrowLabelsTable {
-  /** `rows × l` label indices, row-major. */
-  labels: Uint32Array;
-  /** `rows × l` scores matching `labels`. */
+  /** `rows × l` label (center) indices, row-major; stored as column `labels`. */
+  indices: Uint32Array;
+  /** `rows × l` scores matching `indices`. */
   scores: Float32Array;
   /** Labels per row. */
   l: number;
@@ -73,8 +78,8 @@ export interface ArrowLabelsTable {
 
 /** Labels and scores read back by {@linkcode readArrowLabels}. */
 export interface ArrowLabels {
-  /** `rows × l` label indices, row-major. */
-  labels: Uint32Array;
+  /** `rows × l` label (center) indices, row-major, from column `labels`. */
+  indices: Uint32Array;
   /** `rows × l` scores. */
   scores: Float32Array;
   /** Labels per row. */
@@ -257,8 +262,8 @@ export function scanArrowEmbeddings(
  * Float64, converted to float32.
  *
  * @param bytes The whole file.
- * @param options The column and an optional destination array.
- * @param name How to call the file in error messages.
+ * @param options The column, an optional destination array and the name used in error
+ * messages ({@linkcode DecodeArrowEmbeddingsOptions}).
  * @returns The matrix.
  * @throws {RangeError} For bytes that are not Arrow IPC, a missing column (the message lists
  * the columns), ragged rows (naming the row) or nulls.
@@ -274,8 +279,8 @@ export function scanArrowEmbeddings(
 export function decodeArrowEmbeddings(
   bytes: Uint8Array,
   options: DecodeArrowEmbeddingsOptions = {},
-  name = "arrow",
 ): Matrix {
+  const name = options.name ?? "arrow";
   const table = parseTable(bytes, name);
   const index = pickColumn(table, options.column, name);
   const { rows, cols } = walk(table, index, name);
@@ -314,7 +319,7 @@ export async function readArrowEmbeddings(
   path: string,
   options: ArrowEmbeddingsOptions = {},
 ): Promise<Matrix> {
-  return decodeArrowEmbeddings(await Deno.readFile(path), options, path);
+  return decodeArrowEmbeddings(await Deno.readFile(path), { ...options, name: path });
 }
 
 function fixedList(
@@ -335,8 +340,8 @@ function fixedList(
  * Float16) column.
  *
  * @param m The embeddings.
- * @param column The column name.
- * @param options {@linkcode WriteArrowEmbeddingsOptions}.
+ * @param options The column name, format and element type
+ * ({@linkcode WriteArrowEmbeddingsOptions}).
  * @returns The bytes.
  *
  * @example Usage
@@ -348,10 +353,11 @@ function fixedList(
  */
 export function encodeArrowEmbeddings(
   m: Matrix,
-  column = "embedding",
   options: WriteArrowEmbeddingsOptions = {},
 ): Uint8Array {
   checkMatrix(m, "m");
+  checkOptionsObject("encodeArrowEmbeddings", options, '{ column: "embedding" }');
+  const column = options.column ?? "embedding";
   const values = options.dtype === "f2" ? new Float16Array(m.data) : m.data;
   const data = options.dtype === "f2"
     ? fixedList(
@@ -371,25 +377,26 @@ export function encodeArrowEmbeddings(
  *
  * @param path The destination.
  * @param m The embeddings.
- * @param column The column name.
- * @param options {@linkcode WriteArrowEmbeddingsOptions}.
+ * @param options The column name, format and element type
+ * ({@linkcode WriteArrowEmbeddingsOptions}).
  * @returns A promise that resolves once the file is in place.
  *
  * @example Usage
  * ```ts
  * import { writeArrowEmbeddings } from "./arrow.ts";
  * const path = await Deno.makeTempFile({ suffix: ".arrow" });
- * await writeArrowEmbeddings(path, { data: new Float32Array(6), rows: 2, cols: 3 }, "emb");
+ * await writeArrowEmbeddings(path, { data: new Float32Array(6), rows: 2, cols: 3 }, {
+ *   column: "emb",
+ * });
  * await Deno.remove(path);
  * ```
  */
 export async function writeArrowEmbeddings(
   path: string,
   m: Matrix,
-  column = "embedding",
   options: WriteArrowEmbeddingsOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeArrowEmbeddings(m, column, options));
+  await writeFileAtomic(path, encodeArrowEmbeddings(m, options));
 }
 
 /**
@@ -399,14 +406,16 @@ export async function writeArrowEmbeddings(
  * @param path The destination.
  * @param table Labels, scores, `l` and optional ids.
  * @returns A promise that resolves once the file is in place.
- * @throws {RangeError} When `l` is not a positive integer or lengths disagree.
+ * @throws {RangeError} When `l` is not a positive integer.
+ * @throws {TypeError} When the arrays are not a Uint32Array and a Float32Array, or their
+ * lengths (or the ids') disagree.
  *
  * @example Usage
  * ```ts
  * import { readArrowLabels, writeArrowLabels } from "./arrow.ts";
  * const path = await Deno.makeTempFile({ suffix: ".arrow" });
  * await writeArrowLabels(path, {
- *   labels: new Uint32Array([3, 1, 0, 2]),
+ *   indices: new Uint32Array([3, 1, 0, 2]),
  *   scores: new Float32Array([0.9, 0.5, 0.8, 0.1]),
  *   l: 2,
  * });
@@ -415,18 +424,18 @@ export async function writeArrowEmbeddings(
  * ```
  */
 export async function writeArrowLabels(path: string, table: ArrowLabelsTable): Promise<void> {
-  const { labels, scores, l, ids } = table;
+  const { indices: labels, scores, l, ids } = table;
   if (!(labels instanceof Uint32Array) || !(scores instanceof Float32Array)) {
     throw new TypeError(
-      `Expected labels to be a Uint32Array and scores a Float32Array but found ${labels?.constructor?.name} and ${scores?.constructor?.name}`,
+      `Expected indices to be a Uint32Array and scores a Float32Array but found ${labels?.constructor?.name} and ${scores?.constructor?.name}`,
     );
   }
   if (!Number.isInteger(l) || l < 1) {
     throw new RangeError(`Expected l to be a positive integer but found ${l}`);
   }
   if (labels.length % l !== 0 || scores.length !== labels.length) {
-    throw new RangeError(
-      `Expected labels and scores to hold rows × ${l} values each but found ${labels.length} and ${scores.length}`,
+    throw new TypeError(
+      `Expected indices and scores to hold rows × ${l} values each but found ${labels.length} and ${scores.length}`,
     );
   }
   const rows = labels.length / l;
@@ -436,7 +445,7 @@ export async function writeArrowLabels(path: string, table: ArrowLabelsTable): P
   };
   if (ids !== undefined) {
     if (ids.length !== rows) {
-      throw new RangeError(`Expected ids to hold ${rows} values but found ${ids.length}`);
+      throw new TypeError(`Expected ids to hold ${rows} values but found ${ids.length}`);
     }
     if (ids instanceof BigInt64Array) {
       columns.id = makeVector(makeData({ type: new Int64(), length: rows, data: ids }));
@@ -481,14 +490,14 @@ function collectFixed(
  * Reads a labels file written by {@linkcode writeArrowLabels}.
  *
  * @param path The file.
- * @returns Labels, scores, `l`, the row count and the ids when present.
+ * @returns The label indices, scores, `l`, the row count and the ids when present.
  *
  * @example Usage
  * ```ts
  * import { readArrowLabels, writeArrowLabels } from "./arrow.ts";
  * const path = await Deno.makeTempFile({ suffix: ".arrow" });
- * await writeArrowLabels(path, { labels: new Uint32Array([7]), scores: new Float32Array([1]), l: 1 });
- * console.log((await readArrowLabels(path)).labels); // Uint32Array(1) [ 7 ]
+ * await writeArrowLabels(path, { indices: new Uint32Array([7]), scores: new Float32Array([1]), l: 1 });
+ * console.log((await readArrowLabels(path)).indices); // Uint32Array(1) [ 7 ]
  * await Deno.remove(path);
  * ```
  */
@@ -497,7 +506,7 @@ export async function readArrowLabels(path: string): Promise<ArrowLabels> {
   const labels = collectFixed(table, "labels", path);
   const scores = collectFixed(table, "scores", path);
   const result: ArrowLabels = {
-    labels: labels.values as Uint32Array,
+    indices: labels.values as Uint32Array,
     scores: scores.values as Float32Array,
     l: labels.l,
     rows: table.numRows,

@@ -14,13 +14,47 @@
  * @module
  */
 
-export * from "./atomic.ts";
+export { atomicWrites, writeFileAtomic } from "./atomic.ts";
 export * from "./float16.ts";
-export * from "./npy.ts";
-export * from "./arrow.ts";
+export {
+  decodeNpy,
+  decodeNpyMatrix,
+  encodeNpy,
+  type EncodeNpyOptions,
+  type NpyArray,
+  type NpyData,
+  type NpyDtype,
+  type NpyHeader,
+  readNpy,
+  readNpyArray,
+  readNpyHeader,
+  writeNpy,
+} from "./npy.ts";
+export {
+  type ArrowEmbeddingsOptions,
+  type ArrowLabels,
+  type ArrowLabelsTable,
+  decodeArrowEmbeddings,
+  type DecodeArrowEmbeddingsOptions,
+  encodeArrowEmbeddings,
+  readArrowEmbeddings,
+  readArrowKeys,
+  readArrowLabels,
+  writeArrowEmbeddings,
+  type WriteArrowEmbeddingsOptions,
+  writeArrowKeys,
+  writeArrowLabels,
+} from "./arrow.ts";
 export * from "./shards.ts";
 export * from "./row_source.ts";
 export * from "./mnist.ts";
-export * from "./webdataset.ts";
+export {
+  listShards,
+  readShard,
+  type ReadShardOptions,
+  type WebDatasetError,
+  type WebDatasetSample,
+  writeShard,
+} from "./webdataset.ts";
 export * from "./image_loader.ts";
 export * from "./clip_layout.ts";

@@ -10,6 +10,7 @@ import type { Matrix } from "../matrix/matrix.ts";
 import { type NpyHeader, npyMatrixShape, readNpyFileHeader, readNpyRows } from "./npy.ts";
 import { listEmbeddingFiles } from "./shards.ts";
 import { isNpy, planShards } from "./_shard_plan.ts";
+import { checkOptionsObject } from "../_options.ts";
 
 /**
  * Rows `[rowStart, rowEnd)` of one embedding file (`.npy` or Arrow).
@@ -69,8 +70,8 @@ export interface RowSource {
  * `"arrow"`).
  * @returns A source over all rows of all files.
  * @throws {Deno.errors.NotFound} When an input does not exist.
- * @throws {RangeError} When no file is found, files disagree on the column count (naming
- * both), or a file is corrupt.
+ * @throws {RangeError} When no file is found, or a file is corrupt.
+ * @throws {TypeError} When files disagree on the column count (naming both).
  *
  * @example Usage
  * ```ts
@@ -117,8 +118,8 @@ function checkSource(source: RowSource): void {
  * all rows.
  *
  * @param source The source to split.
- * @param index The part, an integer in `[0, count)`.
- * @param count The number of parts, an integer ≥ 1.
+ * @param options `index`, the part (an integer in `[0, count)`), and `count`, the number of
+ * parts (an integer ≥ 1).
  * @returns The part, with `globalStart` shifted to its first row.
  * @throws {RangeError} For a bad `index` or `count`.
  *
@@ -128,13 +129,18 @@ function checkSource(source: RowSource): void {
  * import { writeNpy } from "./npy.ts";
  * const path = await Deno.makeTempFile({ suffix: ".npy" });
  * await writeNpy(path, new Float32Array(10), [10, 1]);
- * const part = partOf(await openRowSource([path]), 1, 3);
+ * const part = partOf(await openRowSource([path]), { index: 1, count: 3 });
  * console.log(part.globalStart, part.rows); // 3 3
  * await Deno.remove(path);
  * ```
  */
-export function partOf(source: RowSource, index: number, count: number): RowSource {
+export function partOf(
+  source: RowSource,
+  options: { index: number; count: number },
+): RowSource {
   checkSource(source);
+  checkOptionsObject("partOf", options, "{ index: 0, count: 4 }");
+  const { index, count } = options;
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`Expected the part count to be an integer ≥ 1 but found ${count}`);
   }
@@ -182,9 +188,9 @@ export interface RowBatch {
 async function decodeArrow(source: RowSource, file: string): Promise<Matrix> {
   const options = source.column === undefined ? {} : { column: source.column };
   const { decodeArrowEmbeddings } = await import("./arrow.ts"); // lazy: npm only for Arrow input
-  const m = decodeArrowEmbeddings(await Deno.readFile(file), options, file);
+  const m = decodeArrowEmbeddings(await Deno.readFile(file), { ...options, name: file });
   if (m.cols !== source.cols) {
-    throw new RangeError(
+    throw new TypeError(
       `Expected every embedding file to have ${source.cols} columns but found ${m.cols} in ${file}`,
     );
   }
@@ -198,7 +204,7 @@ async function openNpy(source: RowSource, file: string) {
     const header = await readNpyFileHeader(handle, file);
     const { cols } = npyMatrixShape(header, file);
     if (cols !== source.cols) {
-      throw new RangeError(
+      throw new TypeError(
         `Expected every embedding file to have ${source.cols} columns but found ${cols} in ${file}`,
       );
     }
@@ -221,7 +227,8 @@ async function openNpy(source: RowSource, file: string) {
  * false).
  * @returns An async generator of {@linkcode RowBatch}es; `rowStart` is the index within the
  * source.
- * @throws {RangeError} For a bad `batchRows`, a file whose width changed, or a corrupt file.
+ * @throws {RangeError} For a bad `batchRows`, or a corrupt file.
+ * @throws {TypeError} For a file whose width changed.
  *
  * @example Usage
  * ```ts

@@ -142,8 +142,8 @@ export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
  * @param inputs Files and directories, as for {@linkcode listEmbeddingFiles}.
  * @param options {@linkcode ReadEmbeddingsOptions}.
  * @returns The concatenated matrix.
- * @throws {RangeError} When files disagree on the column count (naming both), or a file is
- * corrupt.
+ * @throws {TypeError} When files disagree on the column count (naming both).
+ * @throws {RangeError} When a file is corrupt.
  *
  * @example Usage
  * ```ts
@@ -175,11 +175,10 @@ export async function readEmbeddings(
       const decodeOptions = options.column === undefined
         ? { into }
         : { into, column: options.column };
-      (await arrow()).decodeArrowEmbeddings(
-        await Deno.readFile(shard.file),
-        decodeOptions,
-        shard.file,
-      );
+      (await arrow()).decodeArrowEmbeddings(await Deno.readFile(shard.file), {
+        ...decodeOptions,
+        name: shard.file,
+      });
     }
     options.onFile?.(shard.file, shard.rows, shard.dtype);
     at += shard.rows;
@@ -196,8 +195,9 @@ export async function readEmbeddings(
  * @param inputs Files and directories, as for {@linkcode listEmbeddingFiles}.
  * @param options {@linkcode StreamEmbeddingsOptions}.
  * @returns An async generator of {@linkcode EmbeddingBatch}es.
- * @throws {RangeError} For a bad `batchRows`, files that disagree on the column count (checked
- * before the first batch), or corrupt files.
+ * @throws {RangeError} For a bad `batchRows`, or corrupt files.
+ * @throws {TypeError} For files that disagree on the column count (checked before the first
+ * batch).
  *
  * @example Usage
  * ```ts
@@ -234,13 +234,9 @@ export async function* streamEmbeddings(
       }
     } else {
       const decodeOptions = options.column === undefined ? {} : { column: options.column };
-      const m = (await arrow()).decodeArrowEmbeddings(
-        await Deno.readFile(file),
-        decodeOptions,
-        file,
-      );
+      const m = (await arrow()).decodeArrowEmbeddings(await Deno.readFile(file), { ...decodeOptions, name: file });
       if (m.cols !== cols) {
-        throw new RangeError(
+        throw new TypeError(
           `Expected every embedding file to have ${cols} columns but found ${m.cols} in ${file}`,
         );
       }

@@ -1,17 +1,20 @@
 // All evaluation metrics of frozen features in one call.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
-import { uploadMatrix } from "../gpu/gpu_matrix.ts";
+import { type GpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import { ari, nmi } from "./cluster_metrics.ts";
 import { knnTop1 } from "./knn.ts";
 import { linearProbe, type LinearProbeOptions } from "./linear_probe.ts";
 import { retrievalRecall } from "./retrieval.ts";
 
-/** Labelled features of one split. */
-export interface LabelledFeatures {
+/**
+ * Labelled features of one split: `x` on the host (the default), or `X = Matrix | GpuMatrix`
+ * where a function also takes rows already on the GPU (`knnTop1`).
+ */
+export interface LabelledFeatures<X extends Matrix | GpuMatrix = Matrix> {
   /** Features, one row per sample. */
-  x: Matrix;
+  x: X;
   /** Labels (integers from 0). */
   y: ArrayLike<number>;
 }
@@ -65,7 +68,7 @@ export async function evaluateFeatures(
   test: LabelledFeatures,
   options: EvaluateOptions = {},
 ): Promise<EvalMetrics> {
-  const probe = await linearProbe(gpu, train.x, train.y, test.x, test.y, options.probe ?? {});
+  const probe = await linearProbe(gpu, train, test, options.probe ?? {});
   // Each split is uploaded once, normalised on the GPU, and shared by kNN, retrieval and
   // k-means (all cosine; the linear probe trains on its own standardised copy in tfjs).
   const trainG = uploadMatrix(gpu, train.x, { normalize: true, label: "train.x" });
@@ -78,14 +81,13 @@ export async function evaluateFeatures(
   }
   let knn, rec, km;
   try {
-    knn = await knnTop1(gpu, trainG, train.y, testG, test.y, { k: options.knnK ?? 20 });
-    rec = await retrievalRecall(
-      gpu,
-      testG,
-      trainG,
-      (q, k) => test.y[q] === train.y[k],
-      [1, 5, 10],
-    );
+    knn = await knnTop1(gpu, { x: trainG, y: train.y }, { x: testG, y: test.y }, {
+      k: options.knnK ?? 20,
+    });
+    rec = await retrievalRecall(gpu, testG, trainG, {
+      relevant: (q, k) => test.y[q] === train.y[k],
+      ks: [1, 5, 10],
+    });
     const labels = new Set<number>();
     for (let i = 0; i < test.y.length; i++) labels.add(test.y[i]!);
     const k = Math.max(1, Math.min(labels.size, test.x.rows));

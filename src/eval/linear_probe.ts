@@ -1,8 +1,9 @@
 // Linear probe: multinomial logistic regression on frozen features, trained on the GPU (tfjs).
 import type { Gpu } from "../gpu/gpu.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import type { LabelledFeatures } from "./evaluate.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
 import { AdamW } from "../train/adamw.ts";
+import { checkOptionsObject } from "../_options.ts";
 import { mixSeed, permutation } from "../random/rng.ts";
 
 /** Options of {@linkcode linearProbe}. */
@@ -36,26 +37,26 @@ export interface LinearProbeResult {
  * GPU device) and reports top-1 accuracy on the test features. Deterministic (zero init).
  *
  * @param gpu The GPU context.
- * @param trainX Training features.
- * @param trainY Training labels (integers in [0, classes)).
- * @param testX Test features (same width).
- * @param testY Test labels.
+ * @param train Training features `x` and labels `y` (integers in [0, classes)).
+ * @param test Test features (same width) and labels.
  * @param options See {@linkcode LinearProbeOptions}.
  * @returns Test and training accuracy.
+ * @throws {TypeError} When the widths differ or a split's label count is not its row count.
  *
  * @example Usage
  * ```ts ignore
- * const { top1 } = await linearProbe(gpu, trainEmb, trainY, testEmb, testY);
+ * const { top1 } = await linearProbe(gpu, { x: trainEmb, y: trainY }, { x: testEmb, y: testY });
  * ```
  */
 export async function linearProbe(
   gpu: Gpu,
-  trainX: Matrix,
-  trainY: ArrayLike<number>,
-  testX: Matrix,
-  testY: ArrayLike<number>,
+  train: LabelledFeatures,
+  test: LabelledFeatures,
   options: LinearProbeOptions = {},
 ): Promise<LinearProbeResult> {
+  checkOptionsObject("linearProbe", options, "{ epochs: 30 }");
+  const { x: trainX, y: trainY } = train;
+  const { x: testX, y: testY } = test;
   if (trainX.cols !== testX.cols) {
     throw new TypeError(
       `Expected test features of width ${trainX.cols} like the training features but found ${testX.cols}`,

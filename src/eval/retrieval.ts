@@ -3,6 +3,19 @@ import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { topk } from "../topk/topk.ts";
+import { TOPK_MAX_K } from "../topk/topk_programs.ts";
+import { checkOptionsObject } from "../_options.ts";
+
+/** Options of {@linkcode retrievalRecall}. */
+export interface RetrievalRecallOptions {
+  /**
+   * `relevant(query, key)` says whether key `key` is a correct answer to query `query` (e.g.
+   * same label; exclude the query itself when queries are keys).
+   */
+  relevant: (query: number, key: number) => boolean;
+  /** Cut-offs K, each an integer in `[1, 64]`. @default {[1, 5, 10]} */
+  ks?: number[];
+}
 
 /**
  * Recall@K: the fraction of queries with at least one relevant key among their K most
@@ -11,30 +24,51 @@ import { topk } from "../topk/topk.ts";
  * @param gpu The GPU context.
  * @param queries Query features (on the host or a `GpuMatrix` on the GPU).
  * @param keys Key (database) features, same width (host or GPU).
- * @param relevant `relevant(query, key)` says whether key `key` is a correct answer to
- * query `query` (e.g. same label; exclude the query itself when queries are keys).
- * @param ks Cut-offs, each in [1, 64]. @default {[1, 5, 10]}
+ * @param options `relevant` and the cut-offs `ks` ({@linkcode RetrievalRecallOptions}).
  * @returns Recall per K, keyed `"R@1"`, `"R@5"`, ...
+ * @throws {RangeError} When `ks` is empty or holds a value outside `[1, 64]`.
+ * @throws {TypeError} When `relevant` is not a function or the widths differ.
  *
  * @example Usage
  * ```ts ignore
- * const r = await retrievalRecall(gpu, testEmb, trainEmb, (q, k) => testY[q] === trainY[k]);
+ * const r = await retrievalRecall(gpu, testEmb, trainEmb, {
+ *   relevant: (q, k) => testY[q] === trainY[k],
+ *   ks: [1, 5, 10],
+ * });
  * ```
  */
 export async function retrievalRecall(
   gpu: Gpu,
   queries: Matrix | GpuMatrix,
   keys: Matrix | GpuMatrix,
-  relevant: (query: number, key: number) => boolean,
-  ks: number[] = [1, 5, 10],
+  options: RetrievalRecallOptions,
 ): Promise<Record<string, number>> {
-  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) {
-    throw new RangeError(`Expected ks to be positive integers but found ${JSON.stringify(ks)}`);
+  checkOptionsObject("retrievalRecall", options, "{ relevant, ks: [1, 5, 10] }");
+  const { relevant, ks = [1, 5, 10] } = options;
+  if (typeof relevant !== "function") {
+    throw new TypeError(
+      `Expected retrievalRecall's relevant to be a function (query, key) => boolean but found ${typeof relevant}`,
+    );
+  }
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1 || k > TOPK_MAX_K)) {
+    throw new RangeError(
+      `Expected retrievalRecall's ks to be integers in [1, ${TOPK_MAX_K}] but found ${
+        JSON.stringify(ks)
+      }`,
+    );
+  }
+  if (queries.cols !== keys.cols) {
+    throw new TypeError(
+      `Expected queries of width ${keys.cols} like the keys but found ${queries.cols}`,
+    );
+  }
+  if (keys.rows === 0) {
+    throw new RangeError(
+      "Expected retrievalRecall's keys to hold at least one row but found none",
+    );
   }
   const kmax = Math.min(Math.max(...ks), keys.rows);
-  const { indices } = await topk(gpu, queries, keys, kmax, {
-    metric: "cosine",
-  });
+  const { indices } = await topk(gpu, queries, keys, { k: kmax, metric: "cosine" });
   const out: Record<string, number> = {};
   for (const K of ks) {
     let hit = 0;

@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { renderVegaLiteSvg } from "./charts.ts";
 import type { EvalMetrics } from "./evaluate.ts";
+import { checkOptionsObject } from "../_options.ts";
 
 /** What a run directory holds for its report (each part optional but the steps). */
 export interface RunReportData {
@@ -38,7 +39,7 @@ export interface RunReportData {
  *
  * @example Usage
  * ```ts ignore
- * await writeKmeansStats("runs/a", stats, clusterSizes(assignments, k));
+ * await writeKmeansStats("runs/a", stats, clusterSizes(assignments, { k }));
  * ```
  */
 export async function writeKmeansStats(
@@ -58,16 +59,22 @@ export async function writeKmeansStats(
  * Counts the rows of every cluster.
  *
  * @param assignments Each row's cluster.
- * @param k Number of clusters (larger ids are ignored).
+ * @param options `k`, the number of clusters (larger ids are ignored).
  * @returns `k` counts.
+ * @throws {RangeError} When `k` is not an integer ≥ 0.
  *
  * @example Usage
  * ```ts
  * import { clusterSizes } from "./run_report.ts";
- * console.log(clusterSizes(new Uint32Array([0, 2, 2]), 3)); // Uint32Array(3) [ 1, 0, 2 ]
+ * console.log(clusterSizes(new Uint32Array([0, 2, 2]), { k: 3 })); // Uint32Array(3) [ 1, 0, 2 ]
  * ```
  */
-export function clusterSizes(assignments: Uint32Array, k: number): Uint32Array {
+export function clusterSizes(assignments: Uint32Array, options: { k: number }): Uint32Array {
+  checkOptionsObject("clusterSizes", options, "{ k: 100 }");
+  const { k } = options;
+  if (!Number.isInteger(k) || k < 0) {
+    throw new RangeError(`Expected k to be an integer ≥ 0 but found ${k}`);
+  }
   const s = new Uint32Array(k);
   for (const a of assignments) if (a < k) s[a]!++;
   return s;

@@ -8,7 +8,6 @@
  */
 export { createGpu, type CreateGpuOptions, type Gpu, SOFTWARE_ADAPTER_HINT } from "./gpu.ts";
 export * from "./gpu_unavailable_error.ts";
-export * from "./runtime_dir.ts";
 export { type GpuProfile, type GpuQuirks, quirksFor } from "./quirks.ts";
 export { createStorage, type Readback, readBack, readF32, readU32, upload } from "./buffers.ts";
 export {
@@ -37,7 +36,7 @@ export {
   uniformStruct,
   type UniformType,
 } from "./uniforms.ts";
-export { getPipeline, pipelineCacheSize } from "./pipeline_cache.ts";
+export { getPipeline } from "./pipeline_cache.ts";
 export { normalizeRowsGpu } from "./normalize_rows.ts";
 export { profile, type Profiler } from "./profiler.ts";
 export {

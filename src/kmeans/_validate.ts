@@ -19,6 +19,27 @@ export function checkInput(x: Matrix, name: string, spherical: boolean): void {
   }
 }
 
+/**
+ * Whether `options.metric` asks for spherical (cosine) k-means: `"cosine"` (the default) or
+ * `"l2"`. The removed `spherical: boolean` option is a TypeError that names `metric`.
+ */
+export function isCosine(fn: string, options: { metric?: unknown }): boolean {
+  if ("spherical" in options) {
+    throw new TypeError(
+      `Expected ${fn}() options to use metric: "cosine" | "l2" (spherical was removed) but found spherical: ${
+        (options as { spherical?: unknown }).spherical
+      }`,
+    );
+  }
+  const metric = options.metric ?? "cosine";
+  if (metric !== "cosine" && metric !== "l2") {
+    throw new RangeError(
+      `Expected ${fn}() metric to be "cosine" or "l2" but found ${JSON.stringify(metric)}`,
+    );
+  }
+  return metric === "cosine";
+}
+
 /** Throws a RangeError unless `v` is an integer in [lo, hi]. */
 export function checkInt(name: string, v: unknown, lo: number, hi = Infinity): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {

@@ -55,7 +55,7 @@ export async function loadWeights(
     );
   }
   if (w.length !== n) {
-    throw new RangeError(
+    throw new TypeError(
       `Expected ${name} to hold ${n} weights (one per row) but found ${w.length}`,
     );
   }

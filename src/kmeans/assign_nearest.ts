@@ -11,7 +11,7 @@ import {
 } from "./_kernels.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { chooseAssignKernel } from "./assign_kernel.ts";
-import { checkInput } from "./_validate.ts";
+import { checkInput, isCosine } from "./_validate.ts";
 
 /**
  * Finds the nearest centroid of every row of `x` with the fused assignment kernel
@@ -23,9 +23,9 @@ import { checkInput } from "./_validate.ts";
  * @param centroids Centroids, `k × d` (k ≥ 1).
  * @param options See {@linkcode AssignOptions}.
  * @returns For each row the best centroid index (ties go to the lower index) and its
- * score: the cosine similarity when spherical, else the squared L2 distance.
+ * score: the cosine similarity for `metric: "cosine"`, else the squared L2 distance.
  * @throws {TypeError} When the inputs are malformed or their widths differ.
- * @throws {RangeError} For NaN/Inf values or zero rows in spherical mode.
+ * @throws {RangeError} For NaN/Inf values, or zero rows under `metric: "cosine"`.
  *
  * @example Usage
  * ```ts ignore
@@ -38,7 +38,7 @@ export async function assignNearest(
   centroids: Matrix,
   options: AssignOptions = {},
 ): Promise<{ assignments: Uint32Array; scores: Float32Array }> {
-  const spherical = options.spherical ?? true;
+  const spherical = isCosine("assignNearest", options);
   checkInput(x, "x", spherical);
   checkInput(centroids, "centroids", spherical);
   if (centroids.cols !== x.cols) {

@@ -30,7 +30,7 @@ import {
 } from "../gpu/gpu_matrix.ts";
 import { type AssignKernelChoice, chooseAssignKernel } from "./assign_kernel.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
-import { checkInput, checkInt } from "./_validate.ts";
+import { checkInput, checkInt, isCosine } from "./_validate.ts";
 import {
   type ChunkWeights,
   createWeightedState,
@@ -81,7 +81,7 @@ function isRowSource(x: unknown): x is RowSource {
  * on a seeded sample of `k × maxPointsPerCentroid` rows gathered from the shards (all rows
  * when there are fewer), and the final assignment and objective stream every row in
  * batches, so memory holds the sample, one batch and the centroids, never all rows. The
- * result is the same as for the same rows given as a Matrix (spherical, or when no sample
+ * result is the same as for the same rows given as a Matrix (cosine, or when no sample
  * is drawn).
  *
  * Rows may carry weights (a part centroid standing for its members): the update step takes
@@ -91,16 +91,17 @@ function isRowSource(x: unknown): x is RowSource {
  * an uninterrupted run.
  *
  * @param gpu The toolkit's GPU context from `createGpu`.
- * @param x Row-major data `n × d` (finite; no all-zero rows when spherical), on the host or
+ * @param x Row-major data `n × d` (finite; no all-zero rows under cosine), on the host or
  * on the GPU (a {@linkcode GpuMatrix}: clustered where it is, the training sample gathered
  * on the GPU, only the few rows k-means++ starts from read back; it is used in place when
- * its stride is `d` rounded up to 4, its dtype matches `f16` and, when spherical, it is
+ * its stride is `d` rounded up to 4, its dtype matches `f16` and, under cosine, it is
  * normalised, and re-packed on the GPU otherwise; a checkpoint can then not fingerprint its
  * values), a {@linkcode RowSource}, or embedding files and directories.
  * @param options `k` (an integer in `[1, n]`) and the other {@linkcode KMeansOptions}.
  * @returns Centroids (`k × d`), assignments of all `n` rows, objective and stats.
- * @throws {TypeError} When `x` is not a well-formed Matrix, source or list of paths.
- * @throws {RangeError} For NaN/Inf values, zero rows (spherical; naming the file and row
+ * @throws {TypeError} When `x` is not a well-formed Matrix, source or list of paths, the
+ * weights' length or `init`'s shape do not match it, or `spherical` is given (use `metric`).
+ * @throws {RangeError} For NaN/Inf values, zero rows (cosine; naming the file and row
  * for files), bad `k`, weights or options, or a checkpoint written for another run.
  *
  * @example Usage
@@ -123,7 +124,7 @@ export async function kmeans(
   if (options === null || typeof options !== "object") {
     throw new TypeError(`Expected options to be an object but found ${options}`);
   }
-  const spherical = options.spherical ?? true;
+  const spherical = isCosine("kmeans", options);
   let source: RowSource | undefined, matrix: Matrix | undefined, gx: GpuMatrix | undefined;
   let maxAbsGpu = 0;
   if (isGpuMatrix(x)) {
@@ -136,14 +137,15 @@ export async function kmeans(
     }
     if (spherical && stats.firstZeroRow >= 0) {
       throw new RangeError(
-        `Cannot L2-normalise x for spherical k-means: row ${stats.firstZeroRow} is all zeros`,
+        `Cannot L2-normalise x for cosine k-means: row ${stats.firstZeroRow} is all zeros`,
       );
     }
     maxAbsGpu = stats.maxAbs;
   } else if (Array.isArray(x)) {
     const bad = x.find((p) => typeof p !== "string");
     if (bad !== undefined || x.length === 0) {
-      throw new TypeError(
+      const E = bad === undefined ? RangeError : TypeError; // an empty list is empty input
+      throw new E(
         `Expected x to list embedding files or directories but found ${
           x.length === 0 ? "an empty list" : bad
         }`,
@@ -173,7 +175,7 @@ export async function kmeans(
     checkMatrix(init, "init");
     checkFinite(init, "init");
     if (init.rows !== k || init.cols !== d) {
-      throw new RangeError(
+      throw new TypeError(
         `Expected init to be ${k} × ${d} centroids but found ${init.rows} × ${init.cols}`,
       );
     }

@@ -12,6 +12,18 @@ import type { AssignKernelChoice } from "./assign_kernel.ts";
 export type KMeansVariant = "auto" | "registers" | "tiled";
 
 /**
+ * Similarity of k-means: `"cosine"` (spherical k-means, MLCD's choice: rows and centroids
+ * L2-normalised, objective = sum of cosine similarities) or `"l2"` (plain k-means on squared
+ * L2 distance, objective = inertia).
+ *
+ * @example Usage
+ * ```ts ignore
+ * await kmeans(gpu, x, { k: 100, metric: "l2" });
+ * ```
+ */
+export type KMeansMetric = "cosine" | "l2";
+
+/**
  * Statistics of one Lloyd iteration, faiss-style.
  *
  * @example Usage
@@ -24,7 +36,7 @@ export interface KMeansIterationStats {
   iteration: number;
   /**
    * Objective of this iteration's assignment (training rows, previous centroids):
-   * sum of cosine similarities when spherical, else the sum of squared L2 distances.
+   * sum of cosine similarities for `metric: "cosine"`, else the sum of squared L2 distances.
    */
   objective: number;
   /** Seconds since the start of this run (redo), cumulative. */
@@ -44,7 +56,7 @@ export interface KMeansIterationStats {
  *
  * @example Usage
  * ```ts ignore
- * const options: KMeansOptions = { k: 1000, niter: 25, spherical: true, seed: 1234 };
+ * const options: KMeansOptions = { k: 1000, niter: 25, metric: "cosine", seed: 1234 };
  * ```
  */
 export interface KMeansOptions {
@@ -55,17 +67,17 @@ export interface KMeansOptions {
   /** Runs with different seeds; the one with the best final objective is kept. @default {1} */
   nredo?: number;
   /**
-   * Cosine k-means (MLCD's choice): inputs and centroids L2-normalised, objective = sum
-   * of cosine similarities. `false`: plain k-means, objective = inertia.
-   * @default {true}
+   * `"cosine"`: spherical k-means (MLCD's choice), inputs and centroids L2-normalised,
+   * objective = sum of cosine similarities. `"l2"`: plain k-means, objective = inertia.
+   * @default {"cosine"}
    */
-  spherical?: boolean;
+  metric?: KMeansMetric;
   /** Seed of every random choice (subsample, initialisation). @default {1234} */
   seed?: number;
   /**
    * Initialisation: k-means++ on a sample of the training rows (D² × weight sampling when
-   * rows are weighted), k random rows, or given `k × d` centroids (normalised when
-   * spherical).
+   * rows are weighted), k random rows, or given `k × d` centroids (normalised for
+   * `metric: "cosine"`).
    * @default {"kmeans++"}
    */
   init?: "kmeans++" | "random" | Matrix;
@@ -158,7 +170,7 @@ export interface KMeansOptions {
  * ```
  */
 export interface KMeansResult {
-  /** `k × d` centroids (unit rows when spherical). */
+  /** `k × d` centroids (unit rows for `metric: "cosine"`). */
   centroids: Matrix;
   /**
    * Nearest centroid of every input row, computed with the final centroids (empty with
@@ -170,7 +182,7 @@ export interface KMeansResult {
    * unweighted), kept even with `keepAssignments: false`: what a part centroid stands for.
    */
   counts: Uint32Array;
-  /** Final objective over all rows: sum of cosines (spherical) or inertia. */
+  /** Final objective over all rows: sum of cosines (`"cosine"`) or inertia (`"l2"`). */
   objective: number;
   /** Per-iteration statistics of the kept run. */
   stats: KMeansIterationStats[];
@@ -183,12 +195,15 @@ export interface KMeansResult {
  *
  * @example Usage
  * ```ts ignore
- * await assignNearest(gpu, x, centroids, { spherical: false, f16: true });
+ * await assignNearest(gpu, x, centroids, { metric: "l2", f16: true });
  * ```
  */
 export interface AssignOptions {
-  /** Score by cosine of L2-normalised rows (true) or by squared L2 distance. @default {true} */
-  spherical?: boolean;
+  /**
+   * Score by cosine of L2-normalised rows (`"cosine"`) or by squared L2 distance (`"l2"`).
+   * @default {"cosine"}
+   */
+  metric?: KMeansMetric;
   /** Packed f16 storage, f32 accumulation. @default {false} */
   f16?: boolean;
   /** Kernel design, see {@linkcode KMeansOptions.variant}. @default {"auto"} */

@@ -36,12 +36,12 @@ export function prepareLoss(
   if (n < 1) throw new RangeError(`Expected at least 1 embedding row but found ${n}`);
   if (C < 1) throw new RangeError(`Expected at least 1 center row but found ${C}`);
   if (centersCols !== d) {
-    throw new RangeError(
+    throw new TypeError(
       `Expected centers to have ${d} columns like embeddings but found ${centersCols}`,
     );
   }
   if (positives.length === 0 || positives.length % n !== 0) {
-    throw new RangeError(
+    throw new TypeError(
       `Expected positives.length to be a positive multiple of n = ${n} but found ${positives.length}`,
     );
   }

@@ -31,13 +31,14 @@ export type {
  * f32 or f16; read in place, the sampled centers gathered on the GPU; their values are taken
  * as finite, as `uploadMatrix` checked them).
  * @returns The mean loss, the gradients and, on request, the per-sample losses.
- * @throws {RangeError} On shape mismatches, positives out of range, not sampled or
- * repeated in a row, bad options; the message names the row and value.
+ * @throws {TypeError} On shape mismatches (centers' width, positives' length, array types).
+ * @throws {RangeError} On positives out of range, not sampled or repeated in a row, bad
+ * options; the message names the row and value.
  *
  * @example Usage
  * ```ts ignore
  * const { loss, gradEmbeddings, gradCenters } = await mlcdLoss(gpu, {
- *   embeddings, centers, positives, sampled: sampleClasses(positives, centers.rows, 0.1, 1),
+ *   embeddings, centers, positives, sampled: sampleClasses(positives, { classes: centers.rows, ratio: 0.1, seed: 1 }),
  * });
  * ```
  */

@@ -6,7 +6,7 @@
  * @example Usage
  * ```ts ignore
  * import { mlcdLoss, sampleClasses } from "./mod.ts";
- * const sampled = sampleClasses(positives, centers.rows, 0.1, step);
+ * const sampled = sampleClasses(positives, { classes: centers.rows, ratio: 0.1, seed: step });
  * const { loss, gradEmbeddings, gradCenters } = await mlcdLoss(gpu, {
  *   embeddings, centers, positives, sampled,
  * });

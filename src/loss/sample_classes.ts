@@ -1,33 +1,47 @@
 import { mulberry32 } from "../random/mulberry32.ts";
+import { checkOptionsObject } from "../_options.ts";
+
+/** Options of {@linkcode sampleClasses}. */
+export interface SampleClassesOptions {
+  /** Number of classes C (the class ids are `0 .. C-1`). */
+  classes: number;
+  /** Fraction of the classes to keep, in `[0, 1]`. @default {0.1} */
+  ratio?: number;
+  /**
+   * An integer seed for the built-in generator (same seed, same result), or a function
+   * returning uniform numbers in `[0, 1)`. @default {0}
+   */
+  seed?: number | (() => number);
+}
 
 /**
  * Partial-FC class sampling for one training step: every positive class of the batch is
  * kept and the other classes are drawn uniformly without replacement until
- * `round(ratio × C)` classes are selected (all positives when they are already more).
+ * `round(ratio × classes)` classes are selected (all positives when they are already more).
  *
- * @param positivesOfBatch The batch's positive class ids (any layout, repeats allowed).
- * @param C Number of classes.
- * @param ratio Fraction of the classes to keep, in `[0, 1]`.
- * @param rng A function returning uniform numbers in `[0, 1)`, or an integer seed for
- * the built-in generator (same seed, same result).
+ * @param positives The batch's positive class ids (any layout, repeats allowed).
+ * @param options `classes`, `ratio` and `seed` ({@linkcode SampleClassesOptions}).
  * @returns The selected class ids, sorted ascending.
- * @throws {RangeError} When `C`, `ratio` or a positive id is out of range.
+ * @throws {RangeError} When `classes`, `ratio` or a positive id is out of range.
  *
  * @example Usage
  * ```ts
  * import { sampleClasses } from "./sample_classes.ts";
- * const s = sampleClasses(new Uint32Array([3, 7, 3]), 100, 0.1, 42);
+ * const s = sampleClasses(new Uint32Array([3, 7, 3]), { classes: 100, ratio: 0.1, seed: 42 });
  * console.log(s.length, s.includes(3), s.includes(7)); // 10 true true
  * ```
  */
 export function sampleClasses(
-  positivesOfBatch: Uint32Array,
-  C: number,
-  ratio = 0.1,
-  rng: (() => number) | number = 0,
+  positives: Uint32Array,
+  options: SampleClassesOptions,
 ): Uint32Array {
+  checkOptionsObject("sampleClasses", options, "{ classes: 1000, ratio: 0.1, seed: 1 }");
+  const positivesOfBatch = positives;
+  const C = options.classes;
+  const ratio = options.ratio ?? 0.1;
+  const rng = options.seed ?? 0;
   if (!Number.isInteger(C) || C < 1 || C > 0xffffffff) {
-    throw new RangeError(`Expected C to be a positive integer but found ${C}`);
+    throw new RangeError(`Expected classes to be a positive integer but found ${C}`);
   }
   if (!(ratio >= 0 && ratio <= 1)) {
     throw new RangeError(`Expected ratio to be in [0, 1] but found ${ratio}`);
@@ -39,7 +53,7 @@ export function sampleClasses(
     const v = positivesOfBatch[i]!;
     if (v >= C) {
       throw new RangeError(
-        `Expected positivesOfBatch[${i}] to be a class id in [0, ${C - 1}] but found ${v}`,
+        `Expected positives[${i}] to be a class id in [0, ${C - 1}] but found ${v}`,
       );
     }
     if (!taken[v]) taken[v] = 1, count++;

@@ -77,7 +77,8 @@ export function resolveEncoderSpec(spec: EncoderSpec): Required<EncoderSpec> {
   }
   const posInts = (a: unknown, name: string) => {
     if (!Array.isArray(a) || a.some((v) => !Number.isInteger(v) || v < 1)) {
-      throw new TypeError(
+      const E = Array.isArray(a) ? RangeError : TypeError;
+      throw new E(
         `Expected ${name} to be an array of positive integers but found ${JSON.stringify(a)}`,
       );
     }

@@ -11,6 +11,16 @@
  * @module
  */
 export * from "./encoder.ts";
-export * from "./images.ts";
-export * from "./vit.ts";
+export {
+  CLIP_MEAN,
+  CLIP_STD,
+  type DecodedImages,
+  decodeImages,
+  type DecodeImagesOptions,
+  IMAGE_EXTENSIONS,
+  listImages,
+  transformImage,
+  type TransformImageOptions,
+} from "./images.ts";
+export { VIT_PRESETS, type VitPresetName, type VitShape } from "./vit.ts";
 export { useTfBackend } from "./tf.ts";

@@ -28,9 +28,9 @@ export interface AssignLabelsOptions {
 
 /** Result of {@linkcode assignLabels}. */
 export interface AssignLabelsResult {
-  /** `rows × l` center indices, row-major, most similar first. */
-  labels: Uint32Array;
-  /** `rows × l` similarities matching `labels`. */
+  /** `rows × l` center indices (the labels), row-major, most similar first. */
+  indices: Uint32Array;
+  /** `rows × l` similarities matching `indices`. */
   scores: Float32Array;
   /** Rows assigned. */
   rows: number;
@@ -68,7 +68,7 @@ async function countRows(files: string[], column: string | undefined): Promise<n
  *
  * @example Usage
  * ```ts ignore
- * const { labels } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
+ * const { indices } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
  * ```
  */
 export async function assignLabels(
@@ -159,7 +159,8 @@ export async function assignLabels(
       }
       checkRows(m, file || "embeddings", { firstRow: fileRowStart, ...nonZero });
       const before = done;
-      const r = await index.search(m, l, {
+      const r = await index.search(m, {
+        k: l,
         onProgress: (fraction) => {
           const at = Math.max(before, rowStart + Math.floor(m.rows * fraction));
           if (at < rowStart + m.rows) options.onProgress?.(at, Math.max(total, at));
@@ -186,7 +187,7 @@ export async function assignLabels(
     labels = labels.slice(0, done * l);
     scores = scores.slice(0, done * l);
   }
-  return { labels, scores, rows: done, l };
+  return { indices: labels, scores, rows: done, l };
 }
 
 /** Refuses all-zero rows of a GpuMatrix under cosine (one GPU scan, 16 bytes read back). */
@@ -217,14 +218,15 @@ async function assignGpuRows(
   const index = uploadTopkKeys(gpu, centers, { metric, variant: options.variant ?? "auto" });
   try {
     const total = embeddings.rows;
-    const r = await index.search(embeddings, l, {
-      onProgress: (fraction) => {
+    const r = await index.search(embeddings, {
+      k: l,
+      onProgress: (fraction: number) => {
         const at = Math.floor(total * fraction);
         if (at < total) options.onProgress?.(at, total);
       },
     });
     options.onProgress?.(total, total);
-    return { labels: r.indices, scores: r.scores, rows: total, l };
+    return { indices: r.indices, scores: r.scores, rows: total, l };
   } finally {
     index.destroy();
   }

@@ -4,8 +4,8 @@ import { writeArrowLabels } from "../data/arrow.ts";
 
 /** Labels and scores to write with {@linkcode writeLabels}. */
 export interface LabelsTable {
-  /** `rows × l` center indices, row-major. */
-  labels: Uint32Array;
+  /** `rows × l` center indices, row-major (as {@linkcode assignLabels} returns them). */
+  indices: Uint32Array;
   /** `rows × l` similarities. */
   scores: Float32Array;
   /** Labels per row. */
@@ -42,14 +42,14 @@ export function scoresPath(path: string): string {
  *
  * @example Usage
  * ```ts ignore
- * await writeLabels("labels.arrow", { labels, scores, l: 8 });
+ * await writeLabels("labels.arrow", { indices, scores, l: 8 });
  * ```
  */
 export async function writeLabels(path: string, table: LabelsTable): Promise<void> {
-  const { labels, scores, l } = table;
+  const { indices: labels, scores, l } = table;
   if (labels.length !== scores.length || labels.length % l !== 0) {
     throw new TypeError(
-      `Expected labels and scores of rows × l values but found ${labels.length} and ${scores.length} for l = ${l}`,
+      `Expected indices and scores of rows × l values but found ${labels.length} and ${scores.length} for l = ${l}`,
     );
   }
   const rows = labels.length / l;
@@ -61,7 +61,7 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
   } else if (/\.(arrow|feather|ipc)$/i.test(path)) {
     await writeArrowLabels(
       path,
-      table.ids ? { labels, scores, l, ids: table.ids } : { labels, scores, l },
+      table.ids ? { indices: labels, scores, l, ids: table.ids } : { indices: labels, scores, l },
     );
   } else {
     throw new RangeError(

@@ -11,6 +11,7 @@ import {
 } from "../gpu/gpu_matrix.ts";
 import { dispatch, submit } from "../gpu/program.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import { checkOptionsObject } from "../_options.ts";
 import {
   registerRows,
   TOPK_MAX_K,
@@ -28,17 +29,17 @@ export type TopkMetric = "cosine" | "ip";
  * Kernel design: `"registers"` keeps query rows in private memory and streams the keys
  * (fastest on CPU adapters such as lavapipe), `"tiled"` stages 64 × 64 tiles in workgroup
  * memory (the design for real GPUs), `"auto"` picks per adapter (timing both once per
- * adapter and row width, see {@linkcode TopkOptions.autotune}).
+ * adapter and row width, see {@linkcode TopkKeysOptions.autotune}).
  */
 export type TopkVariant = "auto" | "registers" | "tiled";
 
-/** Options for {@linkcode topk} and {@linkcode uploadTopkKeys}. */
-export interface TopkOptions {
+/** Options of the resident keys: {@linkcode uploadTopkKeys} (and {@linkcode topk}). */
+export interface TopkKeysOptions {
   /** Similarity; `"cosine"` L2-normalises queries and keys on the GPU. @default {"cosine"} */
   metric?: TopkMetric;
   /**
    * Kernel design; `"auto"` times the sensible designs on the first search (see
-   * {@linkcode TopkOptions.autotune}), or without tuning uses `"registers"` on
+   * {@linkcode TopkKeysOptions.autotune}), or without tuning uses `"registers"` on
    * fallback/CPU adapters for rows up to 128 values and `"tiled"` elsewhere
    * (`"registers"` also falls back to `"tiled"` for rows over 512 values).
    * @default {"auto"}
@@ -49,7 +50,7 @@ export interface TopkOptions {
    * 256 query rows against all the keys) and keep the faster, caching the choice per
    * adapter, row width and metric (see `autotune` in `src/gpu/autotune.ts`; later
    * processes read it from the cache). When false, the heuristic
-   * {@linkcode autoTopkVariant} is used untimed and the cache is neither read nor written.
+   * choice (`autoTopkVariant` in topk.ts) is used untimed and the cache is neither read nor written.
    * @default {true unless the environment sets MLCD_AUTOTUNE=0}
    */
   autotune?: boolean;
@@ -59,6 +60,20 @@ export interface TopkOptions {
    */
   keysPerChunk?: number;
 }
+
+/** Options of one search: {@linkcode TopkKeys.search} (and {@linkcode topk}). */
+export interface TopkSearchOptions {
+  /** List length: neighbours per query row, an integer in `[1, min(64, keys)]`. */
+  k: number;
+  /**
+   * Called with the fraction of the search done as the GPU finishes each range of keys (for
+   * long searches; a first `"auto"` search's tuning is not counted). @default {undefined}
+   */
+  onProgress?: (fraction: number) => void;
+}
+
+/** Options for {@linkcode topk}: the list length `k`, metric, kernel design and chunking. */
+export interface TopkOptions extends TopkKeysOptions, TopkSearchOptions {}
 
 /** Result of {@linkcode topk}: `n × k` row-major, each row best first. */
 export interface TopkResult {
@@ -74,7 +89,7 @@ export interface TopkResult {
  * @example Usage
  * ```ts ignore
  * const index = uploadTopkKeys(gpu, centers);
- * await index.search(queries, 8);
+ * await index.search(queries, { k: 8 });
  * console.log(index.variant, index.tuning?.source); // e.g. "registers" "cache"
  * ```
  */
@@ -113,17 +128,11 @@ export interface TopkKeys {
    * @param queries `n × cols` queries (finite values), on the host or already on the GPU (a
    * `GpuMatrix` is read in place when it is f32 with a stride that is a multiple of 4, and
    * normalised for cosine; otherwise it is re-packed on the GPU).
-   * @param k List length in `[1, min(64, rows)]`.
-   * @param options `onProgress` is called with the fraction of the search done as the GPU
-   * finishes each range of keys (for long searches; a first `"auto"` search's tuning is not
-   * counted).
+   * @param options `k`, the list length in `[1, min(64, rows)]`, and `onProgress`
+   * ({@linkcode TopkSearchOptions}).
    * @returns Indices and scores, `n × k`.
    */
-  search(
-    queries: Matrix | GpuMatrix,
-    k: number,
-    options?: { onProgress?: (fraction: number) => void },
-  ): Promise<TopkResult>;
+  search(queries: Matrix | GpuMatrix, options: TopkSearchOptions): Promise<TopkResult>;
   /** Frees the GPU buffers. */
   destroy(): void;
 }
@@ -165,15 +174,15 @@ function topkCandidates(gpu: Gpu, d: number): ("registers" | "tiled")[] {
   return order.filter((v) => v === "tiled" || registersOk);
 }
 
-function checkOptions(options: TopkOptions): void {
+function checkOptions(options: TopkKeysOptions): void {
   const { metric, variant, keysPerChunk, autotune } = options;
   if (metric !== undefined && metric !== "cosine" && metric !== "ip") {
-    throw new TypeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
+    throw new RangeError(`Expected metric to be "cosine" or "ip" but found ${metric}`);
   }
   if (
     variant !== undefined && variant !== "auto" && variant !== "registers" && variant !== "tiled"
   ) {
-    throw new TypeError(
+    throw new RangeError(
       `Expected variant to be "auto", "registers" or "tiled" but found ${variant}`,
     );
   }
@@ -294,22 +303,23 @@ function checkRowsIn(m: Matrix | GpuMatrix, name: string): void {
  * `GpuMatrix` in the layout top-k reads, f32 with a stride that is a multiple of 4 and, for
  * cosine, normalised, is used in place and left alive by `destroy()`; otherwise it is
  * re-packed on the GPU).
- * @param options Metric, variant and chunking ({@linkcode TopkOptions}).
+ * @param options Metric, variant and chunking ({@linkcode TopkKeysOptions}).
  * @returns The resident keys; call `destroy()` when done.
  * @throws {RangeError} When a key row holds NaN or ±Infinity (the message names the row).
  *
  * @example Usage
  * ```ts ignore
  * const index = uploadTopkKeys(gpu, centers);
- * const { indices } = await index.search(batch, 8);
+ * const { indices } = await index.search(batch, { k: 8 });
  * index.destroy();
  * ```
  */
 export function uploadTopkKeys(
   gpu: Gpu,
   keys: Matrix | GpuMatrix,
-  options: TopkOptions = {},
+  options: TopkKeysOptions = {},
 ): TopkKeys {
+  if (!isGpuMatrix(keys)) checkMatrix(keys, "keys");
   checkOptions(options);
   checkRowsIn(keys, "keys");
   const metric = options.metric ?? "cosine";
@@ -371,10 +381,11 @@ export function uploadTopkKeys(
 
   async function search(
     queries: Matrix | GpuMatrix,
-    k: number,
-    searchOptions: { onProgress?: (fraction: number) => void } = {},
+    searchOptions: TopkSearchOptions,
   ): Promise<TopkResult> {
     if (destroyed) throw new Error("Cannot search: the keys were destroyed");
+    checkOptionsObject("search", searchOptions);
+    const k = searchOptions.k;
     if (!isGpuMatrix(queries)) checkMatrix(queries, "queries");
     if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
       throw new RangeError(`Expected k to be an integer in [1, ${TOPK_MAX_K}] but found ${k}`);
@@ -650,8 +661,8 @@ export function uploadTopkKeys(
  * @param queries `n × d` queries (finite values), on the host or a `GpuMatrix` on the GPU.
  * @param keys `C × d` keys (finite values), on the host or a `GpuMatrix` on the GPU (read in
  * place when f32 with a stride that is a multiple of 4 and, for cosine, normalised).
- * @param k List length, an integer in `[1, min(64, C)]`.
- * @param options Metric, kernel variant and chunking ({@linkcode TopkOptions}).
+ * @param options `k`, the list length (an integer in `[1, min(64, C)]`), and the metric,
+ * kernel variant and chunking ({@linkcode TopkOptions}).
  * @returns `n × k` indices and scores, each row by descending score, ties by lower index.
  * @throws {RangeError} When `k` is out of range or a row holds NaN/±Infinity (the message
  * names the row).
@@ -659,16 +670,17 @@ export function uploadTopkKeys(
  *
  * @example Usage
  * ```ts ignore
- * const { indices, scores } = await topk(gpu, queries, centers, 8);
+ * const { indices, scores } = await topk(gpu, queries, centers, { k: 8 });
  * ```
  */
 export async function topk(
   gpu: Gpu,
   queries: Matrix | GpuMatrix,
   keys: Matrix | GpuMatrix,
-  k: number,
-  options: TopkOptions = {},
+  options: TopkOptions,
 ): Promise<TopkResult> {
+  checkOptionsObject("topk", options);
+  const { k } = options;
   if (!isGpuMatrix(queries)) checkMatrix(queries, "queries");
   if (!isGpuMatrix(keys)) checkMatrix(keys, "keys");
   if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
@@ -687,7 +699,8 @@ export async function topk(
   if (!isGpuMatrix(queries)) checkFinite(queries, "queries");
   const index = uploadTopkKeys(gpu, keys, options);
   try {
-    return await index.search(queries, k);
+    const { onProgress } = options;
+    return await index.search(queries, onProgress ? { k, onProgress } : { k });
   } finally {
     index.destroy();
   }

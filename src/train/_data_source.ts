@@ -134,7 +134,7 @@ export async function readLabels(
     if (t.rows !== rows) {
       throw new TypeError(`Expected ${path} to hold ${rows} rows of labels but found ${t.rows}`);
     }
-    return { data: t.labels, cols: t.l };
+    return { data: t.indices, cols: t.l };
   }
   const a = await readNpyArray(path);
   if (a.shape[0] !== rows || a.shape.length > 2) {

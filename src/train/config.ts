@@ -266,7 +266,8 @@ export function resolveTrainConfig(
   for (const k of ["hidden", "channels"] as const) {
     const v = out[k];
     if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x < 1)) {
-      throw new TypeError(
+      const E = Array.isArray(v) ? RangeError : TypeError;
+      throw new E(
         `Expected ${k} to be an array of positive integers but found ${show(v)}`,
       );
     }

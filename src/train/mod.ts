@@ -6,17 +6,17 @@
  * ```ts ignore
  * import { pseudoLabels, resolveTrainConfig, train } from "./mod.ts";
  * const config = resolveTrainConfig({ classes: 300, l: 8, epochs: 5 });
- * const { positives } = await pseudoLabels(gpu, x, { classes: 300, l: 8 });
+ * const { indices: positives } = await pseudoLabels(gpu, x, { classes: 300, l: 8 });
  * const { encoder } = await train(gpu, { x, inputShape: [784], positives }, config, { runDir: "runs/a" });
  * ```
  *
  * @module
  */
-export * from "./adamw.ts";
-export * from "./checkpoint.ts";
-export * from "./config.ts";
+export { AdamW, type AdamWOptions } from "./adamw.ts";
+export { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, type TrainConfig } from "./config.ts";
 export * from "./load_encoder.ts";
 export * from "./pseudo_labels.ts";
 export * from "./safetensors.ts";
 export * from "./trainer.ts";
-export * from "./image_stream.ts";
+export { imageTrainStream, type ImageTrainStreamOptions } from "./image_stream.ts";

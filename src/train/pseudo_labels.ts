@@ -26,8 +26,13 @@ export interface PseudoLabels {
   centroids: Matrix;
   /** Hard assignment of every row (its nearest centroid). */
   assignments: Uint32Array;
-  /** `rows × l` positive class ids, nearest first. */
-  positives: Uint32Array;
+  /**
+   * `rows × l` positive class ids (centroid indices), nearest first: the trainer's
+   * `positives`.
+   */
+  indices: Uint32Array;
+  /** `rows × l` cosine similarities matching `indices`. */
+  scores: Float32Array;
   /** The k-means objective (sum of cosines). */
   objective: number;
 }
@@ -41,11 +46,11 @@ export interface PseudoLabels {
  * (uploaded once, L2-normalised on the GPU, and shared by k-means and the top-l search) or
  * already on the GPU as a `GpuMatrix`.
  * @param options See {@linkcode PseudoLabelOptions}.
- * @returns Centroids, hard assignments and the `rows × l` positives.
+ * @returns Centroids, hard assignments and the `rows × l` positives (`indices`, `scores`).
  *
  * @example Usage
  * ```ts ignore
- * const { positives } = await pseudoLabels(gpu, x, { classes: 1000, l: 8 });
+ * const { indices: positives } = await pseudoLabels(gpu, x, { classes: 1000, l: 8 });
  * ```
  */
 export async function pseudoLabels(
@@ -64,23 +69,24 @@ export async function pseudoLabels(
   const x = isGpuMatrix(features)
     ? features
     : uploadMatrix(gpu, features, { normalize: true, label: "features" });
-  let km, indices;
+  let km, indices, scores;
   try {
     km = await kmeans(gpu, x, {
       k: options.classes,
       niter: options.niter ?? 20,
       seed: options.seed ?? 1234,
-      spherical: true,
+      metric: "cosine",
       ...(options.onIteration ? { onIteration: options.onIteration } : {}),
     });
-    ({ indices } = await topk(gpu, x, km.centroids, l, { metric: "cosine" }));
+    ({ indices, scores } = await topk(gpu, x, km.centroids, { k: l, metric: "cosine" }));
   } finally {
     if (x !== features) x.destroy();
   }
   return {
     centroids: km.centroids,
     assignments: km.assignments,
-    positives: indices,
+    indices,
+    scores,
     objective: km.objective,
   };
 }

@@ -362,7 +362,7 @@ export async function train(
         }
       }
       const sampleSeed = Math.floor(sampler.next() * 4294967296);
-      const sampled = sampleClasses(pb, c.classes, c.ratio, sampleSeed);
+      const sampled = sampleClasses(pb, { classes: c.classes, ratio: c.ratio, seed: sampleSeed });
       const lr = learningRate(step, totalSteps, c.warmupSteps, c.lr);
       if (rows === 0) { // every sample of a streamed batch was skipped: no update this step
         step++;
