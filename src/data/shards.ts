@@ -234,7 +234,10 @@ export async function* streamEmbeddings(
       }
     } else {
       const decodeOptions = options.column === undefined ? {} : { column: options.column };
-      const m = (await arrow()).decodeArrowEmbeddings(await Deno.readFile(file), { ...decodeOptions, name: file });
+      const m = (await arrow()).decodeArrowEmbeddings(await Deno.readFile(file), {
+        ...decodeOptions,
+        name: file,
+      });
       if (m.cols !== cols) {
         throw new TypeError(
           `Expected every embedding file to have ${cols} columns but found ${m.cols} in ${file}`,
