@@ -12,6 +12,7 @@ export * from "./runtime_dir.ts";
 export { type GpuProfile, type GpuQuirks, quirksFor } from "./quirks.ts";
 export { createStorage, type Readback, readBack, readF32, readU32, upload } from "./buffers.ts";
 export * from "./gpu_matrix.ts";
+export { countUploads, type UploadCounter } from "./count_uploads.ts";
 export * from "./program.ts";
 export {
   type UniformFields,
