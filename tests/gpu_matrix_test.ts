@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { countUploads, upload } from "../src/gpu/mod.ts";
+import { tf, useTfBackend } from "../src/model/tf.ts";
 import { testGpu } from "./_gpu.ts";
 
 const gpu = await testGpu();
@@ -14,4 +15,32 @@ Deno.test("countUploads() counts the bytes written through the queue until stopp
   b.destroy();
   assert.equal(counter.bytes, 40 + 12 + 8);
   assert.equal(counter.writes, 3);
+});
+
+Deno.test("countUploads() counts the bytes written through buffers mapped at creation (tfjs's uploads)", async () => {
+  const counter = countUploads(gpu);
+  const m = gpu.device.createBuffer({
+    size: 24,
+    usage: GPUBufferUsage.COPY_SRC,
+    mappedAtCreation: true,
+  });
+  new Float32Array(m.getMappedRange(0, 16)).set([1, 2, 3, 4]);
+  m.unmap();
+  const plain = gpu.device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE });
+  await useTfBackend(gpu);
+  const t = tf.tensor1d(new Float32Array(10)); // tfjs uploads through a mapped staging buffer
+  const sum = tf.sum(t);
+  await sum.data();
+  counter.stop();
+  tf.dispose([t, sum]);
+  const after = gpu.device.createBuffer({
+    size: 8,
+    usage: GPUBufferUsage.COPY_SRC,
+    mappedAtCreation: true,
+  });
+  after.getMappedRange();
+  after.unmap();
+  for (const b of [m, plain, after]) b.destroy();
+  assert.equal(counter.mappedBytes, 16 + 40);
+  assert.equal(counter.mappedWrites, 2);
 });

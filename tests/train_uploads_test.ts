@@ -1,0 +1,103 @@
+// deno task train uploads its vector features to the GPU once: k-means, top-l and every
+// training step read the same resident buffers (only row ids and small tensors go up per step).
+import assert from "node:assert/strict";
+import { countUploads } from "../src/gpu/count_uploads.ts";
+import { downloadMatrix, uploadMatrix } from "../src/gpu/gpu_matrix.ts";
+import { writeNpy } from "../src/data/npy.ts";
+import { main } from "../src/cli/train.ts";
+import { residentRows } from "../src/model/resident_rows.ts";
+import { useTfBackend } from "../src/model/tf.ts";
+import { randomMatrix, testGpu } from "./_gpu.ts";
+
+const gpu = await testGpu();
+
+Deno.test("deno task train writes its features to the GPU once, not per step or per stage", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlcd-train-uploads-" });
+  try {
+    // 1000 × 100 float32 = 400 kB of features; the model and per-step tensors are far smaller.
+    const n = 1000, d = 100;
+    const x = randomMatrix(n, d, 12);
+    await writeNpy(`${dir}/x.npy`, x.data, [n, d]);
+    const xBytes = n * d * 4;
+    // Autotuning (first run of a shape on a machine) times kernels on synthetic inputs of its
+    // own; it is off here so that only the run's own writes are counted.
+    const tune = Deno.env.get("MLCD_AUTOTUNE");
+    Deno.env.set("MLCD_AUTOTUNE", "0");
+    const counter = countUploads(gpu);
+    await main([
+      "--data",
+      `${dir}/x.npy`,
+      "--run-dir",
+      `${dir}/run`,
+      "--classes",
+      "8",
+      "--l",
+      "2",
+      "--hidden",
+      "16",
+      "--embed-dim",
+      "8",
+      "--batch-size",
+      "125",
+      "--epochs",
+      "2",
+      "--kmeans-iters",
+      "3",
+      "--checkpoint-every",
+      "100",
+    ], { gpu }).finally(() => {
+      counter.stop();
+      if (tune === undefined) Deno.env.delete("MLCD_AUTOTUNE");
+      else Deno.env.set("MLCD_AUTOTUNE", tune);
+    });
+    const total = counter.bytes + counter.mappedBytes;
+    const detail =
+      `${counter.bytes} bytes in ${counter.writes} writeBuffer calls + ${counter.mappedBytes} bytes in ${counter.mappedWrites} mapped buffers, features ${xBytes} bytes`;
+    // At least the features once; everything else (weights, Adam state, 16 steps of row ids,
+    // positives and uniforms, k-means centroids) well under half of them. Uploading the
+    // features for k-means and again for top-l, or a batch per step (2 epochs), would each add
+    // at least `xBytes` more.
+    assert.ok(total >= xBytes, detail);
+    assert.ok(total < xBytes * 1.5, detail);
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/run/checkpoint.json`));
+    assert.equal(manifest.step, 16);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("residentRows() gathers and slices rows across chunks exactly, uploading only the ids", async () => {
+  await useTfBackend(gpu);
+  const x = randomMatrix(23, 5, 3);
+  const g = uploadMatrix(gpu, x, "x", 7); // chunks of 7, 7, 7, 2 rows
+  assert.equal(g.chunks.length, 4);
+  const rows = residentRows(g);
+  try {
+    const ids = [22, 0, 7, 6, 13, 21, 14, 1, 22];
+    const counter = countUploads(gpu);
+    const t = rows.gather(ids);
+    const got = await t.data();
+    counter.stop();
+    t.dispose();
+    const want = new Float32Array(ids.flatMap((r) => [...x.data.subarray(r * 5, r * 5 + 5)]));
+    assert.deepEqual(got, want);
+    // Only int32 ids go up, through tfjs's mapped staging buffers: each chunk's local ids
+    // (9 in all) and the order that restores `ids` (9); nothing of x.
+    assert.equal(counter.mappedBytes, 2 * ids.length * 4);
+    const s = rows.slice(5, 16);
+    assert.deepEqual(await s.data(), x.data.slice(5 * 5, 16 * 5));
+    s.dispose();
+    const one = rows.gather([3]);
+    assert.deepEqual(await one.data(), x.data.slice(15, 20));
+    one.dispose();
+    assert.throws(() => rows.gather([23]), {
+      name: "RangeError",
+      message: "Expected row ids in [0, 22] but found 23",
+    });
+  } finally {
+    rows.dispose();
+  }
+  // tfjs never owned the buffers: they still hold the matrix after the tensors are gone.
+  assert.deepEqual((await downloadMatrix(gpu, g)).data, x.data);
+  g.destroy();
+});
