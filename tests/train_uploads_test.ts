@@ -6,7 +6,8 @@ import { downloadMatrix, uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { writeNpy } from "../src/data/npy.ts";
 import { main } from "../src/cli/train.ts";
 import { residentRows } from "../src/model/resident_rows.ts";
-import { useTfBackend } from "../src/model/tf.ts";
+import { tf, useTfBackend } from "../src/model/tf.ts";
+import { upload } from "../src/gpu/buffers.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 const gpu = await testGpu();
@@ -100,4 +101,37 @@ Deno.test("residentRows() gathers and slices rows across chunks exactly, uploadi
   // tfjs never owned the buffers: they still hold the matrix after the tensors are gone.
   assert.deepEqual((await downloadMatrix(gpu, g)).data, x.data);
   g.destroy();
+});
+
+Deno.test("residentRows() cuts a padded stride back to the columns and refuses f16", async () => {
+  await useTfBackend(gpu);
+  const x = randomMatrix(6, 3, 5), stride = 4;
+  const host = new Float32Array(6 * stride).fill(9);
+  for (let r = 0; r < 6; r++) host.set(x.data.subarray(r * 3, r * 3 + 3), r * stride);
+  const buffer = upload(gpu, host);
+  const chunks = [{ buffer, rowStart: 0, rows: 6 }];
+  const padded = {
+    rows: 6,
+    cols: 3,
+    stride,
+    dtype: "f32" as const,
+    normalized: false,
+    chunks,
+    destroy: () => buffer.destroy(),
+  };
+  const rows = residentRows(padded);
+  const t = rows.gather([4, 1]), s = rows.slice(2, 5);
+  assert.deepEqual(
+    await t.data(),
+    new Float32Array([...x.data.slice(12, 15), ...x.data.slice(3, 6)]),
+  );
+  assert.deepEqual(await s.data(), x.data.slice(6, 15));
+  tf.dispose([t, s]);
+  rows.dispose();
+  const half = { ...padded, dtype: "f16" as const };
+  assert.throws(() => residentRows(half), {
+    name: "TypeError",
+    message: 'Expected a float32 GPU matrix for tfjs but found dtype "f16"',
+  });
+  padded.destroy();
 });

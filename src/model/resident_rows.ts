@@ -41,10 +41,11 @@ export interface ResidentRows {
  * (zero copy: tfjs reads the matrix's own buffers and never frees them). tfjs must already run
  * on the matrix's device (`useTfBackend(gpu)`). The matrix must outlive the wrapper.
  *
- * @param m An unpadded, row-major float32 matrix (`rows × cols` per chunk), e.g. from
- * `uploadMatrix`.
+ * @param m A float32 matrix, e.g. from `uploadMatrix` (rows padded past `cols` are cut back
+ * to `cols`; its rows are used as stored).
  * @returns Gather and slice over all of its rows.
- * @throws {TypeError} When tfjs does not run on the "webgpu" backend.
+ * @throws {TypeError} When tfjs does not run on the "webgpu" backend, or the matrix is not
+ * float32.
  *
  * @example Usage
  * ```ts ignore
@@ -60,11 +61,19 @@ export function residentRows(m: GpuMatrix): ResidentRows {
       `Expected tfjs on the "webgpu" backend for GPU-resident rows but found "${tf.getBackend()}"`,
     );
   }
+  // A padded layout (stride > cols) is read whole and its padding sliced off after the gather.
+  const layout = m as GpuMatrix & { stride?: number; dtype?: string };
+  const stride = layout.stride ?? m.cols, dtype = layout.dtype ?? "f32";
+  if (dtype !== "f32") {
+    throw new TypeError(`Expected a float32 GPU matrix for tfjs but found dtype "${dtype}"`);
+  }
   const parts = m.chunks.filter((c) => c.rows > 0).map((c) => ({
     rowStart: c.rowStart,
     rows: c.rows,
-    t: tf.tensor({ buffer: c.buffer, zeroCopy: true }, [c.rows, m.cols], "float32") as tf.Tensor2D,
+    t: tf.tensor({ buffer: c.buffer, zeroCopy: true }, [c.rows, stride], "float32") as tf.Tensor2D,
   }));
+  const unpad = (t: tf.Tensor2D): tf.Tensor2D =>
+    stride === m.cols ? t : tf.slice(t, [0, 0], [t.shape[0], m.cols]);
   const chunkOf = (r: number): number => {
     let lo = 0, hi = parts.length - 1;
     while (lo < hi) {
@@ -87,7 +96,9 @@ export function residentRows(m: GpuMatrix): ResidentRows {
       for (let i = 0; i < n; i++) checkRow(ids[i]!);
       if (n === 0) return tf.zeros([0, m.cols]) as tf.Tensor2D;
       if (parts.length === 1) {
-        return tf.tidy(() => tf.gather(parts[0]!.t, tf.tensor1d(Int32Array.from(ids), "int32")));
+        return tf.tidy(() =>
+          unpad(tf.gather(parts[0]!.t, tf.tensor1d(Int32Array.from(ids), "int32")))
+        );
       }
       // Several chunks: gather each chunk's rows, concatenate, then restore the order of `ids`.
       const local: number[][] = parts.map(() => []);
@@ -107,7 +118,7 @@ export function residentRows(m: GpuMatrix): ResidentRows {
           local[c]!.length ? [tf.gather(p.t, tf.tensor1d(local[c]!, "int32"))] : []
         );
         const all = pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 0);
-        return tf.gather(all, tf.tensor1d(order, "int32")) as tf.Tensor2D;
+        return unpad(tf.gather(all, tf.tensor1d(order, "int32")) as tf.Tensor2D);
       });
     },
     slice(start, end) {
@@ -124,9 +135,9 @@ export function residentRows(m: GpuMatrix): ResidentRows {
         const pieces: tf.Tensor2D[] = [];
         for (const p of parts) {
           const s = Math.max(start, p.rowStart), e = Math.min(end, p.rowStart + p.rows);
-          if (s < e) pieces.push(tf.slice(p.t, [s - p.rowStart, 0], [e - s, m.cols]));
+          if (s < e) pieces.push(tf.slice(p.t, [s - p.rowStart, 0], [e - s, stride]));
         }
-        return pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 0);
+        return unpad(pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 0));
       });
     },
     dispose() {
