@@ -2,7 +2,7 @@
 // training step read the same resident buffers (only row ids and small tensors go up per step).
 import assert from "node:assert/strict";
 import { countUploads } from "../src/gpu/count_uploads.ts";
-import { downloadMatrix, uploadMatrix } from "../src/gpu/gpu_matrix.ts";
+import { downloadMatrix, gpuMatrixView, uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { writeNpy } from "../src/data/npy.ts";
 import { main } from "../src/cli/train.ts";
 import { residentRows } from "../src/model/resident_rows.ts";
@@ -70,7 +70,7 @@ Deno.test("deno task train writes its features to the GPU once, not per step or 
 Deno.test("residentRows() gathers and slices rows across chunks exactly, uploading only the ids", async () => {
   await useTfBackend(gpu);
   const x = randomMatrix(23, 5, 3);
-  const g = uploadMatrix(gpu, x, "x", 7); // chunks of 7, 7, 7, 2 rows
+  const g = uploadMatrix(gpu, x, { maxRowsPerChunk: 7, align: 1 }); // chunks of 7, 7, 7, 2 rows
   assert.equal(g.chunks.length, 4);
   const rows = residentRows(g);
   try {
@@ -109,16 +109,7 @@ Deno.test("residentRows() cuts a padded stride back to the columns and refuses f
   const host = new Float32Array(6 * stride).fill(9);
   for (let r = 0; r < 6; r++) host.set(x.data.subarray(r * 3, r * 3 + 3), r * stride);
   const buffer = upload(gpu, host);
-  const chunks = [{ buffer, rowStart: 0, rows: 6 }];
-  const padded = {
-    rows: 6,
-    cols: 3,
-    stride,
-    dtype: "f32" as const,
-    normalized: false,
-    chunks,
-    destroy: () => buffer.destroy(),
-  };
+  const padded = gpuMatrixView(buffer, 6, 3, { stride });
   const rows = residentRows(padded);
   const t = rows.gather([4, 1]), s = rows.slice(2, 5);
   assert.deepEqual(
@@ -133,5 +124,5 @@ Deno.test("residentRows() cuts a padded stride back to the columns and refuses f
     name: "TypeError",
     message: 'Expected a float32 GPU matrix for tfjs but found dtype "f16"',
   });
-  padded.destroy();
+  buffer.destroy();
 });

@@ -297,7 +297,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
       );
     }
     await checkCheckpointFits(n, loaded.inputShape);
-    const x = resident = uploadMatrix(gpu, loaded.x, "train.x");
+    const x = resident = uploadMatrix(gpu, loaded.x, { label: "train.x" });
     let positives: Uint32Array;
     let assignments: Uint32Array | undefined;
     if (sources.labels !== null) {

@@ -11,7 +11,24 @@ export * from "./gpu_unavailable_error.ts";
 export * from "./runtime_dir.ts";
 export { type GpuProfile, type GpuQuirks, quirksFor } from "./quirks.ts";
 export { createStorage, type Readback, readBack, readF32, readU32, upload } from "./buffers.ts";
-export * from "./gpu_matrix.ts";
+export {
+  createGpuMatrix,
+  downloadMatrix,
+  type GpuMatrix,
+  type GpuMatrixChunk,
+  type GpuMatrixDtype,
+  type GpuMatrixLayout,
+  type GpuMatrixLease,
+  type GpuMatrixStats,
+  gpuMatrixView,
+  isGpuMatrix,
+  matrixStats,
+  repackMatrix,
+  rowsPerBinding,
+  uploadMatrix,
+  type UploadMatrixOptions,
+  useGpuMatrix,
+} from "./gpu_matrix.ts";
 export { countUploads, type UploadCounter } from "./count_uploads.ts";
 export * from "./program.ts";
 export {

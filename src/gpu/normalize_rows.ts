@@ -1,38 +1,12 @@
-import code from "../../kernels/normalize_rows.wgsl" with { type: "text" };
 import type { Gpu } from "./gpu.ts";
 import type { GpuMatrix } from "./gpu_matrix.ts";
-import { dispatch, type Program, submit, workgroupsFor } from "./program.ts";
-import { uniformStruct } from "./uniforms.ts";
-
-const PARAMS = uniformStruct({ rows: "u32", d: "u32" });
+import { PACK, recordPackRows } from "./pack_rows.ts";
+import { submit } from "./program.ts";
 
 /**
- * Program that scales `rows` rows of width `d` to unit L2 norm in place.
- *
- * @param rows Rows in the bound buffer.
- * @param d Row width.
- * @returns The program (bind the matrix buffer as its only storage binding).
- *
- * @example Usage
- * ```ts ignore
- * dispatch(gpu, normalizeRowsProgram(100, 64), [buffer]);
- * ```
- */
-export function normalizeRowsProgram(rows: number, d: number): Program {
-  const workgroupSize = 64;
-  return {
-    shaderKey: "normalize_rows",
-    code,
-    workgroupSize,
-    workgroups: workgroupsFor({ workgroupSize }, rows),
-    uniformStruct: PARAMS,
-    uniforms: PARAMS.pack({ rows, d }),
-  };
-}
-
-/**
- * L2-normalises every row of a {@linkcode GpuMatrix} in place on the GPU (zero rows
- * stay zero).
+ * L2-normalises every row of a {@linkcode GpuMatrix} in place on the GPU (zero rows stay
+ * zero; f16 rows are normalised in f32 and stored back as halves), with the same packing
+ * kernel {@linkcode uploadMatrix} uses, and marks it `normalized`.
  *
  * @param gpu The GPU context.
  * @param m The matrix.
@@ -45,8 +19,22 @@ export function normalizeRowsProgram(rows: number, d: number): Program {
  */
 export function normalizeRowsGpu(gpu: Gpu, m: GpuMatrix, encoder?: GPUCommandEncoder): void {
   const enc = encoder ?? gpu.device.createCommandEncoder();
+  const f16 = m.dtype === "f16" ? PACK.srcF16 | PACK.dstF16 : 0;
   for (const c of m.chunks) {
-    if (c.rows > 0) dispatch(gpu, normalizeRowsProgram(c.rows, m.cols), [c.buffer], enc);
+    recordPackRows(gpu, {
+      rows: c.rows,
+      cols: m.cols,
+      srcStride: m.stride,
+      dstStride: m.stride,
+      srcRow0: 0,
+      srcRows: c.rows,
+      dstRow0: 0,
+      rowBase: c.rowStart,
+      indexOff: 0,
+      flags: PACK.normalize | PACK.inPlace | f16,
+      dst: c.buffer,
+    }, enc);
   }
   if (!encoder) submit(gpu, enc);
+  m.normalized = true;
 }

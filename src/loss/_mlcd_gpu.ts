@@ -1,11 +1,12 @@
 // The GPU pipeline shared by mlcdLoss (host matrices) and mlcdLossOp (tfjs tensors).
-import normalizeCode from "../../kernels/loss_normalize.wgsl" with { type: "text" };
 import logitsCode from "../../kernels/loss_logits.wgsl" with { type: "text" };
 import rowsCode from "../../kernels/loss_rows.wgsl" with { type: "text" };
 import gemmCode from "../../kernels/loss_gemm.wgsl" with { type: "text" };
 import jacobianCode from "../../kernels/loss_jacobian.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, upload } from "../gpu/buffers.ts";
+import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
+import { PACK, recordPackRows } from "../gpu/pack_rows.ts";
 import { dispatch, foldDispatch, type Program, submit, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";
 import type { PreparedLoss } from "./_prepare.ts";
@@ -65,16 +66,56 @@ function rowPass(code: string, key: string, rows: number, d: number, dp: number)
 }
 
 /**
+ * Records the L2-normalised copy of `src`'s rows (those listed in `index`, when given) into
+ * `dst` (`rows × dp` f32, zero-padded) and each row's inverse norm into `inv`, with the shared
+ * row-packing kernel of GpuMatrix (any stride, f32 or f16, any chunking; `index` gathers
+ * across chunks on the GPU).
+ */
+function recordNormalized(
+  gpu: Gpu,
+  src: GpuMatrix,
+  index: GPUBuffer | undefined,
+  rows: number,
+  dp: number,
+  dst: GPUBuffer,
+  inv: GPUBuffer,
+  enc: GPUCommandEncoder,
+): void {
+  const flags = PACK.normalize | PACK.invNorm | (src.dtype === "f16" ? PACK.srcF16 : 0) |
+    (index ? PACK.gather : 0);
+  for (const c of src.chunks) {
+    recordPackRows(gpu, {
+      rows: index ? rows : c.rows,
+      cols: src.cols,
+      srcStride: src.stride,
+      dstStride: dp,
+      srcRow0: index ? c.rowStart : 0,
+      srcRows: c.rows,
+      dstRow0: index ? 0 : c.rowStart,
+      rowBase: index ? 0 : c.rowStart,
+      indexOff: 0,
+      flags,
+      src: c.buffer,
+      dst,
+      ...(index ? { index } : {}),
+      invNorm: inv,
+    }, enc);
+  }
+}
+
+/**
  * Records and submits the whole forward + backward pipeline.
- * `e` holds the raw embeddings (n × d), `w` the raw sampled centers (S × d, in `sampled`
- * order). The batch is processed in row blocks whose n_b × S coefficient buffer fits one
- * storage binding.
+ * `e` holds the raw embeddings (n × d), `w` the raw centers: the S sampled ones in `sampled`
+ * order, or, with `gather`, all C of them (the sampled rows are then gathered on the GPU).
+ * Either may be any {@linkcode GpuMatrix} (stride, dtype, chunks). The batch is processed in
+ * row blocks whose n_b × S coefficient buffer fits one storage binding.
  */
 export function runLossGpu(
   gpu: Gpu,
-  e: GPUBuffer,
-  w: GPUBuffer,
+  e: GpuMatrix,
+  w: GpuMatrix,
   prep: PreparedLoss,
+  gather = false,
 ): LossGpuOutput {
   const { n, d, l, posLocal } = prep;
   const S = prep.sampled.length;
@@ -129,9 +170,11 @@ export function runLossGpu(
     uniforms: GEMM_PARAMS.pack(u),
   });
 
+  const index = gather ? upload(gpu, prep.sampled, "loss.sampled") : undefined;
+  if (index) temps.push(index);
   const enc = gpu.device.createCommandEncoder({ label: "mlcd loss" });
-  dispatch(gpu, rowPass(normalizeCode, "loss_normalize", n, d, dp), [e, fhat, fInv], enc);
-  dispatch(gpu, rowPass(normalizeCode, "loss_normalize", S, d, dp), [w, what, wInv], enc);
+  recordNormalized(gpu, e, undefined, n, dp, fhat, fInv, enc);
+  recordNormalized(gpu, w, index, S, dp, what, wInv, enc);
   const mode = (prep.marginType === "cosine" ? 1 : 0) | (prep.loss === "mlc" ? 2 : 0);
   for (let r0 = 0; r0 < n; r0 += blockRows) {
     const rows = Math.min(blockRows, n - r0);

@@ -1,5 +1,6 @@
 import type { Gpu } from "../gpu/gpu.ts";
-import { readBack, upload } from "../gpu/buffers.ts";
+import { readBack } from "../gpu/buffers.ts";
+import { type GpuMatrix, isGpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { checkFinite, checkMatrix } from "../matrix/matrix.ts";
 import { prepareLoss } from "./_prepare.ts";
 import { runLossGpu } from "./_mlcd_gpu.ts";
@@ -25,7 +26,10 @@ export type {
  * is the batch mean. All-zero rows get zero gradients.
  *
  * @param gpu The GPU context.
- * @param input Embeddings, centers, positives and the {@linkcode MlcdLossOptions}.
+ * @param input Embeddings, centers, positives and the {@linkcode MlcdLossOptions}. The
+ * embeddings and centers may be host matrices or `GpuMatrix`es already on the GPU (any stride,
+ * f32 or f16; read in place, the sampled centers gathered on the GPU; their values are taken
+ * as finite, as `uploadMatrix` checked them).
  * @returns The mean loss, the gradients and, on request, the per-sample losses.
  * @throws {RangeError} On shape mismatches, positives out of range, not sampled or
  * repeated in a row, bad options; the message names the row and value.
@@ -39,8 +43,8 @@ export type {
  */
 export async function mlcdLoss(gpu: Gpu, input: MlcdLossInput): Promise<MlcdLossResult> {
   const { embeddings, centers, positives } = input;
-  checkMatrix(embeddings, "embeddings");
-  checkMatrix(centers, "centers");
+  if (!isGpuMatrix(embeddings)) checkMatrix(embeddings, "embeddings");
+  if (!isGpuMatrix(centers)) checkMatrix(centers, "centers");
   const prep = prepareLoss(
     embeddings.rows,
     embeddings.cols,
@@ -49,23 +53,29 @@ export async function mlcdLoss(gpu: Gpu, input: MlcdLossInput): Promise<MlcdLoss
     positives,
     input,
   );
-  checkFinite(embeddings, "embeddings");
-  checkFinite(centers, "centers");
+  if (!isGpuMatrix(centers)) checkFinite(centers, "centers");
   const { n, d, C, sampled } = prep;
   const S = sampled.length;
-  const gathered = new Float32Array(S * d);
-  for (let j = 0; j < S; j++) {
-    const c = sampled[j]!;
-    gathered.set(centers.data.subarray(c * d, (c + 1) * d), j * d);
+  // Host matrices are uploaded (values checked finite on the way; only the sampled centers);
+  // GPU matrices are read where they are, the sampled centers gathered on the GPU.
+  const e = isGpuMatrix(embeddings)
+    ? embeddings
+    : uploadMatrix(gpu, embeddings, { label: "embeddings" });
+  let w: GpuMatrix;
+  try {
+    w = isGpuMatrix(centers)
+      ? centers
+      : uploadMatrix(gpu, centers, { label: "centers", index: sampled });
+  } catch (err) {
+    if (e !== embeddings) e.destroy();
+    throw err;
   }
-  const e = upload(gpu, embeddings.data, "loss.embeddings");
-  const w = upload(gpu, gathered, "loss.centers");
   let out;
   try {
-    out = runLossGpu(gpu, e, w, prep);
+    out = runLossGpu(gpu, e, w, prep, isGpuMatrix(centers));
   } finally {
-    e.destroy();
-    w.destroy();
+    if (e !== embeddings) e.destroy();
+    if (w !== centers) w.destroy();
   }
   try {
     const [per, ge, gw] = await readBack(gpu, [

@@ -1,3 +1,4 @@
+import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 
 /** Margin applied to the positives' cosines: ArcFace (`"arc"`) or additive cosine (`"cosine"`). */
@@ -32,10 +33,10 @@ export interface MlcdLossOptions {
 
 /** Input of {@linkcode mlcdLoss}. */
 export interface MlcdLossInput extends MlcdLossOptions {
-  /** Raw (not normalised) embeddings, `n × d`. */
-  embeddings: Matrix;
-  /** Raw (not normalised) class centers, `C × d`. */
-  centers: Matrix;
+  /** Raw (not normalised) embeddings, `n × d`, on the host or already on the GPU. */
+  embeddings: Matrix | GpuMatrix;
+  /** Raw (not normalised) class centers, `C × d`, on the host or already on the GPU. */
+  centers: Matrix | GpuMatrix;
   /** Positive class ids, `n × l` row-major (`l = positives.length / n`), distinct per row. */
   positives: Uint32Array;
   /** Also return every sample's loss. @default {false} */

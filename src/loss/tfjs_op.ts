@@ -1,5 +1,6 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { tensorBuffer, tf } from "../model/tf.ts";
+import { gpuMatrixView } from "../gpu/gpu_matrix.ts";
 import { prepareLoss } from "./_prepare.ts";
 import { runLossGpu } from "./_mlcd_gpu.ts";
 import type { MlcdLossOptions } from "./mlcd_loss_options.ts";
@@ -46,7 +47,7 @@ export function mlcdLossOp(
     const wb = gpuBuffer(w);
     let out;
     try {
-      out = runLossGpu(gpu, eb.buffer, wb.buffer, prep);
+      out = runLossGpu(gpu, gpuMatrixView(eb.buffer, n, d), gpuMatrixView(wb.buffer, S, d), prep);
     } finally {
       eb.dispose();
       wb.dispose();

@@ -1,8 +1,8 @@
 // Encoders written with tfjs-core ops: parameters are plain named tf.Variables.
 import { tf } from "./tf.ts";
-import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
+import { type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
-import { isGpuMatrix, residentRows } from "./resident_rows.ts";
+import { residentRows } from "./resident_rows.ts";
 import { Rng } from "../random/rng.ts";
 import { buildVit, VIT_PRESETS } from "./vit.ts";
 

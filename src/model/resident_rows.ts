@@ -1,23 +1,7 @@
 // Rows of a GPU-resident matrix as tfjs tensors, without a copy: batches are gathered on
 // the GPU, so only the batch's row ids cross the bus.
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
-import type { Matrix } from "../matrix/matrix.ts";
 import { tf } from "./tf.ts";
-
-/**
- * Whether a matrix lives on the GPU ({@linkcode GpuMatrix}) rather than on the host.
- *
- * @param m A host `Matrix` or a `GpuMatrix`.
- * @returns `true` for a `GpuMatrix`.
- *
- * @example Usage
- * ```ts ignore
- * const g = isGpuMatrix(x) ? x : uploadMatrix(gpu, x);
- * ```
- */
-export function isGpuMatrix(m: Matrix | GpuMatrix): m is GpuMatrix {
-  return "chunks" in m;
-}
 
 /** A {@linkcode GpuMatrix} seen by tfjs; see {@linkcode residentRows}. */
 export interface ResidentRows {
@@ -62,10 +46,9 @@ export function residentRows(m: GpuMatrix): ResidentRows {
     );
   }
   // A padded layout (stride > cols) is read whole and its padding sliced off after the gather.
-  const layout = m as GpuMatrix & { stride?: number; dtype?: string };
-  const stride = layout.stride ?? m.cols, dtype = layout.dtype ?? "f32";
-  if (dtype !== "f32") {
-    throw new TypeError(`Expected a float32 GPU matrix for tfjs but found dtype "${dtype}"`);
+  const stride = m.stride;
+  if (m.dtype !== "f32") {
+    throw new TypeError(`Expected a float32 GPU matrix for tfjs but found dtype "${m.dtype}"`);
   }
   const parts = m.chunks.filter((c) => c.rows > 0).map((c) => ({
     rowStart: c.rowStart,

@@ -3,12 +3,12 @@ import { autotune } from "../gpu/autotune.ts";
 import { readBack } from "../gpu/buffers.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import {
-  createGpuMatrix,
   type GpuMatrix,
+  isGpuMatrix,
+  repackMatrix,
   rowsPerBinding,
-  uploadMatrix,
+  useGpuMatrix,
 } from "../gpu/gpu_matrix.ts";
-import { normalizeRowsGpu } from "../gpu/normalize_rows.ts";
 import { dispatch, submit } from "../gpu/program.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import {
@@ -110,7 +110,9 @@ export interface TopkKeys {
   /**
    * Exact top-k of every query row against the keys.
    *
-   * @param queries `n × cols` queries (finite values).
+   * @param queries `n × cols` queries (finite values), on the host or already on the GPU (a
+   * `GpuMatrix` is read in place when it is f32 with a stride that is a multiple of 4, and
+   * normalised for cosine; otherwise it is re-packed on the GPU).
    * @param k List length in `[1, min(64, rows)]`.
    * @param options `onProgress` is called with the fraction of the search done as the GPU
    * finishes each range of keys (for long searches; a first `"auto"` search's tuning is not
@@ -118,7 +120,7 @@ export interface TopkKeys {
    * @returns Indices and scores, `n × k`.
    */
   search(
-    queries: Matrix,
+    queries: Matrix | GpuMatrix,
     k: number,
     options?: { onProgress?: (fraction: number) => void },
   ): Promise<TopkResult>;
@@ -276,21 +278,11 @@ async function readLists(
   return { indices, scores };
 }
 
-/** Uploads `m` with rows zero-padded to `d4` vec4s, in chunks of at most `maxRows` rows. */
-function uploadPadded(gpu: Gpu, m: Matrix, d4: number, label: string, maxRows?: number): GpuMatrix {
-  const w = d4 * 4;
-  if (w === m.cols) return uploadMatrix(gpu, m, label, maxRows);
-  const g = createGpuMatrix(gpu, m.rows, w, label, maxRows);
-  for (const c of g.chunks) {
-    if (c.rows === 0) continue;
-    const padded = new Float32Array(c.rows * w);
-    for (let r = 0; r < c.rows; r++) {
-      const src = (c.rowStart + r) * m.cols;
-      padded.set(m.data.subarray(src, src + m.cols), r * w);
-    }
-    gpu.device.queue.writeBuffer(c.buffer, 0, padded);
-  }
-  return g;
+/** Checks a host Matrix (shape, finite values); a GpuMatrix was checked when uploaded. */
+function checkRowsIn(m: Matrix | GpuMatrix, name: string): void {
+  if (isGpuMatrix(m)) return;
+  checkMatrix(m, name);
+  checkFinite(m, name);
 }
 
 /**
@@ -298,7 +290,10 @@ function uploadPadded(gpu: Gpu, m: Matrix, d4: number, label: string, maxRows?: 
  * searched against them: the building block of {@linkcode topk} and `assignLabels`.
  *
  * @param gpu The GPU context.
- * @param keys `C × d` keys with finite values.
+ * @param keys `C × d` keys with finite values, on the host or already on the GPU (a
+ * `GpuMatrix` in the layout top-k reads, f32 with a stride that is a multiple of 4 and, for
+ * cosine, normalised, is used in place and left alive by `destroy()`; otherwise it is
+ * re-packed on the GPU).
  * @param options Metric, variant and chunking ({@linkcode TopkOptions}).
  * @returns The resident keys; call `destroy()` when done.
  * @throws {RangeError} When a key row holds NaN or ±Infinity (the message names the row).
@@ -310,10 +305,13 @@ function uploadPadded(gpu: Gpu, m: Matrix, d4: number, label: string, maxRows?: 
  * index.destroy();
  * ```
  */
-export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}): TopkKeys {
-  checkMatrix(keys, "keys");
+export function uploadTopkKeys(
+  gpu: Gpu,
+  keys: Matrix | GpuMatrix,
+  options: TopkOptions = {},
+): TopkKeys {
   checkOptions(options);
-  checkFinite(keys, "keys");
+  checkRowsIn(keys, "keys");
   const metric = options.metric ?? "cosine";
   const d = keys.cols;
   const d4 = Math.ceil(d / 4);
@@ -328,16 +326,25 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
   else if (candidates.length < 2 || options.autotune === false) {
     tuning = { source: "default", ms: null };
   }
-  const g = uploadPadded(gpu, keys, d4, "topk.keys", options.keysPerChunk);
-  if (metric === "cosine") normalizeRowsGpu(gpu, g);
+  const keysLease = useGpuMatrix(gpu, keys, {
+    label: "topk.keys",
+    stride: d4 * 4, // the kernels read queries and keys with one row stride
+    normalize: metric === "cosine",
+    ...(options.keysPerChunk ? { maxRowsPerChunk: options.keysPerChunk } : {}),
+  });
+  const g = keysLease.matrix;
   let destroyed = false;
   // The one tuning run; concurrent first searches all wait on it.
   let tuningRun: Promise<void> | undefined;
 
   /** Times the candidates on the first rows of `queries` (validated, n ≥ 1). */
-  async function tune(queries: Matrix, k: number): Promise<void> {
+  async function tune(queries: Matrix | GpuMatrix, k: number): Promise<void> {
     const m = Math.min(queries.rows, TUNE_QUERY_ROWS);
-    const sample: Matrix = { data: queries.data.subarray(0, m * d), rows: m, cols: d };
+    const sample: Matrix | GpuMatrix = isGpuMatrix(queries)
+      ? (m === queries.rows
+        ? queries
+        : repackMatrix(gpu, queries, { index: Uint32Array.from({ length: m }, (_, i) => i) }))
+      : { data: queries.data.subarray(0, m * d), rows: m, cols: d };
     const kk = Math.min(k, keys.rows);
     try {
       const result = await autotune<TopkCandidate>(
@@ -357,16 +364,18 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     } catch {
       // Every candidate failed (or the tuner itself did): keep the heuristic choice.
       tuning = { source: "default", ms: null };
+    } finally {
+      if (sample !== queries && isGpuMatrix(sample)) sample.destroy();
     }
   }
 
   async function search(
-    queries: Matrix,
+    queries: Matrix | GpuMatrix,
     k: number,
     searchOptions: { onProgress?: (fraction: number) => void } = {},
   ): Promise<TopkResult> {
     if (destroyed) throw new Error("Cannot search: the keys were destroyed");
-    checkMatrix(queries, "queries");
+    if (!isGpuMatrix(queries)) checkMatrix(queries, "queries");
     if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
       throw new RangeError(`Expected k to be an integer in [1, ${TOPK_MAX_K}] but found ${k}`);
     }
@@ -380,7 +389,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
         `Expected queries to have ${d} columns like the keys but found ${queries.cols}`,
       );
     }
-    checkFinite(queries, "queries");
+    if (!isGpuMatrix(queries)) checkFinite(queries, "queries");
     if (queries.rows === 0) return { indices: new Uint32Array(0), scores: new Float32Array(0) };
     if (tuning === undefined) {
       await (tuningRun ??= tune(queries, k));
@@ -401,7 +410,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
   /** The search itself with a given design (queries validated, n ≥ 1). */
   async function run(
     variant: "registers" | "tiled",
-    queries: Matrix,
+    queries: Matrix | GpuMatrix,
     k: number,
     onDone?: (units: number) => void,
   ): Promise<TopkResult> {
@@ -442,13 +451,13 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
 
     // Multiply-adds per dispatch (see below).
     const passMacs = Math.min(2 ** 31, gpu.quirks.maxMacsPerDispatch);
-    const qg = uploadPadded(gpu, queries, d4, "topk.queries", nqBatch);
+    const qLease = queryRows(queries, nqBatch);
+    const qg = qLease.matrix;
     const partBytes = nqBatch * splits * sub * listBytes;
     const partS = createStorage(gpu, partBytes, "topk.partial_scores");
     const partI = createStorage(gpu, partBytes, "topk.partial_indices");
     const states: ListState[] = [];
     try {
-      if (metric === "cosine") normalizeRowsGpu(gpu, qg);
       for (const qc of qg.chunks) {
         if (qc.rows === 0) continue;
         const st = createLists(gpu, qc, k);
@@ -492,7 +501,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
       }
       return await readLists(gpu, states, n, k);
     } finally {
-      qg.destroy();
+      qLease.release();
       partS.destroy();
       partI.destroy();
       destroyLists(states);
@@ -537,7 +546,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
    * the rows' running lists in place (no partial lists, no merge).
    */
   async function runRegisters(
-    queries: Matrix,
+    queries: Matrix | GpuMatrix,
     k: number,
     onDone?: (units: number) => void,
   ): Promise<TopkResult> {
@@ -557,10 +566,10 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     );
     const blockBytes = kb * d4 * 16;
     const perDispatch = topkKeysPerDispatch(d4, k, gpu.quirks.maxLoopIterations);
-    const qg = uploadPadded(gpu, queries, d4, "topk.queries", nqBatch);
+    const qLease = queryRows(queries, nqBatch);
+    const qg = qLease.matrix;
     const states: ListState[] = [];
     try {
-      if (metric === "cosine") normalizeRowsGpu(gpu, qg);
       const kbs = keyBlocks();
       for (const qc of qg.chunks) {
         if (qc.rows === 0) continue;
@@ -596,9 +605,19 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
       }
       return await readLists(gpu, states, n, k);
     } finally {
-      qg.destroy();
+      qLease.release();
       destroyLists(states);
     }
+  }
+
+  /** The queries in the layout the kernels read, in chunks of at most `maxRows` rows. */
+  function queryRows(queries: Matrix | GpuMatrix, maxRows: number) {
+    return useGpuMatrix(gpu, queries, {
+      label: "topk.queries",
+      stride: d4 * 4,
+      normalize: metric === "cosine",
+      maxRowsPerChunk: maxRows,
+    });
   }
 
   return {
@@ -614,7 +633,7 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
     search,
     destroy() {
       destroyed = true;
-      g.destroy();
+      keysLease.release();
       for (const b of blockBuffers) b.destroy();
       blockBuffers = [];
       blocks = undefined;
@@ -628,8 +647,9 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
  * stored), with the chunks' partial lists merged on the GPU.
  *
  * @param gpu The GPU context.
- * @param queries `n × d` queries (finite values).
- * @param keys `C × d` keys (finite values).
+ * @param queries `n × d` queries (finite values), on the host or a `GpuMatrix` on the GPU.
+ * @param keys `C × d` keys (finite values), on the host or a `GpuMatrix` on the GPU (read in
+ * place when f32 with a stride that is a multiple of 4 and, for cosine, normalised).
  * @param k List length, an integer in `[1, min(64, C)]`.
  * @param options Metric, kernel variant and chunking ({@linkcode TopkOptions}).
  * @returns `n × k` indices and scores, each row by descending score, ties by lower index.
@@ -644,13 +664,13 @@ export function uploadTopkKeys(gpu: Gpu, keys: Matrix, options: TopkOptions = {}
  */
 export async function topk(
   gpu: Gpu,
-  queries: Matrix,
-  keys: Matrix,
+  queries: Matrix | GpuMatrix,
+  keys: Matrix | GpuMatrix,
   k: number,
   options: TopkOptions = {},
 ): Promise<TopkResult> {
-  checkMatrix(queries, "queries");
-  checkMatrix(keys, "keys");
+  if (!isGpuMatrix(queries)) checkMatrix(queries, "queries");
+  if (!isGpuMatrix(keys)) checkMatrix(keys, "keys");
   if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
     throw new RangeError(`Expected k to be an integer in [1, ${TOPK_MAX_K}] but found ${k}`);
   }
@@ -664,7 +684,7 @@ export async function topk(
       `Expected queries to have ${keys.cols} columns like the keys but found ${queries.cols}`,
     );
   }
-  checkFinite(queries, "queries");
+  if (!isGpuMatrix(queries)) checkFinite(queries, "queries");
   const index = uploadTopkKeys(gpu, keys, options);
   try {
     return await index.search(queries, k);

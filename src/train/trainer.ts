@@ -2,8 +2,8 @@
 // progress, JSONL metrics, checkpoints and exact resume.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
-import { type GpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
-import { isGpuMatrix, residentRows } from "../model/resident_rows.ts";
+import { type GpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
+import { residentRows } from "../model/resident_rows.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { vitDecays } from "../model/vit.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
@@ -149,12 +149,13 @@ export async function train(
       }) but found ${x.cols}`,
     );
   }
-  // The one upload of the inputs: every step gathers its batch from these buffers.
-  const g = isGpuMatrix(x) ? x : uploadMatrix(gpu, x, "train.x");
+  // The one upload of host inputs (a float32 GpuMatrix is borrowed as is): every step
+  // gathers its batch from these buffers.
+  const lease = useGpuMatrix(gpu, x, { label: "train.x" });
   try {
-    return await trainOn(gpu, data, g, config, options);
+    return await trainOn(gpu, data, lease.matrix, config, options);
   } finally {
-    if (g !== x) g.destroy();
+    lease.release();
   }
 }
 
