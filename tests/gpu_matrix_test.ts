@@ -12,8 +12,18 @@ import {
   type UploadMatrixOptions,
 } from "../src/gpu/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
-import { tf, useTfBackend } from "../src/model/tf.ts";
-import { randomMatrix, testGpu } from "./_gpu.ts";
+import { kmeans } from "../src/kmeans/kmeans.ts";
+import { assignLabels } from "../src/topk/assign.ts";
+import { topk, uploadTopkKeys } from "../src/topk/topk.ts";
+import { mlcdLoss } from "../src/loss/mlcd_loss.ts";
+import { sampleClasses } from "../src/loss/sample_classes.ts";
+import { pseudoLabels } from "../src/train/pseudo_labels.ts";
+import { evaluateFeatures } from "../src/eval/evaluate.ts";
+import { knnTop1 } from "../src/eval/knn.ts";
+import { linearProbe } from "../src/eval/linear_probe.ts";
+import { retrievalRecall } from "../src/eval/retrieval.ts";
+import { nmi } from "../src/eval/cluster_metrics.ts";
+import { randomMatrix, randomPositives, testGpu } from "./_gpu.ts";
 
 const gpu = await testGpu();
 
@@ -181,30 +191,183 @@ Deno.test("countUploads() counts the bytes written through the queue until stopp
   assert.equal(counter.writes, 3);
 });
 
-Deno.test("countUploads() counts the bytes written through buffers mapped at creation (tfjs's uploads)", async () => {
-  const counter = countUploads(gpu);
-  const m = gpu.device.createBuffer({
-    size: 24,
-    usage: GPUBufferUsage.COPY_SRC,
-    mappedAtCreation: true,
-  });
-  new Float32Array(m.getMappedRange(0, 16)).set([1, 2, 3, 4]);
-  m.unmap();
-  const plain = gpu.device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE });
-  await useTfBackend(gpu);
-  const t = tf.tensor1d(new Float32Array(10)); // tfjs uploads through a mapped staging buffer
-  const sum = tf.sum(t);
-  await sum.data();
-  counter.stop();
-  tf.dispose([t, sum]);
-  const after = gpu.device.createBuffer({
-    size: 8,
-    usage: GPUBufferUsage.COPY_SRC,
-    mappedAtCreation: true,
-  });
-  after.getMappedRange();
-  after.unmap();
-  for (const b of [m, plain, after]) b.destroy();
-  assert.equal(counter.mappedBytes, 16 + 40);
-  assert.equal(counter.mappedWrites, 2);
+// ---- Consumers: the same results from a GpuMatrix as from a host Matrix ----
+
+Deno.test("kmeans() gives the same result from a GpuMatrix as from the Matrix", async () => {
+  const cases: {
+    n: number;
+    d: number;
+    o: Parameters<typeof kmeans>[2];
+    up: UploadMatrixOptions;
+  }[] = [
+    // in place (normalised f32, stride 8), with a GPU-gathered training sample
+    { n: 301, d: 5, o: { k: 7, niter: 4, maxPointsPerCentroid: 20 }, up: { normalize: true } },
+    // re-packed: raw rows in small chunks, d = 1, random init
+    { n: 130, d: 1, o: { k: 3, niter: 3, init: "random" }, up: { maxRowsPerChunk: 50 } },
+    // l2: the fixed-point scale from the GPU's max |value|
+    { n: 150, d: 6, o: { k: 4, niter: 3, spherical: false }, up: { align: 1 } },
+    // f16 storage, k = n
+    { n: 9, d: 3, o: { k: 9, niter: 2, f16: true }, up: { dtype: "f16" } },
+  ];
+  for (const { n, d, o, up } of cases) {
+    const x = randomMatrix(n, d, n + d);
+    const want = await kmeans(gpu, x, o);
+    const g = uploadMatrix(gpu, x, up);
+    try {
+      const got = await kmeans(gpu, g, o);
+      const what = `n=${n} d=${d} ${JSON.stringify(o)}`;
+      // An f16 GpuMatrix holds the rows rounded to halves (k-means++ reads those back).
+      const tol = up.dtype === "f16" ? 3e-3 : 1e-5;
+      assert.ok(maxDiff(got.centroids.data, want.centroids.data) <= tol, what);
+      assert.deepEqual(got.assignments, want.assignments, what);
+      assert.ok(Math.abs(got.objective - want.objective) <= 1e-4 * Math.abs(want.objective), what);
+    } finally {
+      g.destroy();
+    }
+  }
 });
+
+Deno.test("kmeans() refuses a GpuMatrix with an all-zero row when spherical", async () => {
+  const x = randomMatrix(20, 4, 1);
+  x.data.fill(0, 8, 12);
+  const g = uploadMatrix(gpu, x);
+  await assert.rejects(() => kmeans(gpu, g, { k: 2 }), {
+    name: "RangeError",
+    message: "Cannot L2-normalise x for spherical k-means: row 2 is all zeros",
+  });
+  g.destroy();
+});
+
+Deno.test("topk() and uploadTopkKeys() give the same lists from GpuMatrix queries and keys", async () => {
+  const q = randomMatrix(70, 5, 4), keys = randomMatrix(150, 5, 5);
+  for (const variant of ["registers", "tiled"] as const) {
+    for (const metric of ["cosine", "ip"] as const) {
+      const want = await topk(gpu, q, keys, 6, { metric, variant });
+      // f16 queries and narrow-stride keys in small chunks are re-packed on the GPU.
+      const layouts: [UploadMatrixOptions, UploadMatrixOptions][] = [
+        [{ normalize: metric === "cosine" }, { normalize: metric === "cosine" }],
+        [{ align: 1 }, { maxRowsPerChunk: 40, stride: 12 }],
+      ];
+      for (const [lq, lk] of layouts) {
+        const gq = uploadMatrix(gpu, q, lq), gk = uploadMatrix(gpu, keys, lk);
+        try {
+          const got = await topk(gpu, gq, gk, 6, { metric, variant });
+          const what = `${variant} ${metric} ${JSON.stringify([lq, lk])}`;
+          assert.deepEqual(got.indices, want.indices, what);
+          assert.ok(maxDiff(got.scores, want.scores) <= 1e-5, what);
+          const index = uploadTopkKeys(gpu, gk, { metric, variant });
+          const again = await index.search(q, 6);
+          index.destroy();
+          assert.deepEqual(again.indices, want.indices, what);
+        } finally {
+          gq.destroy();
+          gk.destroy();
+        }
+      }
+    }
+  }
+  const f16 = uploadMatrix(gpu, q, { dtype: "f16", normalize: true });
+  const approx = await topk(gpu, f16, keys, 6);
+  f16.destroy();
+  const want = await topk(gpu, q, keys, 6);
+  assert.ok(maxDiff(approx.scores, want.scores) <= 5e-3);
+});
+
+Deno.test("assignLabels() labels GpuMatrix embeddings against GpuMatrix centers like host ones", async () => {
+  const x = randomMatrix(90, 7, 6), centers = randomMatrix(20, 7, 7);
+  const want = await assignLabels(gpu, x, centers, { l: 3 });
+  const gx = uploadMatrix(gpu, x, { maxRowsPerChunk: 32 });
+  const gc = uploadMatrix(gpu, centers, { normalize: true });
+  try {
+    let last = 0;
+    const got = await assignLabels(gpu, gx, gc, { l: 3, onProgress: (done) => last = done });
+    assert.deepEqual(got.labels, want.labels);
+    assert.ok(maxDiff(got.scores, want.scores) <= 1e-5);
+    assert.equal(got.rows, 90);
+    assert.equal(last, 90);
+    centers.data.fill(0, 14, 21);
+    const bad = uploadMatrix(gpu, centers);
+    await assert.rejects(() => assignLabels(gpu, gx, bad, { l: 3 }), {
+      name: "RangeError",
+      message: "Cannot L2-normalise centers for cosine similarity: row 2 is all zeros",
+    });
+    bad.destroy();
+  } finally {
+    gx.destroy();
+    gc.destroy();
+  }
+});
+
+Deno.test("mlcdLoss() gives the same loss and gradients from GpuMatrix embeddings and centers", async () => {
+  const n = 37, C = 150, d = 5;
+  const embeddings = randomMatrix(n, d, 8), centers = randomMatrix(C, d, 9);
+  const positives = randomPositives(n, 3, C, 10);
+  const sampled = sampleClasses(positives, C, 0.3, 11);
+  const want = await mlcdLoss(gpu, { embeddings, centers, positives, sampled });
+  const ge = uploadMatrix(gpu, embeddings, { stride: 12, maxRowsPerChunk: 10 });
+  const gc = uploadMatrix(gpu, centers, { maxRowsPerChunk: 64 });
+  try {
+    const got = await mlcdLoss(gpu, { embeddings: ge, centers: gc, positives, sampled });
+    assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * Math.abs(want.loss));
+    assert.ok(maxDiff(got.gradEmbeddings.data, want.gradEmbeddings.data) <= 1e-6);
+    assert.ok(maxDiff(got.gradCenters.data, want.gradCenters.data) <= 1e-6);
+  } finally {
+    ge.destroy();
+    gc.destroy();
+  }
+});
+
+// ---- Upload once ----
+
+Deno.test("pseudoLabels() uploads the features once and matches kmeans() + topk()", async () => {
+  const x = randomMatrix(600, 30, 12);
+  const options = { classes: 8, l: 3, niter: 4, seed: 5 };
+  await pseudoLabels(gpu, x, options); // times the kernel designs once (autotune uploads)
+  const uploads = countUploads(gpu);
+  const got = await pseudoLabels(gpu, x, options);
+  uploads.stop();
+  const once = 600 * 30 * 4; // raw rows, padded and normalised on the GPU
+  // Besides the features: centroids, k-means++'s sample index, top-k's keys (all small).
+  assert.ok(uploads.bytes >= once && uploads.bytes < 1.2 * once, `${uploads.bytes} bytes`);
+  const km = await kmeans(gpu, x, { k: 8, niter: 4, seed: 5 });
+  const tk = await topk(gpu, x, km.centroids, 3);
+  assert.ok(maxDiff(got.centroids.data, km.centroids.data) <= 1e-6);
+  assert.deepEqual(got.assignments, km.assignments);
+  assert.deepEqual(got.positives, tk.indices);
+  assert.ok(Math.abs(got.objective - km.objective) <= 1e-4 * km.objective);
+});
+
+Deno.test("evaluateFeatures() uploads each split once for kNN, retrieval and k-means", async () => {
+  const train = blobs(300, 13), test = blobs(120, 14);
+  const probe = { epochs: 2, batchSize: 64 };
+  await evaluateFeatures(gpu, train, test, { knnK: 5, probe }); // autotune's uploads
+  const probeUploads = countUploads(gpu);
+  await linearProbe(gpu, train.x, train.y, test.x, test.y, probe);
+  probeUploads.stop();
+  const uploads = countUploads(gpu);
+  const got = await evaluateFeatures(gpu, train, test, { knnK: 5, probe });
+  uploads.stop();
+  const once = (300 + 120) * 9 * 4; // raw rows, padded and normalised on the GPU
+  const ours = uploads.bytes - probeUploads.bytes;
+  assert.ok(ours >= once && ours < 1.2 * once, `${ours} bytes besides the probe's`);
+  const km = await kmeans(gpu, test.x, { k: 3, niter: 25, seed: 1234, nredo: 3 });
+  assert.equal(got.knnTop1, await knnTop1(gpu, train.x, train.y, test.x, test.y, { k: 5 }));
+  const rec = await retrievalRecall(gpu, test.x, train.x, (q, k) => test.y[q] === train.y[k]);
+  assert.deepEqual([got.recallAt1, got.recallAt5, got.recallAt10], [
+    rec["R@1"],
+    rec["R@5"],
+    rec["R@10"],
+  ]);
+  assert.equal(got.nmi, nmi(test.y, km.assignments));
+});
+
+/** Three noisy clusters in 9 dimensions. */
+function blobs(n: number, seed: number): { x: Matrix; y: Uint8Array } {
+  const x = randomMatrix(n, 9, seed);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    x.data[i * 9 + y[i]!]! += 3;
+  }
+  return { x, y };
+}

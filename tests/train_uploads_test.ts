@@ -126,3 +126,31 @@ Deno.test("residentRows() cuts a padded stride back to the columns and refuses f
   });
   buffer.destroy();
 });
+
+Deno.test("countUploads() counts the bytes written through buffers mapped at creation (tfjs's uploads)", async () => {
+  const counter = countUploads(gpu);
+  const m = gpu.device.createBuffer({
+    size: 24,
+    usage: GPUBufferUsage.COPY_SRC,
+    mappedAtCreation: true,
+  });
+  new Float32Array(m.getMappedRange(0, 16)).set([1, 2, 3, 4]);
+  m.unmap();
+  const plain = gpu.device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE });
+  await useTfBackend(gpu);
+  const t = tf.tensor1d(new Float32Array(10)); // tfjs uploads through a mapped staging buffer
+  const sum = tf.sum(t);
+  await sum.data();
+  counter.stop();
+  tf.dispose([t, sum]);
+  const after = gpu.device.createBuffer({
+    size: 8,
+    usage: GPUBufferUsage.COPY_SRC,
+    mappedAtCreation: true,
+  });
+  after.getMappedRange();
+  after.unmap();
+  for (const b of [m, plain, after]) b.destroy();
+  assert.equal(counter.mappedBytes, 16 + 40);
+  assert.equal(counter.mappedWrites, 2);
+});

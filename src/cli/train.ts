@@ -327,7 +327,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
         `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
       );
       const { stats, onIteration } = kmeansProgress();
-      const pl = await pseudoLabels(gpu, loaded.x, {
+      const pl = await pseudoLabels(gpu, x, {
         classes: config.classes,
         l: config.l,
         niter: config.kmeansIters,

@@ -1,6 +1,7 @@
 // All evaluation metrics of frozen features in one call.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
+import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import { ari, nmi } from "./cluster_metrics.ts";
 import { knnTop1 } from "./knn.ts";
@@ -65,23 +66,39 @@ export async function evaluateFeatures(
   options: EvaluateOptions = {},
 ): Promise<EvalMetrics> {
   const probe = await linearProbe(gpu, train.x, train.y, test.x, test.y, options.probe ?? {});
-  const knn = await knnTop1(gpu, train.x, train.y, test.x, test.y, { k: options.knnK ?? 20 });
-  const rec = await retrievalRecall(
-    gpu,
-    test.x,
-    train.x,
-    (q, k) => test.y[q] === train.y[k],
-    [1, 5, 10],
-  );
-  const labels = new Set<number>();
-  for (let i = 0; i < test.y.length; i++) labels.add(test.y[i]!);
-  const k = Math.max(1, Math.min(labels.size, test.x.rows));
-  const km = await kmeans(gpu, test.x, {
-    k,
-    niter: 25,
-    seed: options.seed ?? 1234,
-    nredo: 3,
-  });
+  // Each split is uploaded once, normalised on the GPU, and shared by kNN, retrieval and
+  // k-means (all cosine; the linear probe trains on its own standardised copy in tfjs).
+  const trainG = uploadMatrix(gpu, train.x, { normalize: true, label: "train.x" });
+  let testG;
+  try {
+    testG = uploadMatrix(gpu, test.x, { normalize: true, label: "test.x" });
+  } catch (e) {
+    trainG.destroy();
+    throw e;
+  }
+  let knn, rec, km;
+  try {
+    knn = await knnTop1(gpu, trainG, train.y, testG, test.y, { k: options.knnK ?? 20 });
+    rec = await retrievalRecall(
+      gpu,
+      testG,
+      trainG,
+      (q, k) => test.y[q] === train.y[k],
+      [1, 5, 10],
+    );
+    const labels = new Set<number>();
+    for (let i = 0; i < test.y.length; i++) labels.add(test.y[i]!);
+    const k = Math.max(1, Math.min(labels.size, test.x.rows));
+    km = await kmeans(gpu, testG, {
+      k,
+      niter: 25,
+      seed: options.seed ?? 1234,
+      nredo: 3,
+    });
+  } finally {
+    trainG.destroy();
+    testG.destroy();
+  }
   return {
     linearProbeTop1: probe.top1,
     knnTop1: knn,

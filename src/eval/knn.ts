@@ -1,6 +1,7 @@
 // kNN classification with cosine similarity through the toolkit's exact top-k kernel.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
+import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { topk } from "../topk/topk.ts";
 
 /** Options of {@linkcode knnTop1}. */
@@ -16,9 +17,9 @@ export interface KnnOptions {
  * label (weighted by exp(sim / T), DINO-style), ties go to the lower label.
  *
  * @param gpu The GPU context.
- * @param trainX Training features.
+ * @param trainX Training features (on the host or a `GpuMatrix` on the GPU).
  * @param trainY Training labels.
- * @param testX Test features (same width).
+ * @param testX Test features (same width; host or GPU).
  * @param testY Test labels.
  * @param options See {@linkcode KnnOptions}.
  * @returns Accuracy in [0, 1].
@@ -30,9 +31,9 @@ export interface KnnOptions {
  */
 export async function knnTop1(
   gpu: Gpu,
-  trainX: Matrix,
+  trainX: Matrix | GpuMatrix,
   trainY: ArrayLike<number>,
-  testX: Matrix,
+  testX: Matrix | GpuMatrix,
   testY: ArrayLike<number>,
   options: KnnOptions = {},
 ): Promise<number> {

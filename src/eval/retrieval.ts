@@ -1,6 +1,7 @@
 // Retrieval recall@K with the exact cosine top-k kernel.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
+import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { topk } from "../topk/topk.ts";
 
 /**
@@ -8,8 +9,8 @@ import { topk } from "../topk/topk.ts";
  * cosine-similar keys, for every K in `ks`.
  *
  * @param gpu The GPU context.
- * @param queries Query features.
- * @param keys Key (database) features, same width.
+ * @param queries Query features (on the host or a `GpuMatrix` on the GPU).
+ * @param keys Key (database) features, same width (host or GPU).
  * @param relevant `relevant(query, key)` says whether key `key` is a correct answer to
  * query `query` (e.g. same label; exclude the query itself when queries are keys).
  * @param ks Cut-offs, each in [1, 64]. @default {[1, 5, 10]}
@@ -22,8 +23,8 @@ import { topk } from "../topk/topk.ts";
  */
 export async function retrievalRecall(
   gpu: Gpu,
-  queries: Matrix,
-  keys: Matrix,
+  queries: Matrix | GpuMatrix,
+  keys: Matrix | GpuMatrix,
   relevant: (query: number, key: number) => boolean,
   ks: number[] = [1, 5, 10],
 ): Promise<Record<string, number>> {

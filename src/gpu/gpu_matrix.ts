@@ -1,7 +1,7 @@
 import type { Matrix } from "../matrix/matrix.ts";
 import type { Gpu } from "./gpu.ts";
 import { createStorage, readBack, upload } from "./buffers.ts";
-import { PACK, recordPackRows } from "./pack_rows.ts";
+import { PACK, recordPackRows } from "./_pack_rows.ts";
 import { submit } from "./program.ts";
 
 /** How a {@linkcode GpuMatrix} stores its values: float32, or IEEE halves packed in pairs. */

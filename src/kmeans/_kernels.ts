@@ -1,5 +1,5 @@
-// Private GPU plumbing of k-means: padded row storage, programs and the fused
-// assignment pass over row chunks × centroid chunks.
+// Private GPU plumbing of k-means: centroid storage, programs and the fused assignment
+// pass over row chunks (a GpuMatrix, stride = paddedWidth(d)) × centroid chunks.
 import registersCode from "../../kernels/kmeans_assign_registers.wgsl" with { type: "text" };
 import tiledCode from "../../kernels/kmeans_assign_tiled.wgsl" with { type: "text" };
 import accumulateCode from "../../kernels/kmeans_accumulate.wgsl" with { type: "text" };
@@ -11,7 +11,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { specialize, uniformBlockRows } from "../gpu/_template.ts";
 import { createStorage, STORAGE_USAGE } from "../gpu/buffers.ts";
 import { type Binding, dispatch, foldDispatch, type Program, submit } from "../gpu/program.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { KMeansVariant } from "./kmeans_options.ts";
 
 /** Resolved kernel design. */
@@ -56,100 +56,9 @@ export function resolveVariant(
     : "tiled";
 }
 
-/** Row storage on the GPU: rows padded to `dp` (multiple of 4) floats, f32 or packed f16. */
-export interface PaddedRows {
-  rows: number;
-  d: number;
-  dp: number;
-  f16: boolean;
-  chunks: { buffer: GPUBuffer; rowStart: number; rows: number }[];
-  destroy(): void;
-}
-
 /** Padded row width: `d` rounded up to a multiple of 4. */
 export function paddedWidth(d: number): number {
   return Math.ceil(d / 4) * 4;
-}
-
-/**
- * Uploads rows of `x` (all, or those listed in `index`), L2-normalised when `normalize`,
- * zero-padded to a multiple of 4 columns, as f32 or packed f16, in binding-sized chunks.
- */
-export function uploadRows(
-  gpu: Gpu,
-  x: Matrix,
-  options: { index?: Uint32Array; normalize: boolean; f16: boolean; label: string },
-): PaddedRows {
-  const d = x.cols, dp = paddedWidth(d), f16 = options.f16;
-  const n = options.index ? options.index.length : x.rows;
-  const rowBytes = dp * (f16 ? 2 : 4);
-  const per = Math.floor(gpu.maxBindingBytes / rowBytes);
-  if (per < 1) {
-    throw new RangeError(
-      `Cannot bind a row of ${d} columns (${rowBytes} bytes): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
-    );
-  }
-  const chunks: PaddedRows["chunks"] = [];
-  // Host staging of at most ~16 MiB at a time (writeBuffer copies it out at once).
-  const block = Math.max(1, Math.min(per, Math.floor((16 << 20) / (dp * 4))));
-  const host = new Float32Array(Math.min(block, n) * dp);
-  for (let start = 0; start < n; start += per) {
-    const rows = Math.min(per, n - start);
-    const buffer = createStorage(gpu, rows * rowBytes, `${options.label}[${start}..)`);
-    for (let b = 0; b < rows; b += block) {
-      const m = Math.min(block, rows - b);
-      const part = host.subarray(0, m * dp);
-      padRows(x, options.index, start + b, m, options.normalize, part);
-      const bytes = f16 ? toF16Bits(part) : part;
-      gpu.device.queue.writeBuffer(buffer, b * rowBytes, bytes as Uint16Array<ArrayBuffer>);
-    }
-    chunks.push({ buffer, rowStart: start, rows });
-  }
-  return {
-    rows: n,
-    d,
-    dp,
-    f16,
-    chunks,
-    destroy() {
-      for (const c of chunks) c.buffer.destroy();
-    },
-  };
-}
-
-/**
- * Writes rows `[start, start + m)` of `x` (or of `index`, when given) into `out` (`m × dp`),
- * zero-padded to `dp` columns and L2-normalised when `normalize`.
- */
-export function padRows(
-  x: Matrix,
-  index: Uint32Array | undefined,
-  start: number,
-  m: number,
-  normalize: boolean,
-  out: Float32Array,
-): void {
-  const d = x.cols, dp = out.length / m;
-  for (let r = 0; r < m; r++) {
-    const src = (index ? index[start + r]! : start + r) * d;
-    let scale = 1;
-    if (normalize) {
-      let s = 0;
-      for (let c = 0; c < d; c++) s += x.data[src + c]! * x.data[src + c]!;
-      scale = s > 0 ? 1 / Math.sqrt(s) : 1;
-    }
-    for (let c = 0; c < d; c++) out[r * dp + c] = x.data[src + c]! * scale;
-    for (let c = d; c < dp; c++) out[r * dp + c] = 0;
-  }
-}
-
-/** Float32 values as IEEE half-precision bits (round to nearest). */
-export function toF16Bits(v: Float32Array): Uint16Array | Float32Array {
-  const F16 = (globalThis as { Float16Array?: new (n: number) => ArrayLike<number> }).Float16Array;
-  if (!F16) throw new Error("Float16Array is not available in this runtime");
-  const h = new F16(v.length) as unknown as { [i: number]: number; buffer: ArrayBuffer };
-  for (let i = 0; i < v.length; i++) h[i] = v[i]!;
-  return new Uint16Array(h.buffer);
 }
 
 /** Centroids on the GPU in chunks of `kc` rows: f32 master, optional packed copy, 0.5‖c‖². */
@@ -311,7 +220,7 @@ export interface AssignOutputs {
 }
 
 /** Allocates assignment/score buffers matching the row chunks of `x`. */
-export function createOutputs(gpu: Gpu, x: PaddedRows): AssignOutputs {
+export function createOutputs(gpu: Gpu, x: GpuMatrix): AssignOutputs {
   const idx = x.chunks.map((c) => createStorage(gpu, c.rows * 4, "assign"));
   const score = x.chunks.map((c) => createStorage(gpu, c.rows * 4, "score"));
   return {
@@ -375,14 +284,14 @@ export function assignProgram(
 export function recordAssign(
   gpu: Gpu,
   kernel: Variant | AssignKernel,
-  x: PaddedRows,
+  x: GpuMatrix,
   cents: CentroidStore,
   out: AssignOutputs,
   spherical: boolean,
   enc: GPUCommandEncoder,
 ): void {
-  const packed = packedCentroidBlocks(x.dp, x.f16);
-  const kb = uniformBlockRows(x.dp, packed);
+  const packed = packedCentroidBlocks(x.stride, x.dtype === "f16");
+  const kb = uniformBlockRows(x.stride, packed);
   const wanted = typeof kernel === "string" ? kernel : kernel.variant;
   const rowsPerInvocation = typeof kernel === "string" ? 0 : kernel.rows;
   const variant: Variant = wanted === "registers" && kb < 1 ? "tiled" : wanted;
@@ -394,8 +303,8 @@ export function recordAssign(
         blocks.push({
           c: {
             buffer: packed ? cc.packed! : cc.f32,
-            offset: b * kb * x.dp * unitBytes,
-            size: kb * x.dp * unitBytes,
+            offset: b * kb * x.stride * unitBytes,
+            size: kb * x.stride * unitBytes,
           },
           cn: cc.cn,
           rows: Math.min(kb, cc.rows - b * kb),
@@ -404,7 +313,7 @@ export function recordAssign(
         });
       }
     } else {
-      const c = x.f16 ? cc.packed! : f32Binding(cc, x.dp);
+      const c = x.dtype === "f16" ? cc.packed! : f32Binding(cc, x.stride);
       blocks.push({ c, cn: cc.cn, rows: cc.rows, kBase: cc.kBase, cnOff: 0 });
     }
   }
@@ -419,8 +328,8 @@ export function recordAssign(
         blk.rows,
         blk.kBase,
         blk.cnOff,
-        x.dp,
-        x.f16,
+        x.stride,
+        x.dtype === "f16",
         flags,
         rowsPerInvocation,
       );
@@ -432,7 +341,7 @@ export function recordAssign(
 /** Records the deterministic objective partial sums (256 floats) of `out`'s scores. */
 export function recordObjective(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   out: AssignOutputs,
   partial: GPUBuffer,
   enc: GPUCommandEncoder,
@@ -483,7 +392,7 @@ export interface UpdatePasses {
   /** WGSL template of the accumulate pass, specialised for the row storage on a cache miss. */
   accumulateCode: string;
   /** Bindings of the accumulate pass for row chunk `i` and centroid chunk `j`. */
-  accumulateBindings(xc: PaddedRows["chunks"][number], i: number, j: number): Binding[];
+  accumulateBindings(xc: GpuMatrix["chunks"][number], i: number, j: number): Binding[];
   /** Shader key and WGSL of the finalize pass. */
   finalizeKey: string;
   finalizeCode: string;
@@ -498,7 +407,7 @@ export interface UpdatePasses {
  */
 export function recordUpdatePasses(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   cents: CentroidStore,
   spherical: boolean,
   scale: number,
@@ -506,7 +415,7 @@ export function recordUpdatePasses(
   enc: GPUCommandEncoder,
 ): void {
   const d4 = cents.dp / 4;
-  const accCode = () => specialize(passes.accumulateCode, x.f16);
+  const accCode = () => specialize(passes.accumulateCode, x.dtype === "f16");
   cents.chunks.forEach((cc, j) => {
     x.chunks.forEach((xc, i) => {
       if (xc.rows === 0) return;
@@ -514,7 +423,7 @@ export function recordUpdatePasses(
       new Uint32Array(u, 0, 4).set([xc.rows, cc.kBase, cc.rows, d4]);
       new Float32Array(u, 16, 1)[0] = scale;
       const program: Program = {
-        shaderKey: `${passes.accumulateKey}:${x.f16 ? "f16" : "f32"}`,
+        shaderKey: `${passes.accumulateKey}:${x.dtype}`,
         code: accCode,
         workgroups: foldDispatch(Math.ceil(xc.rows / 64)),
         uniforms: new Uint8Array(u),
@@ -543,7 +452,7 @@ export function recordUpdatePasses(
  */
 export function recordUpdate(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   out: AssignOutputs,
   cents: CentroidStore,
   state: UpdateState,

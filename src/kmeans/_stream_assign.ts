@@ -4,14 +4,13 @@
 // read from disk while the GPU works on the current one.
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, readBack } from "../gpu/buffers.ts";
+import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { type RowBatch, type RowSource, streamRows } from "../data/row_source.ts";
 import {
   type AssignKernel,
   type AssignOutputs,
   type CentroidStore,
-  type PaddedRows,
-  padRows,
   recordAssign,
 } from "./_kernels.ts";
 
@@ -99,15 +98,12 @@ export async function streamAssign(
   a: StreamAssignArgs,
 ): Promise<{ assignments: Uint32Array; counts: Uint32Array; objective: number }> {
   const { source, cents, f16 } = a;
-  const n = source.rows, d = source.cols, dp = cents.dp;
+  const n = source.rows, dp = cents.dp;
   const rowBytes = dp * (f16 ? 2 : 4);
   const cap = Math.max(1, Math.min(a.batchRows, Math.floor(gpu.maxBindingBytes / rowBytes), n));
-  const buffer = createStorage(gpu, cap * rowBytes, "batch");
   const idx = createStorage(gpu, cap * 4, "batch.assign");
   const score = createStorage(gpu, cap * 4, "batch.score");
   const out: AssignOutputs = { idx: [idx], score: [score], destroy() {} };
-  const host = new Float32Array(cap * dp);
-  const half = f16 ? new Float16Array(cap * dp) : null; // reused, like `host`
   const assignments = new Uint32Array(a.keep ? n : 0);
   const counts = new Uint32Array(cents.k);
   let objective = 0;
@@ -123,28 +119,24 @@ export async function streamAssign(
       const b = r.value;
       const m = b.matrix.rows;
       checkRows(b.matrix, a.spherical, (i) => ({ file: b.file, fileRow: b.fileRow + i }));
-      const part = host.subarray(0, m * dp);
-      padRows(b.matrix, undefined, 0, m, a.spherical, part);
-      let bytes: Float32Array | Uint16Array = part;
-      if (half) {
-        half.set(part); // rounds to nearest like toF16Bits
-        bytes = new Uint16Array(half.buffer, 0, m * dp);
+      // Padded, normalised and packed on the GPU like the in-memory rows (one chunk: m ≤ cap).
+      const rows = uploadMatrix(gpu, b.matrix, {
+        label: "batch",
+        stride: dp,
+        dtype: f16 ? "f16" : "f32",
+        normalize: a.spherical,
+      });
+      let ib: ArrayBuffer | undefined, sb: ArrayBuffer | undefined;
+      try {
+        const enc = gpu.device.createCommandEncoder();
+        recordAssign(gpu, a.kernel, rows, cents, out, a.spherical, enc);
+        [ib, sb] = await readBack(gpu, [
+          { buffer: idx, bytes: m * 4 },
+          { buffer: score, bytes: m * 4 },
+        ], enc);
+      } finally {
+        rows.destroy();
       }
-      gpu.device.queue.writeBuffer(buffer, 0, bytes as Uint16Array<ArrayBuffer>);
-      const rows: PaddedRows = {
-        rows: m,
-        d,
-        dp,
-        f16,
-        chunks: [{ buffer, rowStart: 0, rows: m }],
-        destroy() {},
-      };
-      const enc = gpu.device.createCommandEncoder();
-      recordAssign(gpu, a.kernel, rows, cents, out, a.spherical, enc);
-      const [ib, sb] = await readBack(gpu, [
-        { buffer: idx, bytes: m * 4 },
-        { buffer: score, bytes: m * 4 },
-      ], enc);
       const idxs = new Uint32Array(ib!);
       for (const c of idxs) counts[c]!++;
       if (a.keep) assignments.set(idxs, b.rowStart);
@@ -158,7 +150,6 @@ export async function streamAssign(
     }
   } finally {
     await it.return(undefined).catch(() => {});
-    buffer.destroy();
     idx.destroy();
     score.destroy();
   }

@@ -6,6 +6,7 @@ import accumulateCode from "../../kernels/kmeans_accumulate_weighted.wgsl" with 
 import finalizeCode from "../../kernels/kmeans_finalize_weighted.wgsl" with { type: "text" };
 import objectiveCode from "../../kernels/kmeans_objective_weighted.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
+import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import { dispatch, type Program } from "../gpu/program.ts";
 import { readNpyArray } from "../data/npy.ts";
@@ -13,7 +14,6 @@ import {
   type AssignOutputs,
   type CentroidStore,
   f32Binding,
-  type PaddedRows,
   recordUpdatePasses,
 } from "./_kernels.ts";
 
@@ -97,7 +97,7 @@ export interface ChunkWeights {
 /** Uploads the weights of the rows of `x` (row `i` of `x` is data row `rowOf(i)`). */
 export function uploadWeights(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   weights: RowWeights,
   rowOf: (i: number) => number,
 ): ChunkWeights {
@@ -179,7 +179,7 @@ export function createWeightedState(gpu: Gpu, cents: CentroidStore): WeightedSta
  */
 export function recordWeightedUpdate(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   out: AssignOutputs,
   weights: ChunkWeights,
   cents: CentroidStore,
@@ -217,7 +217,7 @@ export function recordWeightedUpdate(
 /** Records the deterministic weighted objective partial sums (256 floats). */
 export function recordWeightedObjective(
   gpu: Gpu,
-  x: PaddedRows,
+  x: GpuMatrix,
   out: AssignOutputs,
   weights: ChunkWeights,
   partial: GPUBuffer,

@@ -1,4 +1,5 @@
 import type { Gpu } from "../gpu/gpu.ts";
+import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { submit } from "../gpu/program.ts";
 import { uniformBlockRows } from "../gpu/_template.ts";
 import { autotune } from "../gpu/autotune.ts";
@@ -14,7 +15,6 @@ import {
   recordAssign,
   registerRows,
   resolveVariant,
-  uploadRows,
 } from "./_kernels.ts";
 
 /**
@@ -170,7 +170,12 @@ function makeProblem(gpu: Gpu, rows: number, k: number, d: number, f16: boolean)
   for (let i = 0; i < data.length; i++) data[i] = rand() - 0.5;
   for (let r = 0; r < rows; r++) data[r * d] = (data[r * d] ?? 0) + 1; // no zero rows
   const dp = paddedWidth(d);
-  const x = uploadRows(gpu, { data, rows, cols: d }, { normalize: true, f16, label: "tune_x" });
+  const x = uploadMatrix(gpu, { data, rows, cols: d }, {
+    label: "tune_x",
+    stride: dp,
+    dtype: f16 ? "f16" : "f32",
+    normalize: true,
+  });
   const padded = new Float32Array(k * dp);
   for (let c = 0; c < k; c++) {
     let s = 0;

@@ -8,8 +8,8 @@ import {
   createOutputs,
   paddedWidth,
   recordAssign,
-  uploadRows,
 } from "./_kernels.ts";
+import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { chooseAssignKernel } from "./assign_kernel.ts";
 import { checkInput } from "./_validate.ts";
 
@@ -62,7 +62,12 @@ export async function assignNearest(
     const inv = spherical ? 1 / Math.sqrt(s) : 1;
     for (let c = 0; c < d; c++) padded[r * dp + c] = centroids.data[r * d + c]! * inv;
   }
-  const rows = uploadRows(gpu, x, { normalize: spherical, f16, label: "x" });
+  const rows = uploadMatrix(gpu, x, {
+    label: "x",
+    stride: dp,
+    dtype: f16 ? "f16" : "f32",
+    normalize: spherical,
+  });
   const cents = createCentroids(gpu, k, d, f16, centroidsPerChunk(gpu, dp, false), padded);
   const out = createOutputs(gpu, rows);
   try {

@@ -12,14 +12,22 @@ import {
   createOutputs,
   createUpdateState,
   packCentroids,
-  type PaddedRows,
   paddedWidth,
   recordAssign,
   recordObjective,
   recordSplits,
   recordUpdate,
-  uploadRows,
 } from "./_kernels.ts";
+import {
+  downloadMatrix,
+  type GpuMatrix,
+  type GpuMatrixLease,
+  isGpuMatrix,
+  matrixStats,
+  repackMatrix,
+  uploadMatrix,
+  useGpuMatrix,
+} from "../gpu/gpu_matrix.ts";
 import { type AssignKernelChoice, chooseAssignKernel } from "./assign_kernel.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
 import { checkInput, checkInt } from "./_validate.ts";
@@ -44,9 +52,9 @@ import {
 import { checkRows, locateRow, sampleIndicesSparse, streamAssign } from "./_stream_assign.ts";
 
 /**
- * What {@linkcode kmeans} clusters: rows in memory, a {@linkcode RowSource} over embedding
- * shards, or embedding files and directories (`.npy`, Arrow; listed like
- * `listEmbeddingFiles`).
+ * What {@linkcode kmeans} clusters: rows in memory, rows already on the GPU (a
+ * {@linkcode GpuMatrix}), a {@linkcode RowSource} over embedding shards, or embedding files
+ * and directories (`.npy`, Arrow; listed like `listEmbeddingFiles`).
  *
  * @example Usage
  * ```ts ignore
@@ -54,7 +62,7 @@ import { checkRows, locateRow, sampleIndicesSparse, streamAssign } from "./_stre
  * await kmeans(gpu, input, { k: 1000 });
  * ```
  */
-export type KMeansInput = Matrix | RowSource | string[];
+export type KMeansInput = Matrix | GpuMatrix | RowSource | string[];
 
 function isRowSource(x: unknown): x is RowSource {
   return x !== null && typeof x === "object" && Array.isArray((x as RowSource).slices);
@@ -83,8 +91,12 @@ function isRowSource(x: unknown): x is RowSource {
  * an uninterrupted run.
  *
  * @param gpu The toolkit's GPU context from `createGpu`.
- * @param x Row-major data `n × d` (finite; no all-zero rows when spherical), a
- * {@linkcode RowSource}, or embedding files and directories.
+ * @param x Row-major data `n × d` (finite; no all-zero rows when spherical), on the host or
+ * on the GPU (a {@linkcode GpuMatrix}: clustered where it is, the training sample gathered
+ * on the GPU, only the few rows k-means++ starts from read back; it is used in place when
+ * its stride is `d` rounded up to 4, its dtype matches `f16` and, when spherical, it is
+ * normalised, and re-packed on the GPU otherwise; a checkpoint can then not fingerprint its
+ * values), a {@linkcode RowSource}, or embedding files and directories.
  * @param options `k` (an integer in `[1, n]`) and the other {@linkcode KMeansOptions}.
  * @returns Centroids (`k × d`), assignments of all `n` rows, objective and stats.
  * @throws {TypeError} When `x` is not a well-formed Matrix, source or list of paths.
@@ -112,8 +124,23 @@ export async function kmeans(
     throw new TypeError(`Expected options to be an object but found ${options}`);
   }
   const spherical = options.spherical ?? true;
-  let source: RowSource | undefined, matrix: Matrix | undefined;
-  if (Array.isArray(x)) {
+  let source: RowSource | undefined, matrix: Matrix | undefined, gx: GpuMatrix | undefined;
+  let maxAbsGpu = 0;
+  if (isGpuMatrix(x)) {
+    gx = x;
+    const stats = await matrixStats(gpu, gx);
+    if (stats.firstNonFiniteRow >= 0) {
+      throw new RangeError(
+        `Expected finite values in x but found NaN or ±Infinity at row ${stats.firstNonFiniteRow}`,
+      );
+    }
+    if (spherical && stats.firstZeroRow >= 0) {
+      throw new RangeError(
+        `Cannot L2-normalise x for spherical k-means: row ${stats.firstZeroRow} is all zeros`,
+      );
+    }
+    maxAbsGpu = stats.maxAbs;
+  } else if (Array.isArray(x)) {
     const bad = x.find((p) => typeof p !== "string");
     if (bad !== undefined || x.length === 0) {
       throw new TypeError(
@@ -129,8 +156,8 @@ export async function kmeans(
     checkInput(x, "x", spherical);
     matrix = x;
   }
-  const n = source ? source.rows : matrix!.rows;
-  const d = source ? source.cols : matrix!.cols;
+  const n = source ? source.rows : gx ? gx.rows : matrix!.rows;
+  const d = source ? source.cols : gx ? gx.cols : matrix!.cols;
   const k = checkInt("k", options.k, 1, n);
   const niter = checkInt("niter", options.niter ?? 25, 0);
   const nredo = checkInt("nredo", options.nredo ?? 1, 1);
@@ -186,6 +213,8 @@ export async function kmeans(
     weights: weights ? hashFloats(weights.w) : null,
     input: source
       ? source.slices.map((s) => `${s.file}[${s.rowStart},${s.rowEnd})`).join(";")
+      : gx
+      ? `gpu-matrix:${n}x${d}`
       : `matrix:${hashFloats(matrix!.data)}`,
   };
   let saved: KMeansCheckpoint | null = null;
@@ -209,15 +238,16 @@ export async function kmeans(
   const rand = mulberry32(seed);
   let trainIndex: Uint32Array | undefined;
   if (n > k * maxPpc) {
-    trainIndex = (matrix ? sampleIndices : sampleIndicesSparse)(n, k * maxPpc, rand).sort();
+    trainIndex = (matrix || gx ? sampleIndices : sampleIndicesSparse)(n, k * maxPpc, rand).sort();
   }
   // The rows the iterations train on: `trainX` row `rowOf(i)` is training row i, which is
   // data row `dataRow(i)`.
   let trainX: Matrix;
   let readStart = 0;
   let rowOf: (i: number) => number;
-  if (matrix) {
-    trainX = matrix;
+  if (matrix || gx) {
+    // A GpuMatrix has no host copy: the rows initialisation needs are read back (fetchRows).
+    trainX = matrix ?? { data: new Float32Array(0), rows: 0, cols: d };
     rowOf = (i) => (trainIndex ? trainIndex[i]! : i);
   } else {
     const src = source!;
@@ -250,17 +280,40 @@ export async function kmeans(
   const dataRow = (i: number) => (trainIndex ? trainIndex[i]! : i);
 
   // Fixed-point scale for the update sums: the largest |value| maps to ≤ 2^30.
-  let maxAbs = spherical ? 1 : 0;
+  let maxAbs = spherical ? 1 : maxAbsGpu;
   if (!spherical) { for (const v of trainX.data) maxAbs = Math.max(maxAbs, Math.abs(v)); }
   const scale = 2 ** (30 - Math.max(0, Math.ceil(Math.log2(maxAbs || 1))));
 
-  const full = matrix ? uploadRows(gpu, matrix, { normalize: spherical, f16, label: "x" }) : null;
-  const train = matrix && !trainIndex ? full! : uploadRows(gpu, trainX, {
-    ...(matrix && trainIndex ? { index: trainIndex } : {}),
-    normalize: spherical,
-    f16,
-    label: "x_train",
-  });
+  // The rows on the GPU in the kernels' layout: stride dp, f32 or packed f16, normalised
+  // when spherical (a host Matrix uploaded once; a GpuMatrix used in place or re-packed).
+  const layout = { stride: dp, dtype: f16 ? "f16" as const : "f32" as const, normalize: spherical };
+  const fullLease: GpuMatrixLease | null = matrix || gx
+    ? useGpuMatrix(gpu, (gx ?? matrix)!, { ...layout, label: "x" })
+    : null;
+  const full = fullLease ? fullLease.matrix : null;
+  // The training sample of a matrix: an exact GPU gather of the rows already laid out.
+  const train = full && !trainIndex ? full : full
+    ? repackMatrix(gpu, full, {
+      stride: dp,
+      dtype: layout.dtype,
+      index: trainIndex!,
+      label: "x_train",
+    })
+    : uploadMatrix(gpu, trainX, { ...layout, label: "x_train" });
+  /** Data rows as a host matrix (raw values), for the initialisation. */
+  const fetchRows = async (rows: Uint32Array): Promise<Matrix> => {
+    if (gx) {
+      const part = repackMatrix(gpu, gx, { index: rows, label: "x_init", align: 1 });
+      try {
+        return await downloadMatrix(gpu, part);
+      } finally {
+        part.destroy();
+      }
+    }
+    const out = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => out.set(trainX.data.subarray(r * d, (r + 1) * d), i * d));
+    return { data: out, rows: rows.length, cols: d };
+  };
   const fullOut = full ? createOutputs(gpu, full) : null;
   const trainOut = train === full ? fullOut! : createOutputs(gpu, train);
   const trainWeights = weights ? uploadWeights(gpu, train, weights, dataRow) : undefined;
@@ -329,9 +382,13 @@ export async function kmeans(
         const init0 = typeof init === "object"
           ? paddedMatrix(init, spherical, dp)
           : k === n
-          ? allRows(trainX, spherical, dp)
-          : initCentroids(
-            trainX,
+          ? allRows(
+            await fetchRows(Uint32Array.from({ length: nTrain }, (_, i) => rowOf(i))),
+            spherical,
+            dp,
+          )
+          : await initCentroids(
+            fetchRows,
             rowOf,
             nTrain,
             k,
@@ -421,7 +478,7 @@ export async function kmeans(
   } finally {
     if (train !== full) train.destroy();
     if (trainOut !== fullOut) trainOut.destroy();
-    full?.destroy();
+    fullLease?.release();
     fullOut?.destroy();
     trainWeights?.destroy();
     partial.destroy();
@@ -503,7 +560,7 @@ function paddedMatrix(m: Matrix, spherical: boolean, dp: number): Float32Array {
 
 interface LloydArgs {
   variant: AssignKernelChoice;
-  train: PaddedRows;
+  train: GpuMatrix;
   out: AssignOutputs;
   weights: ChunkWeights | undefined;
   cents: CentroidStore;
@@ -641,7 +698,7 @@ function planSplits(countsIn: Uint32Array): [number, number][] {
 async function finalPass(
   gpu: Gpu,
   variant: AssignKernelChoice,
-  full: PaddedRows,
+  full: GpuMatrix,
   out: AssignOutputs,
   cents: CentroidStore,
   spherical: boolean,
@@ -711,8 +768,8 @@ function rowF64(x: Matrix, r: number, spherical: boolean): Float64Array {
  * Host-side initialisation on a seeded sample of the training rows: k random rows, or
  * k-means++ (D² sampling) on up to max(4k, 1000) rows, in float64.
  */
-function initCentroids(
-  x: Matrix,
+async function initCentroids(
+  fetchRows: (rows: Uint32Array) => Promise<Matrix>,
   rowOf: (i: number) => number,
   nTrain: number,
   k: number,
@@ -721,21 +778,24 @@ function initCentroids(
   init: "kmeans++" | "random",
   rand: () => number,
   weightOf?: (i: number) => number,
-): Float32Array {
-  const d = x.cols;
+): Promise<Float32Array> {
   const out = new Float32Array(k * dp);
   if (init === "random") {
     const pick = sampleIndices(nTrain, k, rand);
+    const x = await fetchRows(pick.map(rowOf));
+    const d = x.cols;
     for (let c = 0; c < k; c++) {
-      const v = rowF64(x, rowOf(pick[c]!), spherical);
+      const v = rowF64(x, c, spherical);
       for (let j = 0; j < d; j++) out[c * dp + j] = v[j]!;
     }
     return out;
   }
   const s = Math.min(nTrain, Math.max(4 * k, 1000));
   const sample = sampleIndices(nTrain, s, rand);
+  const x = await fetchRows(sample.map(rowOf));
+  const d = x.cols;
   const pts = new Float64Array(s * d);
-  for (let i = 0; i < s; i++) pts.set(rowF64(x, rowOf(sample[i]!), spherical), i * d);
+  for (let i = 0; i < s; i++) pts.set(rowF64(x, i, spherical), i * d);
   const dist = new Float64Array(s).fill(Infinity);
   const chosen = new Uint8Array(s);
   let cur = Math.floor(rand() * s);

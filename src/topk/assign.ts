@@ -1,4 +1,5 @@
 import type { Gpu } from "../gpu/gpu.ts";
+import { type GpuMatrix, isGpuMatrix, matrixStats } from "../gpu/gpu_matrix.ts";
 import { checkMatrix, checkRows, type Matrix, sliceRows } from "../matrix/matrix.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/shards.ts";
 import { readNpyHeader } from "../data/npy.ts";
@@ -55,8 +56,9 @@ async function countRows(files: string[], column: string | undefined): Promise<n
  * batches, so embedding shards far larger than memory (10M × 768) can be labelled.
  *
  * @param gpu The GPU context.
- * @param embeddings A matrix, or `.npy`/Arrow shard files and directories to stream.
- * @param centers `C × d` cluster centers.
+ * @param embeddings A matrix on the host or on the GPU (a `GpuMatrix`, searched in place
+ * without a copy to the host), or `.npy`/Arrow shard files and directories to stream.
+ * @param centers `C × d` cluster centers, on the host or on the GPU.
  * @param options {@linkcode AssignLabelsOptions}.
  * @returns `rows × l` labels and scores.
  * @throws {RangeError} When `l` is out of `[1, min(64, C)]`, a row holds NaN/±Infinity or
@@ -71,14 +73,17 @@ async function countRows(files: string[], column: string | undefined): Promise<n
  */
 export async function assignLabels(
   gpu: Gpu,
-  embeddings: Matrix | string[],
-  centers: Matrix,
+  embeddings: Matrix | GpuMatrix | string[],
+  centers: Matrix | GpuMatrix,
   options: AssignLabelsOptions = {},
 ): Promise<AssignLabelsResult> {
-  checkMatrix(centers, "centers");
   const metric = options.metric ?? "cosine";
   const nonZero = metric === "cosine" ? { nonZero: "cosine similarity" } : {};
-  checkRows(centers, "centers", nonZero);
+  if (isGpuMatrix(centers)) await checkGpuRows(gpu, centers, "centers", metric);
+  else {
+    checkMatrix(centers, "centers");
+    checkRows(centers, "centers", nonZero);
+  }
   const l = options.l ?? 8;
   if (!Number.isInteger(l) || l < 1 || l > TOPK_MAX_K) {
     throw new RangeError(`Expected l to be an integer in [1, ${TOPK_MAX_K}] but found ${l}`);
@@ -93,6 +98,15 @@ export async function assignLabels(
     throw new RangeError(`Expected batchRows to be a positive integer but found ${batchRows}`);
   }
   const fromFiles = Array.isArray(embeddings);
+  if (isGpuMatrix(embeddings)) {
+    if (embeddings.cols !== centers.cols) {
+      throw new TypeError(
+        `Expected embeddings to have ${centers.cols} columns like the centers but found ${embeddings.cols}`,
+      );
+    }
+    await checkGpuRows(gpu, embeddings, "embeddings", metric);
+    return await assignGpuRows(gpu, embeddings, centers, l, metric, options);
+  }
   if (!fromFiles) checkMatrix(embeddings, "embeddings");
   let total: number;
   let files: string[] = [];
@@ -173,4 +187,45 @@ export async function assignLabels(
     scores = scores.slice(0, done * l);
   }
   return { labels, scores, rows: done, l };
+}
+
+/** Refuses all-zero rows of a GpuMatrix under cosine (one GPU scan, 16 bytes read back). */
+async function checkGpuRows(
+  gpu: Gpu,
+  m: GpuMatrix,
+  name: string,
+  metric: TopkMetric,
+): Promise<void> {
+  if (metric !== "cosine" || m.rows === 0) return;
+  const { firstZeroRow } = await matrixStats(gpu, m);
+  if (firstZeroRow >= 0) {
+    throw new RangeError(
+      `Cannot L2-normalise ${name} for cosine similarity: row ${firstZeroRow} is all zeros`,
+    );
+  }
+}
+
+/** {@linkcode assignLabels} of rows already on the GPU: one search, no host copy. */
+async function assignGpuRows(
+  gpu: Gpu,
+  embeddings: GpuMatrix,
+  centers: Matrix | GpuMatrix,
+  l: number,
+  metric: TopkMetric,
+  options: AssignLabelsOptions,
+): Promise<AssignLabelsResult> {
+  const index = uploadTopkKeys(gpu, centers, { metric, variant: options.variant ?? "auto" });
+  try {
+    const total = embeddings.rows;
+    const r = await index.search(embeddings, l, {
+      onProgress: (fraction) => {
+        const at = Math.floor(total * fraction);
+        if (at < total) options.onProgress?.(at, total);
+      },
+    });
+    options.onProgress?.(total, total);
+    return { labels: r.indices, scores: r.scores, rows: total, l };
+  } finally {
+    index.destroy();
+  }
 }

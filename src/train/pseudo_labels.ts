@@ -1,6 +1,7 @@
 // MLCD steps 2–3: spherical k-means into C clusters, then every row's top-l nearest centers.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
+import { type GpuMatrix, isGpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { topk } from "../topk/topk.ts";
@@ -36,7 +37,9 @@ export interface PseudoLabels {
  * cosine-similar centroids as positive labels (MLCD's multi-label assignment).
  *
  * @param gpu The GPU context.
- * @param features Rows to cluster (e.g. embeddings, or raw pixels for MNIST).
+ * @param features Rows to cluster (e.g. embeddings, or raw pixels for MNIST), on the host
+ * (uploaded once, L2-normalised on the GPU, and shared by k-means and the top-l search) or
+ * already on the GPU as a `GpuMatrix`.
  * @param options See {@linkcode PseudoLabelOptions}.
  * @returns Centroids, hard assignments and the `rows × l` positives.
  *
@@ -47,7 +50,7 @@ export interface PseudoLabels {
  */
 export async function pseudoLabels(
   gpu: Gpu,
-  features: Matrix,
+  features: Matrix | GpuMatrix,
   options: PseudoLabelOptions,
 ): Promise<PseudoLabels> {
   const l = options.l ?? 8;
@@ -56,16 +59,24 @@ export async function pseudoLabels(
       `Expected l to be an integer in [1, ${Math.min(64, options.classes)}] but found ${l}`,
     );
   }
-  const km = await kmeans(gpu, features, {
-    k: options.classes,
-    niter: options.niter ?? 20,
-    seed: options.seed ?? 1234,
-    spherical: true,
-    ...(options.onIteration ? { onIteration: options.onIteration } : {}),
-  });
-  const { indices } = await topk(gpu, features, km.centroids, l, {
-    metric: "cosine",
-  });
+  // One upload: k-means clusters these rows in place and the top-l search reads them as its
+  // queries (f32, stride a multiple of 4, normalised: the layout both kernels take).
+  const x = isGpuMatrix(features)
+    ? features
+    : uploadMatrix(gpu, features, { normalize: true, label: "features" });
+  let km, indices;
+  try {
+    km = await kmeans(gpu, x, {
+      k: options.classes,
+      niter: options.niter ?? 20,
+      seed: options.seed ?? 1234,
+      spherical: true,
+      ...(options.onIteration ? { onIteration: options.onIteration } : {}),
+    });
+    ({ indices } = await topk(gpu, x, km.centroids, l, { metric: "cosine" }));
+  } finally {
+    if (x !== features) x.destroy();
+  }
   return {
     centroids: km.centroids,
     assignments: km.assignments,

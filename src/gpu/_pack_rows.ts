@@ -51,10 +51,15 @@ export interface PackRowsPass {
   indexOff: number;
   /** {@linkcode PACK} bits. */
   flags: number;
+  /** Source rows (f32, or f16 pairs with `srcF16`); unused in place. */
   src?: GPUBuffer;
+  /** Destination rows (f32, or f16 pairs with `dstF16`); unused with `noWrite`. */
   dst?: GPUBuffer;
+  /** Source row per output row (`gather`). */
   index?: GPUBuffer;
+  /** One f32 per destination row (`invNorm`). */
   invNorm?: GPUBuffer;
+  /** Four u32 (`stats`): max |value| bits, first zero row, first non-finite row, unused. */
   stats?: GPUBuffer;
 }
 
