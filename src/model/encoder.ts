@@ -2,7 +2,7 @@
 import { tf } from "./tf.ts";
 import { type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
-import { residentRows } from "./resident_rows.ts";
+import { residentRows } from "./_resident_rows.ts";
 import { Rng } from "../random/rng.ts";
 import { buildVit, VIT_PRESETS } from "./vit.ts";
 

@@ -3,7 +3,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { type GpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
-import { residentRows } from "../model/resident_rows.ts";
+import { residentRows } from "../model/_resident_rows.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { vitDecays } from "../model/vit.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
