@@ -7,6 +7,7 @@ import { writeNpy } from "../src/data/npy.ts";
 import { main } from "../src/cli/train.ts";
 import { residentRows } from "../src/model/_resident_rows.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
+import { createEncoder, embed } from "../src/model/encoder.ts";
 import { upload } from "../src/gpu/buffers.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
@@ -153,4 +154,23 @@ Deno.test("countUploads() counts the bytes written through buffers mapped at cre
   for (const b of [m, plain, after]) b.destroy();
   assert.equal(counter.mappedBytes, 16 + 40);
   assert.equal(counter.mappedWrites, 2);
+});
+
+Deno.test("embed() of GPU-resident rows equals embed() of the host rows, uploading none of them", async () => {
+  await useTfBackend(gpu);
+  const x = randomMatrix(23, 7, 9);
+  const enc = createEncoder({ kind: "head", inputShape: [7], embedDim: 3, hidden: [5] }, 1);
+  const g = uploadMatrix(gpu, x, { maxRowsPerChunk: 7 }); // batches of 5 cross the chunk edges
+  try {
+    const host = await embed(enc, x, { batchSize: 5, normalize: true });
+    const counter = countUploads(gpu);
+    const resident = await embed(enc, g, { batchSize: 5, normalize: true });
+    counter.stop();
+    assert.deepEqual(resident, host);
+    // Only tfjs's scalar constants of each batch go up (the host path uploads 644 bytes of rows).
+    assert.ok(counter.mappedBytes < x.data.byteLength / 10, `${counter.mappedBytes} bytes`);
+  } finally {
+    g.destroy();
+    enc.dispose();
+  }
 });
