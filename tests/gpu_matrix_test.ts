@@ -3,6 +3,7 @@ import {
   countUploads,
   downloadMatrix,
   type GpuMatrix,
+  gpuMatrixView,
   matrixStats,
   normalizeRowsGpu,
   readBack,
@@ -10,6 +11,7 @@ import {
   upload,
   uploadMatrix,
   type UploadMatrixOptions,
+  useGpuMatrix,
 } from "../src/gpu/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
@@ -177,6 +179,33 @@ Deno.test("normalizeRowsGpu() normalises f32 and f16 rows in place; matrixStats(
     assert.ok(maxDiff(await stored(g), reference(m, { normalize: true }, 8)) <= tol, dtype);
     g.destroy();
   }
+});
+
+Deno.test("useGpuMatrix() borrows a GpuMatrix in the wanted layout and re-packs any other", async () => {
+  const m = randomMatrix(40, 6, 15);
+  const g = uploadMatrix(gpu, m, { normalize: true });
+  const same = useGpuMatrix(gpu, g, { normalize: true, stride: 8 });
+  assert.equal(same.matrix, g);
+  assert.equal(same.owned, false);
+  same.release(); // leaves g alive
+  for (const want of [{ dtype: "f16" as const }, { stride: 12 }, { maxRowsPerChunk: 16 }]) {
+    const other = useGpuMatrix(gpu, g, want);
+    assert.equal(other.owned, true, JSON.stringify(want));
+    assert.notEqual(other.matrix, g);
+    assert.equal(other.matrix.normalized, true);
+    other.release();
+  }
+  const raw = uploadMatrix(gpu, m);
+  const normalized = useGpuMatrix(gpu, raw, { normalize: true });
+  assert.equal(normalized.owned, true);
+  const tol = 1e-6;
+  assert.ok(maxDiff(await stored(normalized.matrix), reference(m, { normalize: true }, 8)) <= tol);
+  normalized.release();
+  const view = gpuMatrixView(g.chunks[0]!.buffer, 40, 6, { stride: 8, normalized: true });
+  view.destroy(); // a view does not free the buffer
+  assert.ok(maxDiff(await stored(g), reference(m, { normalize: true }, 8)) <= tol);
+  raw.destroy();
+  g.destroy();
 });
 
 Deno.test("countUploads() counts the bytes written through the queue until stopped", () => {
