@@ -1,7 +1,6 @@
 // deno task train on images (WebDataset shards or folders): labels joined by sample key or
 // pseudo-labels from k-means of the pixels, then a streamed, augmented TrainStream.
 import type { Gpu } from "../gpu/gpu.ts";
-import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { readArrowLabels } from "../data/arrow.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
 import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
@@ -15,6 +14,7 @@ import { readRunLabels } from "../train/_run_dir.ts";
 import type { TrainData } from "../train/trainer.ts";
 import { indexImageInputs, readLabels } from "../train/_data_source.ts";
 import { progress } from "./_cli.ts";
+import { kmeansProgress } from "./_kmeans_progress.ts";
 
 /** Builds the streamed training data of an image run. */
 export async function prepareImageTraining(
@@ -94,18 +94,13 @@ export async function prepareImageTraining(
       progress(
         `cluster: spherical k-means of the pixels into C=${config.classes} (${config.kmeansIters} iterations)`,
       );
-      const stats: KMeansIterationStats[] = [];
+      const { stats, onIteration } = kmeansProgress();
       const pl = await pseudoLabels(gpu, d.x, {
         classes: config.classes,
         l,
         niter: config.kmeansIters,
         seed: mixSeed(config.seed, 1),
-        onIteration: (s) => {
-          stats.push(s);
-          if ((s.iteration + 1) % 5 === 0) {
-            progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
-          }
-        },
+        onIteration,
       });
       write = async () => {
         await writeFileAtomic(

@@ -1,7 +1,8 @@
 // deno task train: cluster → assign → train an encoder with the MLCD loss; checkpoints and
 // a JSONL log in the run directory; --resume continues a killed run exactly.
 import { parseArgs } from "node:util";
-import { createGpu } from "../gpu/gpu.ts";
+import { createGpu, type Gpu } from "../gpu/gpu.ts";
+import { type GpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
   parseConfigValue,
@@ -16,7 +17,7 @@ import { mixSeed } from "../random/rng.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
 import { isImageInput, loadInputs, readLabels } from "../train/_data_source.ts";
 import type { TrainData } from "../train/trainer.ts";
-import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import { kmeansProgress } from "./_kmeans_progress.ts";
 import { prepareImageTraining } from "./_train_images.ts";
 import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { type CheckpointManifest, MANIFEST_NAME } from "../train/checkpoint.ts";
@@ -87,7 +88,19 @@ const HELP = [
 /** Absolute path of a data source (`mnist` kept as is). */
 const absolute = (p: string) => (p === "mnist" ? p : resolve(p));
 
-async function main(args: string[]): Promise<void> {
+/**
+ * `deno task train`'s entry point, callable in-process (tests count its GPU uploads).
+ *
+ * @param args Command-line arguments (see `--help`).
+ * @param options `gpu`: run on this GPU context instead of creating one (it is not destroyed).
+ * @returns When the run is done.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await main(["--data", "mnist", "--run-dir", "runs/a", "--epochs", "1"], { gpu });
+ * ```
+ */
+export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise<void> {
   const configFlags = Object.fromEntries(KEYS.map((k) => [kebab(k), { type: "string" as const }]));
   const { values } = parseArgs({
     args: joinNegativeValues(args),
@@ -222,7 +235,7 @@ async function main(args: string[]): Promise<void> {
     inputs,
   );
 
-  const gpu = await createGpu();
+  const gpu = options.gpu ?? await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();
   // The checkpoint must fit the data before anything is written (train() checks the rest).
@@ -240,6 +253,8 @@ async function main(args: string[]): Promise<void> {
   };
   let trainData: TrainData;
   let n: number;
+  // Vector inputs go to the GPU once and stay there: k-means, top-l and training read them.
+  let resident: GpuMatrix | undefined;
   let write: (() => Promise<void>) | undefined;
   const labelsPath = `${runDir}/labels.safetensors`;
   if (await isImageInput(sources.data, config.encoder)) {
@@ -282,6 +297,7 @@ async function main(args: string[]): Promise<void> {
       );
     }
     await checkCheckpointFits(n, loaded.inputShape);
+    const x = resident = uploadMatrix(gpu, loaded.x, { label: "train.x" });
     let positives: Uint32Array;
     let assignments: Uint32Array | undefined;
     if (sources.labels !== null) {
@@ -310,18 +326,13 @@ async function main(args: string[]): Promise<void> {
       progress(
         `cluster: spherical k-means into C=${config.classes} (${config.kmeansIters} iterations)`,
       );
-      const stats: KMeansIterationStats[] = [];
-      const pl = await pseudoLabels(gpu, loaded.x, {
+      const { stats, onIteration } = kmeansProgress();
+      const pl = await pseudoLabels(gpu, x, {
         classes: config.classes,
         l: config.l,
         niter: config.kmeansIters,
         seed: mixSeed(config.seed, 1),
-        onIteration: (s) => {
-          stats.push(s);
-          if ((s.iteration + 1) % 5 === 0) {
-            progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
-          }
-        },
+        onIteration,
       });
       positives = pl.indices;
       assignments = pl.assignments;
@@ -343,7 +354,7 @@ async function main(args: string[]): Promise<void> {
     }
     return {
       trainData: {
-        x: loaded.x,
+        x,
         inputShape: loaded.inputShape,
         positives,
         ...(assignments ? { assignments } : {}),
@@ -408,7 +419,8 @@ async function main(args: string[]): Promise<void> {
   if (values.json) console.log(JSON.stringify(summary));
   result.encoder.dispose();
   result.centers.dispose();
-  gpu.destroy();
+  resident?.destroy();
+  if (!options.gpu) gpu.destroy();
 }
 
 if (import.meta.main) await runCli("train", main);

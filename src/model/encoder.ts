@@ -1,5 +1,8 @@
 // Encoders written with tfjs-core ops: parameters are plain named tf.Variables.
 import { tf } from "./tf.ts";
+import { type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import { residentRows } from "./_resident_rows.ts";
 import { Rng } from "../random/rng.ts";
 import { buildVit, VIT_PRESETS } from "./vit.ts";
 
@@ -242,7 +245,8 @@ export function createEncoder(spec: EncoderSpec, seed: number): Encoder {
  * on the host.
  *
  * @param encoder The encoder.
- * @param x Rows of `encoder.inputDim` values.
+ * @param x Rows of `encoder.inputDim` values, on the host or GPU-resident (float32, on the
+ * device tfjs runs on; then nothing is uploaded).
  * @param options `batchSize` (@default {1024}); `normalize` L2-normalises each embedding
  * (@default {false}).
  * @returns A `rows × embedDim` matrix.
@@ -254,7 +258,7 @@ export function createEncoder(spec: EncoderSpec, seed: number): Encoder {
  */
 export async function embed(
   encoder: Encoder,
-  x: { data: Float32Array; rows: number; cols: number },
+  x: { data: Float32Array; rows: number; cols: number } | GpuMatrix,
   options: { batchSize?: number; normalize?: boolean } = {},
 ): Promise<{ data: Float32Array; rows: number; cols: number }> {
   if (x.cols !== encoder.inputDim) {
@@ -265,15 +269,23 @@ export async function embed(
   const bs = options.batchSize ?? 1024;
   const d = encoder.spec.embedDim;
   const out = new Float32Array(x.rows * d);
-  for (let s = 0; s < x.rows; s += bs) {
-    const e = Math.min(x.rows, s + bs);
-    const y = tf.tidy(() => {
-      const xb = tf.tensor2d(x.data.subarray(s * x.cols, e * x.cols), [e - s, x.cols]);
-      const z = encoder.apply(xb);
-      return options.normalize ? tf.div(z, tf.add(tf.norm(z, 2, 1, true), 1e-12)) : z;
-    });
-    out.set(await y.data() as Float32Array, s * d);
-    y.dispose();
+  // GPU-resident rows are sliced in place; host rows are uploaded batch by batch.
+  const resident = isGpuMatrix(x) ? residentRows(x) : undefined;
+  try {
+    for (let s = 0; s < x.rows; s += bs) {
+      const e = Math.min(x.rows, s + bs);
+      const y = tf.tidy(() => {
+        const xb = resident
+          ? resident.slice(s, e)
+          : tf.tensor2d((x as Matrix).data.subarray(s * x.cols, e * x.cols), [e - s, x.cols]);
+        const z = encoder.apply(xb);
+        return options.normalize ? tf.div(z, tf.add(tf.norm(z, 2, 1, true), 1e-12)) : z;
+      });
+      out.set(await y.data() as Float32Array, s * d);
+      y.dispose();
+    }
+  } finally {
+    resident?.dispose();
   }
   return { data: out, rows: x.rows, cols: d };
 }

@@ -1,7 +1,7 @@
 // MLCD steps 2–3: spherical k-means into C clusters, then every row's top-l nearest centers.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
-import { type GpuMatrix, isGpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
+import { type GpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { topk } from "../topk/topk.ts";
@@ -66,9 +66,10 @@ export async function pseudoLabels(
   }
   // One upload: k-means clusters these rows in place and the top-l search reads them as its
   // queries (f32, stride a multiple of 4, normalised: the layout both kernels take).
-  const x = isGpuMatrix(features)
-    ? features
-    : uploadMatrix(gpu, features, { normalize: true, label: "features" });
+  // A GpuMatrix that is not normalised yet (e.g. deno task train's raw inputs) is re-packed
+  // once on the GPU here rather than once by each kernel.
+  const lease = useGpuMatrix(gpu, features, { normalize: true, label: "features" });
+  const x = lease.matrix;
   let km, indices, scores;
   try {
     km = await kmeans(gpu, x, {
@@ -80,7 +81,7 @@ export async function pseudoLabels(
     });
     ({ indices, scores } = await topk(gpu, x, km.centroids, { k: l, metric: "cosine" }));
   } finally {
-    if (x !== features) x.destroy();
+    lease.release();
   }
   return {
     centroids: km.centroids,

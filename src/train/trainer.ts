@@ -2,6 +2,8 @@
 // progress, JSONL metrics, checkpoints and exact resume.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
+import { type GpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
+import { residentRows } from "../model/_resident_rows.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { vitDecays } from "../model/vit.ts";
 import { tf, useTfBackend } from "../model/tf.ts";
@@ -42,8 +44,13 @@ export interface TrainStream {
 
 /** Training data: flattened inputs and every row's `l` positive class ids. */
 export interface TrainData {
-  /** Inputs, one flattened sample per row (`inputShape` values); or give `stream`. */
-  x?: Matrix;
+  /**
+   * Inputs, one flattened sample per row (`inputShape` values); or give `stream`. A host
+   * `Matrix` is uploaded once and stays on the GPU for the run; a float32 `GpuMatrix` on
+   * `gpu`'s device (e.g. the one `pseudoLabels` clustered) is used in place and not freed.
+   * Each step gathers its batch on the GPU, uploading only the batch's row ids.
+   */
+  x?: Matrix | GpuMatrix;
   /** Streamed inputs and positives instead of `x` and `positives`. @default {undefined} */
   stream?: TrainStream;
   /** Shape of one input sample: `[dim]` (head) or `[h, w, c]` (cnn). */
@@ -129,20 +136,40 @@ export async function train(
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   await useTfBackend(gpu);
-  const c = config;
   const inputDim = data.inputShape.reduce((a, b) => a * b, 1);
   if (!data.x && !data.stream) {
     throw new TypeError("Expected training data x or a stream but found neither");
   }
-  const n = data.stream ? data.stream.rows : data.x!.rows;
-  const positivesAll = data.positives ?? new Uint32Array(0);
-  if (data.x && !data.stream && data.x.cols !== inputDim) {
+  const x = data.stream ? undefined : data.x;
+  if (!x) return await trainOn(gpu, data, undefined, config, options);
+  if (x.cols !== inputDim) {
     throw new TypeError(
       `Expected input rows of ${inputDim} values (inputShape ${
         JSON.stringify(data.inputShape)
-      }) but found ${data.x.cols}`,
+      }) but found ${x.cols}`,
     );
   }
+  // The one upload of host inputs (a float32 GpuMatrix is borrowed as is): every step
+  // gathers its batch from these buffers.
+  const lease = useGpuMatrix(gpu, x, { label: "train.x" });
+  try {
+    return await trainOn(gpu, data, lease.matrix, config, options);
+  } finally {
+    lease.release();
+  }
+}
+
+async function trainOn(
+  gpu: Gpu,
+  data: TrainData,
+  x: GpuMatrix | undefined,
+  config: TrainConfig,
+  options: TrainOptions,
+): Promise<TrainResult> {
+  const c = config;
+  const inputDim = data.inputShape.reduce((a, b) => a * b, 1);
+  const n = x ? x.rows : data.stream!.rows;
+  const positivesAll = data.positives ?? new Uint32Array(0);
   if (!data.stream && positivesAll.length !== n * c.l) {
     throw new TypeError(
       `Expected ${n} × l=${c.l} positives but found ${positivesAll.length} values`,
@@ -180,8 +207,8 @@ export async function train(
     const k = data.centroids;
     if (k && k.rows === c.classes && k.cols === c.embedDim) {
       centersInit = tf.tensor2d(k.data, [k.rows, k.cols]);
-    } else if (data.x && data.assignments && data.assignments.length === n) {
-      const z = await embed(encoder, data.x, { normalize: true });
+    } else if (x && data.assignments && data.assignments.length === n) {
+      const z = await embed(encoder, x, { normalize: true });
       const sums = new Float64Array(c.classes * c.embedDim);
       const w = new Float32Array(c.classes * c.embedDim);
       for (let i = 0; i < n; i++) {
@@ -326,10 +353,12 @@ export async function train(
   let permEpoch = -1;
   let perm: Uint32Array = new Uint32Array(0);
   let lastLoss = NaN;
-  let xb: Float32Array = new Float32Array(bs * inputDim);
+  let xb: Float32Array = new Float32Array(0);
   let pb: Uint32Array = new Uint32Array(bs * c.l);
   let rows = bs;
+  let ids: Uint32Array = new Uint32Array(0);
   const stream = data.stream?.batches(step, bs, stepsPerEpoch)[Symbol.asyncIterator]();
+  const resident = x ? residentRows(x) : undefined;
   try {
     while (step < totalSteps) {
       if (stream) {
@@ -348,16 +377,15 @@ export async function train(
         pb = b.positives;
         rows = b.rows;
       } else {
-        const x = data.x!;
         const epoch = Math.floor(step / stepsPerEpoch);
         if (epoch !== permEpoch) {
           perm = permutation(n, mixSeed(c.seed, 104, epoch));
           permEpoch = epoch;
         }
         const off = (step % stepsPerEpoch) * bs;
+        ids = perm.subarray(off, off + bs);
         for (let i = 0; i < bs; i++) {
-          const r = perm[off + i]!;
-          xb.set(x.data.subarray(r * inputDim, (r + 1) * inputDim), i * inputDim);
+          const r = ids[i]!;
           pb.set(positivesAll.subarray(r * c.l, (r + 1) * c.l), i * c.l);
         }
       }
@@ -368,7 +396,8 @@ export async function train(
         step++;
         continue;
       }
-      const xt = tf.tensor2d(xb, [rows, inputDim]);
+      // Resident inputs: the batch is gathered on the GPU (only its row ids are uploaded).
+      const xt = resident ? resident.gather(ids) : tf.tensor2d(xb, [rows, inputDim]);
       const { value, grads } = tf.variableGrads(
         () =>
           mlcdLossOp(gpu, encoder.apply(xt), centers as tf.Tensor2D, pb, {
@@ -415,6 +444,7 @@ export async function train(
     }
   } finally {
     await stream?.return?.(); // closes the shard readers, also when a step throws
+    resident?.dispose();
   }
   if (options.runDir && (!manifest || !manifest.done || manifest.step !== step)) {
     await checkpoint(true);
