@@ -201,7 +201,12 @@ Deno.test("useGpuMatrix() borrows a GpuMatrix in the wanted layout and re-packs 
   const tol = 1e-6;
   assert.ok(maxDiff(await stored(normalized.matrix), reference(m, { normalize: true }, 8)) <= tol);
   normalized.release();
-  const view = gpuMatrixView(g.chunks[0]!.buffer, 40, 6, { stride: 8, normalized: true });
+  const view = gpuMatrixView(g.chunks[0]!.buffer, {
+    rows: 40,
+    cols: 6,
+    stride: 8,
+    normalized: true,
+  });
   view.destroy(); // a view does not free the buffer
   assert.ok(maxDiff(await stored(g), reference(m, { normalize: true }, 8)) <= tol);
   raw.destroy();
@@ -262,7 +267,7 @@ Deno.test("kmeans() refuses a GpuMatrix with an all-zero row when spherical", as
   const g = uploadMatrix(gpu, x);
   await assert.rejects(() => kmeans(gpu, g, { k: 2 }), {
     name: "RangeError",
-    message: "Cannot L2-normalise x for spherical k-means: row 2 is all zeros",
+    message: "Cannot L2-normalise x for cosine k-means: row 2 is all zeros",
   });
   g.destroy();
 });

@@ -127,7 +127,7 @@ Deno.test("kmeans() over files names the file and row of a bad value", async () 
     // Not in the training sample (k × 1 = 2 rows), so found by the streamed final pass.
     await assert.rejects(
       () => kmeans(gpu, [dir], { ...FIXED, k: 2, niter: 1, maxPointsPerCentroid: 1, seed: 3 }),
-      /Cannot L2-normalise .*a_1\.npy for spherical k-means: row 13 is all zeros/,
+      /Cannot L2-normalise .*a_1\.npy for cosine k-means: row 13 is all zeros/,
     );
   });
 });

@@ -238,7 +238,7 @@ Deno.test("kmeans() throws on bad k, NaN and zero rows", async () => {
   zero.data.fill(0, 6, 9);
   await assert.rejects(() => kmeans(gpu, zero, { k: 2 }), {
     name: "RangeError",
-    message: "Cannot L2-normalise x for spherical k-means: row 2 is all zeros",
+    message: "Cannot L2-normalise x for cosine k-means: row 2 is all zeros",
   });
   await kmeans(gpu, zero, { k: 2, metric: "l2", niter: 2 }); // fine for plain k-means
   await assert.rejects(() => kmeans(gpu, eightRows, { k: 2, variant: "fast" as "tiled" }), {

@@ -110,7 +110,7 @@ Deno.test("residentRows() cuts a padded stride back to the columns and refuses f
   const host = new Float32Array(6 * stride).fill(9);
   for (let r = 0; r < 6; r++) host.set(x.data.subarray(r * 3, r * 3 + 3), r * stride);
   const buffer = upload(gpu, host);
-  const padded = gpuMatrixView(buffer, 6, 3, { stride });
+  const padded = gpuMatrixView(buffer, { rows: 6, cols: 3, stride });
   const rows = residentRows(padded);
   const t = rows.gather([4, 1]), s = rows.slice(2, 5);
   assert.deepEqual(

@@ -469,27 +469,36 @@ function halves(raw: ArrayBuffer): ArrayLike<number> {
   return new F16(raw);
 }
 
+/** Shape of a {@linkcode gpuMatrixView}: what the wrapped buffer holds. */
+export interface GpuMatrixViewOptions {
+  /** Rows. */
+  rows: number;
+  /** Logical columns. */
+  cols: number;
+  /** Values stored per row. @default {cols} */
+  stride?: number;
+  /** Element type. @default {"f32"} */
+  dtype?: GpuMatrixDtype;
+  /** Whether the rows are already L2-normalised. @default {false} */
+  normalized?: boolean;
+}
+
 /**
  * Wraps one existing buffer (e.g. a tfjs tensor's) as a single-chunk {@linkcode GpuMatrix}
  * without copying it; `destroy()` of the view leaves the buffer alone.
  *
  * @param buffer A storage buffer holding `rows × stride` values.
- * @param rows Rows.
- * @param cols Logical columns.
- * @param options `stride` (default `cols`), `dtype` (default `"f32"`), `normalized`.
+ * @param options The shape: `rows`, logical `cols`, `stride` (default `cols`), `dtype`
+ * (default `"f32"`) and whether the rows are `normalized` (default false).
  * @returns The view.
  *
  * @example Usage
  * ```ts ignore
- * const e = gpuMatrixView(tensorBuffer, 256, 128);
+ * const e = gpuMatrixView(tensorBuffer, { rows: 256, cols: 128 });
  * ```
  */
-export function gpuMatrixView(
-  buffer: GPUBuffer,
-  rows: number,
-  cols: number,
-  options: { stride?: number; dtype?: GpuMatrixDtype; normalized?: boolean } = {},
-): GpuMatrix {
+export function gpuMatrixView(buffer: GPUBuffer, options: GpuMatrixViewOptions): GpuMatrix {
+  const { rows, cols } = options;
   const { stride, dtype } = checkLayout(cols, {
     stride: options.stride ?? cols,
     ...(options.dtype ? { dtype: options.dtype } : {}),

@@ -20,6 +20,7 @@ export {
   type GpuMatrixLease,
   type GpuMatrixStats,
   gpuMatrixView,
+  type GpuMatrixViewOptions,
   isGpuMatrix,
   matrixStats,
   repackMatrix,

@@ -67,7 +67,7 @@ export function checkRows(
     if (spherical && zero) {
       const at = where(r);
       throw new RangeError(
-        `Cannot L2-normalise ${at.file} for spherical k-means: row ${at.fileRow} is all zeros`,
+        `Cannot L2-normalise ${at.file} for cosine k-means: row ${at.fileRow} is all zeros`,
       );
     }
   }

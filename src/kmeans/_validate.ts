@@ -12,7 +12,7 @@ export function checkInput(x: Matrix, name: string, spherical: boolean): void {
       for (let c = 0; c < cols && zero; c++) zero = data[r * cols + c] === 0;
       if (zero) {
         throw new RangeError(
-          `Cannot L2-normalise ${name} for spherical k-means: row ${r} is all zeros`,
+          `Cannot L2-normalise ${name} for cosine k-means: row ${r} is all zeros`,
         );
       }
     }

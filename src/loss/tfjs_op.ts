@@ -47,7 +47,12 @@ export function mlcdLossOp(
     const wb = gpuBuffer(w);
     let out;
     try {
-      out = runLossGpu(gpu, gpuMatrixView(eb.buffer, n, d), gpuMatrixView(wb.buffer, S, d), prep);
+      out = runLossGpu(
+        gpu,
+        gpuMatrixView(eb.buffer, { rows: n, cols: d }),
+        gpuMatrixView(wb.buffer, { rows: S, cols: d }),
+        prep,
+      );
     } finally {
       eb.dispose();
       wb.dispose();
