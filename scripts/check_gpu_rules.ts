@@ -5,13 +5,17 @@
 // Nowhere, src/gpu/ included, may a program's uniforms be packed by hand into a typed array
 // (`uniforms: new Uint32Array(...)`): declare them with `uniformStruct()` (src/gpu/uniforms.ts)
 // and pass its `pack()`, so the layout is computed and checked against the WGSL struct.
+// Benches and examples use the public API: they may not import a private `_*.ts` module.
 // Scans mod.ts, src/, tests/, bench/ and examples/ (comment lines are skipped). Prints one
 // line per violation and exits 1 when there is any.
 //
 //   deno run --allow-read scripts/check_gpu_rules.ts [root]
 
-/** One rule: what may not appear (outside src/gpu/, unless `everywhere`), and why. */
-const RULES: { pattern: RegExp; message: string; everywhere?: boolean }[] = [
+/**
+ * One rule: what may not appear (outside src/gpu/, unless `everywhere`; only under the `only`
+ * folders when given), and why.
+ */
+const RULES: { pattern: RegExp; message: string; everywhere?: boolean; only?: string[] }[] = [
   {
     pattern: /\bqueue\s*\.\s*submit\s*\(/,
     message: "raw queue.submit outside src/gpu/ (use submit() from src/gpu/program.ts)",
@@ -24,6 +28,11 @@ const RULES: { pattern: RegExp; message: string; everywhere?: boolean }[] = [
     pattern: /\buniforms\s*:\s*new\s+\w*Array\s*\(/,
     message: "hand-packed uniforms (declare a uniformStruct() and pass its pack())",
     everywhere: true,
+  },
+  {
+    pattern: /\bfrom\s+["'][^"']*\/_[\w-]+\.ts["']/,
+    message: "a bench or example imports a private _*.ts module (use the public API)",
+    only: ["bench/", "examples/"],
   },
 ];
 
@@ -64,6 +73,7 @@ export async function findGpuRuleViolations(root: string): Promise<string[]> {
         if (t.startsWith("//") || t.startsWith("*") || t.startsWith("/*")) return;
         for (const rule of RULES) {
           if (inGpu && !rule.everywhere) continue;
+          if (rule.only && !rule.only.some((p) => rel.startsWith(p))) continue;
           if (rule.pattern.test(line)) out.push(`${rel}:${i + 1}: ${rule.message}`);
         }
       });

@@ -55,6 +55,25 @@ Deno.test("findGpuRuleViolations() finds hand-packed uniforms everywhere, src/gp
   }
 });
 
+Deno.test("findGpuRuleViolations() finds a bench or example importing a private _*.ts module", async () => {
+  const PRIVATE = `import { progress } from "../src/cli/` + `_cli.ts";`;
+  const root = await tree({
+    "bench/b.ts": `${PRIVATE}\nimport { topk } from "../src/topk/topk.ts";\n`,
+    "examples/e.ts": `import { kmeans } from "../mod.ts";\n${PRIVATE}\n`,
+    "src/cli/demo.ts": PRIVATE, // commands may use the CLI internals
+    "tests/t.ts": PRIVATE, // tests may test internals
+  });
+  const msg = "a bench or example imports a private _*.ts module (use the public API)";
+  try {
+    assert.deepEqual(await findGpuRuleViolations(root), [
+      `bench/b.ts:1: ${msg}`,
+      `examples/e.ts:2: ${msg}`,
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("findGpuRuleViolations() passes this repository", async () => {
   const root = new URL("..", import.meta.url).pathname.replace(/\/+$/, "");
   assert.deepEqual(await findGpuRuleViolations(root), []);

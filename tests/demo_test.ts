@@ -7,7 +7,7 @@ import { NO_ADAPTER_ENV } from "./_no_adapter.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 
 async function demo(args: string[], env: Record<string, string> = {}) {
-  const r = await runDeno([`${ROOT}examples/demo.ts`, ...args], { env });
+  const r = await runDeno([`${ROOT}src/cli/demo.ts`, ...args], { env });
   return { code: r.code, out: r.stdout, err: errLines(r.stderr) };
 }
 

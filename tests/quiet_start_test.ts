@@ -103,7 +103,7 @@ Deno.test("without a GPU adapter every command prints one line naming the fix an
         `${dir}/run`,
       ]],
       ["eval", "src/cli/eval.ts", ["--checkpoint", `${dir}/run`, "--data", "mnist"]],
-      ["demo", "examples/demo.ts", ["--quick", "--out", `${dir}/demo`]],
+      ["demo", "src/cli/demo.ts", ["--quick", "--out", `${dir}/demo`]],
       ["bench", "bench/run.ts", ["--quick", "--out", `${dir}/bench`]],
     ];
     for (const [name, script, args] of commands) {

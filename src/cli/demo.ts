@@ -6,25 +6,25 @@
 //   deno task demo --compare    also trains l=1 vs l=8 and MLC vs MLCD, prints a Markdown table
 //   deno task demo --quick      a small, fast run (smoke test)
 import { parseArgs } from "node:util";
-import { formatSeconds, progress, runCli } from "../src/cli/_cli.ts";
-import { loadMnist } from "../src/data/mnist.ts";
-import { type EvalMetrics, evaluateFeatures } from "../src/eval/evaluate.ts";
-import { createGpu, type Gpu } from "../src/gpu/gpu.ts";
-import { createEncoder, embed } from "../src/model/encoder.ts";
-import { useTfBackend } from "../src/model/tf.ts";
-import { resolveTrainConfig, type TrainConfig } from "../src/train/config.ts";
-import { mixSeed } from "../src/random/rng.ts";
-import { type PseudoLabels, pseudoLabels } from "../src/train/pseudo_labels.ts";
-import { train } from "../src/train/trainer.ts";
-import type { Matrix } from "../src/matrix/matrix.ts";
-import type { KMeansIterationStats } from "../src/kmeans/kmeans_options.ts";
-import { writeFileAtomic } from "../src/data/atomic.ts";
+import { formatSeconds, progress, runCli } from "./_cli.ts";
+import { loadMnist } from "../data/mnist.ts";
+import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
+import { createGpu, type Gpu } from "../gpu/gpu.ts";
+import { createEncoder, embed } from "../model/encoder.ts";
+import { useTfBackend } from "../model/tf.ts";
+import { resolveTrainConfig, type TrainConfig } from "../train/config.ts";
+import { mixSeed } from "../random/rng.ts";
+import { type PseudoLabels, pseudoLabels } from "../train/pseudo_labels.ts";
+import { train } from "../train/trainer.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import { writeFileAtomic } from "../data/atomic.ts";
 import {
   clusterSizes,
   readRunReport,
   renderRunReport,
   writeKmeansStats,
-} from "../src/eval/run_report.ts";
+} from "../eval/run_report.ts";
 
 const HELP =
   `deno task demo [--json] [--quick] [--compare] [--out DIR] [--epochs N] [--classes C] [--seed S]
