@@ -1,6 +1,6 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { readBack } from "../gpu/buffers.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import { type Matrix, normalizeRows } from "../matrix/matrix.ts";
 import type { AssignOptions } from "./kmeans_options.ts";
 import {
   centroidsPerChunk,
@@ -55,13 +55,9 @@ export async function assignNearest(
   });
   const d = x.cols, dp = paddedWidth(d), k = centroids.rows;
   if (x.rows === 0) return { assignments: new Uint32Array(0), scores: new Float32Array(0) };
+  const cents = spherical ? normalizeRows(centroids, "centroids") : centroids;
   const padded = new Float32Array(k * dp);
-  for (let r = 0; r < k; r++) {
-    let s = 0;
-    for (let c = 0; c < d; c++) s += centroids.data[r * d + c]! ** 2;
-    const inv = spherical ? 1 / Math.sqrt(s) : 1;
-    for (let c = 0; c < d; c++) padded[r * dp + c] = centroids.data[r * d + c]! * inv;
-  }
+  for (let r = 0; r < k; r++) padded.set(cents.data.subarray(r * d, (r + 1) * d), r * dp);
   const rows = uploadMatrix(gpu, x, {
     label: "x",
     stride: dp,
