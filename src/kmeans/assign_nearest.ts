@@ -55,9 +55,9 @@ export async function assignNearest(
   });
   const d = x.cols, dp = paddedWidth(d), k = centroids.rows;
   if (x.rows === 0) return { assignments: new Uint32Array(0), scores: new Float32Array(0) };
-  const cents = spherical ? normalizeRows(centroids, "centroids") : centroids;
+  const unit = spherical ? normalizeRows(centroids, "centroids") : centroids;
   const padded = new Float32Array(k * dp);
-  for (let r = 0; r < k; r++) padded.set(cents.data.subarray(r * d, (r + 1) * d), r * dp);
+  for (let r = 0; r < k; r++) padded.set(unit.data.subarray(r * d, (r + 1) * d), r * dp);
   const rows = uploadMatrix(gpu, x, {
     label: "x",
     stride: dp,
