@@ -281,7 +281,7 @@ Deno.test("item 7: all-zero query or center rows under cosine are refused like c
     await refused(
       CLUSTER,
       ["--input", `${dir}/zero.npy`, "--k", "2"],
-      zeroRow("zero.npy", 4, "spherical k-means"),
+      zeroRow("zero.npy", 4, "cosine k-means"),
     );
     const ip = await runDeno([ASSIGN, "--input", `${dir}/zero.npy`, ...C(dir), "--metric", "ip"]);
     assert.equal(ip.code, 0, ip.stderr); // the inner product is defined for zero rows
