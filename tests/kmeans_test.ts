@@ -160,6 +160,26 @@ Deno.test("kmeans() is deterministic for a fixed seed", async () => {
   assert.notDeepEqual(a.centroids.data, c.centroids.data);
 });
 
+Deno.test("kmeans() with finalAssignment: false skips the final pass and keeps the centroids", async () => {
+  const gpu = await testGpu();
+  const x = randomMatrix(500, 24, 8);
+  const o = { k: 9, niter: 8, seed: 7, maxPointsPerCentroid: 40 };
+  const full = await kmeans(gpu, x, o);
+  const none = await kmeans(gpu, x, { ...o, finalAssignment: false });
+  assert.deepEqual(none.centroids.data, full.centroids.data);
+  assert.deepEqual(none.stats.map((s) => s.objective), full.stats.map((s) => s.objective));
+  assert.equal(none.assignments.length, 0);
+  assert.equal(none.counts.length, 0);
+  assert.equal(none.objective, full.stats.at(-1)!.objective, "the last iteration's objective");
+  // nredo still keeps the run whose last iteration scored best
+  const redo = await kmeans(gpu, x, { ...o, nredo: 3, finalAssignment: false });
+  assert.equal(redo.objective, Math.max(redo.objective, none.objective));
+  await assert.rejects(
+    () => kmeans(gpu, x, { ...o, finalAssignment: false, onAssignments: () => {} }),
+    { name: "RangeError", message: /onAssignments without finalAssignment: false/ },
+  );
+});
+
 Deno.test("kmeans() splits the largest cluster when one is empty", async () => {
   const gpu = await testGpu();
   // 36 copies of one row and 4 others: random init picks duplicates, leaving clusters empty.

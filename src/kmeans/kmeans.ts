@@ -166,6 +166,15 @@ export async function kmeans(
   const seed = checkInt("seed", options.seed ?? 1234, 0, 2 ** 32 - 1);
   const maxPpc = checkInt("maxPointsPerCentroid", options.maxPointsPerCentroid ?? 256, 1);
   const batchRows = checkInt("batchRows", options.batchRows ?? 65536, 1);
+  const finalAssignment = options.finalAssignment ?? true;
+  if (typeof finalAssignment !== "boolean") {
+    throw new TypeError(`Expected finalAssignment to be a boolean but found ${finalAssignment}`);
+  }
+  if (!finalAssignment && options.onAssignments) {
+    throw new RangeError(
+      "Expected onAssignments without finalAssignment: false (no final assignment is computed)",
+    );
+  }
   const tolerance = options.tolerance ?? 0;
   if (typeof tolerance !== "number" || !(tolerance >= 0)) {
     throw new RangeError(`Expected tolerance to be a number ≥ 0 but found ${tolerance}`);
@@ -337,7 +346,17 @@ export async function kmeans(
         : null,
     });
   };
-  const final = async (cents: CentroidStore, stats: KMeansIterationStats[]) => {
+  const final = async (
+    cents: CentroidStore,
+    stats: KMeansIterationStats[],
+  ): Promise<KMeansResult> => {
+    if (!finalAssignment) {
+      // The caller assigns the rows itself (pseudoLabels' top-l search gives the top-1 too).
+      const centroids = await readCentroids(gpu, cents, d);
+      const objective = stats.at(-1)?.objective ?? NaN;
+      const none = new Uint32Array(0);
+      return { centroids, assignments: none, counts: none, objective, stats, kernel: variant };
+    }
     // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
     const all = full ?? (trainIndex ? null : train);
     if (all) {

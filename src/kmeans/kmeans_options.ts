@@ -139,6 +139,15 @@ export interface KMeansOptions {
    */
   keepAssignments?: boolean;
   /**
+   * Run the final pass that assigns every row to the final centroids. `false` skips it, for a
+   * caller that assigns the rows itself (`pseudoLabels` takes the top-1 from its top-l search):
+   * `assignments` and `counts` are then empty, and `objective` is the last iteration's (its
+   * training rows against the centroids before the last update; NaN with `niter: 0`), which
+   * also picks the best of `nredo` runs. Not with `onAssignments`.
+   * @default {true}
+   */
+  finalAssignment?: boolean;
+  /**
    * Called with the final assignments as they are computed, in row order: `assignments[i]` is
    * row `rowStart + i`'s centroid, and the calls cover rows `0 … n-1` once, contiguously (one
    * call per streamed batch, or one call with all rows when they are on the GPU). Awaited

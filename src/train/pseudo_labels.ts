@@ -24,7 +24,10 @@ export interface PseudoLabelOptions {
 export interface PseudoLabels {
   /** `classes × cols` unit-norm centroids. */
   centroids: Matrix;
-  /** Hard assignment of every row (its nearest centroid). */
+  /**
+   * Hard assignment of every row: its nearest centroid, the first column of `indices` (k-means
+   * skips its own final assignment pass; the top-l search computes the top-1 once).
+   */
   assignments: Uint32Array;
   /**
    * `rows × l` positive class ids (centroid indices), nearest first: the trainer's
@@ -33,7 +36,7 @@ export interface PseudoLabels {
   indices: Uint32Array;
   /** `rows × l` cosine similarities matching `indices`. */
   scores: Float32Array;
-  /** The k-means objective (sum of cosines). */
+  /** The k-means objective over all rows: the sum of every row's cosine to its nearest centroid. */
   objective: number;
 }
 
@@ -77,17 +80,19 @@ export async function pseudoLabels(
       niter: options.niter ?? 20,
       seed: options.seed ?? 1234,
       metric: "cosine",
+      finalAssignment: false, // the top-l search below gives every row's top-1
       ...(options.onIteration ? { onIteration: options.onIteration } : {}),
     });
     ({ indices, scores } = await topk(gpu, x, km.centroids, { k: l, metric: "cosine" }));
   } finally {
     lease.release();
   }
-  return {
-    centroids: km.centroids,
-    assignments: km.assignments,
-    indices,
-    scores,
-    objective: km.objective,
-  };
+  const n = indices.length / l;
+  const assignments = new Uint32Array(n);
+  let objective = 0;
+  for (let i = 0; i < n; i++) {
+    assignments[i] = indices[i * l]!;
+    objective += scores[i * l]!;
+  }
+  return { centroids: km.centroids, assignments, indices, scores, objective };
 }
