@@ -33,6 +33,24 @@ Deno.test("createGpu() names the software adapter install command when no adapte
       assert.match(e.message, /apt-get install -y mesa-vulkan-drivers libvulkan1/);
       return true;
     });
+    // Without OpenGL among the backends, the message says how to add it; with it, nothing.
+    const before = Deno.env.get("DENO_WEBGPU_BACKEND");
+    try {
+      Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan,metal,dx12");
+      await assert.rejects(() => createGpu(), (e: Error) => {
+        assert.match(e.message, /run with DENO_WEBGPU_BACKEND=vulkan,metal,dx12,gl\.$/);
+        assert.ok(!e.message.includes("\n"), "one line");
+        return true;
+      });
+      Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan,gl");
+      await assert.rejects(() => createGpu(), (e: Error) => {
+        assert.doesNotMatch(e.message, /DENO_WEBGPU_BACKEND/);
+        return true;
+      });
+    } finally {
+      if (before === undefined) Deno.env.delete("DENO_WEBGPU_BACKEND");
+      else Deno.env.set("DENO_WEBGPU_BACKEND", before);
+    }
   } finally {
     (gpuNav as { requestAdapter: unknown }).requestAdapter = original;
   }

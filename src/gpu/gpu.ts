@@ -94,7 +94,8 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   if (!adapter) {
     throw new GpuUnavailableError(
       "No WebGPU adapter found: navigator.gpu.requestAdapter() returned null. " +
-        "Install a GPU driver with Vulkan, Metal or D3D12 support. " + SOFTWARE_ADAPTER_HINT,
+        "Install a GPU driver with Vulkan, Metal or D3D12 support. " + SOFTWARE_ADAPTER_HINT +
+        backendHint(),
     );
   }
   const features: GPUFeatureName[] = [];
@@ -190,6 +191,25 @@ export function assertUsable(gpu: Gpu): void {
   if (gpu.lost) {
     throw new Error(`The GPU device was lost (${gpu.lost.reason}): ${gpu.lost.message}`);
   }
+}
+
+/**
+ * When `DENO_WEBGPU_BACKEND` (set by {@linkcode primaryBackendsOnly} unless the user chose)
+ * leaves OpenGL out, how to let wgpu try it: a machine with only an OpenGL driver finds no
+ * adapter otherwise.
+ */
+function backendHint(): string {
+  let b: string | undefined;
+  try {
+    const env = { name: "env", variable: "DENO_WEBGPU_BACKEND" } as const;
+    if (Deno.permissions.querySync(env).state !== "granted") return "";
+    b = Deno.env.get(env.variable);
+  } catch {
+    return "";
+  }
+  if (b === undefined || /(^|,)\s*gl\s*(,|$)/i.test(b)) return "";
+  return ` Only the ${b} backends were tried (DENO_WEBGPU_BACKEND); with only an OpenGL driver, ` +
+    `run with DENO_WEBGPU_BACKEND=${b},gl.`;
 }
 
 /**
