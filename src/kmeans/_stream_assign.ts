@@ -5,7 +5,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, readBack } from "../gpu/buffers.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { type RowBatch, type RowSource, streamRows } from "../data/row_source.ts";
 import {
   type AssignKernel,
@@ -44,33 +44,14 @@ export function locateRow(source: RowSource, row: number): { file: string; fileR
 
 /**
  * Checks rows of `m` for NaN/Inf and (spherical) all-zero rows; `where(r)` gives the file and
- * the row within it of row `r`, named in the message (the wording of `checkRows`).
+ * the row within it of row `r`, named in the message (the shared `checkRows` of matrix.ts).
  */
-export function checkRows(
+export function checkSourceRows(
   m: Matrix,
   spherical: boolean,
   where: (r: number) => { file: string; fileRow: number },
 ): void {
-  const { data, cols } = m;
-  for (let r = 0; r < m.rows; r++) {
-    let zero = true;
-    for (let c = 0; c < cols; c++) {
-      const v = data[r * cols + c]!;
-      if (!Number.isFinite(v)) {
-        const at = where(r);
-        throw new RangeError(
-          `Expected finite values in ${at.file} but found ${v} at row ${at.fileRow}, column ${c}`,
-        );
-      }
-      if (v !== 0) zero = false;
-    }
-    if (spherical && zero) {
-      const at = where(r);
-      throw new RangeError(
-        `Cannot L2-normalise ${at.file} for cosine k-means: row ${at.fileRow} is all zeros`,
-      );
-    }
-  }
+  checkRows(m, "rows", spherical ? { nonZero: "cosine k-means", where } : { where });
 }
 
 /** Options of {@linkcode streamAssign}. */
@@ -120,7 +101,7 @@ export async function streamAssign(
       next.catch(() => {}); // surfaced when awaited
       const b = r.value;
       const m = b.matrix.rows;
-      checkRows(b.matrix, a.spherical, (i) => ({ file: b.file, fileRow: b.fileRow + i }));
+      checkSourceRows(b.matrix, a.spherical, (i) => ({ file: b.file, fileRow: b.fileRow + i }));
       // Padded, normalised and packed on the GPU like the in-memory rows (one chunk: m ≤ cap).
       const rows = uploadMatrix(gpu, b.matrix, {
         label: "batch",

@@ -49,7 +49,7 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from "./_kmeans_checkpoint.ts";
-import { checkRows, locateRow, sampleIndicesSparse, streamAssign } from "./_stream_assign.ts";
+import { checkSourceRows, locateRow, sampleIndicesSparse, streamAssign } from "./_stream_assign.ts";
 
 /**
  * What {@linkcode kmeans} clusters: rows in memory, rows already on the GPU (a
@@ -265,7 +265,7 @@ export async function kmeans(
     const want = trainIndex ?? Uint32Array.from({ length: n }, (_, i) => i);
     readStart = performance.now();
     trainX = await gatherRows(src, want);
-    checkRows(trainX, spherical, (r) => locateRow(src, want[r]!));
+    checkSourceRows(trainX, spherical, (r) => locateRow(src, want[r]!));
     rowOf = (i) => i;
   }
   if (trainIndex) {

@@ -111,6 +111,12 @@ export interface CheckRowsOptions {
    * are normalised (e.g. `"cosine similarity"`). @default {undefined}
    */
   nonZero?: string;
+  /**
+   * Where row `r` of `m` came from, when its rows span several files (a gathered sample):
+   * the message then names `file` and `fileRow` instead of `name` and `firstRow + r`.
+   * @default {undefined}
+   */
+  where?: (r: number) => { file: string; fileRow: number };
 }
 
 /**
@@ -136,20 +142,23 @@ export interface CheckRowsOptions {
 export function checkRows(m: Matrix, name: string, options: CheckRowsOptions = {}): void {
   const { data, rows, cols } = m;
   const first = options.firstRow ?? 0;
+  const at = options.where ?? ((r: number) => ({ file: name, fileRow: first + r }));
   for (let r = 0; r < rows; r++) {
     let zero = true;
     for (let c = 0; c < cols; c++) {
       const v = data[r * cols + c]!;
       if (!Number.isFinite(v)) {
+        const { file, fileRow } = at(r);
         throw new RangeError(
-          `Expected finite values in ${name} but found ${v} at row ${first + r}, column ${c}`,
+          `Expected finite values in ${file} but found ${v} at row ${fileRow}, column ${c}`,
         );
       }
       if (v !== 0) zero = false;
     }
     if (zero && options.nonZero) {
+      const { file, fileRow } = at(r);
       throw new RangeError(
-        `Cannot L2-normalise ${name} for ${options.nonZero}: row ${first + r} is all zeros`,
+        `Cannot L2-normalise ${file} for ${options.nonZero}: row ${fileRow} is all zeros`,
       );
     }
   }
