@@ -87,7 +87,7 @@ interface DocSymbol {
 
 /**
  * Low-level GPU and matrix building blocks that keep WebGPU's positional style (sizes of
- * buffers and dispatches), the Matrix constructor, and createEncoder(spec, seed).
+ * buffers and dispatches) and the Matrix constructor.
  */
 const POSITIONAL_ALLOWED = new Set<string>([
   "matrix", // matrix(data, rows, cols): the Matrix constructor
@@ -97,7 +97,6 @@ const POSITIONAL_ALLOWED = new Set<string>([
   "rowsPerBinding", // rowsPerBinding(gpu, cols, ...): a binding-size computation
   "workgroupsFor", // workgroupsFor(program, count, ...): a dispatch size
   "foldDispatch",
-  "createEncoder", // createEncoder(spec, seed): the seed of the initial weights, not a count
 ]);
 
 /** Functions that take a config object besides their options (the README says why). */
@@ -324,7 +323,7 @@ Deno.test("empty input and out-of-set elements are RangeErrors; the wrong kind o
   });
   assert.throws(() => mod.resolveTrainConfig({ hidden: "64" }), { name: "TypeError" });
   assert.throws(
-    () => mod.createEncoder({ kind: "head", inputShape: [0], embedDim: 2 }, 1),
+    () => mod.createEncoder({ kind: "head", inputShape: [0], embedDim: 2 }, { seed: 1 }),
     {
       name: "RangeError",
       message: "Expected inputShape to be an array of positive integers but found [0]",

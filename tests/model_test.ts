@@ -11,7 +11,9 @@ import { randomMatrix, testGpu } from "./_gpu.ts";
 
 Deno.test("createEncoder() builds a head MLP with named parameters and the right output shape", async () => {
   await useTfBackend(await testGpu());
-  const enc = createEncoder({ kind: "head", inputShape: [7], embedDim: 3, hidden: [5] }, 1);
+  const enc = createEncoder({ kind: "head", inputShape: [7], embedDim: 3, hidden: [5] }, {
+    seed: 1,
+  });
   assert.deepEqual([...enc.params.keys()], ["fc0.weight", "fc0.bias", "fc1.weight", "fc1.bias"]);
   assert.deepEqual(enc.params.get("fc0.weight")!.shape, [7, 5]);
   const x = randomMatrix(4, 7, 2);
@@ -33,7 +35,9 @@ Deno.test("createEncoder() builds a head MLP with named parameters and the right
       assert.ok(Math.abs(s - z.data[r * 3 + o]!) < 1e-4);
     }
   }
-  const wide = createEncoder({ kind: "head", inputShape: [7], embedDim: 3, hidden: [64] }, 1);
+  const wide = createEncoder({ kind: "head", inputShape: [7], embedDim: 3, hidden: [64] }, {
+    seed: 1,
+  });
   const zn = await embed(wide, x, { normalize: true, batchSize: 3 });
   wide.dispose();
   for (let r = 0; r < 4; r++) {
@@ -47,7 +51,9 @@ Deno.test("createEncoder() builds a head MLP with named parameters and the right
 Deno.test("createEncoder() is deterministic for a seed and differs across seeds", async () => {
   await useTfBackend(await testGpu());
   const spec = { kind: "head" as const, inputShape: [6], embedDim: 2, hidden: [] };
-  const a = createEncoder(spec, 5), b = createEncoder(spec, 5), c = createEncoder(spec, 6);
+  const a = createEncoder(spec, { seed: 5 }),
+    b = createEncoder(spec, { seed: 5 }),
+    c = createEncoder(spec, { seed: 6 });
   const [wa, wb, wc] = await Promise.all([a, b, c].map((e) => e.params.get("fc0.weight")!.data()));
   assert.deepEqual(wa, wb);
   assert.notDeepEqual(wa, wc);
@@ -58,7 +64,7 @@ Deno.test("createEncoder() builds a cnn on odd image sizes", async () => {
   await useTfBackend(await testGpu());
   const enc = createEncoder(
     { kind: "cnn", inputShape: [9, 7, 3], embedDim: 4, channels: [2, 3] },
-    1,
+    { seed: 1 },
   );
   assert.deepEqual(enc.params.get("fc0.weight")!.shape, [3 * 2 * 3, 4]); // 9×7 → 5×4 → 3×2
   const z = tf.tidy(() => enc.apply(tf.ones([2, 9 * 7 * 3]) as tf.Tensor2D));
@@ -84,7 +90,7 @@ Deno.test("resolveEncoderSpec() rejects bad specs with clear errors", () => {
 
 Deno.test("embed() throws TypeError on an input width mismatch", async () => {
   await useTfBackend(await testGpu());
-  const enc = createEncoder({ kind: "head", inputShape: [4], embedDim: 2 }, 1);
+  const enc = createEncoder({ kind: "head", inputShape: [4], embedDim: 2 }, { seed: 1 });
   await assert.rejects(() => embed(enc, randomMatrix(2, 5, 1)), {
     name: "TypeError",
     message: "Expected input rows of 4 values (the encoder's input) but found 5",

@@ -159,7 +159,9 @@ Deno.test("countUploads() counts the bytes written through buffers mapped at cre
 Deno.test("embed() of GPU-resident rows equals embed() of the host rows, uploading none of them", async () => {
   await useTfBackend(gpu);
   const x = randomMatrix(23, 7, 9);
-  const enc = createEncoder({ kind: "head", inputShape: [7], embedDim: 3, hidden: [5] }, 1);
+  const enc = createEncoder({ kind: "head", inputShape: [7], embedDim: 3, hidden: [5] }, {
+    seed: 1,
+  });
   const g = uploadMatrix(gpu, x, { maxRowsPerChunk: 7 }); // batches of 5 cross the chunk edges
   try {
     const host = await embed(enc, x, { batchSize: 5, normalize: true });

@@ -47,7 +47,7 @@ Deno.test("createEncoder() builds a vit whose variables are exactly vitParamShap
     imageSize: 20,
     patch: 5,
   };
-  const enc = createEncoder(spec, 3);
+  const enc = createEncoder(spec, { seed: 3 });
   try {
     const shapes = vitParamShapes({ ...VIT_PRESETS["vit-tiny"], imageSize: 20, patch: 5 }, 3, 7);
     assert.deepEqual(
@@ -60,8 +60,8 @@ Deno.test("createEncoder() builds a vit whose variables are exactly vitParamShap
     assert.equal(z.cols, 7);
     assert.ok(z.data.every(Number.isFinite));
     // Same seed, same weights; another seed, other weights.
-    const again = createEncoder(spec, 3);
-    const other = createEncoder(spec, 4);
+    const again = createEncoder(spec, { seed: 3 });
+    const other = createEncoder(spec, { seed: 4 });
     const w = (e: typeof enc) => e.params.get("blocks.1.attn.qkv.weight")!.data();
     assert.deepEqual(await w(again), await w(enc));
     assert.notDeepEqual(await w(other), await w(enc));
@@ -75,19 +75,19 @@ Deno.test("createEncoder() builds a vit whose variables are exactly vitParamShap
 Deno.test("createEncoder() rejects vit shapes it cannot build", async () => {
   await useTfBackend(await testGpu());
   const base: EncoderSpec = { kind: "vit", inputShape: [16, 16, 3], embedDim: 4 };
-  assert.throws(() => createEncoder({ ...base, width: 30, heads: 4 }, 1), {
+  assert.throws(() => createEncoder({ ...base, width: 30, heads: 4 }, { seed: 1 }), {
     name: "RangeError",
     message: "Expected width to be a multiple of heads=4 but found 30",
   });
-  assert.throws(() => createEncoder({ ...base, imageSize: 16, patch: 32 }, 1), {
+  assert.throws(() => createEncoder({ ...base, imageSize: 16, patch: 32 }, { seed: 1 }), {
     name: "RangeError",
     message: "Expected patch to be at most imageSize=16 but found 32",
   });
-  assert.throws(() => createEncoder({ ...base, inputShape: [3, 16, 3], patch: 4 }, 1), {
+  assert.throws(() => createEncoder({ ...base, inputShape: [3, 16, 3], patch: 4 }, { seed: 1 }), {
     name: "RangeError",
     message: "Expected images of at least patch=4 pixels per side but found 3×16",
   });
-  assert.throws(() => createEncoder({ ...base, inputShape: [256] }, 1), {
+  assert.throws(() => createEncoder({ ...base, inputShape: [256] }, { seed: 1 }), {
     name: "TypeError",
     message:
       'Expected inputShape of a "vit" encoder to be [height, width, channels] but found [256]',

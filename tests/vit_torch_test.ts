@@ -120,7 +120,7 @@ async function compareVit(
     depth: 2,
     heads: 3,
     mlpRatio: 2.5,
-  }, seed);
+  }, { seed });
   const dir = await Deno.makeTempDir({ prefix: "mlcd_vit_torch_" });
   try {
     randomize(enc, seed + 1);

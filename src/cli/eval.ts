@@ -153,7 +153,7 @@ async function main(args: string[]): Promise<void> {
   rows.push([`checkpoint (step ${manifest.step})`, m]);
   encoder.dispose();
   if (values.baseline) {
-    const init = createEncoder(spec, mixSeed(manifest.config.seed, 101));
+    const init = createEncoder(spec, { seed: mixSeed(manifest.config.seed, 101) });
     rows.push([
       "untrained encoder",
       await evaluateFeatures(

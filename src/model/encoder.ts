@@ -5,6 +5,7 @@ import type { Matrix } from "../matrix/matrix.ts";
 import { residentRows } from "./_resident_rows.ts";
 import { Rng } from "../random/rng.ts";
 import { buildVit, VIT_PRESETS } from "./vit.ts";
+import { checkOptionsObject } from "../_options.ts";
 
 /**
  * Encoder architectures. `head`: an MLP on vectors; `cnn`: a small conv net on images;
@@ -135,24 +136,32 @@ function heNormal(rng: Rng, shape: number[], fanIn: number): tf.Tensor {
   return tf.tensor(data, shape);
 }
 
+/** Options of {@linkcode createEncoder}. */
+export interface CreateEncoderOptions {
+  /** Seed of the initial weights. @default {1234} */
+  seed?: number;
+}
+
 /**
  * Builds an encoder with seeded He-normal weights and zero biases (deterministic for a seed).
  * Call `useTfBackend(gpu)` first so the parameters live on the GPU.
  *
  * @param spec Architecture; see {@linkcode EncoderSpec}.
- * @param seed Seed of the initial weights.
+ * @param options The `seed` of the initial weights ({@linkcode CreateEncoderOptions}).
  * @returns The encoder.
+ * @throws {TypeError} When `options` is not an object (e.g. a seed passed positionally).
  *
  * @example Usage
  * ```ts ignore
  * await useTfBackend(gpu);
- * const enc = createEncoder({ kind: "head", inputShape: [784], embedDim: 128 }, 1);
+ * const enc = createEncoder({ kind: "head", inputShape: [784], embedDim: 128 }, { seed: 1 });
  * const z = enc.apply(tf.zeros([4, 784]));
  * ```
  */
-export function createEncoder(spec: EncoderSpec, seed: number): Encoder {
+export function createEncoder(spec: EncoderSpec, options: CreateEncoderOptions = {}): Encoder {
+  checkOptionsObject("createEncoder", options, "{ seed: 1 }");
   const s = resolveEncoderSpec(spec);
-  const rng = new Rng(seed);
+  const rng = new Rng(options.seed ?? 1234);
   const params = new Map<string, tf.Variable>();
   const add = (name: string, t: tf.Tensor) => {
     params.set(name, tf.variable(t, true));

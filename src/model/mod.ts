@@ -5,7 +5,7 @@
  * @example Usage
  * ```ts ignore
  * import { createEncoder, embed } from "./mod.ts";
- * const enc = createEncoder({ kind: "head", inputShape: [784], embedDim: 128 }, 1);
+ * const enc = createEncoder({ kind: "head", inputShape: [784], embedDim: 128 }, { seed: 1 });
  * ```
  *
  * @module

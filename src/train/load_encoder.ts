@@ -20,7 +20,7 @@ export async function loadEncoder(
   dir: string,
 ): Promise<{ encoder: Encoder; centers: tf.Tensor2D; manifest: CheckpointManifest }> {
   const { manifest, tensors } = await loadCheckpoint(dir);
-  const encoder = createEncoder(manifest.encoder, 0);
+  const encoder = createEncoder(manifest.encoder, { seed: 0 });
   const pending: [tf.Variable, Float32Array][] = [];
   for (const [name, v] of encoder.params) {
     const t = tensors.get(`encoder.${name}`);

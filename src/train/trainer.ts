@@ -201,7 +201,7 @@ async function trainOn(
     depth: c.depth,
     heads: c.heads,
     mlpRatio: c.mlpRatio,
-  }, mixSeed(c.seed, 101));
+  }, { seed: mixSeed(c.seed, 101) });
   let centersInit: tf.Tensor;
   if (c.centersInit === "kmeans") {
     const k = data.centroids;
