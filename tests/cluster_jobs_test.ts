@@ -713,10 +713,14 @@ Deno.test("cluster --shard killed mid-run resumes from its checkpoint to the sam
     assert.ok(seen, "a checkpoint appeared");
     assert.equal(status.signal, "SIGKILL", "killed before it finished");
     await Deno.writeFile(`${dir}/b/part-1-of-2.npy.tmp-0a0b0c`, new Uint8Array(3)); // a torn write
+    // ...and a checkpoint write torn by the kill (what a SIGKILL mid-checkpoint leaves)
+    const ckpt = [...Deno.readDirSync(`${dir}/b`)].find((e) => e.name.endsWith(".ckpt"))!.name;
+    await Deno.writeFile(`${dir}/b/${ckpt}.tmp-0123456789ab`, new Uint8Array(5));
     const again = await runDeno(args(`${dir}/b`), { env: NO_ARRAY });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /Resuming from .*part-1-of-2\.[0-9a-f]{12}\.ckpt/);
     assert.match(again.stderr, /removed stale temporary file .*part-1-of-2\.npy\.tmp-0a0b0c/);
+    assert.match(again.stderr, /removed stale temporary file .*\.ckpt\.tmp-0123456789ab/);
     for (const name of ["part-1-of-2.npy", "part-1-of-2.counts.npy"]) {
       assert.deepEqual(
         await Deno.readFile(`${dir}/b/${name}`),
