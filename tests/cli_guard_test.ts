@@ -5,6 +5,7 @@ import { readNpy, writeNpy } from "../src/data/npy.ts";
 import { atomicWrites, writeFileAtomic } from "../src/data/atomic.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const CLUSTER = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 const ASSIGN = new URL("../src/cli/assign.ts", import.meta.url).pathname;
@@ -62,15 +63,6 @@ function npyF64(values: number[], rows: number, cols: number): Uint8Array {
   for (let i = 0; i < text.length; i++) out[10 + i] = text.charCodeAt(i);
   out.set(new Uint8Array(new Float64Array(values).buffer), total);
   return out;
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "mlcd_guard_" }));
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("item 1: an output that resolves to an input, or lands as a shard in an input directory, is refused", async () => {

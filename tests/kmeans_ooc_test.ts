@@ -13,17 +13,9 @@ import type { Matrix } from "../src/matrix/matrix.ts";
 import { mulberry32, sampleIndices } from "../src/random/mulberry32.ts";
 import { sampleIndicesSparse } from "../src/kmeans/_stream_assign.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 const FIXED = { variant: "registers", autotune: false } as const;
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_ooc_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Writes `x` as shards of the given sizes (.npy f4 and Arrow in turn). */
 async function writeShards(dir: string, x: Matrix, sizes: number[]): Promise<void> {

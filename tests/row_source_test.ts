@@ -10,15 +10,7 @@ import {
 } from "../src/data/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng } from "./_gpu.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withDir } from "./_tmp.ts";
 
 /** Writes shards (npy f4, npy f2, arrow in turn, names out of lexical order); returns all rows. */
 async function writeShards(dir: string, rowCounts: number[], cols: number): Promise<Float32Array> {

@@ -9,16 +9,7 @@ import {
 } from "../src/data/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix } from "./_gpu.ts";
-
-/** Runs `fn` with a fresh temporary directory, removed afterwards. */
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withDir } from "./_tmp.ts";
 
 /** Writes shards of the given row counts (npy f4, npy f2, arrow in turn); returns them. */
 async function writeShards(dir: string, rowCounts: number[], cols: number): Promise<Matrix[]> {
