@@ -9,7 +9,7 @@ import { mixSeed } from "../random/rng.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import { loadInputs, readLabels } from "../train/_data_source.ts";
-import { joinNegativeValues, progress, runCli, UsageError } from "./_cli.ts";
+import { intFlag, joinNegativeValues, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputFiles } from "./_paths.ts";
 
 const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options]
@@ -74,14 +74,9 @@ async function main(args: string[]): Promise<void> {
   }
   if (!values.checkpoint) throw new UsageError("Expected --checkpoint <run dir> but found none");
   if (!values.data?.length) throw new UsageError("Expected --data <mnist|path> but found none");
-  const int = (name: string, s: string | undefined): number | undefined => {
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!/^\s*[+-]?\d+\s*$/.test(s) || !Number.isSafeInteger(n) || n < 1) {
-      throw new RangeError(`Expected --${name} to be a positive integer but found "${s}"`);
-    }
-    return n;
-  };
+  // An optional flag: undefined when absent, else an integer ≥ 1 (intFlag's check).
+  const int = (name: string, s: string | undefined): number | undefined =>
+    s === undefined ? undefined : intFlag(name, s, 1, 1);
   const ck = values.checkpoint.endsWith(".json")
     ? values.checkpoint.slice(0, values.checkpoint.lastIndexOf("/") + 1) || "."
     : values.checkpoint;

@@ -31,6 +31,7 @@ import {
 import { type AssignKernelChoice, chooseAssignKernel } from "./assign_kernel.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
 import { checkInput, checkInt, isCosine } from "./_validate.ts";
+import { checkOptionsObject } from "../_options.ts";
 import {
   type ChunkWeights,
   createWeightedState,
@@ -121,9 +122,7 @@ export async function kmeans(
   x: KMeansInput,
   options: KMeansOptions,
 ): Promise<KMeansResult> {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Expected options to be an object but found ${options}`);
-  }
+  checkOptionsObject("kmeans", options);
   const spherical = isCosine("kmeans", options);
   let source: RowSource | undefined, matrix: Matrix | undefined, gx: GpuMatrix | undefined;
   let maxAbsGpu = 0;
