@@ -1,4 +1,4 @@
-import type { Matrix } from "../matrix/matrix.ts";
+import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import type { Gpu } from "./gpu.ts";
 import { createStorage, readBack, upload } from "./buffers.ts";
 import { PACK, recordPackRows } from "./_pack_rows.ts";
@@ -221,7 +221,7 @@ function checkIndex(index: unknown, rows: number): Uint32Array | undefined {
  * ```
  */
 export function uploadMatrix(gpu: Gpu, m: Matrix, options: UploadMatrixOptions = {}): GpuMatrix {
-  checkHostMatrix(m);
+  checkMatrix(m, options.label ?? "the matrix");
   const index = checkIndex(options.index, m.rows);
   const d = m.cols;
   const n = index ? index.length : m.rows;
@@ -291,20 +291,6 @@ export function uploadMatrix(gpu: Gpu, m: Matrix, options: UploadMatrixOptions =
   }
   g.normalized = options.normalize ?? false;
   return g;
-}
-
-function checkHostMatrix(m: Matrix): void {
-  if (m === null || typeof m !== "object" || !(m.data instanceof Float32Array)) {
-    throw new TypeError(`Expected a Matrix with Float32Array data but found ${m}`);
-  }
-  if (!Number.isInteger(m.rows) || m.rows < 0 || !Number.isInteger(m.cols) || m.cols < 1) {
-    throw new TypeError(`Expected a Matrix with integer rows ≥ 0 and cols ≥ 1`);
-  }
-  if (m.data.length !== m.rows * m.cols) {
-    throw new TypeError(
-      `Expected the matrix data to hold rows × cols = ${m.rows} × ${m.cols} values but found ${m.data.length}`,
-    );
-  }
 }
 
 /**
@@ -429,6 +415,42 @@ export async function matrixStats(gpu: Gpu, g: GpuMatrix): Promise<GpuMatrixStat
   } finally {
     stats.destroy();
   }
+}
+
+/**
+ * The GPU counterpart of `checkRows` (matrix.ts), with its messages: throws a RangeError
+ * naming the first row of `g` holding NaN/±Infinity or, with `nonZero` (why the rows are
+ * normalised, e.g. `"cosine similarity"`), the first all-zero row. One scan on the GPU.
+ *
+ * @param gpu The GPU context.
+ * @param g The matrix.
+ * @param name What to call the matrix in the message.
+ * @param options `nonZero`, as for `checkRows`.
+ * @returns The scan's statistics (e.g. `maxAbs`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { maxAbs } = await checkGpuRows(gpu, g, "x", { nonZero: "cosine k-means" });
+ * ```
+ */
+export async function checkGpuRows(
+  gpu: Gpu,
+  g: GpuMatrix,
+  name: string,
+  options: { nonZero?: string } = {},
+): Promise<GpuMatrixStats> {
+  const stats = await matrixStats(gpu, g);
+  if (stats.firstNonFiniteRow >= 0) {
+    throw new RangeError(
+      `Expected finite values in ${name} but found NaN or ±Infinity at row ${stats.firstNonFiniteRow}`,
+    );
+  }
+  if (options.nonZero && stats.firstZeroRow >= 0) {
+    throw new RangeError(
+      `Cannot L2-normalise ${name} for ${options.nonZero}: row ${stats.firstZeroRow} is all zeros`,
+    );
+  }
+  return stats;
 }
 
 /**

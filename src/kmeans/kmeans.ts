@@ -19,11 +19,11 @@ import {
   recordUpdate,
 } from "./_kernels.ts";
 import {
+  checkGpuRows,
   downloadMatrix,
   type GpuMatrix,
   type GpuMatrixLease,
   isGpuMatrix,
-  matrixStats,
   repackMatrix,
   uploadMatrix,
   useGpuMatrix,
@@ -128,17 +128,7 @@ export async function kmeans(
   let maxAbsGpu = 0;
   if (isGpuMatrix(x)) {
     gx = x;
-    const stats = await matrixStats(gpu, gx);
-    if (stats.firstNonFiniteRow >= 0) {
-      throw new RangeError(
-        `Expected finite values in x but found NaN or ±Infinity at row ${stats.firstNonFiniteRow}`,
-      );
-    }
-    if (spherical && stats.firstZeroRow >= 0) {
-      throw new RangeError(
-        `Cannot L2-normalise x for cosine k-means: row ${stats.firstZeroRow} is all zeros`,
-      );
-    }
+    const stats = await checkGpuRows(gpu, gx, "x", spherical ? { nonZero: "cosine k-means" } : {});
     maxAbsGpu = stats.maxAbs;
   } else if (Array.isArray(x)) {
     const bad = x.find((p) => typeof p !== "string");

@@ -1,5 +1,5 @@
 import type { Gpu } from "../gpu/gpu.ts";
-import { type GpuMatrix, isGpuMatrix, matrixStats } from "../gpu/gpu_matrix.ts";
+import { checkGpuRows, type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import { checkMatrix, checkRows, type Matrix, sliceRows } from "../matrix/matrix.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/shards.ts";
 import { readNpyHeader } from "../data/npy.ts";
@@ -79,7 +79,7 @@ export async function assignLabels(
 ): Promise<AssignLabelsResult> {
   const metric = options.metric ?? "cosine";
   const nonZero = metric === "cosine" ? { nonZero: "cosine similarity" } : {};
-  if (isGpuMatrix(centers)) await checkGpuRows(gpu, centers, "centers", metric);
+  if (isGpuMatrix(centers)) await checkCosineRows(gpu, centers, "centers", metric);
   else {
     checkMatrix(centers, "centers");
     checkRows(centers, "centers", nonZero);
@@ -104,7 +104,7 @@ export async function assignLabels(
         `Expected embeddings to have ${centers.cols} columns like the centers but found ${embeddings.cols}`,
       );
     }
-    await checkGpuRows(gpu, embeddings, "embeddings", metric);
+    await checkCosineRows(gpu, embeddings, "embeddings", metric);
     return await assignGpuRows(gpu, embeddings, centers, l, metric, options);
   }
   if (!fromFiles) checkMatrix(embeddings, "embeddings");
@@ -190,19 +190,15 @@ export async function assignLabels(
   return { indices: labels, scores, rows: done, l };
 }
 
-/** Refuses all-zero rows of a GpuMatrix under cosine (one GPU scan, 16 bytes read back). */
-async function checkGpuRows(
+/** Refuses all-zero rows of a GpuMatrix under cosine (the shared GPU row check). */
+async function checkCosineRows(
   gpu: Gpu,
   m: GpuMatrix,
   name: string,
   metric: TopkMetric,
 ): Promise<void> {
-  if (metric !== "cosine" || m.rows === 0) return;
-  const { firstZeroRow } = await matrixStats(gpu, m);
-  if (firstZeroRow >= 0) {
-    throw new RangeError(
-      `Cannot L2-normalise ${name} for cosine similarity: row ${firstZeroRow} is all zeros`,
-    );
+  if (metric === "cosine" && m.rows > 0) {
+    await checkGpuRows(gpu, m, name, { nonZero: "cosine similarity" });
   }
 }
 
