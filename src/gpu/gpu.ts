@@ -193,20 +193,30 @@ export function assertUsable(gpu: Gpu): void {
   }
 }
 
+const BACKEND_VAR = "DENO_WEBGPU_BACKEND";
+
+/**
+ * `DENO_WEBGPU_BACKEND` when it may be read without a permission prompt: its value (undefined
+ * when unset), or null when env access is not granted or this is not Deno.
+ */
+function backendEnv(): { value: string | undefined } | null {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: BACKEND_VAR }).state !== "granted") {
+      return null;
+    }
+    return { value: Deno.env.get(BACKEND_VAR) };
+  } catch {
+    return null; // Not Deno, or no permission API.
+  }
+}
+
 /**
  * When `DENO_WEBGPU_BACKEND` (set by {@linkcode primaryBackendsOnly} unless the user chose)
  * leaves OpenGL out, how to let wgpu try it: a machine with only an OpenGL driver finds no
  * adapter otherwise.
  */
 function backendHint(): string {
-  let b: string | undefined;
-  try {
-    const env = { name: "env", variable: "DENO_WEBGPU_BACKEND" } as const;
-    if (Deno.permissions.querySync(env).state !== "granted") return "";
-    b = Deno.env.get(env.variable);
-  } catch {
-    return "";
-  }
+  const b = backendEnv()?.value;
   if (b === undefined || /(^|,)\s*gl\s*(,|$)/i.test(b)) return "";
   return ` Only the ${b} backends were tried (DENO_WEBGPU_BACKEND); with only an OpenGL driver, ` +
     `run with DENO_WEBGPU_BACKEND=${b},gl.`;
@@ -221,13 +231,8 @@ function backendHint(): string {
  * Needs no permission prompt: without env permission nothing changes.
  */
 function primaryBackendsOnly(): void {
-  try {
-    const env = { name: "env", variable: "DENO_WEBGPU_BACKEND" } as const;
-    if (Deno.permissions.querySync(env).state !== "granted") return;
-    if (Deno.env.get(env.variable) === undefined) Deno.env.set(env.variable, "vulkan,metal,dx12");
-  } catch {
-    // Not Deno, or no permission API: leave the backend choice alone.
-  }
+  const env = backendEnv();
+  if (env && env.value === undefined) Deno.env.set(BACKEND_VAR, "vulkan,metal,dx12");
 }
 
 function alignDown4(n: number): number {
