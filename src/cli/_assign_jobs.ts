@@ -70,6 +70,27 @@ export interface AssignJobFlags {
 }
 
 /**
+ * The search flags of `deno task assign`, shared by the one-process and the job mode:
+ * `--l` (default 8), `--batch-rows` (default 65536), `--metric cosine|ip` (default cosine)
+ * and `--variant auto|registers|tiled` (default auto).
+ */
+export function searchFlags(
+  v: Pick<AssignJobFlags, "l" | "batch-rows" | "metric" | "variant">,
+): { l: number; batchRows: number; metric: TopkMetric; variant: TopkVariant } {
+  const l = intFlag("l", v.l, 8, 1);
+  const batchRows = intFlag("batch-rows", v["batch-rows"], 65536, 1);
+  const metric = (v.metric ?? "cosine") as TopkMetric;
+  if (metric !== "cosine" && metric !== "ip") {
+    throw new UsageError(`Expected --metric to be cosine or ip but found ${metric}`);
+  }
+  const variant = (v.variant ?? "auto") as TopkVariant;
+  if (!["auto", "registers", "tiled"].includes(variant)) {
+    throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
+  }
+  return { l, batchRows, metric, variant };
+}
+
+/**
  * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
  * `--shard`.
  */
@@ -87,16 +108,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!v.centers) throw new UsageError("Missing --centers (see --help)");
   if (!v.out) throw new UsageError("Missing --out (the labels directory; see --help)");
-  const l = intFlag("l", v.l, 8, 1);
-  const batchRows = intFlag("batch-rows", v["batch-rows"], 65536, 1);
-  const metric = (v.metric ?? "cosine") as TopkMetric;
-  if (metric !== "cosine" && metric !== "ip") {
-    throw new UsageError(`Expected --metric to be cosine or ip but found ${metric}`);
-  }
-  const variant = (v.variant ?? "auto") as TopkVariant;
-  if (!["auto", "registers", "tiled"].includes(variant)) {
-    throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
-  }
+  const { l, batchRows, metric, variant } = searchFlags(v);
   const format = v.format ?? "arrow";
   if (format !== "arrow" && format !== "npy") {
     throw new UsageError(`Expected --format to be arrow or npy but found ${format}`);

@@ -24,11 +24,10 @@ import { createGpu } from "../gpu/gpu.ts";
 import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/shards.ts";
 import { assignLabels } from "../topk/assign.ts";
 import { scoresPath, writeLabels } from "../topk/labels_io.ts";
-import type { TopkMetric, TopkVariant } from "../topk/topk.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";
-import { ASSIGN_JOB_OPTIONS, ASSIGN_JOBS_HELP, assignJob } from "./_assign_jobs.ts";
+import { ASSIGN_JOB_OPTIONS, ASSIGN_JOBS_HELP, assignJob, searchFlags } from "./_assign_jobs.ts";
 
 const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
 
@@ -85,16 +84,7 @@ async function main(args: string[]): Promise<void> {
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!values.centers) throw new UsageError("Missing --centers (see --help)");
-  const l = intFlag("l", values.l, 8, 1);
-  const batchRows = intFlag("batch-rows", values["batch-rows"], 65536, 1);
-  const metric = (values.metric ?? "cosine") as TopkMetric;
-  if (metric !== "cosine" && metric !== "ip") {
-    throw new UsageError(`Expected --metric to be cosine or ip but found ${metric}`);
-  }
-  const variant = (values.variant ?? "auto") as TopkVariant;
-  if (!["auto", "registers", "tiled"].includes(variant)) {
-    throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
-  }
+  const { l, batchRows, metric, variant } = searchFlags(values);
   const out = values.out;
   if (out && !/\.(npy|arrow|feather|ipc)$/i.test(out)) {
     throw new UsageError(
