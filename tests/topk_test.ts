@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { topk, type TopkKeysOptions, uploadTopkKeys } from "../src/topk/topk.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
+import { quirksFor } from "../src/gpu/quirks.ts";
+import { topkKeysPerDispatch } from "../src/topk/topk_programs.ts";
+import { topkTiledPasses, topkTiledPlan } from "../src/topk/topk_tiled_search.ts";
+import { topkRegistersDispatches, topkRegistersPlan } from "../src/topk/topk_registers_search.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 const gpu = await testGpu();
@@ -213,4 +217,72 @@ Deno.test("topk() passes onProgress to the search: fractions rise to 1", async (
   assert.ok(seen.length >= 1, "onProgress was never called");
   assert.equal(seen.at(-1), 1);
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, seen.join(", "));
+});
+
+Deno.test("topkTiledPasses() covers every key of every chunk once, within the plan's splits", () => {
+  const limits = { maxBindingBytes: 1 << 20, quirks: quirksFor("cpu") };
+  for (
+    const [n, d4, k, chunks] of [[1, 1, 1, [1]], [300, 33, 64, [5000, 0, 17]], [70, 8, 8, [
+      4096,
+      4096,
+      3,
+    ]]] as [number, number, number, number[]][]
+  ) {
+    let start = 0;
+    const keyChunks = chunks.map((rows) => ({ rowStart: (start += rows) - rows, rows }));
+    const plan = topkTiledPlan(limits, { n, d4, k, maxKeyRows: Math.max(...chunks) });
+    assert.ok(plan.nqBatch >= 1 && plan.nqBatch <= n && plan.splits >= 1);
+    const seen = new Uint8Array(start);
+    for (const p of topkTiledPasses(plan, { nq: n, k, d4, keyChunks })) {
+      const kc = keyChunks[p.chunk]!;
+      assert.equal(p.keyBase, kc.rowStart);
+      assert.ok(p.splits <= plan.splits && p.splits * p.span >= p.count);
+      assert.ok(p.count * n * d4 * 4 <= Math.max(plan.passMacs, n * d4 * 4));
+      for (let j = p.first; j < p.first + p.count; j++) seen[kc.rowStart + j]! += 1;
+    }
+    assert.deepEqual([...new Set(seen)], start > 0 ? [1] : []);
+  }
+  assert.throws(() =>
+    topkTiledPlan({ ...limits, maxBindingBytes: 100 }, {
+      n: 1,
+      d4: 1,
+      k: 8,
+      maxKeyRows: 1,
+    }), {
+    name: "RangeError",
+    message: "Expected a storage binding of at least 128 bytes for k = 8 but found 100",
+  });
+});
+
+Deno.test("topkRegistersDispatches() covers every (row, key) pair once and clears each row range first", () => {
+  const plan = topkRegistersPlan({ maxBindingBytes: 128 << 20, quirks: quirksFor("cpu") }, {
+    n: 5000,
+    d4: 2,
+    k: 64,
+  });
+  assert.equal(plan.keysPerDispatch, topkKeysPerDispatch(2, 64));
+  const blocks = [{ keyBase: 0, keys: 2048 }, { keyBase: 2048, keys: 2048 }, {
+    keyBase: 4096,
+    keys: 5,
+  }];
+  const ds = topkRegistersDispatches({ ...plan, rowsPerDispatch: 1024 }, {
+    rows: 3000,
+    k: 64,
+    d4: 2,
+    blocks,
+  });
+  const cover = new Map<string, number>();
+  const rowRanges = new Set<string>();
+  for (const d of ds) {
+    assert.equal(d.first, d.block === 0 && d.keyOff === 0);
+    rowRanges.add(`${d.rowBase}+${d.rows}`);
+    for (let j = d.keyOff; j < d.keyOff + d.nkeys; j++) {
+      const key = `${d.rowBase}:${d.keyBase + j}`;
+      cover.set(key, (cover.get(key) ?? 0) + 1);
+    }
+  }
+  assert.deepEqual([...rowRanges], ["0+1024", "1024+1024", "2048+952"]);
+  assert.equal(cover.size, 3 * 4101);
+  assert.deepEqual([...new Set(cover.values())], [1]);
+  assert.equal(ds.filter((d) => d.endOfBlock).length, 3 * blocks.length);
 });

@@ -14,6 +14,12 @@ export const TOPK_REGISTER_VEC4S = 128;
 /** Query rows one registers-kernel invocation keeps, at most. */
 export const TOPK_MAX_ROWS_PER_INVOCATION = 8;
 
+/** Partial lists the tiled kernel writes per row and split (one per subgroup of 64 lanes). */
+export const TOPK_TILED_LISTS_PER_SPLIT = 4;
+
+/** Query rows one tiled-kernel workgroup scores. */
+export const TOPK_TILED_ROWS_PER_WORKGROUP = 64;
+
 /** Shape of one top-k pass over a key chunk. */
 export interface TopkPassShape {
   /** Query rows bound. */
@@ -45,11 +51,11 @@ export interface TopkPassShape {
  *
  * @example Usage
  * ```ts
- * import { registerRows } from "./topk_programs.ts";
- * console.log(registerRows(32)); // 8
+ * import { topkRegisterRows } from "./topk_programs.ts";
+ * console.log(topkRegisterRows(32)); // 4
  * ```
  */
-export function registerRows(d4: number): number {
+export function topkRegisterRows(d4: number): number {
   return Math.min(TOPK_MAX_ROWS_PER_INVOCATION, Math.floor(TOPK_REGISTER_VEC4S / d4));
 }
 
@@ -133,7 +139,7 @@ export function topkKeysPerBlock(d4: number): number {
 export function topkKeysPerDispatch(d4: number, k: number, maxLoopIterations = 65535): number {
   if (!Number.isFinite(maxLoopIterations)) return Number.MAX_SAFE_INTEGER;
   const budget = Math.ceil(maxLoopIterations / 2);
-  const r = Math.max(1, registerRows(d4));
+  const r = Math.max(1, topkRegisterRows(d4));
   return Math.max(1, Math.floor((budget - r * k) / (1 + r * k)));
 }
 
@@ -151,7 +157,7 @@ export function topkKeysPerDispatch(d4: number, k: number, maxLoopIterations = 6
  * ```
  */
 export function topkRegistersProgram(s: TopkRegistersShape): Program {
-  const r = registerRows(s.d4);
+  const r = topkRegisterRows(s.d4);
   const kb = topkKeysPerBlock(s.d4);
   if (r < 1 || kb < 1) {
     throw new RangeError(
@@ -181,7 +187,7 @@ export function topkRegistersProgram(s: TopkRegistersShape): Program {
 
 /**
  * The workgroup-memory tiled top-k pass (bind queries, keys, partial scores, partial
- * indices). Writes `4 × splits` partial lists per row.
+ * indices). Writes `TOPK_TILED_LISTS_PER_SPLIT × splits` partial lists per row.
  *
  * @param s The pass shape.
  * @returns The program.
@@ -196,7 +202,7 @@ export function topkTiledProgram(s: TopkPassShape): Program {
     shaderKey: "topk_tiled",
     code: tiledCode,
     workgroupSize: 256, // 64 query rows per workgroup
-    workgroups: [Math.ceil(s.nq / 64), s.splits, 1],
+    workgroups: [Math.ceil(s.nq / TOPK_TILED_ROWS_PER_WORKGROUP), s.splits, 1],
     uniformStruct: TILED_PARAMS,
     uniforms: TILED_PARAMS.pack({
       nq: s.nq,
@@ -211,28 +217,43 @@ export function topkTiledProgram(s: TopkPassShape): Program {
   };
 }
 
+/** One merge of partial lists into the running lists (see {@linkcode topkMergeProgram}). */
+export interface TopkMergeShape {
+  /** Rows. */
+  nq: number;
+  /** List length. */
+  k: number;
+  /** Partial lists per row. */
+  lists: number;
+  /** Whether the running lists already hold lists to merge with (false: the first pass). */
+  hasState: boolean;
+}
+
 /**
  * Merges `lists` partial lists per row into the running state lists (bind partial scores,
  * partial indices, state scores, state indices).
  *
- * @param nq Rows.
- * @param k List length.
- * @param lists Partial lists per row.
- * @param hasState Whether the state already holds lists to merge with.
+ * @param s The merge shape.
  * @returns The program.
  *
  * @example Usage
  * ```ts ignore
- * dispatch(gpu, topkMergeProgram(100, 8, 4, false), [partS, partI, stateS, stateI], encoder);
+ * const merge = topkMergeProgram({ nq: 100, k: 8, lists: 4, hasState: false });
+ * dispatch(gpu, merge, [partS, partI, stateS, stateI], encoder);
  * ```
  */
-export function topkMergeProgram(nq: number, k: number, lists: number, hasState: boolean): Program {
+export function topkMergeProgram(s: TopkMergeShape): Program {
   return {
     shaderKey: "topk_merge",
     code: mergeCode,
     workgroupSize: 64,
-    workgroups: workgroupsFor({ workgroupSize: 64 }, nq),
+    workgroups: workgroupsFor({ workgroupSize: 64 }, s.nq),
     uniformStruct: MERGE_PARAMS,
-    uniforms: MERGE_PARAMS.pack({ nq, k, lists, has_state: hasState ? 1 : 0 }),
+    uniforms: MERGE_PARAMS.pack({
+      nq: s.nq,
+      k: s.k,
+      lists: s.lists,
+      has_state: s.hasState ? 1 : 0,
+    }),
   };
 }
