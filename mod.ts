@@ -19,6 +19,7 @@ export { type Matrix, matrix, normalizeRows, sliceRows } from "./src/matrix/matr
 export * from "./src/data/mod.ts";
 export * from "./src/kmeans/mod.ts";
 export * from "./src/topk/mod.ts";
+export * from "./src/labels/mod.ts";
 export * from "./src/ann/mod.ts";
 export * from "./src/loss/mod.ts";
 export * from "./src/model/mod.ts";

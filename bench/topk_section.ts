@@ -7,7 +7,7 @@ import type { Shapes } from "./shapes.ts";
 import { clustered, sliceRows } from "./synthetic.ts";
 import { INSTALL_FAISS, type Python, runPython, TOPK_PEERS_PY } from "./python.ts";
 import { findTorch, torchTopk } from "./torch_peer.ts";
-// topk.ts, not mod.ts: mod.ts reaches apache-arrow (labels_io.ts), and `deno task gpu-check` runs
+// topk.ts, not mod.ts: mod.ts reaches apache-arrow (src/labels), and `deno task gpu-check` runs
 // this section on a machine without npm packages.
 export type TopkModule = typeof import("../src/topk/topk.ts");
 export type AnnModule = typeof import("../src/ann/mod.ts");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readNpy, readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
-import { assignLabels } from "../src/topk/assign.ts";
+import { assignLabels } from "../src/labels/assign_labels.ts";
 import { topk } from "../src/topk/topk.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";

@@ -15,7 +15,7 @@ import {
 } from "../src/gpu/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
-import { assignLabels } from "../src/topk/assign.ts";
+import { assignLabels } from "../src/labels/assign_labels.ts";
 import { topk, uploadTopkKeys } from "../src/topk/topk.ts";
 import { mlcdLoss } from "../src/loss/mlcd_loss.ts";
 import { sampleClasses } from "../src/loss/sample_classes.ts";

@@ -1,28 +1,29 @@
 /**
- * Multi-label assignment (MLCD step 3): exact fused GPU top-k over cluster centers,
- * streaming assignment of embedding shards, and label files.
+ * Exact fused top-k on the GPU: the `k` most similar keys (cluster centers, training
+ * embeddings) of every query row, with the keys resident across query batches. MLCD's
+ * labelling step built on it is `assignLabels` in `src/labels/`.
  *
  * @example Usage
  * ```ts ignore
- * import { assignLabels, topk } from "./mod.ts";
+ * import { topk, uploadTopkKeys } from "./mod.ts";
  * const { indices, scores } = await topk(gpu, queries, centers, { k: 8 });
- * const { indices } = await assignLabels(gpu, ["embeddings/"], centers, { l: 8 });
+ * const index = uploadTopkKeys(gpu, centers);
+ * const batch = await index.search(queries, { k: 8 });
+ * index.destroy();
  * ```
  *
  * @module
  */
-export {
-  topk,
-  type TopkKeys,
-  type TopkKeysOptions,
-  type TopkMetric,
-  type TopkOptions,
-  type TopkResult,
-  type TopkSearchOptions,
-  type TopkTuning,
-  type TopkVariant,
-  uploadTopkKeys,
-} from "./topk.ts";
+export { topk } from "./topk.ts";
+export { uploadTopkKeys } from "./upload_topk_keys.ts";
+export type {
+  TopkKeys,
+  TopkKeysOptions,
+  TopkMetric,
+  TopkOptions,
+  TopkResult,
+  TopkSearchOptions,
+  TopkTuning,
+  TopkVariant,
+} from "./topk_options.ts";
 export { TOPK_MAX_K } from "./topk_programs.ts";
-export * from "./assign.ts";
-export * from "./labels_io.ts";
