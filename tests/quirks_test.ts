@@ -5,6 +5,8 @@ import { chooseAssignKernel } from "../src/kmeans/assign_kernel.ts";
 import { topk, uploadTopkKeys } from "../src/topk/topk.ts";
 import { topkKeysPerDispatch } from "../src/topk/topk_programs.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
+import { batchMatMulRegisters } from "../src/model/_batch_matmul.ts";
+import { tf, tfQuirks, useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 /** Cosine similarities in float64, `q.rows × x.rows`. */
@@ -29,6 +31,9 @@ Deno.test("quirksFor() gives the CPU caps only to the cpu profile", () => {
   assert.equal(gpu.maxLoopIterations, Infinity);
   assert.equal(gpu.maxMacsPerDispatch, Infinity);
   assert.equal(gpu.registersMaxDim, Infinity);
+  assert.equal(cpu.registersMatMulMaxDim, 65_000);
+  assert.ok(cpu.registersMatMulMaxDim < cpu.maxLoopIterations);
+  assert.equal(gpu.registersMatMulMaxDim, Infinity);
   assert.equal(gpu.preferRegisters, false);
   assert.ok(gpu.passesPerSubmit > cpu.passesPerSubmit);
   assert.equal(topkKeysPerDispatch(32, 8, cpu.maxLoopIterations), 992);
@@ -87,3 +92,35 @@ for (const profile of ["cpu", "gpu"] as const) {
     });
   });
 }
+
+Deno.test("batchMatMulRegisters() hands sizes above the bound device's registersMatMulMaxDim to tf.matMul", async () => {
+  const big = 65_001;
+  for (const profile of ["cpu", "gpu"] as const) {
+    const gpu = await testGpu({ quirks: profile });
+    await useTfBackend(gpu);
+    assert.equal(tfQuirks(), gpu.quirks);
+    // The registers kernel is a program of its own, not a tfjs kernel: tf.profile lists
+    // "BatchMatMul" only when the product went to tf.matMul.
+    const kernels = async (m: number, k: number) => {
+      const a = tf.ones([1, m, k]) as tf.Tensor3D, b = tf.ones([1, k, 1]) as tf.Tensor3D;
+      let sum = NaN;
+      const info = await tf.profile(async () => {
+        const y = batchMatMulRegisters(a, b);
+        sum = (await y.data())[0]!;
+        y.dispose();
+      });
+      tf.dispose([a, b]);
+      return { names: info.kernelNames, sum };
+    };
+    const small = await kernels(3, 1000);
+    assert.ok(!small.names.includes("BatchMatMul"), `${profile}: ${small.names}`);
+    assert.equal(small.sum, 1000);
+    const wide = await kernels(1, big);
+    assert.equal(
+      wide.names.includes("BatchMatMul"),
+      profile === "cpu",
+      `${profile}: ${wide.names}`,
+    );
+    if (profile === "cpu") assert.equal(wide.sum, big);
+  }
+});

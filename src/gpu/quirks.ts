@@ -17,6 +17,13 @@ export interface GpuQuirks {
    * stops it: 65,535 on llvmpipe, `Infinity` elsewhere.
    */
   readonly maxLoopIterations: number;
+  /**
+   * Largest size (M, K or N) the registers batched matMul of the ViT's attention takes;
+   * larger products go to `tf.matMul`. 65,000 on CPU adapters: each invocation loops over K,
+   * and llvmpipe silently ends an invocation after 65,535 loop iterations in total (the
+   * margin is for the kernel's other loops); `Infinity` elsewhere.
+   */
+  readonly registersMatMulMaxDim: number;
   /** Passes recorded into one command encoder before it is submitted. */
   readonly passesPerSubmit: number;
   /**
@@ -37,6 +44,7 @@ const PROFILES: Record<GpuProfile, GpuQuirks> = {
   cpu: {
     profile: "cpu",
     maxLoopIterations: 65535,
+    registersMatMulMaxDim: 65_000,
     passesPerSubmit: 64,
     maxMacsPerDispatch: 2 ** 27,
     preferRegisters: true,
@@ -45,6 +53,7 @@ const PROFILES: Record<GpuProfile, GpuQuirks> = {
   gpu: {
     profile: "gpu",
     maxLoopIterations: Infinity,
+    registersMatMulMaxDim: Infinity,
     passesPerSubmit: 256,
     maxMacsPerDispatch: Infinity,
     preferRegisters: false,

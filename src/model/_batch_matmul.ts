@@ -3,7 +3,8 @@
 // matMul (workgroup memory + barriers) is 3-4× slower on these shapes.
 import code from "../../kernels/batch_matmul_registers.wgsl" with { type: "text" };
 import { specialize } from "../gpu/_template.ts";
-import { tf } from "./tf.ts";
+import { quirksFor } from "../gpu/quirks.ts";
+import { tf, tfQuirks } from "./tf.ts";
 
 interface Backend {
   runWebGPUProgram(
@@ -17,8 +18,6 @@ interface Backend {
 const WORKGROUP = 64;
 /** The kernel's uniform fields, all i32, in declaration order (tfjs computes the layout). */
 const UNIFORM_FIELDS = ["batch", "m", "n", "k", "kStart", "kEnd"] as const;
-/** llvmpipe ends a shader invocation's loops after 65,535 iterations in total. */
-const MAX_K = 65_000;
 
 function run(a: tf.Tensor3D, b: tf.Tensor3D, tA: boolean, tB: boolean): tf.Tensor3D {
   const [batch, a1, a2] = a.shape;
@@ -58,7 +57,9 @@ function run(a: tf.Tensor3D, b: tf.Tensor3D, tA: boolean, tB: boolean): tf.Tenso
 /**
  * `op(a) · op(b)` per batch entry, like `tf.matMul(a, b, transposeA, transposeB)` on rank-3
  * tensors of the same batch, with gradients; falls back to `tf.matMul` off the "webgpu"
- * backend or when the inner size exceeds what one kernel invocation may loop over.
+ * backend or when a size exceeds what one kernel invocation may loop over
+ * (`gpu.quirks.registersMatMulMaxDim` of the device bound by `useTfBackend`; the CPU
+ * adapters' cap when none is bound).
  *
  * @param a `[batch, M, K]` (or `[batch, K, M]` with `transposeA`).
  * @param b `[batch, K, N]` (or `[batch, N, K]` with `transposeB`).
@@ -87,7 +88,8 @@ export function batchMatMulRegisters(
     );
   }
   const big = Math.max(...a.shape.slice(1), ...b.shape.slice(1));
-  if (tf.getBackend() !== "webgpu" || big > MAX_K) {
+  const maxDim = (tfQuirks() ?? quirksFor("cpu")).registersMatMulMaxDim;
+  if (tf.getBackend() !== "webgpu" || big > maxDim) {
     return tf.matMul(a, b, transposeA, transposeB);
   }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

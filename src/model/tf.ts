@@ -2,11 +2,12 @@
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { WebGPUBackend } from "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import type { Gpu } from "../gpu/gpu.ts";
+import type { GpuQuirks } from "../gpu/quirks.ts";
 
 export { tf };
 
 let bound: GPUDevice | null = null;
-let boundCpu = false;
+let boundQuirks: GpuQuirks | undefined;
 
 /**
  * Makes tfjs run on the toolkit's own `GPUDevice` (one device for tfjs and the WGSL
@@ -30,7 +31,7 @@ export async function useTfBackend(gpu: Gpu): Promise<typeof tf> {
       3,
     );
     bound = gpu.device;
-    boundCpu = gpu.quirks.preferRegisters;
+    boundQuirks = gpu.quirks;
   }
   await tf.setBackend("webgpu");
   await tf.ready();
@@ -73,5 +74,21 @@ export function tensorBuffer(t: tf.Tensor): { buffer: GPUBuffer; dispose: () => 
  * ```
  */
 export function tfOnCpuAdapter(): boolean {
-  return boundCpu && tf.getBackend() === "webgpu";
+  return (boundQuirks?.preferRegisters ?? false) && tf.getBackend() === "webgpu";
+}
+
+/**
+ * The quirks of the device tfjs was bound to by `useTfBackend`, for ops that size their own
+ * kernels (undefined before the first `useTfBackend`).
+ *
+ * @returns The bound device's `gpu.quirks`, or undefined.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await useTfBackend(gpu);
+ * console.log(tfQuirks()?.registersMatMulMaxDim); // 65000 on lavapipe
+ * ```
+ */
+export function tfQuirks(): GpuQuirks | undefined {
+  return boundQuirks;
 }
