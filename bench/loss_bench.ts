@@ -68,7 +68,7 @@ for (const shape of shapes) {
     baseline: true,
     ...opts,
     async fn() {
-      await mlcdLoss(gpu, { embeddings, centers, positives: s.positives, sampled: s.sampled });
+      await mlcdLoss(gpu, embeddings, centers, s.positives, { sampled: s.sampled });
     },
   });
   // tfjs binds whole tensors: its n × S logits must fit one storage binding (lavapipe:

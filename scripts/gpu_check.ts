@@ -292,7 +292,7 @@ async function checkLoss(gpu: Gpu): Promise<CheckResult> {
   const sampled = sampleClasses(positives, { classes: C, ratio, seed: 3 });
   log(`MLCD loss ${shape} (S=${sampled.length}): GPU forward + backward`);
   const t0 = performance.now();
-  const got = await mlcdLoss(gpu, { embeddings, centers, positives, sampled, perSample: true });
+  const got = await mlcdLoss(gpu, embeddings, centers, positives, { sampled, perSample: true });
   const ms = performance.now() - t0;
   // Every sample's loss and embedding gradient depend on its own row only: check sampled rows
   // as a sub-batch (the gradient of a mean scales with 1 / batch size).

@@ -14,6 +14,21 @@ const ROOT = new URL("../", import.meta.url);
 const INTERNALS = [
   "autoTopkVariant",
   "registerRows",
+  "topkRegisterRows",
+  "topkTiledPlan",
+  "topkTiledPasses",
+  "topkTiledSearch",
+  "topkRegistersPlan",
+  "topkRegistersDispatches",
+  "topkRegistersSearch",
+  "uploadTopkKeyBlocks",
+  "checkTopkKeysOptions",
+  "checkTopkK",
+  "checkTopkRows",
+  "checkGpuMatrixLayout",
+  "gpuMatrixBytesPer",
+  "checkRowIndex",
+  "tfQuirks",
   "topkKeysPerDispatch",
   "topkKeysPerBlock",
   "topkRegistersProgram",
@@ -202,6 +217,21 @@ Deno.test("a positional count where the options go is a TypeError showing the ne
     () => mod.clusterSizes(new Uint32Array(2), 5),
     positional("clusterSizes", "{ k: 100 }"),
   );
+  const positives = new Uint32Array([0, 1, 2]);
+  await assert.rejects(
+    // @ts-expect-error: the old form mlcdLoss(gpu, { embeddings, centers, positives })
+    () => mod.mlcdLoss(gpu, { embeddings: q, centers: keys, positives }),
+    {
+      name: "TypeError",
+      message:
+        /^Expected mlcdLoss\(gpu, embeddings, centers, positives, options\) but found one object/,
+    },
+  );
+  // @ts-expect-error: a scale where the options go
+  await assert.rejects(() => mod.mlcdLoss(gpu, q, keys, positives, 64), {
+    name: "TypeError",
+    message: /^Expected the options of mlcdLoss\(\) to be an object/,
+  });
   const source = { slices: [], rows: 0, cols: 1, globalStart: 0 } as unknown as RowSource;
   // @ts-expect-error: the old form partOf(source, index, count)
   assert.throws(() => mod.partOf(source, 5, 8), positional("partOf", "{ index: 0, count: 4 }"));
@@ -242,8 +272,7 @@ Deno.test("a width that differs between two inputs is a TypeError everywhere", a
     message: "Expected init to be 3 × 4 centroids but found 3 × 5",
   });
   await assert.rejects(
-    () =>
-      mod.mlcdLoss(gpu, { embeddings: x4, centers: c5, positives: randomPositives(12, 2, 3, 3) }),
+    () => mod.mlcdLoss(gpu, x4, c5, randomPositives(12, 2, 3, 3)),
     {
       name: "TypeError",
       message: "Expected centers to have 4 columns like embeddings but found 5",

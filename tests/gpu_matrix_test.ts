@@ -337,11 +337,11 @@ Deno.test("mlcdLoss() gives the same loss and gradients from GpuMatrix embedding
   const embeddings = randomMatrix(n, d, 8), centers = randomMatrix(C, d, 9);
   const positives = randomPositives(n, 3, C, 10);
   const sampled = sampleClasses(positives, { classes: C, ratio: 0.3, seed: 11 });
-  const want = await mlcdLoss(gpu, { embeddings, centers, positives, sampled });
+  const want = await mlcdLoss(gpu, embeddings, centers, positives, { sampled });
   const ge = uploadMatrix(gpu, embeddings, { stride: 12, maxRowsPerChunk: 10 });
   const gc = uploadMatrix(gpu, centers, { maxRowsPerChunk: 64 });
   try {
-    const got = await mlcdLoss(gpu, { embeddings: ge, centers: gc, positives, sampled });
+    const got = await mlcdLoss(gpu, ge, gc, positives, { sampled });
     assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * Math.abs(want.loss));
     assert.ok(maxDiff(got.gradEmbeddings.data, want.gradEmbeddings.data) <= 1e-6);
     assert.ok(maxDiff(got.gradCenters.data, want.gradCenters.data) <= 1e-6);

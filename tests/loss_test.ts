@@ -64,7 +64,8 @@ async function checkCase(c: Case, gpuOptions = {}): Promise<void> {
   if (c.ratio !== undefined) {
     input.sampled = sampleClasses(positives, { classes: c.C, ratio: c.ratio, seed: 7 });
   }
-  const got = await mlcdLoss(gpu, { ...input, embeddings, centers, perSample: true });
+  const { embeddings: _e, centers: _c, positives: _p, ...options } = input;
+  const got = await mlcdLoss(gpu, embeddings, centers, positives, { ...options, perSample: true });
   const ref = mlcdLossReference(input);
   assert.ok(
     Math.abs(got.loss - ref.loss) <= 1e-5 * Math.abs(ref.loss),
@@ -167,9 +168,9 @@ Deno.test("mlcdLoss() has no NaN at scale 128 with aligned and opposite vectors"
   const positives = new Uint32Array([0, 2, 1, 5, 4, 2]);
   for (const marginType of ["arc", "cosine"] as const) {
     for (const loss of ["mlcd", "mlc"] as const) {
-      const input = { embeddings, centers, positives, scale: 128, marginType, loss };
-      const got = await mlcdLoss(gpu, input);
-      const ref = mlcdLossReference(input);
+      const options = { scale: 128, marginType, loss };
+      const got = await mlcdLoss(gpu, embeddings, centers, positives, options);
+      const ref = mlcdLossReference({ embeddings, centers, positives, ...options });
       assert.ok(Number.isFinite(got.loss), `${marginType} ${loss}: loss ${got.loss}`);
       assertFinite(got.gradEmbeddings.data, `${marginType} ${loss} gradEmbeddings`);
       assertFinite(got.gradCenters.data, `${marginType} ${loss} gradCenters`);
@@ -185,11 +186,7 @@ Deno.test("mlcdLoss() gives zero gradients for an all-zero embedding row", async
   const gpu = await testGpu();
   const embeddings = randomMatrix(2, 4, 1);
   embeddings.data.fill(0, 0, 4);
-  const got = await mlcdLoss(gpu, {
-    embeddings,
-    centers: randomMatrix(5, 4, 2),
-    positives: new Uint32Array([0, 1]),
-  });
+  const got = await mlcdLoss(gpu, embeddings, randomMatrix(5, 4, 2), new Uint32Array([0, 1]));
   assert.deepEqual([...got.gradEmbeddings.data.subarray(0, 4)], [0, 0, 0, 0]);
   assert.ok(Number.isFinite(got.loss));
 });
@@ -197,8 +194,10 @@ Deno.test("mlcdLoss() gives zero gradients for an all-zero embedding row", async
 Deno.test("mlcdLoss() throws RangeError naming the offending row and value", async () => {
   const gpu = await testGpu();
   const embeddings = randomMatrix(3, 4, 1), centers = randomMatrix(10, 4, 2);
-  const run = (positives: number[], extra: MlcdLossOptions & { centers?: Matrix } = {}) =>
-    mlcdLoss(gpu, { embeddings, centers, positives: new Uint32Array(positives), ...extra });
+  const run = (positives: number[], extra: MlcdLossOptions & { centers?: Matrix } = {}) => {
+    const { centers: c = centers, ...options } = extra;
+    return mlcdLoss(gpu, embeddings, c, new Uint32Array(positives), options);
+  };
   await assert.rejects(() => run([0, 1, 2, 3, 4, 10]), {
     name: "RangeError",
     message: "Expected positives[5] (row 2) to be a class id in [0, 9] but found 10",
@@ -238,4 +237,36 @@ Deno.test("mlcdLoss() throws RangeError naming the offending row and value", asy
     () => run([0, 1, 2], { centers: { data: new Float32Array(3), rows: 2, cols: 2 } }),
     { name: "TypeError" },
   );
+});
+
+Deno.test("mlcdLoss() refuses the old one-object form and positional options with a TypeError showing the new form", async () => {
+  const gpu = await testGpu();
+  const embeddings = randomMatrix(3, 4, 1), centers = randomMatrix(10, 4, 2);
+  const positives = new Uint32Array([0, 1, 2]);
+  await assert.rejects(
+    // @ts-expect-error: the old form mlcdLoss(gpu, { embeddings, centers, positives, ... })
+    () => mlcdLoss(gpu, { embeddings, centers, positives, scale: 32 }),
+    {
+      name: "TypeError",
+      message:
+        "Expected mlcdLoss(gpu, embeddings, centers, positives, options) but found one object { embeddings, centers, positives, ... } in place of the embeddings",
+    },
+  );
+  await assert.rejects(
+    // @ts-expect-error: a scale where the options go
+    () => mlcdLoss(gpu, embeddings, centers, positives, 32),
+    {
+      name: "TypeError",
+      message:
+        "Expected the options of mlcdLoss() to be an object such as { sampled, scale: 64, margin: 0.3 } but found 32",
+    },
+  );
+  // Without options: the defaults, as the reference computes them.
+  const got = await mlcdLoss(gpu, embeddings, centers, positives);
+  const ref = mlcdLossReference({ embeddings, centers, positives });
+  assert.ok(
+    Math.abs(got.loss - ref.loss) <= 1e-5 * Math.abs(ref.loss),
+    `${got.loss} vs ${ref.loss}`,
+  );
+  assert.equal(got.perSample, undefined);
 });

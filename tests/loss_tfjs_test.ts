@@ -29,7 +29,7 @@ for (
       if (sampling !== false) {
         opts.sampled = sampleClasses(positives, { classes: C, ratio: 0.1, seed: 4 });
       }
-      const ref = await mlcdLoss(gpu, { embeddings: E, centers: W, positives, ...opts });
+      const ref = await mlcdLoss(gpu, E, W, positives, opts);
       const e = tf.tensor2d(E.data, [n, d]), w = tf.tensor2d(W.data, [C, d]);
       const before = tf.memory().numTensors;
       for (const [name, f] of [["op", mlcdLossOp], ["tf", null]] as const) {
@@ -81,4 +81,59 @@ Deno.test("mlcdLossOp() throws RangeError on bad positives", async () => {
     message: "Expected positives.length to be a positive multiple of n = 2 but found 3",
   });
   tf.dispose([e, w]);
+});
+
+Deno.test("mlcdLossOp() and mlcdLossTf() take mlcdLoss's one call shape (mlcdLossTf without the gpu) and refuse others with a TypeError showing it", async () => {
+  const gpu = await testGpu();
+  await useTfBackend(gpu);
+  const E = randomMatrix(3, 4, 1), W = randomMatrix(10, 4, 2);
+  const positives = new Uint32Array([0, 1, 2]);
+  const e = tf.tensor2d(E.data, [3, 4]), w = tf.tensor2d(W.data, [10, 4]);
+  const oneObject = (form: string) => ({
+    name: "TypeError",
+    message:
+      `Expected ${form} but found one object { embeddings, centers, positives, ... } in place of the embeddings`,
+  });
+  try {
+    assert.throws(
+      // @ts-expect-error: one input object
+      () => mlcdLossOp(gpu, { embeddings: e, centers: w, positives }),
+      oneObject("mlcdLossOp(gpu, embeddings, centers, positives, options)"),
+    );
+    assert.throws(
+      // @ts-expect-error: one input object
+      () => mlcdLossTf({ embeddings: e, centers: w, positives }),
+      oneObject("mlcdLossTf(embeddings, centers, positives, options)"),
+    );
+    assert.throws(
+      // @ts-expect-error: mlcdLossTf takes no gpu
+      () => mlcdLossTf(gpu, e, w, positives, {}),
+      {
+        name: "TypeError",
+        message:
+          "Expected mlcdLossTf(embeddings, centers, positives, options), which takes no gpu, but found a Gpu as the first argument",
+      },
+    );
+    const positional = (fn: string) => ({
+      name: "TypeError",
+      message:
+        `Expected the options of ${fn}() to be an object such as { sampled, scale: 64, margin: 0.3 } but found 32`,
+    });
+    // @ts-expect-error: a scale where the options go
+    assert.throws(() => mlcdLossTf(e, w, positives, 32), positional("mlcdLossTf"));
+    // @ts-expect-error: a scale where the options go
+    assert.throws(() => mlcdLossOp(gpu, e, w, positives, 32), positional("mlcdLossOp"));
+    // The one form in all three gives one loss.
+    const options = { scale: 16, marginType: "cosine" } as const;
+    const host = await mlcdLoss(gpu, E, W, positives, options);
+    for (
+      const t of [mlcdLossOp(gpu, e, w, positives, options), mlcdLossTf(e, w, positives, options)]
+    ) {
+      const v = (await t.data())[0]!;
+      t.dispose();
+      assert.ok(Math.abs(v - host.loss) <= 1e-5 * Math.abs(host.loss), `${v} vs ${host.loss}`);
+    }
+  } finally {
+    tf.dispose([e, w]);
+  }
 });

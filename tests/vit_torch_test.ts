@@ -281,7 +281,7 @@ Deno.test({
         }
         const sampled = sampleClasses(positives, { classes: C, ratio: 0.8, seed: 60 + ci });
         const opts = { sampled, ...o };
-        const g = await mlcdLoss(gpu, { embeddings: E, centers: W, positives, ...opts });
+        const g = await mlcdLoss(gpu, E, W, positives, opts);
         // The tfjs op the trainer uses: same kernels through tf.customGrad.
         const et = tf.tensor2d(E.data, [n, d]), wt = tf.tensor2d(W.data, [C, d]);
         const { value, grads } = tf.valueAndGrads((e: tf.Tensor, w: tf.Tensor) =>

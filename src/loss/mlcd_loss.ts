@@ -1,15 +1,16 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { readBack } from "../gpu/buffers.ts";
 import { type GpuMatrix, isGpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
-import { checkFinite, checkMatrix } from "../matrix/matrix.ts";
+import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { prepareLoss } from "./_prepare.ts";
 import { runLossGpu } from "./_mlcd_gpu.ts";
-import type { MlcdLossInput, MlcdLossResult } from "./mlcd_loss_options.ts";
+import { checkLossCall } from "./_call_shape.ts";
+import type { MlcdLossGpuOptions, MlcdLossResult } from "./mlcd_loss_options.ts";
 
 export type {
   LossKind,
   MarginType,
-  MlcdLossInput,
+  MlcdLossGpuOptions,
   MlcdLossOptions,
   MlcdLossResult,
 } from "./mlcd_loss_options.ts";
@@ -25,25 +26,40 @@ export type {
  * `L = log(1 + Σ_P exp(−s·φ(cos θ_p))) + log(1 + Σ_N exp(s·cos θ_j))`; the reported loss
  * is the batch mean. All-zero rows get zero gradients.
  *
+ * The embeddings and centers may be host matrices or `GpuMatrix`es already on the GPU (any
+ * stride, f32 or f16; read in place, the sampled centers gathered on the GPU; their values are
+ * taken as finite, as `uploadMatrix` checked them).
+ *
  * @param gpu The GPU context.
- * @param input Embeddings, centers, positives and the {@linkcode MlcdLossOptions}. The
- * embeddings and centers may be host matrices or `GpuMatrix`es already on the GPU (any stride,
- * f32 or f16; read in place, the sampled centers gathered on the GPU; their values are taken
- * as finite, as `uploadMatrix` checked them).
+ * @param embeddings Raw (not normalised) embeddings, `n × d`, on the host or on the GPU.
+ * @param centers Raw (not normalised) class centers, `C × d`, on the host or on the GPU.
+ * @param positives Positive class ids, `n × l` row-major (`l = positives.length / n`),
+ * distinct per row.
+ * @param options The loss's {@linkcode MlcdLossOptions} (`sampled`, `scale`, `margin`,
+ * `marginType`, `loss`) and `perSample` ({@linkcode MlcdLossGpuOptions}).
  * @returns The mean loss, the gradients and, on request, the per-sample losses.
- * @throws {TypeError} On shape mismatches (centers' width, positives' length, array types).
+ * @throws {TypeError} On shape mismatches (centers' width, positives' length, array types),
+ * options that are not an object, or the removed one-object form
+ * `mlcdLoss(gpu, { embeddings, centers, positives, ... })` (the message shows the new form).
  * @throws {RangeError} On positives out of range, not sampled or repeated in a row, bad
  * options; the message names the row and value.
  *
  * @example Usage
  * ```ts ignore
- * const { loss, gradEmbeddings, gradCenters } = await mlcdLoss(gpu, {
- *   embeddings, centers, positives, sampled: sampleClasses(positives, { classes: centers.rows, ratio: 0.1, seed: 1 }),
- * });
+ * const sampled = sampleClasses(positives, { classes: centers.rows, ratio: 0.1, seed: 1 });
+ * const { loss, gradEmbeddings, gradCenters } = await mlcdLoss(
+ *   gpu, embeddings, centers, positives, { sampled },
+ * );
  * ```
  */
-export async function mlcdLoss(gpu: Gpu, input: MlcdLossInput): Promise<MlcdLossResult> {
-  const { embeddings, centers, positives } = input;
+export async function mlcdLoss(
+  gpu: Gpu,
+  embeddings: Matrix | GpuMatrix,
+  centers: Matrix | GpuMatrix,
+  positives: Uint32Array,
+  options: MlcdLossGpuOptions = {},
+): Promise<MlcdLossResult> {
+  checkLossCall("mlcdLoss", embeddings, options);
   if (!isGpuMatrix(embeddings)) checkMatrix(embeddings, "embeddings");
   if (!isGpuMatrix(centers)) checkMatrix(centers, "centers");
   const prep = prepareLoss(
@@ -52,7 +68,7 @@ export async function mlcdLoss(gpu: Gpu, input: MlcdLossInput): Promise<MlcdLoss
     centers.rows,
     centers.cols,
     positives,
-    input,
+    options,
   );
   if (!isGpuMatrix(centers)) checkFinite(centers, "centers");
   const { n, d, C, sampled } = prep;
@@ -97,7 +113,7 @@ export async function mlcdLoss(gpu: Gpu, input: MlcdLossInput): Promise<MlcdLoss
       gradEmbeddings: { data: new Float32Array(ge!), rows: n, cols: d },
       gradCenters: { data: gradC, rows: C, cols: d },
     };
-    if (input.perSample) result.perSample = perSample;
+    if (options.perSample) result.perSample = perSample;
     return result;
   } finally {
     out.destroy();

@@ -1,4 +1,3 @@
-import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 
 /** Margin applied to the positives' cosines: ArcFace (`"arc"`) or additive cosine (`"cosine"`). */
@@ -31,14 +30,8 @@ export interface MlcdLossOptions {
   loss?: LossKind;
 }
 
-/** Input of {@linkcode mlcdLoss}. */
-export interface MlcdLossInput extends MlcdLossOptions {
-  /** Raw (not normalised) embeddings, `n × d`, on the host or already on the GPU. */
-  embeddings: Matrix | GpuMatrix;
-  /** Raw (not normalised) class centers, `C × d`, on the host or already on the GPU. */
-  centers: Matrix | GpuMatrix;
-  /** Positive class ids, `n × l` row-major (`l = positives.length / n`), distinct per row. */
-  positives: Uint32Array;
+/** Options of {@linkcode mlcdLoss}: the loss's {@linkcode MlcdLossOptions} and what to return. */
+export interface MlcdLossGpuOptions extends MlcdLossOptions {
   /** Also return every sample's loss. @default {false} */
   perSample?: boolean;
 }

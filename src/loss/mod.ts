@@ -7,9 +7,9 @@
  * ```ts ignore
  * import { mlcdLoss, sampleClasses } from "./mod.ts";
  * const sampled = sampleClasses(positives, { classes: centers.rows, ratio: 0.1, seed: step });
- * const { loss, gradEmbeddings, gradCenters } = await mlcdLoss(gpu, {
- *   embeddings, centers, positives, sampled,
- * });
+ * const { loss, gradEmbeddings, gradCenters } = await mlcdLoss(
+ *   gpu, embeddings, centers, positives, { sampled },
+ * );
  * ```
  *
  * @module

@@ -3,6 +3,7 @@ import { tensorBuffer, tf } from "../model/tf.ts";
 import { gpuMatrixView } from "../gpu/gpu_matrix.ts";
 import { prepareLoss } from "./_prepare.ts";
 import { runLossGpu } from "./_mlcd_gpu.ts";
+import { checkLossCall } from "./_call_shape.ts";
 import type { MlcdLossOptions } from "./mlcd_loss_options.ts";
 
 /**
@@ -21,13 +22,14 @@ import type { MlcdLossOptions } from "./mlcd_loss_options.ts";
  * @param positives Positive class ids, `n × l` row-major.
  * @param options The {@linkcode MlcdLossOptions}.
  * @returns The mean loss, a scalar on the GPU.
- * @throws {RangeError} Like `mlcdLoss` on bad shapes or ids.
+ * @throws {TypeError} Like `mlcdLoss` on bad shapes, options or call forms.
+ * @throws {RangeError} Like `mlcdLoss` on bad ids or option values.
  *
  * @example Usage
  * ```ts ignore
  * const tf = await useTfBackend(gpu);
  * const opt = tf.train.adam(1e-3);
- * opt.minimize(() => mlcdLossOp(gpu, model.apply(x) as tf.Tensor2D, centers, positives));
+ * opt.minimize(() => mlcdLossOp(gpu, model.apply(x) as tf.Tensor2D, centers, positives, { sampled }));
  * ```
  */
 export function mlcdLossOp(
@@ -37,6 +39,7 @@ export function mlcdLossOp(
   positives: Uint32Array,
   options: MlcdLossOptions = {},
 ): tf.Scalar {
+  checkLossCall("mlcdLossOp", embeddings, options);
   const [n, d] = shape2(embeddings, "embeddings");
   const [C, dc] = shape2(centers, "centers");
   const prep = prepareLoss(n, d, C, dc, positives, options);
@@ -82,14 +85,17 @@ export function mlcdLossOp(
 /**
  * The same loss written in plain tfjs ops (normalise, matMul, margin, masked
  * log-sum-exps), differentiated by tfjs autograd: the peer of {@linkcode mlcdLossOp} in
- * the benchmark and a cross-check in the tests. Materialises the `n × S` logits.
+ * the benchmark and a cross-check in the tests. Materialises the `n × S` logits. The same
+ * call shape as {@linkcode mlcdLossOp} without the `gpu` (tfjs runs on its own backend).
  *
  * @param embeddings Raw embeddings, `[n, d]`.
  * @param centers Raw class centers, `[C, d]`.
  * @param positives Positive class ids, `n × l` row-major.
  * @param options The {@linkcode MlcdLossOptions}.
  * @returns The mean loss as a scalar tensor.
- * @throws {RangeError} Like `mlcdLoss` on bad shapes or ids.
+ * @throws {TypeError} Like `mlcdLoss` on bad shapes, options or call forms (a `Gpu` passed
+ * first: this op takes none).
+ * @throws {RangeError} Like `mlcdLoss` on bad ids or option values.
  *
  * @example Usage
  * ```ts ignore
@@ -102,6 +108,7 @@ export function mlcdLossTf(
   positives: Uint32Array,
   options: MlcdLossOptions = {},
 ): tf.Scalar {
+  checkLossCall("mlcdLossTf", embeddings, options);
   const [n, d] = shape2(embeddings, "embeddings");
   const [C, dc] = shape2(centers, "centers");
   const prep = prepareLoss(n, d, C, dc, positives, options);
