@@ -2,7 +2,7 @@
 // native addon).
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { checkOptionsObject } from "../_options.ts";
-import type { TopkMetric, TopkResult } from "../topk/topk.ts";
+import type { TopkMetric, TopkResult } from "../topk/topk_options.ts";
 
 /** The message thrown when hnswlib-node's native addon cannot be loaded. */
 export const HNSW_MISSING_MESSAGE =
