@@ -21,7 +21,7 @@ import {
 import { checkOutputFiles, type OutputFile } from "./_paths.ts";
 import { checkRows } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
-import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/shards.ts";
+import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/embedding_files.ts";
 import { assignLabels } from "../topk/assign.ts";
 import { scoresPath, writeLabels } from "../topk/labels_io.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";

@@ -45,7 +45,7 @@ export {
   writeArrowKeys,
   writeArrowLabels,
 } from "./arrow.ts";
-export * from "./shards.ts";
+export * from "./embedding_files.ts";
 export * from "./row_source.ts";
 export * from "./mnist.ts";
 export {
