@@ -16,7 +16,7 @@ import { parseShardSpec, partStem } from "./_shard.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
 import { metadataPathOf, readEmbeddingKeys } from "../data/clip_layout.ts";
-import { readEmbeddings } from "../data/shards.ts";
+import { readEmbeddings } from "../data/embedding_files.ts";
 import { writeNpy } from "../data/npy.ts";
 import { writeArrowLabels } from "../data/arrow.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";

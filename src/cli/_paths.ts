@@ -4,7 +4,7 @@
 // exists (not a file) and is writable. Stale temporary files of the outputs are removed.
 import { basename, dirname, resolve } from "node:path";
 import { atomicPath, removeStaleTemps } from "../data/atomic.ts";
-import { EMBEDDING_EXTENSIONS } from "../data/shards.ts";
+import { EMBEDDING_EXTENSIONS } from "../data/embedding_files.ts";
 import { progress, UsageError } from "./_cli.ts";
 
 /** One output file of a command, with the flag that named it (for messages). */

@@ -21,9 +21,9 @@ import {
 import { checkOutputFiles, type OutputFile } from "./_paths.ts";
 import { checkRows } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
-import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/shards.ts";
-import { assignLabels } from "../topk/assign.ts";
-import { scoresPath, writeLabels } from "../topk/labels_io.ts";
+import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/embedding_files.ts";
+import { assignLabels } from "../labels/assign_labels.ts";
+import { scoresPath, writeLabels } from "../labels/write_labels.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";

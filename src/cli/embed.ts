@@ -16,7 +16,7 @@ import { writeArrowKeys } from "../data/arrow.ts";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";
 import { streamImageBatches } from "../data/image_loader.ts";
 import { writeNpy } from "../data/npy.ts";
-import { listEmbeddingFiles, streamEmbeddings } from "../data/shards.ts";
+import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { embed } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";

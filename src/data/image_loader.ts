@@ -1,30 +1,19 @@
 /**
  * The streaming image loader behind `train`, `eval` and `embed`: WebDataset shards or image
- * folders are indexed once (keys only), then read in a seeded order, decoded and augmented by
- * sharp in a bounded pool, and handed out as batches through a prefetch queue of a few
- * batches. The images in memory are the shuffle buffer, the pool and the queue, whatever the
+ * folders are indexed once (keys only, `image_index.ts`), then read in a seeded order (the
+ * private `_sample_order.ts`), decoded and augmented by sharp in a bounded pool, and handed out
+ * as batches through a prefetch queue of a few batches. The images in memory are the shuffle buffer, the pool and the queue, whatever the
  * dataset size; the index holds only the sample keys.
  *
  * @module
  */
 
-import { IMAGE_EXTENSIONS, listImages, transformImage } from "../model/images.ts";
-import { mixSeed, permutation, Rng } from "../random/rng.ts";
-import { isShardInput, listShards, readShard, type WebDatasetError } from "./webdataset.ts";
+import { transformImage } from "../model/images.ts";
+import { mixSeed, Rng } from "../random/rng.ts";
+import type { ImageIndex } from "./image_index.ts";
+import { epochSamples, type Pending } from "./_sample_order.ts";
 
-/** The samples of an image input set, in read order (shards by name, members in tar order). */
-export interface ImageIndex {
-  /** Where the images come from. */
-  kind: "shards" | "files";
-  /** Shard paths (`kind: "shards"`) or image files (`kind: "files"`), in read order. */
-  sources: string[];
-  /** Sample keys in read order; a sample's position here is its ordinal. */
-  keys: string[];
-  /** Ordinal of the first sample of every source (`sources.length + 1` entries). */
-  starts: number[];
-  /** Damaged shards met while indexing (the rest of each is skipped). */
-  errors: WebDatasetError[];
-}
+export { type ImageIndex, indexImages } from "./image_index.ts";
 
 /** One batch of decoded images. */
 export interface ImageBatch {
@@ -87,143 +76,6 @@ export interface StreamImageBatchesOptions {
   prefetch?: number;
   /** Called for every skipped (corrupt) sample. @default {undefined} */
   onSkip?: (s: SkippedSample) => void;
-}
-
-function keyOfFile(input: string, file: string): string {
-  const rel = file.startsWith(input + "/") ? file.slice(input.length + 1) : file.split("/").pop()!;
-  return rel.replace(/\.[^./]+$/, "");
-}
-
-function imageExt(files: Map<string, Uint8Array>): string | undefined {
-  for (const e of files.keys()) if (IMAGE_EXTENSIONS.includes(`.${e}`)) return e;
-  return undefined;
-}
-
-/**
- * Indexes image inputs: WebDataset shards (directories of `.tar`, `.tar` files, brace patterns)
- * are read once for their member names, image folders are listed. Samples without an image
- * member are left out.
- *
- * @param inputs Shard sources or image files/directories.
- * @param options `onError` for damaged shards (the index keeps what was read before the damage);
- * `onShard` after every shard with shards done, shards in all and samples so far.
- * @returns The index.
- *
- * @example Usage
- * ```ts ignore
- * const index = await indexImages(["shards/"]);
- * console.log(index.keys.length);
- * ```
- */
-export async function indexImages(
-  inputs: string[],
-  options: {
-    onError?: (e: WebDatasetError) => void;
-    onShard?: (done: number, total: number, samples: number) => void;
-  } = {},
-): Promise<ImageIndex> {
-  const keys: string[] = [], starts: number[] = [0], errors: WebDatasetError[] = [];
-  if (await isShardInput(inputs)) {
-    const sources = await listShards(inputs);
-    for (const s of sources) {
-      for await (
-        const smp of readShard(s, {
-          namesOnly: true,
-          onError: (e) => {
-            errors.push(e);
-            options.onError?.(e);
-          },
-        })
-      ) if (imageExt(smp.files)) keys.push(smp.key);
-      starts.push(keys.length);
-      options.onShard?.(starts.length - 1, sources.length, keys.length);
-    }
-    return { kind: "shards", sources, keys, starts, errors };
-  }
-  const sources: string[] = [];
-  for (const i of inputs) {
-    const dir = i.replace(/\/+$/, "");
-    for (const f of await listImages([dir])) {
-      sources.push(f);
-      keys.push(keyOfFile(dir, f));
-      starts.push(keys.length);
-    }
-  }
-  if (sources.length === 0) {
-    throw new RangeError(
-      `Expected .tar shards or jpg/png/webp images in ${inputs.join(", ")} but found none`,
-    );
-  }
-  return { kind: "files", sources, keys, starts, errors };
-}
-
-interface Pending {
-  ordinal: number;
-  key: string;
-  source: string;
-  bytes: Uint8Array | (() => Promise<Uint8Array>);
-}
-
-/** The epoch's sample order, as encoded bytes (shards) or loaders (files); nothing decoded. */
-async function* epochSamples(
-  index: ImageIndex,
-  o: StreamImageBatchesOptions,
-  onSkip: (s: SkippedSample) => void,
-): AsyncGenerator<Pending> {
-  const seed = o.seed ?? 1, epoch = o.epoch ?? 0, include = o.include ?? (() => true);
-  if (index.kind === "files") {
-    const n = index.sources.length;
-    const order = o.train ? permutation(n, mixSeed(seed, 201, epoch)) : null;
-    for (let i = 0; i < n; i++) {
-      const ord = order ? order[i]! : i;
-      if (!include(ord)) continue;
-      const file = index.sources[ord]!;
-      yield { ordinal: ord, key: index.keys[ord]!, source: file, bytes: () => Deno.readFile(file) };
-    }
-    return;
-  }
-  const shardOrder = o.train
-    ? permutation(index.sources.length, mixSeed(seed, 202, epoch))
-    : Uint32Array.from(index.sources.keys());
-  const rng = new Rng(mixSeed(seed, 203, epoch));
-  const cap = o.train ? Math.max(1, o.shuffleBuffer ?? 1000) : 1;
-  const buf: Pending[] = [];
-  for (const si of shardOrder) {
-    const shard = index.sources[si]!;
-    let ord = index.starts[si]!;
-    const end = index.starts[si + 1]!;
-    for await (
-      const smp of readShard(shard, {
-        onError: (e) => onSkip({ key: e.member ?? shard, source: shard, message: e.message }),
-      })
-    ) {
-      const ext = imageExt(smp.files);
-      if (!ext) continue;
-      if (ord >= end) break; // the shard changed since it was indexed
-      const p: Pending = { ordinal: ord, key: smp.key, source: shard, bytes: smp.files.get(ext)! };
-      ord++;
-      if (!include(p.ordinal)) continue;
-      if (cap === 1) {
-        yield p;
-        continue;
-      }
-      buf.push(p);
-      if (buf.length >= cap) {
-        const j = rng.int(buf.length);
-        const out = buf[j]!;
-        buf[j] = buf[buf.length - 1]!;
-        buf.pop();
-        yield out;
-      }
-    }
-  }
-  while (buf.length) {
-    const j = rng.int(buf.length);
-    const out = buf[j]!;
-    buf[j] = buf[buf.length - 1]!;
-    buf.pop();
-    yield out;
-  }
 }
 
 /**
@@ -292,7 +144,13 @@ export async function* streamImageBatches(
     wake = undefined;
   };
   const producer = (async () => {
-    const src = epochSamples(index, options, onSkip);
+    const src = epochSamples(index, {
+      train: !!options.train,
+      seed,
+      epoch,
+      shuffleBuffer: options.shuffleBuffer ?? 1000,
+      include: options.include ?? (() => true),
+    }, onSkip);
     try {
       let pos = 0, made = 0;
       let group: Pending[] = [];

@@ -1,6 +1,7 @@
 /**
- * Data files: `.npy` and Arrow IPC embeddings, sharded directories, atomic writes and the
- * MNIST digits used by the demo.
+ * Data files: `.npy` and Arrow IPC embeddings (one file or directories of them, read whole,
+ * streamed, or as a row source), WebDataset shards (`.tar`) and image folders, atomic writes and
+ * the MNIST digits used by the demo.
  *
  * @example Usage
  * ```ts
@@ -45,7 +46,7 @@ export {
   writeArrowKeys,
   writeArrowLabels,
 } from "./arrow.ts";
-export * from "./shards.ts";
+export * from "./embedding_files.ts";
 export * from "./row_source.ts";
 export * from "./mnist.ts";
 export {

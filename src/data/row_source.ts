@@ -1,15 +1,22 @@
 /**
- * Row sources: a row-addressable view over embedding shards (`.npy`, Arrow) that is never read
+ * Row sources: a row-addressable view over embedding files (`.npy`, Arrow) that is never read
  * whole. Open one from files and directories, split it into deterministic contiguous parts,
- * stream its rows in batches, or gather a sorted set of rows (a training sample).
+ * stream its rows in batches, or gather a sorted set of rows (a training sample). The rows are
+ * read by the same private engine (`_file_rows.ts`) as `embedding_files.ts`'s path-level
+ * `readEmbeddings` and `streamEmbeddings`.
  *
  * @module
  */
 
 import type { Matrix } from "../matrix/matrix.ts";
-import { type NpyHeader, npyMatrixShape, readNpyFileHeader, readNpyRows } from "./npy.ts";
-import { listEmbeddingFiles } from "./shards.ts";
-import { isNpy, planShards } from "./_shard_plan.ts";
+import { listEmbeddingFiles } from "./embedding_files.ts";
+import {
+  checkBatchRows,
+  gatherFileRows,
+  openFileRows,
+  readFileSet,
+  streamFileRows,
+} from "./_file_rows.ts";
 import { checkOptionsObject } from "../_options.ts";
 
 /**
@@ -32,8 +39,9 @@ export interface FileSlice {
 }
 
 /**
- * A row-addressable view over embedding shards that is never read whole. Rows are numbered in
- * the concatenation of its slices.
+ * A row-addressable view over embedding files that is never read whole: what out-of-core
+ * k-means and the scale-out jobs take as input. Rows are numbered in the concatenation of its
+ * slices.
  *
  * @example Usage
  * ```ts
@@ -92,13 +100,12 @@ export async function openRowSource(
     onFile?: (file: string, rows: number, dtype: string) => void;
   } = {},
 ): Promise<RowSource> {
-  const shards = await planShards(await listEmbeddingFiles(inputs), options.column);
-  for (const s of shards) options.onFile?.(s.file, s.rows, s.dtype);
-  const slices = shards.map((s) => ({ file: s.file, rowStart: 0, rowEnd: s.rows }));
+  const set = await readFileSet(await listEmbeddingFiles(inputs), options.column);
+  for (const s of set.shapes) options.onFile?.(s.file, s.rows, s.dtype);
   const source: RowSource = {
-    slices,
-    rows: shards.reduce((a, s) => a + s.rows, 0),
-    cols: shards[0]!.cols,
+    slices: set.ranges,
+    rows: set.rows,
+    cols: set.layout.cols,
     globalStart: 0,
   };
   if (options.column !== undefined) source.column = options.column;
@@ -184,35 +191,11 @@ export interface RowBatch {
   fileRow: number;
 }
 
-/** Decodes an Arrow file and checks its width against the source. */
-async function decodeArrow(source: RowSource, file: string): Promise<Matrix> {
-  const options = source.column === undefined ? {} : { column: source.column };
-  const { decodeArrowEmbeddings } = await import("./arrow.ts"); // lazy: npm only for Arrow input
-  const m = decodeArrowEmbeddings(await Deno.readFile(file), { ...options, name: file });
-  if (m.cols !== source.cols) {
-    throw new TypeError(
-      `Expected every embedding file to have ${source.cols} columns but found ${m.cols} in ${file}`,
-    );
-  }
-  return m;
-}
-
-/** Opens a `.npy` file of the source and checks its width. */
-async function openNpy(source: RowSource, file: string) {
-  const handle = await Deno.open(file);
-  try {
-    const header = await readNpyFileHeader(handle, file);
-    const { cols } = npyMatrixShape(header, file);
-    if (cols !== source.cols) {
-      throw new TypeError(
-        `Expected every embedding file to have ${source.cols} columns but found ${cols} in ${file}`,
-      );
-    }
-    return { handle, header };
-  } catch (error) {
-    handle.close();
-    throw error;
-  }
+/** The width and Arrow column every file of the source must have. */
+function layoutOf(source: RowSource): { cols: number; column?: string } {
+  return source.column === undefined
+    ? { cols: source.cols }
+    : { cols: source.cols, column: source.column };
 }
 
 /**
@@ -248,72 +231,13 @@ export async function* streamRows(
 ): AsyncGenerator<RowBatch> {
   checkSource(source);
   const batchRows = options.batchRows ?? 65536;
-  if (!Number.isInteger(batchRows) || batchRows < 1) {
-    throw new RangeError(`Expected batchRows to be a positive integer but found ${batchRows}`);
-  }
-  const cols = source.cols;
-  // With `reuse`, .npy batches are read into two alternating buffers (no garbage per batch).
-  const pool = options.reuse ? [0, 1].map(() => new Float32Array(0)) : null;
-  let turn = 0;
-  const target = (values: number): Float32Array | undefined => {
-    if (!pool) return undefined;
-    const i = turn++ % 2;
-    if (pool[i]!.length < values) {
-      pool[i] = new Float32Array(Math.min(batchRows, source.rows) * cols);
-    }
-    return pool[i]!.subarray(0, values);
-  };
-  let rowStart = 0;
-  for (const slice of source.slices) {
-    const { file } = slice;
-    if (slice.rowEnd <= slice.rowStart) continue;
-    if (await isNpy(file)) {
-      const { handle, header } = await openNpy(source, file);
-      try {
-        for (let r = slice.rowStart; r < slice.rowEnd; r += batchRows) {
-          const n = Math.min(batchRows, slice.rowEnd - r);
-          const data = await readNpyRows(handle, header, r, n, target(n * cols), file);
-          yield {
-            matrix: { data, rows: n, cols },
-            rowStart: rowStart + r - slice.rowStart,
-            file,
-            fileRow: r,
-          };
-        }
-      } finally {
-        handle.close();
-      }
-    } else {
-      const m = await decodeArrow(source, file);
-      checkRange(slice, m.rows);
-      for (let r = slice.rowStart; r < slice.rowEnd; r += batchRows) {
-        const n = Math.min(batchRows, slice.rowEnd - r);
-        const data = pool
-          ? m.data.subarray(r * cols, (r + n) * cols)
-          : m.data.slice(r * cols, (r + n) * cols);
-        yield {
-          matrix: { data, rows: n, cols },
-          rowStart: rowStart + r - slice.rowStart,
-          file,
-          fileRow: r,
-        };
-      }
-    }
-    rowStart += slice.rowEnd - slice.rowStart;
-  }
+  checkBatchRows(batchRows);
+  yield* streamFileRows(source.slices, layoutOf(source), {
+    batchRows,
+    reuse: options.reuse ?? false,
+    rows: source.rows,
+  });
 }
-
-function checkRange(slice: FileSlice, rows: number): void {
-  if (slice.rowEnd > rows) {
-    throw new RangeError(
-      `Expected ${slice.file} to hold at least ${slice.rowEnd} rows but found ${rows}`,
-    );
-  }
-}
-
-/** Largest contiguous block a gather reads at once, and the largest gap it reads through. */
-const GATHER_BLOCK_BYTES = 4 << 20;
-const GATHER_GAP_BYTES = 256 << 10;
 
 /**
  * Gathers the given rows of the source into one matrix, reading only what is needed: `.npy`
@@ -355,7 +279,7 @@ export async function gatherRows(source: RowSource, rows: Uint32Array): Promise<
       );
     }
   }
-  const cols = source.cols;
+  const cols = source.cols, layout = layoutOf(source);
   const out = new Float32Array(rows.length * cols);
   let i = 0; // next wanted row
   let at = 0; // source index of the slice's first row
@@ -366,70 +290,11 @@ export async function gatherRows(source: RowSource, rows: Uint32Array): Promise<
       const first = i;
       while (i < rows.length && rows[i]! < end) i++;
       const want = rows.subarray(first, i);
-      const file = slice.file;
       const base = slice.rowStart - at; // file row = source row + base
-      if (await isNpy(file)) {
-        const { handle, header } = await openNpy(source, file);
-        try {
-          await gatherNpy(handle, header, file, want, base, cols, out, first);
-        } finally {
-          handle.close();
-        }
-      } else {
-        const m = await decodeArrow(source, file);
-        checkRange(slice, m.rows);
-        for (let j = 0; j < want.length; j++) {
-          const r = want[j]! + base;
-          out.set(m.data.subarray(r * cols, (r + 1) * cols), (first + j) * cols);
-        }
-      }
+      using file = await openFileRows(slice.file, layout, slice.rowEnd);
+      await gatherFileRows(file, want, base, cols, out, first);
     }
     at = end;
   }
   return { data: out, rows: rows.length, cols };
-}
-
-async function gatherNpy(
-  handle: Deno.FsFile,
-  header: NpyHeader,
-  file: string,
-  want: Uint32Array,
-  base: number,
-  cols: number,
-  out: Float32Array,
-  outRow: number,
-): Promise<void> {
-  const rowBytes = cols * 4;
-  const maxBlock = Math.max(1, Math.floor(GATHER_BLOCK_BYTES / rowBytes));
-  const maxGap = Math.floor(GATHER_GAP_BYTES / rowBytes);
-  let scratch: Float32Array | undefined;
-  let j = 0;
-  while (j < want.length) {
-    // A block of wanted rows [j, e) whose file rows span at most maxBlock rows with small gaps.
-    const lo = want[j]! + base;
-    let e = j + 1, consecutive = true;
-    while (
-      e < want.length && want[e]! + base - lo < maxBlock &&
-      want[e]! - want[e - 1]! <= maxGap + 1
-    ) {
-      if (want[e]! !== want[e - 1]! + 1) consecutive = false;
-      e++;
-    }
-    const span = want[e - 1]! + base - lo + 1;
-    if (consecutive) {
-      // Consecutive rows (or one): read straight into the output.
-      const dest = out.subarray((outRow + j) * cols, (outRow + e) * cols);
-      await readNpyRows(handle, header, lo, span, dest, file);
-      j = e;
-      continue;
-    }
-    scratch ??= new Float32Array(maxBlock * cols);
-    const block = scratch.subarray(0, span * cols);
-    await readNpyRows(handle, header, lo, span, block, file);
-    for (let t = j; t < e; t++) {
-      const r = want[t]! + base - lo;
-      out.set(block.subarray(r * cols, (r + 1) * cols), (outRow + t) * cols);
-    }
-    j = e;
-  }
 }

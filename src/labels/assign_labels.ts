@@ -1,7 +1,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { checkGpuRows, type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import { checkMatrix, checkRows, type Matrix, sliceRows } from "../matrix/matrix.ts";
-import { listEmbeddingFiles, streamEmbeddings } from "../data/shards.ts";
+import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { readNpyHeader } from "../data/npy.ts";
 import { scanArrowEmbeddings } from "../data/arrow.ts";
 import type { TopkMetric, TopkVariant } from "../topk/topk_options.ts";

@@ -1,7 +1,7 @@
 // Loads a training/eval input set named on the command line: "mnist", embedding files
 // (.npy / Arrow, files or directories) or a directory of images.
 import { loadMnist } from "../data/mnist.ts";
-import { readEmbeddings } from "../data/shards.ts";
+import { readEmbeddings } from "../data/embedding_files.ts";
 import { readNpyArray } from "../data/npy.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { listImages } from "../model/images.ts";

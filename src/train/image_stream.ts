@@ -1,7 +1,7 @@
 // Streams augmented image batches with their positives into train(): the bridge between the
 // image loader (WebDataset shards or folders) and the trainer, and the key join of labels.
 import { type ImageIndex, type SkippedSample, streamImageBatches } from "../data/image_loader.ts";
-import type { TrainBatch, TrainStream } from "./trainer.ts";
+import type { TrainBatch, TrainStream } from "./train_data.ts";
 
 /** How a label table matched the samples of an {@linkcode ImageIndex}. */
 export interface LabelJoin {

@@ -1,70 +1,23 @@
 // The MLCD training loop: encoder + learnable class centers, Partial-FC sampling, AdamW,
-// progress, JSONL metrics, checkpoints and exact resume.
+// progress, JSONL metrics, checkpoints and exact resume. The loop is here; its parts are
+// private to src/train: the model and one step (_train_model.ts), each step's batch
+// (_train_batches.ts), and the run's state in its checkpoint (_train_state.ts).
 import type { Gpu } from "../gpu/gpu.ts";
-import type { Matrix } from "../matrix/matrix.ts";
 import { type GpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
-import { residentRows } from "../model/_resident_rows.ts";
-import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
-import { vitDecays } from "../model/vit.ts";
-import { tf, useTfBackend } from "../model/tf.ts";
-import { AdamW, learningRate } from "./adamw.ts";
-import { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { TOOLKIT_VERSION } from "../version.ts";
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "./config.ts";
-import { mixSeed, permutation, Rng } from "../random/rng.ts";
-import type { NamedTensor } from "./safetensors.ts";
+import type { Encoder } from "../model/encoder.ts";
+import { type tf, useTfBackend } from "../model/tf.ts";
+import { learningRate } from "./adamw.ts";
+import type { CheckpointManifest } from "./checkpoint.ts";
+import type { TrainConfig } from "./config.ts";
+import { mixSeed, Rng } from "../random/rng.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
-import { mlcdLossOp } from "../loss/tfjs_op.ts";
 import { truncateMetrics } from "./_run_dir.ts";
+import type { TrainData } from "./train_data.ts";
+import { checkPositives, openStepBatches } from "./_train_batches.ts";
+import { createTrainModel, trainStep } from "./_train_model.ts";
+import { restoreTrainState, saveTrainState } from "./_train_state.ts";
 
-/** One training batch from a {@linkcode TrainStream}. */
-export interface TrainBatch {
-  /** `rows × inputDim` flattened inputs. */
-  x: Float32Array;
-  /** `rows × l` positive class ids. */
-  positives: Uint32Array;
-  /** Rows in the batch (at most the batch size; 0 skips the step's update). */
-  rows: number;
-}
-
-/**
- * Training data that does not fit in memory: batches are produced on demand (e.g. decoded
- * from WebDataset shards). Batch `s` must be the same whenever it is asked for, so a resumed
- * run sees the same data in the same order.
- */
-export interface TrainStream {
-  /** Samples per epoch. */
-  rows: number;
-  /**
-   * Batches from global step `fromStep` on, in step order, `batchSize` rows each (fewer when
-   * samples are skipped); epoch `e` covers steps `[e·stepsPerEpoch, (e+1)·stepsPerEpoch)`.
-   */
-  batches(fromStep: number, batchSize: number, stepsPerEpoch: number): AsyncIterable<TrainBatch>;
-}
-
-/** Training data: flattened inputs and every row's `l` positive class ids. */
-export interface TrainData {
-  /**
-   * Inputs, one flattened sample per row (`inputShape` values); or give `stream`. A host
-   * `Matrix` is uploaded once and stays on the GPU for the run; a float32 `GpuMatrix` on
-   * `gpu`'s device (e.g. the one `pseudoLabels` clustered) is used in place and not freed.
-   * Each step gathers its batch on the GPU, uploading only the batch's row ids.
-   */
-  x?: Matrix | GpuMatrix;
-  /** Streamed inputs and positives instead of `x` and `positives`. @default {undefined} */
-  stream?: TrainStream;
-  /** Shape of one input sample: `[dim]` (head) or `[h, w, c]` (cnn). */
-  inputShape: number[];
-  /** Positive class ids, `x.rows × l`, row-major (from top-l assignment); unused with `stream`. */
-  positives?: Uint32Array;
-  /** Class centers from k-means (`classes × embedDim`), for `centersInit: "kmeans"`. */
-  centroids?: Matrix;
-  /**
-   * Hard k-means cluster of every row; for `centersInit: "kmeans"` when `centroids` is not
-   * in embedding space, each center starts at the mean of its cluster's initial embeddings.
-   */
-  assignments?: Uint32Array;
-}
+export type { TrainBatch, TrainData, TrainStream } from "./train_data.ts";
 
 /** One progress report of {@linkcode train}. */
 export interface TrainProgress {
@@ -175,170 +128,28 @@ async function trainOn(
       `Expected ${n} × l=${c.l} positives but found ${positivesAll.length} values`,
     );
   }
-  const checkPositives = (p: Uint32Array) => {
-    for (let i = 0; i < p.length; i++) {
-      if (p[i]! >= c.classes) {
-        throw new RangeError(
-          `Expected positive class ids in [0, ${c.classes - 1}] but found ${p[i]}`,
-        );
-      }
-    }
-  };
-  checkPositives(positivesAll);
+  checkPositives(positivesAll, c.classes);
   const bs = Math.min(c.batchSize, n);
   const stepsPerEpoch = Math.max(1, Math.floor(n / bs));
   const totalSteps = stepsPerEpoch * c.epochs;
 
-  const encoder = createEncoder({
-    kind: c.encoder,
-    inputShape: data.inputShape,
-    embedDim: c.embedDim,
-    hidden: c.hidden,
-    channels: c.channels,
-    imageSize: c.imageSize,
-    patch: c.patch,
-    width: c.width,
-    depth: c.depth,
-    heads: c.heads,
-    mlpRatio: c.mlpRatio,
-  }, { seed: mixSeed(c.seed, 101) });
-  let centersInit: tf.Tensor;
-  if (c.centersInit === "kmeans") {
-    const k = data.centroids;
-    if (k && k.rows === c.classes && k.cols === c.embedDim) {
-      centersInit = tf.tensor2d(k.data, [k.rows, k.cols]);
-    } else if (x && data.assignments && data.assignments.length === n) {
-      const z = await embed(encoder, x, { normalize: true });
-      const sums = new Float64Array(c.classes * c.embedDim);
-      const w = new Float32Array(c.classes * c.embedDim);
-      for (let i = 0; i < n; i++) {
-        const a = data.assignments[i]!;
-        if (a >= c.classes) {
-          throw new RangeError(`Expected assignments in [0, ${c.classes - 1}] but found ${a}`);
-        }
-        for (let j = 0; j < c.embedDim; j++) {
-          sums[a * c.embedDim + j]! += z.data[i * c.embedDim + j]!;
-        }
-      }
-      for (let a = 0; a < c.classes; a++) {
-        let s2 = 0;
-        for (let j = 0; j < c.embedDim; j++) s2 += sums[a * c.embedDim + j]! ** 2;
-        const inv = s2 > 0 ? 1 / Math.sqrt(s2) : 0;
-        for (let j = 0; j < c.embedDim; j++) {
-          w[a * c.embedDim + j] = sums[a * c.embedDim + j]! * inv;
-        }
-      }
-      centersInit = tf.tensor2d(w, [c.classes, c.embedDim]);
-    } else {
-      throw new TypeError(
-        `Expected k-means centroids of shape ${c.classes}×${c.embedDim} or per-row assignments for centersInit "kmeans" but found ${
-          k ? `${k.rows}×${k.cols}` : "none"
-        }`,
-      );
-    }
-  } else {
-    const r = new Rng(mixSeed(c.seed, 102));
-    const w = new Float32Array(c.classes * c.embedDim);
-    for (let i = 0; i < w.length; i++) w[i] = r.normal() * 0.01;
-    centersInit = tf.tensor2d(w, [c.classes, c.embedDim]);
-  }
-  const centers = tf.variable(centersInit, true);
-  centersInit.dispose();
-  const params = new Map<string, tf.Variable>(
-    [...encoder.params].map(([k, v]) => [`encoder.${k}`, v] as const),
-  );
-  params.set("centers", centers);
-  const opt = new AdamW(params, {
-    beta1: c.beta1,
-    beta2: c.beta2,
-    eps: c.eps,
-    weightDecay: c.weightDecay,
-    decay: c.encoder === "vit" ? vitDecays : (name) => !name.endsWith(".bias"),
-  });
+  const model = await createTrainModel(c, data, x, n);
   const sampler = new Rng(mixSeed(c.seed, 103));
   let step = 0;
   let manifest: CheckpointManifest | undefined;
-
   if (options.resume) {
     if (!options.runDir) throw new TypeError("Expected a runDir to resume from but found none");
-    const ck = await loadCheckpoint(options.runDir);
-    const m = ck.manifest;
-    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    const { checkpointEvery: _a, ...cfgNow } = c;
-    // Keys added after the checkpoint was written (e.g. the vit keys) take their defaults.
-    const { checkpointEvery: _b, ...cfgThen } = { ...DEFAULT_TRAIN_CONFIG, ...m.config };
-    if (!same(cfgNow, cfgThen)) {
-      const diff = Object.keys(cfgNow).filter((k) =>
-        !same((cfgNow as Record<string, unknown>)[k], (cfgThen as Record<string, unknown>)[k])
-      );
-      throw new TypeError(
-        `Cannot resume: the checkpoint's config differs in ${diff.join(", ")} (checkpoint ${
-          diff.map((k) => JSON.stringify((cfgThen as Record<string, unknown>)[k])).join(", ")
-        })`,
-      );
-    }
-    if (m.data.rows !== n || m.data.inputDim !== inputDim || m.data.l !== c.l) {
-      throw new TypeError(
-        `Cannot resume: the checkpoint was trained on ${m.data.rows} rows of ${m.data.inputDim} values (l=${m.data.l}) but the data has ${n} rows of ${inputDim} (l=${c.l})`,
-      );
-    }
-    // Check every tensor before touching any variable: never half-loaded.
-    const targets: [tf.Variable, NamedTensor][] = [];
-    for (const [name, v] of params) {
-      for (
-        const [key, target] of [[name, v], [`adam.m.${name}`, opt.m.get(name)!], [
-          `adam.v.${name}`,
-          opt.v.get(name)!,
-        ]] as const
-      ) {
-        const t = ck.tensors.get(key);
-        if (!t || t.dtype !== "F32" || !same(t.shape, target.shape)) {
-          throw new TypeError(
-            `Cannot resume: tensor "${key}" in the checkpoint has shape ${
-              t ? JSON.stringify(t.shape) : "(missing)"
-            }, expected ${JSON.stringify(target.shape)}`,
-          );
-        }
-        targets.push([target, t]);
-      }
-    }
-    for (const [v, t] of targets) {
-      const x = tf.tensor(t.data as Float32Array, t.shape);
-      v.assign(x);
-      x.dispose();
-    }
-    step = m.step;
-    opt.t = m.optimizerT;
-    sampler.state = m.rng.samplerState >>> 0;
-    manifest = m;
+    manifest = await restoreTrainState(options.runDir, model, c, { rows: n, inputDim });
+    step = manifest.step;
+    sampler.state = manifest.rng.samplerState >>> 0;
   }
-
   const checkpoint = async (done: boolean) => {
     if (!options.runDir) return;
-    const tensors = new Map<string, NamedTensor>();
-    const entries: [string, tf.Variable][] = [];
-    for (const [name, v] of params) {
-      entries.push([name, v], [`adam.m.${name}`, opt.m.get(name)!], [
-        `adam.v.${name}`,
-        opt.v.get(name)!,
-      ]);
-    }
-    const datas = await Promise.all(entries.map(([, v]) => v.data() as Promise<Float32Array>));
-    entries.forEach(([k, v], i) =>
-      tensors.set(k, { dtype: "F32", shape: [...v.shape], data: datas[i]! })
-    );
-    manifest = await saveCheckpoint(options.runDir, tensors, {
-      format: "mlcd-checkpoint",
-      formatVersion: 1,
-      toolkitVersion: TOOLKIT_VERSION,
-      config: c,
-      encoder: encoder.spec,
+    manifest = await saveTrainState(options.runDir, model, c, { rows: n, inputDim }, {
       step,
       totalSteps,
       done,
-      optimizerT: opt.t,
-      rng: { seed: c.seed, samplerState: sampler.state },
-      data: { rows: n, inputDim, l: c.l },
+      samplerState: sampler.state,
     });
     options.onCheckpoint?.(manifest);
   };
@@ -350,76 +161,31 @@ async function trainOn(
   if (metricsPath) await truncateMetrics(metricsPath, step);
   const t0 = performance.now();
   const startStep = step;
-  let permEpoch = -1;
-  let perm: Uint32Array = new Uint32Array(0);
   let lastLoss = NaN;
-  let xb: Float32Array = new Float32Array(0);
-  let pb: Uint32Array = new Uint32Array(bs * c.l);
-  let rows = bs;
-  let ids: Uint32Array = new Uint32Array(0);
-  const stream = data.stream?.batches(step, bs, stepsPerEpoch)[Symbol.asyncIterator]();
-  const resident = x ? residentRows(x) : undefined;
+  const batches = openStepBatches(data, x, {
+    fromStep: step,
+    batchSize: bs,
+    stepsPerEpoch,
+    inputDim,
+    classes: c.classes,
+    l: c.l,
+    seed: c.seed,
+  });
   try {
     while (step < totalSteps) {
-      if (stream) {
-        const next = await stream.next();
-        if (next.done) {
-          throw new RangeError(`Expected a batch for step ${step + 1} but the stream ended`);
-        }
-        const b = next.value;
-        if (b.x.length !== b.rows * inputDim || b.positives.length !== b.rows * c.l) {
-          throw new TypeError(
-            `Expected a batch of ${b.rows} × ${inputDim} inputs and ${b.rows} × l=${c.l} positives but found ${b.x.length} and ${b.positives.length} values`,
-          );
-        }
-        checkPositives(b.positives);
-        xb = b.x;
-        pb = b.positives;
-        rows = b.rows;
-      } else {
-        const epoch = Math.floor(step / stepsPerEpoch);
-        if (epoch !== permEpoch) {
-          perm = permutation(n, mixSeed(c.seed, 104, epoch));
-          permEpoch = epoch;
-        }
-        const off = (step % stepsPerEpoch) * bs;
-        ids = perm.subarray(off, off + bs);
-        for (let i = 0; i < bs; i++) {
-          const r = ids[i]!;
-          pb.set(positivesAll.subarray(r * c.l, (r + 1) * c.l), i * c.l);
-        }
-      }
+      const batch = await batches.next(step);
       const sampleSeed = Math.floor(sampler.next() * 4294967296);
-      const sampled = sampleClasses(pb, { classes: c.classes, ratio: c.ratio, seed: sampleSeed });
+      const sampled = sampleClasses(batch.positives, {
+        classes: c.classes,
+        ratio: c.ratio,
+        seed: sampleSeed,
+      });
       const lr = learningRate(step, totalSteps, c.warmupSteps, c.lr);
-      if (rows === 0) { // every sample of a streamed batch was skipped: no update this step
+      if (batch.rows === 0) { // every sample of a streamed batch was skipped: no update this step
         step++;
         continue;
       }
-      // Resident inputs: the batch is gathered on the GPU (only its row ids are uploaded).
-      const xt = resident ? resident.gather(ids) : tf.tensor2d(xb, [rows, inputDim]);
-      const { value, grads } = tf.variableGrads(
-        () =>
-          mlcdLossOp(gpu, encoder.apply(xt), centers as tf.Tensor2D, pb, {
-            sampled,
-            scale: c.scale,
-            margin: c.margin,
-            marginType: c.marginType,
-            loss: c.loss,
-          }),
-        [...params.values()],
-      );
-      const byName: Record<string, tf.Tensor> = {};
-      for (const [name, v] of params) {
-        const g = grads[v.name];
-        if (g) byName[name] = g;
-      }
-      opt.step(byName, lr);
-      lastLoss = (await value.data())[0]!;
-      tf.dispose([xt, value, ...Object.values(grads)]);
-      if (!Number.isFinite(lastLoss)) {
-        throw new RangeError(`Training diverged: loss is ${lastLoss} at step ${step + 1}`);
-      }
+      lastLoss = await trainStep(gpu, model, batch.input(), batch.positives, sampled, c, lr, step);
       step++;
       const el = (performance.now() - t0) / 1000;
       const sps = ((step - startStep) * bs) / Math.max(el, 1e-9);
@@ -443,13 +209,13 @@ async function trainOn(
       if (step < totalSteps && step % c.checkpointEvery === 0) await checkpoint(false);
     }
   } finally {
-    await stream?.return?.(); // closes the shard readers, also when a step throws
-    resident?.dispose();
+    await batches.close();
   }
   if (options.runDir && (!manifest || !manifest.done || manifest.step !== step)) {
     await checkpoint(true);
   }
-  opt.dispose();
+  model.opt.dispose();
+  const { encoder, centers } = model;
   const result: TrainResult = { encoder, centers, step, finalLoss: lastLoss };
   if (manifest) result.manifest = manifest;
   return result;

@@ -1,16 +1,15 @@
 /**
- * Embedding shards: list the `.npy`/Arrow files of directories, read them into one matrix, or
- * stream them in bounded batches.
+ * Embedding files named by paths: list the `.npy`/Arrow files of inputs (files and
+ * directories), read them all into one matrix, or stream them in bounded batches. The path-level
+ * face of the one row engine (the private `_file_rows.ts`) that `row_source.ts`'s `RowSource`
+ * also reads through; open a `RowSource` instead to split the rows into parts, to reuse batch
+ * buffers, or to gather a sample.
  *
  * @module
  */
 
 import type { Matrix } from "../matrix/matrix.ts";
-import { readNpyFileHeader, readNpyRows } from "./npy.ts";
-import { planShards } from "./_shard_plan.ts";
-
-/** The Arrow reader, loaded on first use: `apache-arrow` (npm) only when an Arrow file is read. */
-const arrow = () => import("./arrow.ts");
+import { checkBatchRows, openFileRows, readFileSet, streamFileRows } from "./_file_rows.ts";
 
 /** File name endings that {@linkcode listEmbeddingFiles} picks up in a directory. */
 export const EMBEDDING_EXTENSIONS: readonly string[] = [".npy", ".arrow", ".feather", ".ipc"];
@@ -76,9 +75,10 @@ function join(dir: string, name: string): string {
 }
 
 /**
- * Expands inputs to embedding files: a file is kept as given, a directory becomes its `.npy`,
- * `.arrow`, `.feather` and `.ipc` files (not recursive) in natural name order
- * (`img_emb_2.npy` before `img_emb_10.npy`).
+ * Expands inputs to embedding files, the file list every reader of embeddings starts from: a
+ * file is kept as given, a directory becomes its `.npy`, `.arrow`, `.feather` and `.ipc` files
+ * (not recursive) in natural name order (`img_emb_2.npy` before `img_emb_10.npy`); a directory
+ * in clip-retrieval's layout (`emb/` holding `emb/img_emb/`) is read from `img_emb/`.
  *
  * @param inputs Files and directories.
  * @returns The files, in input order.
@@ -87,7 +87,7 @@ function join(dir: string, name: string): string {
  *
  * @example Usage
  * ```ts
- * import { listEmbeddingFiles } from "./shards.ts";
+ * import { listEmbeddingFiles } from "./embedding_files.ts";
  * import { writeNpy } from "./npy.ts";
  * const dir = await Deno.makeTempDir();
  * for (const i of [10, 2]) await writeNpy(`${dir}/img_emb_${i}.npy`, new Float32Array(2), [1, 2]);
@@ -135,8 +135,9 @@ export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
 }
 
 /**
- * Reads all embedding files into one matrix, in order. The output is allocated once from the
- * files' headers and each `.npy` shard is read straight into its slice, so memory holds the
+ * Reads all embedding files into one matrix, in order: for inputs that fit in memory (use
+ * {@linkcode streamEmbeddings} or a `RowSource` for the others). The output is allocated once
+ * from the files' headers and each file is read straight into its slice, so memory holds the
  * result plus at most one Arrow file (or an 8 MiB conversion buffer for float16 `.npy`).
  *
  * @param inputs Files and directories, as for {@linkcode listEmbeddingFiles}.
@@ -147,7 +148,7 @@ export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
  *
  * @example Usage
  * ```ts
- * import { readEmbeddings } from "./shards.ts";
+ * import { readEmbeddings } from "./embedding_files.ts";
  * import { writeNpy } from "./npy.ts";
  * const dir = await Deno.makeTempDir();
  * await writeNpy(`${dir}/a_0.npy`, new Float32Array([1, 2]), [1, 2]);
@@ -160,37 +161,26 @@ export async function readEmbeddings(
   inputs: string[],
   options: ReadEmbeddingsOptions = {},
 ): Promise<Matrix> {
-  const shards = await planShards(await listEmbeddingFiles(inputs), options.column);
-  const cols = shards[0]!.cols;
-  const rows = shards.reduce((s, x) => s + x.rows, 0);
+  const set = await readFileSet(await listEmbeddingFiles(inputs), options.column);
+  const { rows, layout: { cols } } = set;
   const data = new Float32Array(rows * cols);
   let at = 0;
-  for (const shard of shards) {
-    const into = data.subarray(at * cols, (at + shard.rows) * cols);
-    if (shard.npy) {
-      using handle = await Deno.open(shard.file);
-      const header = await readNpyFileHeader(handle, shard.file);
-      await readNpyRows(handle, header, 0, shard.rows, into, shard.file);
-    } else {
-      const decodeOptions = options.column === undefined
-        ? { into }
-        : { into, column: options.column };
-      (await arrow()).decodeArrowEmbeddings(await Deno.readFile(shard.file), {
-        ...decodeOptions,
-        name: shard.file,
-      });
-    }
-    options.onFile?.(shard.file, shard.rows, shard.dtype);
-    at += shard.rows;
+  for (const shape of set.shapes) {
+    using file = await openFileRows(shape.file, set.layout, shape.rows);
+    await file.read(0, shape.rows, data.subarray(at * cols, (at + shape.rows) * cols));
+    options.onFile?.(shape.file, shape.rows, shape.dtype);
+    at += shape.rows;
   }
   return { data, rows, cols };
 }
 
 /**
  * Streams the rows of all embedding files in order, in batches of at most `batchRows` rows
- * (a batch never spans two files). `.npy` shards are read incrementally by row range (float16
- * converted per batch), so data far larger than memory can be processed; an Arrow shard is
- * parsed one whole file at a time.
+ * (a batch never spans two files): one pass over inputs given as paths, e.g. to assign or
+ * embed every row. `.npy` files are read incrementally by row range (float16 converted per
+ * batch), so data far larger than memory can be processed; an Arrow file is parsed one whole
+ * file at a time. The same stream as `streamRows(await openRowSource(inputs), options)`, with
+ * `fileRowStart` for `fileRow`.
  *
  * @param inputs Files and directories, as for {@linkcode listEmbeddingFiles}.
  * @param options {@linkcode StreamEmbeddingsOptions}.
@@ -201,7 +191,7 @@ export async function readEmbeddings(
  *
  * @example Usage
  * ```ts
- * import { streamEmbeddings } from "./shards.ts";
+ * import { streamEmbeddings } from "./embedding_files.ts";
  * import { writeNpy } from "./npy.ts";
  * const path = await Deno.makeTempFile({ suffix: ".npy" });
  * await writeNpy(path, new Float32Array(10), [5, 2]);
@@ -216,39 +206,12 @@ export async function* streamEmbeddings(
   options: StreamEmbeddingsOptions = {},
 ): AsyncGenerator<EmbeddingBatch> {
   const batchRows = options.batchRows ?? 65536;
-  if (!Number.isInteger(batchRows) || batchRows < 1) {
-    throw new RangeError(`Expected batchRows to be a positive integer but found ${batchRows}`);
-  }
-  const shards = await planShards(await listEmbeddingFiles(inputs), options.column);
-  const cols = shards[0]!.cols;
-  let rowStart = 0;
-  for (const shard of shards) {
-    const { file } = shard;
-    if (shard.npy) {
-      using handle = await Deno.open(file);
-      const header = await readNpyFileHeader(handle, file);
-      for (let r = 0; r < shard.rows; r += batchRows) {
-        const n = Math.min(batchRows, shard.rows - r);
-        const data = await readNpyRows(handle, header, r, n, undefined, file);
-        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file, fileRowStart: r };
-      }
-    } else {
-      const decodeOptions = options.column === undefined ? {} : { column: options.column };
-      const m = (await arrow()).decodeArrowEmbeddings(await Deno.readFile(file), {
-        ...decodeOptions,
-        name: file,
-      });
-      if (m.cols !== cols) {
-        throw new TypeError(
-          `Expected every embedding file to have ${cols} columns but found ${m.cols} in ${file}`,
-        );
-      }
-      for (let r = 0; r < m.rows; r += batchRows) {
-        const n = Math.min(batchRows, m.rows - r);
-        const data = m.data.slice(r * cols, (r + n) * cols);
-        yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file, fileRowStart: r };
-      }
-    }
-    rowStart += shard.rows;
+  checkBatchRows(batchRows);
+  const { ranges, layout, rows } = await readFileSet(
+    await listEmbeddingFiles(inputs),
+    options.column,
+  );
+  for await (const b of streamFileRows(ranges, layout, { batchRows, reuse: false, rows })) {
+    yield { matrix: b.matrix, rowStart: b.rowStart, file: b.file, fileRowStart: b.fileRow };
   }
 }
