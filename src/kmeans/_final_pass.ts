@@ -8,7 +8,6 @@ import type { RowSource } from "../data/row_source.ts";
 import type { KMeansIterationStats, KMeansKernelChoice, KMeansResult } from "./kmeans_options.ts";
 import { type CentroidStore, readCentroids } from "./centroid_store.ts";
 import type { AssignmentStep, AssignOutputs } from "./assignment_step.ts";
-import type { RowWeights } from "./_weights.ts";
 import { streamAssign } from "./_stream_assign.ts";
 import type { KMeansConfig } from "./_resolve_options.ts";
 import type { TrainingRows } from "./_input.ts";
@@ -50,17 +49,7 @@ export async function finalResult(
   // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
   const all = a.training.everyRow;
   if (all) {
-    const r = await finalPass(
-      gpu,
-      variant,
-      a.assign,
-      all.matrix,
-      all.out,
-      cents,
-      d,
-      stats,
-      c.weights,
-    );
+    const r = await finalPass(gpu, all.matrix, all.out, cents, stats, a);
     await c.onAssignments?.(r.assignments, 0);
     if (c.keepAssignments === false) r.assignments = new Uint32Array(0);
     return r;
@@ -97,17 +86,15 @@ export async function finalResult(
 /** The final pass over rows all on the GPU: assignments, counts, objective, centroids. */
 async function finalPass(
   gpu: Gpu,
-  variant: KMeansKernelChoice,
-  assign: AssignmentStep,
   full: GpuMatrix,
   out: AssignOutputs,
   cents: CentroidStore,
-  d: number,
   stats: KMeansIterationStats[],
-  weights: RowWeights | undefined,
+  a: FinalPassArgs,
 ): Promise<KMeansResult> {
+  const d = a.training.cols, weights = a.config.weights;
   const enc = gpu.device.createCommandEncoder();
-  assign(gpu, full, cents, out, enc);
+  a.assign(gpu, full, cents, out, enc);
   const reads = [
     ...full.chunks.map((c, i) => ({ buffer: out.idx[i]!, bytes: c.rows * 4 })),
     ...full.chunks.map((c, i) => ({ buffer: out.score[i]!, bytes: c.rows * 4 })),
@@ -140,6 +127,6 @@ async function finalPass(
     counts,
     objective,
     stats,
-    kernel: variant,
+    kernel: a.kernel,
   };
 }

@@ -37,10 +37,12 @@ import type { InitRows } from "./_init.ts";
  */
 export type KMeansInput = Matrix | GpuMatrix | RowSource | string[];
 
-/** The checked input rows, `n × d`, in one of three forms. */
+/**
+ * The checked input rows, `n × d`, in one of three forms: in memory, on the GPU (with the
+ * largest absolute value, from the GPU row scan), or a source over files.
+ */
 export type KMeansData =
   | { kind: "matrix"; n: number; d: number; matrix: Matrix }
-  /** `maxAbs`: the largest absolute value, from the GPU row scan. */
   | { kind: "gpu"; n: number; d: number; gx: GpuMatrix; maxAbs: number }
   | { kind: "source"; n: number; d: number; source: RowSource };
 

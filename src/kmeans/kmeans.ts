@@ -82,17 +82,11 @@ export async function kmeans(
   const kc = config.weights ? weightedCentroidsPerChunk(gpu, dp) : centroidsPerChunk(gpu, dp, true);
   // One seeded generator: it draws the training sample, then the first run's initialisation.
   const rand = mulberry32(config.seed);
-  const sample = await sampleTrainingRows(data, config, rand, config.onLog);
-  const kernel = saved ? saved.kernel : await chooseKmeansKernel(
-    gpu,
-    config.variant,
-    data.d,
-    config.f16,
-    {
-      autotune: config.autotune,
-      onLog: config.onLog,
-    },
-  );
+  const { autotune, onLog } = config;
+  const sample = await sampleTrainingRows(data, config, rand, onLog);
+  const kernel = saved
+    ? saved.kernel
+    : await chooseKmeansKernel(gpu, config.variant, data.d, config.f16, { autotune, onLog });
   const training = uploadTrainingRows(gpu, data, sample, config);
   try {
     return await runRedos(gpu, {
