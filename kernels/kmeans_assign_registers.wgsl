@@ -5,7 +5,7 @@
 // UNIFORM binding (uniform loads cost less than storage loads there), keeping a running
 // per-row argmax across blocks (the host dispatches one 64 KiB block at a time). The n × k
 // score matrix is never stored.
-// The host expands this template (src/kmeans/_kernels.ts `specialize`): a line ending in
+// The host expands this template (src/gpu/template.ts `specialize`): a line ending in
 // //@r is repeated for r in [0, R) with {r} substituted, //@j for j in [0, D4), //@jr for
 // every (j, r) with j outer, //@rj with r outer. A line starting with //@t:a,b is kept
 // only when one of the listed tags is set, with the prefix removed:

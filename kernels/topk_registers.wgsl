@@ -10,7 +10,7 @@
 // llvmpipe ends every loop of a shader invocation after 65535 iterations in total (all loops
 // together, LP_MAX_TGSI_LOOP_ITERATIONS), silently: the host bounds the keys per dispatch so
 // that even an insertion at every key (≤ 1 + R·k iterations each) stays below that.
-// The host expands this template (src/kmeans/_kernels.ts `specialize`): a line ending in
+// The host expands this template (src/gpu/template.ts `specialize`): a line ending in
 // //@r is repeated for r in [0, R), //@j for j in [0, D4), //@jr / //@rj for every (j, r).
 const R: u32 = 4u;
 const D4: u32 = 32u;

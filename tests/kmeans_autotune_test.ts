@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AUTOTUNE_CACHE_FILE } from "../src/gpu/autotune.ts";
-import { assignCandidates, chooseAssignKernel } from "../src/kmeans/assign_kernel.ts";
+import { chooseKmeansKernel, kmeansKernelCandidates } from "../src/kmeans/kernel_choice.ts";
 import { assignNearest } from "../src/kmeans/assign_nearest.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
@@ -38,7 +38,7 @@ Deno.test("kmeans() auto variant is timed once, cached per adapter, and matches 
     });
     assert.equal(tuned.kernel.source, "tuned");
     assert.ok(tuned.kernel.ms !== null && tuned.kernel.ms > 0, `ms ${tuned.kernel.ms}`);
-    const candidates = assignCandidates(gpu, 22, false);
+    const candidates = kmeansKernelCandidates(gpu, 22, false);
     assert.ok(
       candidates.some((c) => c.variant === tuned.kernel.variant && c.rows === tuned.kernel.rows),
       `chosen ${JSON.stringify(tuned.kernel)} is not among ${JSON.stringify(candidates)}`,
@@ -75,7 +75,7 @@ Deno.test("kmeans() with autotune off takes the heuristic kernel and writes no c
     const r = await kmeans(gpu, randomMatrix(50, 9, 2), { k: 3, niter: 2, autotune: false });
     assert.equal(r.kernel.source, "default");
     assert.deepEqual(r.kernel, {
-      ...assignCandidates(gpu, 9, false)[0]!,
+      ...kmeansKernelCandidates(gpu, 9, false)[0]!,
       source: "default",
       ms: null,
     });
@@ -90,16 +90,16 @@ Deno.test("assignNearest() tunes through the same cache as kmeans()", async () =
     const auto = await assignNearest(gpu, x, c, { autotune: true });
     const tiled = await assignNearest(gpu, x, c, { variant: "tiled" });
     assert.deepEqual(auto.assignments, tiled.assignments);
-    if (assignCandidates(gpu, 13, false).length > 1) {
+    if (kmeansKernelCandidates(gpu, 13, false).length > 1) {
       assert.ok((await cacheKeys(dir)).some((k) => k.endsWith("|kmeans_assign/dp=16/f32")));
     }
   });
 });
 
-Deno.test("assignCandidates() orders the heuristic choice first and bounds the register shader", async () => {
+Deno.test("kmeansKernelCandidates() orders the heuristic choice first and bounds the register shader", async () => {
   const gpu = await testGpu();
-  const narrow = assignCandidates(gpu, 128, false);
-  const wide = assignCandidates(gpu, 300, true);
+  const narrow = kmeansKernelCandidates(gpu, 128, false);
+  const wide = kmeansKernelCandidates(gpu, 300, true);
   if (gpu.quirks.preferRegisters) {
     assert.equal(narrow[0]!.variant, "registers");
     assert.ok(narrow.some((c) => c.variant === "tiled"));
@@ -112,7 +112,7 @@ Deno.test("assignCandidates() orders the heuristic choice first and bounds the r
     if (c.variant === "registers") assert.ok(c.rows >= 1 && c.rows * 32 <= 256, `rows ${c.rows}`);
   }
   await assert.rejects(
-    () => chooseAssignKernel(gpu, "fast" as "auto", 8, false),
+    () => chooseKmeansKernel(gpu, "fast" as "auto", 8, false),
     {
       name: "RangeError",
       message: /Expected variant to be "auto", "registers" or "tiled" but found "fast"/,
@@ -135,7 +135,7 @@ Deno.test("issue 13 item 18: the autotune log says 'cached in' only when the cac
       const original = console.error;
       console.error = (...a: unknown[]) => errors.push(a.map(String).join(" "));
       try {
-        const c = await chooseAssignKernel(gpu, "auto", 14, false, { onLog: (m) => logs.push(m) });
+        const c = await chooseKmeansKernel(gpu, "auto", 14, false, { onLog: (m) => logs.push(m) });
         assert.equal(c.source, "tuned");
       } finally {
         console.error = original;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { detectProfile, quirksFor } from "../src/gpu/quirks.ts";
 import { assignNearest } from "../src/kmeans/assign_nearest.ts";
-import { chooseAssignKernel } from "../src/kmeans/assign_kernel.ts";
+import { chooseKmeansKernel } from "../src/kmeans/kernel_choice.ts";
 import { topk, uploadTopkKeys } from "../src/topk/topk.ts";
 import { topkKeysPerDispatch } from "../src/topk/topk_programs.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
@@ -59,7 +59,7 @@ for (const profile of ["cpu", "gpu"] as const) {
 
     // k-means assignment: the heuristic kernel of the profile, exact against float64.
     const x = randomMatrix(333, 37, 1), c = randomMatrix(29, 37, 2);
-    const kernel = await chooseAssignKernel(gpu, "auto", x.cols, false, { autotune: false });
+    const kernel = await chooseKmeansKernel(gpu, "auto", x.cols, false, { autotune: false });
     assert.equal(kernel.variant, design);
     const { assignments } = await assignNearest(gpu, x, c, { autotune: false });
     const sims = cosine64(x, c);

@@ -6,7 +6,7 @@ import {
   finalizeProgram,
   objectiveProgram,
   type UpdateKind,
-} from "../src/kmeans/_kernels.ts";
+} from "../src/kmeans/_update_programs.ts";
 import type { Program } from "../src/gpu/program.ts";
 
 Deno.test("specialize() keeps the //@if: blocks and //@t: lines whose tags are given", () => {

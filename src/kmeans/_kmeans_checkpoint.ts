@@ -3,8 +3,7 @@
 // rest of the run bit for bit (the f32 centroids as padded on the GPU and their 0.5‖c‖²,
 // plus the best finished run's when several runs are made).
 import { atomicPath } from "../data/atomic.ts";
-import type { AssignKernelChoice } from "./assign_kernel.ts";
-import type { KMeansIterationStats } from "./kmeans_options.ts";
+import type { KMeansIterationStats, KMeansKernelChoice } from "./kmeans_options.ts";
 
 const MAGIC = "MLCDKMC1";
 
@@ -20,7 +19,7 @@ export interface CentroidState {
 /** Everything a checkpoint holds. */
 export interface KMeansCheckpoint {
   fingerprint: Fingerprint;
-  kernel: AssignKernelChoice;
+  kernel: KMeansKernelChoice;
   /** The run (redo) in progress. */
   redo: number;
   /** Next Lloyd iteration to run in that redo. */

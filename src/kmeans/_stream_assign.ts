@@ -7,12 +7,8 @@ import { createStorage, readBack } from "../gpu/buffers.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { type RowBatch, type RowSource, streamRows } from "../data/row_source.ts";
-import {
-  type AssignKernel,
-  type AssignOutputs,
-  type CentroidStore,
-  recordAssign,
-} from "./_kernels.ts";
+import type { CentroidStore } from "./centroid_store.ts";
+import type { AssignmentStep, AssignOutputs } from "./assignment_step.ts";
 
 /**
  * The same indices as `sampleIndices(n, m, rand)` (partial Fisher–Yates, same draws), with
@@ -56,7 +52,8 @@ export function checkSourceRows(
 
 /** Options of {@linkcode streamAssign}. */
 export interface StreamAssignArgs {
-  kernel: AssignKernel;
+  /** The assignment step run on each batch. */
+  assign: AssignmentStep;
   source: RowSource;
   cents: CentroidStore;
   spherical: boolean;
@@ -112,7 +109,7 @@ export async function streamAssign(
       let ib: ArrayBuffer | undefined, sb: ArrayBuffer | undefined;
       try {
         const enc = gpu.device.createCommandEncoder();
-        recordAssign(gpu, a.kernel, rows, cents, out, a.spherical, enc);
+        a.assign(gpu, rows, cents, out, enc);
         [ib, sb] = await readBack(gpu, [
           { buffer: idx, bytes: m * 4 },
           { buffer: score, bytes: m * 4 },

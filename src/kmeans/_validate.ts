@@ -1,5 +1,6 @@
 // Input checks shared by kmeans() and assignNearest().
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import { DEFAULT_KMEANS_OPTIONS } from "./kmeans_options.ts";
 
 /** Checks shape, finiteness and (when spherical) that no row is all zeros. */
 export function checkInput(x: Matrix, name: string, spherical: boolean): void {
@@ -31,7 +32,7 @@ export function isCosine(fn: string, options: { metric?: unknown }): boolean {
       }`,
     );
   }
-  const metric = options.metric ?? "cosine";
+  const metric = options.metric ?? DEFAULT_KMEANS_OPTIONS.metric;
   if (metric !== "cosine" && metric !== "l2") {
     throw new RangeError(
       `Expected ${fn}() metric to be "cosine" or "l2" but found ${JSON.stringify(metric)}`,

@@ -7,13 +7,9 @@ import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import { dispatch } from "../gpu/program.ts";
 import { readNpyArray } from "../data/npy.ts";
-import {
-  type AssignOutputs,
-  type CentroidStore,
-  f32Binding,
-  objectiveProgram,
-  recordUpdatePasses,
-} from "./_kernels.ts";
+import { type CentroidStore, f32Binding } from "./centroid_store.ts";
+import type { AssignOutputs } from "./assignment_step.ts";
+import { objectiveProgram, recordUpdatePasses } from "./_update_programs.ts";
 
 /** Typed arrays accepted as row weights. */
 export type WeightArray = Float32Array | Float64Array | Uint32Array | Int32Array | Uint8Array;

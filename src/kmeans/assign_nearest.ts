@@ -1,16 +1,12 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { readBack } from "../gpu/buffers.ts";
 import { type Matrix, normalizeRows } from "../matrix/matrix.ts";
-import type { AssignOptions } from "./kmeans_options.ts";
-import {
-  centroidsPerChunk,
-  createCentroids,
-  createOutputs,
-  paddedWidth,
-  recordAssign,
-} from "./_kernels.ts";
+import { type AssignOptions, DEFAULT_KMEANS_OPTIONS } from "./kmeans_options.ts";
+import { centroidsPerChunk, createCentroids, paddedWidth } from "./centroid_store.ts";
+import { createAssignOutputs } from "./assignment_step.ts";
+import { exactAssignment } from "./_assign_programs.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
-import { chooseAssignKernel } from "./assign_kernel.ts";
+import { chooseKmeansKernel } from "./kernel_choice.ts";
 import { checkInput, isCosine } from "./_validate.ts";
 
 /**
@@ -49,8 +45,8 @@ export async function assignNearest(
   if (centroids.rows < 1) {
     throw new RangeError(`Expected at least 1 centroid but found ${centroids.rows}`);
   }
-  const f16 = options.f16 ?? false;
-  const variant = await chooseAssignKernel(gpu, options.variant, x.cols, f16, {
+  const f16 = options.f16 ?? DEFAULT_KMEANS_OPTIONS.f16;
+  const variant = await chooseKmeansKernel(gpu, options.variant, x.cols, f16, {
     autotune: options.autotune,
   });
   const d = x.cols, dp = paddedWidth(d), k = centroids.rows;
@@ -65,10 +61,10 @@ export async function assignNearest(
     normalize: spherical,
   });
   const cents = createCentroids(gpu, k, d, f16, centroidsPerChunk(gpu, dp, false), padded);
-  const out = createOutputs(gpu, rows);
+  const out = createAssignOutputs(gpu, rows);
   try {
     const enc = gpu.device.createCommandEncoder();
-    recordAssign(gpu, variant, rows, cents, out, spherical, enc);
+    exactAssignment(variant, spherical)(gpu, rows, cents, out, enc);
     const parts = await readBack(gpu, [
       ...rows.chunks.map((c, i) => ({ buffer: out.idx[i]!, bytes: c.rows * 4 })),
       ...rows.chunks.map((c, i) => ({ buffer: out.score[i]!, bytes: c.rows * 4 })),

@@ -1,5 +1,4 @@
 import type { Matrix } from "../matrix/matrix.ts";
-import type { AssignKernelChoice } from "./assign_kernel.ts";
 
 /**
  * Which assignment kernel design to run.
@@ -10,6 +9,70 @@ import type { AssignKernelChoice } from "./assign_kernel.ts";
  * ```
  */
 export type KMeansVariant = "auto" | "registers" | "tiled";
+
+/**
+ * Every {@linkcode KMeansVariant}, in the order messages list them.
+ *
+ * @example Usage
+ * ```ts ignore
+ * console.log(KMEANS_VARIANTS.join(" | ")); // auto | registers | tiled
+ * ```
+ */
+export const KMEANS_VARIANTS: readonly KMeansVariant[] = ["auto", "registers", "tiled"];
+
+/**
+ * Checks a kernel design given as the `variant` option, or on the command line.
+ *
+ * @param value The value given.
+ * @param flag The command-line flag it came from (e.g. `"--variant"`): the message then names
+ * the flag and lists the values unquoted. Absent for the `variant` option.
+ * @returns `value`, typed.
+ * @throws {RangeError} Unless `value` is one of {@linkcode KMEANS_VARIANTS}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * checkKmeansVariant("tiled"); // "tiled"
+ * checkKmeansVariant("fast", "--variant"); // RangeError: Expected --variant to be auto, registers or tiled but found fast
+ * ```
+ */
+export function checkKmeansVariant(value: unknown, flag?: string): KMeansVariant {
+  const known = KMEANS_VARIANTS as readonly unknown[];
+  if (known.includes(value)) return value as KMeansVariant;
+  const list = (q: (v: string) => string) =>
+    `${KMEANS_VARIANTS.slice(0, -1).map(q).join(", ")} or ${q(KMEANS_VARIANTS.at(-1)!)}`;
+  throw new RangeError(
+    flag === undefined
+      ? `Expected variant to be ${list((v) => JSON.stringify(v))} but found ${
+        JSON.stringify(value)
+      }`
+      : `Expected ${flag} to be ${list((v) => v)} but found ${value}`,
+  );
+}
+
+/**
+ * The assignment kernel a k-means run used and how it was chosen (`KMeansResult.kernel`, also
+ * stored in checkpoints and the cluster command's manifests).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { kernel } = await kmeans(gpu, x, { k: 100 });
+ * console.log(kernel.variant, kernel.rows, kernel.source); // e.g. "registers" 8 "cache"
+ * ```
+ */
+export interface KMeansKernelChoice {
+  /** Kernel design: rows in registers, or workgroup-memory tiles. */
+  variant: "registers" | "tiled";
+  /** Rows each invocation of the register kernel holds; 0 for "tiled". */
+  rows: number;
+  /**
+   * "requested": the caller named the variant; "tuned": timed now on this adapter;
+   * "cache": a timing stored earlier for this adapter; "default": the heuristic choice,
+   * untimed (autotuning disabled, or a single candidate).
+   */
+  source: "requested" | "tuned" | "cache" | "default";
+  /** Milliseconds of the chosen kernel on the tuning problem, or null when untimed. */
+  ms: number | null;
+}
 
 /**
  * Similarity of k-means: `"cosine"` (spherical k-means, MLCD's choice: rows and centroids
@@ -196,7 +259,7 @@ export interface KMeansResult {
   /** Per-iteration statistics of the kept run. */
   stats: KMeansIterationStats[];
   /** The assignment kernel used and how it was chosen (requested, tuned, cached, default). */
-  kernel: AssignKernelChoice;
+  kernel: KMeansKernelChoice;
 }
 
 /**
@@ -220,3 +283,26 @@ export interface AssignOptions {
   /** See {@linkcode KMeansOptions.autotune}. @default {true unless MLCD_AUTOTUNE=0} */
   autotune?: boolean;
 }
+
+/**
+ * The defaults of every {@linkcode KMeansOptions} field that has one: `kmeans()` reads them,
+ * and so do `pseudoLabels` and the `cluster` command's flags, so each default is stated once.
+ *
+ * @example Usage
+ * ```ts ignore
+ * console.log(DEFAULT_KMEANS_OPTIONS.niter); // 25
+ * ```
+ */
+export const DEFAULT_KMEANS_OPTIONS = {
+  niter: 25,
+  nredo: 1,
+  metric: "cosine",
+  seed: 1234,
+  init: "kmeans++",
+  maxPointsPerCentroid: 256,
+  tolerance: 0,
+  f16: false,
+  variant: "auto",
+  batchRows: 65536,
+  checkpointEvery: 5,
+} as const;

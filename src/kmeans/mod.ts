@@ -15,4 +15,3 @@
 export * from "./kmeans.ts";
 export * from "./assign_nearest.ts";
 export * from "./kmeans_options.ts";
-export type { AssignKernelChoice } from "./assign_kernel.ts";

@@ -3,8 +3,14 @@ import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { type GpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
-import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import { DEFAULT_KMEANS_OPTIONS, type KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { topk } from "../topk/topk.ts";
+
+/**
+ * The k-means defaults of {@linkcode pseudoLabels}: {@linkcode DEFAULT_KMEANS_OPTIONS} with
+ * 20 iterations instead of 25.
+ */
+const PSEUDO_LABEL_KMEANS_DEFAULTS = { ...DEFAULT_KMEANS_OPTIONS, niter: 20 } as const;
 
 /** Options of {@linkcode pseudoLabels}. */
 export interface PseudoLabelOptions {
@@ -77,8 +83,8 @@ export async function pseudoLabels(
   try {
     km = await kmeans(gpu, x, {
       k: options.classes,
-      niter: options.niter ?? 20,
-      seed: options.seed ?? 1234,
+      niter: options.niter ?? PSEUDO_LABEL_KMEANS_DEFAULTS.niter,
+      seed: options.seed ?? PSEUDO_LABEL_KMEANS_DEFAULTS.seed,
       metric: "cosine",
       finalAssignment: false, // the top-l search below gives every row's top-1
       ...(options.onIteration ? { onIteration: options.onIteration } : {}),

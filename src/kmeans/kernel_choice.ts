@@ -1,48 +1,55 @@
+// Which assignment kernel k-means runs: the heuristic choice per adapter and row width, or the
+// fastest candidate timed once per adapter through the autotune cache. (It chooses the kernel;
+// the assignment itself is the AssignmentStep of assignment_step.ts.)
 import type { Gpu } from "../gpu/gpu.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { submit } from "../gpu/program.ts";
 import { uniformBlockRows } from "../gpu/_template.ts";
 import { autotune } from "../gpu/autotune.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
-import type { KMeansVariant } from "./kmeans_options.ts";
 import {
-  type AssignKernel,
+  checkKmeansVariant,
+  DEFAULT_KMEANS_OPTIONS,
+  type KMeansKernelChoice,
+  type KMeansVariant,
+} from "./kmeans_options.ts";
+import {
   centroidsPerChunk,
   createCentroids,
-  createOutputs,
   packedCentroidBlocks,
   paddedWidth,
-  recordAssign,
-  registerRows,
-  resolveVariant,
-} from "./_kernels.ts";
+} from "./centroid_store.ts";
+import { createAssignOutputs } from "./assignment_step.ts";
+import { type AssignKernel, recordAssign, registerRows, type Variant } from "./_assign_programs.ts";
 
 /**
- * The assignment kernel a k-means run used and how it was chosen.
- *
- * @example Usage
- * ```ts ignore
- * const { kernel } = await kmeans(gpu, x, { k: 100 });
- * console.log(kernel.variant, kernel.rows, kernel.source); // e.g. "registers" 8 "cache"
- * ```
+ * Widest rows for which `"auto"` picks the register kernel on CPU adapters: its unrolled
+ * shader grows with d, and above this its compile time outweighs its speed.
  */
-export interface AssignKernelChoice {
-  /** Kernel design: rows in registers, or workgroup-memory tiles. */
-  variant: "registers" | "tiled";
-  /** Rows each invocation of the register kernel holds; 0 for "tiled". */
-  rows: number;
-  /**
-   * "requested": the caller named the variant; "tuned": timed now on this adapter;
-   * "cache": a timing stored earlier for this adapter; "default": the heuristic choice,
-   * untimed (autotuning disabled, or a single candidate).
-   */
-  source: "requested" | "tuned" | "cache" | "default";
-  /** Milliseconds of the chosen kernel on the tuning problem, or null when untimed. */
-  ms: number | null;
+export const REGISTERS_MAX_AUTO_DIM = 128;
+
+/**
+ * The kernel design for the adapter and row width: a named design as asked, and for "auto"
+ * (or none) registers on CPU adapters for rows up to {@linkcode REGISTERS_MAX_AUTO_DIM},
+ * tiles otherwise.
+ *
+ * @throws {RangeError} For an unknown variant name.
+ */
+export function resolveKmeansVariant(
+  gpu: Gpu,
+  variant: KMeansVariant | undefined,
+  d: number,
+): Variant {
+  const v = checkKmeansVariant(variant ?? DEFAULT_KMEANS_OPTIONS.variant);
+  if (v !== "auto") return v;
+  const q = gpu.quirks;
+  return q.preferRegisters && d <= Math.min(q.registersMaxDim, REGISTERS_MAX_AUTO_DIM)
+    ? "registers"
+    : "tiled";
 }
 
-/** Options of {@linkcode chooseAssignKernel}. */
-export interface ChooseAssignKernelOptions {
+/** Options of {@linkcode chooseKmeansKernel}. */
+export interface ChooseKmeansKernelOptions {
   /** Time the candidates (once per adapter, then cached). @default {true unless MLCD_AUTOTUNE=0} */
   autotune?: boolean | undefined;
   /** Informational messages (what was timed and chosen). */
@@ -63,13 +70,13 @@ function label(k: AssignKernel): string {
  * unrolled register shader takes minutes to compile there). Real GPUs try tiles, then
  * the register kernel for d ≤ 128.
  */
-export function assignCandidates(gpu: Gpu, d: number, f16: boolean): AssignKernel[] {
+export function kmeansKernelCandidates(gpu: Gpu, d: number, f16: boolean): AssignKernel[] {
   const dp = paddedWidth(d);
   const registersFit = uniformBlockRows(dp, packedCentroidBlocks(dp, f16)) > 0;
   const r0 = registerRows(dp, f16);
   const tiled: AssignKernel = { variant: "tiled", rows: 0 };
   if (!registersFit) return [tiled];
-  if (resolveVariant(gpu, "auto", d) === "registers") {
+  if (resolveKmeansVariant(gpu, "auto", d) === "registers") {
     const alt = r0 >= 8 ? r0 / 2 : r0 * 2;
     const out: AssignKernel[] = [{ variant: "registers", rows: r0 }];
     if (Number.isInteger(alt) && alt >= 1 && alt * (dp / 4) <= 256) {
@@ -85,7 +92,7 @@ export function assignCandidates(gpu: Gpu, d: number, f16: boolean): AssignKerne
 
 /**
  * Resolves the assignment kernel for a run: a named variant as asked (with its default
- * row count), or for "auto" the fastest of {@linkcode assignCandidates} on this adapter,
+ * row count), or for "auto" the fastest of {@linkcode kmeansKernelCandidates} on this adapter,
  * timed once on a small synthetic problem (2048 rows × 256 centroids) through the
  * per-adapter autotune cache and read from the cache afterwards.
  *
@@ -99,18 +106,18 @@ export function assignCandidates(gpu: Gpu, d: number, f16: boolean): AssignKerne
  *
  * @example Usage
  * ```ts ignore
- * const choice = await chooseAssignKernel(gpu, "auto", 128, false);
+ * const choice = await chooseKmeansKernel(gpu, "auto", 128, false);
  * ```
  */
-export async function chooseAssignKernel(
+export async function chooseKmeansKernel(
   gpu: Gpu,
   requested: KMeansVariant | undefined,
   d: number,
   f16: boolean,
-  options: ChooseAssignKernelOptions = {},
-): Promise<AssignKernelChoice> {
+  options: ChooseKmeansKernelOptions = {},
+): Promise<KMeansKernelChoice> {
   const dp = paddedWidth(d);
-  const named = resolveVariant(gpu, requested, d); // validates the name
+  const named = resolveKmeansVariant(gpu, requested, d); // validates the name
   if (requested !== undefined && requested !== "auto") {
     return {
       variant: named,
@@ -119,7 +126,7 @@ export async function chooseAssignKernel(
       ms: null,
     };
   }
-  const candidates = assignCandidates(gpu, d, f16);
+  const candidates = kmeansKernelCandidates(gpu, d, f16);
   const fallback = { ...candidates[0]!, source: "default" as const, ms: null };
   if (candidates.length === 1 || options.autotune === false) return fallback;
   // One chunk of rows and of centroids, so that tight binding limits stay cheap to time.
@@ -184,7 +191,7 @@ function makeProblem(gpu: Gpu, rows: number, k: number, d: number, f16: boolean)
     for (let j = 0; j < d; j++) padded[c * dp + j] = data[src + j]! / Math.sqrt(s);
   }
   const cents = createCentroids(gpu, k, d, f16, centroidsPerChunk(gpu, dp, false), padded);
-  const out = createOutputs(gpu, x);
+  const out = createAssignOutputs(gpu, x);
   return {
     x,
     cents,

@@ -1,0 +1,244 @@
+// Private: kmeans()'s input adaptation. What the caller gives (a Matrix, a GpuMatrix, a
+// RowSource, embedding files) becomes one checked KMeansData, then one TrainingRows: the
+// rows the iterations train on (all rows, or a seeded sample), on the GPU in the kernels'
+// layout; all rows on the GPU when the input is resident there; fetch() for the host-side
+// initialisation.
+import type { Gpu } from "../gpu/gpu.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import { gatherRows, openRowSource, type RowSource } from "../data/row_source.ts";
+import {
+  checkGpuRows,
+  downloadMatrix,
+  type GpuMatrix,
+  type GpuMatrixLease,
+  isGpuMatrix,
+  repackMatrix,
+  uploadMatrix,
+  useGpuMatrix,
+} from "../gpu/gpu_matrix.ts";
+import { sampleIndices } from "../random/mulberry32.ts";
+import { checkInput } from "./_validate.ts";
+import { checkSourceRows, locateRow, sampleIndicesSparse } from "./_stream_assign.ts";
+import { type ChunkWeights, type RowWeights, uploadWeights } from "./_weights.ts";
+import { paddedWidth } from "./centroid_store.ts";
+import { type AssignOutputs, createAssignOutputs } from "./assignment_step.ts";
+import type { InitRows } from "./_init.ts";
+
+/**
+ * What {@linkcode kmeans} clusters: rows in memory, rows already on the GPU (a
+ * {@linkcode GpuMatrix}), a {@linkcode RowSource} over embedding shards, or embedding files
+ * and directories (`.npy`, Arrow; listed like `listEmbeddingFiles`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const input: KMeansInput = ["shards/"];
+ * await kmeans(gpu, input, { k: 1000 });
+ * ```
+ */
+export type KMeansInput = Matrix | GpuMatrix | RowSource | string[];
+
+/**
+ * The checked input rows, `n × d`, in one of three forms: in memory, on the GPU (with the
+ * largest absolute value, from the GPU row scan), or a source over files.
+ */
+export type KMeansData =
+  | { kind: "matrix"; n: number; d: number; matrix: Matrix }
+  | { kind: "gpu"; n: number; d: number; gx: GpuMatrix; maxAbs: number }
+  | { kind: "source"; n: number; d: number; source: RowSource };
+
+function isRowSource(x: unknown): x is RowSource {
+  return x !== null && typeof x === "object" && Array.isArray((x as RowSource).slices);
+}
+
+/**
+ * Checks `x` (finite; no all-zero row under cosine: for files, when rows are read) and
+ * opens files as a row source.
+ */
+export async function openInput(
+  gpu: Gpu,
+  x: KMeansInput,
+  spherical: boolean,
+  column: string | undefined,
+): Promise<KMeansData> {
+  if (isGpuMatrix(x)) {
+    const stats = await checkGpuRows(gpu, x, "x", spherical ? { nonZero: "cosine k-means" } : {});
+    return { kind: "gpu", n: x.rows, d: x.cols, gx: x, maxAbs: stats.maxAbs };
+  }
+  if (Array.isArray(x)) {
+    const bad = x.find((p) => typeof p !== "string");
+    if (bad !== undefined || x.length === 0) {
+      const E = bad === undefined ? RangeError : TypeError; // an empty list is empty input
+      throw new E(
+        `Expected x to list embedding files or directories but found ${
+          x.length === 0 ? "an empty list" : bad
+        }`,
+      );
+    }
+    const source = await openRowSource(x, column === undefined ? {} : { column });
+    return { kind: "source", n: source.rows, d: source.cols, source };
+  }
+  if (isRowSource(x)) return { kind: "source", n: x.rows, d: x.cols, source: x };
+  checkInput(x, "x", spherical);
+  return { kind: "matrix", n: x.rows, d: x.cols, matrix: x };
+}
+
+/** The seeded training sample, before it goes to the GPU. */
+export interface TrainingSample {
+  /** Sorted data rows of the sample; undefined when every row trains. */
+  index: Uint32Array | undefined;
+  /** Host rows: the Matrix given, the rows read from files, or none (a GpuMatrix). */
+  host: Matrix;
+}
+
+/**
+ * Draws the training sample faiss-style (`k × maxPointsPerCentroid` rows when there are
+ * more) with `rand`, and reads it from the files of a source (checking the rows read).
+ */
+export async function sampleTrainingRows(
+  data: KMeansData,
+  o: { k: number; maxPointsPerCentroid: number; spherical: boolean },
+  rand: () => number,
+  onLog: ((message: string) => void) | undefined,
+): Promise<TrainingSample> {
+  const { n, d } = data;
+  const m = o.k * o.maxPointsPerCentroid;
+  let index: Uint32Array | undefined;
+  if (n > m) {
+    index = (data.kind !== "source" ? sampleIndices : sampleIndicesSparse)(n, m, rand).sort();
+  }
+  let host: Matrix;
+  let readStart = 0;
+  if (data.kind === "matrix") host = data.matrix;
+  else if (data.kind === "gpu") host = { data: new Float32Array(0), rows: 0, cols: d };
+  else {
+    const src = data.source;
+    const want = index ?? Uint32Array.from({ length: n }, (_, i) => i);
+    readStart = performance.now();
+    host = await gatherRows(src, want);
+    checkSourceRows(host, o.spherical, (r) => locateRow(src, want[r]!));
+  }
+  if (index) {
+    onLog?.(
+      `Sampling a subset of ${m} / ${n} rows for training (maxPointsPerCentroid = ${o.maxPointsPerCentroid})`,
+    );
+  }
+  if (data.kind === "source") {
+    onLog?.(
+      `Read ${host.rows} training rows from ${data.source.slices.length} file(s) in ${
+        ((performance.now() - readStart) / 1000).toFixed(1)
+      }s`,
+    );
+  }
+  return { index, host };
+}
+
+/** The training rows on the GPU, and what the stages need around them. */
+export interface TrainingRows extends InitRows {
+  /** Assignment outputs of `matrix`. */
+  out: AssignOutputs;
+  /**
+   * Every input row on the GPU in the kernels' layout with its outputs, for the final pass:
+   * the resident input (Matrix, GpuMatrix), or `matrix` when it holds all rows; null when
+   * only a sample of files is on the GPU (the final pass streams the files).
+   */
+  everyRow: { matrix: GpuMatrix; out: AssignOutputs } | null;
+  /** GPU weights of the training rows (integers for the update, floats for the objective). */
+  gpuWeights: ChunkWeights | undefined;
+  /** Fixed-point scale of the update sums: the largest |value| maps to ≤ 2^30. */
+  scale: number;
+  /** Lets the host copy of rows read from files go (after the last initialisation). */
+  releaseHost(): void;
+  /** Frees what was allocated (a GpuMatrix given is not freed). */
+  destroy(): void;
+}
+
+/**
+ * Lays the training rows out on the GPU (stride `paddedWidth(d)`, f32 or packed f16,
+ * normalised under cosine): a host Matrix is uploaded once, a GpuMatrix used in place or
+ * re-packed, the sample of either gathered on the GPU; rows read from files are uploaded.
+ */
+export function uploadTrainingRows(
+  gpu: Gpu,
+  data: KMeansData,
+  sample: TrainingSample,
+  o: { f16: boolean; spherical: boolean; weights: RowWeights | undefined },
+): TrainingRows {
+  const { n, d } = data;
+  const { index } = sample;
+  let host = sample.host;
+  const { spherical, weights } = o;
+  const dp = paddedWidth(d);
+  const nTrain = index ? index.length : n;
+  const dataRow = (i: number) => (index ? index[i]! : i);
+  // Fixed-point scale for the update sums: the largest |value| maps to ≤ 2^30.
+  let maxAbs = spherical ? 1 : data.kind === "gpu" ? data.maxAbs : 0;
+  if (!spherical) { for (const v of host.data) maxAbs = Math.max(maxAbs, Math.abs(v)); }
+  const scale = 2 ** (30 - Math.max(0, Math.ceil(Math.log2(maxAbs || 1))));
+
+  // The rows on the GPU in the kernels' layout: stride dp, f32 or packed f16, normalised
+  // when spherical (a host Matrix uploaded once; a GpuMatrix used in place or re-packed).
+  const layout = {
+    stride: dp,
+    dtype: o.f16 ? "f16" as const : "f32" as const,
+    normalize: spherical,
+  };
+  const resident = data.kind === "matrix" ? data.matrix : data.kind === "gpu" ? data.gx : null;
+  const fullLease: GpuMatrixLease | null = resident
+    ? useGpuMatrix(gpu, resident, { ...layout, label: "x" })
+    : null;
+  const full = fullLease ? fullLease.matrix : null;
+  // The training sample of a matrix: an exact GPU gather of the rows already laid out.
+  const train = full && !index ? full : full
+    ? repackMatrix(gpu, full, {
+      stride: dp,
+      dtype: layout.dtype,
+      index: index!,
+      label: "x_train",
+    })
+    : uploadMatrix(gpu, host, { ...layout, label: "x_train" });
+  // Host rows for the initialisation: data rows of a Matrix or GpuMatrix (a GpuMatrix has no
+  // host copy: the rows are read back), rows of the gathered sample for files.
+  const rowOf = (i: number) => (resident ? dataRow(i) : i);
+  const fetchRows = async (rows: Uint32Array): Promise<Matrix> => {
+    if (data.kind === "gpu") {
+      const part = repackMatrix(gpu, data.gx, { index: rows, label: "x_init", align: 1 });
+      try {
+        return await downloadMatrix(gpu, part);
+      } finally {
+        part.destroy();
+      }
+    }
+    const out = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => out.set(host.data.subarray(r * d, (r + 1) * d), i * d));
+    return { data: out, rows: rows.length, cols: d };
+  };
+  const fullOut = full ? createAssignOutputs(gpu, full) : null;
+  const trainOut = train === full ? fullOut! : createAssignOutputs(gpu, train);
+  const gpuWeights = weights ? uploadWeights(gpu, train, weights, dataRow) : undefined;
+  return {
+    dataRows: n,
+    rows: nTrain,
+    cols: d,
+    matrix: train,
+    out: trainOut,
+    everyRow: full
+      ? { matrix: full, out: fullOut! }
+      : index
+      ? null
+      : { matrix: train, out: trainOut },
+    fetch: (rows) => fetchRows(rows.map(rowOf)),
+    weight: weights ? (i) => weights.w[dataRow(i)]! : undefined,
+    gpuWeights,
+    scale,
+    releaseHost() {
+      if (data.kind === "source") host = { data: new Float32Array(0), rows: 0, cols: d };
+    },
+    destroy() {
+      if (train !== full) train.destroy();
+      if (trainOut !== fullOut) trainOut.destroy();
+      fullLease?.release();
+      fullOut?.destroy();
+      gpuWeights?.destroy();
+    },
+  };
+}
