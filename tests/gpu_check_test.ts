@@ -1,18 +1,17 @@
 import assert from "node:assert/strict";
 import { findTorch } from "../bench/torch_peer.ts";
+import { type Peer, peerTest } from "./_peer.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SCRIPT = new URL("../scripts/gpu_check.ts", import.meta.url).pathname;
-const CI = Deno.env.get("CI") === "true";
 
-// The PyTorch peer runs when an interpreter imports torch (Debian: apt-get install python3-torch).
-const TORCH = await findTorch();
-const NO_TORCH = "exe" in TORCH ? null : TORCH.reason;
-if (NO_TORCH && !CI) {
-  console.error(
-    `gpu_check_test: skipping the PyTorch peer test: torch does not import (${NO_TORCH})`,
-  );
-}
+// The PyTorch peer runs when an interpreter imports torch (Debian: apt-get install python3-torch);
+// gpu-check picks it the same way (bench/torch_peer.ts findTorch).
+const FOUND = await findTorch();
+const TORCH: Peer = {
+  name: "PyTorch (apt-get install python3-torch)",
+  missing: "exe" in FOUND ? null : `torch does not import: ${FOUND.reason}`,
+};
 
 /** One `gpu-check --quick` run, shared by the tests below: its exit code, stderr, md and json. */
 interface QuickRun {
@@ -83,20 +82,15 @@ Deno.test("deno task gpu-check --quick checks every kernel exactly and writes th
   }
 });
 
-Deno.test({
+peerTest({
   name: "gpu-check --quick runs the PyTorch matmul + topk peer and it agrees with ours",
-  ignore: NO_TORCH !== null && !CI,
+  needs: [TORCH],
   async fn() {
-    assert.equal(
-      NO_TORCH,
-      null,
-      `torch does not import (apt-get install python3-torch): ${NO_TORCH}`,
-    );
     const { code, stderr, json, md } = await quickRun();
     assert.equal(code, 0, stderr);
     const p = json.peers.torch;
     assert.equal(p.status, "ok", JSON.stringify(p));
-    assert.equal(p.python, (TORCH as { exe: string }).exe);
+    assert.equal(p.python, (FOUND as { exe: string }).exe);
     assert.equal(p.shape, "queries=97 keys=3001 d=64 k=8");
     // The agreement is computed, not assumed: every figure is in range and consistent.
     assert.ok(p.recall >= 0.999 && p.recall <= 1, `recall ${p.recall}`);

@@ -3,28 +3,20 @@
 // --dependency=afterok on a one-node cluster that this test starts (scripts/slurm/start.sh) and
 // stops by PID. One part task is killed with SIGKILL mid-run; the resubmitted pipeline must
 // skip the finished parts, redo the killed one and end with exactly the outputs of the same
-// steps run in one process. In CI (CI=true) a missing Slurm fails the test instead of skipping it.
+// steps run in one process. In CI (CI=true) a missing Slurm fails the test instead of skipping it
+// (tests/_peer.ts).
 import assert from "node:assert/strict";
 import { readNpy, writeNpy } from "../src/data/npy.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
 import { Rng } from "../src/random/rng.ts";
 import { runDeno } from "./_cli.ts";
+import { commandPeer, type Peer, peerTest } from "./_peer.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CLUSTER = `${ROOT}/src/cli/cluster.ts`;
 const ASSIGN = `${ROOT}/src/cli/assign.ts`;
-const IN_CI = Deno.env.get("CI") === "true";
 
-function has(bin: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${bin}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const missing = [
+const SLURM_BINS = commandPeer("Slurm (apt-get install -y slurm-wlm munge)", [
   "sbatch",
   "squeue",
   "scancel",
@@ -33,14 +25,10 @@ const missing = [
   "slurmctld",
   "slurmd",
   "munged",
-]
-  .filter((b) => !has(b));
-const skipReason = missing.length
-  ? `Slurm is not installed (no ${missing.join(", ")}): apt-get install -y slurm-wlm munge`
-  : Deno.uid() !== 0
-  ? "starting a one-node Slurm cluster needs root"
-  : null;
-if (skipReason && !IN_CI) console.error(`slurm_test.ts: skipped: ${skipReason}`);
+]);
+const SLURM: Peer = SLURM_BINS.missing === null && Deno.uid() !== 0
+  ? { ...SLURM_BINS, missing: "starting a one-node Slurm cluster needs root" }
+  : SLURM_BINS;
 
 interface Sh {
   code: number;
@@ -95,14 +83,13 @@ async function writeShards(dir: string, files: number, d: number, centers: numbe
   return total;
 }
 
-Deno.test({
+peerTest({
   name:
     "slurm: parts → merge → assign through sbatch --dependency=afterok, restartable after kill -9",
-  ignore: skipReason !== null && !IN_CI,
+  needs: [SLURM],
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    if (skipReason) throw new Error(`The Slurm pipeline test cannot run in CI: ${skipReason}`);
     const tmp = await Deno.makeTempDir({ prefix: "mlcd_slurm_test_" });
     const slurmDir = `${tmp}/slurm`;
     // Deterministic kernel choice in every process (no timing races between concurrent tasks).
