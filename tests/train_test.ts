@@ -112,8 +112,21 @@ Deno.test("train() lowers the MLCD loss and is deterministic for a seed", async 
   assert.equal(losses.length, 24);
   assert.ok(losses.at(-1)! < losses[0]! * 0.7, `${losses[0]} → ${losses.at(-1)}`);
   assert.deepEqual(await a.centers.data(), await b.centers.data());
-  const c = await train(gpu, { x, inputShape: [5], positives }, { ...config, seed: 2, epochs: 1 });
-  for (const r of [a, b, c]) {
+  // The seed is honoured: one epoch with seed 1 (the default) starts exactly like the 8-epoch
+  // run above (same init, same first batch), one epoch with seed 2 does not, and ends elsewhere.
+  assert.equal(config.seed, 1);
+  const first: number[] = [], other: number[] = [];
+  const d = await train(gpu, { x, inputShape: [5], positives }, { ...config, epochs: 1 }, {
+    onStep: (p) => first.push(p.loss),
+  });
+  const c = await train(gpu, { x, inputShape: [5], positives }, { ...config, seed: 2, epochs: 1 }, {
+    onStep: (p) => other.push(p.loss),
+  });
+  assert.deepEqual([first.length, other.length], [3, 3]);
+  assert.equal(first[0], losses[0], "seed 1: the first step repeats");
+  assert.notEqual(other[0], losses[0], "seed 2: another init or batch");
+  assert.notDeepEqual(await c.centers.data(), await d.centers.data(), "seed 2 ends elsewhere");
+  for (const r of [a, b, c, d]) {
     r.encoder.dispose();
     r.centers.dispose();
   }
