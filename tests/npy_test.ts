@@ -278,7 +278,9 @@ peerTest({
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {
-      await python(["-c", `
+      await python([
+        "-c",
+        `
 import numpy as np
 rng = np.random.default_rng(0)
 a = rng.standard_normal((37, 19)).astype(np.float32)
@@ -293,7 +295,8 @@ np.save("${dir}/bool.npy", a > 0)
 with open("${dir}/v2.npy", "wb") as f: np.lib.format.write_array(f, a, version=(2, 0))
 with open("${dir}/v3.npy", "wb") as f: np.lib.format.write_array(f, a, version=(3, 0))
 a.tofile("${dir}/raw.f32")
-`]);
+`,
+      ]);
       const raw = new Float32Array((await Deno.readFile(`${dir}/raw.f32`)).buffer);
       const a = { data: raw, rows: 37, cols: 19 };
       assert.deepEqual(await readNpy(`${dir}/img_emb_0.npy`), a);
@@ -327,12 +330,15 @@ a.tofile("${dir}/raw.f32")
       await writeNpy(`${dir}/ours.npy`, raw, [37, 19]);
       await writeNpy(`${dir}/ours16.npy`, raw, [37, 19], { dtype: "f2" });
       await writeNpy(`${dir}/ours_u4.npy`, new Uint32Array([1, 2, 3]), [3]);
-      const out = await python(["-c", `
+      const out = await python([
+        "-c",
+        `
 import numpy as np
 a = np.fromfile("${dir}/raw.f32", dtype=np.float32).reshape(37, 19)
 b = np.load("${dir}/ours.npy"); c = np.load("${dir}/ours16.npy"); u = np.load("${dir}/ours_u4.npy")
 print(b.dtype, b.shape, bool((b == a).all()), c.dtype, bool((c == a.astype(np.float16)).all()), u.dtype, u.tolist())
-`]);
+`,
+      ]);
       assert.equal(out.trim(), "float32 (37, 19) True float16 True uint32 [1, 2, 3]");
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -11,6 +11,7 @@ import { readArrowLabels } from "../src/data/arrow.ts";
 import { Rng } from "../src/random/rng.ts";
 import { runDeno } from "./_cli.ts";
 import { commandPeer, type Peer, peerTest } from "./_peer.ts";
+import { pauseEnv, waitForPause } from "./_pause.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CLUSTER = `${ROOT}/src/cli/cluster.ts`;
@@ -141,26 +142,23 @@ peerTest({
           [...out.matchAll(/^(parts|merge|assign) (\S+)$/gm)].map((m) => [m[1], m[2]]),
         );
 
-      // First submission: kill part 0 with SIGKILL once it is iterating.
-      const first = await sh("bash", submitArgs, env);
+      // First submission: part 0 pauses right after its first k-means checkpoint
+      // (src/testing/pause_point.ts; sbatch --export=ALL hands the variables to every task,
+      // the prefix picks part 0), and is killed there with SIGKILL.
+      const marker = `${tmp}/paused`;
+      const pause = pauseEnv(`kmeans-checkpoint ${work}/parts/part-0-of-${N}.`, marker);
+      const first = await sh("bash", submitArgs, { ...env, ...pause });
       assert.equal(first.code, 0, first.err);
       const j1 = ids(first.out);
       assert.ok(j1.parts && j1.merge && j1.assign, first.out);
       const log0 = `${work}/logs/parts-0.log`;
-      const until = Date.now() + 300_000;
-      let killed = false;
-      while (Date.now() < until && !killed) {
-        const text = await Deno.readTextFile(log0).catch(() => "");
-        if (/iter +\d+/.test(text)) {
-          const k = await sh("scancel", ["--full", "--signal=KILL", `${j1.parts}_0`], env);
-          assert.equal(k.code, 0, k.err);
-          killed = true;
-        } else await sleep(50);
-      }
-      assert.ok(
-        killed,
-        `part 0 never started iterating: ${await Deno.readTextFile(log0).catch(() => "")}`,
-      );
+      await waitForPause(marker, undefined, undefined, 300_000).catch(async (e) => {
+        throw new Error(
+          `${e.message}; part 0 logged: ${await Deno.readTextFile(log0).catch(() => "")}`,
+        );
+      });
+      const k = await sh("scancel", ["--full", "--signal=KILL", `${j1.parts}_0`], env);
+      assert.equal(k.code, 0, k.err);
       await waitJobs([j1.parts!], env);
       const states1 = await jobStates(j1.parts!, env);
       assert.equal(states1.filter((s) => s === "COMPLETED").length, N - 1, states1.join(" "));
@@ -170,14 +168,11 @@ peerTest({
         return names.sort();
       };
       const after = await partFiles();
-      // The killed part published nothing. What SIGKILL may leave is its k-means checkpoint
-      // (`part-0-of-8.<hash>.ckpt`, what the rerun resumes from), or that checkpoint's
-      // temporary file when the kill landed mid-write (the rerun removes it); nothing else.
+      // The killed part published nothing but its k-means checkpoint, written whole before the
+      // pause (`part-0-of-8.<hash>.ckpt`, what the rerun resumes from).
       const part0 = after.filter((f) => f.startsWith("part-0-of-8"));
-      assert.ok(
-        part0.every((f) => /^part-0-of-8\.[0-9a-f]{12}\.ckpt(\.tmp-[0-9a-f]{12})?$/.test(f)),
-        `killed part left ${part0}`,
-      );
+      assert.equal(part0.length, 1, `killed part left ${part0}`);
+      assert.match(part0[0]!, /^part-0-of-8\.[0-9a-f]{12}\.ckpt$/);
       assert.ok(
         !after.some((f) => f.includes(".tmp") && !f.startsWith("part-0-of-8")),
         `partial files left: ${after}`,
@@ -197,6 +192,8 @@ peerTest({
         const log = await Deno.readTextFile(`${work}/logs/parts-${i}.log`);
         assert.match(log, /already done/, `part ${i} was not skipped: ${log}`);
       }
+      const rerun0 = await Deno.readTextFile(log0);
+      assert.match(rerun0, /Resuming from .*part-0-of-8\.[0-9a-f]{12}\.ckpt/, rerun0);
       const final = await partFiles();
       assert.ok(!final.some((f) => f.includes(".tmp") || f.endsWith(".ckpt")), `left: ${final}`);
 

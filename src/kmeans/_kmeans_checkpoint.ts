@@ -5,6 +5,7 @@
 import { atomicPath } from "../data/atomic.ts";
 import type { AssignKernelChoice } from "./assign_kernel.ts";
 import type { KMeansIterationStats } from "./kmeans_options.ts";
+import { pausePoint } from "../testing/pause_point.ts";
 
 const MAGIC = "MLCDKMC1";
 
@@ -74,6 +75,7 @@ export async function writeCheckpoint(path: string, c: KMeansCheckpoint): Promis
     at += a.byteLength;
   }
   await replaceFile(path, bytes);
+  await pausePoint(`kmeans-checkpoint ${path}`); // test-only: kill tests stop here
 }
 
 /**
