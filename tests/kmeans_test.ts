@@ -135,19 +135,35 @@ for (const variant of VARIANTS) {
   });
 }
 
-Deno.test("kmeans() with f16 storage stays close to f32", async () => {
+Deno.test("kmeans() with f16 storage stays within its documented score error of float64 and of f32", async () => {
   const gpu = await testGpu();
-  const x = randomMatrix(400, 33, 3);
-  const a = await kmeans(gpu, x, { k: 6, niter: 10 });
-  const b = await kmeans(gpu, x, { k: 6, niter: 10, f16: true });
-  assert.ok(
-    Math.abs(a.objective - b.objective) < 0.01 * a.objective,
-    `${a.objective} ${b.objective}`,
-  );
+  const n = 400, x = randomMatrix(n, 33, 3);
+  // f16 storage moves each score by at most eps (KMeansOptions.f16), row by row on the pass:
+  const eps = 4e-3;
   const c = randomMatrix(6, 33, 4);
   const f = await assignNearest(gpu, x, c, { f16: true });
   const ref = refAssign(x, c, true);
-  ref.forEach((r, i) => assert.ok(Math.abs(f.scores[i]! - r.score) < 4e-3));
+  ref.forEach((r, i) => assert.ok(Math.abs(f.scores[i]! - r.score) < eps, `row ${i}`));
+  // Hence in a whole f16 run: each row's centroid is within 2·eps of its float64 best among the
+  // run's centroids (a score moves by at most eps each way), and the objective is within n·eps
+  // of the float64 sum of the rows' scores with their centroids.
+  const b = await kmeans(gpu, x, { k: 6, niter: 10, f16: true });
+  const xs = rowsF64(x, true), cs = rowsF64(b.centroids, true);
+  let obj = 0;
+  xs.forEach((xv, i) => {
+    const sc = cs.map((cv) => cv.reduce((acc, v, t) => acc + v * xv[t]!, 0));
+    const got = sc[b.assignments[i]!]!;
+    assert.ok(Math.max(...sc) - got <= 2 * eps, `row ${i}: ${got} vs best ${Math.max(...sc)}`);
+    obj += got;
+  });
+  assert.ok(Math.abs(b.objective - obj) <= n * eps, `objective ${b.objective} vs float64 ${obj}`);
+  // The f32 run from the same seeded start: f16 can change a choice only where two centroids
+  // are within 2·eps of each other for a row; on this data that never happens, so both runs
+  // take the same path (same assignments, checked) and their objectives differ by score error
+  // alone, at most n·eps.
+  const a = await kmeans(gpu, x, { k: 6, niter: 10 });
+  assert.deepEqual(b.assignments, a.assignments);
+  assert.ok(Math.abs(a.objective - b.objective) <= n * eps, `${a.objective} vs ${b.objective}`);
 });
 
 Deno.test("kmeans() is deterministic for a fixed seed", async () => {

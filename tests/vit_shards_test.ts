@@ -76,9 +76,14 @@ Deno.test("vit-tiny trained with MLCD on WebDataset shards of MNIST PNGs beats t
     assert.equal(r.code, 0, r.err);
     const m = JSON.parse(r.out);
     console.error(r.err.split("\n").filter((l) => l.startsWith("|")).join("\n"));
+    // The margin: at least 0.05 (8 of the 150 test digits) above the untrained encoder. One
+    // digit more, what a strict > accepted, is within the noise of a probe on 150 digits (its
+    // standard error near 0.45 is √(0.45·0.55/150) ≈ 0.04). The seeded run on lavapipe gives
+    // 0.480 vs 0.393 (13 digits); the other 5 leave room for float differences between devices.
+    const margin = 0.05;
     assert.ok(
-      m.linearProbeTop1 > m.baseline.linearProbeTop1,
-      `trained ${m.linearProbeTop1} vs untrained ${m.baseline.linearProbeTop1}`,
+      m.linearProbeTop1 >= m.baseline.linearProbeTop1 + margin,
+      `trained ${m.linearProbeTop1} vs untrained ${m.baseline.linearProbeTop1} (+${margin} needed)`,
     );
     assert.ok(m.raw.linearProbeTop1 > 0.5, "raw pixels row present and sane");
 
