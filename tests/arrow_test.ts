@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readIpcFile } from "./_arrow_ipc.ts";
 import {
   Field,
   Float32,
@@ -161,6 +162,12 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
       l: 2,
       rows: 3,
     });
+    // An independent reader (tests/_arrow_ipc.ts, from the format's spec, not apache-arrow)
+    // sees the documented layout: labels FixedSizeList<UInt32>[l], scores FixedSizeList<Float32>[l].
+    assert.deepEqual(readIpcFile(await Deno.readFile(`${dir}/a.arrow`)), [
+      { name: "labels", type: "fixed_size_list<uint32>[2]", values: labels, listSize: 2 },
+      { name: "scores", type: "fixed_size_list<float32>[2]", values: scores, listSize: 2 },
+    ]);
     for (
       const ids of [new BigInt64Array([10n, 20n, 30n]), new Int32Array([7, 8, 9]), ["a", "b", "c"]]
     ) {
@@ -172,6 +179,17 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
       });
       const back = await readArrowLabels(`${dir}/b.arrow`);
       assert.deepEqual(back, { indices: labels, scores, l: 3, rows: 2, ids: ids.slice(0, 2) });
+      const [a, b, id] = readIpcFile(await Deno.readFile(`${dir}/b.arrow`));
+      assert.deepEqual([a, b], [
+        { name: "labels", type: "fixed_size_list<uint32>[3]", values: labels, listSize: 3 },
+        { name: "scores", type: "fixed_size_list<float32>[3]", values: scores, listSize: 3 },
+      ]);
+      const idType = ids instanceof BigInt64Array
+        ? "int64"
+        : ids instanceof Int32Array
+        ? "int32"
+        : "utf8";
+      assert.deepEqual(id, { name: "id", type: idType, values: ids.slice(0, 2) });
     }
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a.arrow", "b.arrow"]);
   } finally {
