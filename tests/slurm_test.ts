@@ -6,12 +6,14 @@
 // steps run in one process. In CI (CI=true) a missing Slurm fails the test instead of skipping it
 // (tests/_peer.ts).
 import assert from "node:assert/strict";
-import { readNpy, writeNpy } from "../src/data/npy.ts";
+import { readNpy } from "../src/data/npy.ts";
+import type { Matrix } from "../src/matrix/matrix.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
 import { Rng } from "../src/random/rng.ts";
 import { runDeno } from "./_cli.ts";
 import { commandPeer, type Peer, peerTest } from "./_peer.ts";
 import { pauseEnv, waitForPause } from "./_pause.ts";
+import { writeShards } from "./_shards.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CLUSTER = `${ROOT}/src/cli/cluster.ts`;
@@ -63,25 +65,19 @@ async function jobStates(id: string, env: Record<string, string>): Promise<strin
   return [...r.out.matchAll(/JobState=(\S+)/g)].map((m) => m[1]!);
 }
 
-/** Clustered synthetic embeddings: `files` shards with uneven row counts. */
-async function writeShards(dir: string, files: number, d: number, centers: number) {
+/** `rows` clustered synthetic embeddings of `d` values around `centers` random centers. */
+function clustered(rows: number, d: number, centers: number): Matrix {
   const rng = new Rng(7);
   const mu = Array.from(
     { length: centers },
     () => Float64Array.from({ length: d }, () => rng.next() * 2 - 1),
   );
-  let total = 0;
-  for (let f = 0; f < files; f++) {
-    const rows = 140 + 13 * f;
-    const data = new Float32Array(rows * d);
-    for (let r = 0; r < rows; r++) {
-      const c = mu[rng.int(centers)]!;
-      for (let j = 0; j < d; j++) data[r * d + j] = c[j]! + 0.35 * (rng.next() - 0.5);
-    }
-    await writeNpy(`${dir}/emb_${f}.npy`, data, [rows, d]);
-    total += rows;
+  const data = new Float32Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    const c = mu[rng.int(centers)]!;
+    for (let j = 0; j < d; j++) data[r * d + j] = c[j]! + 0.35 * (rng.next() - 0.5);
   }
-  return total;
+  return { data, rows, cols: d };
 }
 
 peerTest({
@@ -114,8 +110,9 @@ peerTest({
         env.SLURM_CONF = m[1]!;
       }
       const shards = `${tmp}/shards`;
-      await Deno.mkdir(shards);
-      const n = await writeShards(shards, 8, 16, 12);
+      const sizes = Array.from({ length: 8 }, (_, f) => 140 + 13 * f); // uneven shards
+      const n = sizes.reduce((a, b) => a + b, 0);
+      await writeShards(shards, clustered(n, 16, 12), sizes);
       const work = `${tmp}/work`;
       const K = 24, N = 8, niter = 200;
       const submitArgs = [
