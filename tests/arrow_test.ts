@@ -22,6 +22,7 @@ import {
 } from "../src/data/mod.ts";
 import { scanArrowEmbeddings } from "../src/data/arrow.ts";
 import { maxAbsDiff, randomMatrix } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 /** An IPC table with a `List<Float32>` column built from `rows` and an `id` column. */
 function listTable(rows: number[][], format: "file" | "stream" = "file"): Uint8Array {
@@ -137,22 +138,18 @@ Deno.test("decodeArrowEmbeddings() fills options.into and checks its length", ()
 });
 
 Deno.test("writeArrowEmbeddings() and readArrowEmbeddings() round-trip through a file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const m = randomMatrix(21, 6, 9);
     await writeArrowEmbeddings(`${dir}/e.arrow`, m, { column: "clip" });
     await writeArrowEmbeddings(`${dir}/s.ipc`, m, { column: "clip", format: "stream" });
     assert.deepEqual(await readArrowEmbeddings(`${dir}/e.arrow`, { column: "clip" }), m);
     assert.deepEqual(await readArrowEmbeddings(`${dir}/s.ipc`), m);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["e.arrow", "s.ipc"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores and ids", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const labels = new Uint32Array([4, 1, 0, 3, 4294967295, 2]);
     const scores = new Float32Array([0.9, 0.5, 0.25, 0.125, -1, 0]);
     await writeArrowLabels(`${dir}/a.arrow`, { indices: labels, scores, l: 2 });
@@ -192,9 +189,7 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
       assert.deepEqual(id, { name: "id", type: idType, values: ids.slice(0, 2) });
     }
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a.arrow", "b.arrow"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("writeArrowLabels() throws RangeError for a bad l, TypeError for mismatched lengths", async () => {

@@ -5,12 +5,12 @@ import { writeArrowEmbeddings, writeNpy } from "../src/data/mod.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { runDeno } from "./_cli.ts";
 import { pauseEnv, waitForPause } from "./_pause.ts";
+import { withDir } from "./_tmp.ts";
 
 const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 
 Deno.test("cluster --resume after kill -9 ends with the uninterrupted run's centroids", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_cluster_resume_" });
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(12000, 24, 31);
     const part = (a: number, b: number) => ({
       data: x.data.slice(a * 24, b * 24),
@@ -77,7 +77,5 @@ Deno.test("cluster --resume after kill -9 ends with the uninterrupted run's cent
     assert.doesNotMatch(resumed.stderr, /iter +0 /, "iterations before the checkpoint rerun");
     assert.deepEqual(await Deno.readFile(`${dir}/b.c.npy`), await Deno.readFile(`${dir}/a.c.npy`));
     assert.deepEqual(await Deno.readFile(`${dir}/b.a.npy`), await Deno.readFile(`${dir}/a.a.npy`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_cluster_resume_");
 });

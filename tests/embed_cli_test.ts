@@ -12,6 +12,7 @@ import { randomMatrix, testGpu } from "./_gpu.ts";
 import { makeMnistShards } from "./_shards.ts";
 import { peerTest, pythonPeer } from "./_peer.ts";
 import { python } from "./_python.ts";
+import { withDir } from "./_tmp.ts";
 import { writeShard } from "../src/data/webdataset.ts";
 import { encodePng } from "../src/model/images.ts";
 
@@ -35,8 +36,7 @@ peerTest({
     "deno task embed writes clip-retrieval's layout that numpy loads in key order; assign joins keys into train",
   needs: [NUMPY],
   fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withDir(async (dir) => {
       const m = await makeMnistShards(`${dir}`, { shards: 2, perShard: 40 });
       const run = `${dir}/run`;
       let r = await cli([
@@ -204,15 +204,12 @@ print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype)
         /joined by key: 40 matched, 40 sample\(s\) without a label, 0 label\(s\) without a sample/,
       );
       assert.equal(JSON.parse(r.out).step, 2);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
 Deno.test("deno task embed on input embeddings carries clip-retrieval keys, else numbers the rows", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(45, 6, 4);
     await Deno.mkdir(`${dir}/in/img_emb`, { recursive: true });
     await Deno.mkdir(`${dir}/in/metadata`, { recursive: true });
@@ -272,7 +269,5 @@ Deno.test("deno task embed on input embeddings carries clip-retrieval keys, else
     const b = await readNpy(`${dir}/b/img_emb/img_emb_0.npy`);
     // The same rows in a smaller batch: equal up to the GPU's float rounding.
     b.data.forEach((v, i) => assert.ok(Math.abs(v - a.data[i]!) < 1e-5, `value ${i}`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

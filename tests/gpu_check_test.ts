@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { findTorch } from "../bench/torch_peer.ts";
 import { type Peer, peerTest } from "./_peer.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SCRIPT = new URL("../scripts/gpu_check.ts", import.meta.url).pathname;
@@ -25,8 +26,7 @@ interface QuickRun {
 let quick: Promise<QuickRun> | null = null;
 function quickRun(): Promise<QuickRun> {
   quick ??= (async () => {
-    const out = await Deno.makeTempDir({ prefix: "mlcd_gpu_check_" });
-    try {
+    return await withDir(async (out) => {
       const run = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", SCRIPT, "--quick", "--out", out],
         stdout: "piped",
@@ -45,9 +45,7 @@ function quickRun(): Promise<QuickRun> {
         md: read(".md"),
         json: json ? JSON.parse(json) : null,
       };
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
+    }, "mlcd_gpu_check_");
   })();
   return quick;
 }
@@ -141,8 +139,7 @@ Deno.test("scripts/gpu_check.ts has no npm package on its static import path", a
 
 Deno.test("scripts/gpu_check.ts loads in a copy of the tree without node_modules", async () => {
   // What a bare GPU machine has: the Deno binary, the sources and the kernels.
-  const tmp = await Deno.makeTempDir({ prefix: "mlcd_gpu_check_bare_" });
-  try {
+  await withDir(async (tmp) => {
     for (const dir of ["src", "kernels", "scripts", "bench"]) {
       await new Deno.Command("cp", { args: ["-r", `${ROOT}${dir}`, `${tmp}/${dir}`] }).output();
     }
@@ -157,9 +154,7 @@ Deno.test("scripts/gpu_check.ts loads in a copy of the tree without node_modules
     const stderr = new TextDecoder().decode(run.stderr);
     assert.equal(run.code, 0, stderr);
     assert.match(new TextDecoder().decode(run.stdout), /^deno task gpu-check/);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  }, "mlcd_gpu_check_bare_");
 });
 
 Deno.test("scripts/gpu_check.ts exits 2 with one line on an unknown flag", async () => {

@@ -2,12 +2,7 @@
 // a float64 reference and against repeated rows; checkpoints resume bit for bit.
 import assert from "node:assert/strict";
 import { kmeans, type KMeansResult } from "../src/kmeans/mod.ts";
-import {
-  atomicWrites,
-  openRowSource,
-  partOf,
-  writeNpy,
-} from "../src/data/mod.ts";
+import { atomicWrites, openRowSource, partOf, writeNpy } from "../src/data/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { mulberry32, sampleIndices } from "../src/random/mulberry32.ts";
 import { sampleIndicesSparse } from "../src/kmeans/_stream_assign.ts";

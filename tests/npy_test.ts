@@ -14,6 +14,7 @@ import {
 import { maxAbsDiff, randomMatrix } from "./_gpu.ts";
 import { peerTest, pythonPeer } from "./_peer.ts";
 import { python } from "./_python.ts";
+import { withDir } from "./_tmp.ts";
 
 const NUMPY = await pythonPeer("numpy (apt-get install python3-numpy)", ["numpy"]);
 
@@ -230,8 +231,7 @@ Deno.test("encodeNpy() throws TypeError when the shape does not match the data",
 });
 
 Deno.test("writeNpy() and readNpy() round-trip float32 and float16 files", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const m = randomMatrix(33, 7, 5);
     await writeNpy(`${dir}/a.npy`, m.data, [33, 7]);
     assert.deepEqual(await readNpy(`${dir}/a.npy`), m);
@@ -252,23 +252,19 @@ Deno.test("writeNpy() and readNpy() round-trip float32 and float16 files", async
       "h.npy",
       "u.npy",
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("readNpy() throws RangeError naming a truncated file", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".npy" });
-  try {
+  await withDir(async (dir) => {
+    const path = `${dir}/truncated.npy`;
     await Deno.writeFile(path, encodeNpy(new Float32Array(12), [3, 4]).subarray(0, 130));
     await assert.rejects(() => readNpy(path), {
       name: "RangeError",
       message:
         `Expected ${path} to hold 48 data bytes for shape (3, 4) and dtype 'f4' but found 2 (truncated file)`,
     });
-  } finally {
-    await Deno.remove(path);
-  }
+  });
 });
 
 peerTest({
@@ -276,8 +272,7 @@ peerTest({
     "readNpy() reads files written by numpy (float32, float16, 1-D, v2, v3) and numpy reads writeNpy()",
   needs: [NUMPY],
   fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withDir(async (dir) => {
       await python([
         "-c",
         `
@@ -340,15 +335,12 @@ print(b.dtype, b.shape, bool((b == a).all()), c.dtype, bool((c == a.astype(np.fl
 `,
       ]);
       assert.equal(out.trim(), "float32 (37, 19) True float16 True uint32 [1, 2, 3]");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
 Deno.test("writeFileAtomic() leaves no temporary file on success", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await writeFileAtomic(`${dir}/out.bin`, new Uint8Array([1, 2, 3]));
     await writeFileAtomic(`${dir}/out.bin`, async function* () {
       yield new Uint8Array([4]);
@@ -356,14 +348,11 @@ Deno.test("writeFileAtomic() leaves no temporary file on success", async () => {
     });
     assert.deepEqual(await Deno.readFile(`${dir}/out.bin`), new Uint8Array([4, 5, 6]));
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out.bin"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("writeFileAtomic() keeps the old file and removes the temporary file when the writer throws", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await Deno.writeFile(`${dir}/out.bin`, new Uint8Array([9, 9]));
     await assert.rejects(
       () =>
@@ -379,9 +368,7 @@ Deno.test("writeFileAtomic() keeps the old file and removes the temporary file w
       () => writeFileAtomic(`${dir}/missing/out.bin`, new Uint8Array(1)),
       Deno.errors.NotFound,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("atomicPath() returns distinct temporary names beside the target", () => {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { pauseEnv, waitForPause } from "./_pause.ts";
+import { withDir } from "./_tmp.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
 const TINY = [
@@ -82,8 +83,7 @@ async function metricSteps(dir: string): Promise<number[]> {
 }
 
 Deno.test("train --resume after kill -9 ends with the uninterrupted run's weights", async () => {
-  const base = await Deno.makeTempDir({ prefix: "mlcd_resume_" });
-  try {
+  await withDir(async (base) => {
     await runToEnd(`${base}/a`);
     const full = await loadCheckpoint(`${base}/a`);
     assert.equal(full.manifest.done, true);
@@ -171,7 +171,5 @@ Deno.test("train --resume after kill -9 ends with the uninterrupted run's weight
     const replaced = await loadCheckpoint(`${base}/a`);
     assert.deepEqual([replaced.manifest.step, replaced.manifest.done], [16, true]);
     assert.deepEqual(await metricSteps(`${base}/a`), Array.from({ length: 16 }, (_, i) => i + 1));
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  }, "mlcd_resume_");
 });

@@ -6,6 +6,7 @@ import { mixSeed, permutation, Rng } from "../src/random/rng.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -164,8 +165,7 @@ Deno.test("deno task train --help documents every config key", async () => {
 });
 
 Deno.test("train and eval CLIs: bad input is one clear line and exit code 2", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_cli_" });
-  try {
+  await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bad.json`, JSON.stringify({ epochs: 1, learningrate: 3 }));
     let r = await cli(["src/cli/train.ts", "--config", `${dir}/bad.json`, "--data", "mnist"]);
     assert.equal(r.code, 2);
@@ -230,7 +230,5 @@ Deno.test("train and eval CLIs: bad input is one clear line and exit code 2", as
       /^mlcd eval: Refusing to overwrite the input .*checkpoint\.json with --out /,
     );
     assert.equal(await Deno.readTextFile(`${dir}/ck/checkpoint.json`), manifest);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_cli_");
 });

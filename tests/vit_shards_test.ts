@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { writeNpy } from "../src/data/npy.ts";
 import { errLines, runDeno } from "./_cli.ts";
 import { makeMnistShards } from "./_shards.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const cli = async (args: string[]) => {
@@ -13,8 +14,7 @@ const cli = async (args: string[]) => {
 };
 
 Deno.test("vit-tiny trained with MLCD on WebDataset shards of MNIST PNGs beats the untrained encoder's linear probe", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await Deno.mkdir(`${dir}/train`);
     await Deno.mkdir(`${dir}/test`);
     const tr = await makeMnistShards(`${dir}/train`, { shards: 2, perShard: 150 });
@@ -94,7 +94,5 @@ Deno.test("vit-tiny trained with MLCD on WebDataset shards of MNIST PNGs beats t
     if (Deno.env.get("MLCD_KEEP_REPORT")) {
       await Deno.copyFile(`${run}/report.html`, Deno.env.get("MLCD_KEEP_REPORT")!);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

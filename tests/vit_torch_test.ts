@@ -13,6 +13,7 @@ import { mlcdLossOp } from "../src/loss/tfjs_op.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
 import { peerTest, pythonPeer } from "./_peer.ts";
 import { python } from "./_python.ts";
+import { withDir } from "./_tmp.ts";
 
 const SCRIPT = new URL("./torch_reference.py", import.meta.url).pathname;
 const TORCH = await pythonPeer("PyTorch (apt-get install python3-torch)", ["torch", "numpy"]);
@@ -93,42 +94,42 @@ async function compareVit(
     heads: 3,
     mlpRatio: 2.5,
   }, { seed });
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_vit_torch_" });
   try {
-    randomize(enc, seed + 1);
-    const x = randomMatrix(B, inputSide * inputSide * C, seed + 2);
-    const R = randomMatrix(B, 10, seed + 3);
-    const xt = tf.tensor2d(x.data, [B, x.cols]), rt = tf.tensor2d(R.data, [B, 10]);
-    const y = enc.apply(xt);
-    const { grads } = tf.variableGrads(
-      () => tf.sum(tf.mul(enc.apply(xt), rt)) as tf.Scalar,
-      [...enc.params.values()],
-    );
-    const io = new Map<string, NamedTensor>([
-      ["x", f32([B, x.cols], x.data)],
-      ["y", f32([B, 10], await y.data() as Float32Array)],
-      ["R", f32([B, 10], R.data)],
-    ]);
-    for (const [name, v] of enc.params) {
-      const g = grads[v.name];
-      assert.ok(g, `no gradient for ${name}`);
-      io.set(`grad.${name}`, f32([...v.shape], await g.data() as Float32Array));
-    }
-    tf.dispose([xt, rt, y, ...Object.values(grads)]);
-    await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors(await paramTensors(enc)));
-    await Deno.writeFile(`${dir}/io.safetensors`, encodeSafetensors(io));
-    const r = await torchReference([
-      "vit",
-      `${dir}/w.safetensors`,
-      "",
-      `${dir}/io.safetensors`,
-      vitSpecJson(enc),
-    ]) as VitErrors;
-    assert.equal(r.params, enc.params.size);
-    return r;
+    return await withDir(async (dir) => {
+      randomize(enc, seed + 1);
+      const x = randomMatrix(B, inputSide * inputSide * C, seed + 2);
+      const R = randomMatrix(B, 10, seed + 3);
+      const xt = tf.tensor2d(x.data, [B, x.cols]), rt = tf.tensor2d(R.data, [B, 10]);
+      const y = enc.apply(xt);
+      const { grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(enc.apply(xt), rt)) as tf.Scalar,
+        [...enc.params.values()],
+      );
+      const io = new Map<string, NamedTensor>([
+        ["x", f32([B, x.cols], x.data)],
+        ["y", f32([B, 10], await y.data() as Float32Array)],
+        ["R", f32([B, 10], R.data)],
+      ]);
+      for (const [name, v] of enc.params) {
+        const g = grads[v.name];
+        assert.ok(g, `no gradient for ${name}`);
+        io.set(`grad.${name}`, f32([...v.shape], await g.data() as Float32Array));
+      }
+      tf.dispose([xt, rt, y, ...Object.values(grads)]);
+      await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors(await paramTensors(enc)));
+      await Deno.writeFile(`${dir}/io.safetensors`, encodeSafetensors(io));
+      const r = await torchReference([
+        "vit",
+        `${dir}/w.safetensors`,
+        "",
+        `${dir}/io.safetensors`,
+        vitSpecJson(enc),
+      ]) as VitErrors;
+      assert.equal(r.params, enc.params.size);
+      return r;
+    }, "mlcd_vit_torch_");
   } finally {
     enc.dispose();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -168,8 +169,7 @@ peerTest({
   fn: async () => {
     const gpu = await testGpu();
     await useTfBackend(gpu);
-    const dir = await Deno.makeTempDir({ prefix: "mlcd_vit_ckpt_" });
-    try {
+    await withDir(async (dir) => {
       const n = 24, side = 12;
       const x = randomMatrix(n, side * side, 5);
       const config = resolveTrainConfig({
@@ -216,9 +216,7 @@ peerTest({
       ]) as VitErrors;
       assert.equal(r.params, 4 + 12 + 3);
       assert.ok(r.forward < 1e-4, `forward relative error ${r.forward}`);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "mlcd_vit_ckpt_");
   },
 });
 
@@ -229,8 +227,7 @@ peerTest({
     const gpu = await testGpu();
     await useTfBackend(gpu);
     const n = 7, d = 5, C = 11, l = 3;
-    const dir = await Deno.makeTempDir({ prefix: "mlcd_loss_torch_" });
-    try {
+    await withDir(async (dir) => {
       const cases = [
         { marginType: "arc", loss: "mlcd", scale: 16, margin: 0.3 },
         { marginType: "arc", loss: "mlcd", scale: 8, margin: 1.2 }, // fallback branch too
@@ -297,8 +294,6 @@ peerTest({
         );
         assert.ok(t.gradCenters < 1e-3, `${what}: gradCenters relative error ${t.gradCenters}`);
       });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "mlcd_loss_torch_");
   },
 });
