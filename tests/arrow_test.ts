@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readIpcFile } from "./_arrow_ipc.ts";
 import {
   Field,
   Float32,
@@ -21,6 +22,7 @@ import {
 } from "../src/data/mod.ts";
 import { scanArrowEmbeddings } from "../src/data/arrow.ts";
 import { maxAbsDiff, randomMatrix } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 /** An IPC table with a `List<Float32>` column built from `rows` and an `id` column. */
 function listTable(rows: number[][], format: "file" | "stream" = "file"): Uint8Array {
@@ -136,22 +138,18 @@ Deno.test("decodeArrowEmbeddings() fills options.into and checks its length", ()
 });
 
 Deno.test("writeArrowEmbeddings() and readArrowEmbeddings() round-trip through a file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const m = randomMatrix(21, 6, 9);
     await writeArrowEmbeddings(`${dir}/e.arrow`, m, { column: "clip" });
     await writeArrowEmbeddings(`${dir}/s.ipc`, m, { column: "clip", format: "stream" });
     assert.deepEqual(await readArrowEmbeddings(`${dir}/e.arrow`, { column: "clip" }), m);
     assert.deepEqual(await readArrowEmbeddings(`${dir}/s.ipc`), m);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["e.arrow", "s.ipc"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores and ids", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const labels = new Uint32Array([4, 1, 0, 3, 4294967295, 2]);
     const scores = new Float32Array([0.9, 0.5, 0.25, 0.125, -1, 0]);
     await writeArrowLabels(`${dir}/a.arrow`, { indices: labels, scores, l: 2 });
@@ -161,6 +159,12 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
       l: 2,
       rows: 3,
     });
+    // An independent reader (tests/_arrow_ipc.ts, from the format's spec, not apache-arrow)
+    // sees the documented layout: labels FixedSizeList<UInt32>[l], scores FixedSizeList<Float32>[l].
+    assert.deepEqual(readIpcFile(await Deno.readFile(`${dir}/a.arrow`)), [
+      { name: "labels", type: "fixed_size_list<uint32>[2]", values: labels, listSize: 2 },
+      { name: "scores", type: "fixed_size_list<float32>[2]", values: scores, listSize: 2 },
+    ]);
     for (
       const ids of [new BigInt64Array([10n, 20n, 30n]), new Int32Array([7, 8, 9]), ["a", "b", "c"]]
     ) {
@@ -172,11 +176,20 @@ Deno.test("writeArrowLabels() and readArrowLabels() round-trip labels, scores an
       });
       const back = await readArrowLabels(`${dir}/b.arrow`);
       assert.deepEqual(back, { indices: labels, scores, l: 3, rows: 2, ids: ids.slice(0, 2) });
+      const [a, b, id] = readIpcFile(await Deno.readFile(`${dir}/b.arrow`));
+      assert.deepEqual([a, b], [
+        { name: "labels", type: "fixed_size_list<uint32>[3]", values: labels, listSize: 3 },
+        { name: "scores", type: "fixed_size_list<float32>[3]", values: scores, listSize: 3 },
+      ]);
+      const idType = ids instanceof BigInt64Array
+        ? "int64"
+        : ids instanceof Int32Array
+        ? "int32"
+        : "utf8";
+      assert.deepEqual(id, { name: "id", type: idType, values: ids.slice(0, 2) });
     }
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a.arrow", "b.arrow"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("writeArrowLabels() throws RangeError for a bad l, TypeError for mismatched lengths", async () => {

@@ -5,6 +5,7 @@ import { assignLabels } from "../src/labels/assign_labels.ts";
 import { topk } from "../src/topk/topk.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const CLI = new URL("../src/cli/assign.ts", import.meta.url).pathname;
 const VARIANT = "registers"; // pipelines shared with tests/topk_test.ts shapes stay few
@@ -13,8 +14,7 @@ const run = (args: string[]) => runDeno([CLI, ...args]);
 
 Deno.test("assignLabels() streams shards in batches and matches topk() on the whole matrix", async () => {
   const gpu = await testGpu();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(230, 12, 31), centers = randomMatrix(40, 12, 32);
     await writeNpy(`${dir}/emb_0.npy`, x.data.subarray(0, 100 * 12), [100, 12]);
     await writeNpy(`${dir}/emb_1.npy`, x.data.subarray(100 * 12), [130, 12]);
@@ -34,9 +34,7 @@ Deno.test("assignLabels() streams shards in batches and matches topk() on the wh
     assert.ok(seen.every((s) => s[1] === 230));
     const m = await assignLabels(gpu, x, centers, { l: 5, batchRows: 100, variant: VARIANT });
     assert.deepEqual(m.indices, want.indices);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("assignLabels() names the row of a NaN and the limit of l", async () => {
@@ -73,8 +71,7 @@ Deno.test("issue 13 item 17: assignLabels() reports progress within a batch, per
 });
 
 Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(90, 12, 35), centers = randomMatrix(20, 12, 36);
     await writeNpy(`${dir}/emb_0.npy`, x.data, [90, 12]);
     await writeNpy(`${dir}/centers.npy`, centers.data, [20, 12]);
@@ -134,14 +131,11 @@ Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async (
       "labels.npy",
       "labels.scores.npy",
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("assign CLI exits 2 with one line for bad input and writes nothing", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(30, 12, 37);
     await writeNpy(`${dir}/emb.npy`, x.data, [30, 12]);
     await writeNpy(`${dir}/c12.npy`, randomMatrix(5, 12, 38).data, [5, 12]);
@@ -188,9 +182,7 @@ Deno.test("assign CLI exits 2 with one line for bad input and writes nothing", a
     }
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(names, ["c10.npy", "c12.npy", "emb.npy", "nan.npy"], "nothing partial left");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("assign CLI --help prints usage and exits 0", async () => {

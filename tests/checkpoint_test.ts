@@ -10,6 +10,7 @@ import {
 } from "../src/train/mod.ts";
 import { useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 Deno.test("encodeSafetensors() round-trips F32 and U32 tensors in the standard layout", () => {
   const t = new Map<string, NamedTensor>([
@@ -65,8 +66,7 @@ async function tinyRun(dir: string) {
 }
 
 Deno.test("train() writes a verifiable checkpoint that loadEncoder() restores", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_ckpt_" });
-  try {
+  await withDir(async (dir) => {
     const { r, x } = await tinyRun(dir);
     const { manifest, tensors } = await loadCheckpoint(dir);
     assert.equal(manifest.format, "mlcd-checkpoint");
@@ -83,14 +83,11 @@ Deno.test("train() writes a verifiable checkpoint that loadEncoder() restores", 
     centers.dispose();
     r.encoder.dispose();
     r.centers.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_ckpt_");
 });
 
 Deno.test("loadCheckpoint() refuses a corrupt tensor file and a broken manifest", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_ckpt_" });
-  try {
+  await withDir(async (dir) => {
     const { r } = await tinyRun(dir);
     r.encoder.dispose();
     r.centers.dispose();
@@ -111,14 +108,11 @@ Deno.test("loadCheckpoint() refuses a corrupt tensor file and a broken manifest"
     });
     await Deno.remove(`${dir}/checkpoint.json`);
     await assert.rejects(() => loadCheckpoint(dir), Deno.errors.NotFound);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_ckpt_");
 });
 
 Deno.test("train({ resume }) refuses a checkpoint with a different config or data shape", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_ckpt_" });
-  try {
+  await withDir(async (dir) => {
     const { r, x, positives, config, gpu } = await tinyRun(dir);
     r.encoder.dispose();
     r.centers.dispose();
@@ -143,7 +137,5 @@ Deno.test("train({ resume }) refuses a checkpoint with a different config or dat
           "Cannot resume: the checkpoint was trained on 40 rows of 6 values (l=2) but the data has 40 rows of 7 (l=2)",
       },
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_ckpt_");
 });

@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { readNpy, readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 
 const run = (args: string[]) => runDeno([CLI, ...args]);
 
 Deno.test("cluster CLI writes centroids, assignments and a JSON summary", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(150, 12, 4);
     await writeNpy(`${dir}/emb_0.npy`, x.data.subarray(0, 100 * 12), [100, 12]);
     await writeNpy(`${dir}/emb_1.npy`, x.data.subarray(100 * 12), [50, 12]);
@@ -49,14 +49,11 @@ Deno.test("cluster CLI writes centroids, assignments and a JSON summary", async 
     assert.ok(a.data instanceof Uint32Array && a.data.every((v) => v < 7));
     const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
     assert.deepEqual(names, ["a.npy", "c.npy"], "no temp files left");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cluster CLI exits 2 with one line for bad input and writes nothing", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(20, 3, 5);
     await writeNpy(`${dir}/x.npy`, x.data, [20, 3]);
     const bad = randomMatrix(20, 3, 5);
@@ -118,9 +115,7 @@ Deno.test("cluster CLI exits 2 with one line for bad input and writes nothing", 
     }
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(names, ["nan.npy", "x.npy"], "no output or temp files");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cluster CLI --help prints usage and exits 0", async () => {

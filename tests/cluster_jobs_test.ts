@@ -6,6 +6,7 @@ import { readArrowLabels } from "../src/data/arrow.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { pauseEnv, waitForPause } from "./_pause.ts";
 
 const CLUSTER = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 const ASSIGN = new URL("../src/cli/assign.ts", import.meta.url).pathname;
@@ -695,22 +696,21 @@ Deno.test("cluster --shard killed mid-run resumes from its checkpoint to the sam
     ];
     const clean = await runDeno(args(`${dir}/a`), { env: NO_ARRAY });
     assert.equal(clean.code, 0, clean.stderr);
-    // Kill -9 once the first checkpoint is on disk, then run the same command again.
+    // Kill -9 where it pauses, right after its first checkpoint (src/testing/pause_point.ts),
+    // then run the same command again.
     await Deno.mkdir(`${dir}/b`);
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ...args(`${dir}/b`)],
-      env: NO_ARRAY,
+      env: { ...NO_ARRAY, ...pauseEnv("kmeans-checkpoint", `${dir}/paused`) },
       stdout: "null",
       stderr: "null",
     }).spawn();
-    let seen = false;
-    for (let t = 0; t < 3000 && !seen; t++) {
-      seen = [...Deno.readDirSync(`${dir}/b`)].some((e) => e.name.endsWith(".ckpt"));
-      if (!seen) await new Promise((r) => setTimeout(r, 10));
-    }
+    assert.match(
+      await waitForPause(`${dir}/paused`, child),
+      /\/b\/part-1-of-2\.[0-9a-f]{12}\.ckpt$/,
+    );
     child.kill("SIGKILL");
     const status = await child.status;
-    assert.ok(seen, "a checkpoint appeared");
     assert.equal(status.signal, "SIGKILL", "killed before it finished");
     await Deno.writeFile(`${dir}/b/part-1-of-2.npy.tmp-0a0b0c`, new Uint8Array(3)); // a torn write
     // ...and a checkpoint write torn by the kill (what a SIGKILL mid-checkpoint leaves)

@@ -4,12 +4,13 @@ import assert from "node:assert/strict";
 import { writeArrowEmbeddings, writeNpy } from "../src/data/mod.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { runDeno } from "./_cli.ts";
+import { pauseEnv, waitForPause } from "./_pause.ts";
+import { withDir } from "./_tmp.ts";
 
 const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 
 Deno.test("cluster --resume after kill -9 ends with the uninterrupted run's centroids", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_cluster_resume_" });
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(12000, 24, 31);
     const part = (a: number, b: number) => ({
       data: x.data.slice(a * 24, b * 24),
@@ -53,35 +54,28 @@ Deno.test("cluster --resume after kill -9 ends with the uninterrupted run's cent
     assert.equal(whole.code, 0, whole.stderr);
     assert.match(whole.stderr, /ETA/);
 
-    // The same run, killed with SIGKILL once its checkpoint after 6 iterations is on disk.
+    // The same run, killed with SIGKILL where it pauses: right after writing its third
+    // checkpoint (6 iterations done; src/testing/pause_point.ts), not when a log line shows up.
+    const marker = `${dir}/paused`;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", CLI, ...args("b")],
+      env: pauseEnv("kmeans-checkpoint#3", marker),
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "", killed = false;
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-      if (!killed && /Checkpoint: run 1\/1, 6 iterations done/.test(seen)) {
-        child.kill("SIGKILL");
-        killed = true;
-      }
-    }
+    const stderr = new Response(child.stderr).text();
+    assert.match(await waitForPause(marker, child, stderr), /^kmeans-checkpoint .*\/b\.ckpt$/);
+    child.kill("SIGKILL");
     const status = await child.status;
-    assert.ok(killed, "the run ended before it could be killed:\n" + seen);
+    await stderr;
     assert.equal(status.signal, "SIGKILL");
     await assert.rejects(() => Deno.stat(`${dir}/b.c.npy`), Deno.errors.NotFound);
 
     const resumed = await runDeno([CLI, ...args("b"), "--resume"]);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stderr, /Resuming from .*b\.ckpt at run 1\/1, iteration (6|8)/);
+    assert.match(resumed.stderr, /Resuming from .*b\.ckpt at run 1\/1, iteration 6\n/);
     assert.doesNotMatch(resumed.stderr, /iter +0 /, "iterations before the checkpoint rerun");
     assert.deepEqual(await Deno.readFile(`${dir}/b.c.npy`), await Deno.readFile(`${dir}/a.c.npy`));
     assert.deepEqual(await Deno.readFile(`${dir}/b.a.npy`), await Deno.readFile(`${dir}/a.a.npy`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_cluster_resume_");
 });

@@ -7,6 +7,7 @@ import { openRowSource } from "../src/data/row_source.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 
@@ -38,8 +39,7 @@ const OPTIONS = {
 
 Deno.test("kmeans onAssignments: contiguous batches in row order, equal to the kept assignments", async () => {
   const gpu = await testGpu();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const files = await shards(dir);
     const kept = await kmeans(gpu, await openRowSource(files), { ...OPTIONS, batchRows: 50 });
     const starts: number[] = [];
@@ -78,15 +78,12 @@ Deno.test("kmeans onAssignments: contiguous batches in row order, equal to the k
     });
     assert.deepEqual(calls, [[0, 37]]);
     assert.equal(m.assignments.length, 37);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cluster --assignments streamed to disk equals kmeans' in-memory assignments", async () => {
   const gpu = await testGpu();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const inDir = `${dir}/in`, out = `${dir}/out`;
     await Deno.mkdir(inDir);
     await Deno.mkdir(out);
@@ -121,15 +118,12 @@ Deno.test("cluster --assignments streamed to disk equals kmeans' in-memory assig
     const head = (await Deno.stat(`${out}/a.npy`)).size - 401 * 4;
     assert.ok(head > 0 && head % 64 === 0, `header of ${head} bytes`);
     assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name).sort(), ["a.npy", "c.npy"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cluster --assignments: a run that fails during the streamed pass leaves nothing", async () => {
   const gpu = await testGpu();
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const inDir = `${dir}/in`, out = `${dir}/out`;
     await Deno.mkdir(inDir);
     await Deno.mkdir(out);
@@ -169,14 +163,11 @@ Deno.test("cluster --assignments: a run that fails during the streamed pass leav
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^mlcd cluster: Expected finite values in .*emb_2\.npy .* row 50/m);
     assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), [], "no output, no temp");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("openFileAtomic: nothing at the path until commit; abort removes the partial file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const enc = new TextEncoder();
     const a = await openFileAtomic(`${dir}/a.bin`);
     await a.write(enc.encode("part"));
@@ -202,7 +193,5 @@ Deno.test("openFileAtomic: nothing at the path until commit; abort removes the p
       assert.doesNotMatch(e.message, /tmp-/);
       return true;
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

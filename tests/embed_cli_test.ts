@@ -10,6 +10,9 @@ import { loadEncoder } from "../src/train/load_encoder.ts";
 import { errLines, runDeno } from "./_cli.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { makeMnistShards } from "./_shards.ts";
+import { peerTest, pythonPeer } from "./_peer.ts";
+import { python } from "./_python.ts";
+import { withDir } from "./_tmp.ts";
 import { writeShard } from "../src/data/webdataset.ts";
 import { encodePng } from "../src/model/images.ts";
 
@@ -19,20 +22,7 @@ const cli = async (args: string[]) => {
   return { code: r.code, out: r.stdout, err: errLines(r.stderr).join("\n") };
 };
 
-async function hasNumpy(): Promise<boolean> {
-  try {
-    const o = await new Deno.Command("python3", { args: ["-c", "import numpy"] }).output();
-    return o.success;
-  } catch {
-    return false;
-  }
-}
-const numpy = await hasNumpy();
-if (!numpy) {
-  const msg = "python3 with numpy is not installed (apt-get install python3-numpy)";
-  if (Deno.env.get("CI") === "true") throw new Error(`CI needs numpy: ${msg}`);
-  console.error(`embed_cli_test: skipping the numpy check: ${msg}`);
-}
+const NUMPY = await pythonPeer("numpy (apt-get install python3-numpy)", ["numpy"]);
 
 Deno.test("metadataPathOf() maps img_emb_<i> to metadata_<i>.arrow", () => {
   assert.equal(metadataPathOf("emb/img_emb/img_emb_12.npy"), "emb/metadata/metadata_12.arrow");
@@ -41,13 +31,12 @@ Deno.test("metadataPathOf() maps img_emb_<i> to metadata_<i>.arrow", () => {
   assert.equal(metadataPathOf("emb/x.npy"), undefined);
 });
 
-Deno.test({
+peerTest({
   name:
     "deno task embed writes clip-retrieval's layout that numpy loads in key order; assign joins keys into train",
-  ignore: !numpy,
+  needs: [NUMPY],
   fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withDir(async (dir) => {
       const m = await makeMnistShards(`${dir}`, { shards: 2, perShard: 40 });
       const run = `${dir}/run`;
       let r = await cli([
@@ -99,20 +88,16 @@ Deno.test({
       assert.equal(summary.files.length, 2);
 
       // numpy loads the parts: shapes, dtype, unit rows; values equal an in-process embedding.
-      const py = await new Deno.Command("python3", {
-        args: [
+      const np = JSON.parse(
+        await python([
           "-c",
           `import numpy as np, json, sys
 a = [np.load(f"${dir}/emb/img_emb/img_emb_{i}.npy") for i in range(2)]
 print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype),
   "norms": [float(np.abs(np.linalg.norm(x.astype(np.float64), axis=1) - 1).max()) for x in a],
   "rows": np.concatenate(a).astype(np.float64).tolist()}))`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(py.success, new TextDecoder().decode(py.stderr));
-      const np = JSON.parse(new TextDecoder().decode(py.stdout));
+        ]),
+      );
       assert.deepEqual(np.shapes, [[30, 16], [10, 16]]);
       assert.equal(np.dtype, "float16");
       for (const n of np.norms) assert.ok(n < 3e-3, `row norm off by ${n}`);
@@ -219,15 +204,12 @@ print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype)
         /joined by key: 40 matched, 40 sample\(s\) without a label, 0 label\(s\) without a sample/,
       );
       assert.equal(JSON.parse(r.out).step, 2);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
 Deno.test("deno task embed on input embeddings carries clip-retrieval keys, else numbers the rows", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const x = randomMatrix(45, 6, 4);
     await Deno.mkdir(`${dir}/in/img_emb`, { recursive: true });
     await Deno.mkdir(`${dir}/in/metadata`, { recursive: true });
@@ -287,7 +269,5 @@ Deno.test("deno task embed on input embeddings carries clip-retrieval keys, else
     const b = await readNpy(`${dir}/b/img_emb/img_emb_0.npy`);
     // The same rows in a smaller batch: equal up to the GPU's float rounding.
     b.data.forEach((v, i) => assert.ok(Math.abs(v - a.data[i]!) < 1e-5, `value ${i}`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

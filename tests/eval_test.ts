@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ari, knnTop1, linearProbe, nmi, retrievalRecall } from "../src/eval/mod.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
+import { peerTest, pythonPeer } from "./_peer.ts";
+import { python } from "./_python.ts";
 
 Deno.test("nmi() and ari() are 1 for identical partitions up to renaming", () => {
   assert.equal(nmi([0, 0, 1, 1, 2], [5, 5, 3, 3, 9]), 1);
@@ -24,36 +26,31 @@ Deno.test("nmi() and ari() throw TypeError on a length mismatch", () => {
   });
 });
 
-Deno.test("nmi() and ari() match scikit-learn on random labelings", async (t) => {
-  const py = "/usr/bin/python3";
-  try {
-    await Deno.stat(py);
-  } catch {
-    t.name; // scikit-learn not available on this machine
-    return;
-  }
-  const r = rng(7);
-  const cases: [number[], number[]][] = [];
-  for (const [n, ka, kb] of [[50, 3, 4], [333, 10, 7], [1000, 2, 25], [17, 17, 1]]) {
-    cases.push([
-      Array.from({ length: n! }, () => Math.floor(r() * ka!)),
-      Array.from({ length: n! }, (_, i) => (r() < 0.5 ? i % kb! : Math.floor(r() * kb!))),
-    ]);
-  }
-  const code = "import json,sys\nfrom sklearn.metrics import normalized_mutual_info_score as N, " +
-    "adjusted_rand_score as A\nfor a,b in json.load(sys.stdin): print(N(a,b), A(a,b))";
-  const p = new Deno.Command(py, { args: ["-c", code], stdin: "piped", stdout: "piped" }).spawn();
-  const w = p.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(cases)));
-  await w.close();
-  const out = await p.output();
-  if (!out.success) return; // no scikit-learn
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  cases.forEach(([a, b], i) => {
-    const [n, ar] = lines[i]!.split(" ").map(Number);
-    assert.ok(Math.abs(nmi(a, b) - n!) < 1e-12, `case ${i}: nmi ${nmi(a, b)} vs ${n}`);
-    assert.ok(Math.abs(ari(a, b) - ar!) < 1e-12, `case ${i}: ari ${ari(a, b)} vs ${ar}`);
-  });
+const SKLEARN = await pythonPeer("scikit-learn (apt-get install python3-sklearn)", ["sklearn"]);
+
+peerTest({
+  name: "nmi() and ari() match scikit-learn on random labelings",
+  needs: [SKLEARN],
+  fn: async () => {
+    const r = rng(7);
+    const cases: [number[], number[]][] = [];
+    for (const [n, ka, kb] of [[50, 3, 4], [333, 10, 7], [1000, 2, 25], [17, 17, 1]]) {
+      cases.push([
+        Array.from({ length: n! }, () => Math.floor(r() * ka!)),
+        Array.from({ length: n! }, (_, i) => (r() < 0.5 ? i % kb! : Math.floor(r() * kb!))),
+      ]);
+    }
+    const code = "import json,sys\nfrom sklearn.metrics import normalized_mutual_info_score " +
+      "as N, adjusted_rand_score as A\nfor a,b in json.load(sys.stdin): print(N(a,b), A(a,b))";
+    const out = await python(["-c", code], { stdin: JSON.stringify(cases) });
+    const lines = out.trim().split("\n");
+    assert.equal(lines.length, cases.length, out);
+    cases.forEach(([a, b], i) => {
+      const [n, ar] = lines[i]!.split(" ").map(Number);
+      assert.ok(Math.abs(nmi(a, b) - n!) < 1e-12, `case ${i}: nmi ${nmi(a, b)} vs ${n}`);
+      assert.ok(Math.abs(ari(a, b) - ar!) < 1e-12, `case ${i}: ari ${ari(a, b)} vs ${ar}`);
+    });
+  },
 });
 
 // Three well-separated Gaussian blobs in 5-D (odd sizes): every metric should be near 1.

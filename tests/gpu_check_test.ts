@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import { findTorch } from "../bench/torch_peer.ts";
+import { type Peer, peerTest } from "./_peer.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SCRIPT = new URL("../scripts/gpu_check.ts", import.meta.url).pathname;
-const CI = Deno.env.get("CI") === "true";
 
-// The PyTorch peer runs when an interpreter imports torch (Debian: apt-get install python3-torch).
-const TORCH = await findTorch();
-const NO_TORCH = "exe" in TORCH ? null : TORCH.reason;
-if (NO_TORCH && !CI) {
-  console.error(
-    `gpu_check_test: skipping the PyTorch peer test: torch does not import (${NO_TORCH})`,
-  );
-}
+// The PyTorch peer runs when an interpreter imports torch (Debian: apt-get install python3-torch);
+// gpu-check picks it the same way (bench/torch_peer.ts findTorch).
+const FOUND = await findTorch();
+const TORCH: Peer = {
+  name: "PyTorch (apt-get install python3-torch)",
+  missing: "exe" in FOUND ? null : `torch does not import: ${FOUND.reason}`,
+};
 
 /** One `gpu-check --quick` run, shared by the tests below: its exit code, stderr, md and json. */
 interface QuickRun {
@@ -26,8 +26,7 @@ interface QuickRun {
 let quick: Promise<QuickRun> | null = null;
 function quickRun(): Promise<QuickRun> {
   quick ??= (async () => {
-    const out = await Deno.makeTempDir({ prefix: "mlcd_gpu_check_" });
-    try {
+    return await withDir(async (out) => {
       const run = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", SCRIPT, "--quick", "--out", out],
         stdout: "piped",
@@ -46,9 +45,7 @@ function quickRun(): Promise<QuickRun> {
         md: read(".md"),
         json: json ? JSON.parse(json) : null,
       };
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
+    }, "mlcd_gpu_check_");
   })();
   return quick;
 }
@@ -83,20 +80,15 @@ Deno.test("deno task gpu-check --quick checks every kernel exactly and writes th
   }
 });
 
-Deno.test({
+peerTest({
   name: "gpu-check --quick runs the PyTorch matmul + topk peer and it agrees with ours",
-  ignore: NO_TORCH !== null && !CI,
+  needs: [TORCH],
   async fn() {
-    assert.equal(
-      NO_TORCH,
-      null,
-      `torch does not import (apt-get install python3-torch): ${NO_TORCH}`,
-    );
     const { code, stderr, json, md } = await quickRun();
     assert.equal(code, 0, stderr);
     const p = json.peers.torch;
     assert.equal(p.status, "ok", JSON.stringify(p));
-    assert.equal(p.python, (TORCH as { exe: string }).exe);
+    assert.equal(p.python, (FOUND as { exe: string }).exe);
     assert.equal(p.shape, "queries=97 keys=3001 d=64 k=8");
     // The agreement is computed, not assumed: every figure is in range and consistent.
     assert.ok(p.recall >= 0.999 && p.recall <= 1, `recall ${p.recall}`);
@@ -147,8 +139,7 @@ Deno.test("scripts/gpu_check.ts has no npm package on its static import path", a
 
 Deno.test("scripts/gpu_check.ts loads in a copy of the tree without node_modules", async () => {
   // What a bare GPU machine has: the Deno binary, the sources and the kernels.
-  const tmp = await Deno.makeTempDir({ prefix: "mlcd_gpu_check_bare_" });
-  try {
+  await withDir(async (tmp) => {
     for (const dir of ["src", "kernels", "scripts", "bench"]) {
       await new Deno.Command("cp", { args: ["-r", `${ROOT}${dir}`, `${tmp}/${dir}`] }).output();
     }
@@ -163,9 +154,7 @@ Deno.test("scripts/gpu_check.ts loads in a copy of the tree without node_modules
     const stderr = new TextDecoder().decode(run.stderr);
     assert.equal(run.code, 0, stderr);
     assert.match(new TextDecoder().decode(run.stdout), /^deno task gpu-check/);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  }, "mlcd_gpu_check_bare_");
 });
 
 Deno.test("scripts/gpu_check.ts exits 2 with one line on an unknown flag", async () => {

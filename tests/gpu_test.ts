@@ -108,15 +108,19 @@ Deno.test("foldDispatch() keeps each dimension within the limit", () => {
 Deno.test("profile() times the passes dispatched into an encoder", async () => {
   const gpu = await testGpu();
   const g = uploadMatrix(gpu, randomMatrix(4099, 33, 5));
+  const t0 = performance.now();
   const enc = gpu.device.createCommandEncoder();
   const prof = profile(gpu, enc);
   normalizeRowsGpu(gpu, g, enc);
   normalizeRowsGpu(gpu, g, enc);
   submit(gpu, enc);
   const ms = await prof.resolve();
+  const wall = performance.now() - t0;
   if (gpu.timestamps) {
     assert.equal(prof.passes, 2);
-    assert.ok(ms !== null && ms > 0 && ms < 10_000, `ms=${ms}`);
+    // No wall-clock threshold: the GPU's own time of the passes lies inside the host's time
+    // from recording them to reading the timestamps back.
+    assert.ok(ms !== null && ms > 0 && ms <= wall, `ms=${ms}, host ${wall} ms`);
   } else {
     assert.equal(ms, null);
   }

@@ -8,12 +8,12 @@ import { imageTrainStream } from "../src/train/image_stream.ts";
 import { train } from "../src/train/trainer.ts";
 import { testGpu } from "./_gpu.ts";
 import { makeMnistShards } from "./_shards.ts";
+import { withDir } from "./_tmp.ts";
 
 class Stop extends Error {}
 
 Deno.test("train() on a streamed image set resumes to the uninterrupted run's weights", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await makeMnistShards(dir, { shards: 2, perShard: 20 });
     const index = await indexImages([dir]);
     const l = 2;
@@ -71,7 +71,5 @@ Deno.test("train() on a streamed image set resumes to the uninterrupted run's we
       }
       assert.ok(worst <= 1e-6, `${name} differs by ${worst}`);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

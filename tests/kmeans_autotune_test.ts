@@ -4,19 +4,20 @@ import { chooseKmeansKernel, kmeansKernelCandidates } from "../src/kmeans/kernel
 import { assignNearest } from "../src/kmeans/assign_nearest.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 /** Runs `fn` with MLCD_CACHE_DIR pointing at a fresh temp directory, then restores it. */
 async function withCacheDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_kmeans_tune_" });
-  const old = Deno.env.get("MLCD_CACHE_DIR");
-  Deno.env.set("MLCD_CACHE_DIR", dir);
-  try {
-    await fn(dir);
-  } finally {
-    if (old === undefined) Deno.env.delete("MLCD_CACHE_DIR");
-    else Deno.env.set("MLCD_CACHE_DIR", old);
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withDir(async (dir) => {
+    const old = Deno.env.get("MLCD_CACHE_DIR");
+    Deno.env.set("MLCD_CACHE_DIR", dir);
+    try {
+      await fn(dir);
+    } finally {
+      if (old === undefined) Deno.env.delete("MLCD_CACHE_DIR");
+      else Deno.env.set("MLCD_CACHE_DIR", old);
+    }
+  }, "mlcd_kmeans_tune_");
 }
 
 async function cacheKeys(dir: string): Promise<string[]> {
@@ -122,37 +123,42 @@ Deno.test("kmeansKernelCandidates() orders the heuristic choice first and bounds
 
 Deno.test("issue 13 item 18: the autotune log says 'cached in' only when the cache was written", async () => {
   const gpu = await testGpu();
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_kmeans_tune_" });
-  const old = Deno.env.get("MLCD_CACHE_DIR");
-  try {
-    await Deno.writeTextFile(`${dir}/file`, "a file, so the cache directory cannot be created");
-    for (
-      const [cacheDir, written] of [[`${dir}/file/cache`, false], [`${dir}/ok`, true]] as const
-    ) {
-      Deno.env.set("MLCD_CACHE_DIR", cacheDir);
-      const logs: string[] = [];
-      const errors: string[] = [];
-      const original = console.error;
-      console.error = (...a: unknown[]) => errors.push(a.map(String).join(" "));
-      try {
-        const c = await chooseKmeansKernel(gpu, "auto", 14, false, { onLog: (m) => logs.push(m) });
-        assert.equal(c.source, "tuned");
-      } finally {
-        console.error = original;
+  await withDir(async (dir) => {
+    const old = Deno.env.get("MLCD_CACHE_DIR");
+    try {
+      await Deno.writeTextFile(`${dir}/file`, "a file, so the cache directory cannot be created");
+      for (
+        const [cacheDir, written] of [[`${dir}/file/cache`, false], [`${dir}/ok`, true]] as const
+      ) {
+        Deno.env.set("MLCD_CACHE_DIR", cacheDir);
+        const logs: string[] = [];
+        const errors: string[] = [];
+        const original = console.error;
+        console.error = (...a: unknown[]) => errors.push(a.map(String).join(" "));
+        try {
+          const c = await chooseKmeansKernel(gpu, "auto", 14, false, {
+            onLog: (m) => logs.push(m),
+          });
+          assert.equal(c.source, "tuned");
+        } finally {
+          console.error = original;
+        }
+        const line = logs.find((m) => m.startsWith("Autotuned the assignment kernel"));
+        assert.ok(line, logs.join("\n"));
+        if (written) {
+          assert.match(line, new RegExp(`\\(cached in ${dir}/ok/autotune\\.json\\)$`));
+        } else {
+          assert.doesNotMatch(line, /cached in/);
+          assert.match(line, /\(not cached: kept in memory only\)$/);
+          assert.ok(
+            errors.some((e) => e.includes("cannot write autotune cache")),
+            errors.join("\n"),
+          );
+        }
       }
-      const line = logs.find((m) => m.startsWith("Autotuned the assignment kernel"));
-      assert.ok(line, logs.join("\n"));
-      if (written) {
-        assert.match(line, new RegExp(`\\(cached in ${dir}/ok/autotune\\.json\\)$`));
-      } else {
-        assert.doesNotMatch(line, /cached in/);
-        assert.match(line, /\(not cached: kept in memory only\)$/);
-        assert.ok(errors.some((e) => e.includes("cannot write autotune cache")), errors.join("\n"));
-      }
+    } finally {
+      if (old === undefined) Deno.env.delete("MLCD_CACHE_DIR");
+      else Deno.env.set("MLCD_CACHE_DIR", old);
     }
-  } finally {
-    if (old === undefined) Deno.env.delete("MLCD_CACHE_DIR");
-    else Deno.env.set("MLCD_CACHE_DIR", old);
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_kmeans_tune_");
 });

@@ -2,33 +2,18 @@
 // a float64 reference and against repeated rows; checkpoints resume bit for bit.
 import assert from "node:assert/strict";
 import { kmeans, type KMeansResult } from "../src/kmeans/mod.ts";
-import {
-  atomicWrites,
-  openRowSource,
-  partOf,
-  writeArrowEmbeddings,
-  writeNpy,
-} from "../src/data/mod.ts";
+import { atomicWrites, openRowSource, partOf, writeNpy } from "../src/data/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { mulberry32, sampleIndices } from "../src/random/mulberry32.ts";
 import { sampleIndicesSparse } from "../src/kmeans/_stream_assign.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
+import { writeShards, type WriteShardsOptions } from "./_shards.ts";
 import { withDir } from "./_tmp.ts";
 
 const FIXED = { variant: "registers", autotune: false } as const;
 
-/** Writes `x` as shards of the given sizes (.npy f4 and Arrow in turn). */
-async function writeShards(dir: string, x: Matrix, sizes: number[]): Promise<void> {
-  let at = 0;
-  for (let i = 0; i < sizes.length; i++) {
-    const rows = sizes[i]!;
-    const m = { data: x.data.slice(at * x.cols, (at + rows) * x.cols), rows, cols: x.cols };
-    if (i % 2 === 0) await writeNpy(`${dir}/part_${i}.npy`, m.data, [rows, x.cols]);
-    else await writeArrowEmbeddings(`${dir}/part_${i}.arrow`, m);
-    at += rows;
-  }
-  assert.equal(at, x.rows);
-}
+/** Shards part_0.npy, part_1.arrow, … (.npy f4 and Arrow in turn). */
+const PARTS: WriteShardsOptions = { name: (i) => `part_${i}`, formats: ["npy", "arrow"] };
 
 function assertSameResult(a: KMeansResult, b: KMeansResult, what: string): void {
   assert.equal(a.objective, b.objective, `${what}: objective`);
@@ -59,7 +44,7 @@ Deno.test("kmeans() over files and row sources equals kmeans() over the same row
   const gpu = await testGpu();
   await withDir(async (dir) => {
     const x = randomMatrix(1001, 19, 3);
-    await writeShards(dir, x, [300, 1, 250, 450]);
+    await writeShards(dir, x, [300, 1, 250, 450], PARTS);
     const cases = [
       { k: 9, niter: 5 }, // all rows train
       { k: 9, niter: 5, maxPointsPerCentroid: 40, nredo: 2 }, // a sample of 360 rows
@@ -300,7 +285,7 @@ Deno.test("kmeans() resumed from a checkpoint ends as the uninterrupted run, fil
   const gpu = await testGpu();
   await withDir(async (dir) => {
     const x = randomMatrix(900, 10, 12);
-    await writeShards(dir, x, [400, 500]);
+    await writeShards(dir, x, [400, 500], PARTS);
     const w = new Float32Array(900).map((_, i) => 1 + (i % 5));
     const inputs: [string, Matrix | string[]][] = [["memory", x], ["files", [dir]]];
     for (const [what, input] of inputs) {

@@ -191,52 +191,92 @@ Deno.test("mlcdLoss() gives zero gradients for an all-zero embedding row", async
   assert.ok(Number.isFinite(got.loss));
 });
 
-Deno.test("mlcdLoss() throws RangeError naming the offending row and value", async () => {
+Deno.test("mlcdLoss() and mlcdLossReference() throw RangeError naming the offending row and value", async () => {
+  // The reference validates on its own (it shares no preparation with mlcdLoss): both must
+  // refuse the same inputs with the same message.
   const gpu = await testGpu();
   const embeddings = randomMatrix(3, 4, 1), centers = randomMatrix(10, 4, 2);
-  const run = (positives: number[], extra: MlcdLossOptions & { centers?: Matrix } = {}) => {
-    const { centers: c = centers, ...options } = extra;
-    return mlcdLoss(gpu, embeddings, c, new Uint32Array(positives), options);
-  };
-  await assert.rejects(() => run([0, 1, 2, 3, 4, 10]), {
-    name: "RangeError",
-    message: "Expected positives[5] (row 2) to be a class id in [0, 9] but found 10",
-  });
-  await assert.rejects(
-    () => run([0, 1, 2, 3, 4, 5], { sampled: new Uint32Array([0, 1, 2, 4, 5]) }),
-    {
+  const cases: [
+    number[],
+    MlcdLossOptions & { centers?: Matrix },
+    { name: string; message?: string },
+  ][] = [
+    [[0, 1, 2, 3, 4, 10], {}, {
+      name: "RangeError",
+      message: "Expected positives[5] (row 2) to be a class id in [0, 9] but found 10",
+    }],
+    [[0, 1, 2, 3, 4, 5], { sampled: new Uint32Array([0, 1, 2, 4, 5]) }, {
       name: "RangeError",
       message: "Expected the positives of row 1 to be sampled but class 3 is not",
-    },
-  );
-  await assert.rejects(() => run([0, 1, 2, 2, 4, 5]), {
-    name: "RangeError",
-    message: "Expected distinct positives in row 1 but found class 2 twice",
+    }],
+    [[0, 1, 2, 2, 4, 5], {}, {
+      name: "RangeError",
+      message: "Expected distinct positives in row 1 but found class 2 twice",
+    }],
+    [[0, 1, 2, 3], {}, {
+      name: "TypeError",
+      message: "Expected positives.length to be a positive multiple of n = 3 but found 4",
+    }],
+    [[0, 1, 2], { centers: randomMatrix(10, 5, 2) }, {
+      name: "TypeError",
+      message: "Expected centers to have 4 columns like embeddings but found 5",
+    }],
+    [[0, 1, 2], { sampled: new Uint32Array([0, 1, 2, 12]) }, {
+      name: "RangeError",
+      message: "Expected sampled[3] to be a class id in [0, 9] but found 12",
+    }],
+    [[0, 1, 2], { sampled: new Uint32Array([0, 1, 2, 1]) }, {
+      name: "RangeError",
+      message: "Expected distinct sampled class ids but found 1 twice",
+    }],
+    [[0, 1, 2], { scale: -1 }, {
+      name: "RangeError",
+      message: "Expected scale to be a positive finite number but found -1",
+    }],
+    [[0, 1, 2], { margin: 2 }, {
+      name: "RangeError",
+      message: "Expected margin to be in [0, π/2) but found 2",
+    }],
+    [[0, 1, 2], { centers: { data: new Float32Array(3), rows: 2, cols: 2 } }, {
+      name: "TypeError",
+    }],
+  ];
+  for (const [positives, extra, want] of cases) {
+    const input = { embeddings, centers, positives: new Uint32Array(positives), ...extra };
+    const { embeddings: e, centers: c, positives: p, ...options } = input;
+    await assert.rejects(() => mlcdLoss(gpu, e, c, p, options), want, `mlcdLoss: ${want.message}`);
+    assert.throws(() => mlcdLossReference(input), want, `reference: ${want.message}`);
+  }
+});
+
+Deno.test("mlcdLossReference() uses the paper's defaults: scale 64, margin 0.3, ArcFace, MLCD", () => {
+  const input = {
+    embeddings: randomMatrix(5, 7, 1),
+    centers: randomMatrix(9, 7, 2),
+    positives: randomPositives(5, 2, 9, 3),
+  };
+  const explicit = { scale: 64, margin: 0.3, marginType: "arc", loss: "mlcd" } as const;
+  assert.deepEqual(mlcdLossReference(input), mlcdLossReference({ ...input, ...explicit }));
+  for (const other of [{ scale: 32 }, { margin: 0.2 }, { marginType: "cosine" }, { loss: "mlc" }]) {
+    assert.notEqual(
+      mlcdLossReference({ ...input, ...other } as typeof input).loss,
+      mlcdLossReference(input).loss,
+    );
+  }
+});
+
+Deno.test("mlcdLossReference() equals Eq. 5 evaluated by hand on one sample", () => {
+  // d = 2, three unit centers at angles 0, π/2, π; the sample at angle π/6; P = {0}, N = {1, 2}.
+  const t = Math.PI / 6, s = 64, m = 0.3;
+  const r = mlcdLossReference({
+    embeddings: { data: new Float64Array([2 * Math.cos(t), 2 * Math.sin(t)]), rows: 1, cols: 2 },
+    centers: { data: new Float64Array([3, 0, 0, 0.5, -1, 0]), rows: 3, cols: 2 },
+    positives: new Uint32Array([0]),
   });
-  await assert.rejects(() => run([0, 1, 2, 3]), {
-    name: "TypeError",
-    message: "Expected positives.length to be a positive multiple of n = 3 but found 4",
-  });
-  await assert.rejects(() => run([0, 1, 2], { centers: randomMatrix(10, 5, 2) }), {
-    name: "TypeError",
-    message: "Expected centers to have 4 columns like embeddings but found 5",
-  });
-  await assert.rejects(() => run([0, 1, 2], { sampled: new Uint32Array([0, 1, 2, 12]) }), {
-    name: "RangeError",
-    message: "Expected sampled[3] to be a class id in [0, 9] but found 12",
-  });
-  await assert.rejects(() => run([0, 1, 2], { sampled: new Uint32Array([0, 1, 2, 1]) }), {
-    name: "RangeError",
-    message: "Expected distinct sampled class ids but found 1 twice",
-  });
-  await assert.rejects(() => run([0, 1, 2], { scale: -1 }), {
-    name: "RangeError",
-    message: "Expected scale to be a positive finite number but found -1",
-  });
-  await assert.rejects(
-    () => run([0, 1, 2], { centers: { data: new Float32Array(3), rows: 2, cols: 2 } }),
-    { name: "TypeError" },
-  );
+  // cos θ = cos(π/6) with the positive, cos(π/3) and cos(5π/6) with the negatives.
+  const want = Math.log1p(Math.exp(-s * Math.cos(t + m))) +
+    Math.log1p(Math.exp(s * Math.cos(Math.PI / 2 - t)) + Math.exp(s * Math.cos(Math.PI - t)));
+  assert.ok(Math.abs(r.loss - want) < 1e-12 * want, `${r.loss} vs ${want}`);
 });
 
 Deno.test("mlcdLoss() refuses the old one-object form and positional options with a TypeError showing the new form", async () => {

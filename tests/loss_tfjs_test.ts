@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mlcdLoss } from "../src/loss/mlcd_loss.ts";
 import { mlcdLossOp, mlcdLossTf } from "../src/loss/tfjs_op.ts";
+import { mlcdLossReference } from "../src/loss/mlcd_loss_reference.ts";
 import type { MlcdLossOptions } from "../src/loss/mlcd_loss_options.ts";
 import { sampleClasses } from "../src/loss/sample_classes.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
@@ -30,6 +31,9 @@ for (
         opts.sampled = sampleClasses(positives, { classes: C, ratio: 0.1, seed: 4 });
       }
       const ref = await mlcdLoss(gpu, E, W, positives, opts);
+      // The independent answer: float64, from the paper's formula on class ids, with its own
+      // validation and defaults (no shared preparation with mlcdLoss, mlcdLossOp or mlcdLossTf).
+      const f64 = mlcdLossReference({ embeddings: E, centers: W, positives, ...opts });
       const e = tf.tensor2d(E.data, [n, d]), w = tf.tensor2d(W.data, [C, d]);
       const before = tf.memory().numTensors;
       for (const [name, f] of [["op", mlcdLossOp], ["tf", null]] as const) {
@@ -42,9 +46,16 @@ for (
         const [v, ge, gw] = await Promise.all([value.data(), grads[0]!.data(), grads[1]!.data()]);
         tf.dispose([value, ...grads]);
         assert.ok(Math.abs(v[0]! - ref.loss) <= 1e-5 * ref.loss, `${name}: ${v[0]} vs ${ref.loss}`);
+        // "op": mlcdLossOp wraps mlcdLoss's own kernels, so agreeing to 1e-6 checks plumbing
+        // only (tf.grads feeds the upstream gradient and returns the kernels' gradients).
+        // "tf": mlcdLossTf is built from tfjs ops, the real cross-check of the kernels; it and
+        // the kernels are both checked against the float64 reference below.
         const tol = name === "op" ? 1e-6 : 1e-3;
         assert.ok(relErr(ge, ref.gradEmbeddings.data) <= tol, `${name} grad embeddings`);
         assert.ok(relErr(gw, ref.gradCenters.data) <= tol, `${name} grad centers`);
+        assert.ok(Math.abs(v[0]! - f64.loss) <= 1e-5 * f64.loss, `${name}: ${v[0]} vs ${f64.loss}`);
+        assert.ok(relErr(ge, f64.gradEmbeddings) <= 1e-3, `${name} grad embeddings vs float64`);
+        assert.ok(relErr(gw, f64.gradCenters) <= 1e-3, `${name} grad centers vs float64`);
       }
       assert.equal(tf.memory().numTensors, before, "no tensor leaks");
       tf.dispose([e, w]);

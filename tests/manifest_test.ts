@@ -12,19 +12,22 @@ import {
   sha256File,
 } from "../src/cli/_manifest.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
+import { withDir } from "./_tmp.ts";
 
 const enc = new TextEncoder();
 
-async function setup(): Promise<{ dir: string; key: ManifestKey }> {
-  const dir = await Deno.makeTempDir();
-  await Deno.writeFile(`${dir}/in.npy`, enc.encode("input bytes"));
-  const key: ManifestKey = {
-    kind: "cluster-part",
-    shard: { index: 1, count: 4 },
-    inputs: await describeInputs([`${dir}/in.npy`]),
-    params: { k: 5, seed: 1 },
-  };
-  return { dir, key };
+/** Runs `fn` in a fresh directory holding one input file, with a part's manifest key for it. */
+function withSetup(fn: (dir: string, key: ManifestKey) => Promise<void>): Promise<void> {
+  return withDir(async (dir) => {
+    await Deno.writeFile(`${dir}/in.npy`, enc.encode("input bytes"));
+    const key: ManifestKey = {
+      kind: "cluster-part",
+      shard: { index: 1, count: 4 },
+      inputs: await describeInputs([`${dir}/in.npy`]),
+      params: { k: 5, seed: 1 },
+    };
+    await fn(dir, key);
+  });
 }
 
 const writer = (text: string) => (p: string) => Deno.writeFile(p, enc.encode(text));
@@ -35,8 +38,8 @@ Deno.test("manifestPath() replaces the data extension with .json", () => {
 });
 
 Deno.test("sha256File() matches WebCrypto over a file larger than one read", async () => {
-  const path = await Deno.makeTempFile();
-  try {
+  await withDir(async (dir) => {
+    const path = `${dir}/big.bin`;
     const bytes = new Uint8Array((4 << 20) + 17).map((_, i) => (i * 31) & 255);
     await Deno.writeFile(path, bytes);
     const want = Array.from(
@@ -44,14 +47,11 @@ Deno.test("sha256File() matches WebCrypto over a file larger than one read", asy
       (b) => b.toString(16).padStart(2, "0"),
     ).join("");
     assert.equal(await sha256File(path), want);
-  } finally {
-    await Deno.remove(path);
-  }
+  });
 });
 
 Deno.test("commitOutputs() writes outputs and a manifest that checkOutputs() then accepts", async () => {
-  const { dir, key } = await setup();
-  try {
+  await withSetup(async (dir, key) => {
     const outs = [`${dir}/part-1-of-4.npy`, `${dir}/part-1-of-4.counts.npy`];
     assert.equal(await checkOutputs(outs, key, { overwrite: false }), "fresh");
     const m = await commitOutputs(
@@ -80,14 +80,11 @@ Deno.test("commitOutputs() writes outputs and a manifest that checkOutputs() the
       "part-1-of-4.json",
       "part-1-of-4.npy",
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("checkOutputs() refuses another run's outputs unless overwrite, naming the difference", async () => {
-  const { dir, key } = await setup();
-  try {
+  await withSetup(async (dir, key) => {
     const out = `${dir}/c.npy`;
     await commitOutputs([{ path: out, write: writer("x") }], key, {});
     const other = { ...key, params: { k: 6, seed: 1 } };
@@ -119,14 +116,11 @@ Deno.test("checkOutputs() refuses another run's outputs unless overwrite, naming
         `Refusing to replace ${out}, which has no manifest ${dir}/c.json; use --overwrite to replace it`,
     });
     assert.equal(await checkOutputs([out], key, { overwrite: true }), "fresh");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("checkOutputs() removes stale temporary files and checks the output directory", async () => {
-  const { dir, key } = await setup();
-  try {
+  await withSetup(async (dir, key) => {
     await Deno.writeFile(`${dir}/c.npy.tmp-0a1b2c`, enc.encode("partial"));
     await Deno.writeFile(`${dir}/c.json.tmp-0a1b2c`, enc.encode("{"));
     const logs: string[] = [];
@@ -145,14 +139,11 @@ Deno.test("checkOutputs() removes stale temporary files and checks the output di
       name: "UsageError",
       message: `Expected ${dir}/in.npy to be a directory but found a file`,
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("commitOutputs() leaves nothing behind when a writer fails", async () => {
-  const { dir, key } = await setup();
-  try {
+  await withSetup(async (dir, key) => {
     await assert.rejects(
       () =>
         commitOutputs(
@@ -166,9 +157,7 @@ Deno.test("commitOutputs() leaves nothing behind when a writer fails", async () 
       { name: "RangeError", message: "boom" },
     );
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["in.npy"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("manifestDifference() reads an old manifest's spherical: true|false as metric cosine|l2", () => {

@@ -8,6 +8,7 @@ import {
 } from "../src/model/mod.ts";
 import { tf } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 Deno.test("createEncoder() builds a head MLP with named parameters and the right output shape", async () => {
   await useTfBackend(await testGpu());
@@ -100,8 +101,7 @@ Deno.test("embed() throws TypeError on an input width mismatch", async () => {
 
 Deno.test("decodeImages() decodes png/jpg/webp files, resizes and normalises to [-1, 1]", async () => {
   const { default: sharp } = await import("npm:sharp@0.35.5");
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_images_" });
-  try {
+  await withDir(async (dir) => {
     const red = { width: 10, height: 6, channels: 3 as const, background: { r: 255, g: 0, b: 0 } };
     await sharp({ create: red }).png().toFile(`${dir}/a.png`);
     await sharp({ create: { ...red, background: { r: 0, g: 0, b: 255 } } }).webp({ lossless: true })
@@ -122,7 +122,5 @@ Deno.test("decodeImages() decodes png/jpg/webp files, resizes and normalises to 
     await Deno.writeTextFile(`${dir}/broken.png`, "not an image");
     await assert.rejects(() => decodeImages([dir], { size: 4 }), TypeError);
     await assert.rejects(() => decodeImages([`${dir}/sub`], { size: 0 }), RangeError);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_images_");
 });

@@ -12,29 +12,11 @@ import {
   writeNpy,
 } from "../src/data/mod.ts";
 import { maxAbsDiff, randomMatrix } from "./_gpu.ts";
+import { peerTest, pythonPeer } from "./_peer.ts";
+import { python } from "./_python.ts";
+import { withDir } from "./_tmp.ts";
 
-const PYTHON = "/usr/bin/python3";
-
-async function hasNumpy(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command(PYTHON, {
-      args: ["-c", "import numpy"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-const NUMPY = await hasNumpy();
-
-async function python(code: string): Promise<string> {
-  const out = await new Deno.Command(PYTHON, { args: ["-c", code] }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return text;
-}
+const NUMPY = await pythonPeer("numpy (apt-get install python3-numpy)", ["numpy"]);
 
 /** A hand-made npy file: v1 header with `dict`, then `data`. */
 function rawNpy(dict: string, data: Uint8Array, major = 1): Uint8Array {
@@ -249,8 +231,7 @@ Deno.test("encodeNpy() throws TypeError when the shape does not match the data",
 });
 
 Deno.test("writeNpy() and readNpy() round-trip float32 and float16 files", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const m = randomMatrix(33, 7, 5);
     await writeNpy(`${dir}/a.npy`, m.data, [33, 7]);
     assert.deepEqual(await readNpy(`${dir}/a.npy`), m);
@@ -271,33 +252,30 @@ Deno.test("writeNpy() and readNpy() round-trip float32 and float16 files", async
       "h.npy",
       "u.npy",
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("readNpy() throws RangeError naming a truncated file", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".npy" });
-  try {
+  await withDir(async (dir) => {
+    const path = `${dir}/truncated.npy`;
     await Deno.writeFile(path, encodeNpy(new Float32Array(12), [3, 4]).subarray(0, 130));
     await assert.rejects(() => readNpy(path), {
       name: "RangeError",
       message:
         `Expected ${path} to hold 48 data bytes for shape (3, 4) and dtype 'f4' but found 2 (truncated file)`,
     });
-  } finally {
-    await Deno.remove(path);
-  }
+  });
 });
 
-Deno.test({
+peerTest({
   name:
     "readNpy() reads files written by numpy (float32, float16, 1-D, v2, v3) and numpy reads writeNpy()",
-  ignore: !NUMPY,
+  needs: [NUMPY],
   fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
-      await python(`
+    await withDir(async (dir) => {
+      await python([
+        "-c",
+        `
 import numpy as np
 rng = np.random.default_rng(0)
 a = rng.standard_normal((37, 19)).astype(np.float32)
@@ -312,7 +290,8 @@ np.save("${dir}/bool.npy", a > 0)
 with open("${dir}/v2.npy", "wb") as f: np.lib.format.write_array(f, a, version=(2, 0))
 with open("${dir}/v3.npy", "wb") as f: np.lib.format.write_array(f, a, version=(3, 0))
 a.tofile("${dir}/raw.f32")
-`);
+`,
+      ]);
       const raw = new Float32Array((await Deno.readFile(`${dir}/raw.f32`)).buffer);
       const a = { data: raw, rows: 37, cols: 19 };
       assert.deepEqual(await readNpy(`${dir}/img_emb_0.npy`), a);
@@ -346,22 +325,22 @@ a.tofile("${dir}/raw.f32")
       await writeNpy(`${dir}/ours.npy`, raw, [37, 19]);
       await writeNpy(`${dir}/ours16.npy`, raw, [37, 19], { dtype: "f2" });
       await writeNpy(`${dir}/ours_u4.npy`, new Uint32Array([1, 2, 3]), [3]);
-      const out = await python(`
+      const out = await python([
+        "-c",
+        `
 import numpy as np
 a = np.fromfile("${dir}/raw.f32", dtype=np.float32).reshape(37, 19)
 b = np.load("${dir}/ours.npy"); c = np.load("${dir}/ours16.npy"); u = np.load("${dir}/ours_u4.npy")
 print(b.dtype, b.shape, bool((b == a).all()), c.dtype, bool((c == a.astype(np.float16)).all()), u.dtype, u.tolist())
-`);
+`,
+      ]);
       assert.equal(out.trim(), "float32 (37, 19) True float16 True uint32 [1, 2, 3]");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
 Deno.test("writeFileAtomic() leaves no temporary file on success", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await writeFileAtomic(`${dir}/out.bin`, new Uint8Array([1, 2, 3]));
     await writeFileAtomic(`${dir}/out.bin`, async function* () {
       yield new Uint8Array([4]);
@@ -369,14 +348,11 @@ Deno.test("writeFileAtomic() leaves no temporary file on success", async () => {
     });
     assert.deepEqual(await Deno.readFile(`${dir}/out.bin`), new Uint8Array([4, 5, 6]));
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out.bin"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("writeFileAtomic() keeps the old file and removes the temporary file when the writer throws", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await Deno.writeFile(`${dir}/out.bin`, new Uint8Array([9, 9]));
     await assert.rejects(
       () =>
@@ -392,9 +368,7 @@ Deno.test("writeFileAtomic() keeps the old file and removes the temporary file w
       () => writeFileAtomic(`${dir}/missing/out.bin`, new Uint8Array(1)),
       Deno.errors.NotFound,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("atomicPath() returns distinct temporary names beside the target", () => {

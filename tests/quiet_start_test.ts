@@ -6,6 +6,7 @@ import { writeNpy } from "../src/data/npy.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { errLines } from "./_cli.ts";
 import { NO_ADAPTER_ENV } from "./_no_adapter.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -43,8 +44,7 @@ for (
   ] as const
 ) {
   Deno.test(`a successful cluster run prints no "error:" line with XDG_RUNTIME_DIR ${name}`, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "mlcd_quiet_" });
-    try {
+    await withDir(async (dir) => {
       const input = await clusterFixture(dir);
       const tmp = `${dir}/tmp`;
       await Deno.mkdir(tmp);
@@ -66,15 +66,12 @@ for (
         assert.equal(st.uid, uid);
         assert.equal(st.mode! & 0o777, 0o700);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "mlcd_quiet_");
   });
 }
 
 Deno.test("without a GPU adapter every command prints one line naming the fix and exits 2", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_noadapter_" });
-  try {
+  await withDir(async (dir) => {
     const input = await clusterFixture(dir);
     const centers = randomMatrix(3, 12, 8);
     await writeNpy(`${dir}/centers.npy`, centers.data, [3, 12]);
@@ -117,7 +114,5 @@ Deno.test("without a GPU adapter every command prints one line naming the fix an
     }
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(left, ["centers.npy", "x.npy"], "no outputs written");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_noadapter_");
 });

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { clusterSizes, readRunReport, renderRunReport } from "../src/eval/run_report.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const metrics = (v: number) => ({
@@ -48,8 +49,7 @@ Deno.test("clusterSizes() counts rows per cluster", () => {
 });
 
 Deno.test("readRunReport() reads steps (later lines win), k-means stats, eval rows and config", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await fakeRun(dir);
     const d = await readRunReport(dir);
     assert.equal(d.steps.length, 12);
@@ -67,14 +67,11 @@ Deno.test("readRunReport() reads steps (later lines win), k-means stats, eval ro
       name: "TypeError",
       message: `Cannot parse ${dir}/metrics.jsonl line 2: not JSON`,
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("renderRunReport() writes one self-contained page with five Vega SVG charts and the eval table", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await fakeRun(dir);
     const html = await renderRunReport(await readRunReport(dir));
     const svgs = html.match(/<svg[\s>]/g) ?? [];
@@ -96,14 +93,11 @@ Deno.test("renderRunReport() writes one self-contained page with five Vega SVG c
     assert.equal((html.match(/class="mark-line role-mark[^"]*"/g) ?? []).length, 3);
     assert.match(html, /class="mark-rect role-mark[^"]*"/);
     assert.equal((html.match(/<td class="best">0\.9000<\/td>/g) ?? []).length, 5);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("deno task report writes report.html; a run without a log is one line, exit 2", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await fakeRun(dir);
     let r = await runDeno([`${ROOT}src/cli/report.ts`, "--run-dir", dir]);
     assert.equal(r.code, 0, r.stderr);
@@ -113,7 +107,5 @@ Deno.test("deno task report writes report.html; a run without a log is one line,
     assert.deepEqual(errLines(r.stderr), [
       `mlcd report: No training log ${dir}/none/metrics.jsonl`,
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,6 +1,8 @@
 // Kill -9 during training, --resume, and the final weights equal an uninterrupted run's.
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { pauseEnv, waitForPause } from "./_pause.ts";
+import { withDir } from "./_tmp.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
 const TINY = [
@@ -28,9 +30,15 @@ const TINY = [
   "5",
 ];
 
-function trainCmd(runDir: string, extra: string[] = [], flags = TINY): Deno.Command {
+function trainCmd(
+  runDir: string,
+  extra: string[] = [],
+  flags = TINY,
+  env: Record<string, string> = {},
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", TRAIN, ...flags, "--run-dir", runDir, ...extra],
+    env,
     stdout: "null",
     stderr: "piped",
   });
@@ -75,8 +83,7 @@ async function metricSteps(dir: string): Promise<number[]> {
 }
 
 Deno.test("train --resume after kill -9 ends with the uninterrupted run's weights", async () => {
-  const base = await Deno.makeTempDir({ prefix: "mlcd_resume_" });
-  try {
+  await withDir(async (base) => {
     await runToEnd(`${base}/a`);
     const full = await loadCheckpoint(`${base}/a`);
     assert.equal(full.manifest.done, true);
@@ -91,25 +98,18 @@ Deno.test("train --resume after kill -9 ends with the uninterrupted run's weight
     );
     assert.deepEqual(await snapshot(`${base}/a`), finished);
 
-    // Start the same run, SIGKILL it once its second checkpoint is on disk.
-    const child = trainCmd(`${base}/b`).spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    let killed = false;
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-      if (!killed && /checkpoint step 8 /.test(seen)) {
-        child.kill("SIGKILL");
-        killed = true;
-      }
-    }
+    // Start the same run, SIGKILL it where it pauses: right after its second checkpoint
+    // (step 8; src/testing/pause_point.ts), not when a log line shows up.
+    const marker = `${base}/paused`;
+    const child = trainCmd(`${base}/b`, [], TINY, pauseEnv("train-checkpoint#2", marker)).spawn();
+    const stderr = new Response(child.stderr).text();
+    assert.equal(await waitForPause(marker, child, stderr), "train-checkpoint step 8");
+    child.kill("SIGKILL");
     const status = await child.status;
-    assert.ok(killed, "the run ended before it could be killed:\n" + seen);
+    await stderr;
     assert.equal(status.signal, "SIGKILL");
     const partial = await loadCheckpoint(`${base}/b`);
-    assert.ok(partial.manifest.step >= 8 && partial.manifest.step < total);
+    assert.equal(partial.manifest.step, 8);
     assert.equal(partial.manifest.done, false);
 
     // A killed run has logged steps past its checkpoint (and maybe half a line): make sure.
@@ -171,7 +171,5 @@ Deno.test("train --resume after kill -9 ends with the uninterrupted run's weight
     const replaced = await loadCheckpoint(`${base}/a`);
     assert.deepEqual([replaced.manifest.step, replaced.manifest.done], [16, true]);
     assert.deepEqual(await metricSteps(`${base}/a`), Array.from({ length: 16 }, (_, i) => i + 1));
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  }, "mlcd_resume_");
 });

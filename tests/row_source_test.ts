@@ -5,33 +5,22 @@ import {
   partOf,
   type RowSource,
   streamRows,
-  writeArrowEmbeddings,
   writeNpy,
 } from "../src/data/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng } from "./_gpu.ts";
+import { writeShards, type WriteShardsOptions } from "./_shards.ts";
 import { withDir } from "./_tmp.ts";
 
-/** Writes shards (npy f4, npy f2, arrow in turn, names out of lexical order); returns all rows. */
-async function writeShards(dir: string, rowCounts: number[], cols: number): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
-  for (let i = 0; i < rowCounts.length; i++) {
-    const m = randomMatrix(rowCounts[i]!, cols, 200 + i);
-    const path = `${dir}/emb_${i * 5}`; // emb_0, emb_5, emb_10: natural, not lexical, order
-    if (i % 3 === 0) await writeNpy(`${path}.npy`, m.data, [m.rows, cols]);
-    else if (i % 3 === 1) {
-      await writeNpy(`${path}.npy`, m.data, [m.rows, cols], { dtype: "f2" });
-      m.data = new Float32Array(new Float16Array(m.data));
-    } else await writeArrowEmbeddings(`${path}.arrow`, m);
-    parts.push(m.data);
-  }
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+/** emb_0.npy (f4), emb_5.npy (f2), emb_10.arrow, …: natural, not lexical, order. */
+const EMB: WriteShardsOptions = {
+  name: (i) => `emb_${i * 5}`,
+  formats: ["npy", "npy-f16", "arrow"],
+};
+
+/** Shards of random rows with `rowCounts` rows of `cols` values; all rows as the files hold them. */
+async function shards(dir: string, rowCounts: number[], cols: number): Promise<Float32Array> {
+  return (await writeShards(dir, { cols, seed: 200 }, rowCounts, EMB)).data;
 }
 
 async function streamAll(source: RowSource, batchRows: number): Promise<Matrix> {
@@ -51,7 +40,7 @@ const ROWS = [5, 0, 7, 1, 9, 4, 3];
 
 Deno.test("openRowSource() reads shapes of mixed shards in natural order", async () => {
   await withDir(async (dir) => {
-    const all = await writeShards(dir, ROWS, 3);
+    const all = await shards(dir, ROWS, 3);
     const source = await openRowSource([dir]);
     assert.equal(source.rows, 29);
     assert.equal(source.cols, 3);
@@ -76,7 +65,7 @@ Deno.test("openRowSource() reads shapes of mixed shards in natural order", async
 
 Deno.test("partOf() splits contiguously; the parts concatenate to all rows", async () => {
   await withDir(async (dir) => {
-    const all = await writeShards(dir, ROWS, 2);
+    const all = await shards(dir, ROWS, 2);
     const source = await openRowSource([dir]);
     for (const count of [1, 2, 3, 7, 29, 40]) {
       let next = 0;
@@ -108,7 +97,7 @@ Deno.test("partOf() splits contiguously; the parts concatenate to all rows", asy
 
 Deno.test("gatherRows() returns the listed rows of sources and parts, repeats included", async () => {
   await withDir(async (dir) => {
-    const all = await writeShards(dir, ROWS, 3);
+    const all = await shards(dir, ROWS, 3);
     const source = await openRowSource([dir]);
     const r = rng(5);
     for (
@@ -150,7 +139,7 @@ Deno.test("gatherRows() reads far-apart and dense rows of a large .npy (position
 
 Deno.test("row sources refuse bad arguments", async () => {
   await withDir(async (dir) => {
-    await writeShards(dir, [4, 3], 2);
+    await shards(dir, [4, 3], 2);
     const source = await openRowSource([dir]);
     assert.throws(() => partOf(source, { index: 2, count: 2 }), RangeError);
     assert.throws(() => partOf(source, { index: -1, count: 2 }), RangeError);
@@ -169,7 +158,7 @@ Deno.test("row sources refuse bad arguments", async () => {
 
 Deno.test("streamRows() with reuse yields the same rows from two alternating buffers", async () => {
   await withDir(async (dir) => {
-    const all = await writeShards(dir, [5, 0, 7, 9, 4], 3);
+    const all = await shards(dir, [5, 0, 7, 9, 4], 3);
     const source = await openRowSource([dir]);
     const got = new Float32Array(all.length);
     const buffers: ArrayBufferLike[] = [];

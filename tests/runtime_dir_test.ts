@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ensureRuntimeDir } from "../src/gpu/runtime_dir.ts";
+import { withDir } from "./_tmp.ts";
 
 const linuxLike = Deno.build.os !== "windows" && Deno.build.os !== "darwin";
 
@@ -24,8 +25,7 @@ Deno.test({
     "ensureRuntimeDir() keeps a valid XDG_RUNTIME_DIR and replaces unset, relative or missing ones",
   ignore: !linuxLike,
   fn: async () => {
-    const tmp = await Deno.makeTempDir({ prefix: "mlcd_rtdir_" });
-    try {
+    await withDir((tmp) => {
       const uid = Deno.uid()!;
       const own = `${tmp}/mlcd-runtime-${uid}`;
       withEnv({ XDG_RUNTIME_DIR: tmp, TMPDIR: tmp }, () => {
@@ -58,8 +58,7 @@ Deno.test({
         assert.ok(s.isDirectory && !s.isSymlink);
         assert.equal(s.mode! & 0o777, 0o700);
       });
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
+      return Promise.resolve();
+    }, "mlcd_rtdir_");
   },
 });

@@ -4,38 +4,16 @@ import {
   readEmbeddings,
   readNpy,
   streamEmbeddings,
-  writeArrowEmbeddings,
   writeNpy,
 } from "../src/data/mod.ts";
-import type { Matrix } from "../src/matrix/matrix.ts";
-import { randomMatrix } from "./_gpu.ts";
+import { writeShards, type WriteShardsOptions } from "./_shards.ts";
 import { withDir } from "./_tmp.ts";
 
-/** Writes shards of the given row counts (npy f4, npy f2, arrow in turn); returns them. */
-async function writeShards(dir: string, rowCounts: number[], cols: number): Promise<Matrix[]> {
-  const parts: Matrix[] = [];
-  for (let i = 0; i < rowCounts.length; i++) {
-    const m = randomMatrix(rowCounts[i]!, cols, 100 + i);
-    const path = `${dir}/img_emb_${i}`;
-    if (i % 3 === 0) await writeNpy(`${path}.npy`, m.data, [m.rows, cols]);
-    else if (i % 3 === 1) {
-      await writeNpy(`${path}.npy`, m.data, [m.rows, cols], { dtype: "f2" });
-      m.data = new Float32Array(new Float16Array(m.data)); // what the file holds
-    } else await writeArrowEmbeddings(`${path}.arrow`, m);
-    parts.push(m);
-  }
-  return parts;
-}
-
-function concat(parts: Matrix[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, m) => s + m.data.length, 0));
-  let at = 0;
-  for (const m of parts) {
-    out.set(m.data, at);
-    at += m.data.length;
-  }
-  return out;
-}
+/** img_emb_0.npy (f4), img_emb_1.npy (f2), img_emb_2.arrow, … of random rows. */
+const IMG_EMB: WriteShardsOptions = {
+  name: (i) => `img_emb_${i}`,
+  formats: ["npy", "npy-f16", "arrow"],
+};
 
 Deno.test("listEmbeddingFiles() lists embedding files in natural order and keeps plain files", async () => {
   await withDir(async (dir) => {
@@ -75,11 +53,16 @@ Deno.test("listEmbeddingFiles() throws NotFound naming the path and RangeError w
 
 Deno.test("readEmbeddings() concatenates npy (f4, f2) and Arrow shards like per-file reads", async () => {
   await withDir(async (dir) => {
-    const parts = await writeShards(dir, [7, 1, 5, 0, 11, 3], 9);
+    const { parts, data } = await writeShards(
+      dir,
+      { cols: 9, seed: 100 },
+      [7, 1, 5, 0, 11, 3],
+      IMG_EMB,
+    );
     const seen: [string, number][] = [];
     const m = await readEmbeddings([dir], { onFile: (f, rows) => seen.push([f, rows]) });
     assert.deepEqual([m.rows, m.cols], [27, 9]);
-    assert.deepEqual(m.data, concat(parts));
+    assert.deepEqual(m.data, data);
     assert.deepEqual(seen.map(([f, r]) => [f.slice(dir.length + 1), r]), [
       ["img_emb_0.npy", 7],
       ["img_emb_1.npy", 1],
@@ -123,8 +106,7 @@ Deno.test("readEmbeddings() reports a corrupt shard by name", async () => {
 
 Deno.test("streamEmbeddings() covers every row exactly once, in order, for odd batch sizes", async () => {
   await withDir(async (dir) => {
-    const parts = await writeShards(dir, [7, 1, 5, 0, 11, 3], 5);
-    const all = concat(parts);
+    const all = (await writeShards(dir, { cols: 5, seed: 100 }, [7, 1, 5, 0, 11, 3], IMG_EMB)).data;
     for (const batchRows of [1, 2, 3, 4, 7, 64]) {
       const got = new Float32Array(all.length);
       const count = new Uint8Array(all.length / 5);
@@ -147,7 +129,7 @@ Deno.test("streamEmbeddings() covers every row exactly once, in order, for odd b
 
 Deno.test("streamEmbeddings() splits one shard into batches that never span files", async () => {
   await withDir(async (dir) => {
-    await writeShards(dir, [5, 4], 3);
+    await writeShards(dir, { cols: 3, seed: 100 }, [5, 4], IMG_EMB);
     const batches: [number, number, string][] = [];
     for await (const b of streamEmbeddings([dir], { batchRows: 3 })) {
       batches.push([b.rowStart, b.matrix.rows, b.file.slice(dir.length + 1)]);

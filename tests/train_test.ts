@@ -6,6 +6,7 @@ import { mixSeed, permutation, Rng } from "../src/random/rng.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -112,8 +113,21 @@ Deno.test("train() lowers the MLCD loss and is deterministic for a seed", async 
   assert.equal(losses.length, 24);
   assert.ok(losses.at(-1)! < losses[0]! * 0.7, `${losses[0]} → ${losses.at(-1)}`);
   assert.deepEqual(await a.centers.data(), await b.centers.data());
-  const c = await train(gpu, { x, inputShape: [5], positives }, { ...config, seed: 2, epochs: 1 });
-  for (const r of [a, b, c]) {
+  // The seed is honoured: one epoch with seed 1 (the default) starts exactly like the 8-epoch
+  // run above (same init, same first batch), one epoch with seed 2 does not, and ends elsewhere.
+  assert.equal(config.seed, 1);
+  const first: number[] = [], other: number[] = [];
+  const d = await train(gpu, { x, inputShape: [5], positives }, { ...config, epochs: 1 }, {
+    onStep: (p) => first.push(p.loss),
+  });
+  const c = await train(gpu, { x, inputShape: [5], positives }, { ...config, seed: 2, epochs: 1 }, {
+    onStep: (p) => other.push(p.loss),
+  });
+  assert.deepEqual([first.length, other.length], [3, 3]);
+  assert.equal(first[0], losses[0], "seed 1: the first step repeats");
+  assert.notEqual(other[0], losses[0], "seed 2: another init or batch");
+  assert.notDeepEqual(await c.centers.data(), await d.centers.data(), "seed 2 ends elsewhere");
+  for (const r of [a, b, c, d]) {
     r.encoder.dispose();
     r.centers.dispose();
   }
@@ -151,8 +165,7 @@ Deno.test("deno task train --help documents every config key", async () => {
 });
 
 Deno.test("train and eval CLIs: bad input is one clear line and exit code 2", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_cli_" });
-  try {
+  await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bad.json`, JSON.stringify({ epochs: 1, learningrate: 3 }));
     let r = await cli(["src/cli/train.ts", "--config", `${dir}/bad.json`, "--data", "mnist"]);
     assert.equal(r.code, 2);
@@ -217,7 +230,5 @@ Deno.test("train and eval CLIs: bad input is one clear line and exit code 2", as
       /^mlcd eval: Refusing to overwrite the input .*checkpoint\.json with --out /,
     );
     assert.equal(await Deno.readTextFile(`${dir}/ck/checkpoint.json`), manifest);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_cli_");
 });

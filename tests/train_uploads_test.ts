@@ -10,12 +10,12 @@ import { tf, useTfBackend } from "../src/model/tf.ts";
 import { createEncoder, embed } from "../src/model/encoder.ts";
 import { upload } from "../src/gpu/buffers.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 const gpu = await testGpu();
 
 Deno.test("deno task train writes its features to the GPU once, not per step or per stage", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mlcd-train-uploads-" });
-  try {
+  await withDir(async (dir) => {
     // 1000 × 100 float32 = 400 kB of features; the model and per-step tensors are far smaller.
     const n = 1000, d = 100;
     const x = randomMatrix(n, d, 12);
@@ -63,9 +63,7 @@ Deno.test("deno task train writes its features to the GPU once, not per step or 
     assert.ok(total < xBytes * 1.5, detail);
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/run/checkpoint.json`));
     assert.equal(manifest.step, 16);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd-train-uploads-");
 });
 
 Deno.test("residentRows() gathers and slices rows across chunks exactly, uploading only the ids", async () => {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { writeNpy } from "../src/data/npy.ts";
 import { errLines, runDeno } from "./_cli.ts";
 import { makeMnistShards } from "./_shards.ts";
+import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const cli = async (args: string[]) => {
@@ -13,8 +14,7 @@ const cli = async (args: string[]) => {
 };
 
 Deno.test("vit-tiny trained with MLCD on WebDataset shards of MNIST PNGs beats the untrained encoder's linear probe", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await Deno.mkdir(`${dir}/train`);
     await Deno.mkdir(`${dir}/test`);
     const tr = await makeMnistShards(`${dir}/train`, { shards: 2, perShard: 150 });
@@ -76,9 +76,14 @@ Deno.test("vit-tiny trained with MLCD on WebDataset shards of MNIST PNGs beats t
     assert.equal(r.code, 0, r.err);
     const m = JSON.parse(r.out);
     console.error(r.err.split("\n").filter((l) => l.startsWith("|")).join("\n"));
+    // The margin: at least 0.05 (8 of the 150 test digits) above the untrained encoder. One
+    // digit more, what a strict > accepted, is within the noise of a probe on 150 digits (its
+    // standard error near 0.45 is √(0.45·0.55/150) ≈ 0.04). The seeded run on lavapipe gives
+    // 0.480 vs 0.393 (13 digits); the other 5 leave room for float differences between devices.
+    const margin = 0.05;
     assert.ok(
-      m.linearProbeTop1 > m.baseline.linearProbeTop1,
-      `trained ${m.linearProbeTop1} vs untrained ${m.baseline.linearProbeTop1}`,
+      m.linearProbeTop1 >= m.baseline.linearProbeTop1 + margin,
+      `trained ${m.linearProbeTop1} vs untrained ${m.baseline.linearProbeTop1} (+${margin} needed)`,
     );
     assert.ok(m.raw.linearProbeTop1 > 0.5, "raw pixels row present and sane");
 
@@ -89,7 +94,5 @@ Deno.test("vit-tiny trained with MLCD on WebDataset shards of MNIST PNGs beats t
     if (Deno.env.get("MLCD_KEEP_REPORT")) {
       await Deno.copyFile(`${run}/report.html`, Deno.env.get("MLCD_KEEP_REPORT")!);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

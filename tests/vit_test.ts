@@ -11,6 +11,7 @@ import { batchMatMulRegisters } from "../src/model/_batch_matmul.ts";
 import { tf } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
+import { withDir } from "./_tmp.ts";
 
 const count = (shapes: [string, number[]][]) =>
   shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
@@ -159,8 +160,7 @@ Deno.test("deno task train: --preset with flag overrides; bad vit flags exit 2 w
 
 Deno.test("train() with a vit resumes exactly from a mid-run checkpoint", async () => {
   const gpu = await testGpu();
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_vit_resume_" });
-  try {
+  await withDir(async (dir) => {
     const n = 24, side = 10;
     const data = {
       x: randomMatrix(n, side * side, 9),
@@ -212,9 +212,7 @@ Deno.test("train() with a vit resumes exactly from a mid-run checkpoint", async 
     assert.equal(names.length, 4 + 12 + 3);
     for (const k of names) assert.deepEqual(b.tensors.get(k)!.data, a.tensors.get(k)!.data, k);
     assert.deepEqual(b.tensors.get("centers")!.data, a.tensors.get("centers")!.data);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "mlcd_vit_resume_");
 });
 
 Deno.test("batchMatMulRegisters() matches a float64 reference, values and both gradients, in all four layouts", async () => {

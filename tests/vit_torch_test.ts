@@ -11,32 +11,12 @@ import { mlcdLoss } from "../src/loss/mlcd_loss.ts";
 import { sampleClasses } from "../src/loss/sample_classes.ts";
 import { mlcdLossOp } from "../src/loss/tfjs_op.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
+import { peerTest, pythonPeer } from "./_peer.ts";
+import { python } from "./_python.ts";
+import { withDir } from "./_tmp.ts";
 
-// Debian's python3-torch lives in the system interpreter (a pyenv shim may shadow it).
-const PYTHON = Deno.env.get("MLCD_PYTHON") ?? "/usr/bin/python3";
 const SCRIPT = new URL("./torch_reference.py", import.meta.url).pathname;
-const CI = Deno.env.get("CI") === "true";
-
-async function torchMissing(): Promise<string | null> {
-  try {
-    const out = await new Deno.Command(PYTHON, {
-      args: ["-c", "import torch, numpy"],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (out.success) return null;
-    return new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "import failed";
-  } catch (e) {
-    return `${PYTHON} not runnable: ${(e as Error).message}`;
-  }
-}
-const MISSING = await torchMissing();
-if (MISSING && !CI) {
-  console.error(
-    `vit_torch_test: skipping the PyTorch reference tests: ${MISSING} (apt-get install python3-torch)`,
-  );
-}
-const ignore = MISSING !== null && !CI;
+const TORCH = await pythonPeer("PyTorch (apt-get install python3-torch)", ["torch", "numpy"]);
 
 /** torch_reference.py's answer for a ViT: relative errors. */
 interface VitErrors {
@@ -52,16 +32,9 @@ interface LossErrors {
   gradCenters: number;
 }
 
-function needTorch(): void {
-  if (MISSING) throw new Error(`PyTorch is required in CI but unavailable: ${MISSING}`);
-}
-
-async function python(args: string[]): Promise<unknown> {
-  needTorch();
-  const out = await new Deno.Command(PYTHON, { args: [SCRIPT, ...args] }).output();
-  const err = new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`torch_reference.py failed:\n${err}`);
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+/** Runs tests/torch_reference.py with `args`; its JSON answer. */
+async function torchReference(args: string[]): Promise<unknown> {
+  return JSON.parse(await python([SCRIPT, ...args]));
 }
 
 const f32 = (shape: number[], data: Float32Array): NamedTensor => ({ dtype: "F32", shape, data });
@@ -121,42 +94,42 @@ async function compareVit(
     heads: 3,
     mlpRatio: 2.5,
   }, { seed });
-  const dir = await Deno.makeTempDir({ prefix: "mlcd_vit_torch_" });
   try {
-    randomize(enc, seed + 1);
-    const x = randomMatrix(B, inputSide * inputSide * C, seed + 2);
-    const R = randomMatrix(B, 10, seed + 3);
-    const xt = tf.tensor2d(x.data, [B, x.cols]), rt = tf.tensor2d(R.data, [B, 10]);
-    const y = enc.apply(xt);
-    const { grads } = tf.variableGrads(
-      () => tf.sum(tf.mul(enc.apply(xt), rt)) as tf.Scalar,
-      [...enc.params.values()],
-    );
-    const io = new Map<string, NamedTensor>([
-      ["x", f32([B, x.cols], x.data)],
-      ["y", f32([B, 10], await y.data() as Float32Array)],
-      ["R", f32([B, 10], R.data)],
-    ]);
-    for (const [name, v] of enc.params) {
-      const g = grads[v.name];
-      assert.ok(g, `no gradient for ${name}`);
-      io.set(`grad.${name}`, f32([...v.shape], await g.data() as Float32Array));
-    }
-    tf.dispose([xt, rt, y, ...Object.values(grads)]);
-    await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors(await paramTensors(enc)));
-    await Deno.writeFile(`${dir}/io.safetensors`, encodeSafetensors(io));
-    const r = await python([
-      "vit",
-      `${dir}/w.safetensors`,
-      "",
-      `${dir}/io.safetensors`,
-      vitSpecJson(enc),
-    ]) as VitErrors;
-    assert.equal(r.params, enc.params.size);
-    return r;
+    return await withDir(async (dir) => {
+      randomize(enc, seed + 1);
+      const x = randomMatrix(B, inputSide * inputSide * C, seed + 2);
+      const R = randomMatrix(B, 10, seed + 3);
+      const xt = tf.tensor2d(x.data, [B, x.cols]), rt = tf.tensor2d(R.data, [B, 10]);
+      const y = enc.apply(xt);
+      const { grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(enc.apply(xt), rt)) as tf.Scalar,
+        [...enc.params.values()],
+      );
+      const io = new Map<string, NamedTensor>([
+        ["x", f32([B, x.cols], x.data)],
+        ["y", f32([B, 10], await y.data() as Float32Array)],
+        ["R", f32([B, 10], R.data)],
+      ]);
+      for (const [name, v] of enc.params) {
+        const g = grads[v.name];
+        assert.ok(g, `no gradient for ${name}`);
+        io.set(`grad.${name}`, f32([...v.shape], await g.data() as Float32Array));
+      }
+      tf.dispose([xt, rt, y, ...Object.values(grads)]);
+      await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors(await paramTensors(enc)));
+      await Deno.writeFile(`${dir}/io.safetensors`, encodeSafetensors(io));
+      const r = await torchReference([
+        "vit",
+        `${dir}/w.safetensors`,
+        "",
+        `${dir}/io.safetensors`,
+        vitSpecJson(enc),
+      ]) as VitErrors;
+      assert.equal(r.params, enc.params.size);
+      return r;
+    }, "mlcd_vit_torch_");
   } finally {
     enc.dispose();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -168,39 +141,35 @@ function assertGrads(r: VitErrors, count: number) {
   }
 }
 
-Deno.test({
+peerTest({
   name:
     "vit encoder matches PyTorch: forward within 1e-4 and every parameter gradient within 1e-3 (image 30, patch 6, width 48, 3 heads, 2 blocks)",
-  ignore,
+  needs: [TORCH],
   fn: async () => {
-    needTorch();
     const r = await compareVit(30, 30, 11);
     assert.ok(r.forward < 1e-4, `forward relative error ${r.forward}`);
     assertGrads(r, 4 + 12 * 2 + 3);
   },
 });
 
-Deno.test({
+peerTest({
   name:
     "vit encoder matches PyTorch with bilinearly resized position embeddings (grid 5 learned, 6×6 used)",
-  ignore,
+  needs: [TORCH],
   fn: async () => {
-    needTorch();
     const r = await compareVit(38, 30, 21); // 38 px: 6×6 patches of 6, 2 px cropped
     assert.ok(r.forward < 1e-4, `forward relative error ${r.forward}`);
     assertGrads(r, 4 + 12 * 2 + 3);
   },
 });
 
-Deno.test({
+peerTest({
   name: "PyTorch loads a vit checkpoint written by train() and reproduces embed()",
-  ignore,
+  needs: [TORCH],
   fn: async () => {
-    needTorch();
     const gpu = await testGpu();
     await useTfBackend(gpu);
-    const dir = await Deno.makeTempDir({ prefix: "mlcd_vit_ckpt_" });
-    try {
+    await withDir(async (dir) => {
       const n = 24, side = 12;
       const x = randomMatrix(n, side * side, 5);
       const config = resolveTrainConfig({
@@ -238,7 +207,7 @@ Deno.test({
       const file = res.manifest!.file;
       res.encoder.dispose();
       res.centers.dispose();
-      const r = await python([
+      const r = await torchReference([
         "vit",
         `${dir}/${file}`,
         "encoder.",
@@ -247,22 +216,18 @@ Deno.test({
       ]) as VitErrors;
       assert.equal(r.params, 4 + 12 + 3);
       assert.ok(r.forward < 1e-4, `forward relative error ${r.forward}`);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "mlcd_vit_ckpt_");
   },
 });
 
-Deno.test({
+peerTest({
   name: "mlcdLoss() and mlcdLossOp() match a PyTorch autograd MLCD loss (arc, cosine, mlc)",
-  ignore,
+  needs: [TORCH],
   fn: async () => {
-    needTorch();
     const gpu = await testGpu();
     await useTfBackend(gpu);
     const n = 7, d = 5, C = 11, l = 3;
-    const dir = await Deno.makeTempDir({ prefix: "mlcd_loss_torch_" });
-    try {
+    await withDir(async (dir) => {
       const cases = [
         { marginType: "arc", loss: "mlcd", scale: 16, margin: 0.3 },
         { marginType: "arc", loss: "mlcd", scale: 8, margin: 1.2 }, // fallback branch too
@@ -315,7 +280,7 @@ Deno.test({
         }
       }
       // One torch process for every case (its import dominates).
-      const results = await python([
+      const results = await torchReference([
         "loss",
         ...runs.flatMap((r) => [r.file, r.options]),
       ]) as LossErrors[];
@@ -329,8 +294,6 @@ Deno.test({
         );
         assert.ok(t.gradCenters < 1e-3, `${what}: gradCenters relative error ${t.gradCenters}`);
       });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "mlcd_loss_torch_");
   },
 });

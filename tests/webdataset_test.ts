@@ -12,6 +12,7 @@ import { imageTrainStream, joinLabels } from "../src/train/image_stream.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { makeMnistShards } from "./_shards.ts";
 import { rng } from "./_gpu.ts";
+import { withDir } from "./_tmp.ts";
 
 const enc = new TextEncoder();
 
@@ -33,8 +34,7 @@ Deno.test("expandBraces() expands padded ranges and lists, and rejects bad patte
 });
 
 Deno.test("listShards() sorts a directory's .tar files, expands patterns and names a missing shard", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     for (const n of ["00001.tar", "00000.tar", "notes.txt"]) {
       await Deno.writeFile(`${dir}/${n}`, new Uint8Array());
     }
@@ -47,14 +47,11 @@ Deno.test("listShards() sorts a directory's .tar files, expands patterns and nam
       name: "NotFound",
       message: `No such shard or directory: ${dir}/00002.tar`,
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("readShard() groups members by key in tar order and survives a truncated shard", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const path = `${dir}/a.tar`;
     const big = new Uint8Array(3000).map((_, i) => i % 251);
     await writeShard(path, [
@@ -84,14 +81,11 @@ Deno.test("readShard() groups members by key in tar order and survives a truncat
     await assert.rejects(async () => {
       for await (const _ of readShard(`${dir}/cut.tar`)) { /* drain */ }
     }, (e: Error) => e instanceof RangeError && e.message.includes("cut.tar"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("streamImageBatches() eval mode: read order, CLIP normalisation of the exact pixels (float64 reference)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const m = await makeMnistShards(dir, { shards: 2, perShard: 7 });
     const index = await indexImages([dir]);
     assert.equal(index.kind, "shards");
@@ -117,14 +111,11 @@ Deno.test("streamImageBatches() eval mode: read order, CLIP normalisation of the
       }
     }
     assert.deepEqual(keys, m.keys);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("streamImageBatches() train mode is seeded: same batches for a seed, resumable with skipBatches, new order per epoch", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await makeMnistShards(dir, { shards: 3, perShard: 9 });
     const index = await indexImages([`${dir}/{00000..00002}.tar`]);
     const run = async (o: { epoch: number; skipBatches?: number; seed?: number }) => {
@@ -161,14 +152,11 @@ Deno.test("streamImageBatches() train mode is seeded: same batches for a seed, r
     const o = a[0]!.ordinals[0]!;
     const evRow = ev.x.data.subarray(o * 768, (o + 1) * 768);
     assert.notDeepEqual([...a[0]!.x.subarray(0, 768)], [...evRow]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("streamImageBatches() skips, counts and names a corrupt image; folders stream the same way", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     const png = await encodePng(new Uint8Array(64).fill(200), 8, 8, 1);
     await writeShard(`${dir}/00000.tar`, [
       { key: "good1", files: new Map([["png", png]]) },
@@ -201,9 +189,7 @@ Deno.test("streamImageBatches() skips, counts and names a corrupt image; folders
     assert.equal(fd.x.rows, 2);
     const v = (200 / 255 - CLIP_MEAN[0]) / CLIP_STD[0];
     assert.ok(Math.abs(fd.x.data[0]! - v) < 1e-5);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("randomResizedCropBox() always returns a non-empty box inside the image", () => {
@@ -233,8 +219,7 @@ Deno.test("joinLabels() joins by key and counts samples without labels and label
 });
 
 Deno.test("imageTrainStream() from step k equals the tail of a run from step 0, across epochs", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir(async (dir) => {
     await makeMnistShards(dir, { shards: 2, perShard: 6 });
     const index = await indexImages([dir]);
     const l = 2;
@@ -254,7 +239,5 @@ Deno.test("imageTrainStream() from step k equals the tail of a run from step 0, 
     assert.deepEqual(tail.map((b) => [...b.x]), full.slice(4).map((b) => [...b.x]));
     assert.deepEqual(tail.map((b) => [...b.positives]), full.slice(4).map((b) => [...b.positives]));
     assert.ok(full.every((b) => b.rows === 3));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -4,6 +4,7 @@
 // plus the best finished run's when several runs are made).
 import { atomicPath } from "../data/atomic.ts";
 import type { KMeansIterationStats, KMeansKernelChoice } from "./kmeans_options.ts";
+import { pausePoint } from "../testing/pause_point.ts";
 
 const MAGIC = "MLCDKMC1";
 
@@ -73,6 +74,7 @@ export async function writeCheckpoint(path: string, c: KMeansCheckpoint): Promis
     at += a.byteLength;
   }
   await replaceFile(path, bytes);
+  await pausePoint(`kmeans-checkpoint ${path}`); // test-only: kill tests stop here
 }
 
 /**

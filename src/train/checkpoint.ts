@@ -3,6 +3,7 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import type { EncoderSpec } from "../model/encoder.ts";
 import type { TrainConfig } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
+import { pausePoint } from "../testing/pause_point.ts";
 
 /** The manifest's file name inside a run directory. */
 export const MANIFEST_NAME = "checkpoint.json";
@@ -87,6 +88,7 @@ export async function saveCheckpoint(
       await Deno.remove(`${dir}/${e.name}`).catch(() => {});
     }
   }
+  await pausePoint(`train-checkpoint step ${full.step}`); // test-only: kill tests stop here
   return full;
 }
 
