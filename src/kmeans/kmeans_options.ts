@@ -220,3 +220,26 @@ export interface AssignOptions {
   /** See {@linkcode KMeansOptions.autotune}. @default {true unless MLCD_AUTOTUNE=0} */
   autotune?: boolean;
 }
+
+/**
+ * The defaults of every {@linkcode KMeansOptions} field that has one: `kmeans()` reads them,
+ * and so do `pseudoLabels` and the `cluster` command's flags, so each default is stated once.
+ *
+ * @example Usage
+ * ```ts ignore
+ * console.log(DEFAULT_KMEANS_OPTIONS.niter); // 25
+ * ```
+ */
+export const DEFAULT_KMEANS_OPTIONS = {
+  niter: 25,
+  nredo: 1,
+  metric: "cosine",
+  seed: 1234,
+  init: "kmeans++",
+  maxPointsPerCentroid: 256,
+  tolerance: 0,
+  f16: false,
+  variant: "auto",
+  batchRows: 65536,
+  checkpointEvery: 5,
+} as const;
