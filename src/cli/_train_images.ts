@@ -12,7 +12,7 @@ import { pseudoLabels } from "../train/pseudo_labels.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
 import { readRunLabels } from "../train/_run_dir.ts";
 import type { TrainData } from "../train/trainer.ts";
-import { indexImageInputs, readLabels } from "../train/_data_source.ts";
+import { indexImageInputs, readLabels } from "./_data_source.ts";
 import { progress } from "./_cli.ts";
 import { kmeansProgress } from "./_kmeans_progress.ts";
 

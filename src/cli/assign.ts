@@ -14,11 +14,12 @@ import {
   formatSeconds,
   intFlag,
   joinNegativeValues,
+  logTo,
   progress,
   runCli,
   UsageError,
 } from "./_cli.ts";
-import { checkOutputFiles, type OutputFile } from "./_paths.ts";
+import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { checkRows } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/shards.ts";
@@ -98,7 +99,7 @@ async function main(args: string[]): Promise<void> {
     outputs.push({ flag: "--out", path: out });
     if (/\.npy$/i.test(out)) outputs.push({ flag: "--out (scores)", path: scoresPath(out) });
   }
-  await checkOutputFiles("assign", outputs, [...inputs, values.centers]);
+  await checkOutputFiles(outputs, [...inputs, values.centers], { onLog: logTo("assign") });
   const t0 = performance.now();
   const centers = await readEmbeddings([values.centers]);
   if (centers.rows === 0) {

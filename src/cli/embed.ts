@@ -21,11 +21,11 @@ import { createGpu } from "../gpu/gpu.ts";
 import { embed } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
-import { indexImageInputs, isImageInput } from "../train/_data_source.ts";
+import { indexImageInputs, isImageInput } from "./_data_source.ts";
 import { readNpyHeader } from "../data/npy.ts";
 import { scanArrowEmbeddings } from "../data/arrow.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
-import { checkOutputDir } from "./_paths.ts";
+import { checkOutputDir } from "../jobs/output_paths.ts";
 
 const HELP =
   `Usage: deno task embed --checkpoint <run dir> --data <images|shards|embeddings> --out <dir>

@@ -8,9 +8,9 @@ import { createEncoder, embed } from "../model/encoder.ts";
 import { mixSeed } from "../random/rng.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
-import { loadInputs, readLabels } from "../train/_data_source.ts";
-import { intFlag, joinNegativeValues, progress, runCli, UsageError } from "./_cli.ts";
-import { checkOutputFiles } from "./_paths.ts";
+import { loadInputs, readLabels } from "./_data_source.ts";
+import { intFlag, joinNegativeValues, logTo, progress, runCli, UsageError } from "./_cli.ts";
+import { checkOutputFiles } from "../jobs/output_paths.ts";
 
 const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options]
 
@@ -91,14 +91,14 @@ async function main(args: string[]): Promise<void> {
   ];
   const out = values.out ?? `${ck}/eval.json`;
   if (values.out !== undefined) {
-    await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
+    await checkOutputFiles([{ flag: "--out", path: out }], inputs, { onLog: logTo("eval") });
   }
   const gpu = await createGpu();
   await useTfBackend(gpu);
   const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
   centers.dispose();
   if (values.out === undefined) {
-    await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
+    await checkOutputFiles([{ flag: "--out", path: out }], inputs, { onLog: logTo("eval") });
   }
   const spec = encoder.spec;
   const limit = int("limit", values.limit), testLimit = int("test-limit", values["test-limit"]);

@@ -15,7 +15,7 @@ import { encodeSafetensors } from "../train/safetensors.ts";
 import { train } from "../train/trainer.ts";
 import { mixSeed } from "../random/rng.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
-import { isImageInput, loadInputs, readLabels } from "../train/_data_source.ts";
+import { isImageInput, loadInputs, readLabels } from "./_data_source.ts";
 import type { TrainData } from "../train/trainer.ts";
 import { kmeansProgress } from "./_kmeans_progress.ts";
 import { prepareImageTraining } from "./_train_images.ts";
@@ -40,7 +40,7 @@ import {
   runCli,
   UsageError,
 } from "./_cli.ts";
-import { checkNotInputs, checkOutputDir } from "./_paths.ts";
+import { checkNotInputs, checkOutputDir } from "../jobs/output_paths.ts";
 
 /** Data-source flags compared on --resume. */
 const SOURCE_FLAGS: [keyof RunSources, string][] = [

@@ -15,4 +15,5 @@
 export * from "./kmeans.ts";
 export * from "./assign_nearest.ts";
 export * from "./kmeans_options.ts";
+export * from "./hierarchical.ts";
 export type { AssignKernelChoice } from "./assign_kernel.ts";
