@@ -10,7 +10,7 @@ import type { TrainConfig } from "../train/config.ts";
 import { imageTrainStream, joinLabels } from "../train/image_stream.ts";
 import { pseudoLabels } from "../train/pseudo_labels.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
-import { readRunLabels } from "../train/_run_dir.ts";
+import { readRunLabels } from "../train/run_dir.ts";
 import type { TrainData } from "../train/trainer.ts";
 import { indexImageInputs, readLabels } from "./_data_source.ts";
 import { progress } from "./_cli.ts";

@@ -15,7 +15,7 @@ import { mixSeed, permutation, Rng } from "../random/rng.ts";
 import type { NamedTensor } from "./safetensors.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
 import { mlcdLossOp } from "../loss/tfjs_op.ts";
-import { truncateMetrics } from "./_run_dir.ts";
+import { truncateMetrics } from "./run_dir.ts";
 
 /** One training batch from a {@linkcode TrainStream}. */
 export interface TrainBatch {
