@@ -10,7 +10,6 @@ import {
   commitOutputs,
   describeInputs,
   ensureOutputDir,
-  type Json,
   type ManifestKey,
   parsePartSpec,
   type PartSpec,

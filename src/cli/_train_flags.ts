@@ -8,7 +8,7 @@ import {
   TRAIN_CONFIG_HELP,
   type TrainConfig,
 } from "../train/config.ts";
-import type { RunSources } from "../train/run_dir.ts";
+import type { RunSources } from "../train/run_record.ts";
 import { resolve } from "node:path";
 import { intFlag, joinNegativeValues, UsageError } from "./_cli.ts";
 

@@ -21,12 +21,5 @@ export * from "./pseudo_labels.ts";
 export * from "./safetensors.ts";
 export * from "./trainer.ts";
 export { imageTrainStream, type ImageTrainStreamOptions } from "./image_stream.ts";
-export {
-  openRunDir,
-  type OpenRunOptions,
-  readRunRecord,
-  RUN_RECORD_NAME,
-  type RunDir,
-  type RunRecord,
-  type RunSources,
-} from "./run_dir.ts";
+export { openRunDir, type OpenRunOptions, type RunDir } from "./run_dir.ts";
+export { readRunRecord, RUN_RECORD_NAME, type RunRecord, type RunSources } from "./run_record.ts";
