@@ -144,22 +144,31 @@ function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
   };
 }
 
+/**
+ * Reads the centers (`--centers`) and checks them: at least one row, finite, non-zero under
+ * cosine, and `l` at most their number.
+ */
+export async function readCenters(path: string, metric: TopkMetric, l: number): Promise<Matrix> {
+  const centers = await readEmbeddings([path]);
+  if (centers.rows === 0) {
+    throw new RangeError(`Expected ${path} to hold at least one row but found none`);
+  }
+  checkRows(centers, path, nonZero(metric));
+  if (l > Math.min(TOPK_MAX_K, centers.rows)) {
+    throw new RangeError(
+      `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
+        Math.min(TOPK_MAX_K, centers.rows)
+      } but found ${l}`,
+    );
+  }
+  return centers;
+}
+
 /** Reads and checks the centers, and opens the part of the rows. */
 async function openPart(
   a: AssignPart,
 ): Promise<{ centers: Matrix; source: RowSource; part: RowSource }> {
-  const centers = await readEmbeddings([a.centers]);
-  if (centers.rows === 0) {
-    throw new RangeError(`Expected ${a.centers} to hold at least one row but found none`);
-  }
-  checkRows(centers, a.centers, nonZero(a.metric));
-  if (a.l > Math.min(TOPK_MAX_K, centers.rows)) {
-    throw new RangeError(
-      `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
-        Math.min(TOPK_MAX_K, centers.rows)
-      } but found ${a.l}`,
-    );
-  }
+  const centers = await readCenters(a.centers, a.metric, a.l);
   const source = await openRowSource(a.inputs, a.column === undefined ? {} : { column: a.column });
   if (source.cols !== centers.cols) {
     throw new TypeError(
@@ -172,7 +181,9 @@ async function openPart(
   return { centers, source, part };
 }
 
-const nonZero = (metric: TopkMetric) => metric === "cosine" ? { nonZero: "cosine similarity" } : {};
+/** The row check of a metric: cosine refuses all-zero rows. */
+export const nonZero = (metric: TopkMetric): { nonZero?: string } =>
+  metric === "cosine" ? { nonZero: "cosine similarity" } : {};
 
 /**
  * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
