@@ -80,7 +80,7 @@ Deno.test("parsePartSpec() auto outside an array job is refused", () => {
 });
 
 Deno.test("partStem() and parsePartName() agree", () => {
-  assert.equal(partStem(3, 8), "part-3-of-8");
+  assert.equal(partStem({ index: 3, count: 8 }), "part-3-of-8");
   assert.deepEqual(parsePartName("part-3-of-8.npy", ".npy"), { index: 3, count: 8 });
   assert.deepEqual(parsePartName("part-03-of-8.npy", ".npy"), { index: 3, count: 8 });
   assert.equal(parsePartName("part-3-of-8.counts.npy", ".npy"), undefined);

@@ -195,7 +195,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const t0 = performance.now();
   const { spec, l } = a;
   const { centers, source, part } = await openPart(a);
-  const stem = join(a.out, partStem(spec.index, spec.count));
+  const stem = join(a.out, partStem(spec));
   const outputs = a.format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
   await refuseInputOverlap(outputs, [...a.inputs, a.centers]);
   await ensureOutputDir(a.out);

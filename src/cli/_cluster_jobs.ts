@@ -187,7 +187,7 @@ async function partJob(
   const tag = `part ${spec.index}/${spec.count}`;
   const source = await openSource(inputs, column);
   const part = partOf(source, { index: spec.index, count: spec.count });
-  const stem = join(outDir, partStem(spec.index, spec.count));
+  const stem = join(outDir, partStem(spec));
   const outputs = [`${stem}.npy`, `${stem}.counts.npy`];
   await refuseInputOverlap(outputs, inputs);
   await ensureOutputDir(outDir);

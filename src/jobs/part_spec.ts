@@ -141,18 +141,17 @@ export function parsePartSpec(
 /**
  * File stem of part `index` of `count`: `part-<i>-of-<N>`.
  *
- * @param index The part, from 0.
- * @param count How many parts.
+ * @param part `index`, the part (from 0), and `count`, how many parts.
  * @returns The stem, without directory or extension.
  *
  * @example Usage
  * ```ts
  * import { partStem } from "./part_spec.ts";
- * console.log(partStem(0, 4)); // part-0-of-4
+ * console.log(partStem({ index: 0, count: 4 })); // part-0-of-4
  * ```
  */
-export function partStem(index: number, count: number): string {
-  return `part-${index}-of-${count}`;
+export function partStem(part: { index: number; count: number }): string {
+  return `part-${part.index}-of-${part.count}`;
 }
 
 /**

@@ -103,7 +103,7 @@ export async function loadParts(dirs: string[]): Promise<LoadedPart[]> {
     if (!byIndex.has(i)) {
       throw new UsageError(
         `Missing part ${
-          join(dirs[0]!, partStem(i, count))
+          join(dirs[0]!, partStem({ index: i, count }))
         }.npy: found ${byIndex.size} of ${count} parts`,
       );
     }
