@@ -18,6 +18,7 @@ export * from "./src/gpu/mod.ts";
 export { type Matrix, matrix, normalizeRows, sliceRows } from "./src/matrix/matrix.ts";
 export * from "./src/data/mod.ts";
 export * from "./src/kmeans/mod.ts";
+export * from "./src/jobs/mod.ts";
 export * from "./src/topk/mod.ts";
 export * from "./src/labels/mod.ts";
 export * from "./src/ann/mod.ts";

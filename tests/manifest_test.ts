@@ -10,9 +10,10 @@ import {
   manifestPath,
   readManifest,
   sha256File,
-} from "../src/cli/_manifest.ts";
+} from "../src/jobs/mod.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
 import { withDir } from "./_tmp.ts";
+import { openFileAtomic, writeFileAtomic } from "../src/data/atomic.ts";
 
 const enc = new TextEncoder();
 
@@ -30,7 +31,7 @@ function withSetup(fn: (dir: string, key: ManifestKey) => Promise<void>): Promis
   });
 }
 
-const writer = (text: string) => (p: string) => Deno.writeFile(p, enc.encode(text));
+const writer = (text: string) => (p: string) => writeFileAtomic(p, enc.encode(text));
 
 Deno.test("manifestPath() replaces the data extension with .json", () => {
   assert.equal(manifestPath("parts/part-0-of-4.npy"), "parts/part-0-of-4.json");
@@ -121,8 +122,8 @@ Deno.test("checkOutputs() refuses another run's outputs unless overwrite, naming
 
 Deno.test("checkOutputs() removes stale temporary files and checks the output directory", async () => {
   await withSetup(async (dir, key) => {
-    await Deno.writeFile(`${dir}/c.npy.tmp-0a1b2c`, enc.encode("partial"));
-    await Deno.writeFile(`${dir}/c.json.tmp-0a1b2c`, enc.encode("{"));
+    await Deno.writeFile(`${dir}/c.npy.tmp-0a1b2c3d4e5f`, enc.encode("partial"));
+    await Deno.writeFile(`${dir}/c.json.tmp-0a1b2c3d4e5f`, enc.encode("{"));
     const logs: string[] = [];
     assert.equal(
       await checkOutputs([`${dir}/c.npy`], key, { overwrite: false, onLog: (l) => logs.push(l) }),
@@ -139,6 +140,72 @@ Deno.test("checkOutputs() removes stale temporary files and checks the output di
       name: "UsageError",
       message: `Expected ${dir}/in.npy to be a directory but found a file`,
     });
+  });
+});
+
+Deno.test("checkOutputs() leaves a temporary file that a live writer holds", async () => {
+  await withSetup(async (dir, key) => {
+    const live = await openFileAtomic(`${dir}/c.npy`);
+    await live.write(enc.encode("in progress"));
+    const logs: string[] = [];
+    await checkOutputs([`${dir}/c.npy`], key, { overwrite: false, onLog: (l) => logs.push(l) });
+    assert.deepEqual(logs, []);
+    assert.equal([...Deno.readDirSync(dir)].filter((e) => e.name.includes(".tmp-")).length, 1);
+    await live.abort();
+  });
+});
+
+Deno.test("commitOutputs() hashes each output as it is written, through one temporary file", async () => {
+  await withSetup(async (dir, key) => {
+    const out = `${dir}/c.npy`;
+    const bytes = new Uint8Array((1 << 20) + 3).map((_, i) => (i * 7) & 255);
+    const seen: string[] = [];
+    const m = await commitOutputs(
+      [{
+        path: out,
+        write: (p) =>
+          writeFileAtomic(p, async function* () {
+            // Only the output's own temporary file exists while it is written.
+            seen.push(
+              ...[...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== "in.npy"),
+            );
+            yield bytes.subarray(0, 5);
+            yield bytes.subarray(5);
+          }),
+      }],
+      key,
+      {},
+    );
+    assert.equal(seen.length, 1);
+    assert.match(seen[0]!, /^c\.npy\.tmp-[0-9a-f]{12}$/);
+    const want = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    assert.deepEqual(m.outputs, [{ name: "c.npy", size: bytes.length, sha256: want }]);
+    assert.equal(await sha256File(out), want);
+  });
+});
+
+Deno.test("commitOutputs() refuses a writer that does not go through the atomic writer", async () => {
+  await withSetup(async (dir, key) => {
+    await assert.rejects(
+      () =>
+        commitOutputs(
+          [{ path: `${dir}/a.npy`, write: writer("a") }, {
+            path: `${dir}/b.npy`,
+            write: (p) => Deno.writeFile(p, enc.encode("b")),
+          }],
+          key,
+          {},
+        ),
+      { message: new RegExp(`writer of ${dir}/b\\.npy .* but it wrote nothing`) },
+    );
+    // a.npy was never renamed into place, and no manifest appeared.
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["b.npy", "in.npy"],
+    );
   });
 });
 

@@ -1,18 +1,21 @@
 // `deno task assign --shard i/N`: labels one part of the rows, as an array or Indexed Job
 // task. The part is the same contiguous split as `cluster --shard`; its `id` column holds the
 // global row index, so concatenating the parts in order gives the labels of one `assign` over
-// all rows. Outputs are committed with a manifest (see _manifest.ts).
+// all rows. Outputs are committed with a manifest (src/jobs/).
 import { join } from "node:path";
-import { formatSeconds, intFlag, progress, UsageError } from "./_cli.ts";
+import { formatSeconds, intFlag, logTo, progress, UsageError } from "./_cli.ts";
+import { variantFlag } from "./_kmeans_flags.ts";
 import {
   checkOutputs,
   commitOutputs,
   describeInputs,
   ensureOutputDir,
-  type Json,
+  type ManifestKey,
+  parsePartSpec,
+  type PartSpec,
+  partStem,
   refuseInputOverlap,
-} from "./_manifest.ts";
-import { parseShardSpec, partStem } from "./_shard.ts";
+} from "../jobs/mod.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
 import { metadataPathOf, readEmbeddingKeys } from "../data/clip_layout.ts";
@@ -83,27 +86,37 @@ export function searchFlags(
   if (metric !== "cosine" && metric !== "ip") {
     throw new UsageError(`Expected --metric to be cosine or ip but found ${metric}`);
   }
-  const variant = (v.variant ?? "auto") as TopkVariant;
-  if (!["auto", "registers", "tiled"].includes(variant)) {
-    throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
-  }
+  const variant: TopkVariant = variantFlag(v.variant);
   return { l, batchRows, metric, variant };
 }
 
-/**
- * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
- * `--shard`.
- */
-export async function assignJob(v: AssignJobFlags): Promise<boolean> {
+/** Everything an assign part job needs, from its flags. */
+interface AssignPart {
+  spec: PartSpec;
+  inputs: string[];
+  centers: string;
+  out: string;
+  l: number;
+  batchRows: number;
+  metric: TopkMetric;
+  variant: TopkVariant;
+  format: "arrow" | "npy";
+  ef: number;
+  ann: boolean;
+  column: string | undefined;
+  overwrite: boolean;
+}
+
+/** Parses the job's flags, or returns undefined without `--shard`. */
+function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
   if (v.shard === undefined) {
     if (v.shards !== undefined) throw new UsageError("Expected --shards only with --shard auto");
     for (const f of ["format", "overwrite"] as const) {
       if (v[f] !== undefined) throw new UsageError(`Expected --${f} only with --shard`);
     }
-    return false;
+    return undefined;
   }
-  const t0 = performance.now();
-  const shard = parseShardSpec(v.shard, v.shards);
+  const spec = parsePartSpec(v.shard, v.shards);
   const inputs = v.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!v.centers) throw new UsageError("Missing --centers (see --help)");
@@ -114,14 +127,33 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     throw new UsageError(`Expected --format to be arrow or npy but found ${format}`);
   }
   const ef = intFlag("ef", v.ef, DEFAULT_HNSW_EF, 1);
-  const ann = v.ann ?? false;
-  const column = v.column;
-  const centers = await readEmbeddings([v.centers]);
+  return {
+    spec,
+    inputs,
+    centers: v.centers,
+    out: v.out,
+    l,
+    batchRows,
+    metric,
+    variant,
+    format,
+    ef,
+    ann: v.ann ?? false,
+    column: v.column,
+    overwrite: v.overwrite ?? false,
+  };
+}
+
+/**
+ * Reads the centers (`--centers`) and checks them: at least one row, finite, non-zero under
+ * cosine, and `l` at most their number.
+ */
+export async function readCenters(path: string, metric: TopkMetric, l: number): Promise<Matrix> {
+  const centers = await readEmbeddings([path]);
   if (centers.rows === 0) {
-    throw new RangeError(`Expected ${v.centers} to hold at least one row but found none`);
+    throw new RangeError(`Expected ${path} to hold at least one row but found none`);
   }
-  const nonZero = metric === "cosine" ? { nonZero: "cosine similarity" } : {};
-  checkRows(centers, v.centers, nonZero);
+  checkRows(centers, path, nonZero(metric));
   if (l > Math.min(TOPK_MAX_K, centers.rows)) {
     throw new RangeError(
       `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
@@ -129,7 +161,15 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
       } but found ${l}`,
     );
   }
-  const source = await openRowSource(inputs, column === undefined ? {} : { column });
+  return centers;
+}
+
+/** Reads and checks the centers, and opens the part of the rows. */
+async function openPart(
+  a: AssignPart,
+): Promise<{ centers: Matrix; source: RowSource; part: RowSource }> {
+  const centers = await readCenters(a.centers, a.metric, a.l);
+  const source = await openRowSource(a.inputs, a.column === undefined ? {} : { column: a.column });
   if (source.cols !== centers.cols) {
     throw new TypeError(
       `Expected embeddings of ${
@@ -137,57 +177,108 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
       } to have ${centers.cols} columns like the centers but found ${source.cols}`,
     );
   }
-  const part = partOf(source, { index: shard.index, count: shard.count });
-  const stem = join(v.out, partStem(shard.index, shard.count));
-  const outputs = format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
-  await refuseInputOverlap(outputs, [...inputs, v.centers]);
-  await ensureOutputDir(v.out);
-  const params: { [key: string]: Json } = {
-    l,
-    metric,
-    format,
-    column: column ?? null,
-    ann,
-    ...(ann ? { ef } : {}),
-  };
-  const key = {
+  const part = partOf(source, { index: a.spec.index, count: a.spec.count });
+  return { centers, source, part };
+}
+
+/** The row check of a metric: cosine refuses all-zero rows. */
+export const nonZero = (metric: TopkMetric): { nonZero?: string } =>
+  metric === "cosine" ? { nonZero: "cosine similarity" } : {};
+
+/**
+ * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
+ * `--shard`.
+ */
+export async function assignJob(v: AssignJobFlags): Promise<boolean> {
+  const a = assignPartFlags(v);
+  if (!a) return false;
+  const t0 = performance.now();
+  const { spec, l } = a;
+  const { centers, source, part } = await openPart(a);
+  const stem = join(a.out, partStem(spec));
+  const outputs = a.format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
+  await refuseInputOverlap(outputs, [...a.inputs, a.centers]);
+  await ensureOutputDir(a.out);
+  const files = source.slices.map((s) => s.file);
+  const key: ManifestKey = {
     kind: "assign-part",
-    shard: { index: shard.index, count: shard.count },
-    inputs: await describeInputs([
-      ...source.slices.map((s) => s.file),
-      ...await metadataFiles(source.slices.map((s) => s.file)),
-      v.centers,
-    ]),
-    params,
+    shard: { index: spec.index, count: spec.count },
+    inputs: await describeInputs([...files, ...await metadataFiles(files), a.centers]),
+    params: {
+      l,
+      metric: a.metric,
+      format: a.format,
+      column: a.column ?? null,
+      ann: a.ann,
+      ...(a.ann ? { ef: a.ef } : {}),
+    },
   };
-  const tag = `part ${shard.index}/${shard.count}`;
+  const tag = `part ${spec.index}/${spec.count}`;
   const summary = {
-    part: shard.index,
-    parts: shard.count,
+    part: spec.index,
+    parts: spec.count,
     rows: part.rows,
     rowStart: part.globalStart,
     l,
     out: outputs[0]!,
   };
-  const onLog = (line: string) => progress(`assign: ${line}`);
-  if (await checkOutputs(outputs, key, { overwrite: v.overwrite ?? false, onLog }) === "done") {
+  const state = await checkOutputs(outputs, key, {
+    overwrite: a.overwrite,
+    onLog: logTo("assign"),
+  });
+  if (state === "done") {
     progress(`assign: ${tag} already done (manifest matches): ${outputs[0]}`);
     if (v.json) console.log(JSON.stringify({ ...summary, skipped: true }));
     return true;
   }
+  const { labels, scores, adapter } = await labelPart(a, centers, part, source.rows, t0);
+  let ids: BigInt64Array | string[] | undefined = await partKeys(part);
+  if (!ids) {
+    ids = new BigInt64Array(part.rows);
+    for (let i = 0; i < part.rows; i++) ids[i] = BigInt(part.globalStart + i);
+  }
+  const shape = [part.rows, l];
+  await commitOutputs(
+    a.format === "arrow"
+      ? [{
+        path: outputs[0]!,
+        write: (p) => writeArrowLabels(p, { indices: labels, scores, l, ids }),
+      }]
+      : [
+        { path: outputs[0]!, write: (p) => writeNpy(p, labels, shape) },
+        { path: outputs[1]!, write: (p) => writeNpy(p, scores, shape) },
+      ],
+    key,
+    { rows: part.rows, rowStart: part.globalStart, centers: centers.rows },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  progress(`assign: ${tag} done: ${part.rows} rows in ${formatSeconds(seconds)} → ${outputs[0]}`);
+  if (v.json) console.log(JSON.stringify({ ...summary, skipped: false, seconds, adapter }));
+  return true;
+}
 
+/** The top-l centers of every row of the part (GPU, or hnswlib with --ann). */
+async function labelPart(
+  a: AssignPart,
+  centers: Matrix,
+  part: RowSource,
+  totalRows: number,
+  t0: number,
+): Promise<{ labels: Uint32Array; scores: Float32Array; adapter: string }> {
+  const { l, metric, spec } = a;
+  const tag = `part ${spec.index}/${spec.count}`;
   let search: (m: Matrix) => Promise<TopkResult> | TopkResult;
   let release = () => {};
   let adapter = "hnswlib (CPU)";
-  if (ann) {
+  if (a.ann) {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
     progress(`assign: building the HNSW index over ${centers.rows} centers`);
     const index = await buildHnswIndex(centers, { metric });
-    search = (m) => annTopk(index, m, { k: l, ef });
+    search = (m) => annTopk(index, m, { k: l, ef: a.ef });
   } else {
     const gpu = await createGpu();
     adapter = gpu.info.description;
-    const index = uploadTopkKeys(gpu, centers, { metric, variant });
+    const index = uploadTopkKeys(gpu, centers, { metric, variant: a.variant });
     search = (m) => index.search(m, { k: l });
     release = () => {
       index.destroy();
@@ -200,11 +291,11 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     progress(
       `assign: ${tag}: rows ${part.globalStart}..${
         part.globalStart + part.rows
-      } of ${source.rows}, ${centers.rows} centers × ${centers.cols}, l = ${l}, ${metric}, on ${adapter}`,
+      } of ${totalRows}, ${centers.rows} centers × ${centers.cols}, l = ${l}, ${metric}, on ${adapter}`,
     );
     let last = 0;
-    for await (const b of streamRows(part, { batchRows })) {
-      checkRows(b.matrix, b.file, { firstRow: b.fileRow, ...nonZero });
+    for await (const b of streamRows(part, { batchRows: a.batchRows })) {
+      checkRows(b.matrix, b.file, { firstRow: b.fileRow, ...nonZero(metric) });
       const r = await search(b.matrix);
       labels.set(r.indices, b.rowStart * l);
       scores.set(r.scores, b.rowStart * l);
@@ -222,29 +313,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   } finally {
     release();
   }
-  let ids: BigInt64Array | string[] | undefined = await partKeys(part);
-  if (!ids) {
-    ids = new BigInt64Array(part.rows);
-    for (let i = 0; i < part.rows; i++) ids[i] = BigInt(part.globalStart + i);
-  }
-  const shape = [part.rows, l];
-  await commitOutputs(
-    format === "arrow"
-      ? [{
-        path: outputs[0]!,
-        write: (tmp) => writeArrowLabels(tmp, { indices: labels, scores, l, ids }),
-      }]
-      : [
-        { path: outputs[0]!, write: (tmp) => writeNpy(tmp, labels, shape) },
-        { path: outputs[1]!, write: (tmp) => writeNpy(tmp, scores, shape) },
-      ],
-    key,
-    { rows: part.rows, rowStart: part.globalStart, centers: centers.rows },
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  progress(`assign: ${tag} done: ${part.rows} rows in ${formatSeconds(seconds)} → ${outputs[0]}`);
-  if (v.json) console.log(JSON.stringify({ ...summary, skipped: false, seconds, adapter }));
-  return true;
+  return { labels, scores, adapter };
 }
 
 /** The clip-retrieval metadata files (sample keys) beside the embedding files, where present. */

@@ -1,14 +1,17 @@
 // Shared CLI plumbing: one clear line and exit code 2 for bad input, no stack traces.
 import { GpuUnavailableError } from "../gpu/gpu_unavailable_error.ts";
+import { UsageError } from "../jobs/usage_error.ts";
 
-/** A command-line usage error (bad flag, missing value). */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
 
 /** Writes one progress line to stderr (stdout stays free for `--json`). */
 export function progress(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+/** The `onLog` of a library call: each line on stderr after `<command>: `. */
+export function logTo(command: string): (line: string) => void {
+  return (line) => progress(`${command}: ${line}`);
 }
 
 /** Formats seconds as `1h02m03s` / `2m03s` / `3.4s`. */

@@ -1,9 +1,45 @@
-// The k-means progress of `deno task train` (vector and image paths): every iteration's stats
-// kept for the run report, and a line on stderr every 5 iterations.
+// The k-means progress lines of every command: one formatter for an iteration's stats, used
+// by `cluster` (every iteration), the cluster jobs (at most one a second per stage) and
+// `train` (every 5th iteration, stats kept for the run report).
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
-import { progress } from "./_cli.ts";
+import { formatSeconds, progress } from "./_cli.ts";
 
-/** Collects k-means iteration stats and reports every 5th iteration on stderr. */
+/**
+ * What an iteration line says: `"cluster"` everything, `"job"` all but the imbalance factor,
+ * `"brief"` the iteration (from 1) and objective (train).
+ */
+export type IterationLineForm = "cluster" | "job" | "brief";
+
+/** One k-means iteration as a progress line. */
+export function iterationLine(s: KMeansIterationStats, form: IterationLineForm): string {
+  if (form === "brief") return `iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`;
+  const imbalance = form === "cluster" ? `imbalance ${s.imbalanceFactor.toFixed(3)}  ` : "";
+  return `iter ${String(s.iteration).padStart(3)}  objective ${s.objective.toPrecision(8)}  ` +
+    `time ${formatSeconds(s.time)}  ETA ${formatSeconds(s.eta)}  ` +
+    `${imbalance}empty clusters split ${s.nsplit}`;
+}
+
+/**
+ * The `onLog` and `onIteration` of a job's k-means stage: lines after `<prefix>: `, an
+ * iteration at most once a second (the first always).
+ */
+export function jobKmeansLog(prefix: string): {
+  onLog: (m: string) => void;
+  onIteration: (s: KMeansIterationStats) => void;
+} {
+  let t = 0;
+  return {
+    onLog: (m) => progress(`${prefix}: ${m}`),
+    onIteration: (s) => {
+      const now = performance.now();
+      if (now - t < 1000 && s.iteration > 0) return;
+      t = now;
+      progress(`${prefix}: ${iterationLine(s, "job")}`);
+    },
+  };
+}
+
+/** Collects k-means iteration stats and reports every 5th iteration on stderr (train). */
 export function kmeansProgress(): {
   stats: KMeansIterationStats[];
   onIteration: (s: KMeansIterationStats) => void;
@@ -13,9 +49,7 @@ export function kmeansProgress(): {
     stats,
     onIteration: (s) => {
       stats.push(s);
-      if ((s.iteration + 1) % 5 === 0) {
-        progress(`cluster: iteration ${s.iteration + 1} objective ${s.objective.toFixed(3)}`);
-      }
+      if ((s.iteration + 1) % 5 === 0) progress(`cluster: ${iterationLine(s, "brief")}`);
     },
   };
 }

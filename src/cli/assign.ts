@@ -14,20 +14,30 @@ import {
   formatSeconds,
   intFlag,
   joinNegativeValues,
+  logTo,
   progress,
   runCli,
   UsageError,
 } from "./_cli.ts";
-import { checkOutputFiles, type OutputFile } from "./_paths.ts";
-import { checkRows } from "../matrix/matrix.ts";
+import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
+import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
-import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/embedding_files.ts";
+import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { assignLabels } from "../labels/assign_labels.ts";
 import { scoresPath, writeLabels } from "../labels/write_labels.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
+import type { TopkMetric, TopkVariant } from "../topk/topk.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";
-import { ASSIGN_JOB_OPTIONS, ASSIGN_JOBS_HELP, assignJob, searchFlags } from "./_assign_jobs.ts";
+import {
+  ASSIGN_JOB_OPTIONS,
+  ASSIGN_JOBS_HELP,
+  assignJob,
+  type AssignJobFlags,
+  nonZero,
+  readCenters,
+  searchFlags,
+} from "./_assign_jobs.ts";
 
 const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
 
@@ -81,6 +91,11 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   if (await assignJob(values)) return;
+  await assignAll(values);
+}
+
+/** The labels of every row in one process: flags, output checks, the search, one write. */
+async function assignAll(values: AssignJobFlags): Promise<void> {
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!values.centers) throw new UsageError("Missing --centers (see --help)");
@@ -91,108 +106,22 @@ async function main(args: string[]): Promise<void> {
       `Expected --out to end in .npy, .arrow, .feather or .ipc but found ${out}`,
     );
   }
-  const column = values.column;
   const ef = intFlag("ef", values.ef, DEFAULT_HNSW_EF, 1);
   const outputs: OutputFile[] = [];
   if (out !== undefined) {
     outputs.push({ flag: "--out", path: out });
     if (/\.npy$/i.test(out)) outputs.push({ flag: "--out (scores)", path: scoresPath(out) });
   }
-  await checkOutputFiles("assign", outputs, [...inputs, values.centers]);
+  await checkOutputFiles(outputs, [...inputs, values.centers], { onLog: logTo("assign") });
   const t0 = performance.now();
-  const centers = await readEmbeddings([values.centers]);
-  if (centers.rows === 0) {
-    throw new RangeError(`Expected ${values.centers} to hold at least one row but found none`);
-  }
-  const nonZero = metric === "cosine" ? { nonZero: "cosine similarity" } : {};
-  checkRows(centers, values.centers, nonZero);
-  if (l > Math.min(TOPK_MAX_K, centers.rows)) {
-    throw new RangeError(
-      `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
-        Math.min(TOPK_MAX_K, centers.rows)
-      } but found ${l}`,
-    );
-  }
+  const centers = await readCenters(values.centers, metric, l);
   const files = await listEmbeddingFiles(inputs);
   // Sample keys from clip-retrieval metadata (deno task embed) become the labels' `id` column.
   const ids = await readEmbeddingKeys(files);
-  let last = 0;
-  let header = "";
-  // The header goes out with the first progress line, once the input has been validated.
-  const report = (done: number, total: number) => {
-    if (header) {
-      progress(header);
-      header = "";
-    }
-    const now = performance.now();
-    if (now - last < 1000 && done < total) return;
-    last = now;
-    const s = (now - t0) / 1000;
-    const rate = done / Math.max(s, 1e-9);
-    progress(
-      `assign: ${done}/${total} rows  ${Math.round(rate)} rows/s  ETA ${
-        formatSeconds((total - done) / Math.max(rate, 1e-9))
-      }`,
-    );
-  };
-
-  let result: { indices: Uint32Array; scores: Float32Array; rows: number; l: number };
-  let adapter = "hnswlib (CPU)";
-  if (values.ann) {
-    const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
-    progress(`assign: building the HNSW index over ${centers.rows} centers`);
-    const index = await buildHnswIndex(centers, { metric });
-    progress(`assign: index built in ${formatSeconds(index.buildSeconds)}`);
-    const labels: Uint32Array[] = [], scores: Float32Array[] = [];
-    let rows = 0;
-    for await (
-      const b of streamEmbeddings(files, column ? { batchRows, column } : { batchRows })
-    ) {
-      if (b.matrix.cols !== centers.cols) {
-        throw new TypeError(
-          `Expected embeddings of ${b.file} to have ${centers.cols} columns like the centers but found ${b.matrix.cols}`,
-        );
-      }
-      checkRows(b.matrix, b.file, { firstRow: b.fileRowStart, ...nonZero });
-      const r = annTopk(index, b.matrix, { k: l, ef });
-      labels.push(r.indices);
-      scores.push(r.scores);
-      rows += b.matrix.rows;
-      report(rows, rows);
-    }
-    if (rows === 0) {
-      throw new RangeError(`Expected ${files.join(", ")} to hold at least one row but found none`);
-    }
-    const cat = <T extends Uint32Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
-      const o = make(rows * l);
-      let off = 0;
-      for (const p of parts) {
-        o.set(p as never, off);
-        off += p.length;
-      }
-      return o;
-    };
-    result = {
-      indices: cat(labels, (n) => new Uint32Array(n)),
-      scores: cat(scores, (n) => new Float32Array(n)),
-      rows,
-      l,
-    };
-  } else {
-    const gpu = await createGpu();
-    adapter = gpu.info.description;
-    header =
-      `assign: ${files.length} file(s), ${centers.rows} centers × ${centers.cols}, l = ${l}, ${metric}, on ${adapter}`;
-    result = await assignLabels(gpu, files, centers, {
-      l,
-      metric,
-      variant,
-      batchRows,
-      ...(column ? { column } : {}),
-      onProgress: report,
-    });
-    gpu.destroy();
-  }
+  const search = { files, centers, l, metric, variant, batchRows, ef, column: values.column };
+  const { result, adapter } = values.ann
+    ? await annLabels(search, rowsReport(t0))
+    : await gpuLabels(search, rowsReport(t0));
   if (out) {
     if (ids && ids.length !== result.rows) {
       throw new TypeError(`Expected ${result.rows} keys in the metadata but found ${ids.length}`);
@@ -219,6 +148,119 @@ async function main(args: string[]): Promise<void> {
       scores: out && /\.npy$/i.test(out) ? scoresPath(out) : null,
     }));
   }
+}
+
+/** What the search of every row needs. */
+interface Search {
+  files: string[];
+  centers: Matrix;
+  l: number;
+  metric: TopkMetric;
+  variant: TopkVariant;
+  batchRows: number;
+  ef: number;
+  column: string | undefined;
+}
+
+type Labels = { indices: Uint32Array; scores: Float32Array; rows: number; l: number };
+
+/** Progress at most once a second, with an optional header before the first line. */
+interface RowsReport {
+  (done: number, total: number): void;
+  header: string;
+}
+
+function rowsReport(t0: number): RowsReport {
+  let last = 0;
+  // The header goes out with the first progress line, once the input has been validated.
+  const report = ((done: number, total: number) => {
+    if (report.header) {
+      progress(report.header);
+      report.header = "";
+    }
+    const now = performance.now();
+    if (now - last < 1000 && done < total) return;
+    last = now;
+    const s = (now - t0) / 1000;
+    const rate = done / Math.max(s, 1e-9);
+    progress(
+      `assign: ${done}/${total} rows  ${Math.round(rate)} rows/s  ETA ${
+        formatSeconds((total - done) / Math.max(rate, 1e-9))
+      }`,
+    );
+  }) as RowsReport;
+  report.header = "";
+  return report;
+}
+
+/** Exact top-l on the GPU (the fused top-k kernel). */
+async function gpuLabels(
+  s: Search,
+  report: RowsReport,
+): Promise<{ result: Labels; adapter: string }> {
+  const gpu = await createGpu();
+  const adapter = gpu.info.description;
+  report.header =
+    `assign: ${s.files.length} file(s), ${s.centers.rows} centers × ${s.centers.cols}, l = ${s.l}, ${s.metric}, on ${adapter}`;
+  const result = await assignLabels(gpu, s.files, s.centers, {
+    l: s.l,
+    metric: s.metric,
+    variant: s.variant,
+    batchRows: s.batchRows,
+    ...(s.column ? { column: s.column } : {}),
+    onProgress: report,
+  });
+  gpu.destroy();
+  return { result, adapter };
+}
+
+/** Approximate top-l with hnswlib (--ann), streaming the rows in batches. */
+async function annLabels(
+  s: Search,
+  report: RowsReport,
+): Promise<{ result: Labels; adapter: string }> {
+  const { centers, l, metric } = s;
+  const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
+  progress(`assign: building the HNSW index over ${centers.rows} centers`);
+  const index = await buildHnswIndex(centers, { metric });
+  progress(`assign: index built in ${formatSeconds(index.buildSeconds)}`);
+  const labels: Uint32Array[] = [], scores: Float32Array[] = [];
+  let rows = 0;
+  const options = s.column
+    ? { batchRows: s.batchRows, column: s.column }
+    : { batchRows: s.batchRows };
+  for await (const b of streamEmbeddings(s.files, options)) {
+    if (b.matrix.cols !== centers.cols) {
+      throw new TypeError(
+        `Expected embeddings of ${b.file} to have ${centers.cols} columns like the centers but found ${b.matrix.cols}`,
+      );
+    }
+    checkRows(b.matrix, b.file, { firstRow: b.fileRowStart, ...nonZero(metric) });
+    const r = annTopk(index, b.matrix, { k: l, ef: s.ef });
+    labels.push(r.indices);
+    scores.push(r.scores);
+    rows += b.matrix.rows;
+    report(rows, rows);
+  }
+  if (rows === 0) {
+    throw new RangeError(`Expected ${s.files.join(", ")} to hold at least one row but found none`);
+  }
+  const cat = <T extends Uint32Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
+    const o = make(rows * l);
+    let off = 0;
+    for (const p of parts) {
+      o.set(p as never, off);
+      off += p.length;
+    }
+    return o;
+  };
+  const result = {
+    indices: cat(labels, (n) => new Uint32Array(n)),
+    scores: cat(scores, (n) => new Float32Array(n)),
+    rows,
+    l,
+  };
+  return { result, adapter: "hnswlib (CPU)" };
 }
 
 if (import.meta.main) await runCli("assign", main);

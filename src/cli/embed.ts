@@ -18,14 +18,14 @@ import { streamImageBatches } from "../data/image_loader.ts";
 import { writeNpy } from "../data/npy.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { createGpu } from "../gpu/gpu.ts";
-import { embed } from "../model/encoder.ts";
+import { embed, type Encoder } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
-import { indexImageInputs, isImageInput } from "../train/_data_source.ts";
+import { indexImageInputs, isImageInput } from "./_data_source.ts";
 import { readNpyHeader } from "../data/npy.ts";
 import { scanArrowEmbeddings } from "../data/arrow.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
-import { checkOutputDir } from "./_paths.ts";
+import { checkOutputDir } from "../jobs/output_paths.ts";
 
 const HELP =
   `Usage: deno task embed --checkpoint <run dir> --data <images|shards|embeddings> --out <dir>
@@ -76,9 +76,62 @@ async function main(args: string[]): Promise<void> {
   if (!values.data?.length) throw new UsageError("Expected --data <path> but found none");
   if (!values.out) throw new UsageError("Expected --out <dir> but found none");
   const out = values.out.replace(/\/+$/, "");
-  const bs = intFlag("batch-size", values["batch-size"], 256, 1);
+  const batchSize = intFlag("batch-size", values["batch-size"], 256, 1);
   const perFile = intFlag("rows-per-file", values["rows-per-file"], 100000, 1);
   await checkOutputDir("--out", out);
+  await refuseEmbeddings(out);
+  const t0 = performance.now();
+  const gpu = await createGpu();
+  await useTfBackend(gpu);
+  const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
+  centers.dispose();
+  const d = encoder.spec.embedDim;
+  let skipped = 0;
+  const samples = await openSamples(values.data, encoder, {
+    checkpoint: values.checkpoint,
+    batchSize,
+    ...(values["image-size"] !== undefined ? { imageSize: values["image-size"] } : {}),
+    ...(values.column !== undefined ? { column: values.column } : {}),
+    onSkip: (s) => {
+      skipped++;
+      progress(`embed: skipped ${s.key} (${s.source}): ${s.message} [${skipped} skipped]`);
+    },
+  });
+  const writer = await clipLayoutWriter(out, { d, perFile, f16: values.f16 });
+  const report = rowsReport(samples.total, t0);
+  for await (const b of samples.batches) {
+    const z = await embed(encoder, { data: b.x, rows: b.rows, cols: encoder.inputDim }, {
+      normalize: true,
+      batchSize,
+    });
+    await writer.add(z.data, b.rows, b.keys);
+    report(b.rows);
+  }
+  await writer.flush();
+  encoder.dispose();
+  gpu.destroy();
+  const seconds = (performance.now() - t0) / 1000;
+  progress(
+    `embed: ${writer.rows} rows × ${d} in ${writer.files.length} file(s) under ${out}/img_emb in ${
+      formatSeconds(seconds)
+    }${skipped ? ` (${skipped} corrupt sample(s) skipped)` : ""}`,
+  );
+  if (values.json) {
+    console.log(JSON.stringify({
+      rows: writer.rows,
+      dim: d,
+      files: writer.files,
+      skipped,
+      dtype: values.f16 ? "float16" : "float32",
+      checkpoint: values.checkpoint,
+      step: manifest.step,
+      seconds,
+    }));
+  }
+}
+
+/** Refuses an --out that already holds embeddings or metadata. */
+async function refuseEmbeddings(out: string): Promise<void> {
   for (const sub of ["img_emb", "metadata"]) {
     try {
       for await (const e of Deno.readDir(`${out}/${sub}`)) {
@@ -92,49 +145,93 @@ async function main(args: string[]): Promise<void> {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
-  const t0 = performance.now();
-  const gpu = await createGpu();
-  await useTfBackend(gpu);
-  const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
-  centers.dispose();
-  const spec = encoder.spec;
-  const d = spec.embedDim;
+}
 
-  // Rows accumulate into one output part at a time.
-  let part = 0, partRows = 0, done = 0, total = 0, last = 0;
-  let buf = new Float32Array(Math.min(perFile, 65536) * d);
-  let keys: string[] = [];
-  const files: string[] = [];
-  await Deno.mkdir(`${out}/img_emb`, { recursive: true });
-  await Deno.mkdir(`${out}/metadata`, { recursive: true });
-  const flush = async () => {
-    if (partRows === 0) return;
-    const emb = `${out}/img_emb/img_emb_${part}.npy`;
-    await writeNpy(emb, buf.subarray(0, partRows * d), [partRows, d], {
-      ...(values.f16 ? { dtype: "f2" as const } : {}),
-    });
-    await writeArrowKeys(`${out}/metadata/metadata_${part}.arrow`, keys);
-    files.push(emb);
-    part++;
-    partRows = 0;
-    keys = [];
-  };
-  const add = async (x: Float32Array, rows: number, rowKeys: string[]) => {
-    const z = await embed(encoder, { data: x, rows, cols: encoder.inputDim }, {
-      normalize: true,
-      batchSize: bs,
-    });
-    for (let r = 0; r < rows; r++) {
-      if ((partRows + 1) * d > buf.length) {
-        const grown = new Float32Array(Math.min(perFile * d, buf.length * 2));
-        grown.set(buf);
-        buf = grown;
-      }
-      buf.set(z.data.subarray(r * d, (r + 1) * d), partRows * d);
-      keys.push(rowKeys[r]!);
-      partRows++;
-      if (partRows === perFile) await flush();
+/** One batch of samples: `rows` inputs of the encoder, and their keys. */
+interface SampleBatch {
+  x: Float32Array;
+  rows: number;
+  keys: string[];
+}
+
+/** The inputs as encoder batches (images decoded, or embedding rows), and their number. */
+async function openSamples(
+  data: string[],
+  encoder: Encoder,
+  o: {
+    checkpoint: string;
+    batchSize: number;
+    imageSize?: string;
+    column?: string;
+    onSkip: (s: { key: string; source: string; message: string }) => void;
+  },
+): Promise<{ total: number; batches: AsyncIterable<SampleBatch> }> {
+  const spec = encoder.spec;
+  if (await isImageInput(data, spec.kind)) {
+    if (spec.kind === "head") {
+      throw new UsageError(
+        `Expected a checkpoint of an image encoder for images but ${o.checkpoint} has a "head" encoder`,
+      );
     }
+    const index = await indexImageInputs("embed", data);
+    const size = o.imageSize !== undefined
+      ? intFlag("image-size", o.imageSize, 0, 1)
+      : spec.inputShape[0]!;
+    const channels = spec.inputShape[2] === 1 ? 1 : 3;
+    const batches = async function* () {
+      for await (
+        const b of streamImageBatches(index, {
+          size,
+          channels,
+          batchSize: o.batchSize,
+          onSkip: o.onSkip,
+        })
+      ) {
+        if (b.rows) yield { x: b.x, rows: b.rows, keys: b.keys };
+      }
+    };
+    return { total: index.keys.length, batches: batches() };
+  }
+  const inputs = await listEmbeddingFiles(data);
+  const rowsOf: number[] = [];
+  for (const f of inputs) {
+    rowsOf.push(
+      f.toLowerCase().endsWith(".npy")
+        ? (await readNpyHeader(f)).shape[0] ?? 0
+        : scanArrowEmbeddings(
+          await Deno.readFile(f),
+          o.column ? { column: o.column } : {},
+          f,
+        ).rows,
+    );
+  }
+  const inKeys = await readEmbeddingKeys(inputs, rowsOf);
+  const batches = async function* () {
+    for await (
+      const b of streamEmbeddings(inputs, {
+        batchRows: o.batchSize,
+        ...(o.column ? { column: o.column } : {}),
+      })
+    ) {
+      if (b.matrix.cols !== encoder.inputDim) {
+        throw new TypeError(
+          `Expected ${b.file} to hold rows of ${encoder.inputDim} values (the checkpoint's encoder input) but found ${b.matrix.cols}`,
+        );
+      }
+      const keys = Array.from(
+        { length: b.matrix.rows },
+        (_, i) => inKeys ? inKeys[b.rowStart + i]! : String(b.rowStart + i),
+      );
+      yield { x: b.matrix.data, rows: b.matrix.rows, keys };
+    }
+  };
+  return { total: rowsOf.reduce((a, b) => a + b, 0), batches: batches() };
+}
+
+/** Progress of `total` rows: a line at most once a second, and at the last row. */
+function rowsReport(total: number, t0: number): (rows: number) => void {
+  let done = 0, last = 0;
+  return (rows) => {
     done += rows;
     const now = performance.now();
     if (now - last > 1000 || done === total) {
@@ -147,88 +244,62 @@ async function main(args: string[]): Promise<void> {
       );
     }
   };
+}
 
-  let skipped = 0;
-  if (await isImageInput(values.data, spec.kind)) {
-    if (spec.kind === "head") {
-      throw new UsageError(
-        `Expected a checkpoint of an image encoder for images but ${values.checkpoint} has a "head" encoder`,
-      );
-    }
-    const index = await indexImageInputs("embed", values.data);
-    total = index.keys.length;
-    const size = values["image-size"] !== undefined
-      ? intFlag("image-size", values["image-size"], 0, 1)
-      : spec.inputShape[0]!;
-    const ch = spec.inputShape[2] === 1 ? 1 : 3;
-    for await (
-      const b of streamImageBatches(index, {
-        size,
-        channels: ch,
-        batchSize: bs,
-        onSkip: (s) => {
-          skipped++;
-          progress(`embed: skipped ${s.key} (${s.source}): ${s.message} [${skipped} skipped]`);
-        },
-      })
-    ) {
-      if (b.rows) await add(b.x, b.rows, b.keys);
-    }
-  } else {
-    const inputs = await listEmbeddingFiles(values.data);
-    const rowsOf: number[] = [];
-    for (const f of inputs) {
-      rowsOf.push(
-        f.toLowerCase().endsWith(".npy")
-          ? (await readNpyHeader(f)).shape[0] ?? 0
-          : scanArrowEmbeddings(
-            await Deno.readFile(f),
-            values.column ? { column: values.column } : {},
-            f,
-          ).rows,
-      );
-    }
-    total = rowsOf.reduce((a, b) => a + b, 0);
-    const inKeys = await readEmbeddingKeys(inputs, rowsOf);
-    for await (
-      const b of streamEmbeddings(inputs, {
-        batchRows: bs,
-        ...(values.column ? { column: values.column } : {}),
-      })
-    ) {
-      if (b.matrix.cols !== encoder.inputDim) {
-        throw new TypeError(
-          `Expected ${b.file} to hold rows of ${encoder.inputDim} values (the checkpoint's encoder input) but found ${b.matrix.cols}`,
-        );
+/**
+ * Writes embeddings in clip-retrieval's layout, `perFile` rows per part:
+ * `img_emb/img_emb_<i>.npy` and `metadata/metadata_<i>.arrow` (the keys), each atomically.
+ */
+async function clipLayoutWriter(
+  out: string,
+  o: { d: number; perFile: number; f16: boolean },
+): Promise<{
+  add: (z: Float32Array, rows: number, keys: string[]) => Promise<void>;
+  flush: () => Promise<void>;
+  files: string[];
+  readonly rows: number;
+}> {
+  const { d, perFile } = o;
+  // Rows accumulate into one output part at a time.
+  let part = 0, partRows = 0, rows = 0;
+  let buf = new Float32Array(Math.min(perFile, 65536) * d);
+  let keys: string[] = [];
+  const files: string[] = [];
+  await Deno.mkdir(`${out}/img_emb`, { recursive: true });
+  await Deno.mkdir(`${out}/metadata`, { recursive: true });
+  const flush = async () => {
+    if (partRows === 0) return;
+    const emb = `${out}/img_emb/img_emb_${part}.npy`;
+    await writeNpy(emb, buf.subarray(0, partRows * d), [partRows, d], {
+      ...(o.f16 ? { dtype: "f2" as const } : {}),
+    });
+    await writeArrowKeys(`${out}/metadata/metadata_${part}.arrow`, keys);
+    files.push(emb);
+    part++;
+    partRows = 0;
+    keys = [];
+  };
+  return {
+    add: async (z, n, rowKeys) => {
+      for (let r = 0; r < n; r++) {
+        if ((partRows + 1) * d > buf.length) {
+          const grown = new Float32Array(Math.min(perFile * d, buf.length * 2));
+          grown.set(buf);
+          buf = grown;
+        }
+        buf.set(z.subarray(r * d, (r + 1) * d), partRows * d);
+        keys.push(rowKeys[r]!);
+        partRows++;
+        if (partRows === perFile) await flush();
       }
-      const k = Array.from(
-        { length: b.matrix.rows },
-        (_, i) => inKeys ? inKeys[b.rowStart + i]! : String(b.rowStart + i),
-      );
-      await add(b.matrix.data, b.matrix.rows, k);
-    }
-  }
-  await flush();
-  encoder.dispose();
-  gpu.destroy();
-  const seconds = (performance.now() - t0) / 1000;
-  progress(
-    `embed: ${done} rows × ${d} in ${files.length} file(s) under ${out}/img_emb in ${
-      formatSeconds(seconds)
-    }${skipped ? ` (${skipped} corrupt sample(s) skipped)` : ""}`,
-  );
-  if (values.json) {
-    console.log(JSON.stringify({
-      rows: done,
-      dim: d,
-      files,
-      skipped,
-      dtype: values.f16 ? "float16" : "float32",
-      checkpoint: values.checkpoint,
-      step: manifest.step,
-      seconds,
-    }));
-  }
+      rows += n;
+    },
+    flush,
+    files,
+    get rows() {
+      return rows;
+    },
+  };
 }
 
 if (import.meta.main) await runCli("embed", main);

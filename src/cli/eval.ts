@@ -4,13 +4,14 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../data/atomic.ts";
 import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
 import { createGpu } from "../gpu/gpu.ts";
-import { createEncoder, embed } from "../model/encoder.ts";
+import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { mixSeed } from "../random/rng.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
-import { loadInputs, readLabels } from "../train/_data_source.ts";
-import { intFlag, joinNegativeValues, progress, runCli, UsageError } from "./_cli.ts";
-import { checkOutputFiles } from "./_paths.ts";
+import type { Matrix } from "../matrix/matrix.ts";
+import { loadInputs, readLabels } from "./_data_source.ts";
+import { intFlag, joinNegativeValues, logTo, progress, runCli, UsageError } from "./_cli.ts";
+import { checkOutputFiles } from "../jobs/output_paths.ts";
 
 const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options]
 
@@ -74,9 +75,6 @@ async function main(args: string[]): Promise<void> {
   }
   if (!values.checkpoint) throw new UsageError("Expected --checkpoint <run dir> but found none");
   if (!values.data?.length) throw new UsageError("Expected --data <mnist|path> but found none");
-  // An optional flag: undefined when absent, else an integer ≥ 1 (intFlag's check).
-  const int = (name: string, s: string | undefined): number | undefined =>
-    s === undefined ? undefined : intFlag(name, s, 1, 1);
   const ck = values.checkpoint.endsWith(".json")
     ? values.checkpoint.slice(0, values.checkpoint.lastIndexOf("/") + 1) || "."
     : values.checkpoint;
@@ -90,31 +88,95 @@ async function main(args: string[]): Promise<void> {
     ),
   ];
   const out = values.out ?? `${ck}/eval.json`;
-  if (values.out !== undefined) {
-    await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
-  }
+  const checkOut = () =>
+    checkOutputFiles([{ flag: "--out", path: out }], inputs, { onLog: logTo("eval") });
+  if (values.out !== undefined) await checkOut();
   const gpu = await createGpu();
   await useTfBackend(gpu);
   const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
   centers.dispose();
-  if (values.out === undefined) {
-    await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
+  if (values.out === undefined) await checkOut();
+  const data = await loadEvalData(values, encoder);
+  const knnK = optionalInt("knn-k", values["knn-k"])!;
+  progress(
+    `eval: embedding ${data.train.x.rows} + ${data.test.x.rows} samples with ${values.checkpoint}`,
+  );
+  const metricsOf = async (e: Encoder) =>
+    await evaluateFeatures(
+      gpu,
+      { x: await embed(e, data.train.x), y: data.train.y },
+      { x: await embed(e, data.test.x), y: data.test.y },
+      { knnK },
+    );
+  const m = await metricsOf(encoder);
+  const rows: [string, EvalMetrics][] = [[`checkpoint (step ${manifest.step})`, m]];
+  encoder.dispose();
+  let baseline: EvalMetrics | undefined;
+  if (values.baseline) {
+    const init = createEncoder(encoder.spec, { seed: mixSeed(manifest.config.seed, 101) });
+    rows.push(["untrained encoder", baseline = await metricsOf(init)]);
+    init.dispose();
   }
+  let raw: EvalMetrics | undefined;
+  if (!values["no-raw"]) {
+    progress(`eval: raw inputs (${data.train.x.cols} values per sample)`);
+    raw = await evaluateFeatures(gpu, data.train, data.test, { knnK });
+    rows.unshift([data.kind === "embeddings" ? "raw input embeddings" : "raw pixels", raw]);
+  }
+  console.error(table(rows));
+  const result = {
+    checkpoint: values.checkpoint,
+    step: manifest.step,
+    ...m,
+    ...(baseline ? { baseline } : {}),
+    ...(raw ? { raw } : {}),
+  };
+  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
+  progress(`eval: metrics written to ${out}`);
+  if (values.json) console.log(JSON.stringify(result));
+  gpu.destroy();
+}
+
+/** An optional flag: undefined when absent, else an integer ≥ 1 (intFlag's check). */
+const optionalInt = (name: string, s: string | undefined): number | undefined =>
+  s === undefined ? undefined : intFlag(name, s, 1, 1);
+
+/** The labelled train and test rows of the eval's inputs. */
+interface EvalData {
+  kind: string;
+  train: { x: Matrix; y: ArrayLike<number> };
+  test: { x: Matrix; y: ArrayLike<number> };
+}
+
+/** Loads the train and test inputs and their labels (MNIST brings its own). */
+async function loadEvalData(
+  values: {
+    data?: string[];
+    labels?: string | undefined;
+    "test-data"?: string[] | undefined;
+    "test-labels"?: string | undefined;
+    limit?: string | undefined;
+    "test-limit"?: string | undefined;
+    "image-size"?: string | undefined;
+  },
+  encoder: Encoder,
+): Promise<EvalData> {
   const spec = encoder.spec;
-  const limit = int("limit", values.limit), testLimit = int("test-limit", values["test-limit"]);
-  const imageSize = int("image-size", values["image-size"]) ??
+  const limit = optionalInt("limit", values.limit);
+  const testLimit = optionalInt("test-limit", values["test-limit"]);
+  const imageSize = optionalInt("image-size", values["image-size"]) ??
     (spec.kind !== "head" ? spec.inputShape[0] : undefined);
   const common = {
     encoder: spec.kind,
     cmd: "eval",
     ...(imageSize !== undefined ? { imageSize } : {}),
   };
-  const tr = await loadInputs(values.data, {
+  const tr = await loadInputs(values.data!, {
     ...common,
     ...(limit !== undefined ? { limit } : {}),
     ...(testLimit !== undefined ? { testLimit } : {}),
   });
-  let trainY: ArrayLike<number>, test: { x: typeof tr.x; y: ArrayLike<number> };
+  let trainY: ArrayLike<number>, test: { x: Matrix; y: ArrayLike<number> };
   if (tr.kind === "mnist") {
     trainY = tr.y!;
     test = tr.test!;
@@ -136,49 +198,7 @@ async function main(args: string[]): Promise<void> {
       `Expected data rows of ${encoder.inputDim} values (the checkpoint's encoder input) but found ${tr.x.cols}`,
     );
   }
-  const knnK = int("knn-k", values["knn-k"])!;
-  progress(`eval: embedding ${tr.x.rows} + ${test.x.rows} samples with ${values.checkpoint}`);
-  const rows: [string, EvalMetrics][] = [];
-  const m = await evaluateFeatures(
-    gpu,
-    { x: await embed(encoder, tr.x), y: trainY },
-    { x: await embed(encoder, test.x), y: test.y },
-    { knnK },
-  );
-  rows.push([`checkpoint (step ${manifest.step})`, m]);
-  encoder.dispose();
-  if (values.baseline) {
-    const init = createEncoder(spec, { seed: mixSeed(manifest.config.seed, 101) });
-    rows.push([
-      "untrained encoder",
-      await evaluateFeatures(
-        gpu,
-        { x: await embed(init, tr.x), y: trainY },
-        { x: await embed(init, test.x), y: test.y },
-        { knnK },
-      ),
-    ]);
-    init.dispose();
-  }
-  let raw: EvalMetrics | undefined;
-  if (!values["no-raw"]) {
-    progress(`eval: raw inputs (${tr.x.cols} values per sample)`);
-    raw = await evaluateFeatures(gpu, { x: tr.x, y: trainY }, { x: test.x, y: test.y }, { knnK });
-    rows.unshift([tr.kind === "embeddings" ? "raw input embeddings" : "raw pixels", raw]);
-  }
-  console.error(table(rows));
-  const baseline = rows.find((r) => r[0] === "untrained encoder")?.[1];
-  const result = {
-    checkpoint: values.checkpoint,
-    step: manifest.step,
-    ...m,
-    ...(baseline ? { baseline } : {}),
-    ...(raw ? { raw } : {}),
-  };
-  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
-  progress(`eval: metrics written to ${out}`);
-  if (values.json) console.log(JSON.stringify(result));
-  gpu.destroy();
+  return { kind: tr.kind, train: { x: tr.x, y: trainY }, test };
 }
 
 if (import.meta.main) await runCli("eval", main);

@@ -13,8 +13,8 @@
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../data/atomic.ts";
 import { readRunReport, renderRunReport } from "../eval/run_report.ts";
-import { progress, runCli, UsageError } from "./_cli.ts";
-import { checkOutputFiles } from "./_paths.ts";
+import { logTo, progress, runCli, UsageError } from "./_cli.ts";
+import { checkOutputFiles } from "../jobs/output_paths.ts";
 
 const HELP = `Usage: deno task report --run-dir <dir> [--out <file.html>]
 
@@ -46,7 +46,7 @@ async function main(args: string[]): Promise<void> {
   if (!dir) throw new UsageError("Expected --run-dir <dir> but found none");
   const out = values.out ?? `${dir.replace(/\/+$/, "")}/report.html`;
   const data = await readRunReport(dir);
-  await checkOutputFiles("report", [{ flag: "--out", path: out }], []);
+  await checkOutputFiles([{ flag: "--out", path: out }], [], { onLog: logTo("report") });
   const html = await renderRunReport(data);
   await writeFileAtomic(out, new TextEncoder().encode(html));
   progress(

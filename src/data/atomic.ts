@@ -8,6 +8,7 @@
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash, type Hash } from "node:crypto";
 
 /** Suffix pattern of temporary files: `<name>.tmp-<12 hex digits>`. */
 const TEMP_SUFFIX = /\.tmp-[0-9a-f]{12}$/;
@@ -39,15 +40,54 @@ async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
   }
 }
 
+/** A file of an {@linkcode atomicWrites} batch: written and flushed, waiting for its rename. */
+export interface StagedFile {
+  /** The destination. */
+  readonly path: string;
+  /** Bytes written. */
+  readonly size: number;
+  /**
+   * Lower-case hex sha256 of the bytes, computed as they were written (batches opened with
+   * `{ digest: true }`; empty otherwise).
+   */
+  readonly sha256: string;
+}
+
+/** The batch an {@linkcode atomicWrites} callback runs in. */
+export interface AtomicBatch {
+  /** The files staged so far, in the order they will be renamed. */
+  readonly files: readonly StagedFile[];
+}
+
 /** A written, flushed temporary file waiting for its rename. */
-interface Staged {
+interface Staged extends StagedFile {
   tmp: string;
-  path: string;
   /** Kept open (and locked) so that no other process takes it for a stale file. */
   file: Deno.FsFile;
 }
 
-const batches = new AsyncLocalStorage<Staged[]>();
+interface Batch {
+  staged: Staged[];
+  digest: boolean;
+}
+
+const batches = new AsyncLocalStorage<Batch>();
+
+/** Counts (and, for a digest batch, hashes) the bytes of one file as they are written. */
+class Tally {
+  size = 0;
+  readonly #hash: Hash | undefined;
+  constructor(digest: boolean) {
+    this.#hash = digest ? createHash("sha256") : undefined;
+  }
+  add(chunk: Uint8Array): void {
+    this.size += chunk.length;
+    this.#hash?.update(chunk);
+  }
+  get sha256(): string {
+    return this.#hash?.digest("hex") ?? "";
+  }
+}
 
 const OS_ERRORS = Object.values(Deno.errors) as (new (...a: never[]) => Error)[];
 
@@ -75,11 +115,14 @@ function named(error: unknown, path: string, tmp: string): unknown {
  * (`<path>.tmp-<hex>`, locked while it exists) is written, flushed with `fsync` and renamed
  * over `path`. When writing fails (including when the chunk generator throws) the temporary
  * file is removed, an existing `path` is left untouched, and the error names `path` (never
- * the temporary file). Inside {@linkcode atomicWrites} the rename waits for the whole batch.
+ * the temporary file). Inside {@linkcode atomicWrites} the rename waits for the whole batch,
+ * unless `options.immediate` is set.
  *
  * @param path The destination file.
  * @param data The bytes, or a function returning an async iterable of byte chunks (for
  * outputs too large to build in memory at once).
+ * @param options `immediate`: rename at once even inside a batch (a checkpoint must be on disk
+ * when it is announced, not when the batch ends).
  * @returns A promise that resolves once `path` holds the complete new content (or, inside
  * {@linkcode atomicWrites}, once the temporary file is complete).
  *
@@ -95,6 +138,7 @@ function named(error: unknown, path: string, tmp: string): unknown {
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | (() => AsyncIterable<Uint8Array>),
+  options: { immediate?: boolean } = {},
 ): Promise<void> {
   const tmp = atomicPath(path);
   let file: Deno.FsFile;
@@ -103,18 +147,23 @@ export async function writeFileAtomic(
   } catch (error) {
     throw named(error, path, tmp);
   }
-  const batch = batches.getStore();
+  const batch = options.immediate ? undefined : batches.getStore();
+  const tally = new Tally(batch?.digest ?? false);
   let closed = false;
   try {
     await file.lock(true);
+    const put = async (chunk: Uint8Array) => {
+      await writeAll(file, chunk);
+      tally.add(chunk);
+    };
     if (data instanceof Uint8Array) {
-      await writeAll(file, data);
+      await put(data);
     } else {
-      for await (const chunk of data()) await writeAll(file, chunk);
+      for await (const chunk of data()) await put(chunk);
     }
     await file.sync();
     if (batch) {
-      batch.push({ tmp, path, file });
+      batch.staged.push({ tmp, path, file, size: tally.size, sha256: tally.sha256 });
       return;
     }
     await Deno.rename(tmp, path);
@@ -136,9 +185,13 @@ export async function writeFileAtomic(
  * `writeLabels`, checkpoint writes) is all-or-nothing: the files are written to temporary
  * files, and only when `fn` resolves are they all renamed into place. When `fn` throws, every
  * temporary file is removed and no output of the batch appears. A nested call joins the
- * enclosing batch.
+ * enclosing batch. The files are renamed in the order they were staged, so a file staged last
+ * (e.g. a manifest) appears last.
  *
- * @param fn The writes to make.
+ * @param fn The writes to make; it is given the batch, whose `files` lists what is staged so
+ * far (with sizes, and sha256 digests when asked for).
+ * @param options `digest`: compute every staged file's sha256 while its bytes are written (a
+ * nested call that asks for digests must be inside a batch that computes them).
  * @returns What `fn` returns, once every file is in place.
  *
  * @example Usage
@@ -153,9 +206,19 @@ export async function writeFileAtomic(
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function atomicWrites<T>(fn: () => Promise<T>): Promise<T> {
-  if (batches.getStore()) return await fn();
-  const staged: Staged[] = [];
+export async function atomicWrites<T>(
+  fn: (batch: AtomicBatch) => Promise<T>,
+  options: { digest?: boolean } = {},
+): Promise<T> {
+  const outer = batches.getStore();
+  if (outer) {
+    if (options.digest && !outer.digest) {
+      throw new Error("Expected the enclosing atomicWrites() batch to compute digests");
+    }
+    return await fn({ files: outer.staged });
+  }
+  const batch: Batch = { staged: [], digest: options.digest ?? false };
+  const staged = batch.staged;
   const discard = async (from: number) => {
     for (const s of staged.slice(from)) {
       try {
@@ -166,7 +229,7 @@ export async function atomicWrites<T>(fn: () => Promise<T>): Promise<T> {
   };
   let result: T;
   try {
-    result = await batches.run(staged, fn);
+    result = await batches.run(batch, () => fn({ files: staged }));
   } catch (error) {
     await discard(0);
     throw error;
@@ -292,6 +355,8 @@ export async function openFileAtomic(path: string): Promise<AtomicFile> {
     throw named(error, path, tmp);
   }
   let state: "open" | "staged" | "done" = "open";
+  // Counted from the first write, so a digest batch must be open before openFileAtomic.
+  const tally = new Tally(batches.getStore()?.digest ?? false);
   const abort = async () => {
     if (state !== "open") return;
     state = "done";
@@ -311,13 +376,17 @@ export async function openFileAtomic(path: string): Promise<AtomicFile> {
   };
   return {
     path,
-    write: (chunk) => guard(() => writeAll(file, chunk)),
+    write: (chunk) =>
+      guard(async () => {
+        await writeAll(file, chunk);
+        tally.add(chunk);
+      }),
     commit: () =>
       guard(async () => {
         await file.sync();
         const batch = batches.getStore();
         if (batch) {
-          batch.push({ tmp, path, file });
+          batch.staged.push({ tmp, path, file, size: tally.size, sha256: tally.sha256 });
           state = "staged";
           return;
         }

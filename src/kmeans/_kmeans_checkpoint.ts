@@ -2,7 +2,7 @@
 // (run fingerprint, position, splits pending, stats) and the GPU state that determines the
 // rest of the run bit for bit (the f32 centroids as padded on the GPU and their 0.5‖c‖²,
 // plus the best finished run's when several runs are made).
-import { atomicPath } from "../data/atomic.ts";
+import { writeFileAtomic } from "../data/atomic.ts";
 import type { KMeansIterationStats, KMeansKernelChoice } from "./kmeans_options.ts";
 import { pausePoint } from "../testing/pause_point.ts";
 
@@ -73,30 +73,10 @@ export async function writeCheckpoint(path: string, c: KMeansCheckpoint): Promis
     bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
     at += a.byteLength;
   }
-  await replaceFile(path, bytes);
+  // Renamed at once even inside an atomicWrites() batch: a checkpoint must be on disk when it
+  // is announced, not when the batch ends.
+  await writeFileAtomic(path, bytes, { immediate: true });
   await pausePoint(`kmeans-checkpoint ${path}`); // test-only: kill tests stop here
-}
-
-/**
- * Writes `bytes` to a locked temporary file beside `path`, syncs it and renames it over
- * `path` at once. Not `writeFileAtomic`: inside an `atomicWrites` batch that would defer the
- * checkpoint to the end of the batch, and a checkpoint must be on disk when it is announced.
- */
-async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = atomicPath(path);
-  const file = await Deno.open(tmp, { write: true, createNew: true });
-  try {
-    await file.lock(true);
-    let done = 0;
-    while (done < bytes.length) done += await file.write(bytes.subarray(done));
-    await file.sync();
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  } finally {
-    file.close();
-  }
 }
 
 /** Reads a checkpoint; null when the file does not exist. */

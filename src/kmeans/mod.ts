@@ -15,3 +15,4 @@
 export * from "./kmeans.ts";
 export * from "./assign_nearest.ts";
 export * from "./kmeans_options.ts";
+export * from "./hierarchical.ts";

@@ -1,6 +1,7 @@
 /**
  * Training: the config object, AdamW, the MLCD training loop with checkpoints and exact
- * resume, pseudo-labels (k-means + top-l assignment) and checkpoint loading.
+ * resume, pseudo-labels (k-means + top-l assignment), checkpoint loading and the run
+ * directory's lifecycle.
  *
  * @example Usage
  * ```ts ignore
@@ -20,3 +21,5 @@ export * from "./pseudo_labels.ts";
 export * from "./safetensors.ts";
 export * from "./trainer.ts";
 export { imageTrainStream, type ImageTrainStreamOptions } from "./image_stream.ts";
+export { openRunDir, type OpenRunOptions, type RunDir } from "./run_dir.ts";
+export { readRunRecord, RUN_RECORD_NAME, type RunRecord, type RunSources } from "./run_record.ts";

@@ -11,7 +11,7 @@ import type { CheckpointManifest } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { mixSeed, Rng } from "../random/rng.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
-import { truncateMetrics } from "./_run_dir.ts";
+import { truncateMetrics } from "./run_dir.ts";
 import type { TrainData } from "./train_data.ts";
 import { checkPositives, openStepBatches } from "./_train_batches.ts";
 import { createTrainModel, trainStep } from "./_train_model.ts";

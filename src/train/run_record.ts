@@ -1,14 +1,33 @@
-// The run directory of `deno task train`: the run's own record (config and data sources,
-// so that `--resume` needs only `--run-dir`), the files a run owns, and metrics truncation.
-import { writeFileAtomic } from "../data/atomic.ts";
+/**
+ * The record a training run keeps in its run directory (`run.json`: config and data sources,
+ * so that a resume needs only the directory), and the files a run owns.
+ *
+ * @module
+ */
 import { TOOLKIT_VERSION } from "../version.ts";
 import { resolveTrainConfig, type TrainConfig } from "./config.ts";
-import { decodeSafetensors, type NamedTensor } from "./safetensors.ts";
 
-/** File name of the run record inside a run directory. */
+/**
+ * File name of the run record inside a run directory.
+ *
+ * @example Usage
+ * ```ts
+ * import { RUN_RECORD_NAME } from "./run_record.ts";
+ * console.log(RUN_RECORD_NAME); // run.json
+ * ```
+ */
 export const RUN_RECORD_NAME = "run.json";
 
-/** Where a run's training data came from (paths absolute; `mnist` as is). */
+/**
+ * Where a run's training data came from (paths absolute; `mnist` as is).
+ *
+ * @example Usage
+ * ```ts
+ * import type { RunSources } from "./run_record.ts";
+ * const s: RunSources = { data: ["mnist"], labels: null, limit: 8000, imageSize: null, column: null };
+ * console.log(s.data); // ["mnist"]
+ * ```
+ */
 export interface RunSources {
   /** `--data` inputs. */
   data: string[];
@@ -22,17 +41,42 @@ export interface RunSources {
   column: string | null;
 }
 
-/** The content of `run.json`. */
+/**
+ * The content of `run.json`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const record: RunRecord | null = await readRunRecord("runs/a");
+ * console.log(record?.config.epochs);
+ * ```
+ */
 export interface RunRecord {
+  /** Always "mlcd-run". */
   format: "mlcd-run";
+  /** Always 1. */
   formatVersion: 1;
+  /** The toolkit version that started the run. */
   toolkitVersion: string;
+  /** The run's config. */
   config: TrainConfig;
+  /** The run's data. */
   sources: RunSources;
+  /** When the run started (ISO 8601). */
   createdAt: string;
 }
 
-/** Whether `name` is a file that a training run writes into its run directory. */
+/**
+ * Whether `name` is a file that a training run writes into its run directory.
+ *
+ * @param name A file name.
+ * @returns True for the run's own files.
+ *
+ * @example Usage
+ * ```ts
+ * import { isRunFile } from "./run_record.ts";
+ * console.log(isRunFile("checkpoint-00000310.safetensors"), isRunFile("notes.txt")); // true false
+ * ```
+ */
 export function isRunFile(name: string): boolean {
   return [
     RUN_RECORD_NAME,
@@ -45,7 +89,18 @@ export function isRunFile(name: string): boolean {
   ].includes(name) || /^checkpoint-\d+\.safetensors$/.test(name);
 }
 
-/** The bytes of a run record. */
+/**
+ * The bytes of a run record.
+ *
+ * @param config The run's config.
+ * @param sources The run's data.
+ * @returns `run.json`'s content.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await writeFileAtomic(`${dir}/${RUN_RECORD_NAME}`, encodeRunRecord(config, sources));
+ * ```
+ */
 export function encodeRunRecord(config: TrainConfig, sources: RunSources): Uint8Array {
   const record: RunRecord = {
     format: "mlcd-run",
@@ -58,7 +113,18 @@ export function encodeRunRecord(config: TrainConfig, sources: RunSources): Uint8
   return new TextEncoder().encode(JSON.stringify(record, null, 2) + "\n");
 }
 
-/** Reads `dir/run.json`; null when it does not exist, a TypeError naming it when corrupt. */
+/**
+ * Reads `dir/run.json`.
+ *
+ * @param dir The run directory.
+ * @returns The record, or null when there is none.
+ * @throws {TypeError} Naming the file when it is corrupt.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const record = await readRunRecord("runs/a");
+ * ```
+ */
 export async function readRunRecord(dir: string): Promise<RunRecord | null> {
   const path = `${dir}/${RUN_RECORD_NAME}`;
   let text: string;
@@ -85,7 +151,17 @@ export async function readRunRecord(dir: string): Promise<RunRecord | null> {
   return r;
 }
 
-/** Removes the files a run owns from `dir` (for `--overwrite`); other files are kept. */
+/**
+ * Removes the files a run owns from `dir` (for an overwrite); other files are kept.
+ *
+ * @param dir The run directory (a missing one is fine).
+ * @returns The names removed.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const removed = await removeRunFiles("runs/a"); // ["run.json", "metrics.jsonl", …]
+ * ```
+ */
 export async function removeRunFiles(dir: string): Promise<string[]> {
   const removed: string[] = [];
   try {
@@ -99,51 +175,4 @@ export async function removeRunFiles(dir: string): Promise<string[]> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   return removed;
-}
-
-/**
- * Keeps only the lines of a `metrics.jsonl` whose `step` is at most `step` (the checkpoint a
- * run resumes from), so that a resumed run never repeats steps. A missing file is fine.
- */
-export async function truncateMetrics(path: string, step: number): Promise<void> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
-  const kept = lines.filter((l) => {
-    try {
-      const s = JSON.parse(l)?.step;
-      return typeof s === "number" && s <= step;
-    } catch {
-      return false; // a line cut short by a kill
-    }
-  });
-  if (kept.length === lines.length && (text === "" || text.endsWith("\n"))) return;
-  await writeFileAtomic(
-    path,
-    new TextEncoder().encode(kept.map((l) => l + "\n").join("")),
-  );
-}
-
-/**
- * Reads a run's `labels.safetensors` for `--resume`: its tensors by name.
- *
- * @param path The labels file inside the run dir.
- * @returns The decoded tensors.
- * @throws {Deno.errors.NotFound} "Cannot resume: … is missing" when the file is absent.
- * @throws {TypeError} For a file that is not a valid safetensors file.
- */
-export async function readRunLabels(path: string): Promise<Map<string, NamedTensor>> {
-  try {
-    return decodeSafetensors(await Deno.readFile(path), path).tensors;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`Cannot resume: ${path} is missing`);
-    }
-    throw e;
-  }
 }

@@ -8,7 +8,7 @@ import { listImages } from "../model/images.ts";
 import { decodeIndex, type ImageIndex, indexImages } from "../data/image_loader.ts";
 import { isShardInput } from "../data/webdataset.ts";
 import { readArrowLabels } from "../data/arrow.ts";
-import { formatSeconds, progress } from "../cli/_cli.ts";
+import { formatSeconds, progress } from "./_cli.ts";
 
 export interface LoadedInputs {
   x: Matrix;

@@ -1,13 +1,26 @@
-// Output-path checks shared by every command, made before any work: an output never
-// overwrites an input (symlinks and relative paths resolved), never lands in an input
-// directory where it would be read back as a shard, is not a directory, and its directory
-// exists (not a file) and is writable. Stale temporary files of the outputs are removed.
+/**
+ * Output-path guards shared by every command and job, checked before any work: an output never
+ * overwrites an input (symlinks and relative paths resolved), never lands in an input
+ * directory where it would be read back as a shard, is not a directory, and its directory
+ * exists (not a file) and is writable. Stale temporary files of the outputs are removed.
+ *
+ * @module
+ */
 import { basename, dirname, resolve } from "node:path";
 import { atomicPath, removeStaleTemps } from "../data/atomic.ts";
 import { EMBEDDING_EXTENSIONS } from "../data/embedding_files.ts";
-import { progress, UsageError } from "./_cli.ts";
+import { UsageError } from "./usage_error.ts";
 
-/** One output file of a command, with the flag that named it (for messages). */
+/**
+ * One output file of a command, with the flag that named it (for messages).
+ *
+ * @example Usage
+ * ```ts
+ * import type { OutputFile } from "./output_paths.ts";
+ * const out: OutputFile = { flag: "--out", path: "centroids.npy" };
+ * console.log(out.flag); // --out
+ * ```
+ */
 export interface OutputFile {
   /** The flag, e.g. `--out`, or a description such as `--out (scores)`. */
   flag: string;
@@ -36,8 +49,20 @@ async function nearestExisting(path: string): Promise<{ path: string; info: Deno
   }
 }
 
-/** Absolute path with symlinks resolved, for files that may not exist yet. */
-async function realOrResolved(path: string): Promise<string> {
+/**
+ * Absolute path with symlinks resolved, also for a file that does not exist yet (its directory
+ * is resolved instead, or else the path is only made absolute).
+ *
+ * @param path A file that may not exist.
+ * @returns The path to compare with others.
+ *
+ * @example Usage
+ * ```ts
+ * import { real } from "./output_paths.ts";
+ * console.log((await real("no-such-file.npy")).endsWith("/no-such-file.npy")); // true
+ * ```
+ */
+export async function real(path: string): Promise<string> {
   try {
     return await Deno.realPath(path);
   } catch {
@@ -72,22 +97,28 @@ function isShardName(name: string): boolean {
 
 /**
  * Checks a command's output files before any work, then removes their stale temporary files
- * (`<name>.tmp-<hex>` left by a killed run), naming each on stderr. Refuses (one-line
- * `UsageError`, exit code 2): an output that is a directory or whose directory is missing, a
- * file or not writable; two outputs that are the same file; an output that resolves to an
- * input file (through symlinks and relative paths); an output with an embedding extension
- * inside an input directory, where later runs would read it as a shard.
+ * (`<name>.tmp-<hex>` left by a killed run and no longer locked by a writer), naming each
+ * through `onLog`. Refuses (one-line `UsageError`): an output that is a directory or whose
+ * directory is missing, a file or not writable; two outputs that are the same file; an output
+ * that resolves to an input file (through symlinks and relative paths); an output with an
+ * embedding extension inside an input directory, where later runs would read it as a shard.
  *
- * @param command The command's name for progress lines (`cluster`).
  * @param outputs The outputs that will be written.
  * @param inputs Input files and directories (missing ones are left to the readers).
+ * @param options `onLog`: told `removed stale temporary file … (left by an interrupted run)`.
+ * @returns When every output may be written.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await checkOutputFiles([{ flag: "--out", path: "c.npy" }], ["embeddings/"]);
+ * ```
  */
 export async function checkOutputFiles(
-  command: string,
   outputs: OutputFile[],
   inputs: string[],
+  options: { onLog?: (line: string) => void } = {},
 ): Promise<void> {
-  const real = new Map<OutputFile, string>();
+  const resolved = new Map<OutputFile, string>();
   for (const o of outputs) {
     const what = `${o.flag} ${o.path}`;
     if (o.path === "" || o.path.endsWith("/")) {
@@ -106,12 +137,12 @@ export async function checkOutputFiles(
       throw new UsageError(`Cannot write ${what}: the directory ${parent} does not exist`);
     }
     await checkWritable(parent, what);
-    real.set(o, await realOrResolved(o.path));
+    resolved.set(o, await real(o.path));
   }
   for (let i = 0; i < outputs.length; i++) {
     for (let j = i + 1; j < outputs.length; j++) {
       const a = outputs[i]!, b = outputs[j]!;
-      if (real.get(a) === real.get(b)) {
+      if (resolved.get(a) === resolved.get(b)) {
         throw new UsageError(
           `Expected ${a.flag} and ${b.flag} to be different files but both are ${a.path}`,
         );
@@ -123,7 +154,7 @@ export async function checkOutputFiles(
     if (!info) continue;
     const r = await Deno.realPath(input);
     for (const o of outputs) {
-      const out = real.get(o)!;
+      const out = resolved.get(o)!;
       if (!info.isDirectory && out === r) {
         throw new UsageError(
           `Refusing to overwrite the input ${input} with ${o.flag} ${o.path}: choose another output path`,
@@ -139,7 +170,7 @@ export async function checkOutputFiles(
   for (const o of outputs) {
     const name = basename(o.path);
     for (const p of await removeStaleTemps(dirname(o.path), (n) => n === name)) {
-      progress(`${command}: removed stale temporary file ${p} (left by an interrupted run)`);
+      options.onLog?.(`removed stale temporary file ${p} (left by an interrupted run)`);
     }
   }
 }
@@ -151,6 +182,11 @@ export async function checkOutputFiles(
  * @param flag The flag that named it (`--run-dir`).
  * @param dir The directory.
  * @returns Whether it exists.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const exists = await checkOutputDir("--run-dir", "runs/a");
+ * ```
  */
 export async function checkOutputDir(flag: string, dir: string): Promise<boolean> {
   if (dir === "") throw new UsageError(`Expected ${flag} to be a directory but found ""`);
@@ -171,6 +207,12 @@ export async function checkOutputDir(flag: string, dir: string): Promise<boolean
  *
  * @param outputs The outputs.
  * @param inputs Input files and directories (directories and missing paths are skipped).
+ * @returns When no output is an input.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await checkNotInputs([{ flag: "--run-dir", path: "runs/a/run.json" }], ["config.json"]);
+ * ```
  */
 export async function checkNotInputs(outputs: OutputFile[], inputs: string[]): Promise<void> {
   for (const input of inputs) {
@@ -178,11 +220,86 @@ export async function checkNotInputs(outputs: OutputFile[], inputs: string[]): P
     if (!info || info.isDirectory) continue;
     const r = await Deno.realPath(input);
     for (const o of outputs) {
-      if ((await realOrResolved(o.path)) === r) {
+      if ((await real(o.path)) === r) {
         throw new UsageError(
           `Refusing to overwrite the input ${input} with ${o.flag} ${o.path}: choose another output path`,
         );
       }
     }
+  }
+}
+
+/**
+ * Refuses job outputs that are input files, or embedding files (`.npy`, `.arrow`, `.feather`,
+ * `.ipc`) inside an input directory, where later runs would read them as shards. Symlinks and
+ * relative paths are resolved.
+ *
+ * @param outputs The job's output files.
+ * @param inputs Its input files and directories.
+ * @returns When no output overlaps an input.
+ * @throws {UsageError} Naming the output and the input.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await refuseInputOverlap(["parts/part-0-of-4.npy"], ["embeddings/"]);
+ * ```
+ */
+export async function refuseInputOverlap(outputs: string[], inputs: string[]): Promise<void> {
+  const ins: { path: string; dir: boolean }[] = [];
+  for (const input of inputs) {
+    let dir = false;
+    try {
+      dir = (await Deno.stat(input)).isDirectory;
+    } catch { /* a missing input is reported by the reader */ }
+    ins.push({ path: await real(input), dir });
+  }
+  for (const out of outputs) {
+    const o = await real(out);
+    for (const [i, input] of ins.entries()) {
+      if (!input.dir && o === input.path) {
+        throw new UsageError(`Refusing to write ${out}: it is the input ${inputs[i]}`);
+      }
+      if (
+        input.dir && dirname(o) === input.path && /\.(npy|arrow|feather|ipc)$/i.test(o)
+      ) {
+        throw new UsageError(
+          `Refusing to write ${out} into the input directory ${
+            inputs[i]
+          }, where it would be read as a shard`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Creates a job's output directory (and its parents), refusing a path that is a file.
+ *
+ * @param dir The directory (`--out` of a part job).
+ * @returns When the directory exists.
+ *
+ * @example Usage
+ * ```ts
+ * import { ensureOutputDir } from "./output_paths.ts";
+ * const dir = await Deno.makeTempDir();
+ * await ensureOutputDir(`${dir}/parts/a`);
+ * console.log((await Deno.stat(`${dir}/parts/a`)).isDirectory); // true
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function ensureOutputDir(dir: string): Promise<void> {
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) {
+      throw new UsageError(`Expected --out ${dir} to be a directory but found a file`);
+    }
+    return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return; // another task made it meanwhile
+    throw new UsageError(`Cannot create the output directory ${dir}: ${(e as Error).message}`);
   }
 }

@@ -1,10 +1,23 @@
-// Shard specs of the scale-out jobs: `--shard i/N`, or `--shard auto` from a Slurm array job
-// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
-// (JOB_COMPLETION_INDEX with --shards N).
-import { UsageError } from "./_cli.ts";
+/**
+ * Which part of a scale-out job a process runs: `i/N` (the `--shard` flag), or `auto` from a
+ * Slurm array job (`SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes Indexed
+ * Job (`JOB_COMPLETION_INDEX` with `--shards N`); and the file names of the parts.
+ *
+ * @module
+ */
+import { UsageError } from "./usage_error.ts";
 
-/** One part of a job split into `count` parts: `index` in `[0, count)`. */
-export interface ShardSpec {
+/**
+ * One part of a job split into `count` parts: `index` in `[0, count)`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { PartSpec } from "./part_spec.ts";
+ * const part: PartSpec = { index: 2, count: 8, source: "flag" };
+ * console.log(part.index < part.count); // true
+ * ```
+ */
+export interface PartSpec {
   /** The part, from 0. */
   index: number;
   /** How many parts the job has. */
@@ -22,20 +35,30 @@ function decimal(v: string | undefined): number | undefined {
 }
 
 /**
- * Parses `--shard` (and `--shards` for `auto`).
+ * Parses the part spec of `--shard` (and `--shards` for `auto`).
  *
  * - `i/N`: part `i` (from 0) of `N`; decimal integers with `0 ≤ i < N`.
  * - `auto`: in a Slurm array job, `SLURM_ARRAY_TASK_ID` of `--shards N` or else of
  *   `SLURM_ARRAY_TASK_COUNT` (arrays numbered from 0, as `--array=0-<N-1>`); in a Kubernetes
  *   Indexed Job, `JOB_COMPLETION_INDEX` of `--shards N`. Empty variables count as unset.
  *
+ * @param spec The `--shard` value.
+ * @param shards The `--shards` value, if given.
+ * @param getEnv Reads an environment variable (tests pass their own).
+ * @returns The part.
  * @throws {UsageError} For anything else, naming the value.
+ *
+ * @example Usage
+ * ```ts
+ * import { parsePartSpec } from "./part_spec.ts";
+ * console.log(parsePartSpec("3/8", undefined)); // { index: 3, count: 8, source: "flag" }
+ * ```
  */
-export function parseShardSpec(
+export function parsePartSpec(
   spec: string,
   shards: string | undefined,
   getEnv: (name: string) => string | undefined = (name) => Deno.env.get(name),
-): ShardSpec {
+): PartSpec {
   // An empty variable counts as unset.
   const env = (name: string) => getEnv(name) || undefined;
   let count: number | undefined;
@@ -117,12 +140,30 @@ export function parseShardSpec(
 
 /**
  * File stem of part `index` of `count`: `part-<i>-of-<N>`.
+ *
+ * @param part `index`, the part (from 0), and `count`, how many parts.
+ * @returns The stem, without directory or extension.
+ *
+ * @example Usage
+ * ```ts
+ * import { partStem } from "./part_spec.ts";
+ * console.log(partStem({ index: 0, count: 4 })); // part-0-of-4
+ * ```
  */
-export function partStem(index: number, count: number): string {
-  return `part-${index}-of-${count}`;
+export function partStem(part: { index: number; count: number }): string {
+  return `part-${part.index}-of-${part.count}`;
 }
 
-/** Parsed name of a part file: `part-<i>-of-<N><suffix>`. */
+/**
+ * Parsed name of a part file: `part-<i>-of-<N><suffix>`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { PartName } from "./part_spec.ts";
+ * const name: PartName = { index: 0, count: 4 };
+ * console.log(name.count); // 4
+ * ```
+ */
 export interface PartName {
   /** The part index as written. */
   index: number;
@@ -133,6 +174,17 @@ export interface PartName {
 /**
  * Parses a part file name `part-<i>-of-<N>.<ext>` (leading zeros allowed, so that duplicates
  * such as `part-03-of-8.npy` beside `part-3-of-8.npy` are caught), or returns undefined.
+ *
+ * @param name A file name.
+ * @param ext The extension wanted, with its dot (`.npy`).
+ * @returns The index and count as written, or undefined for another name.
+ *
+ * @example Usage
+ * ```ts
+ * import { parsePartName } from "./part_spec.ts";
+ * console.log(parsePartName("part-1-of-4.npy", ".npy")); // { index: 1, count: 4 }
+ * console.log(parsePartName("part-1-of-4.json", ".npy")); // undefined
+ * ```
  */
 export function parsePartName(name: string, ext: string): PartName | undefined {
   const m = /^part-([0-9]+)-of-([0-9]+)(\..+)$/.exec(name);

@@ -1,0 +1,95 @@
+// Shared fixtures of the cluster_jobs_*_test.ts files: the CLIs run as subprocesses with no
+// array-job variables, clustered rows, the flat objective, shards on disk.
+import assert from "node:assert/strict";
+import { writeNpy } from "../src/data/npy.ts";
+import type { Matrix } from "../src/matrix/matrix.ts";
+import { randomMatrix, rng } from "./_gpu.ts";
+import { type DenoRun, runDeno } from "./_cli.ts";
+
+export const CLUSTER = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
+export const ASSIGN = new URL("../src/cli/assign.ts", import.meta.url).pathname;
+
+// Array-job variables of an enclosing Slurm or Kubernetes job must not leak in (empty = unset).
+export const NO_ARRAY = {
+  SLURM_ARRAY_TASK_ID: "",
+  SLURM_ARRAY_TASK_COUNT: "",
+  JOB_COMPLETION_INDEX: "",
+};
+export const cluster = (args: string[], env: Record<string, string> = {}): Promise<DenoRun> =>
+  runDeno([CLUSTER, ...args], { env: { ...NO_ARRAY, ...env } });
+export const assign = (args: string[], env: Record<string, string> = {}): Promise<DenoRun> =>
+  runDeno([ASSIGN, ...args], { env: { ...NO_ARRAY, ...env } });
+
+/** n rows × d around `c` random unit directions (noise 0.25 per coordinate / √d), shuffled. */
+export function clustered(n: number, d: number, c: number, seed: number): Matrix {
+  const dirs = randomMatrix(c, d, seed);
+  const noise = randomMatrix(n, d, seed + 1);
+  const r = rng(seed + 2);
+  const data = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const j = Math.floor(r() * c);
+    let norm = 0;
+    for (let t = 0; t < d; t++) norm += dirs.data[j * d + t]! ** 2;
+    for (let t = 0; t < d; t++) {
+      data[i * d + t] = dirs.data[j * d + t]! / Math.sqrt(norm) +
+        (0.25 / Math.sqrt(d)) * noise.data[i * d + t]!;
+    }
+  }
+  return { data, rows: n, cols: d };
+}
+
+/** The flat spherical objective in float64: Σ over rows of the best cosine to a center. */
+export function objective(x: Matrix, centers: Matrix): number {
+  const d = x.cols;
+  const unit = (m: Matrix, r: number) => {
+    const v = Float64Array.from(m.data.subarray(r * d, (r + 1) * d));
+    const s = Math.hypot(...v);
+    return v.map((e) => e / s);
+  };
+  const cs = Array.from({ length: centers.rows }, (_, r) => unit(centers, r));
+  let total = 0;
+  for (let r = 0; r < x.rows; r++) {
+    const v = unit(x, r);
+    let best = -Infinity;
+    for (const c of cs) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += v[t]! * c[t]!;
+      best = Math.max(best, s);
+    }
+    total += best;
+  }
+  return total;
+}
+
+/** Writes `x` as .npy shards of the given row counts: emb_0.npy, emb_1.npy, … */
+export async function writeShards(dir: string, x: Matrix, sizes: number[]): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  let at = 0;
+  for (const [i, s] of sizes.entries()) {
+    await writeNpy(`${dir}/emb_${i}.npy`, x.data.slice(at * x.cols, (at + s) * x.cols), [
+      s,
+      x.cols,
+    ]);
+    at += s;
+  }
+  assert.equal(at, x.rows);
+}
+
+/** Runs `jobs` at most `width` at a time. */
+export async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]!();
+      }
+    }),
+  );
+  return out;
+}
+
+// Two runs per k-means (best kept) for parts, merge and flat alike: a single k-means++ run on
+// 250 rows lands in a local optimum often enough to make either side lose a few percent.
+export const KM = ["--niter", "12", "--seed", "7", "--nredo", "2"];
