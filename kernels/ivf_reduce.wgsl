@@ -3,15 +3,17 @@
 //         lower center index, as in the exact kernel), written to idx/score[rowBase + i];
 //         for l2 the score becomes the squared distance max(0, ‖x‖² − 2·best), ‖x‖² summed
 //         over the row's units in the exact kernel's order (tags f32, v2, v4 as there).
-//   topk: merges the row's np sorted lists of k into its k best (score descending, then
-//         index ascending), written to outS/outI[(rowBase + i) * k + t].
+//   topk: merges the row's sorted lists lo..hi-1 (of its np, k each) into its k best (score
+//         descending, then index ascending) at outS/outI[(rowBase + i) * k + t], which hold
+//         the lists merged so far when state != 0 (the host merges in passes of few lists,
+//         so that the insertions stay within llvmpipe's 65535 loop iterations).
 //@t:f32 alias Packed = vec4<f32>;
 //@t:v2 alias Packed = vec2<u32>;
 //@t:v4 alias Packed = vec4<u32>;
 const NEG = -3.40282347e38;
 const NONE = 0xffffffffu;
 const KMAX = 64u;
-struct Params { rows: u32, rowBase: u32, np: u32, k: u32, d4: u32, l2: u32 }
+struct Params { rows: u32, rowBase: u32, np: u32, k: u32, d4: u32, l2: u32, lo: u32, hi: u32, state: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 //@if:top1
 @group(0) @binding(1) var<storage, read> x: array<Packed>;
@@ -65,10 +67,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = (wid.x + wid.y * nwg.x) * 64u + lid;
   if (i >= p.rows) { return; }
   let k = p.k;
+  let o = (p.rowBase + i) * k;
   var ts: array<f32, KMAX>;
   var ti: array<u32, KMAX>;
-  for (var t = 0u; t < k; t++) { ts[t] = NEG; ti[t] = NONE; }
-  for (var l = 0u; l < p.np; l++) {
+  for (var t = 0u; t < k; t++) {
+    if (p.state != 0u) { ts[t] = outS[o + t]; ti[t] = outI[o + t]; } else { ts[t] = NEG; ti[t] = NONE; }
+  }
+  for (var l = p.lo; l < p.hi; l++) {
     let e = i * p.np + l;
     if (probe[e] == NONE) { continue; }
     for (var t = 0u; t < k; t++) {
@@ -86,7 +91,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       ti[pos] = j;
     }
   }
-  let o = (p.rowBase + i) * k;
   for (var t = 0u; t < k; t++) { outS[o + t] = ts[t]; outI[o + t] = ti[t]; }
 }
 //@end

@@ -70,10 +70,8 @@ export function registerRows(dp: number, mode: ScoreMode): number {
 const PROBE_PARAMS = uniformStruct({
   rowBase: "u32",
   rows: "u32",
-  np: "u32",
   keyBase: "u32",
   nkeys: "u32",
-  keyOff: "u32",
   first: "u32",
   outBase: "u32",
 });
@@ -86,25 +84,51 @@ export function probeBlockCells(dp: number): number {
   return uniformBlockRows(dp);
 }
 
-/** Rows per invocation of the probe kernel (f16 rows are read as vec2<u32>). */
-export function probeRows(dp: number, f16: boolean): number {
-  return registerRows(dp, f16 ? "v2" : "f32");
+/**
+ * Rows per invocation of the probe kernel with lists of `np` kept in registers: the rows'
+ * vec4s plus the lists (two words per entry) within the register kernels' 128 vec4s, and
+ * at most 64 list entries in all (the unrolled insertions' code size and compile time).
+ */
+export function probeRows(dp: number, f16: boolean, np: number): number {
+  const fit = Math.min(Math.floor(128 / (dp / 4 + np / 2)), Math.floor(64 / np));
+  return Math.max(1, Math.min(registerRows(dp, f16 ? "v2" : "f32"), fit));
 }
 
-/** Cells one probe dispatch may scan with lists of `np` (an insertion at every cell fits). */
-export function probeKeysPerDispatch(gpu: Gpu, dp: number, f16: boolean, np: number): number {
-  if (!Number.isFinite(gpu.quirks.maxLoopIterations)) return Number.MAX_SAFE_INTEGER;
-  const r = probeRows(dp, f16);
-  return Math.max(1, Math.floor((LOOP_BUDGET - r * np) / (1 + r * np)));
+/**
+ * Expands the list templates of a kernel: lines ending in //@rp over r in [0, R) and t in
+ * [0, NP) (r outer), each `<<...>>` of a code line over t, and `{L}` = NP − 1; the //@r, //@j
+ * lines are left to `specialize`.
+ */
+export function expandLists(code: string, R: number, NP: number): string {
+  const out: string[] = [];
+  const overT = (body: string) =>
+    Array.from({ length: NP }, (_, t) => body.replaceAll("{t}", String(t))).join(" ");
+  for (let line of code.split("\n")) {
+    if (!line.trimStart().startsWith("//")) {
+      line = line.replace(/<<(.*?)>>/g, (_, body: string) => overT(body));
+      line = line.replaceAll("{L}", String(NP - 1));
+    }
+    const m = /^(.*?)\s*\/\/@rp$/.exec(line);
+    if (!m) {
+      out.push(line);
+      continue;
+    }
+    for (let r = 0; r < R; r++) {
+      for (let t = 0; t < NP; t++) {
+        out.push(m[1]!.replaceAll("{r}", String(r)).replaceAll("{t}", String(t)));
+      }
+    }
+  }
+  return out.join("\n");
 }
 
-/** The probe program (bind rows, the cell block, biases, list scores, list cells). */
-export function probeProgram(dp: number, f16: boolean, s: ProbeShape): Program {
-  const R = probeRows(dp, f16), D4 = dp / 4, CU = probeBlockCells(dp) * D4;
+/** The probe program with lists of `np` (bind rows, the cell block, biases, list scores, list cells). */
+export function probeProgram(dp: number, f16: boolean, np: number, s: ProbeShape): Program {
+  const R = probeRows(dp, f16, np), D4 = dp / 4, CU = probeBlockCells(dp) * D4;
   const tag = f16 ? "v2" : "f32";
   return {
-    shaderKey: `ivf_probe:R${R}:D${D4}:CU${CU}:${tag}`,
-    code: () => specialize(probeCode, f16, { R, D4, CU }, [tag]),
+    shaderKey: `ivf_probe:R${R}:D${D4}:CU${CU}:NP${np}:${tag}`,
+    code: () => specialize(expandLists(probeCode, R, np), f16, { R, D4, CU, NP: np }, [tag]),
     workgroupSize: 64,
     workgroups: foldDispatch(Math.ceil(s.rows / (64 * R))),
     uniformStruct: PROBE_PARAMS,
@@ -309,10 +333,18 @@ const REDUCE_PARAMS = uniformStruct({
   k: "u32",
   d4: "u32",
   l2: "u32",
+  lo: "u32",
+  hi: "u32",
+  state: "u32",
 });
 
 /** Reduce values. */
 export type ReduceShape = Parameters<typeof REDUCE_PARAMS.pack>[0];
+
+/** Lists of k one top-k reduce pass may merge (an insertion at every entry fits the loop cap). */
+export function reduceListsPerPass(k: number): number {
+  return Math.max(1, Math.floor(LOOP_BUDGET / (1 + k * (k + 2))));
+}
 
 /**
  * The reduce pass: top-1 (bind rows, probe cells, slot scores, slot indices, output indices,

@@ -7,6 +7,7 @@ import { dispatch } from "../gpu/program.ts";
 import {
   planProgram,
   recordScore,
+  reduceListsPerPass,
   reduceProgram,
   registerRows,
   rowUnits,
@@ -36,13 +37,6 @@ export function searchSizes(
   if (typeof np !== "number" || !Number.isInteger(np) || np < 1 || np > index.cells) {
     throw new RangeError(
       `Expected nprobe to be an integer in [1, ${index.cells}] (the cells) but found ${np}`,
-    );
-  }
-  if (k > 1 && np * k * (k + 1) > 60000) {
-    throw new RangeError(
-      `Expected nprobe × k × (k + 1) to be at most 60000 (the merge's loop budget) but found ${
-        np * k * (k + 1)
-      } (nprobe ${np}, k ${k})`,
     );
   }
   const br = batchRows ?? DEFAULT_BATCH_ROWS;
@@ -153,10 +147,27 @@ export function recordSearch(
         }
       }
       const shape = { rows, rowBase, np, k, d4: rowUnits(dp, st.mode), l2: l2 ? 1 : 0 };
-      const bindings = topk
-        ? [ws.li, ws.bs, ws.bi, out.a[i]!, out.b[i]!]
-        : [chunk.buffer, ws.li, ws.bs, ws.bi, out.a[i]!, out.b[i]!];
-      dispatch(gpu, reduceProgram(st.mode, topk, shape), bindings, enc);
+      if (!topk) {
+        dispatch(gpu, reduceProgram(st.mode, false, { ...shape, lo: 0, hi: np, state: 0 }), [
+          chunk.buffer,
+          ws.li,
+          ws.bs,
+          ws.bi,
+          out.a[i]!,
+          out.b[i]!,
+        ], enc);
+        continue;
+      }
+      const per = reduceListsPerPass(k);
+      for (let lo = 0; lo < np; lo += per) {
+        const s = { ...shape, lo, hi: Math.min(np, lo + per), state: lo > 0 ? 1 : 0 };
+        dispatch(
+          gpu,
+          reduceProgram(st.mode, true, s),
+          [ws.li, ws.bs, ws.bi, out.a[i]!, out.b[i]!],
+          enc,
+        );
+      }
     }
   });
 }

@@ -3,13 +3,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import { type Binding, dispatch } from "../gpu/program.ts";
-import {
-  probeBlockCells,
-  probeKeysPerDispatch,
-  probeProgram,
-  sortProgram,
-  type SortShape,
-} from "./_programs.ts";
+import { probeBlockCells, probeProgram, sortProgram, type SortShape } from "./_programs.ts";
 
 /** Counter entries (cells × blocks) a sort may use: 16 MiB. */
 const MAX_COUNTERS = 1 << 22;
@@ -86,8 +80,7 @@ export interface ProbeRows {
 
 /**
  * Records the probe: for each row, its `np` best cells by dot − bias (sorted lists written
- * at `ls/li[(outBase + i) * np + t]`). One dispatch per block of cells (and per range of
- * cells within a block when an insertion at every cell would pass the loop cap).
+ * at `ls/li[(outBase + i) * np + t]`). One dispatch per 64 KiB block of cells.
  */
 export function recordProbe(
   gpu: Gpu,
@@ -101,25 +94,17 @@ export function recordProbe(
   if (rows.rows === 0) return;
   const { dp } = cells;
   const kb = probeBlockCells(dp);
-  const per = probeKeysPerDispatch(gpu, dp, rows.f16, np);
   const blockBytes = kb * dp * 4;
-  let first = true;
   for (let keyBase = 0; keyBase < cells.count; keyBase += kb) {
-    const inBlock = Math.min(kb, cells.count - keyBase);
     const block: Binding = { buffer: cells.buffer, offset: keyBase * dp * 4, size: blockBytes };
-    for (let keyOff = 0; keyOff < inBlock; keyOff += per) {
-      const program = probeProgram(dp, rows.f16, {
-        rowBase: rows.rowBase,
-        rows: rows.rows,
-        np,
-        keyBase,
-        nkeys: Math.min(per, inBlock - keyOff),
-        keyOff,
-        first: first ? 1 : 0,
-        outBase: lists.outBase,
-      });
-      dispatch(gpu, program, [rows.buffer, block, bias, lists.ls, lists.li], enc);
-      first = false;
-    }
+    const program = probeProgram(dp, rows.f16, np, {
+      rowBase: rows.rowBase,
+      rows: rows.rows,
+      keyBase,
+      nkeys: Math.min(kb, cells.count - keyBase),
+      first: keyBase === 0 ? 1 : 0,
+      outBase: lists.outBase,
+    });
+    dispatch(gpu, program, [rows.buffer, block, bias, lists.ls, lists.li], enc);
   }
 }
