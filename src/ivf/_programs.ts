@@ -336,6 +336,8 @@ const REDUCE_PARAMS = uniformStruct({
   lo: "u32",
   hi: "u32",
   state: "u32",
+  kBase: "u32",
+  kRows: "u32",
 });
 
 /** Reduce values. */
@@ -347,11 +349,17 @@ export function reduceListsPerPass(k: number): number {
 }
 
 /**
- * The reduce pass: top-1 (bind rows, probe cells, slot scores, slot indices, output indices,
- * output scores) or top-k (bind probe cells, slot lists, output scores, output indices).
+ * The reduce passes: `prev` (bind rows, previous assignments, a center store chunk's rows
+ * and 0.5‖c‖², previous scores, previous indices), `top1` (bind rows, probe cells, slot
+ * scores, slot indices, output indices, output scores, previous scores, previous indices)
+ * or `topk` (bind probe cells, slot lists, output scores, output indices).
  */
-export function reduceProgram(mode: ScoreMode, topk: boolean, s: ReduceShape): Program {
-  const tags = [mode, topk ? "topk" : "top1"];
+export function reduceProgram(
+  mode: ScoreMode,
+  pass: "prev" | "top1" | "topk",
+  s: ReduceShape,
+): Program {
+  const tags = [mode, pass];
   return {
     shaderKey: `ivf_reduce:${tags.join(":")}`,
     code: () => specialize(reduceCode, mode !== "f32", {}, tags),

@@ -101,6 +101,7 @@ export function recordSearch(
   sizes: { nprobe: number; batchRows: number },
   out: SearchOutputs,
   enc: GPUCommandEncoder,
+  previous = false,
 ): void {
   const st = internals(index);
   const { dp } = index.store;
@@ -146,15 +147,44 @@ export function recordSearch(
           }, enc);
         }
       }
-      const shape = { rows, rowBase, np, k, d4: rowUnits(dp, st.mode), l2: l2 ? 1 : 0 };
+      const shape = {
+        rows,
+        rowBase,
+        np,
+        k,
+        d4: rowUnits(dp, st.mode),
+        l2: l2 ? 1 : 0,
+        lo: 0,
+        hi: np,
+        state: 0,
+        kBase: 0,
+        kRows: 0,
+      };
       if (!topk) {
-        dispatch(gpu, reduceProgram(st.mode, false, { ...shape, lo: 0, hi: np, state: 0 }), [
+        if (previous) {
+          index.store.chunks.forEach((c, j) => {
+            const s = { ...shape, state: j, kBase: c.kBase, kRows: c.rows };
+            const cents = st.mode === "v4" ? c.packed! : c.f32;
+            dispatch(gpu, reduceProgram(st.mode, "prev", s), [
+              chunk.buffer,
+              out.a[i]!,
+              cents,
+              c.cn,
+              ws.ps,
+              ws.pi,
+            ], enc);
+          });
+        }
+        const s = { ...shape, state: previous ? 1 : 0 };
+        dispatch(gpu, reduceProgram(st.mode, "top1", s), [
           chunk.buffer,
           ws.li,
           ws.bs,
           ws.bi,
           out.a[i]!,
           out.b[i]!,
+          ws.ps,
+          ws.pi,
         ], enc);
         continue;
       }
@@ -163,7 +193,7 @@ export function recordSearch(
         const s = { ...shape, lo, hi: Math.min(np, lo + per), state: lo > 0 ? 1 : 0 };
         dispatch(
           gpu,
-          reduceProgram(st.mode, true, s),
+          reduceProgram(st.mode, "topk", s),
           [ws.li, ws.bs, ws.bi, out.a[i]!, out.b[i]!],
           enc,
         );

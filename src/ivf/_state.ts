@@ -42,6 +42,9 @@ export interface Workspace {
   sort: SortBuffers;
   bs: GPUBuffer;
   bi: GPUBuffer;
+  /** Score and index of each row's previous center (`pairs` entries, at least the rows). */
+  ps: GPUBuffer;
+  pi: GPUBuffer;
 }
 
 /** Internals plus the workspace. */
@@ -74,13 +77,15 @@ export function setInternals(index: object, internals: IndexInternals): IndexSta
         sort: createSortBuffers(gpu, p, internals.cells.count, "ivf.pair_sort"),
         bs: createStorage(gpu, p * kk * 4, "ivf.slot_scores"),
         bi: createStorage(gpu, p * kk * 4, "ivf.slot_indices"),
+        ps: createStorage(gpu, p * 4, "ivf.previous_scores"),
+        pi: createStorage(gpu, p * 4, "ivf.previous_indices"),
       };
       all.push(current);
       return current;
     },
     destroy() {
       for (const w of all) {
-        for (const b of [w.ls, w.li, w.bs, w.bi]) b.destroy();
+        for (const b of [w.ls, w.li, w.bs, w.bi, w.ps, w.pi]) b.destroy();
         destroySortBuffers(w.sort);
       }
       all.length = 0;

@@ -23,6 +23,27 @@ export interface IvfAssignOptions {
   nprobe?: number;
   /** Rows per GPU batch (also bounded by the binding limit). @default {262144} */
   batchRows?: number;
+  /**
+   * {@linkcode recordIvfAssign}: `out.idx` already holds a previous assignment (k-means: the
+   * last iteration's), and each row also scores that center (an index ≥ K is skipped). A
+   * row then never ends worse off than staying, so Lloyd's objective still never gets
+   * worse from one iteration to the next, and a miss of the probe costs at most what the
+   * centers' move costs. @default {false}
+   */
+  withPrevious?: boolean;
+}
+
+/**
+ * Options of {@linkcode ivfAssign}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await ivfAssign(gpu, x, index, { nprobe: 16, previous: lastAssignments });
+ * ```
+ */
+export interface IvfAssignHostOptions extends Omit<IvfAssignOptions, "withPrevious"> {
+  /** A previous center per row to score as well (see {@linkcode IvfAssignOptions.withPrevious}). @default {undefined} */
+  previous?: Uint32Array;
 }
 
 /** Per row chunk output buffers of an assignment, as k-means' AssignOutputs holds them. */
@@ -74,7 +95,8 @@ export function recordIvfAssign(
     );
   }
   const sizes = searchSizes(gpu, index, options.nprobe, options.batchRows, 1);
-  recordSearch(gpu, index, x, 1, sizes, { a: out.idx, b: out.score }, encoder);
+  const previous = options.withPrevious ?? false;
+  recordSearch(gpu, index, x, 1, sizes, { a: out.idx, b: out.score }, encoder, previous);
 }
 
 /**
@@ -84,7 +106,7 @@ export function recordIvfAssign(
  * @param x `n × d` rows: a host Matrix (uploaded as the index needs: padded, f16 when the
  * index is, normalised for cosine) or a GpuMatrix in the index's layout.
  * @param index The center index.
- * @param options `nprobe` and `batchRows` ({@linkcode IvfAssignOptions}).
+ * @param options `nprobe`, `batchRows` and `previous` ({@linkcode IvfAssignHostOptions}).
  * @returns For each row the best center found and its score, as `assignNearest` returns them.
  * @throws {TypeError} When `x` is malformed or its width differs from the centers'.
  * @throws {RangeError} For NaN/±Infinity values or `nprobe` out of range.
@@ -99,7 +121,7 @@ export async function ivfAssign(
   gpu: Gpu,
   x: Matrix | GpuMatrix,
   index: CenterIndex,
-  options: IvfAssignOptions = {},
+  options: IvfAssignHostOptions = {},
 ): Promise<{ assignments: Uint32Array; scores: Float32Array }> {
   checkOptionsObject("ivfAssign", options, "{ nprobe: 16 }");
   if (!isGpuMatrix(x)) {
@@ -112,6 +134,12 @@ export async function ivfAssign(
     checkFinite(x, "x");
   }
   const sizes = searchSizes(gpu, index, options.nprobe, options.batchRows, 1);
+  const { previous } = options;
+  if (
+    previous !== undefined && (!(previous instanceof Uint32Array) || previous.length !== x.rows)
+  ) {
+    throw new TypeError(`Expected previous to be a Uint32Array of ${x.rows} centers`);
+  }
   if (x.rows === 0) return { assignments: new Uint32Array(0), scores: new Float32Array(0) };
   const rows = isGpuMatrix(x) ? x : uploadMatrix(gpu, x, {
     label: "ivf.x",
@@ -123,8 +151,14 @@ export async function ivfAssign(
   const score = rows.chunks.map((c) => createStorage(gpu, c.rows * 4, "ivf.score"));
   try {
     checkRows(index, rows, "x");
+    if (previous) {
+      rows.chunks.forEach((c, i) => {
+        const part = previous.slice(c.rowStart, c.rowStart + c.rows);
+        if (c.rows) gpu.device.queue.writeBuffer(idx[i]!, 0, part);
+      });
+    }
     const enc = gpu.device.createCommandEncoder({ label: "ivf.assign" });
-    recordSearch(gpu, index, rows, 1, sizes, { a: idx, b: score }, enc);
+    recordSearch(gpu, index, rows, 1, sizes, { a: idx, b: score }, enc, previous !== undefined);
     const parts = await readBack(gpu, [
       ...rows.chunks.map((c, i) => ({ buffer: idx[i]!, bytes: c.rows * 4 })),
       ...rows.chunks.map((c, i) => ({ buffer: score[i]!, bytes: c.rows * 4 })),
