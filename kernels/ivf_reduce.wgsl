@@ -8,7 +8,8 @@
 //         idx/score[rowBase + i];
 //         for l2 the score becomes the squared distance max(0, ‖x‖² − 2·best), ‖x‖² summed
 //         over the row's units in the exact kernel's order (tags f32, v2, v4 as there).
-//   topk: merges the row's sorted lists lo..hi-1 (of its np, k each) into its k best (score
+//   topk: merges the row's sorted lists lo..hi-1 (of its np, k each, holding grouped
+//         positions, mapped to center indices through cinfo) into its k best (score
 //         descending, then index ascending) at outS/outI[(rowBase + i) * k + t], which hold
 //         the lists merged so far when state != 0 (the host merges in passes of few lists,
 //         so that the insertions stay within llvmpipe's 65535 loop iterations).
@@ -105,6 +106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(3) var<storage, read> bi: array<u32>;
 @group(0) @binding(4) var<storage, read_write> outS: array<f32>;
 @group(0) @binding(5) var<storage, read_write> outI: array<u32>;
+@group(0) @binding(6) var<storage, read> cinfo: array<vec2<u32>>;
 fn better(s: f32, i: u32, s2: f32, i2: u32) -> bool { return s > s2 || (s == s2 && i < i2); }
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -123,9 +125,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (probe[e] == NONE) { continue; }
     for (var t = 0u; t < k; t++) {
       let s = bs[e * k + t];
-      let j = bi[e * k + t];
+      let g = bi[e * k + t];
+      if (g == NONE) { break; }
+      let j = cinfo[g].y;
       // Each list is sorted: once an entry misses the cut, the rest of the list does too.
-      if (j == NONE || !better(s, j, ts[k - 1u], ti[k - 1u])) { break; }
+      if (!better(s, j, ts[k - 1u], ti[k - 1u])) { break; }
       var pos = k - 1u;
       while (pos > 0u && better(s, j, ts[pos - 1u], ti[pos - 1u])) {
         ts[pos] = ts[pos - 1u];

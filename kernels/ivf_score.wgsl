@@ -7,11 +7,15 @@
 // plan pass fills its row range) names its centers and rows; the rows are (row, probe)
 // pairs e = row * np + t sorted by cell, and each pair has exactly one running result:
 //   top1: bs/bi[e] = best score (dot − 0.5‖c‖² for l2, dot otherwise) and center index;
-//   topk: bs/bi[e * k + t], the pair's k best, sorted, ties by lower index.
+//   topk: bs/bi[e * K + t], the pair's K best (grouped positions; the reduce maps them to
+//         center indices), sorted, ties by lower index, kept in registers while the slot's
+//         centers stream by (an unrolled compare-and-swap insertion: lavapipe runs both sides
+//         of every branch, so a loop of shifts in storage would cost every center).
 // The first slot of a cell starts the results; the next slots of that cell update them.
 // Template tags: f32 (f32 rows and centers), v2 (f16 rows as vec2<u32>, f32 centers), v4
 // (f16 rows and centers, eight halves per vec4<u32>), f (set with f32 and v2), l2 (bias),
-// dot (no bias); //@if:top1 or //@if:topk.
+// dot (no bias); //@if:top1 or //@if:topk (whose //@rp lines and <<...>> segments
+// src/ivf/_programs.ts `expandLists` repeats over the K list entries first).
 //@t:f32 alias Packed = vec4<f32>;
 //@t:v2 alias Packed = vec2<u32>;
 //@t:v4 alias Packed = vec4<u32>;
@@ -21,6 +25,7 @@ const R: u32 = 8u;
 const D4: u32 = 32u;
 const CU: u32 = 4096u; // centers per slot × D4 units, at most 64 KiB
 const KB: u32 = 128u;  // grouped positions per slot
+const K: u32 = 8u;     // list length (topk)
 const NEG = -3.40282347e38;
 const NONE = 0xffffffffu;
 
@@ -47,7 +52,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let pairs = rec[8];
   let rowBase = rec[9];
   let np = rec[10];
-  let k = rec[11];
   let i0 = (wid.x * 64u + lid) * R;
   if (i0 >= pairs) { return; }
   let lastPair = pairs - 1u;
@@ -65,9 +69,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (!first) { best{r} = bs[e{r}]; } //@r
 //@end
 //@if:topk
-  // Pairs past the end duplicate the last pair; a threshold of +FLT_MAX keeps them out.
-  var thr{r} = 3.40282347e38; //@r
-  if (i0 + {r}u < pairs) { let o = e{r} * k; if (first) { for (var t = 0u; t < k; t++) { bs[o + t] = NEG; bi[o + t] = NONE; } thr{r} = NEG; } else { thr{r} = bs[o + k - 1u]; } } //@r
+  var s{r}_{t} = NEG; //@rp
+  var c{r}_{t} = NONE; //@rp
+  if (!first) { s{r}_{t} = bs[e{r} * K + {t}u]; c{r}_{t} = bi[e{r} * K + {t}u]; } //@rp
 //@end
   for (var cc = 0u; cc < count; cc++) {
     let cb = cc * D4;
@@ -85,9 +89,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (s{r} > best{r}) { best{r} = s{r}; bl{r} = cc; } //@r
 //@end
 //@if:topk
-    if (s{r} > thr{r}) { let o = e{r} * k; var pos = k - 1u; while (pos > 0u && s{r} > bs[o + pos - 1u]) { bs[o + pos] = bs[o + pos - 1u]; bi[o + pos] = bi[o + pos - 1u]; pos--; } bs[o + pos] = s{r}; bi[o + pos] = orig(gbase + cc); thr{r} = bs[o + k - 1u]; } //@r
+    var v{r} = s{r}; //@r
+    var vi{r} = gbase + cc; //@r
+    if (v{r} > s{r}_{L}) { <<{ let sw = v{r} > s{r}_{t}; let ts = s{r}_{t}; let ti = c{r}_{t}; s{r}_{t} = select(ts, v{r}, sw); c{r}_{t} = select(ti, vi{r}, sw); v{r} = select(v{r}, ts, sw); vi{r} = select(vi{r}, ti, sw); }>> } //@r
 //@end
   }
+//@if:topk
+  if (i0 + {r}u < pairs) { bs[e{r} * K + {t}u] = s{r}_{t}; bi[e{r} * K + {t}u] = c{r}_{t}; } //@rp
+//@end
 //@if:top1
   if (i0 + {r}u < pairs && bl{r} != NONE) { bs[e{r}] = best{r}; bi[e{r}] = orig(gbase + bl{r}); } //@r
   if (i0 + {r}u < pairs && first && bl{r} == NONE) { bs[e{r}] = NEG; bi[e{r}] = NONE; } //@r

@@ -252,7 +252,8 @@ export interface ScoreKernel {
   /** Rows (pairs) per invocation. */
   rows: number;
   l2: boolean;
-  topk: boolean;
+  /** List length of the top-k kernel; 0 for top-1. */
+  k: number;
 }
 
 /** Pairs one scoring workgroup takes. */
@@ -260,10 +261,9 @@ export function scoreTile(s: ScoreKernel): number {
   return 64 * s.rows;
 }
 
-/** Rows per invocation of the top-k scoring kernel: insertions at every center stay in budget. */
-export function topkScoreRows(dp: number, mode: ScoreMode, kb: number, k: number): number {
-  const fit = Math.floor((LOOP_BUDGET / kb - 1) / k);
-  return Math.max(1, Math.min(registerRows(dp, mode), fit));
+/** Rows per invocation of the top-k scoring kernel: at most 64 list entries in registers. */
+export function topkScoreRows(dp: number, mode: ScoreMode, k: number): number {
+  return Math.max(1, Math.min(registerRows(dp, mode), Math.floor(64 / k)));
 }
 
 function scoreKey(s: ScoreKernel): { key: string; code: () => string } {
@@ -272,12 +272,19 @@ function scoreKey(s: ScoreKernel): { key: string; code: () => string } {
     s.mode,
     ...(s.mode === "v4" ? [] : ["f"]),
     s.l2 ? "l2" : "dot",
-    s.topk ? "topk" : "top1",
+    s.k > 0 ? "topk" : "top1",
   ];
+  const K = Math.max(1, s.k);
   return {
-    key: `ivf_score:R${s.rows}:U${units}:KB${s.kb}:${tags.join(":")}`,
+    key: `ivf_score:R${s.rows}:U${units}:KB${s.kb}:K${s.k}:${tags.join(":")}`,
     code: () =>
-      specialize(scoreCode, s.mode !== "f32", { R: s.rows, D4: units, CU, KB: s.kb }, tags),
+      specialize(expandLists(scoreCode, s.rows, K), s.mode !== "f32", {
+        R: s.rows,
+        D4: units,
+        CU,
+        KB: s.kb,
+        K,
+      }, tags),
   };
 }
 
@@ -317,7 +324,7 @@ export function recordScore(
       { binding: 4, resource: { buffer: b.order } },
       { binding: 5, resource: { buffer: b.bs } },
       { binding: 6, resource: { buffer: b.bi } },
-    ],
+    ].filter((e) => e.binding !== 3 || s.l2 || s.k === 0), // top-k without l2 reads no info
   });
   const pass = enc.beginComputePass({ label: key });
   pass.setPipeline(pipeline);

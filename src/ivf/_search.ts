@@ -111,9 +111,9 @@ export function recordSearch(
     mode: st.mode,
     dp,
     kb: st.kb,
-    rows: topk ? topkScoreRows(dp, st.mode, st.kb, k) : registerRows(dp, st.mode),
+    rows: topk ? topkScoreRows(dp, st.mode, k) : registerRows(dp, st.mode),
     l2,
-    topk,
+    k: topk ? k : 0,
   };
   const tile = scoreTile(kernel);
   const np = sizes.nprobe;
@@ -194,7 +194,7 @@ export function recordSearch(
         dispatch(
           gpu,
           reduceProgram(st.mode, "topk", s),
-          [ws.li, ws.bs, ws.bi, out.a[i]!, out.b[i]!],
+          [ws.li, ws.bs, ws.bi, out.a[i]!, out.b[i]!, st.meta],
           enc,
         );
       }
