@@ -158,7 +158,7 @@ Deno.test("recordIvfAssign() records rebuild + assignment into one encoder, dete
     for (let rep = 0; rep < 2; rep++) {
       const enc = gpu.device.createCommandEncoder();
       index.rebuild(enc);
-      recordIvfAssign(gpu, g, index, { idx, score }, { nprobe: 2 }, enc);
+      recordIvfAssign(gpu, g, index, { idx, score }, { encoder: enc, nprobe: 2 });
       const [a] = await readBack(gpu, [{ buffer: idx[0]!, bytes: 500 * 4 }], enc);
       runs.push(new Uint32Array(a!));
     }
@@ -262,7 +262,7 @@ Deno.test("ivfAssign() and ivfTopk() refuse bad options and rows", async () => {
     });
     const g = uploadMatrix(gpu, x, { stride: 8 });
     const enc = gpu.device.createCommandEncoder();
-    assert.throws(() => recordIvfAssign(gpu, g, index, { idx: [], score: [] }, {}, enc), {
+    assert.throws(() => recordIvfAssign(gpu, g, index, { idx: [], score: [] }, { encoder: enc }), {
       name: "TypeError",
       message: "Expected x to be L2-normalised for a cosine index",
     });

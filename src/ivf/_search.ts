@@ -18,6 +18,7 @@ import {
 import { recordProbe, recordSort } from "./_sort.ts";
 import { internals } from "./_state.ts";
 import type { CenterIndex } from "./center_index.ts";
+import { ivfDefaults } from "./ivf_options.ts";
 
 /** Rows per batch by default (also bounded by the binding limit). */
 export const DEFAULT_BATCH_ROWS = 1 << 18;
@@ -33,7 +34,7 @@ export function searchSizes(
   batchRows: unknown,
   k: number,
 ): { nprobe: number; batchRows: number } {
-  const np = nprobe ?? defaultNprobe(index.cells);
+  const np = nprobe ?? ivfDefaults({ k: index.k, cells: index.cells }).nprobe;
   if (typeof np !== "number" || !Number.isInteger(np) || np < 1 || np > index.cells) {
     throw new RangeError(
       `Expected nprobe to be an integer in [1, ${index.cells}] (the cells) but found ${np}`,
@@ -50,24 +51,6 @@ export function searchSizes(
     );
   }
   return { nprobe: np, batchRows: Math.min(br, fit, 65535 * 64) };
-}
-
-/**
- * The default `nprobe` for `cells` cells: an eighth of the cells, at least 8 (or all of
- * them when there are fewer), measured on clustered data to keep ≥ 99 % of the exact
- * assignments (bench/ivf_bench.ts).
- *
- * @param cells Cells of the index.
- * @returns Probes per row.
- *
- * @example Usage
- * ```ts
- * import { defaultNprobe } from "./_search.ts";
- * console.log(defaultNprobe(141)); // 18
- * ```
- */
-export function defaultNprobe(cells: number): number {
-  return Math.min(cells, Math.max(8, Math.ceil(cells / 8)));
 }
 
 /** Checks that `x` is in the layout the index's kernels read. */

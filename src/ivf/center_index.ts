@@ -25,6 +25,7 @@ import {
 } from "./_sort.ts";
 import { type CenterStore, createStore } from "./_store.ts";
 import { setInternals } from "./_state.ts";
+import { ivfDefaults } from "./ivf_options.ts";
 
 export type { CenterStore } from "./_store.ts";
 
@@ -51,13 +52,13 @@ export type IvfMetric = "cosine" | "l2" | "ip";
 export interface CenterIndexOptions {
   /** Similarity (from the store's owner when given a store: say the same). @default {"cosine"} */
   metric?: IvfMetric;
-  /** Cells C, an integer in `[1, min(K, 65535)]`. @default {round(√K)} */
+  /** Cells C, an integer in `[1, min(K, 65535)]`. @default {round(√K) (ivfDefaults)} */
   cells?: number;
-  /** Lloyd iterations over the centers that place the cells. @default {10} */
+  /** Lloyd iterations over the centers that place the cells. @default {10 (ivfDefaults)} */
   iterations?: number;
   /** Seed of the Lloyd sample and the initial cells. @default {1234} */
   seed?: number;
-  /** Lloyd trains on at most this many centers per cell (a seeded sample). @default {64} */
+  /** Lloyd trains on at most this many centers per cell (a seeded sample). @default {64 (ivfDefaults)} */
   samplePerCell?: number;
   /**
    * For Matrix / GpuMatrix centers: also store them as packed f16, for f16 rows (a store
@@ -155,15 +156,16 @@ export function buildCenterIndex(
     ? centers
     : createStore(gpu, centers, metric === "cosine", options.f16 ?? false);
   const K = store.k, dp = store.dp;
-  const C = intOption(
-    "cells",
-    options.cells,
+  const dflt = ivfDefaults({ k: K });
+  const C = intOption("cells", options.cells, 1, Math.min(K, 65535), dflt.cells);
+  const iterations = intOption("iterations", options.iterations, 0, 1000, dflt.iterations);
+  const samplePerCell = intOption(
+    "samplePerCell",
+    options.samplePerCell,
     1,
-    Math.min(K, 65535),
-    Math.max(1, Math.min(K, Math.round(Math.sqrt(K)))),
+    1 << 20,
+    dflt.samplePerCell,
   );
-  const iterations = intOption("iterations", options.iterations, 0, 1000, 10);
-  const samplePerCell = intOption("samplePerCell", options.samplePerCell, 1, 1 << 20, 64);
   const seed = options.seed ?? 1234;
   const mode: ScoreMode = scoreMode(dp, store.f16);
   const kb = slotCenters(dp, mode);

@@ -7,7 +7,7 @@ import type { CenterIndex } from "./center_index.ts";
 import { checkRows, recordSearch, searchSizes } from "./_search.ts";
 
 /**
- * Options of {@linkcode ivfAssign} and {@linkcode recordIvfAssign}.
+ * Options of {@linkcode ivfAssign}.
  *
  * @example Usage
  * ```ts ignore
@@ -18,32 +18,38 @@ export interface IvfAssignOptions {
   /**
    * Cells probed per row, in `[1, index.cells]`; `index.cells` scores every center (the
    * exact assignment, bit for bit).
-   * @default {max(8, ⌈cells / 8⌉), at most cells}
+   * @default {ivfDefaults({ k, cells }).nprobe: max(8, ⌈cells / 16⌉), at most cells}
    */
   nprobe?: number;
   /** Rows per GPU batch (also bounded by the binding limit). @default {262144} */
   batchRows?: number;
   /**
-   * {@linkcode recordIvfAssign}: `out.idx` already holds a previous assignment (k-means: the
-   * last iteration's), and each row also scores that center (an index ≥ K is skipped). A
-   * row then never ends worse off than staying, so Lloyd's objective still never gets
-   * worse from one iteration to the next, and a miss of the probe costs at most what the
-   * centers' move costs. @default {false}
+   * A center per row to score as well, e.g. its previous assignment (see
+   * {@linkcode RecordIvfAssignOptions.withPrevious}); indices ≥ K are skipped.
+   * @default {undefined}
    */
-  withPrevious?: boolean;
+  previous?: Uint32Array;
 }
 
 /**
- * Options of {@linkcode ivfAssign}.
+ * Options of {@linkcode recordIvfAssign}.
  *
  * @example Usage
  * ```ts ignore
- * await ivfAssign(gpu, x, index, { nprobe: 16, previous: lastAssignments });
+ * recordIvfAssign(gpu, x, index, { idx, score }, { encoder, nprobe: 16, withPrevious: true });
  * ```
  */
-export interface IvfAssignHostOptions extends Omit<IvfAssignOptions, "withPrevious"> {
-  /** A previous center per row to score as well (see {@linkcode IvfAssignOptions.withPrevious}). @default {undefined} */
-  previous?: Uint32Array;
+export interface RecordIvfAssignOptions extends Omit<IvfAssignOptions, "previous"> {
+  /** The encoder to record into (the caller submits it). */
+  encoder: GPUCommandEncoder;
+  /**
+   * `out.idx` already holds a previous assignment (k-means: the last iteration's), and each
+   * row also scores that center (an index ≥ K is skipped). A row then never ends worse off
+   * than staying, so Lloyd's objective still never gets worse from one iteration to the
+   * next, and a miss of the probe costs at most what the centers' move costs.
+   * @default {false}
+   */
+  withPrevious?: boolean;
 }
 
 /** Per row chunk output buffers of an assignment, as k-means' AssignOutputs holds them. */
@@ -68,15 +74,15 @@ export interface IvfAssignOutputs {
  * @param x Rows on the GPU in the index's layout.
  * @param index The center index (rebuilt after its centers change: `index.rebuild(encoder)`).
  * @param out One idx and one score buffer per row chunk of `x`.
- * @param options `nprobe` and `batchRows` ({@linkcode IvfAssignOptions}).
- * @param encoder The encoder to record into.
+ * @param options The `encoder` to record into, `nprobe`, `batchRows` and `withPrevious`
+ * ({@linkcode RecordIvfAssignOptions}).
  * @throws {TypeError} When `x` is not in the index's layout.
  * @throws {RangeError} For `nprobe` out of range.
  *
  * @example Usage
  * ```ts ignore
  * index.rebuild(enc);
- * recordIvfAssign(gpu, x, index, { idx, score }, { nprobe: 16 }, enc);
+ * recordIvfAssign(gpu, x, index, { idx, score }, { encoder: enc, nprobe: 16 });
  * ```
  */
 export function recordIvfAssign(
@@ -84,10 +90,9 @@ export function recordIvfAssign(
   x: GpuMatrix,
   index: CenterIndex,
   out: IvfAssignOutputs,
-  options: IvfAssignOptions,
-  encoder: GPUCommandEncoder,
+  options: RecordIvfAssignOptions,
 ): void {
-  checkOptionsObject("recordIvfAssign", options, "{ nprobe: 16 }");
+  checkOptionsObject("recordIvfAssign", options, "{ encoder, nprobe: 16 }");
   checkRows(index, x, "x");
   if (out.idx.length !== x.chunks.length || out.score.length !== x.chunks.length) {
     throw new TypeError(
@@ -96,6 +101,7 @@ export function recordIvfAssign(
   }
   const sizes = searchSizes(gpu, index, options.nprobe, options.batchRows, 1);
   const previous = options.withPrevious ?? false;
+  const { encoder } = options;
   recordSearch(gpu, index, x, 1, sizes, { a: out.idx, b: out.score }, encoder, previous);
 }
 
@@ -106,7 +112,7 @@ export function recordIvfAssign(
  * @param x `n × d` rows: a host Matrix (uploaded as the index needs: padded, f16 when the
  * index is, normalised for cosine) or a GpuMatrix in the index's layout.
  * @param index The center index.
- * @param options `nprobe`, `batchRows` and `previous` ({@linkcode IvfAssignHostOptions}).
+ * @param options `nprobe`, `batchRows` and `previous` ({@linkcode IvfAssignOptions}).
  * @returns For each row the best center found and its score, as `assignNearest` returns them.
  * @throws {TypeError} When `x` is malformed or its width differs from the centers'.
  * @throws {RangeError} For NaN/±Infinity values or `nprobe` out of range.
@@ -121,7 +127,7 @@ export async function ivfAssign(
   gpu: Gpu,
   x: Matrix | GpuMatrix,
   index: CenterIndex,
-  options: IvfAssignHostOptions = {},
+  options: IvfAssignOptions = {},
 ): Promise<{ assignments: Uint32Array; scores: Float32Array }> {
   checkOptionsObject("ivfAssign", options, "{ nprobe: 16 }");
   if (!isGpuMatrix(x)) {

@@ -23,11 +23,24 @@ export interface IvfTopkOptions {
   /**
    * Cells probed per row, in `[1, index.cells]` (`index.cells`: exact). Each probed cell
    * keeps its k best, and the nprobe·k candidates are merged per row.
-   * @default {max(8, ⌈cells / 8⌉), at most cells}
+   * @default {ivfDefaults({ k, cells }).nprobe: max(8, ⌈cells / 16⌉), at most cells}
    */
   nprobe?: number;
   /** Rows per GPU batch (also bounded by the binding limit). @default {262144} */
   batchRows?: number;
+}
+
+/**
+ * Options of {@linkcode recordIvfTopk}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * recordIvfTopk(gpu, x, index, { scores, indices }, { encoder, k: 8, nprobe: 32 });
+ * ```
+ */
+export interface RecordIvfTopkOptions extends IvfTopkOptions {
+  /** The encoder to record into (the caller submits it). */
+  encoder: GPUCommandEncoder;
 }
 
 /** Per row chunk output lists of {@linkcode recordIvfTopk}: `rows × k` each. */
@@ -62,14 +75,14 @@ function checkK(index: CenterIndex, k: unknown): number {
  * @param x Rows on the GPU with stride = padded width, the index's dtype, unit rows for cosine.
  * @param index The center index (metric "cosine" or "ip").
  * @param out `rows × k` score and index buffers per row chunk of `x`.
- * @param options `k`, `nprobe`, `batchRows` ({@linkcode IvfTopkOptions}).
- * @param encoder The encoder to record into.
+ * @param options The `encoder` to record into, `k`, `nprobe`, `batchRows`
+ * ({@linkcode RecordIvfTopkOptions}).
  * @throws {TypeError} When `x` is not in the index's layout.
  * @throws {RangeError} For `k` or `nprobe` out of range, or an l2 index.
  *
  * @example Usage
  * ```ts ignore
- * recordIvfTopk(gpu, x, index, { scores, indices }, { k: 8, nprobe: 32 }, enc);
+ * recordIvfTopk(gpu, x, index, { scores, indices }, { encoder: enc, k: 8, nprobe: 32 });
  * ```
  */
 export function recordIvfTopk(
@@ -77,14 +90,13 @@ export function recordIvfTopk(
   x: GpuMatrix,
   index: CenterIndex,
   out: IvfTopkOutputs,
-  options: IvfTopkOptions,
-  encoder: GPUCommandEncoder,
+  options: RecordIvfTopkOptions,
 ): void {
-  checkOptionsObject("recordIvfTopk", options, "{ k: 8 }");
+  checkOptionsObject("recordIvfTopk", options, "{ encoder, k: 8 }");
   const k = checkK(index, options.k);
   checkRows(index, x, "queries");
   const sizes = searchSizes(gpu, index, options.nprobe, options.batchRows, k);
-  recordSearch(gpu, index, x, k, sizes, { a: out.scores, b: out.indices }, encoder);
+  recordSearch(gpu, index, x, k, sizes, { a: out.scores, b: out.indices }, options.encoder);
 }
 
 /**

@@ -23,4 +23,4 @@ export * from "./center_index.ts";
 export * from "./ivf_assign.ts";
 export * from "./ivf_topk.ts";
 export * from "./ivf_recall.ts";
-export { defaultNprobe } from "./_search.ts";
+export * from "./ivf_options.ts";
