@@ -74,6 +74,7 @@ const PROBE_PARAMS = uniformStruct({
   nkeys: "u32",
   first: "u32",
   outBase: "u32",
+  bits: "u32",
 });
 
 /** Probe values of one dispatch. */
@@ -85,12 +86,12 @@ export function probeBlockCells(dp: number): number {
 }
 
 /**
- * Rows per invocation of the probe kernel with lists of `np` kept in registers: the rows'
- * vec4s plus the lists (two words per entry) within the register kernels' 128 vec4s, and
- * at most 64 list entries in all (the unrolled insertions' code size and compile time).
+ * Rows per invocation of the probe kernel with lists of `np` keys kept in registers: the
+ * rows' vec4s plus the lists within the register kernels' 128 vec4s, and at most 128 list
+ * entries in all (the unrolled insertions' code size and compile time).
  */
 export function probeRows(dp: number, f16: boolean, np: number): number {
-  const fit = Math.min(Math.floor(128 / (dp / 4 + np / 2)), Math.floor(64 / np));
+  const fit = Math.min(Math.floor(128 / (dp / 4 + np / 4)), Math.floor(128 / np));
   return Math.max(1, Math.min(registerRows(dp, f16 ? "v2" : "f32"), fit));
 }
 

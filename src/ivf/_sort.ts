@@ -104,6 +104,7 @@ export function recordProbe(
       nkeys: Math.min(kb, cells.count - keyBase),
       first: keyBase === 0 ? 1 : 0,
       outBase: lists.outBase,
+      bits: Math.max(1, Math.ceil(Math.log2(cells.count))),
     });
     dispatch(gpu, program, [rows.buffer, block, bias, lists.ls, lists.li], enc);
   }
