@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   buildCenterIndex,
+  createIvfAssignmentStep,
   ivfAssign,
   type IvfMetric,
   ivfTopk,
@@ -169,6 +170,44 @@ Deno.test("recordIvfAssign() records rebuild + assignment into one encoder, dete
     assert.deepEqual(again.assignments, runs[0], "same seed, same index, same answer");
   } finally {
     index.destroy();
+    g.destroy();
+    for (const b of [...idx, ...score]) b.destroy();
+  }
+});
+
+Deno.test("createIvfAssignmentStep() plugs into the assignment seam: exact with every cell", async () => {
+  const gpu = await testGpu();
+  const x = clustered(400, 20, 25, 14), c = rowsOf(x, Array.from({ length: 70 }, (_, i) => i * 5));
+  const g = uploadMatrix(gpu, x, { stride: 20, normalize: true });
+  const owner = buildCenterIndex(gpu, c, { build: false }); // only lends its centroid store
+  const idx = [createStorage(gpu, 400 * 4)], score = [createStorage(gpu, 400 * 4)];
+  const all = createIvfAssignmentStep({ nprobe: 1000 }),
+    few = createIvfAssignmentStep({ nprobe: 2 });
+  try {
+    const read = async (step: typeof all) => {
+      const enc = gpu.device.createCommandEncoder();
+      step(gpu, g, owner.store, { idx, score }, enc);
+      const [a, b] = await readBack(gpu, [
+        { buffer: idx[0]!, bytes: 1600 },
+        { buffer: score[0]!, bytes: 1600 },
+      ], enc);
+      return { assignments: new Uint32Array(a!), scores: new Float32Array(b!) };
+    };
+    const exact = await assignNearest(gpu, x, c, { variant: "registers" });
+    assert.deepEqual(await read(all), exact);
+    const approx = await read(few);
+    const ref = buildCenterIndex(gpu, c);
+    assert.deepEqual(
+      approx,
+      await ivfAssign(gpu, x, ref, { nprobe: 2 }),
+      "same index, same answer",
+    );
+    ref.destroy();
+    assert.equal(few.index?.cells, 8);
+  } finally {
+    all.destroy();
+    few.destroy();
+    owner.destroy();
     g.destroy();
     for (const b of [...idx, ...score]) b.destroy();
   }

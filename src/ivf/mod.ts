@@ -22,5 +22,6 @@
 export * from "./center_index.ts";
 export * from "./ivf_assign.ts";
 export * from "./ivf_topk.ts";
+export * from "./ivf_assignment_step.ts";
 export * from "./ivf_recall.ts";
 export * from "./ivf_options.ts";
