@@ -50,7 +50,9 @@ export function searchSizes(
       `Cannot bind the lists of one row (nprobe ${np} × k ${k}): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
     );
   }
-  return { nprobe: np, batchRows: Math.min(br, fit, 65535 * 64) };
+  // At most 2^23 list entries per batch (32 MiB per workspace buffer), unless asked.
+  const cap = batchRows === undefined ? Math.max(1024, Math.floor(2 ** 23 / (np * k))) : br;
+  return { nprobe: np, batchRows: Math.min(br, cap, fit, 65535 * 64) };
 }
 
 /** Checks that `x` is in the layout the index's kernels read. */

@@ -21,7 +21,7 @@ export interface IvfAssignOptions {
    * @default {ivfDefaults({ k, cells }).nprobe: max(8, ⌈cells / 16⌉), at most cells}
    */
   nprobe?: number;
-  /** Rows per GPU batch (also bounded by the binding limit). @default {262144} */
+  /** Rows per GPU batch (also bounded by the binding limit). @default {min(262144, 2^23 / (nprobe × k))} */
   batchRows?: number;
   /**
    * A center per row to score as well, e.g. its previous assignment (see
