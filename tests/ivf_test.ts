@@ -313,4 +313,8 @@ Deno.test("ivfAssign() and ivfTopk() refuse bad options and rows", async () => {
   } finally {
     index.destroy();
   }
+  await assert.rejects(() => ivfAssign(gpu, x, index), {
+    name: "Error",
+    message: "Cannot use the index: it was destroyed",
+  });
 });

@@ -34,6 +34,7 @@ export function searchSizes(
   batchRows: unknown,
   k: number,
 ): { nprobe: number; batchRows: number } {
+  internals(index); // an index made by buildCenterIndex and not destroyed
   const np = nprobe ?? ivfDefaults({ k: index.k, cells: index.cells }).nprobe;
   if (typeof np !== "number" || !Number.isInteger(np) || np < 1 || np > index.cells) {
     throw new RangeError(

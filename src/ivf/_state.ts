@@ -49,6 +49,8 @@ export interface Workspace {
 
 /** Internals plus the workspace. */
 export interface IndexState extends IndexInternals {
+  /** Set once the index is destroyed. */
+  destroyed: boolean;
   /** A workspace for at least `pairs` pairs with lists of `k`. */
   workspace(pairs: number, k: number): Workspace;
   /** Frees the workspaces. */
@@ -65,6 +67,7 @@ export function setInternals(index: object, internals: IndexInternals): IndexSta
   let current: Workspace | undefined;
   const state: IndexState = {
     ...internals,
+    destroyed: false,
     workspace(pairs, k) {
       if (current && current.pairs >= pairs && current.k >= k) return current;
       const p = Math.max(pairs, current?.pairs ?? 0), kk = Math.max(k, current?.k ?? 0);
@@ -84,6 +87,7 @@ export function setInternals(index: object, internals: IndexInternals): IndexSta
       return current;
     },
     destroy() {
+      state.destroyed = true;
       for (const w of all) {
         for (const b of [w.ls, w.li, w.bs, w.bi, w.ps, w.pi]) b.destroy();
         destroySortBuffers(w.sort);
@@ -100,5 +104,6 @@ export function setInternals(index: object, internals: IndexInternals): IndexSta
 export function internals(index: object): IndexState {
   const s = states.get(index);
   if (!s) throw new TypeError("Expected an index made by buildCenterIndex()");
+  if (s.destroyed) throw new Error("Cannot use the index: it was destroyed");
   return s;
 }

@@ -223,7 +223,9 @@ export function buildCenterIndex(
   const normFlags = (metric === "cosine" ? FINISH.normalize : 0) |
     (metric === "l2" ? FINISH.l2 : 0);
 
+  let destroyed = false;
   function rebuild(encoder?: GPUCommandEncoder): void {
+    if (destroyed) throw new Error("Cannot use the index: it was destroyed");
     const enc = encoder ?? gpu.device.createCommandEncoder({ label: "ivf.rebuild" });
     // The sample of centers, then C of them as the first cells.
     for (const c of store.chunks) {
@@ -311,7 +313,6 @@ export function buildCenterIndex(
     if (!encoder) submit(gpu, enc);
   }
 
-  let destroyed = false;
   const index: CenterIndex = {
     k: K,
     cols: store.d,
