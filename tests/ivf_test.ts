@@ -213,6 +213,32 @@ Deno.test("createIvfAssignmentStep() plugs into the assignment seam: exact with 
   }
 });
 
+Deno.test("ivfAssign() with the exact assignment as previous stays exact at nprobe 1", async () => {
+  const gpu = await testGpu();
+  const x = randomMatrix(300, 16, 31), c = randomMatrix(90, 16, 32);
+  for (const [metric, f16] of [["cosine", false], ["l2", true]] as const) {
+    const exact = await assignNearest(gpu, x, c, { metric, f16, variant: "registers" });
+    const index = buildCenterIndex(gpu, c, { metric, f16 });
+    try {
+      const plain = await ivfAssign(gpu, x, index, { nprobe: 1 });
+      assert.notDeepEqual(plain.assignments, exact.assignments, "one probe alone misses some");
+      const got = await ivfAssign(gpu, x, index, { nprobe: 1, previous: exact.assignments });
+      assert.deepEqual(
+        got,
+        exact,
+        `${metric}: the previous center, scored as the exact kernel does`,
+      );
+      const junk = await ivfAssign(gpu, x, index, {
+        nprobe: 1,
+        previous: new Uint32Array(300).fill(1e9),
+      });
+      assert.deepEqual(junk, plain, "indices out of range are skipped");
+    } finally {
+      index.destroy();
+    }
+  }
+});
+
 Deno.test("ivfAssign() with small nprobe keeps > 0.9 of the exact assignments on clustered data", async () => {
   const gpu = await testGpu();
   const x = clustered(3000, 32, 40, 9), c = rowsOf(x, Array.from({ length: 400 }, (_, i) => i * 7));
