@@ -1,0 +1,303 @@
+// src/parquet against DuckDB, an independent Parquet implementation: files DuckDB wrote (snappy
+// and zstd, several row groups, fixed and variable list columns, float and double) are read
+// here, and DuckDB reads back what the toolkit writes (labels, metadata, float16 embeddings).
+import assert from "node:assert/strict";
+import {
+  gatherParquetRows,
+  openParquet,
+  parquetEmbeddingShape,
+  readParquetKeys,
+  readParquetLabels,
+  readParquetRows,
+  streamParquetRows,
+  writeParquetEmbeddings,
+  writeParquetLabels,
+  writeParquetMetadata,
+} from "../src/parquet/mod.ts";
+import { withDir } from "./_tmp.ts";
+import { duckdb, DUCKDB_MISSING, lit } from "./_duckdb.ts";
+
+const CI = Deno.env.get("CI") === "true";
+const duck = { ignore: DUCKDB_MISSING !== null && !CI };
+/** Under CI a missing DuckDB fails the test instead of skipping it. */
+function needDuckdb(): void {
+  if (DUCKDB_MISSING) throw new Error(`CI needs DuckDB: ${DUCKDB_MISSING}`);
+}
+
+/** The value DuckDB writes at row i, column j (exact in float32 and float16). */
+const value = (i: number, j: number) => ((i * 7 + j * 3) % 17) / 8 - 1;
+const n = 5001, d = 7;
+
+async function duckFiles(dir: string, codec: string): Promise<void> {
+  const rows = `FROM range(${n}) t(i)`;
+  const list = `list_transform(range(${d}), j -> ((i * 7 + j * 3) % 17) / 8 - 1)`;
+  const opts = `(FORMAT parquet, COMPRESSION ${codec}, ROW_GROUP_SIZE 2048)`;
+  await duckdb([
+    `COPY (SELECT lpad(i::VARCHAR, 9, '0') AS key, 'https://x/' || i || '.jpg' AS url,
+      'caption ' || i AS caption, (i % 10)::FLOAT / 10 AS similarity ${rows})
+      TO ${lit(`${dir}/meta.parquet`)} ${opts}`,
+    `COPY (SELECT lpad(i::VARCHAR, 9, '0') AS key, ${list}::FLOAT[${d}] AS emb ${rows})
+      TO ${lit(`${dir}/fixed.parquet`)} ${opts}`,
+    `COPY (SELECT i AS id, ${list}::FLOAT[] AS emb ${rows})
+      TO ${lit(`${dir}/variable.parquet`)} ${opts}`,
+    `COPY (SELECT 'x' AS name, ${list}::DOUBLE[] AS emb ${rows})
+      TO ${lit(`${dir}/double.parquet`)} ${opts}`,
+  ]);
+}
+
+for (const codec of ["snappy", "zstd"]) {
+  Deno.test({
+    name: `parquet: reads what DuckDB wrote (${codec}, row groups of 2048, fixed/variable lists)`,
+    ...duck,
+    fn: () =>
+      withDir(async (dir) => {
+        needDuckdb();
+        await duckFiles(dir, codec);
+        const [[meta]] = await duckdb([
+          `SELECT count(*), min(compression) FROM parquet_metadata(${lit(`${dir}/fixed.parquet`)})`,
+        ]) as [[[number, string]]];
+        assert.equal(meta[1], codec.toUpperCase());
+        using f = await openParquet(`${dir}/fixed.parquet`);
+        assert.equal(f.rows, n);
+        assert.ok(f.rowGroups.length >= 2, `${f.rowGroups.length} row groups`);
+        assert.deepEqual(
+          f.columns.map((c) => c.name),
+          ["key", "emb"],
+        );
+
+        const keys = await readParquetKeys(`${dir}/meta.parquet`);
+        assert.equal(keys.length, n);
+        assert.equal(keys[0], "000000000");
+        assert.equal(keys[n - 1], String(n - 1).padStart(9, "0"));
+        assert.deepEqual(keys, Array.from({ length: n }, (_, i) => String(i).padStart(9, "0")));
+
+        const want = Float32Array.from(
+          { length: n * d },
+          (_, k) => value(Math.floor(k / d), k % d),
+        );
+        for (const file of ["fixed", "variable", "double"]) {
+          const path = `${dir}/${file}.parquet`;
+          const shape = await parquetEmbeddingShape(path);
+          assert.equal(shape.column, "emb");
+          assert.equal(shape.cols, d);
+          assert.equal(shape.rows, n);
+          assert.equal(shape.dtype, file === "double" ? "f8" : "f4");
+          assert.deepEqual((await readParquetRows(path)).data, want);
+          // A range across row groups, streamed in batches smaller than a group.
+          let at = 1300;
+          for await (
+            const b of streamParquetRows(path, { rowStart: 1300, rowEnd: 4517, batchRows: 500 })
+          ) {
+            assert.equal(b.fileRow, at);
+            assert.ok(b.matrix.rows <= 500);
+            assert.deepEqual(b.matrix.data, want.subarray(at * d, (at + b.matrix.rows) * d));
+            at += b.matrix.rows;
+          }
+          assert.equal(at, 4517);
+          const rows = new Uint32Array([0, 2047, 2048, 2048, 4999, 5000]);
+          const g = await gatherParquetRows(path, rows);
+          rows.forEach((r, i) =>
+            assert.deepEqual(g.data.subarray(i * d, (i + 1) * d), want.subarray(r * d, (r + 1) * d))
+          );
+        }
+      }),
+  });
+}
+
+Deno.test({
+  name: "parquet: DuckDB reads back labels (keys in order, labels, scores), ids and metadata",
+  ...duck,
+  fn: () =>
+    withDir(async (dir) => {
+      needDuckdb();
+      const rows = 300, l = 3;
+      const keys = Array.from({ length: rows }, (_, i) => `s${(rows - i) * 7}`);
+      const indices = Uint32Array.from({ length: rows * l }, (_, k) => (k * 31) % 97);
+      const scores = Float32Array.from({ length: rows * l }, (_, k) => 1 - (k % l) / 4 - k / 1e4);
+      await writeParquetLabels(`${dir}/labels.parquet`, { indices, scores, l, keys }, {
+        rowGroupRows: 64,
+      });
+      await writeParquetLabels(`${dir}/ids.parquet`, { indices, scores, l, firstId: 1000 });
+      await writeParquetMetadata(`${dir}/meta.parquet`, {
+        key: ["a", "b", "c"],
+        url: ["https://x/a", null, "https://x/c"],
+        caption: ["cat", "dog", null],
+      });
+      const [labels, codecs, ids, meta, types] = await duckdb([
+        `SELECT key, labels, scores FROM read_parquet(${lit(`${dir}/labels.parquet`)})`,
+        `SELECT DISTINCT row_group_id, compression FROM parquet_metadata(${
+          lit(`${dir}/labels.parquet`)
+        }) ORDER BY 1`,
+        `SELECT id FROM read_parquet(${lit(`${dir}/ids.parquet`)})`,
+        `SELECT * FROM read_parquet(${lit(`${dir}/meta.parquet`)})`,
+        `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${
+          lit(`${dir}/labels.parquet`)
+        }))`,
+      ]) as unknown[][][];
+      assert.equal(labels!.length, rows);
+      labels!.forEach((row, i) => {
+        const [key, lab, sc] = row as [string, number[], number[]];
+        assert.equal(key, keys[i]);
+        assert.deepEqual(lab, Array.from(indices.subarray(i * l, (i + 1) * l)));
+        assert.deepEqual(sc, Array.from(scores.subarray(i * l, (i + 1) * l)));
+      });
+      assert.equal(codecs!.length, Math.ceil(rows / 64));
+      assert.ok(codecs!.every((r) => r[1] === "ZSTD"), JSON.stringify(codecs));
+      assert.deepEqual(types, [["key", "VARCHAR"], ["labels", "UINTEGER[]"], [
+        "scores",
+        "FLOAT[]",
+      ]]);
+      assert.deepEqual(
+        ids!.map((r) => Number(r[0])),
+        Array.from({ length: rows }, (_, i) => 1000 + i),
+      );
+      assert.deepEqual(meta, [["a", "https://x/a", "cat"], ["b", null, "dog"], [
+        "c",
+        "https://x/c",
+        null,
+      ]]);
+      // And the toolkit reads its own file back the same.
+      const back = await readParquetLabels(`${dir}/labels.parquet`);
+      assert.deepEqual(back.ids, keys);
+      assert.deepEqual(back.indices, indices);
+      assert.deepEqual(back.scores, scores);
+      assert.equal(back.l, l);
+    }),
+});
+
+Deno.test({
+  name: "parquet: float16 embeddings (fixed and variable) as DuckDB reads them",
+  ...duck,
+  fn: () =>
+    withDir(async (dir) => {
+      needDuckdb();
+      const rows = 37, cols = 5;
+      // Values that float16 rounds: DuckDB must see the rounded ones, the toolkit too.
+      const data = Float32Array.from({ length: rows * cols }, (_, k) => Math.sin(k) * 3.3);
+      const half = new Float32Array(new Float16Array(data));
+      for (const variable of [false, true]) {
+        const path = `${dir}/h${variable}.parquet`;
+        await writeParquetEmbeddings(path, { data, rows, cols }, {
+          dtype: "f2",
+          variable,
+          rowGroupRows: 10,
+          keys: Array.from({ length: rows }, (_, i) => `k${i}`),
+        });
+        const shape = await parquetEmbeddingShape(path);
+        assert.deepEqual([shape.dtype, shape.fixed, shape.cols], ["f2", !variable, cols]);
+        assert.deepEqual((await readParquetRows(path)).data, half);
+        const [back] = await duckdb([`SELECT key, embedding FROM read_parquet(${lit(path)})`]);
+        assert.equal(back!.length, rows);
+        back!.forEach(([key, emb], i) => {
+          assert.equal(key, `k${i}`);
+          assert.deepEqual(emb, Array.from(half.subarray(i * cols, (i + 1) * cols)));
+        });
+      }
+    }),
+});
+
+Deno.test({
+  name: "parquet: bad input is one line naming the file: nulls, ragged lists, missing key, counts",
+  ...duck,
+  fn: () =>
+    withDir(async (dir) => {
+      needDuckdb();
+      const opts = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048)";
+      await duckdb([
+        `COPY (SELECT i AS key, CASE WHEN i = 3000 THEN NULL ELSE [1.0, 2.0]::FLOAT[] END AS emb
+          FROM range(5000) t(i)) TO ${lit(`${dir}/nullrow.parquet`)} ${opts}`,
+        `COPY (SELECT i AS key, [1.0, CASE WHEN i = 5 THEN NULL ELSE 2.0 END]::FLOAT[] AS emb
+          FROM range(10) t(i)) TO ${lit(`${dir}/nullvalue.parquet`)} ${opts}`,
+        `COPY (SELECT i AS key, CASE WHEN i = 4000 THEN [1.0]::FLOAT[] ELSE [1.0, 2.0]::FLOAT[] END
+          AS emb FROM range(5000) t(i)) TO ${lit(`${dir}/ragged.parquet`)} ${opts}`,
+        `COPY (SELECT 'u' || i AS url FROM range(5) t(i)) TO ${
+          lit(`${dir}/nokey.parquet`)
+        } ${opts}`,
+      ]);
+      const oneLine = async (p: Promise<unknown>, type: ErrorConstructor, re: RegExp) => {
+        const e = await p.then(() => null, (e) => e);
+        assert.ok(e instanceof type, `expected a ${type.name} but got ${e}`);
+        assert.match(e.message, re);
+        assert.ok(!e.message.includes("\n"), e.message);
+      };
+      await oneLine(
+        readParquetRows(`${dir}/nullrow.parquet`),
+        RangeError,
+        /nullrow\.parquet row 3000 .*null/,
+      );
+      await oneLine(
+        readParquetRows(`${dir}/nullvalue.parquet`),
+        RangeError,
+        /nullvalue\.parquet row 5/,
+      );
+      await oneLine(
+        readParquetRows(`${dir}/ragged.parquet`),
+        RangeError,
+        /ragged\.parquet row 4000 .*found 1: ragged/,
+      );
+      await oneLine(
+        readParquetKeys(`${dir}/nokey.parquet`),
+        TypeError,
+        /nokey\.parquet to have a "key" column but found columns: url/,
+      );
+      await oneLine(
+        readParquetKeys(`${dir}/ragged.parquet`, { rows: 5001, embeddings: "img_emb_0.npy" }),
+        RangeError,
+        /ragged\.parquet to hold 5001 rows like img_emb_0\.npy but found 5000/,
+      );
+      await oneLine(readParquetRows(`${dir}/nokey.parquet`), TypeError, /list-of-float column/);
+      // Truncated: the tail (footer) cut off, or only the middle kept.
+      const bytes = await Deno.readFile(`${dir}/ragged.parquet`);
+      for (
+        const [name, part] of [["tail", bytes.subarray(0, bytes.length - 100)], [
+          "head",
+          bytes.subarray(0, 3),
+        ]] as const
+      ) {
+        await Deno.writeFile(`${dir}/${name}.parquet`, part);
+        await oneLine(
+          readParquetKeys(`${dir}/${name}.parquet`),
+          RangeError,
+          new RegExp(`${name}\\.parquet.*(truncated|PAR1)`),
+        );
+      }
+    }),
+});
+
+Deno.test("parquet: own round trip without DuckDB (fixed/variable, f4/f2, empty, row groups)", () =>
+  withDir(async (dir) => {
+    const rows = 130, cols = 3;
+    const data = Float32Array.from({ length: rows * cols }, (_, k) => k / 4 - 20);
+    for (const variable of [false, true]) {
+      const path = `${dir}/e${variable}.parquet`;
+      await writeParquetEmbeddings(path, { data, rows, cols }, {
+        variable,
+        rowGroupRows: 50,
+        column: "v",
+      });
+      using f = await openParquet(path);
+      assert.deepEqual(f.rowGroups, [50, 50, 30]);
+      assert.deepEqual((await readParquetRows(f, { column: "v" })).data, data);
+      assert.deepEqual(
+        (await readParquetRows(path, { rowStart: 49, rowEnd: 51 })).data,
+        data.subarray(49 * cols, 51 * cols),
+      );
+    }
+    await writeParquetLabels(`${dir}/empty.parquet`, {
+      indices: new Uint32Array(0),
+      scores: new Float32Array(0),
+      l: 2,
+    });
+    const empty = await readParquetLabels(`${dir}/empty.parquet`);
+    assert.equal(empty.rows, 0);
+    await assert.rejects(
+      writeParquetLabels(`${dir}/bad.parquet`, {
+        indices: new Uint32Array(3),
+        scores: new Float32Array(3),
+        l: 2,
+      }),
+      TypeError,
+    );
+    await assert.rejects(Deno.stat(`${dir}/bad.parquet`), Deno.errors.NotFound);
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.includes(".tmp-")), []);
+  }));
