@@ -505,7 +505,7 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
       [
         "assign",
         [...labels, "--shard", "0/2", "--format", "csv"],
-        /Expected --format to be arrow or npy but found csv/,
+        /Expected --format to be arrow, parquet or npy but found csv/,
       ],
       ["assign", [...labels, "--format", "npy"], /Expected --format only with --shard/],
       ["assign", [...labels, "--shards", "3"], /Expected --shards only with --shard auto/],

@@ -15,7 +15,7 @@ import {
 import { parseShardSpec, partStem } from "./_shard.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
-import { metadataPathOf, readEmbeddingKeys } from "../data/clip_layout.ts";
+import { findMetadataFile, readEmbeddingKeys } from "../data/clip_layout.ts";
 import { readEmbeddings } from "../data/shards.ts";
 import { writeNpy } from "../data/npy.ts";
 import { writeArrowLabels } from "../data/arrow.ts";
@@ -43,11 +43,12 @@ Scale-out jobs (outputs committed atomically with a .json manifest; a rerun whos
 manifest matches skips the work, another run's outputs are refused unless --overwrite):
   --shard i/N         label part i (from 0) of N of the rows (the split of cluster --shard);
                       --out DIR gets part-<i>-of-<N>.arrow (columns labels, scores and id,
-                      the global row index) or, with --format npy, part-<i>-of-<N>.npy and
-                      .scores.npy; and part-<i>-of-<N>.json
+                      the global row index) or, with --format parquet, .parquet (key or
+                      id, labels, scores; zstd) or, with --format npy, part-<i>-of-<N>.npy
+                      and .scores.npy; and part-<i>-of-<N>.json
   --shard auto        i/N from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or
                       JOB_COMPLETION_INDEX with --shards N
-  --format F          arrow | npy, with --shard (default arrow)
+  --format F          arrow | parquet | npy, with --shard (default arrow)
   --overwrite         replace outputs made by another run`;
 
 /** Flags of `deno task assign` that the job mode reads (parseArgs values). */
@@ -110,8 +111,8 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   if (!v.out) throw new UsageError("Missing --out (the labels directory; see --help)");
   const { l, batchRows, metric, variant } = searchFlags(v);
   const format = v.format ?? "arrow";
-  if (format !== "arrow" && format !== "npy") {
-    throw new UsageError(`Expected --format to be arrow or npy but found ${format}`);
+  if (format !== "arrow" && format !== "npy" && format !== "parquet") {
+    throw new UsageError(`Expected --format to be arrow, parquet or npy but found ${format}`);
   }
   const ef = intFlag("ef", v.ef, DEFAULT_HNSW_EF, 1);
   const ann = v.ann ?? false;
@@ -139,7 +140,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   }
   const part = partOf(source, { index: shard.index, count: shard.count });
   const stem = join(v.out, partStem(shard.index, shard.count));
-  const outputs = format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
+  const outputs = format === "npy" ? [`${stem}.npy`, `${stem}.scores.npy`] : [`${stem}.${format}`];
   await refuseInputOverlap(outputs, [...inputs, v.centers]);
   await ensureOutputDir(v.out);
   const params: { [key: string]: Json } = {
@@ -229,7 +230,20 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   }
   const shape = [part.rows, l];
   await commitOutputs(
-    format === "arrow"
+    format === "parquet"
+      ? [{
+        path: outputs[0]!,
+        write: async (tmp) => {
+          const { writeParquetLabels } = await import("../parquet/mod.ts");
+          await writeParquetLabels(
+            tmp,
+            Array.isArray(ids)
+              ? { indices: labels, scores, l, keys: ids }
+              : { indices: labels, scores, l, ids },
+          );
+        },
+      }]
+      : format === "arrow"
       ? [{
         path: outputs[0]!,
         write: (tmp) => writeArrowLabels(tmp, { indices: labels, scores, l, ids }),
@@ -251,8 +265,8 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
 async function metadataFiles(files: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const f of files) {
-    const m = metadataPathOf(f);
-    if (m && (await Deno.stat(m).catch(() => null))?.isFile) out.push(m);
+    const m = await findMetadataFile(f);
+    if (m && m !== f) out.push(m);
   }
   return out;
 }

@@ -40,8 +40,11 @@ export async function prepareImageTraining(
   let rowOf: Int32Array, positives: Uint32Array;
   if (o.labels) {
     let rows: number, ids: ArrayLike<string | number | bigint> | undefined;
-    if (/\.(arrow|feather|ipc)$/i.test(o.labels)) {
-      const t = await readArrowLabels(o.labels);
+    if (/\.(arrow|feather|ipc|parquet)$/i.test(o.labels)) {
+      // Parquet labels (deno task assign --out labels.parquet) carry the sample keys as `key`.
+      const t = /\.parquet$/i.test(o.labels)
+        ? await (await import("../parquet/mod.ts")).readParquetLabels(o.labels)
+        : await readArrowLabels(o.labels);
       if (t.l !== l) {
         throw new TypeError(`Expected ${o.labels} to hold l=${l} labels per row but found ${t.l}`);
       }

@@ -22,6 +22,7 @@ import { checkOutputFiles, type OutputFile } from "./_paths.ts";
 import { checkRows } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { listEmbeddingFiles, readEmbeddings, streamEmbeddings } from "../data/shards.ts";
+import { openRowSource } from "../data/row_source.ts";
 import { assignLabels } from "../topk/assign.ts";
 import { scoresPath, writeLabels } from "../topk/labels_io.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
@@ -35,19 +36,24 @@ Gives every embedding row its l most similar cluster centers (MLCD's multi-label
 assignment): exact fused GPU top-k by default, hnswlib HNSW with --ann.
 
 Options:
-  --input PATH        embedding file or directory (.npy float32/float16, Arrow IPC; repeatable; required)
+  --input PATH        embedding file or directory (.npy float32/float16, Parquet or Arrow
+                      list column; a clip-retrieval folder with img_emb/ and metadata/;
+                      repeatable; required)
   --centers PATH      cluster centers (.npy or Arrow, C × d; required)
   --l N               labels per row, 1 ≤ N ≤ min(${TOPK_MAX_K}, C) (default 8)
   --metric M          cosine | ip (default cosine)
   --variant V         GPU kernel: auto | registers | tiled (default auto)
   --ann               approximate search with hnswlib (needs \`deno task setup\`)
   --ef N              hnswlib search breadth (default 2048)
-  --column NAME       Arrow column holding the embeddings
+  --column NAME       Parquet/Arrow column holding the embeddings (default: the first
+                      list-of-float column)
   --batch-rows N      rows per GPU batch (default 65536)
-  --out PATH          labels.npy (uint32 n × l, scores in labels.scores.npy) or
-                      labels.arrow (columns labels, scores: FixedSizeList[l], and id:
-                      the sample keys when the inputs have clip-retrieval metadata,
-                      as deno task embed writes)
+  --out PATH          labels.parquet (key: the sample keys when the inputs have
+                      clip-retrieval metadata, else id: the row index; labels:
+                      list<uint32>, nearest first; scores: list<float32>; zstd: what
+                      DuckDB, pandas and Spark open), labels.npy (uint32 n × l, scores
+                      in labels.scores.npy) or labels.arrow (labels, scores:
+                      FixedSizeList[l], and id: the sample keys when there are some)
   --json              print a JSON summary on stdout
   --help              show this help
 ${ASSIGN_JOBS_HELP}
@@ -86,9 +92,9 @@ async function main(args: string[]): Promise<void> {
   if (!values.centers) throw new UsageError("Missing --centers (see --help)");
   const { l, batchRows, metric, variant } = searchFlags(values);
   const out = values.out;
-  if (out && !/\.(npy|arrow|feather|ipc)$/i.test(out)) {
+  if (out && !/\.(npy|parquet|arrow|feather|ipc)$/i.test(out)) {
     throw new UsageError(
-      `Expected --out to end in .npy, .arrow, .feather or .ipc but found ${out}`,
+      `Expected --out to end in .parquet, .npy, .arrow, .feather or .ipc but found ${out}`,
     );
   }
   const column = values.column;
@@ -114,8 +120,13 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const files = await listEmbeddingFiles(inputs);
-  // Sample keys from clip-retrieval metadata (deno task embed) become the labels' `id` column.
-  const ids = await readEmbeddingKeys(files);
+  // Sample keys from clip-retrieval metadata (deno task embed, LAION) become the labels' `key`
+  // (Parquet) or `id` (Arrow) column; each metadata file's row count is checked against its
+  // embedding file's before the work.
+  const fileRows = (await openRowSource(files, column ? { column } : {})).slices.map((s) =>
+    s.rowEnd
+  );
+  const ids = await readEmbeddingKeys(files, fileRows);
   let last = 0;
   let header = "";
   // The header goes out with the first progress line, once the input has been validated.

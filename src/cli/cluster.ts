@@ -47,7 +47,7 @@ Options:
   --f16                 store rows and centroids as packed f16 (f32 accumulation)
   --variant V           assignment kernel: auto | registers | tiled (default auto)
   --max-points-per-centroid N   train on a sample of k×N rows (default 256)
-  --column NAME         Arrow column holding the embeddings
+  --column NAME         Parquet/Arrow column holding the embeddings
   --weights PATH        row weights (1-D .npy, one per row): weighted means and objective
   --checkpoint PATH     write the state here every few iterations (atomically)
   --checkpoint-every N  iterations between checkpoints (default 5)

@@ -1,7 +1,7 @@
 /**
  * `deno task embed`: turns images (folders or WebDataset shards) or input embeddings into a
  * trained encoder's embeddings, in clip-retrieval's layout: `img_emb/img_emb_<i>.npy` plus
- * `metadata/metadata_<i>.arrow` (the sample keys, same order). The output feeds
+ * `metadata/metadata_<i>.parquet` (the sample keys, same order). The output feeds
  * `deno task cluster` and `deno task assign` directly.
  *
  * @example Usage
@@ -12,7 +12,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { writeArrowKeys } from "../data/arrow.ts";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";
 import { streamImageBatches } from "../data/image_loader.ts";
 import { writeNpy } from "../data/npy.ts";
@@ -22,8 +21,7 @@ import { embed } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import { indexImageInputs, isImageInput } from "../train/_data_source.ts";
-import { readNpyHeader } from "../data/npy.ts";
-import { scanArrowEmbeddings } from "../data/arrow.ts";
+import { openRowSource } from "../data/row_source.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputDir } from "./_paths.ts";
 
@@ -33,7 +31,8 @@ const HELP =
 Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
 clip-retrieval's layout:
   <out>/img_emb/img_emb_<i>.npy          float32 (or float16 with --f16), rows × embedDim
-  <out>/metadata/metadata_<i>.arrow      column "key": the sample keys, same order
+  <out>/metadata/metadata_<i>.parquet    column "key": the sample keys, same order (zstd;
+                                         clip-retrieval, DuckDB and pandas read it)
 Images: folders or WebDataset shards (directory of .tar, .tar files, or a brace pattern
 such as shards/{00000..00099}.tar), resized and centre-cropped, CLIP-normalised.
 Embeddings (.npy/Arrow, for head encoders): keys from their clip-retrieval metadata, else
@@ -47,7 +46,7 @@ Options:
   --batch-size N       samples per encoder batch (default 256)
   --rows-per-file N    rows per img_emb_<i>.npy (default 100000)
   --image-size PX      image side (default: the checkpoint's)
-  --column NAME        Arrow column of input embeddings
+  --column NAME        Parquet/Arrow column of input embeddings
   --json               print a JSON summary on stdout
   -h, --help           this help`;
 
@@ -113,7 +112,8 @@ async function main(args: string[]): Promise<void> {
     await writeNpy(emb, buf.subarray(0, partRows * d), [partRows, d], {
       ...(values.f16 ? { dtype: "f2" as const } : {}),
     });
-    await writeArrowKeys(`${out}/metadata/metadata_${part}.arrow`, keys);
+    const { writeParquetMetadata } = await import("../parquet/mod.ts");
+    await writeParquetMetadata(`${out}/metadata/metadata_${part}.parquet`, { key: keys });
     files.push(emb);
     part++;
     partRows = 0;
@@ -176,18 +176,8 @@ async function main(args: string[]): Promise<void> {
     }
   } else {
     const inputs = await listEmbeddingFiles(values.data);
-    const rowsOf: number[] = [];
-    for (const f of inputs) {
-      rowsOf.push(
-        f.toLowerCase().endsWith(".npy")
-          ? (await readNpyHeader(f)).shape[0] ?? 0
-          : scanArrowEmbeddings(
-            await Deno.readFile(f),
-            values.column ? { column: values.column } : {},
-            f,
-          ).rows,
-      );
-    }
+    const column = values.column ? { column: values.column } : {};
+    const rowsOf = (await openRowSource(inputs, column)).slices.map((s) => s.rowEnd);
     total = rowsOf.reduce((a, b) => a + b, 0);
     const inKeys = await readEmbeddingKeys(inputs, rowsOf);
     for await (

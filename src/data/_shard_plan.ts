@@ -26,12 +26,22 @@ export async function isNpy(path: string): Promise<boolean> {
     head[3] === 0x4d && head[4] === 0x50 && head[5] === 0x59;
 }
 
+/** A Parquet file (embeddings in a list column), by its extension. */
+export function isParquet(path: string): boolean {
+  return /\.parquet$/i.test(path);
+}
+
+/** The Parquet library, loaded only for Parquet input (it is not part of the npm-free core). */
+export const parquetLib = () => import("../parquet/mod.ts");
+
 export interface Shard {
   file: string;
   npy: boolean;
+  /** A Parquet file (rows from a list column). */
+  parquet?: boolean;
   rows: number;
   cols: number;
-  /** The npy dtype (`f2`, `f4`, `f8`), or `arrow`. */
+  /** The npy or Parquet dtype (`f2`, `f4`, `f8`), or `arrow`. */
   dtype: string;
 }
 
@@ -39,7 +49,11 @@ export interface Shard {
 export async function planShards(files: string[], column: string | undefined): Promise<Shard[]> {
   const shards: Shard[] = [];
   for (const file of files) {
-    if (await isNpy(file)) {
+    if (isParquet(file)) {
+      const options = column === undefined ? {} : { column };
+      const s = await (await parquetLib()).parquetEmbeddingShape(file, options);
+      shards.push({ file, npy: false, parquet: true, dtype: s.dtype, rows: s.rows, cols: s.cols });
+    } else if (await isNpy(file)) {
       using handle = await Deno.open(file);
       const header = await readNpyFileHeader(handle, file);
       shards.push({ file, npy: true, dtype: header.dtype, ...npyMatrixShape(header, file) });

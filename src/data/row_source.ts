@@ -9,7 +9,7 @@
 import type { Matrix } from "../matrix/matrix.ts";
 import { type NpyHeader, npyMatrixShape, readNpyFileHeader, readNpyRows } from "./npy.ts";
 import { listEmbeddingFiles } from "./shards.ts";
-import { isNpy, planShards } from "./_shard_plan.ts";
+import { isNpy, isParquet, parquetLib, planShards } from "./_shard_plan.ts";
 import { checkOptionsObject } from "../_options.ts";
 
 /**
@@ -267,7 +267,26 @@ export async function* streamRows(
   for (const slice of source.slices) {
     const { file } = slice;
     if (slice.rowEnd <= slice.rowStart) continue;
-    if (await isNpy(file)) {
+    if (isParquet(file)) {
+      // By row group, never whole; each batch checked (nulls, ragged rows, width).
+      const column = source.column === undefined ? {} : { column: source.column };
+      const range = { rowStart: slice.rowStart, rowEnd: slice.rowEnd, batchRows };
+      for await (const b of (await parquetLib()).streamParquetRows(file, { ...column, ...range })) {
+        if (b.matrix.cols !== cols) {
+          throw new TypeError(
+            `Expected every embedding file to have ${cols} columns but found ${b.matrix.cols} in ${file}`,
+          );
+        }
+        const data = target(b.matrix.rows * cols);
+        data?.set(b.matrix.data);
+        yield {
+          matrix: { data: data ?? b.matrix.data, rows: b.matrix.rows, cols },
+          rowStart: rowStart + b.fileRow - slice.rowStart,
+          file,
+          fileRow: b.fileRow,
+        };
+      }
+    } else if (await isNpy(file)) {
       const { handle, header } = await openNpy(source, file);
       try {
         for (let r = slice.rowStart; r < slice.rowEnd; r += batchRows) {
@@ -368,7 +387,16 @@ export async function gatherRows(source: RowSource, rows: Uint32Array): Promise<
       const want = rows.subarray(first, i);
       const file = slice.file;
       const base = slice.rowStart - at; // file row = source row + base
-      if (await isNpy(file)) {
+      if (isParquet(file)) {
+        const column = source.column === undefined ? {} : { column: source.column };
+        const fileRows = want.map((r) => r + base);
+        await (await parquetLib()).gatherParquetRows(file, fileRows, {
+          ...column,
+          into: out,
+          intoRow: first,
+          cols,
+        });
+      } else if (await isNpy(file)) {
         const { handle, header } = await openNpy(source, file);
         try {
           await gatherNpy(handle, header, file, want, base, cols, out, first);

@@ -7,13 +7,19 @@
 
 import type { Matrix } from "../matrix/matrix.ts";
 import { readNpyFileHeader, readNpyRows } from "./npy.ts";
-import { planShards } from "./_shard_plan.ts";
+import { parquetLib, planShards } from "./_shard_plan.ts";
 
 /** The Arrow reader, loaded on first use: `apache-arrow` (npm) only when an Arrow file is read. */
 const arrow = () => import("./arrow.ts");
 
 /** File name endings that {@linkcode listEmbeddingFiles} picks up in a directory. */
-export const EMBEDDING_EXTENSIONS: readonly string[] = [".npy", ".arrow", ".feather", ".ipc"];
+export const EMBEDDING_EXTENSIONS: readonly string[] = [
+  ".npy",
+  ".arrow",
+  ".feather",
+  ".ipc",
+  ".parquet",
+];
 
 /** Options for {@linkcode readEmbeddings}. */
 export interface ReadEmbeddingsOptions {
@@ -171,6 +177,9 @@ export async function readEmbeddings(
       using handle = await Deno.open(shard.file);
       const header = await readNpyFileHeader(handle, shard.file);
       await readNpyRows(handle, header, 0, shard.rows, into, shard.file);
+    } else if (shard.parquet) {
+      const column = options.column === undefined ? {} : { column: options.column };
+      await (await parquetLib()).readParquetRows(shard.file, { ...column, into });
     } else {
       const decodeOptions = options.column === undefined
         ? { into }
@@ -231,6 +240,14 @@ export async function* streamEmbeddings(
         const n = Math.min(batchRows, shard.rows - r);
         const data = await readNpyRows(handle, header, r, n, undefined, file);
         yield { matrix: { data, rows: n, cols }, rowStart: rowStart + r, file, fileRowStart: r };
+      }
+    } else if (shard.parquet) {
+      const column = options.column === undefined ? {} : { column: options.column };
+      for await (
+        const b of (await parquetLib()).streamParquetRows(file, { ...column, batchRows })
+      ) {
+        const r = b.fileRow;
+        yield { matrix: b.matrix, rowStart: rowStart + r, file, fileRowStart: r };
       }
     } else {
       const decodeOptions = options.column === undefined ? {} : { column: options.column };

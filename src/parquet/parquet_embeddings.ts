@@ -226,7 +226,8 @@ export function readParquetRows(
  *
  * @param file A path, or a file opened with {@linkcode openParquet}.
  * @param rows File rows, sorted ascending (repeats allowed).
- * @param options `column`; `into` and `intoRow`: write row `i` at row `intoRow + i` of `into`.
+ * @param options `column`; `into` and `intoRow`: write row `i` at row `intoRow + i` of `into`;
+ * `cols`: the width the caller expects (another width is a TypeError before any read).
  * @returns A `rows.length × cols` matrix (a view of `into` when given).
  * @throws {RangeError} When `rows` is unsorted or out of range, or the rows are bad.
  *
@@ -243,10 +244,15 @@ export function readParquetRows(
 export function gatherParquetRows(
   file: string | ParquetFile,
   rows: Uint32Array,
-  options: ParquetColumnOptions & { into?: Float32Array; intoRow?: number } = {},
+  options: ParquetColumnOptions & { into?: Float32Array; intoRow?: number; cols?: number } = {},
 ): Promise<Matrix> {
   return withFile(file, async (f) => {
     const { cols, column } = await shapeOf(f, options.column);
+    if (options.cols !== undefined && options.cols !== cols) {
+      throw new TypeError(
+        `Expected every embedding file to have ${options.cols} columns but found ${cols} in ${f.path}`,
+      );
+    }
     for (let i = 0; i < rows.length; i++) {
       if (rows[i]! >= f.rows || (i > 0 && rows[i]! < rows[i - 1]!)) {
         throw new RangeError(

@@ -21,7 +21,9 @@ export interface ParquetLabelsTable {
   l: number;
   /** One sample key per row (column `key`); without keys, column `id` holds the row index. */
   keys?: readonly string[];
-  /** The global index of the first row, for `id` (a part of a sharded run). @default {0} */
+  /** Row identifiers for column `id` (e.g. global row indices), when there are no keys. */
+  ids?: BigInt64Array | Int32Array;
+  /** Without keys or ids: the global index of the first row, for `id`. @default {0} */
   firstId?: number;
 }
 
@@ -94,6 +96,14 @@ export async function writeParquetLabels(
       throw new TypeError(`Expected ${rows} keys (one per row) but found ${table.keys.length}`);
     }
     columns.key = arrow.vectorFromArray(table.keys as string[], new arrow.Utf8());
+  } else if (table.ids) {
+    if (table.ids.length !== rows) {
+      throw new TypeError(`Expected ${rows} ids (one per row) but found ${table.ids.length}`);
+    }
+    const ids = table.ids instanceof BigInt64Array
+      ? table.ids
+      : BigInt64Array.from(table.ids, (x) => BigInt(x));
+    columns.id = arrow.makeVector(ids);
   } else {
     const first = BigInt(table.firstId ?? 0);
     const ids = new BigInt64Array(rows).map((_, i) => first + BigInt(i));

@@ -124,13 +124,18 @@ export async function loadInputs(
   return { x, inputShape: [x.cols], kind: "embeddings" };
 }
 
-/** Reads integer labels (`n` or `n × l`) from a .npy file (or an Arrow labels file) as Uint32. */
+/**
+ * Reads integer labels (`n` or `n × l`) from a .npy file (or an Arrow or Parquet labels file)
+ * as Uint32.
+ */
 export async function readLabels(
   path: string,
   rows: number,
 ): Promise<{ data: Uint32Array; cols: number }> {
-  if (/\.(arrow|feather|ipc)$/i.test(path)) {
-    const t = await readArrowLabels(path);
+  if (/\.(arrow|feather|ipc|parquet)$/i.test(path)) {
+    const t = /\.parquet$/i.test(path)
+      ? await (await import("../parquet/mod.ts")).readParquetLabels(path)
+      : await readArrowLabels(path);
     if (t.rows !== rows) {
       throw new TypeError(`Expected ${path} to hold ${rows} rows of labels but found ${t.rows}`);
     }
