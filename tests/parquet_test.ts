@@ -301,3 +301,37 @@ Deno.test("parquet: own round trip without DuckDB (fixed/variable, f4/f2, empty,
     await assert.rejects(Deno.stat(`${dir}/bad.parquet`), Deno.errors.NotFound);
     assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.includes(".tmp-")), []);
   }));
+
+Deno.test("parquet: the GPU core, kmeans, topk, labels and loss import no Parquet code statically", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  for (const folder of ["gpu", "kmeans", "topk", "labels", "loss"]) {
+    const info = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", `${root}src/${folder}/mod.ts`],
+      stdout: "piped",
+    }).output();
+    assert.equal(info.code, 0);
+    const graph = JSON.parse(new TextDecoder().decode(info.stdout));
+    type Mod = {
+      specifier: string;
+      dependencies?: { specifier: string; isDynamic?: boolean; code?: { specifier: string } }[];
+    };
+    const modules = new Map((graph.modules as Mod[]).map((m) => [m.specifier, m]));
+    const found: string[] = [];
+    const seen = new Set<string>();
+    const todo = [graph.roots[0] as string];
+    while (todo.length) {
+      const m = modules.get(todo.pop()!);
+      if (!m || seen.has(m.specifier)) continue;
+      seen.add(m.specifier);
+      if (m.specifier.includes("/src/parquet/")) found.push(m.specifier);
+      for (const d of m.dependencies ?? []) {
+        if (d.isDynamic) continue;
+        if (d.specifier.includes("parquet-wasm")) {
+          found.push(`${m.specifier} imports ${d.specifier}`);
+        } else if (d.code) todo.push(d.code.specifier);
+      }
+    }
+    assert.deepEqual(found, [], folder);
+    assert.ok(seen.size > 2, `${folder}: the import graph was read`);
+  }
+});
