@@ -11,8 +11,41 @@
 // fails when the writer cannot).
 import process from "node:process";
 
+// The candidates that are not project dependencies load by a specifier `deno check` does not
+// follow (they live in the bench's npm prefix, not in the project's node_modules), typed here
+// as far as this script uses them.
+interface DuckDb {
+  DuckDBInstance: {
+    create(path: string, options?: Record<string, string>): Promise<{
+      connect(): Promise<{
+        run(sql: string): Promise<unknown>;
+        runAndReadAll(sql: string): Promise<{ getRows(): unknown[][] }>;
+      }>;
+    }>;
+  };
+}
+interface Hyparquet {
+  parquetMetadataAsync(file: unknown): Promise<{ row_groups: { num_rows: bigint | number }[] }>;
+  parquetRead(options: {
+    file: unknown;
+    metadata: unknown;
+    columns: string[];
+    rowStart: number;
+    rowEnd: number;
+    compressors: unknown;
+    onChunk: (
+      chunk: { columnName: string; columnData: unknown; rowStart: number; rowEnd: number },
+    ) => void;
+  }): Promise<void>;
+}
+interface HyparquetWriter {
+  parquetWriteBuffer(options: Record<string, unknown>): ArrayBuffer;
+}
+const load = <T>(name: string): Promise<T> => import(name);
+const DUCKDB = "npm:@duckdb/node-api@1.5.6-r.1";
+
 if (Deno.args[0] === "sql") {
-  const { DuckDBInstance } = await import("npm:@duckdb/node-api@1.5.6-r.1");
+  const { DuckDBInstance } = await load<DuckDb>(DUCKDB);
   const c = await (await DuckDBInstance.create(":memory:", { threads: "2" })).connect();
   for (const q of Deno.readTextFileSync(Deno.args[1]!).split(";\n")) if (q.trim()) await c.run(q);
   console.log("{}");
@@ -32,7 +65,7 @@ if (Deno.args[0] === "write") {
     const bytes = pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(t, "stream")), props);
     Deno.writeFileSync(out, bytes);
   } else if (lib === "hyparquet") {
-    const { parquetWriteBuffer } = await import("npm:hyparquet-writer@0.17.0");
+    const { parquetWriteBuffer } = await load<HyparquetWriter>("npm:hyparquet-writer@0.17.0");
     const buf = parquetWriteBuffer({
       columnData: [{ name: "key", data: keys }, { name: "labels", data: labels }],
       codec: codec.toUpperCase() as "SNAPPY",
@@ -93,8 +126,8 @@ let rows = 0;
 let values = 0;
 const t0 = performance.now();
 if (lib === "hyparquet") {
-  const { parquetMetadataAsync, parquetRead } = await import("npm:hyparquet@1.31.5");
-  const { compressors } = await import("npm:hyparquet-compressors@1.1.2");
+  const { parquetMetadataAsync, parquetRead } = await load<Hyparquet>("npm:hyparquet@1.31.5");
+  const { compressors } = await load<{ compressors: unknown }>("npm:hyparquet-compressors@1.1.2");
   const asyncBuffer = {
     byteLength: size,
     slice: (s: number, e?: number) => readRange(s, e ?? size),
@@ -153,7 +186,7 @@ if (lib === "hyparquet") {
     }
   }
 } else if (lib === "duckdb") {
-  const { DuckDBInstance } = await import("npm:@duckdb/node-api@1.5.6-r.1");
+  const { DuckDBInstance } = await load<DuckDb>(DUCKDB);
   const inst = await DuckDBInstance.create(":memory:", { threads: "1" });
   const c = await inst.connect();
   const src = `read_parquet('${file}')`;

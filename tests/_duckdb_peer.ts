@@ -7,7 +7,17 @@
 // It reads a JSON array of SQL statements on stdin, runs them in order in one in-memory
 // database, and prints one JSON array: the rows of each statement (DuckDB's JSON form: lists
 // as arrays, 64-bit integers as strings).
-import { DuckDBInstance } from "npm:@duckdb/node-api@1.5.6-r.1";
+
+// Loaded by a specifier `deno check` does not follow: DuckDB is not a project dependency.
+interface DuckDb {
+  DuckDBInstance: {
+    create(path: string, options?: Record<string, string>): Promise<{
+      connect(): Promise<{ runAndReadAll(sql: string): Promise<{ getRowsJson(): unknown[][] }> }>;
+    }>;
+  };
+}
+const spec = "npm:@duckdb/node-api@1.5.6-r.1";
+const { DuckDBInstance } = await (import(spec) as Promise<DuckDb>);
 
 const sql = JSON.parse(await new Response(Deno.stdin.readable).text()) as string[];
 const db = await DuckDBInstance.create(":memory:", { threads: "1" });

@@ -32,7 +32,9 @@ export function isParquet(path: string): boolean {
 }
 
 /** The Parquet library, loaded only for Parquet input (it is not part of the npm-free core). */
-export const parquetLib = () => import("../parquet/mod.ts");
+export function parquetLib(): Promise<typeof import("../parquet/mod.ts")> {
+  return import("../parquet/mod.ts");
+}
 
 export interface Shard {
   file: string;
