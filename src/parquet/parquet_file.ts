@@ -58,8 +58,10 @@ class FileBlob extends Blob {
     return this.end - this.start;
   }
   override slice(start = 0, end = this.size): Blob {
-    const s = Math.max(0, Math.min(start, this.size));
-    const e = Math.max(s, Math.min(end, this.size));
+    // Blob semantics: negative offsets count from the end.
+    const at = (x: number) => Math.max(0, Math.min(x < 0 ? this.size + x : x, this.size));
+    const s = at(start);
+    const e = Math.max(s, at(end));
     return new FileBlob(this.reader, this.start + s, this.start + e);
   }
   override arrayBuffer(): Promise<ArrayBuffer> {

@@ -130,7 +130,11 @@ function fixedLists(
     if (!child || d.nullCount || child.nullCount) {
       throw new RangeError(`Expected column "${name}" of ${path} to be a list without nulls`);
     }
-    const off = d.valueOffsets as Int32Array;
+    // A list, or a fixed-size list (as Arrow labels files have them).
+    const size = arrow.DataType.isFixedSizeList(d.type) ? d.type.listSize : undefined;
+    const off = size === undefined
+      ? d.valueOffsets as Int32Array
+      : Int32Array.from({ length: d.offset + d.length + 1 }, (_, i) => i * size);
     for (let i = 0; i < d.length; i++, row++) {
       const n = off[d.offset + i + 1]! - off[d.offset + i]!;
       l ??= n;
