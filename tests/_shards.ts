@@ -15,11 +15,12 @@ export interface MnistShards {
 
 /**
  * Writes `shards` tar files of `perShard` MNIST digits each (`{key}.png` + `{key}.cls` +
- * `{key}.json`) into `dir`, from the digits at `offset` of a seeded MNIST split.
+ * `{key}.json`) into `dir`, from the digits at `offset` of a seeded MNIST split; with `text`, the
+ * JSON also holds img2dataset's `url` and `caption`.
  */
 export async function makeMnistShards(
   dir: string,
-  o: { shards: number; perShard: number; offset?: number; prefix?: string },
+  o: { shards: number; perShard: number; offset?: number; prefix?: string; text?: boolean },
 ): Promise<MnistShards> {
   const n = o.shards * o.perShard, off = o.offset ?? 0;
   const { train } = loadMnist({ train: n + off, test: 0, seed: 99 });
@@ -39,7 +40,14 @@ export async function makeMnistShards(
         files: new Map([
           ["png", await encodePng(px, 28, 28, 1)],
           ["cls", new TextEncoder().encode(String(y))],
-          ["json", new TextEncoder().encode(JSON.stringify({ key, label: y }))],
+          [
+            "json",
+            new TextEncoder().encode(JSON.stringify(
+              o.text
+                ? { key, label: y, url: `https://example.com/${key}.png`, caption: `digit ${y}` }
+                : { key, label: y },
+            )),
+          ],
         ]),
       });
     }

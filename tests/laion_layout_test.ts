@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { writeNpy } from "../src/data/npy.ts";
 import { readNpy } from "../src/data/npy.ts";
 import {
+  openParquet,
+  readParquetKeys,
   readParquetLabels,
   writeParquetEmbeddings,
   writeParquetMetadata,
@@ -49,11 +51,11 @@ function topl(x: Float32Array, c: Float32Array, d: number, l: number) {
   });
 }
 
-Deno.test("LAION layout: cluster → assign --out labels.parquet → train on shards joined by key", () =>
+Deno.test("LAION layout: cluster → assign --out labels.parquet → train on shards joined by key → embed", () =>
   withDir(async (dir) => {
     const per = 40, d = 12, k = 4, l = 2;
     await Deno.mkdir(`${dir}/shards`);
-    const shards = await makeMnistShards(`${dir}/shards`, { shards: 2, perShard: per });
+    const shards = await makeMnistShards(`${dir}/shards`, { shards: 2, perShard: per, text: true });
     const laion = `${dir}/laion`;
     await Deno.mkdir(`${laion}/img_emb`, { recursive: true });
     await Deno.mkdir(`${laion}/metadata`, { recursive: true });
@@ -134,6 +136,38 @@ Deno.test("LAION layout: cluster → assign --out labels.parquet → train on sh
       /joined by key: 80 matched, 0 sample\(s\) without a label, 0 label\(s\) without a sample/,
     );
     assert.equal(JSON.parse(r.out).step, 2);
+
+    // embed writes the layout back: metadata_<i>.parquet with key, url and caption.
+    r = await cli([
+      "embed.ts",
+      "--checkpoint",
+      `${dir}/run`,
+      "--data",
+      `${dir}/shards`,
+      "--out",
+      `${dir}/emb`,
+      "--rows-per-file",
+      "50",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const key: string[] = [], url: string[] = [], caption: string[] = [];
+    for (const i of [0, 1]) {
+      using f = await openParquet(`${dir}/emb/metadata/metadata_${i}.parquet`);
+      assert.deepEqual(f.columns.map((c) => c.name), ["key", "url", "caption"]);
+      for (let g = 0; g < f.rowGroups.length; g++) {
+        const t = await f.readRowGroup(g);
+        for (const [name, out] of [["key", key], ["url", url], ["caption", caption]] as const) {
+          out.push(...(t.getChild(name)!.toArray() as string[]));
+        }
+      }
+    }
+    assert.deepEqual(key, shards.keys);
+    assert.deepEqual(url, shards.keys.map((k) => `https://example.com/${k}.png`));
+    assert.deepEqual(caption, Array.from(shards.labels, (y) => `digit ${y}`));
+    assert.deepEqual(
+      await readParquetKeys(`${dir}/emb/metadata/metadata_1.parquet`),
+      shards.keys.slice(50),
+    );
   }));
 
 Deno.test("LAION layout: bad metadata or list columns are one line, exit 2, nothing written", () =>

@@ -22,6 +22,7 @@ import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import { indexImageInputs, isImageInput } from "../train/_data_source.ts";
 import { openRowSource } from "../data/row_source.ts";
+import { readSampleText, type SampleText, sampleTextColumns } from "../data/sample_text.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputDir } from "./_paths.ts";
 
@@ -31,8 +32,10 @@ const HELP =
 Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
 clip-retrieval's layout:
   <out>/img_emb/img_emb_<i>.npy          float32 (or float16 with --f16), rows × embedDim
-  <out>/metadata/metadata_<i>.parquet    column "key": the sample keys, same order (zstd;
-                                         clip-retrieval, DuckDB and pandas read it)
+  <out>/metadata/metadata_<i>.parquet    column "key": the sample keys, same order, and
+                                         "url", "caption" when WebDataset samples have them
+                                         (.json/.txt); zstd, clip-retrieval, DuckDB and
+                                         pandas read it
 Images: folders or WebDataset shards (directory of .tar, .tar files, or a brace pattern
 such as shards/{00000..00099}.tar), resized and centre-cropped, CLIP-normalised.
 Embeddings (.npy/Arrow, for head encoders): keys from their clip-retrieval metadata, else
@@ -103,6 +106,8 @@ async function main(args: string[]): Promise<void> {
   let part = 0, partRows = 0, done = 0, total = 0, last = 0;
   let buf = new Float32Array(Math.min(perFile, 65536) * d);
   let keys: string[] = [];
+  // WebDataset samples' url and caption (img2dataset's .json/.txt), for the metadata files.
+  let text: Map<string, SampleText> | undefined;
   const files: string[] = [];
   await Deno.mkdir(`${out}/img_emb`, { recursive: true });
   await Deno.mkdir(`${out}/metadata`, { recursive: true });
@@ -113,7 +118,10 @@ async function main(args: string[]): Promise<void> {
       ...(values.f16 ? { dtype: "f2" as const } : {}),
     });
     const { writeParquetMetadata } = await import("../parquet/mod.ts");
-    await writeParquetMetadata(`${out}/metadata/metadata_${part}.parquet`, { key: keys });
+    await writeParquetMetadata(`${out}/metadata/metadata_${part}.parquet`, {
+      key: keys,
+      ...sampleTextColumns(keys, text),
+    });
     files.push(emb);
     part++;
     partRows = 0;
@@ -157,6 +165,7 @@ async function main(args: string[]): Promise<void> {
     }
     const index = await indexImageInputs("embed", values.data);
     total = index.keys.length;
+    if (index.kind === "shards") text = await readSampleText(index.sources);
     const size = values["image-size"] !== undefined
       ? intFlag("image-size", values["image-size"], 0, 1)
       : spec.inputShape[0]!;
