@@ -14,7 +14,7 @@
 #   --niter N        Lloyd iterations per k-means [25]
 #   --nredo N        k-means runs per part and merge, best kept [1]
 #   --seed N         seed [1234]
-#   --format F       labels file format: arrow | npy [arrow]
+#   --format F       labels file format: arrow | parquet | npy [arrow]
 #   --gres SPEC      GPU request per task [gpu:1]; `none` on a cluster without GPUs
 #   --partition P    Slurm partition [the cluster's default]
 #   --               everything after is passed to every sbatch call
