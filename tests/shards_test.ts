@@ -46,7 +46,8 @@ Deno.test("listEmbeddingFiles() throws NotFound naming the path and RangeError w
     });
     await assert.rejects(() => listEmbeddingFiles([dir]), {
       name: "RangeError",
-      message: `Expected at least one .npy, .arrow, .feather, .ipc file in ${dir} but found none`,
+      message:
+        `Expected at least one .npy, .arrow, .feather, .ipc, .parquet file in ${dir} but found none`,
     });
   });
 });

@@ -1,6 +1,7 @@
 // Private to src/data: the one import of `apache-arrow` (npm) and the table helpers that the
 // embedding and label readers and writers share: parsing IPC bytes, naming the columns in error
-// messages, and building a non-null FixedSizeList vector.
+// messages, and building a non-null FixedSizeList vector. The Parquet modules (parquet-wasm
+// hands row groups over as Arrow IPC) use the whole namespace, `arrow`.
 
 import {
   type Data,
@@ -43,6 +44,9 @@ export {
   type Vector,
   vectorFromArray,
 };
+
+/** apache-arrow as one namespace, for the Parquet modules (parquet_file.ts and the rest). */
+export * as arrow from "npm:apache-arrow@21.2.0";
 
 /** An Arrow type as its error messages print it (`List<Float32>`). */
 export function typeName(t: DataType): string {

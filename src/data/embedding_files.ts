@@ -12,7 +12,13 @@ import type { Matrix } from "../matrix/matrix.ts";
 import { checkBatchRows, openFileRows, readFileSet, streamFileRows } from "./_file_rows.ts";
 
 /** File name endings that {@linkcode listEmbeddingFiles} picks up in a directory. */
-export const EMBEDDING_EXTENSIONS: readonly string[] = [".npy", ".arrow", ".feather", ".ipc"];
+export const EMBEDDING_EXTENSIONS: readonly string[] = [
+  ".npy",
+  ".arrow",
+  ".feather",
+  ".ipc",
+  ".parquet",
+];
 
 /** Options for {@linkcode readEmbeddings}. */
 export interface ReadEmbeddingsOptions {
@@ -76,7 +82,7 @@ function join(dir: string, name: string): string {
 
 /**
  * Expands inputs to embedding files, the file list every reader of embeddings starts from: a
- * file is kept as given, a directory becomes its `.npy`, `.arrow`, `.feather` and `.ipc` files
+ * file is kept as given, a directory becomes its `.npy`, `.arrow`, `.feather`, `.ipc` and `.parquet` files
  * (not recursive) in natural name order (`img_emb_2.npy` before `img_emb_10.npy`); a directory
  * in clip-retrieval's layout (`emb/` holding `emb/img_emb/`) is read from `img_emb/`.
  *

@@ -44,6 +44,10 @@ async function countRows(files: string[], column: string | undefined): Promise<n
   for (const f of files) {
     if (f.toLowerCase().endsWith(".npy")) {
       total += (await readNpyHeader(f)).shape[0] ?? 0;
+    } else if (f.toLowerCase().endsWith(".parquet")) {
+      // Loaded only for Parquet input: not part of the npm-free core. The footer gives the rows.
+      const { parquetEmbeddingShape } = await import("../data/parquet.ts");
+      total += (await parquetEmbeddingShape(f, column ? { column } : {})).rows;
     } else {
       total += scanArrowEmbeddings(await Deno.readFile(f), column ? { column } : {}, f).rows;
     }

@@ -10,7 +10,10 @@ export interface LabelsTable {
   scores: Float32Array;
   /** Labels per row. */
   l: number;
-  /** Optional row identifiers (Arrow output only), written as column `id`. */
+  /**
+   * Optional row identifiers (Arrow and Parquet output), written as column `id`; sample keys
+   * (strings) go to Parquet's `key` column.
+   */
   ids?: BigInt64Array | Int32Array | string[];
 }
 
@@ -33,7 +36,9 @@ export function scoresPath(path: string): string {
 
 /**
  * Writes multi-label assignments atomically: `.npy` gives a uint32 `rows × l` labels file
- * plus float32 scores in {@linkcode scoresPath} (both or neither are left); `.arrow`,
+ * plus float32 scores in {@linkcode scoresPath} (both or neither are left); `.parquet` gives
+ * `key` (or `id`), `labels: list<uint32>` and `scores: list<float32>`, zstd-compressed (what
+ * DuckDB, pandas and Spark open); `.arrow`,
  * `.feather` or `.ipc` give one Arrow IPC file with columns
  * `labels: FixedSizeList<UInt32>[l]`, `scores: FixedSizeList<Float32>[l]` and optional `id`.
  *
@@ -58,6 +63,18 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
       await writeNpy(scoresPath(path), scores, [rows, l]);
       await writeNpy(path, labels, [rows, l]);
     });
+  } else if (/\.parquet$/i.test(path)) {
+    // Loaded here only: Parquet is not part of the npm-free core.
+    const { writeParquetLabels } = await import("../data/parquet.ts");
+    const ids = table.ids;
+    await writeParquetLabels(
+      path,
+      Array.isArray(ids)
+        ? { indices: labels, scores, l, keys: ids }
+        : ids
+        ? { indices: labels, scores, l, ids }
+        : { indices: labels, scores, l },
+    );
   } else if (/\.(arrow|feather|ipc)$/i.test(path)) {
     await writeArrowLabels(
       path,
@@ -65,7 +82,7 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
     );
   } else {
     throw new RangeError(
-      `Expected the output path to end in .npy, .arrow, .feather or .ipc but found ${path}`,
+      `Expected the output path to end in .npy, .parquet, .arrow, .feather or .ipc but found ${path}`,
     );
   }
 }
