@@ -3,7 +3,7 @@
 // as the centers), on seeded clustered data at growing K. Reports the init time, its share of
 // the whole run, and the final objective (1 − mean cosine over all rows; lower is better).
 //
-//   deno run -A bench/init_bench.ts [--quick] [--ks 1000,20000,100000] [--methods a,b]
+//   deno run -A bench/init_bench.ts [--quick] [--ks 100,1000,20000,100000] [--methods a,b]
 //       [--niter 10] [--out bench/results]
 //
 // Writes <out>/init.md (atomically). Each shape is named in the table; --quick uses small ones.
@@ -25,6 +25,7 @@ export interface InitShape {
 }
 
 const FULL: InitShape[] = [
+  { n: 50_000, d: 64, k: 100 },
   { n: 100_000, d: 64, k: 1000 },
   { n: 200_000, d: 64, k: 20_000 },
   { n: 300_000, d: 32, k: 100_000 },

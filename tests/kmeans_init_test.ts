@@ -4,6 +4,7 @@ import {
   kmeansParallelInit,
 } from "../src/kmeans/kmeans_parallel_init.ts";
 import { randomRowsInit } from "../src/kmeans/random_rows_init.ts";
+import { chooseInit } from "../src/kmeans/init_auto.ts";
 import { rowUniform } from "../src/kmeans/_init_programs.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
@@ -302,4 +303,17 @@ Deno.test("randomRowsInit() gathers k distinct seeded rows, normalised under cos
     picked.add(i);
   }
   assert.equal(picked.size, 30);
+});
+
+Deno.test("chooseInit() runs k-means|| while its host reduction is small, random rows above", () => {
+  assert.equal(chooseInit({ k: 1, d: 1 }), "kmeans||");
+  assert.equal(chooseInit({ k: 1000, d: 128 }), "kmeans||");
+  assert.equal(chooseInit({ k: 4096, d: 64 }), "kmeans||");
+  assert.equal(chooseInit({ k: 4097, d: 64 }), "random");
+  assert.equal(chooseInit({ k: 3276, d: 100 }), "kmeans||");
+  assert.equal(chooseInit({ k: 3277, d: 100 }), "random");
+  assert.equal(chooseInit({ k: 1448, d: 512 }), "kmeans||");
+  assert.equal(chooseInit({ k: 1449, d: 512 }), "random");
+  assert.equal(chooseInit({ k: 20000, d: 100 }), "random");
+  assert.equal(chooseInit({ k: 1_000_000, d: 512 }), "random");
 });

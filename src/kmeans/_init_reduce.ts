@@ -29,7 +29,7 @@ export interface Candidates {
 }
 
 /** Host work (multiply-adds) up to which `reduce: "auto"` runs weighted k-means++. */
-export const KMEANSPP_MAX_WORK = 2 ** 27;
+export const KMEANSPP_MAX_WORK = 2 ** 32;
 
 /** Copies candidate rows `pick` into a `pick.length × dp` padded block. */
 export function pickRows(c: Candidates, pick: ArrayLike<number>): Float32Array {
@@ -46,23 +46,39 @@ export function pickRows(c: Candidates, pick: ArrayLike<number>): Float32Array {
  * the farthest remaining one is taken, so k distinct candidates give k distinct centers.
  */
 export function weightedKmeansPP(c: Candidates, k: number, rand: () => number): Uint32Array {
-  const { count: n, dp, values: v, weights: w } = c;
+  const { count: n, dp, weights: w } = c;
+  // float64 copies, and D² = ‖x‖² + ‖c‖² − 2 x·c with a 4-way unrolled dot product: this
+  // loop is the whole cost (k·C·d), so it is kept simple for the JIT.
+  const v = Float64Array.from(c.values.subarray(0, n * dp));
+  const norm = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = i * dp; j < (i + 1) * dp; j++) s += v[j]! * v[j]!;
+    norm[i] = s;
+  }
   const dist = new Float64Array(n).fill(Infinity);
   const chosen = new Uint8Array(n);
   const out = new Uint32Array(k);
+  const d4 = dp - (dp % 4);
   let cur = drawWeighted(w, null, rand);
   for (let t = 0; t < k; t++) {
     chosen[cur] = 1;
     out[t] = cur;
     if (t === k - 1) break;
     let total = 0, far = -1;
+    const cb = cur * dp, cn = norm[cur]!;
     for (let i = 0; i < n; i++) {
       if (chosen[i]) continue;
-      let e = 0;
-      for (let j = 0; j < dp; j++) {
-        const s = v[i * dp + j]! - v[cur * dp + j]!;
-        e += s * s;
+      const ib = i * dp;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let j = 0; j < d4; j += 4) {
+        a0 += v[ib + j]! * v[cb + j]!;
+        a1 += v[ib + j + 1]! * v[cb + j + 1]!;
+        a2 += v[ib + j + 2]! * v[cb + j + 2]!;
+        a3 += v[ib + j + 3]! * v[cb + j + 3]!;
       }
+      for (let j = d4; j < dp; j++) a0 += v[ib + j]! * v[cb + j]!;
+      const e = Math.max(0, norm[i]! + cn - 2 * (a0 + a1 + a2 + a3));
       if (e < dist[i]!) dist[i] = e;
       total += w[i]! * dist[i]!;
       if (far < 0 || dist[i]! > dist[far]!) far = i;
