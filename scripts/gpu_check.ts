@@ -480,6 +480,7 @@ log(
     values.quick ? ", quick shapes" : ""
   }`,
 );
+log(`device: ${gpu.selection.note}`);
 const results: CheckResult[] = [];
 const peers: { torch?: TorchPeerReport } = {};
 {
@@ -553,6 +554,7 @@ const totalS = (performance.now() - started) / 1000;
 
 const report = {
   adapter: gpu.info,
+  device: gpu.selection,
   profile: gpu.quirks.profile,
   toolkit: TOOLKIT_VERSION,
   deno: Deno.version.deno,
@@ -570,6 +572,7 @@ const md = [
   "",
   `${report.date}, mlcd ${TOOLKIT_VERSION}, Deno ${report.deno}, ${gpu.quirks.profile} profile` +
   `${values.quick ? ", quick shapes" : ""}; ${totalS.toFixed(0)} s in all. ` +
+  `Device: ${gpu.selection.note}. ` +
   `Peak FMA: ${peak.f32.gflops.toFixed(0)} GFLOP/s f32${
     peak.f16 ? `, ${peak.f16.gflops.toFixed(0)} GFLOP/s packed f16` : ""
   }.`,
