@@ -22,18 +22,20 @@ export interface InitShape {
   n: number;
   d: number;
   k: number;
+  /** Seeds per method (the objective is their mean). */
+  seeds: number;
 }
 
 const FULL: InitShape[] = [
-  { n: 50_000, d: 64, k: 100 },
-  { n: 100_000, d: 64, k: 1000 },
-  { n: 200_000, d: 64, k: 20_000 },
-  { n: 300_000, d: 32, k: 100_000 },
+  { n: 50_000, d: 64, k: 100, seeds: 3 },
+  { n: 100_000, d: 64, k: 1000, seeds: 3 },
+  { n: 200_000, d: 64, k: 20_000, seeds: 1 },
+  { n: 300_000, d: 32, k: 100_000, seeds: 1 },
 ];
 const QUICK: InitShape[] = [
-  { n: 20_000, d: 32, k: 100 },
-  { n: 40_000, d: 32, k: 1000 },
-  { n: 60_000, d: 32, k: 5000 },
+  { n: 20_000, d: 32, k: 100, seeds: 2 },
+  { n: 40_000, d: 32, k: 1000, seeds: 2 },
+  { n: 60_000, d: 32, k: 5000, seeds: 1 },
 ];
 
 /** The methods compared; each returns the k × dp padded centers, or a kmeans() init name. */
@@ -43,11 +45,12 @@ const METHODS: Record<
     gpu: Awaited<ReturnType<typeof createGpu>>,
     x: Matrix,
     k: number,
+    seed: number,
   ) => Promise<Float32Array | "kmeans++">
 > = {
   "kmeans++ (host)": () => Promise.resolve("kmeans++"),
-  "random (GPU)": (gpu, x, k) => randomRowsInit(gpu, x, { k, seed: 1 }),
-  "k-means|| (GPU)": (gpu, x, k) => kmeansParallelInit(gpu, x, { k, seed: 1 }),
+  "random (GPU)": (gpu, x, k, seed) => randomRowsInit(gpu, x, { k, seed }),
+  "k-means|| (GPU)": (gpu, x, k, seed) => kmeansParallelInit(gpu, x, { k, seed }),
 };
 
 /**
@@ -74,13 +77,15 @@ function unpad(p: Float32Array, k: number, d: number): Matrix {
   return { data, rows: k, cols: d };
 }
 
-/** One measured row of the table. */
+/** One measured row of the table (means over the seeds). */
 export interface InitResult {
   shape: InitShape;
   method: string;
   initS: number;
   runS: number;
   objective: number;
+  /** Smallest and largest objective over the seeds. */
+  range: [number, number];
 }
 
 /** Runs every method on one shape (init, then `niter` exact iterations and the final pass). */
@@ -96,25 +101,38 @@ export async function benchInit(
   try {
     for (const method of methods) {
       const make = METHODS[method]!;
-      const t0 = performance.now();
-      let init = await make(gpu, x, shape.k);
-      if (init === "kmeans++") {
-        // Today's host k-means++ runs inside kmeans(): time it alone (niter 0, no final pass).
-        await kmeans(gpu, x, { k: shape.k, niter: 0, finalAssignment: false, seed: 1 });
+      const runs: { initS: number; runS: number; objective: number }[] = [];
+      for (let seed = 1; seed <= shape.seeds; seed++) {
+        const t0 = performance.now();
+        const made = await make(gpu, x, shape.k, seed);
+        if (made === "kmeans++") {
+          // Today's host k-means++ runs inside kmeans(): time it alone (niter 0, no final pass).
+          await kmeans(gpu, x, { k: shape.k, niter: 0, finalAssignment: false, seed });
+        }
+        const initS = (performance.now() - t0) / 1000;
+        const init = made === "kmeans++" ? "kmeans++" : unpad(made, shape.k, shape.d);
+        const r = await kmeans(gpu, x, { k: shape.k, niter, init, seed });
+        // k-means++ ran twice (alone, then inside the run): count it once.
+        const runS = (performance.now() - t0) / 1000 - (made === "kmeans++" ? initS : 0);
+        const objective = 1 - r.objective / shape.n;
+        runs.push({ initS, runS, objective });
+        log(
+          `K=${shape.k} n=${shape.n} d=${shape.d} ${method} seed ${seed}: init ${
+            initS.toFixed(2)
+          } s, run ${runS.toFixed(1)} s, objective ${objective.toFixed(5)}`,
+        );
       }
-      const initS = (performance.now() - t0) / 1000;
-      const given = init === "kmeans++" ? "kmeans++" : unpad(init, shape.k, shape.d);
-      init = "kmeans++"; // free the padded copy
-      const r = await kmeans(gpu, x, { k: shape.k, niter, init: given, seed: 1 });
-      // k-means++ ran twice (alone, then inside the run): count it once.
-      const runS = (performance.now() - t0) / 1000 - (given === "kmeans++" ? initS : 0);
-      const objective = 1 - r.objective / shape.n;
-      out.push({ shape, method, initS, runS, objective });
-      log(
-        `K=${shape.k} n=${shape.n} d=${shape.d} ${method}: init ${initS.toFixed(2)} s, run ${
-          runS.toFixed(1)
-        } s, objective ${objective.toFixed(5)}`,
-      );
+      const mean = (f: (r: typeof runs[number]) => number) =>
+        runs.reduce((a, r) => a + f(r), 0) / runs.length;
+      const objs = runs.map((r) => r.objective);
+      out.push({
+        shape,
+        method,
+        initS: mean((r) => r.initS),
+        runS: mean((r) => r.runS),
+        objective: mean((r) => r.objective),
+        range: [Math.min(...objs), Math.max(...objs)],
+      });
     }
   } finally {
     gpu.destroy();
@@ -129,18 +147,20 @@ export function initTable(results: InitResult[], niter: number, note: string): s
     "",
     note,
     "",
-    "| K | n × d | method | init s | whole run s | init share | 1 − mean cos after " +
-    `${niter} it. | vs best |`,
-    "|---|---|---|---|---|---|---|---|",
+    "| K | n × d | seeds | method | init s | whole run s | init share | 1 − mean cos after " +
+    `${niter} it. (min–max) | vs best |`,
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of results) {
     const best = Math.min(
       ...results.filter((q) => q.shape === r.shape).map((q) => q.objective),
     );
     lines.push(
-      `| ${r.shape.k} | ${r.shape.n} × ${r.shape.d} | ${r.method} | ${r.initS.toFixed(2)} | ${
-        r.runS.toFixed(1)
-      } | ${(100 * r.initS / r.runS).toFixed(1)} % | ${r.objective.toFixed(5)} | +${
+      `| ${r.shape.k} | ${r.shape.n} × ${r.shape.d} | ${r.shape.seeds} | ${r.method} | ${
+        r.initS.toFixed(2)
+      } | ${r.runS.toFixed(1)} | ${(100 * r.initS / r.runS).toFixed(1)} % | ${
+        r.objective.toFixed(5)
+      } (${r.range[0].toFixed(5)}–${r.range[1].toFixed(5)}) | +${
         (100 * (r.objective / best - 1)).toFixed(2)
       } % |`,
     );
