@@ -18,11 +18,13 @@ export async function gatherPadded(
   if (rows.length === 0) return out;
   const part = repackMatrix(gpu, x, { index: rows, stride: dp, dtype: "f32", label: "init" });
   try {
-    const parts = await readBack(
-      gpu,
-      part.chunks.map((c) => ({ buffer: c.buffer, bytes: c.rows * dp * 4 })),
-    );
-    part.chunks.forEach((c, i) => out.set(new Float32Array(parts[i]!), c.rowStart * dp));
+    // One readback per chunk: a single staging buffer for k = 1M centers could pass the
+    // device's largest buffer.
+    for (const c of part.chunks) {
+      if (c.rows === 0) continue;
+      const [ab] = await readBack(gpu, [{ buffer: c.buffer, bytes: c.rows * dp * 4 }]);
+      out.set(new Float32Array(ab!), c.rowStart * dp);
+    }
     return out;
   } finally {
     part.destroy();
