@@ -295,6 +295,11 @@ Deno.test("randomRowsInit() gathers k distinct seeded rows, normalised under cos
     a,
   );
   assert.notDeepEqual(await randomRowsInit(gpu, x, { k: 30, seed: 4 }), a);
+  // Gathered and read back over several chunks (32 rows per 1 KiB binding).
+  assert.deepEqual(
+    await randomRowsInit(await testGpu({ maxBindingBytes: 1024 }), x, { k: 200, seed: 3 }),
+    await randomRowsInit(gpu, x, { k: 200, seed: 3 }),
+  );
   const picked = new Set<number>();
   for (let r = 0; r < 30; r++) {
     const v = a.subarray(r * 8, r * 8 + 5);
