@@ -4,7 +4,7 @@ import {
   kmeansParallelInit,
 } from "../src/kmeans/kmeans_parallel_init.ts";
 import { randomRowsInit } from "../src/kmeans/random_rows_init.ts";
-import { chooseInit } from "../src/kmeans/init_auto.ts";
+import { chooseInit, initCenters } from "../src/kmeans/init_auto.ts";
 import { rowUniform } from "../src/kmeans/_init_programs.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
@@ -321,4 +321,22 @@ Deno.test("chooseInit() runs k-means|| while its host reduction is small, random
   assert.equal(chooseInit({ k: 1449, d: 512 }), "random");
   assert.equal(chooseInit({ k: 20000, d: 100 }), "random");
   assert.equal(chooseInit({ k: 1_000_000, d: 512 }), "random");
+});
+
+Deno.test("initCenters() runs the method chooseInit() picks, or the one named", async () => {
+  const gpu = await testGpu();
+  const x = blobs(400, 6, 8, 13);
+  const lines: string[] = [];
+  const auto = await initCenters(gpu, x, { k: 12, seed: 4, onLog: (m) => lines.push(m) });
+  assert.equal(auto.method, "kmeans||");
+  assert.deepEqual(auto.centers, await kmeansParallelInit(gpu, x, { k: 12, seed: 4 }));
+  assert.ok(lines.some((l) => /^init: kmeans\|\| \(auto, by k and d\) for 12 centers$/.test(l)));
+  assert.ok(lines.some((l) => /^init: round 1\/4, \d+ candidates/.test(l)), lines.join("\n"));
+  const random = await initCenters(gpu, x, { k: 12, seed: 4, init: "random", metric: "l2" });
+  assert.equal(random.method, "random");
+  assert.deepEqual(random.centers, await randomRowsInit(gpu, x, { k: 12, seed: 4, metric: "l2" }));
+  await assert.rejects(() => initCenters(gpu, x, { k: 2, init: "kmeans++" as "random" }), {
+    name: "RangeError",
+    message: 'Expected init to be "auto", "kmeans||" or "random" but found "kmeans++"',
+  });
 });
