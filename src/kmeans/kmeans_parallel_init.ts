@@ -44,7 +44,7 @@ export interface KMeansParallelOptions {
   /**
    * Rows the rounds run on: a seeded subsample of this many rows (all rows when there are
    * fewer; at most one storage binding of 4-byte values).
-   * @default {max(16·k, 10000)}
+   * @default {max(16·k, 2000)}
    */
   sampleRows?: number;
   /**
@@ -181,7 +181,7 @@ async function oversample(
   const { x, dp, k } = p;
   const n = x.rows;
   const rand = mulberry32(p.seed);
-  const want = checkInt("sampleRows", sampleRows ?? Math.max(16 * k, 10000), 1);
+  const want = checkInt("sampleRows", sampleRows ?? Math.max(16 * k, 2000), 1);
   const s = Math.min(n, want, Math.floor(gpu.maxBindingBytes / 4));
   const sample = s < n ? sampleIndices(n, s, rand).sort() : null;
   const xs = sample ? repackMatrix(gpu, x, { index: sample, stride: dp, dtype: x.dtype }) : x;
