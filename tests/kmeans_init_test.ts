@@ -7,6 +7,7 @@ import { randomRowsInit } from "../src/kmeans/random_rows_init.ts";
 import { chooseInit, initCenters } from "../src/kmeans/init_auto.ts";
 import { rowUniform } from "../src/kmeans/_init_programs.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
+import { downloadMatrix, uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
 
 /** `n` rows around `c` random centers (noise `s`), so that D² varies a lot. */
@@ -339,4 +340,21 @@ Deno.test("initCenters() runs the method chooseInit() picks, or the one named", 
     name: "RangeError",
     message: 'Expected init to be "auto", "kmeans||" or "random" but found "kmeans++"',
   });
+});
+
+Deno.test("kmeansParallelInit() takes rows on the GPU as packed f16 in place", async () => {
+  const gpu = await testGpu();
+  const x = blobs(300, 10, 6, 19);
+  const g = uploadMatrix(gpu, x, { stride: 12, dtype: "f16", normalize: true });
+  try {
+    const c = await kmeansParallelInit(gpu, g, { k: 9, reduce: "kmeans++" });
+    assert.deepEqual(await kmeansParallelInit(gpu, g, { k: 9, reduce: "kmeans++" }), c);
+    // Every center is one of the rows as stored (f16 values widened exactly).
+    const rows = await downloadMatrix(gpu, g);
+    const keys = new Set(centerKeys(new Float32Array(rows.data), 300, 10));
+    for (const key of centerKeys(c, 9, 10)) assert.ok(keys.has(key), key);
+    assert.equal(new Set(centerKeys(c, 9, 10)).size, 9);
+  } finally {
+    g.destroy();
+  }
 });
