@@ -88,6 +88,8 @@ export interface KMeansParallelCandidates {
   distances: Float32Array;
   /** Nearest candidate of every sample row (an index into `rows`). */
   nearest: Uint32Array;
+  /** The candidates' values as the kernels saw them: `rows.length × dp` padded float32. */
+  values: Float32Array;
 }
 
 interface Prepared {
@@ -164,7 +166,7 @@ export async function kmeansParallelCandidates(
   gpu: Gpu,
   x: Matrix | GpuMatrix,
   options: KMeansParallelOptions,
-): Promise<KMeansParallelCandidates & { values: Float32Array }> {
+): Promise<KMeansParallelCandidates> {
   const p = await prepare(gpu, x, options);
   try {
     return await oversample(gpu, p, options.sampleRows);
@@ -177,7 +179,7 @@ async function oversample(
   gpu: Gpu,
   p: Prepared,
   sampleRows: number | undefined,
-): Promise<KMeansParallelCandidates & { values: Float32Array }> {
+): Promise<KMeansParallelCandidates> {
   const { x, dp, k } = p;
   const n = x.rows;
   const rand = mulberry32(p.seed);
