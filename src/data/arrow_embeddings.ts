@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkInputPath } from "./_input_path.ts";
 import {
   columnsOf,
   type Data,
@@ -259,6 +260,7 @@ export async function readArrowEmbeddings(
   path: string,
   options: ArrowEmbeddingsOptions = {},
 ): Promise<Matrix> {
+  await checkInputPath(path);
   return decodeArrowEmbeddings(await Deno.readFile(path), { ...options, name: path });
 }
 
