@@ -124,6 +124,7 @@ function walk(
   let cols = field.type.typeId === Type.FixedSizeList ? (field.type as FixedSizeList).listSize : -1;
   let row = 0;
   for (const d of chunks) {
+    if (d.length === 0) continue; // an empty batch (or the placeholder of a table without any)
     const child = d.children[0]!;
     if (d.nullCount > 0) {
       for (let i = 0; i < d.length; i++) {
@@ -161,6 +162,11 @@ function walk(
       if (out && d.length > 0) copyFloats(child, offsets[0]!, d.length * cols, out, row * cols);
     }
     row += d.length;
+  }
+  if (cols < 0) {
+    throw new RangeError(
+      `Expected column "${field.name}" of ${name} to hold at least one row (a List column's width is its rows' length) but found none`,
+    );
   }
   if (cols < 1) {
     throw new RangeError(
