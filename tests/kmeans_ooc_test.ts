@@ -356,6 +356,18 @@ Deno.test("kmeans() refuses a checkpoint of another run and starts fresh without
       });
     });
     assert.ok(onDisk.length >= 3 && onDisk.every(Boolean), String(onDisk));
+    // One flipped byte, in a centroid or in the header, and the checkpoint is refused as corrupt.
+    const good = await Deno.readFile(path);
+    for (const at of [good.length - 3, 100]) {
+      const flipped = good.slice();
+      flipped[at]! ^= 0x04;
+      await Deno.writeFile(path, flipped);
+      await assert.rejects(() => kmeans(gpu, x, { ...o, resume: true }), {
+        name: "RangeError",
+        message:
+          `Cannot resume from ${path}: the checkpoint is corrupt (its sha256 does not match its contents); remove it to start over`,
+      });
+    }
     await Deno.writeTextFile(path, "not a checkpoint");
     await assert.rejects(() => kmeans(gpu, x, { ...o, resume: true }), /magic string/);
   });
