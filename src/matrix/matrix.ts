@@ -102,15 +102,54 @@ export function checkFinite(m: Matrix, name: string): void {
   }
 }
 
+/**
+ * The limits of the values the GPU kernels represent: the one rule behind every row check
+ * ({@linkcode checkRows} here, `checkGpuRows` on the GPU, and `kernels/pack_rows.wgsl`).
+ *
+ * - `minNormalizable` (2^-102): a row whose largest |value| is smaller counts as a zero row:
+ *   GPUs (lavapipe included) may flush such values (subnormal floats) to zero. Any row at or
+ *   above it is L2-normalised without overflow or underflow, whatever its scale: the kernel
+ *   divides by the largest |value| before summing squares where the plain sum could fail.
+ * - `f16Max` (65504, the largest float16): values stored as float16 without being
+ *   normalised (`f16` with metric l2) must not exceed it.
+ * - `l2SquaredNormMax` (float32's largest / 4): under the L2 metric a row's squared norm must
+ *   not exceed it, so that squared distances (at most 4 × the largest squared norm) stay finite
+ *   in float32.
+ *
+ * @example Usage
+ * ```ts
+ * import { ROW_LIMITS } from "./matrix.ts";
+ * console.log(ROW_LIMITS.f16Max); // 65504
+ * ```
+ */
+export const ROW_LIMITS: {
+  readonly minNormalizable: number;
+  readonly f16Max: number;
+  readonly l2SquaredNormMax: number;
+} = { minNormalizable: 2 ** -102, f16Max: 65504, l2SquaredNormMax: 3.4028234663852886e38 / 4 };
+
 /** Options for {@linkcode checkRows}. */
 export interface CheckRowsOptions {
   /** Number of the first row of `m` in the file it came from. @default {0} */
   firstRow?: number;
   /**
-   * Also refuse all-zero rows, which cannot be L2-normalised; the text says why the rows
-   * are normalised (e.g. `"cosine similarity"`). @default {undefined}
+   * Also refuse all-zero rows, which cannot be L2-normalised, and rows as good as zero
+   * (largest |value| below {@linkcode ROW_LIMITS}`.minNormalizable`); the text says why the
+   * rows are normalised (e.g. `"cosine similarity"`). @default {undefined}
    */
   nonZero?: string;
+  /**
+   * Also refuse values beyond float16 (|value| > 65504): the rows are stored as float16
+   * without being normalised; the text says why (e.g. `"--f16 with metric l2"`).
+   * @default {undefined}
+   */
+  f16?: string;
+  /**
+   * Also refuse rows whose squared norm exceeds {@linkcode ROW_LIMITS}`.l2SquaredNormMax`,
+   * where float32 squared distances overflow; the text says what uses them (e.g.
+   * `"l2 k-means"`). @default {undefined}
+   */
+  l2?: string;
   /**
    * Where row `r` of `m` came from, when its rows span several files (a gathered sample):
    * the message then names `file` and `fileRow` instead of `name` and `firstRow + r`.
@@ -120,9 +159,10 @@ export interface CheckRowsOptions {
 }
 
 /**
- * Throws a `RangeError` naming the first NaN/±Infinity value (and, with `nonZero`, the first
- * all-zero row) of `m`, with row numbers counted from `firstRow`, so that an error can name
- * the file and the row within it.
+ * Throws a `RangeError` naming the first NaN/±Infinity value of `m` and, with the options,
+ * the first row beyond {@linkcode ROW_LIMITS} (`nonZero`: an all-zero or as good as zero row;
+ * `f16`: a value beyond float16; `l2`: a squared norm beyond float32 distances), with row
+ * numbers counted from `firstRow`, so that an error can name the file and the row within it.
  *
  * @param m The rows to scan.
  * @param name The file (or matrix) to name in the message.
@@ -143,8 +183,9 @@ export function checkRows(m: Matrix, name: string, options: CheckRowsOptions = {
   const { data, rows, cols } = m;
   const first = options.firstRow ?? 0;
   const at = options.where ?? ((r: number) => ({ file: name, fileRow: first + r }));
+  const { nonZero, f16, l2 } = options;
   for (let r = 0; r < rows; r++) {
-    let zero = true;
+    let top = 0, norm2 = 0, beyondF16 = -1;
     for (let c = 0; c < cols; c++) {
       const v = data[r * cols + c]!;
       if (!Number.isFinite(v)) {
@@ -153,12 +194,32 @@ export function checkRows(m: Matrix, name: string, options: CheckRowsOptions = {
           `Expected finite values in ${file} but found ${v} at row ${fileRow}, column ${c}`,
         );
       }
-      if (v !== 0) zero = false;
+      const a = Math.abs(v);
+      if (a > top) top = a;
+      if (a > ROW_LIMITS.f16Max && beyondF16 < 0) beyondF16 = c;
+      norm2 += v * v; // float64: no overflow or underflow for float32 values
     }
-    if (zero && options.nonZero) {
+    const fail = (why: (file: string, row: number) => string) => {
       const { file, fileRow } = at(r);
-      throw new RangeError(
-        `Cannot L2-normalise ${file} for ${options.nonZero}: row ${fileRow} is all zeros`,
+      return new RangeError(why(file, fileRow));
+    };
+    if (nonZero && top < ROW_LIMITS.minNormalizable) {
+      throw fail((file, row) =>
+        `Cannot L2-normalise ${file} for ${nonZero}: row ${row} is all zeros${
+          top > 0 ? ` or as good as (its largest |value|, ${top}, is below 2^-102)` : ""
+        }`
+      );
+    }
+    if (f16 && beyondF16 >= 0) {
+      throw fail((file, row) =>
+        `Cannot store ${file} as float16 for ${f16}: row ${row} holds ${
+          data[r * cols + beyondF16]
+        } at column ${beyondF16}, beyond float16's largest value 65504`
+      );
+    }
+    if (l2 && norm2 > ROW_LIMITS.l2SquaredNormMax) {
+      throw fail((file, row) =>
+        `Cannot use ${file} for ${l2}: row ${row} has a squared norm of ${norm2} (largest |value| ${top}), beyond ${ROW_LIMITS.l2SquaredNormMax} where float32 squared distances overflow`
       );
     }
   }
