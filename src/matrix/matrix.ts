@@ -102,6 +102,9 @@ export function checkFinite(m: Matrix, name: string): void {
   }
 }
 
+/** The largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
+
 /**
  * The limits of the values the GPU kernels represent: the one rule behind every row check
  * ({@linkcode checkRows} here, `checkGpuRows` on the GPU, and `kernels/pack_rows.wgsl`).
@@ -126,7 +129,7 @@ export const ROW_LIMITS: {
   readonly minNormalizable: number;
   readonly f16Max: number;
   readonly l2SquaredNormMax: number;
-} = { minNormalizable: 2 ** -102, f16Max: 65504, l2SquaredNormMax: 3.4028234663852886e38 / 4 };
+} = { minNormalizable: 2 ** -102, f16Max: 65504, l2SquaredNormMax: F32_MAX / 4 };
 
 /** Options for {@linkcode checkRows}. */
 export interface CheckRowsOptions {
@@ -185,41 +188,57 @@ export function checkRows(m: Matrix, name: string, options: CheckRowsOptions = {
   const at = options.where ?? ((r: number) => ({ file: name, fileRow: first + r }));
   const { nonZero, f16, l2 } = options;
   for (let r = 0; r < rows; r++) {
-    let top = 0, norm2 = 0, beyondF16 = -1;
+    const o = r * cols;
+    let top = 0, norm2 = 0; // largest |value|; squared norm in float64 (cannot overflow)
     for (let c = 0; c < cols; c++) {
-      const v = data[r * cols + c]!;
-      if (!Number.isFinite(v)) {
-        const { file, fileRow } = at(r);
-        throw new RangeError(
-          `Expected finite values in ${file} but found ${v} at row ${fileRow}, column ${c}`,
-        );
-      }
-      const a = Math.abs(v);
+      const v = data[o + c]!;
+      const a = v < 0 ? -v : v;
+      if (!(a <= F32_MAX)) throw rowError(m, r, at, "finite", ""); // NaN or ±Infinity
       if (a > top) top = a;
-      if (a > ROW_LIMITS.f16Max && beyondF16 < 0) beyondF16 = c;
-      norm2 += v * v; // float64: no overflow or underflow for float32 values
+      norm2 += v * v;
     }
-    const fail = (why: (file: string, row: number) => string) => {
-      const { file, fileRow } = at(r);
-      return new RangeError(why(file, fileRow));
-    };
-    if (nonZero && top < ROW_LIMITS.minNormalizable) {
-      throw fail((file, row) =>
-        `Cannot L2-normalise ${file} for ${nonZero}: row ${row} is all zeros${
+    if (nonZero && top < ROW_LIMITS.minNormalizable) throw rowError(m, r, at, "zero", nonZero);
+    if (f16 && top > ROW_LIMITS.f16Max) throw rowError(m, r, at, "f16", f16);
+    if (l2 && norm2 > ROW_LIMITS.l2SquaredNormMax) throw rowError(m, r, at, "l2", l2);
+  }
+}
+
+/** The message of {@linkcode checkRows} for row `r` (out of the hot loop: nothing captured). */
+function rowError(
+  m: Matrix,
+  r: number,
+  at: (r: number) => { file: string; fileRow: number },
+  what: "finite" | "zero" | "f16" | "l2",
+  why: string,
+): RangeError {
+  const row = Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+  const { file, fileRow } = at(r);
+  const top = row.reduce((t, v) => Math.max(t, Math.abs(v)), 0);
+  switch (what) {
+    case "finite": {
+      const c = row.findIndex((v) => !Number.isFinite(v));
+      return new RangeError(
+        `Expected finite values in ${file} but found ${row[c]} at row ${fileRow}, column ${c}`,
+      );
+    }
+    case "zero":
+      return new RangeError(
+        `Cannot L2-normalise ${file} for ${why}: row ${fileRow} is all zeros${
           top > 0 ? ` or as good as (its largest |value|, ${top}, is below 2^-102)` : ""
-        }`
+        }`,
+      );
+    case "f16": {
+      const c = row.findIndex((v) => Math.abs(v) > ROW_LIMITS.f16Max);
+      return new RangeError(
+        `Cannot store ${file} as float16 for ${why}: row ${fileRow} holds ${
+          row[c]
+        } at column ${c}, beyond float16's largest value 65504`,
       );
     }
-    if (f16 && beyondF16 >= 0) {
-      throw fail((file, row) =>
-        `Cannot store ${file} as float16 for ${f16}: row ${row} holds ${
-          data[r * cols + beyondF16]
-        } at column ${beyondF16}, beyond float16's largest value 65504`
-      );
-    }
-    if (l2 && norm2 > ROW_LIMITS.l2SquaredNormMax) {
-      throw fail((file, row) =>
-        `Cannot use ${file} for ${l2}: row ${row} has a squared norm of ${norm2} (largest |value| ${top}), beyond ${ROW_LIMITS.l2SquaredNormMax} where float32 squared distances overflow`
+    case "l2": {
+      const norm2 = row.reduce((s, v) => s + v * v, 0);
+      return new RangeError(
+        `Cannot use ${file} for ${why}: row ${fileRow} has a squared norm of ${norm2} (largest |value| ${top}), beyond ${ROW_LIMITS.l2SquaredNormMax} where float32 squared distances overflow`,
       );
     }
   }
