@@ -8,9 +8,8 @@
 import type { Matrix } from "../matrix/matrix.ts";
 import type { NpyHeader } from "./_npy_format.ts";
 import { npyMatrixShape, readNpyFileHeader, readNpyRows } from "./npy_rows.ts";
-
-/** The Arrow reader, loaded on first use: `apache-arrow` (npm) only when an Arrow file is read. */
-const arrow = () => import("./arrow_embeddings.ts");
+// Arrow (npm: apache-arrow) is loaded when an Arrow file is read, never before.
+import { loadArrow as arrow } from "./load_arrow.ts";
 
 /**
  * How to read a file: by its extension (`.npy`; `.arrow`, `.feather`, `.ipc`), else by its

@@ -3,7 +3,7 @@ import { checkGpuRows, type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts"
 import { checkMatrix, checkRows, type Matrix, sliceRows } from "../matrix/matrix.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { readNpyHeader } from "../data/npy.ts";
-import { scanArrowEmbeddings } from "../data/arrow.ts";
+import { loadArrow } from "../data/load_arrow.ts";
 import type { TopkMetric, TopkVariant } from "../topk/topk_options.ts";
 import { uploadTopkKeys } from "../topk/upload_topk_keys.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
@@ -45,6 +45,7 @@ async function countRows(files: string[], column: string | undefined): Promise<n
     if (f.toLowerCase().endsWith(".npy")) {
       total += (await readNpyHeader(f)).shape[0] ?? 0;
     } else {
+      const { scanArrowEmbeddings } = await loadArrow();
       total += scanArrowEmbeddings(await Deno.readFile(f), column ? { column } : {}, f).rows;
     }
   }

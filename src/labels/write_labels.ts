@@ -1,6 +1,6 @@
 import { writeNpy } from "../data/npy.ts";
 import { atomicWrites } from "../data/atomic.ts";
-import { writeArrowLabels } from "../data/arrow.ts";
+import { loadArrow } from "../data/load_arrow.ts";
 
 /** Labels and scores to write with {@linkcode writeLabels}. */
 export interface LabelsTable {
@@ -59,6 +59,7 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
       await writeNpy(path, labels, [rows, l]);
     });
   } else if (/\.(arrow|feather|ipc)$/i.test(path)) {
+    const { writeArrowLabels } = await loadArrow();
     await writeArrowLabels(
       path,
       table.ids ? { indices: labels, scores, l, ids: table.ids } : { indices: labels, scores, l },
