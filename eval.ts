@@ -17,3 +17,4 @@ export * from "./src/eval/knn.ts";
 export * from "./src/eval/linear_probe.ts";
 export * from "./src/eval/retrieval.ts";
 export * from "./src/eval/evaluate.ts";
+export * from "./src/eval/eval_rows.ts";
