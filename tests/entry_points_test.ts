@@ -1,8 +1,15 @@
 // The library's entry points (deno.json "exports") and the npm packages each one costs: the
-// packages reachable from it through static imports and through dynamic imports whose
-// specifier is a string literal (Deno fetches those before the program runs, even when they
-// never run). The README's Library table lists the same sets.
+// packages reachable from it through static imports, through dynamic imports whose specifier
+// is a string literal (Deno fetches those before the program runs, even when they never run)
+// and through type imports (deno check and deno cache fetch those). The README's Library table
+// lists the same sets.
 import assert from "node:assert/strict";
+import type * as Arrow from "../src/data/arrow.ts";
+import type { ArrowModule } from "../src/data/load_arrow.ts";
+
+// The core loads arrow.ts by a specifier in a variable and declares its types itself: arrow.ts
+// must match them (a compile-time check).
+const _arrowMatches: (m: typeof Arrow) => ArrowModule = (m) => m;
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -23,6 +30,7 @@ interface InfoDependency {
   specifier: string;
   isDynamic?: boolean;
   code?: { specifier: string };
+  type?: { specifier: string };
 }
 interface InfoModule {
   specifier: string;
@@ -56,16 +64,18 @@ async function npmReach(entry: string): Promise<Map<string, string>> {
   while (queue.length > 0) {
     const s = queue.shift()!;
     for (const dep of modules.get(s)?.dependencies ?? []) {
-      const target = dep.code?.specifier;
-      const npm = dep.specifier.match(/^npm:(@?[^@]+)/)?.[1] ??
-        target?.match(/\/node_modules\/\.deno\/[^/]+\/node_modules\/(@[^/]+\/[^/]+|[^/]+)/)?.[1];
-      if (npm) {
-        if (!found.has(npm)) found.set(npm, `${chain(s)} → npm:${npm}`);
-        continue;
-      }
-      if (target && !from.has(target)) {
-        from.set(target, s);
-        queue.push(target);
+      for (const target of [dep.code?.specifier, dep.type?.specifier]) {
+        if (!target) continue;
+        const npm = dep.specifier.match(/^npm:(@?[^@]+)/)?.[1] ??
+          target.match(/\/node_modules\/\.deno\/[^/]+\/node_modules\/(@[^/]+\/[^/]+|[^/]+)/)?.[1];
+        if (npm) {
+          if (!found.has(npm)) found.set(npm, `${chain(s)} → npm:${npm}`);
+          continue;
+        }
+        if (!from.has(target)) {
+          from.set(target, s);
+          queue.push(target);
+        }
       }
     }
   }

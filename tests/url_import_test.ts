@@ -3,7 +3,8 @@
 //   - examples/cycle.ts runs unchanged against http://127.0.0.1:<port>/mod.ts and the
 //     entry points it names;
 //   - a 10-line script outside the repository that imports kmeans and assignLabels from
-//     mod.ts, run with an empty DENO_DIR, downloads no npm package (the core needs none).
+//     mod.ts, run with an empty DENO_DIR, then cached with its types, downloads no npm
+//     package (the core needs none).
 import assert from "node:assert/strict";
 import { withDir } from "./_tmp.ts";
 
@@ -160,6 +161,21 @@ Deno.test("kmeans + assignLabels from mod.ts over HTTP with an empty DENO_DIR do
         });
         // The cache was used (the modules came over HTTP into it) and holds no npm package.
         assert.ok((await Deno.stat(`${denoDir}/remote`)).isDirectory, "no remote module cache");
+        assert.deepEqual(await cachedNpmPackages(denoDir), []);
+        // deno cache also follows type imports (deno check would fetch what it fetches): none.
+        const cache = await new Deno.Command(Deno.execPath(), {
+          args: ["cache", "--no-lock", "--allow-import=127.0.0.1", `${dir}/cluster.ts`],
+          cwd: dir,
+          env: {
+            DENO_DIR: denoDir,
+            DENO_NO_UPDATE_CHECK: "1",
+            NPM_CONFIG_REGISTRY: `http://127.0.0.1:${registry.addr.port}/`,
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.deepEqual(requested, [], `npm packages were requested: ${requested.join(", ")}`);
+        assert.equal(cache.code, 0, new TextDecoder().decode(cache.stderr));
         assert.deepEqual(await cachedNpmPackages(denoDir), []);
       });
     });
