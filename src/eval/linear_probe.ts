@@ -199,7 +199,7 @@ export async function linearProbe(
   const logitRows = Math.max(4, Math.floor(Math.min(macsCap / (Cp * d4 * 4), 1 << 20) / 4) * 4);
   const blocksPerUpdate = Math.max(1, Math.floor(macsCap / (bs * 16 * (d4 + 1) * 4)));
   // Rows of logits per block of the final predictions: as many as fit 64 MiB and a binding.
-  const evalRows = Math.min(
+  const predictRows = Math.min(
     Math.max(n, nt),
     logitRows,
     Math.max(4, Math.floor(Math.min(gpu.maxBindingBytes, 64 << 20) / (4 * Cp) / 4) * 4),
@@ -231,7 +231,7 @@ export async function linearProbe(
     const params = keep(createStorage(gpu, paramBytes, "probe.params")); // zero init
     const m = keep(createStorage(gpu, paramBytes, "probe.m"));
     const v = keep(createStorage(gpu, paramBytes, "probe.v"));
-    const logits = keep(createStorage(gpu, Math.max(bs, evalRows) * Cp * 4, "probe.logits"));
+    const logits = keep(createStorage(gpu, Math.max(bs, predictRows) * Cp * 4, "probe.logits"));
     const unused = keep(createStorage(gpu, 16, "probe.unused"));
     const predTrain = keep(createStorage(gpu, n * 2 * 4, "probe.train.pred"));
     const predTest = keep(createStorage(gpu, nt * 2 * 4, "probe.test.pred"));
@@ -276,8 +276,8 @@ export async function linearProbe(
     const enc = gpu.device.createCommandEncoder({ label: "probe.predict" });
     const splits = [[xTrain, yTrain, predTrain, n], [xTest, yTest, predTest, nt]] as const;
     for (const [x, y, pred, rows] of splits) {
-      for (let rowStart = 0; rowStart < rows; rowStart += evalRows) {
-        const block = Math.min(evalRows, rows - rowStart);
+      for (let rowStart = 0; rowStart < rows; rowStart += predictRows) {
+        const block = Math.min(predictRows, rows - rowStart);
         recordLogits(x, block, { rowStart }, enc);
         dispatch(gpu, probeRowsProgram(s, block, { rowStart }), [logits, order, y, pred], enc);
       }
