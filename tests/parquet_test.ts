@@ -407,7 +407,7 @@ Deno.test("parquet: the GPU core, data, kmeans, topk, labels and loss import no 
       const m = modules.get(todo.pop()!);
       if (!m || seen.has(m.specifier)) continue;
       seen.add(m.specifier);
-      if (/\/src\/data\/[^/]*parquet[^/]*\.ts$/.test(m.specifier)) found.push(m.specifier);
+      if (/\/src\/data\/(?!load_)[^/]*parquet[^/]*\.ts$/.test(m.specifier)) found.push(m.specifier);
       for (const d of m.dependencies ?? []) {
         if (d.isDynamic) continue;
         if (d.specifier.includes("parquet-wasm")) {

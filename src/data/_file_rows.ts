@@ -9,12 +9,12 @@
 import type { Matrix } from "../matrix/matrix.ts";
 import type { NpyHeader } from "./_npy_format.ts";
 import { npyMatrixShape, readNpyFileHeader, readNpyRows } from "./npy_rows.ts";
-
-/** The Arrow reader, loaded on first use: `apache-arrow` (npm) only when an Arrow file is read. */
-const arrow = () => import("./arrow_embeddings.ts");
+// Arrow (npm: apache-arrow) is loaded when an Arrow file is read, never before.
+import { loadArrow as arrow } from "./load_arrow.ts";
+import { loadParquet } from "./load_parquet.ts";
 
 /** The Parquet reader, loaded on first use: `parquet-wasm` (npm) only for a Parquet file. */
-const parquet = () => import("./parquet.ts");
+const parquet = loadParquet;
 
 /** A Parquet file (embeddings in a list column), by its extension. */
 export function isParquet(path: string): boolean {

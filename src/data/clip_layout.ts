@@ -8,9 +8,10 @@
 
 import { readArrowKeys } from "./arrow.ts";
 import { isParquet } from "./_file_rows.ts";
+import { loadParquet } from "./load_parquet.ts";
 
 /** The Parquet reader, loaded only for Parquet metadata (it is not part of the npm-free core). */
-const parquet = () => import("./parquet.ts");
+const parquet = loadParquet;
 
 /**
  * The metadata file that goes with an embedding file in clip-retrieval's layout, or undefined

@@ -1,6 +1,7 @@
+import { loadParquet } from "../data/load_parquet.ts";
 import { writeNpy } from "../data/npy.ts";
 import { atomicWrites } from "../data/atomic.ts";
-import { writeArrowLabels } from "../data/arrow.ts";
+import { loadArrow } from "../data/load_arrow.ts";
 
 /** Labels and scores to write with {@linkcode writeLabels}. */
 export interface LabelsTable {
@@ -65,7 +66,7 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
     });
   } else if (/\.parquet$/i.test(path)) {
     // Loaded here only: Parquet is not part of the npm-free core.
-    const { writeParquetLabels } = await import("../data/parquet.ts");
+    const { writeParquetLabels } = await loadParquet();
     const ids = table.ids;
     await writeParquetLabels(
       path,
@@ -76,6 +77,7 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
         : { indices: labels, scores, l },
     );
   } else if (/\.(arrow|feather|ipc)$/i.test(path)) {
+    const { writeArrowLabels } = await loadArrow();
     await writeArrowLabels(
       path,
       table.ids ? { indices: labels, scores, l, ids: table.ids } : { indices: labels, scores, l },
