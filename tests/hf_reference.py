@@ -295,7 +295,12 @@ def pil(cases):
     from PIL import Image
     for case in cases:
         im = Image.open(case["png"]).convert("RGB")
-        p = case["pp"]
+        p = dict(case["pp"])
+        # transformers' get_size_dict: an integer size is the shortest edge, an integer crop a square
+        if isinstance(p["size"], int):
+            p["size"] = {"shortest_edge": p["size"]}
+        if isinstance(p["crop_size"], int):
+            p["crop_size"] = {"height": p["crop_size"], "width": p["crop_size"]}
         w, h = im.size
         if p["do_resize"]:
             if "shortest_edge" in p["size"]:
@@ -305,7 +310,7 @@ def pil(cases):
                 oh, ow = (nl, ns) if w <= h else (ns, nl)
             else:
                 oh, ow = p["size"]["height"], p["size"]["width"]
-            im = im.resize((ow, oh), resample=Image.BICUBIC)
+            im = im.resize((ow, oh), resample=Image.BILINEAR if p.get("resample", 3) == 2 else Image.BICUBIC)
         a = np.array(im)
         if p["do_center_crop"]:
             ch, cw = p["crop_size"]["height"], p["crop_size"]["width"]
