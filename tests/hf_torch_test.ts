@@ -6,6 +6,10 @@
 import assert from "node:assert/strict";
 import { loadHfModel } from "../src/hf/load_hf_model.ts";
 import { saveHfModel } from "../src/hf/save_hf_model.ts";
+import { readHfVisionConfig } from "../src/hf/hf_config.ts";
+import { listHfWeights } from "../src/hf/hf_weights.ts";
+import { readTensorF32 } from "../src/hf/safetensors_file.ts";
+import { hfVisionReference } from "../src/hf/vision_reference.ts";
 import { tf } from "../src/model/tf.ts";
 import { mlcdLossOp } from "../src/loss/tfjs_op.ts";
 import {
@@ -391,6 +395,32 @@ Deno.test({
         again.dispose();
       } finally {
         model.dispose();
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "hfVisionReference() (float64 TypeScript) matches PyTorch within 1e-6 on every case",
+  ignore,
+  fn: async () => {
+    const dir = await makeCases();
+    for (const c of CASES) {
+      const d = `${dir}/${c.name}`;
+      const config = await readHfVisionConfig(d);
+      const host = new Map<string, Float32Array>();
+      for (const [name, ref] of await listHfWeights(d)) {
+        const f = await Deno.open(ref.file.path);
+        host.set(name, await readTensorF32(f, ref.file.path, name, ref.entry));
+        f.close();
+      }
+      const ex = await expected(dir, c);
+      const x = ex.get("x")!.data as Float32Array, y = ex.get("y")!.data as Float32Array;
+      const per = x.length / c.batch, dim = y.length / c.batch;
+      for (let b = 0; b < c.batch; b++) {
+        const r = hfVisionReference(config, host, x.subarray(b * per, (b + 1) * per), c.image);
+        const e = rel(r, y.subarray(b * dim, (b + 1) * dim));
+        assert.ok(e < 1e-6, `${c.name} image ${b}: relative error ${e}`);
       }
     }
   },

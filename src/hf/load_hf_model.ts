@@ -22,6 +22,7 @@ import {
 } from "./preprocessor_config.ts";
 import { readTensorF32 } from "./safetensors_file.ts";
 import { hfVisionForward } from "./vision_forward.ts";
+import { uploadNow } from "./_upload.ts";
 
 /** Options of {@linkcode loadHfModel}. */
 export interface LoadHfModelOptions {
@@ -154,21 +155,74 @@ export async function loadHfModel(
     throw e;
   }
   const ordered = new Map(shapes.map(([n]) => [n, weights.get(n)!] as const));
-  const forward = hfVisionForward(config, ordered, {
+  return createHfModel(config, ordered, {
+    dir: d,
+    preprocessor,
+    inputSize,
+    projection,
+    maxRows,
+    plan,
+    ...(trainLayers !== undefined ? { trainLayers } : {}),
+  });
+}
+
+/** Options of {@linkcode createHfModel}. */
+export interface CreateHfModelOptions {
+  /** Side of the input images. */
+  inputSize: number;
+  /** Whether `visual_projection.weight` is applied. @default {false} */
+  projection?: boolean;
+  /** Layers trained, as in {@linkcode LoadHfModelOptions}. @default {undefined} */
+  trainLayers?: number;
+  /** The processor. @default {a CLIP processor resizing and cropping to inputSize} */
+  preprocessor?: HfPreprocessor;
+  /** Images per forward chunk. @default {Infinity} */
+  maxRows?: number;
+  /** The memory plan. @default {computed} */
+  plan?: HfMemoryPlan;
+  /** Where the model came from. @default {""} */
+  dir?: string;
+}
+
+/**
+ * Builds an {@linkcode HfModel} over weights already on the device (e.g. from
+ * `initHfWeights`, for benchmarks and GPU checks); {@linkcode loadHfModel} uses it after loading.
+ * The model owns the weights: its `dispose()` releases them.
+ *
+ * @param config The config.
+ * @param weights Every parameter by Hugging Face name.
+ * @param options See {@linkcode CreateHfModelOptions}.
+ * @returns The model.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const model = createHfModel(config, initHfWeights(config, { seed: 1 }), { inputSize: 224 });
+ * ```
+ */
+export function createHfModel(
+  config: HfVisionConfig,
+  weights: Map<string, tf.Variable>,
+  options: CreateHfModelOptions,
+): HfModel {
+  const { inputSize, trainLayers } = options;
+  const projection = options.projection ?? false;
+  const preprocessor = options.preprocessor ??
+    parsePreprocessorConfig({ size: inputSize, crop_size: inputSize }, "(default processor)");
+  const forward = hfVisionForward(config, weights, {
     inputSize,
     projection,
     trainLayers: trainLayers ?? 0,
-    maxRows,
+    ...(options.maxRows !== undefined ? { maxRows: options.maxRows } : {}),
   });
   let disposed = false;
   const dispose = () => {
     if (disposed) return;
     disposed = true;
     forward.dispose();
-    disposeAll();
+    for (const v of weights.values()) v.dispose();
   };
   const params = new Map(
-    [...ordered].filter(([n]) => trainLayers === undefined || hfTrains(config, n, trainLayers)),
+    [...weights].filter(([n]) => trainLayers === undefined || hfTrains(config, n, trainLayers)),
   );
   const encoder: Encoder = {
     spec: hfEncoderSpec(config, inputSize, projection),
@@ -178,16 +232,21 @@ export async function loadHfModel(
     dispose,
   };
   return {
-    dir: d,
+    dir: options.dir ?? "",
     config,
     preprocessor,
     inputSize,
     projection,
-    weights: ordered,
+    weights,
     encoder,
     transform: hfImageTransform(preprocessor, inputSize),
-    plan,
-    maxRows,
+    plan: options.plan ??
+      hfMemoryPlan(config, {
+        inputSize,
+        projection,
+        ...(trainLayers !== undefined ? { trainLayers } : {}),
+      }),
+    maxRows: options.maxRows ?? Infinity,
     dispose,
   };
 }
@@ -227,18 +286,4 @@ export function hfEncoderSpec(
     heads: c.numAttentionHeads,
     mlpRatio: c.intermediateSize / c.hiddenSize,
   };
-}
-
-interface UploadingBackend {
-  uploadToGPU?: (dataId: object) => void;
-  submitQueue?: () => void;
-  commandEncoder?: unknown;
-}
-
-/** Moves a fresh tensor's values to the device now, so the host copy can be freed. */
-function uploadNow(t: tf.Tensor): void {
-  const b = tf.backend() as unknown as UploadingBackend;
-  if (typeof b.uploadToGPU !== "function") return;
-  b.uploadToGPU(t.dataId);
-  if (b.commandEncoder != null && typeof b.submitQueue === "function") b.submitQueue();
 }

@@ -23,4 +23,6 @@ export * from "./hf_weights.ts";
 export * from "./memory.ts";
 export * from "./vision_forward.ts";
 export * from "./load_hf_model.ts";
+export * from "./init_hf_weights.ts";
+export * from "./vision_reference.ts";
 export * from "./save_hf_model.ts";
