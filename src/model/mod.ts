@@ -17,8 +17,11 @@ export {
   type DecodedImages,
   decodeImages,
   type DecodeImagesOptions,
+  decodeRgb,
+  encodePng,
   IMAGE_EXTENSIONS,
   listImages,
+  type RgbImage,
   transformImage,
   type TransformImageOptions,
 } from "./images.ts";
