@@ -197,6 +197,7 @@ export function hfVisionForward(
       for (let i = 0; i < frozen; i++) {
         const hi = h;
         h = tf.tidy(() => layer(hi, i, B, rope));
+        hi.dispose();
       }
       return h;
     };
@@ -212,9 +213,12 @@ export function hfVisionForward(
     const B = x.shape[0];
     let h = prefix(x, B);
     const rope = ropeTables();
+    // Each layer's intermediates, and the residual stream it replaces, are freed as soon as
+    // the layer is done (the gradient tape keeps its own references to what backward needs).
     for (let i = frozen; i < L; i++) {
       const hi = h;
       h = tf.tidy(() => layer(hi, i, B, rope));
+      hi.dispose();
     }
     const first = tf.reshape(tf.slice(tf.reshape(h, [B, T, D]), [0, 0, 0], [B, 1, D]), [B, D]);
     const pooled = layerNorm(first as tf.Tensor2D, "post_layernorm");
@@ -234,7 +238,7 @@ export function hfVisionForward(
       const parts: tf.Tensor2D[] = [];
       for (let s = 0; s < B; s += maxRows) {
         const e = Math.min(B, s + maxRows);
-        parts.push(forwardChunk(tf.slice(x, [s, 0], [e - s, S * S * C])));
+        parts.push(tf.tidy(() => forwardChunk(tf.slice(x, [s, 0], [e - s, S * S * C]))));
       }
       return tf.concat(parts, 0);
     });
