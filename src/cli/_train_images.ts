@@ -7,7 +7,11 @@ import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { decodeIndex } from "../data/image_loader.ts";
 import { mixSeed } from "../random/rng.ts";
 import type { TrainConfig } from "../train/config.ts";
-import { imageTrainStream, joinLabels } from "../train/image_stream.ts";
+import {
+  imageTrainStream,
+  type ImageTrainStreamOptions,
+  joinLabels,
+} from "../train/image_stream.ts";
 import { pseudoLabels } from "../train/pseudo_labels.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
 import { readRunLabels } from "../train/_run_dir.ts";
@@ -21,7 +25,14 @@ export async function prepareImageTraining(
   gpu: Gpu,
   inputs: string[],
   config: TrainConfig,
-  o: { runDir: string; labels?: string; resume: boolean; limit?: number; imageSize: number },
+  o: {
+    runDir: string;
+    labels?: string;
+    resume: boolean;
+    limit?: number;
+    imageSize: number;
+    transform?: ImageTrainStreamOptions["transform"];
+  },
 ): Promise<{ data: TrainData; n: number; write?: () => Promise<void> }> {
   // Nothing is written here: the caller runs `write` once every input is validated.
   let write: (() => Promise<void>) | undefined;
@@ -134,6 +145,7 @@ export async function prepareImageTraining(
     augment: config.augment,
     minScale: config.minCropScale,
     onSkip,
+    ...(o.transform ? { transform: o.transform } : {}),
   });
   if (config.classes > stream.rows) {
     throw new RangeError(

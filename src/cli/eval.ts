@@ -11,8 +11,9 @@ import { loadEncoder } from "../train/load_encoder.ts";
 import { loadInputs, readLabels } from "../train/_data_source.ts";
 import { intFlag, joinNegativeValues, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputFiles } from "./_paths.ts";
+import { loadModelFlag } from "./_hf.ts";
 
-const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options]
+const HELP = `deno task eval --checkpoint <run dir>|--model <dir> --data <mnist|path> [options]
 
 Embeds labelled data with a trained encoder and reports linear-probe top-1 (logistic
 regression on the GPU), kNN top-1 (k=20, cosine), retrieval recall@1/5/10 (test → train,
@@ -23,6 +24,7 @@ or WebDataset shards (directories of .tar, brace patterns); .npy labels follow t
 
 Options:
   --checkpoint <dir>     run directory with checkpoint.json (from deno task train)
+  --model <dir>          or a Hugging Face model directory (MLCD / CLIP vision; needs --out)
   --data <path|mnist>    training inputs (repeatable); mnist brings its own labels and test split
   --labels <file.npy>    integer labels of --data (not for mnist)
   --test-data <path>     held-out inputs (repeatable; not for mnist)
@@ -53,6 +55,7 @@ async function main(args: string[]): Promise<void> {
     strict: true,
     options: {
       checkpoint: { type: "string" },
+      model: { type: "string" },
       data: { type: "string", multiple: true },
       labels: { type: "string" },
       "test-data": { type: "string", multiple: true },
@@ -72,12 +75,19 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  if (!values.checkpoint) throw new UsageError("Expected --checkpoint <run dir> but found none");
+  if (!values.checkpoint === !values.model) {
+    throw new UsageError("Expected one of --checkpoint <run dir> and --model <dir>");
+  }
+  if (values.model && (values.out === undefined || values.baseline || values["image-size"])) {
+    throw new UsageError("Expected --out and no --baseline or --image-size with --model");
+  }
   if (!values.data?.length) throw new UsageError("Expected --data <mnist|path> but found none");
   // An optional flag: undefined when absent, else an integer ≥ 1 (intFlag's check).
   const int = (name: string, s: string | undefined): number | undefined =>
     s === undefined ? undefined : intFlag(name, s, 1, 1);
-  const ck = values.checkpoint.endsWith(".json")
+  const ck = !values.checkpoint
+    ? ""
+    : values.checkpoint.endsWith(".json")
     ? values.checkpoint.slice(0, values.checkpoint.lastIndexOf("/") + 1) || "."
     : values.checkpoint;
   const inputs = [
@@ -85,9 +95,9 @@ async function main(args: string[]): Promise<void> {
     ...(values.labels ? [values.labels] : []),
     ...(values["test-data"] ?? []),
     ...(values["test-labels"] ? [values["test-labels"]] : []),
-    ...["checkpoint.json", "run.json", "labels.safetensors", "metrics.jsonl"].map((f) =>
-      `${ck}/${f}`
-    ),
+    ...(ck ? ["checkpoint.json", "run.json", "labels.safetensors", "metrics.jsonl"] : []).map((
+      f,
+    ) => `${ck}/${f}`),
   ];
   const out = values.out ?? `${ck}/eval.json`;
   if (values.out !== undefined) {
@@ -95,8 +105,11 @@ async function main(args: string[]): Promise<void> {
   }
   const gpu = await createGpu();
   await useTfBackend(gpu);
-  const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
-  centers.dispose();
+  const hf = values.model ? await loadModelFlag(gpu, values.model, "eval") : undefined;
+  const { encoder, centers, manifest } = hf
+    ? { encoder: hf.encoder, centers: undefined, manifest: undefined }
+    : await loadEncoder(values.checkpoint!);
+  centers?.dispose();
   if (values.out === undefined) {
     await checkOutputFiles("eval", [{ flag: "--out", path: out }], inputs);
   }
@@ -107,6 +120,7 @@ async function main(args: string[]): Promise<void> {
   const common = {
     encoder: spec.kind,
     cmd: "eval",
+    ...(hf ? { transform: hf.transform } : {}),
     ...(imageSize !== undefined ? { imageSize } : {}),
   };
   const tr = await loadInputs(values.data, {
@@ -137,7 +151,11 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const knnK = int("knn-k", values["knn-k"])!;
-  progress(`eval: embedding ${tr.x.rows} + ${test.x.rows} samples with ${values.checkpoint}`);
+  progress(
+    `eval: embedding ${tr.x.rows} + ${test.x.rows} samples with ${
+      values.checkpoint ?? values.model
+    }`,
+  );
   const rows: [string, EvalMetrics][] = [];
   const m = await evaluateFeatures(
     gpu,
@@ -145,9 +163,9 @@ async function main(args: string[]): Promise<void> {
     { x: await embed(encoder, test.x), y: test.y },
     { knnK },
   );
-  rows.push([`checkpoint (step ${manifest.step})`, m]);
+  rows.push([manifest ? `checkpoint (step ${manifest.step})` : `model ${values.model}`, m]);
   encoder.dispose();
-  if (values.baseline) {
+  if (values.baseline && manifest) {
     const init = createEncoder(spec, { seed: mixSeed(manifest.config.seed, 101) });
     rows.push([
       "untrained encoder",
@@ -170,7 +188,8 @@ async function main(args: string[]): Promise<void> {
   const baseline = rows.find((r) => r[0] === "untrained encoder")?.[1];
   const result = {
     checkpoint: values.checkpoint,
-    step: manifest.step,
+    model: values.model,
+    step: manifest?.step,
     ...m,
     ...(baseline ? { baseline } : {}),
     ...(raw ? { raw } : {}),

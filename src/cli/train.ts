@@ -41,6 +41,13 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { checkNotInputs, checkOutputDir } from "./_paths.ts";
+import {
+  checkSaveHf,
+  loadModelFlag,
+  modelTransform,
+  saveModelFlag,
+  withModelConfig,
+} from "./_hf.ts";
 
 /** Data-source flags compared on --resume. */
 const SOURCE_FLAGS: [keyof RunSources, string][] = [
@@ -48,6 +55,7 @@ const SOURCE_FLAGS: [keyof RunSources, string][] = [
   ["labels", "--labels"],
   ["limit", "--limit"],
   ["column", "--column"],
+  ["model", "--model"],
 ];
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -74,6 +82,9 @@ const HELP = [
   "  --overwrite             start afresh in a --run-dir that holds a run, replacing it",
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
   "  --column <name>         Arrow column of the embeddings",
+  "  --model <dir>           fine-tune a Hugging Face model directory (MLCDVisionModel or a CLIP",
+  "                          vision tower) on images with --labels; it sets the encoder keys",
+  "  --save-hf <dir>         with --model: write the fine-tuned model there, same layout",
   "  --json                  print a summary JSON object on stdout",
   "  -h, --help              this help",
   "",
@@ -115,6 +126,8 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
       overwrite: { type: "boolean", default: false },
       limit: { type: "string" },
       column: { type: "string" },
+      model: { type: "string" },
+      "save-hf": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -142,6 +155,9 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     const raw = v[kebab(k)];
     if (typeof raw === "string") partial[k] = parseConfigValue(k, raw);
   }
+  if (typeof v.model === "string" && !values.resume) {
+    partial = await withModelConfig(v.model, partial);
+  }
   if (!values.resume) resolveTrainConfig(partial); // bad values fail before the run dir is read
   const optionalInt = (name: string): number | undefined => {
     const s = v[name];
@@ -156,6 +172,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
   const limitFlag = optionalInt("limit");
   if (limitFlag !== undefined) givenSources.limit = limitFlag;
   if (typeof v.column === "string") givenSources.column = v.column;
+  if (typeof v.model === "string") givenSources.model = absolute(v.model);
 
   const exists = await checkOutputDir("--run-dir", runDir);
   let config: TrainConfig;
@@ -209,6 +226,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
       limit: givenSources.limit ?? null,
       imageSize: null,
       column: givenSources.column ?? null,
+      model: givenSources.model ?? null,
     };
     const present = exists ? (await Array.fromAsync(Deno.readDir(runDir))).map((e) => e.name) : [];
     if (present.length > 0 && !values.overwrite) {
@@ -234,6 +252,16 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     })),
     inputs,
   );
+  const model = sources.model ?? null, saveHf = v["save-hf"] as string | undefined;
+  if (!model && (config.trainLayers !== 0 || saveHf !== undefined)) {
+    throw new UsageError("Expected --model with --train-layers or --save-hf");
+  }
+  if (model && sources.labels === null) {
+    throw new UsageError(
+      "Expected --labels with --model: embed with the model (deno task embed --model), cluster and assign, then train with the labels",
+    );
+  }
+  if (model && saveHf !== undefined) await checkSaveHf(saveHf, model);
 
   const gpu = options.gpu ?? await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
@@ -265,12 +293,14 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
       resume: values.resume,
       ...(sources.limit !== null ? { limit: sources.limit } : {}),
       imageSize: config.imageSize,
+      ...(model ? { transform: await modelTransform(model) } : {}),
     });
     trainData = prepared.data;
     n = prepared.n;
     await checkCheckpointFits(n, trainData.inputShape);
     write = prepared.write;
   } else {
+    if (model) throw new UsageError("Expected image folders or shards as --data with --model");
     ({ trainData, n, write } = await prepareVectors());
   }
   async function prepareVectors(): Promise<
@@ -384,6 +414,12 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
       progress(`assign: top-${config.l} centers per sample → ${labelsPath}`);
     }
   }
+  const hf = model
+    ? await loadModelFlag(gpu, model, "train", {
+      trainLayers: config.trainLayers,
+      batchSize: config.batchSize,
+    })
+    : undefined;
   let last = 0;
   const result = await train(
     gpu,
@@ -406,6 +442,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
         }
       },
       onCheckpoint: (m) => progress(`train: checkpoint step ${m.step} → ${runDir}/${m.file}`),
+      ...(hf ? { encoder: hf.encoder } : {}),
     },
   );
   const summary = {
@@ -416,6 +453,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     seconds: (performance.now() - t0) / 1000,
   };
   progress(`train: done, ${result.step} steps, checkpoint ${summary.checkpoint}`);
+  if (hf && saveHf !== undefined) await saveModelFlag(hf, saveHf, "train");
   if (values.json) console.log(JSON.stringify(summary));
   result.encoder.dispose();
   result.centers.dispose();

@@ -8,7 +8,12 @@
  * @module
  */
 
-import { IMAGE_EXTENSIONS, listImages, transformImage } from "../model/images.ts";
+import {
+  IMAGE_EXTENSIONS,
+  listImages,
+  transformImage,
+  type TransformImageOptions,
+} from "../model/images.ts";
 import { mixSeed, permutation, Rng } from "../random/rng.ts";
 import { isShardInput, listShards, readShard, type WebDatasetError } from "./webdataset.ts";
 
@@ -87,6 +92,11 @@ export interface StreamImageBatchesOptions {
   prefetch?: number;
   /** Called for every skipped (corrupt) sample. @default {undefined} */
   onSkip?: (s: SkippedSample) => void;
+  /**
+   * Turns an encoded image into a row, e.g. a Hugging Face model's processor (`hfImageTransform`).
+   * @default {transformImage}
+   */
+  transform?: (bytes: Uint8Array, options: TransformImageOptions) => Promise<Float32Array>;
 }
 
 function keyOfFile(input: string, file: string): string {
@@ -264,7 +274,7 @@ export async function* streamImageBatches(
     try {
       const bytes = typeof p.bytes === "function" ? await p.bytes() : p.bytes;
       const rng = new Rng(mixSeed(seed, 204, epoch, p.ordinal));
-      return await transformImage(bytes, {
+      return await (options.transform ?? transformImage)(bytes, {
         size,
         channels: ch,
         ...(options.train && augment !== "none"

@@ -97,6 +97,11 @@ export interface TrainOptions {
   onStep?: (p: TrainProgress) => void;
   /** Called after every checkpoint is written. @default {undefined} */
   onCheckpoint?: (m: CheckpointManifest) => void;
+  /**
+   * A ready encoder to fine-tune instead of one built from `config` (e.g. a Hugging Face
+   * model's); its `params` are what is trained and checkpointed. @default {undefined}
+   */
+  encoder?: Encoder;
 }
 
 /** What {@linkcode train} returns. */
@@ -189,7 +194,7 @@ async function trainOn(
   const stepsPerEpoch = Math.max(1, Math.floor(n / bs));
   const totalSteps = stepsPerEpoch * c.epochs;
 
-  const encoder = createEncoder({
+  const encoder = options.encoder ?? createEncoder({
     kind: c.encoder,
     inputShape: data.inputShape,
     embedDim: c.embedDim,
@@ -202,6 +207,11 @@ async function trainOn(
     heads: c.heads,
     mlpRatio: c.mlpRatio,
   }, { seed: mixSeed(c.seed, 101) });
+  if (encoder.spec.embedDim !== c.embedDim || encoder.inputDim !== inputDim) {
+    throw new TypeError(
+      `Expected an encoder from ${inputDim} inputs to embedDim=${c.embedDim} but found ${encoder.inputDim} to ${encoder.spec.embedDim}`,
+    );
+  }
   let centersInit: tf.Tensor;
   if (c.centersInit === "kmeans") {
     const k = data.centroids;
