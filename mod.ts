@@ -24,4 +24,5 @@ export * from "./src/loss/mod.ts";
 export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/eval/mod.ts";
+export * from "./src/hf/mod.ts";
 export * from "./src/version.ts";

@@ -10,10 +10,11 @@ import {
   createHfModel,
   hfImageTransform,
   initHfWeights,
-  parseHfVisionConfig,
+  parseHfVisionSpec,
   parsePreprocessorConfig,
 } from "../src/hf/mod.ts";
-import { embed, encodePng, useTfBackend } from "../src/model/mod.ts";
+import { embed, useTfBackend } from "../src/model/mod.ts";
+import { encodePng } from "../src/model/images.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
 import type { Row } from "./report.ts";
 
@@ -52,7 +53,7 @@ export async function benchHfEmbed(
   const tool = "ViT-B/16-shaped CLIP tower, 224 px (ours)";
   const shape = `batch ${batch}, 224×224×3, width 768, 12 layers, random weights`;
   await useTfBackend(gpu);
-  const config = parseHfVisionConfig(VIT_B16, "ViT-B/16");
+  const config = parseHfVisionSpec(VIT_B16, "ViT-B/16");
   const model = createHfModel(config, initHfWeights(config, { seed: 1 }), { inputSize: 224 });
   try {
     log(`${HF_BENCH_SECTION}: ${tool}, 1 warm-up + ${timed} timed batches of ${batch}`);

@@ -13,7 +13,7 @@
 // npm packages are present. Exit code 1 when a check fails.
 import { parseArgs } from "node:util";
 import { createGpu, type Gpu } from "../src/gpu/gpu.ts";
-import { type HfVisionConfig, parseHfVisionConfig } from "../src/hf/hf_config.ts";
+import { type HfVisionSpec, parseHfVisionSpec } from "../src/hf/hf_config.ts";
 import { initHfWeights } from "../src/hf/init_hf_weights.ts";
 import { checkHfFits, formatBytes, hfMemoryPlan } from "../src/hf/memory.ts";
 import { hfVisionForward } from "../src/hf/vision_forward.ts";
@@ -101,7 +101,7 @@ const QUICK: Shape[] = [
 ];
 
 /** Forward FLOPs of one image. */
-function flopsPerImage(c: HfVisionConfig, side: number, layers = c.numHiddenLayers): number {
+function flopsPerImage(c: HfVisionSpec, side: number, layers = c.numHiddenLayers): number {
   const g = Math.floor(side / c.patchSize), T = g * g + 1, D = c.hiddenSize;
   const I = c.intermediateSize;
   return 2 * T * (layers * (4 * D * D + 2 * D * I) + D * c.numChannels * c.patchSize ** 2) +
@@ -116,7 +116,7 @@ function pixels(n: number, seed: number): Float32Array {
 
 /** A one-layer tower at the full width against the float64 reference. */
 async function checkReference(s: Shape): Promise<HfCheckResult> {
-  const c = parseHfVisionConfig(
+  const c = parseHfVisionSpec(
     { ...s.config, num_hidden_layers: 1, image_size: s.checkSide },
     s.name,
   );
@@ -159,7 +159,7 @@ async function checkReference(s: Shape): Promise<HfCheckResult> {
 
 /** Embedding throughput and a fine-tuning step of the full tower. */
 async function checkThroughput(gpu: Gpu, s: Shape, quick: boolean): Promise<HfCheckResult[]> {
-  const c = parseHfVisionConfig({ ...s.config, image_size: s.side }, s.name);
+  const c = parseHfVisionSpec({ ...s.config, image_size: s.side }, s.name);
   const tl = Math.min(4, c.numHiddenLayers);
   const plan = hfMemoryPlan(c, {
     inputSize: s.side,

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readArrowKeys } from "../src/data/arrow.ts";
 import { readNpy, writeNpy } from "../src/data/npy.ts";
-import { parseHfVisionConfig } from "../src/hf/hf_config.ts";
+import { parseHfVisionSpec } from "../src/hf/hf_config.ts";
 import { initHfWeights } from "../src/hf/init_hf_weights.ts";
 import { createHfModel, loadHfModel } from "../src/hf/load_hf_model.ts";
 import { parsePreprocessorConfig } from "../src/hf/preprocessor_config.ts";
@@ -27,7 +27,7 @@ const N = 12;
 /** A tiny MLCD model directory and N images of several sizes. */
 async function fixture(dir: string): Promise<void> {
   await useTfBackend(await testGpu());
-  const config = parseHfVisionConfig({
+  const config = parseHfVisionSpec({
     model_type: "mlcd_vision_model",
     architectures: ["MLCDVisionModel"],
     hidden_size: 16,

@@ -2,7 +2,7 @@
 // is read; and the memory check that refuses what cannot fit the adapter.
 import assert from "node:assert/strict";
 import type { Gpu } from "../src/gpu/gpu.ts";
-import { hfParamShapes, parseHfVisionConfig } from "../src/hf/hf_config.ts";
+import { hfParamShapes, parseHfVisionSpec } from "../src/hf/hf_config.ts";
 import { loadHfModel } from "../src/hf/load_hf_model.ts";
 import { checkHfFits, hfMemoryPlan } from "../src/hf/memory.ts";
 import { parsePreprocessorConfig } from "../src/hf/preprocessor_config.ts";
@@ -36,7 +36,7 @@ async function writeModel(
   if (o.pp !== null) {
     await Deno.writeTextFile(`${dir}/preprocessor_config.json`, JSON.stringify(o.pp ?? PP));
   }
-  const c = parseHfVisionConfig(CONFIG, "x"); // the shapes of every fixture
+  const c = parseHfVisionSpec(CONFIG, "x"); // the shapes of every fixture
   const tensors = hfParamShapes(c, false).map(([n, s]) =>
     [n, "F32", s] as [string, string, number[]]
   );
@@ -184,7 +184,7 @@ Deno.test("loadHfModel() refuses, before loading, one image whose attention cann
   }));
 
 Deno.test("checkHfFits() refuses bigG fine-tuning on a CPU adapter with too little host memory", () => {
-  const c = parseHfVisionConfig({ model_type: "mlcd_vision_model" }, "config.json");
+  const c = parseHfVisionSpec({ model_type: "mlcd_vision_model" }, "config.json");
   const plan = hfMemoryPlan(c, { inputSize: 448, trainLayers: 0 });
   const gpu = { maxBindingBytes: 2 ** 31, quirks: { profile: "cpu" } } as unknown as Gpu;
   assert.throws(

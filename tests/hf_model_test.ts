@@ -1,14 +1,14 @@
 // The Hugging Face tower's forward without PyTorch: chunked batches equal one batch, frozen
 // layers leave the trained layers' gradients unchanged, and the encoder spec.
 import assert from "node:assert/strict";
-import { parseHfVisionConfig } from "../src/hf/hf_config.ts";
+import { parseHfVisionSpec } from "../src/hf/hf_config.ts";
 import { initHfWeights } from "../src/hf/init_hf_weights.ts";
 import { createHfModel } from "../src/hf/load_hf_model.ts";
 import { hfVisionForward } from "../src/hf/vision_forward.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, relErr, testGpu } from "./_gpu.ts";
 
-const MLCD = parseHfVisionConfig({
+const MLCD = parseHfVisionSpec({
   model_type: "mlcd_vision_model",
   hidden_size: 32,
   intermediate_size: 40,
@@ -66,7 +66,7 @@ Deno.test("createHfModel() with trainLayers 1: the last layer's gradients equal 
 
 Deno.test("createHfModel() describes the tower as a vit spec with the pooled size as embedDim", async () => {
   await useTfBackend(await testGpu());
-  const clip = parseHfVisionConfig({
+  const clip = parseHfVisionSpec({
     model_type: "clip",
     projection_dim: 8,
     vision_config: {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { loadHfModel } from "../src/hf/load_hf_model.ts";
 import { saveHfModel } from "../src/hf/save_hf_model.ts";
-import { readHfVisionConfig } from "../src/hf/hf_config.ts";
+import { readHfVisionSpec } from "../src/hf/hf_config.ts";
 import { listHfWeights } from "../src/hf/hf_weights.ts";
 import { readTensorF32 } from "../src/hf/safetensors_file.ts";
 import { hfVisionReference } from "../src/hf/vision_reference.ts";
@@ -407,7 +407,7 @@ Deno.test({
     const dir = await makeCases();
     for (const c of CASES) {
       const d = `${dir}/${c.name}`;
-      const config = await readHfVisionConfig(d);
+      const config = await readHfVisionSpec(d);
       const host = new Map<string, Float32Array>();
       for (const [name, ref] of await listHfWeights(d)) {
         const f = await Deno.open(ref.file.path);

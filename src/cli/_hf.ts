@@ -1,21 +1,13 @@
 // `--model DIR` of embed, eval and train: a local Hugging Face model directory (MLCDVisionModel
 // or a CLIP vision tower), loaded with progress; the train config it implies; `--save-hf`.
 import type { Gpu } from "../gpu/gpu.ts";
-import {
-  checkEmptyDir,
-  formatBytes,
-  HF_PROJECTION,
-  hfImageTransform,
-  type HfModel,
-  type ImageTransform,
-  listHfWeights,
-  loadHfModel,
-  parsePreprocessorConfig,
-  preprocessorSide,
-  readHfVisionConfig,
-  readJson,
-  saveHfModel,
-} from "../hf/mod.ts";
+import { HF_PROJECTION, readHfVisionSpec, readJson } from "../hf/hf_config.ts";
+import { listHfWeights } from "../hf/hf_weights.ts";
+import { type HfModel, loadHfModel } from "../hf/load_hf_model.ts";
+import { formatBytes } from "../hf/memory.ts";
+import { hfImageTransform, type ImageTransform } from "../hf/preprocess.ts";
+import { parsePreprocessorConfig, preprocessorSide } from "../hf/preprocessor_config.ts";
+import { checkEmptyDir, saveHfModel } from "../hf/save_hf_model.ts";
 import { resolve } from "node:path";
 import { progress, UsageError } from "./_cli.ts";
 
@@ -54,7 +46,7 @@ export async function loadModelFlag(
 
 /** Train-config keys that `--model` sets: the tower's ViT shape, image side and output size. */
 export async function modelTrainConfig(dir: string): Promise<Record<string, unknown>> {
-  const c = await readHfVisionConfig(dir);
+  const c = await readHfVisionSpec(dir);
   const ppFile = `${dir.replace(/\/+$/, "")}/preprocessor_config.json`;
   const side = preprocessorSide(parsePreprocessorConfig(await readJson(ppFile), ppFile), ppFile);
   const projection = c.kind === "clip" && (await listHfWeights(dir)).has(HF_PROJECTION);

@@ -7,8 +7,8 @@ export type HfVisionKind = "mlcd" | "clip";
 /** MLP activations: `gelu` (exact, erf) and CLIP's `quick_gelu` (`x·σ(1.702x)`). */
 export type HfActivation = "gelu" | "quick_gelu";
 
-/** A vision tower's hyper-parameters, read from `config.json` (HF defaults for absent keys). */
-export interface HfVisionConfig {
+/** A vision tower's architecture, read from `config.json` (HF defaults for absent keys). */
+export interface HfVisionSpec {
   /** Architecture. */
   kind: HfVisionKind;
   /** `model_type` as written (`mlcd_vision_model`, `mlcd`, `clip_vision_model`, `clip`). */
@@ -84,12 +84,12 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
  *
  * @example Usage
  * ```ts
- * import { parseHfVisionConfig } from "./hf_config.ts";
- * const c = parseHfVisionConfig({ model_type: "clip_vision_model", hidden_size: 64, num_attention_heads: 4 }, "config.json");
+ * import { parseHfVisionSpec } from "./hf_config.ts";
+ * const c = parseHfVisionSpec({ model_type: "clip_vision_model", hidden_size: 64, num_attention_heads: 4 }, "config.json");
  * console.log(c.kind, c.patchSize); // clip 32
  * ```
  */
-export function parseHfVisionConfig(json: unknown, file: string): HfVisionConfig {
+export function parseHfVisionSpec(json: unknown, file: string): HfVisionSpec {
   if (!isObject(json)) throw new TypeError(`Cannot read ${file}: expected a JSON object`);
   const archs = Array.isArray(json.architectures) ? json.architectures.map(String) : [];
   let modelType = typeof json.model_type === "string" ? json.model_type : "";
@@ -145,7 +145,7 @@ export function parseHfVisionConfig(json: unknown, file: string): HfVisionConfig
       `Cannot load ${file}: num_key_value_groups ${JSON.stringify(groups)} is not supported (1)`,
     );
   }
-  const c: HfVisionConfig = {
+  const c: HfVisionSpec = {
     kind,
     modelType,
     hiddenSize: int("hidden_size", 1),
@@ -187,16 +187,16 @@ export function parseHfVisionConfig(json: unknown, file: string): HfVisionConfig
  * @param dir A Hugging Face model directory.
  * @returns The vision config.
  * @throws {Deno.errors.NotFound} Naming the missing file.
- * @throws {TypeError} For malformed JSON or an unsupported model (see {@linkcode parseHfVisionConfig}).
+ * @throws {TypeError} For malformed JSON or an unsupported model (see {@linkcode parseHfVisionSpec}).
  *
  * @example Usage
  * ```ts ignore
- * const config = await readHfVisionConfig("models/mlcd-vit-bigG-patch14-448");
+ * const config = await readHfVisionSpec("models/mlcd-vit-bigG-patch14-448");
  * ```
  */
-export async function readHfVisionConfig(dir: string): Promise<HfVisionConfig> {
+export async function readHfVisionSpec(dir: string): Promise<HfVisionSpec> {
   const file = `${dir.replace(/\/+$/, "")}/config.json`;
-  return parseHfVisionConfig(await readJson(file), file);
+  return parseHfVisionSpec(await readJson(file), file);
 }
 
 /**
@@ -244,12 +244,12 @@ export const HF_PROJECTION = "visual_projection.weight";
  *
  * @example Usage
  * ```ts
- * import { hfParamShapes, parseHfVisionConfig } from "./hf_config.ts";
- * const c = parseHfVisionConfig({ model_type: "mlcd_vision_model", hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4 }, "config.json");
+ * import { hfParamShapes, parseHfVisionSpec } from "./hf_config.ts";
+ * const c = parseHfVisionSpec({ model_type: "mlcd_vision_model", hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4 }, "config.json");
  * console.log(hfParamShapes(c, false).find(([n]) => n.endsWith("class_pos_emb"))); // [ "vision_model.class_pos_emb", [ 1, 8 ] ]
  * ```
  */
-export function hfParamShapes(c: HfVisionConfig, projection: boolean): [string, number[]][] {
+export function hfParamShapes(c: HfVisionSpec, projection: boolean): [string, number[]][] {
   const D = c.hiddenSize, I = c.intermediateSize, P = c.patchSize;
   const v = HF_VISION_PREFIX;
   const g = Math.floor(c.imageSize / P);
@@ -292,12 +292,12 @@ export function hfParamShapes(c: HfVisionConfig, projection: boolean): [string, 
  *
  * @example Usage
  * ```ts
- * import { hfTrains, parseHfVisionConfig } from "./hf_config.ts";
- * const c = parseHfVisionConfig({ model_type: "clip_vision_model", num_hidden_layers: 4 }, "config.json");
+ * import { hfTrains, parseHfVisionSpec } from "./hf_config.ts";
+ * const c = parseHfVisionSpec({ model_type: "clip_vision_model", num_hidden_layers: 4 }, "config.json");
  * console.log(hfTrains(c, "vision_model.encoder.layers.3.mlp.fc1.weight", 1)); // true
  * ```
  */
-export function hfTrains(c: HfVisionConfig, name: string, trainLayers: number): boolean {
+export function hfTrains(c: HfVisionSpec, name: string, trainLayers: number): boolean {
   if (trainLayers === 0) return true;
   const m = /\.encoder\.layers\.(\d+)\./.exec(name);
   if (m) return Number(m[1]) >= c.numHiddenLayers - trainLayers;

@@ -1,7 +1,7 @@
 // Random weights for a vision tower (benchmarks, GPU checks): transformers' init scheme.
 import { tf } from "../model/tf.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
-import { hfParamShapes, hfTrains, type HfVisionConfig } from "./hf_config.ts";
+import { hfParamShapes, hfTrains, type HfVisionSpec } from "./hf_config.ts";
 import { uploadNow } from "./_upload.ts";
 
 /** Options of {@linkcode initHfWeights}. */
@@ -31,7 +31,7 @@ export interface InitHfWeightsOptions {
  * ```
  */
 export function initHfWeights(
-  c: HfVisionConfig,
+  c: HfVisionSpec,
   options: InitHfWeightsOptions = {},
 ): Map<string, tf.Variable> {
   const rand = mulberry32(options.seed ?? 1);

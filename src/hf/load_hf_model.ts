@@ -8,8 +8,8 @@ import {
   HF_PROJECTION,
   hfParamShapes,
   hfTrains,
-  type HfVisionConfig,
-  readHfVisionConfig,
+  type HfVisionSpec,
+  readHfVisionSpec,
   readJson,
 } from "./hf_config.ts";
 import { checkHfWeights, listHfWeights } from "./hf_weights.ts";
@@ -43,7 +43,7 @@ export interface HfModel {
   /** The model directory. */
   dir: string;
   /** Its `config.json`. */
-  config: HfVisionConfig;
+  config: HfVisionSpec;
   /** Its `preprocessor_config.json`. */
   preprocessor: HfPreprocessor;
   /** Side of the images the processor makes (the encoder's input). */
@@ -93,7 +93,7 @@ export async function loadHfModel(
   options: LoadHfModelOptions = {},
 ): Promise<HfModel> {
   const d = dir.replace(/\/+$/, "") || ".";
-  const config = await readHfVisionConfig(d);
+  const config = await readHfVisionSpec(d);
   const ppFile = `${d}/preprocessor_config.json`;
   const preprocessor = parsePreprocessorConfig(await readJson(ppFile), ppFile);
   const inputSize = preprocessorSide(preprocessor, ppFile);
@@ -200,7 +200,7 @@ export interface CreateHfModelOptions {
  * ```
  */
 export function createHfModel(
-  config: HfVisionConfig,
+  config: HfVisionSpec,
   weights: Map<string, tf.Variable>,
   options: CreateHfModelOptions,
 ): HfModel {
@@ -262,14 +262,14 @@ export function createHfModel(
  *
  * @example Usage
  * ```ts
- * import { parseHfVisionConfig } from "./hf_config.ts";
+ * import { parseHfVisionSpec } from "./hf_config.ts";
  * import { hfEncoderSpec } from "./load_hf_model.ts";
- * const c = parseHfVisionConfig({ model_type: "mlcd_vision_model" }, "config.json");
+ * const c = parseHfVisionSpec({ model_type: "mlcd_vision_model" }, "config.json");
  * console.log(hfEncoderSpec(c, 448, false).embedDim); // 1664
  * ```
  */
 export function hfEncoderSpec(
-  c: HfVisionConfig,
+  c: HfVisionSpec,
   inputSize: number,
   projection: boolean,
 ): Required<EncoderSpec> {

@@ -1,7 +1,7 @@
 // What a vision tower needs in device memory, and the check that refuses, before anything is
 // loaded, a model that cannot fit the adapter's buffer limits (or, on a CPU adapter, its RAM).
 import type { Gpu } from "../gpu/gpu.ts";
-import { hfParamShapes, hfTrains, type HfVisionConfig } from "./hf_config.ts";
+import { hfParamShapes, hfTrains, type HfVisionSpec } from "./hf_config.ts";
 
 /** Memory needs of a vision tower in float32, in bytes unless named otherwise. */
 export interface HfMemoryPlan {
@@ -41,13 +41,13 @@ export interface HfMemoryPlanOptions {
  *
  * @example Usage
  * ```ts
- * import { parseHfVisionConfig } from "./hf_config.ts";
+ * import { parseHfVisionSpec } from "./hf_config.ts";
  * import { hfMemoryPlan } from "./memory.ts";
- * const c = parseHfVisionConfig({ model_type: "mlcd_vision_model" }, "config.json");
+ * const c = parseHfVisionSpec({ model_type: "mlcd_vision_model" }, "config.json");
  * console.log((hfMemoryPlan(c, { inputSize: 336 }).weightBytes / 1e9).toFixed(2)); // 7.36
  * ```
  */
-export function hfMemoryPlan(c: HfVisionConfig, options: HfMemoryPlanOptions): HfMemoryPlan {
+export function hfMemoryPlan(c: HfVisionSpec, options: HfMemoryPlanOptions): HfMemoryPlan {
   const shapes = hfParamShapes(c, options.projection ?? false);
   let params = 0, trainable = 0, largest = 0;
   for (const [name, s] of shapes) {
@@ -79,11 +79,22 @@ export function hfMemoryPlan(c: HfVisionConfig, options: HfMemoryPlanOptions): H
   };
 }
 
-/** Bytes as `1.2 GB` / `340 MB`. */
-export function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(n >= 1e10 ? 0 : 1)} GB`;
-  if (n >= 1e6) return `${Math.round(n / 1e6)} MB`;
-  return `${Math.round(n / 1e3)} kB`;
+/**
+ * Bytes as `7.4 GB`, `22 GB`, `340 MB` or `12 kB`.
+ *
+ * @param bytes A size.
+ * @returns The size for messages.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatBytes } from "./memory.ts";
+ * console.log(formatBytes(7.36e9)); // 7.4 GB
+ * ```
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(bytes >= 1e10 ? 0 : 1)} GB`;
+  if (bytes >= 1e6) return `${Math.round(bytes / 1e6)} MB`;
+  return `${Math.round(bytes / 1e3)} kB`;
 }
 
 /** Options of {@linkcode checkHfFits}. */

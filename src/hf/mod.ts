@@ -14,15 +14,37 @@
  *
  * @module
  */
-export * from "./hf_config.ts";
-export * from "./preprocessor_config.ts";
-export * from "./pil_resize.ts";
-export * from "./preprocess.ts";
-export * from "./safetensors_file.ts";
-export * from "./hf_weights.ts";
-export * from "./memory.ts";
-export * from "./vision_forward.ts";
-export * from "./load_hf_model.ts";
-export * from "./init_hf_weights.ts";
-export * from "./vision_reference.ts";
-export * from "./save_hf_model.ts";
+export {
+  type HfActivation,
+  hfParamShapes,
+  type HfVisionKind,
+  type HfVisionSpec,
+  parseHfVisionSpec,
+  readHfVisionSpec,
+} from "./hf_config.ts";
+export {
+  type HfPreprocessor,
+  parsePreprocessorConfig,
+  preprocessorSide,
+} from "./preprocessor_config.ts";
+export { type PilFilter, type PixelImage, resizePil, type ResizePilOptions } from "./pil_resize.ts";
+export { hfImageTransform, type ImageTransform, preprocessRgb } from "./preprocess.ts";
+export { type HfWeightRef, listHfWeights } from "./hf_weights.ts";
+export {
+  checkHfFits,
+  type CheckHfFitsOptions,
+  type HfMemoryPlan,
+  hfMemoryPlan,
+  type HfMemoryPlanOptions,
+} from "./memory.ts";
+export { hfVisionForward, type HfVisionForwardOptions } from "./vision_forward.ts";
+export {
+  createHfModel,
+  type CreateHfModelOptions,
+  type HfModel,
+  loadHfModel,
+  type LoadHfModelOptions,
+} from "./load_hf_model.ts";
+export { initHfWeights, type InitHfWeightsOptions } from "./init_hf_weights.ts";
+export { hfVisionReference, type HostWeights } from "./vision_reference.ts";
+export { type SavableHfModel, saveHfModel, type SaveHfModelOptions } from "./save_hf_model.ts";

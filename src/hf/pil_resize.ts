@@ -70,36 +70,48 @@ function clip8(v: number): number {
   return v >> PRECISION_BITS;
 }
 
+/** An 8-bit image for {@linkcode resizePil}: `height × width × channels` bytes, row-major. */
+export interface PixelImage {
+  /** The bytes. */
+  data: Uint8Array;
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Values per pixel. @default {3} */
+  channels?: number;
+}
+
+/** Options of {@linkcode resizePil}: the output size and the filter. */
+export interface ResizePilOptions {
+  /** Output width. */
+  width: number;
+  /** Output height. */
+  height: number;
+  /** `"bicubic"` (PIL's BICUBIC, a = -0.5) or `"bilinear"`. @default {"bicubic"} */
+  filter?: PilFilter;
+}
+
 /**
- * Resizes an 8-bit image exactly as Pillow's `Image.resize((outWidth, outHeight), filter)`
- * does (`reducing_gap=None`, the whole image as the box), which is what Hugging Face image
+ * Resizes an 8-bit image exactly as Pillow's `Image.resize((width, height), filter)` does
+ * (`reducing_gap=None`, the whole image as the box), which is what Hugging Face image
  * processors call.
  *
- * @param src `height × width × channels` bytes, row-major.
- * @param width Input width.
- * @param height Input height.
- * @param channels Values per pixel.
- * @param outWidth Output width.
- * @param outHeight Output height.
- * @param filter `"bicubic"` (PIL's BICUBIC, a = -0.5) or `"bilinear"`. @default {"bicubic"}
- * @returns `outHeight × outWidth × channels` bytes.
+ * @param image The input pixels.
+ * @param options The output size and filter ({@linkcode ResizePilOptions}).
+ * @returns `height × width × channels` bytes.
  *
  * @example Usage
  * ```ts
  * import { resizePil } from "./pil_resize.ts";
- * const out = resizePil(new Uint8Array([0, 255, 0, 255]), 4, 1, 1, 2, 1);
+ * const out = resizePil({ data: new Uint8Array([0, 255, 0, 255]), width: 4, height: 1, channels: 1 }, { width: 2, height: 1 });
  * console.log(out); // Uint8Array(2) [ 107, 148 ]
  * ```
  */
-export function resizePil(
-  src: Uint8Array,
-  width: number,
-  height: number,
-  channels: number,
-  outWidth: number,
-  outHeight: number,
-  filter: PilFilter = "bicubic",
-): Uint8Array {
+export function resizePil(image: PixelImage, options: ResizePilOptions): Uint8Array {
+  const { data: src, width, height } = image;
+  const channels = image.channels ?? 3, filter = options.filter ?? "bicubic";
+  const outWidth = options.width, outHeight = options.height;
   for (const [k, v] of Object.entries({ width, height, channels, outWidth, outHeight })) {
     if (!Number.isInteger(v) || v < 1) {
       throw new RangeError(`Expected ${k} to be a positive integer but found ${v}`);

@@ -42,18 +42,21 @@ export function resizeTarget(
  * where the image is smaller.
  *
  * @param img The image.
- * @param height Crop height.
- * @param width Crop width.
+ * @param crop The crop's `height` and `width`.
  * @returns The cropped image.
  *
  * @example Usage
  * ```ts
  * import { centerCrop } from "./preprocess.ts";
- * const c = centerCrop({ data: new Uint8Array(4 * 3 * 3).fill(9), width: 4, height: 3 }, 2, 2);
+ * const c = centerCrop({ data: new Uint8Array(4 * 3 * 3).fill(9), width: 4, height: 3 }, { height: 2, width: 2 });
  * console.log(c.width, c.height, c.data.length); // 2 2 12
  * ```
  */
-export function centerCrop(img: RgbImage, height: number, width: number): RgbImage {
+export function centerCrop(
+  img: RgbImage,
+  crop: { height: number; width: number },
+): RgbImage {
+  const { height, width } = crop;
   const H = img.height, W = img.width;
   // Python's floor division: negative offsets when the crop is larger.
   let top = Math.floor((H - height) / 2), left = Math.floor((W - width) / 2);
@@ -155,13 +158,13 @@ export function preprocessRgb(
     const [w, h] = resizeTarget(p, cur.width, cur.height);
     if (w !== cur.width || h !== cur.height) {
       cur = {
-        data: resizePil(cur.data, cur.width, cur.height, 3, w, h, p.resample),
+        data: resizePil(cur, { width: w, height: h, filter: p.resample }),
         width: w,
         height: h,
       };
     }
   }
-  if (p.doCenterCrop) cur = centerCrop(cur, p.cropSize.height, p.cropSize.width);
+  if (p.doCenterCrop) cur = centerCrop(cur, p.cropSize);
   return { data: normalizePixels(cur, p), width: cur.width, height: cur.height };
 }
 
@@ -215,9 +218,10 @@ export function hfImageTransform(p: HfPreprocessor, side: number): ImageTransfor
         crop.set(img.data.subarray(s, s + cw * 3), y * cw * 3);
       }
     }
-    const data = cw === side && ch === side
-      ? crop
-      : resizePil(crop, cw, ch, 3, side, side, p.resample);
+    const data = cw === side && ch === side ? crop : resizePil(
+      { data: crop, width: cw, height: ch },
+      { width: side, height: side, filter: p.resample },
+    );
     if (a.flip !== false && a.random() < 0.5) {
       for (let y = 0; y < side; y++) {
         for (let x = 0; x < side >> 1; x++) {

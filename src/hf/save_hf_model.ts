@@ -3,7 +3,7 @@
 // size), all-or-nothing, one tensor read back from the device at a time.
 import { atomicWrites, writeFileAtomic } from "../data/atomic.ts";
 import type { tf } from "../model/tf.ts";
-import type { HfVisionConfig } from "./hf_config.ts";
+import type { HfVisionSpec } from "./hf_config.ts";
 import { HF_INDEX_FILE, HF_WEIGHTS_FILE } from "./hf_weights.ts";
 import type { HfPreprocessor } from "./preprocessor_config.ts";
 import { encodeSafetensorsHeader } from "./safetensors_file.ts";
@@ -11,7 +11,7 @@ import { encodeSafetensorsHeader } from "./safetensors_file.ts";
 /** What {@linkcode saveHfModel} writes: the fields of an `HfModel`. */
 export interface SavableHfModel {
   /** The config read from the source directory. */
-  config: HfVisionConfig;
+  config: HfVisionSpec;
   /** The processor read from the source directory. */
   preprocessor: HfPreprocessor;
   /** Whether the model has CLIP's `visual_projection`. */
@@ -36,13 +36,13 @@ export interface SaveHfModelOptions {
  *
  * @example Usage
  * ```ts
- * import { parseHfVisionConfig } from "./hf_config.ts";
+ * import { parseHfVisionSpec } from "./hf_config.ts";
  * import { hfConfigJson } from "./save_hf_model.ts";
- * const c = parseHfVisionConfig({ model_type: "clip", vision_config: { hidden_size: 64, num_attention_heads: 4 } }, "config.json");
+ * const c = parseHfVisionSpec({ model_type: "clip", vision_config: { hidden_size: 64, num_attention_heads: 4 } }, "config.json");
  * console.log(hfConfigJson(c, true).architectures); // [ "CLIPVisionModelWithProjection" ]
  * ```
  */
-export function hfConfigJson(c: HfVisionConfig, projection: boolean): Record<string, unknown> {
+export function hfConfigJson(c: HfVisionSpec, projection: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = structuredClone(c.raw);
   if (c.kind === "clip") {
     out.model_type = "clip_vision_model";

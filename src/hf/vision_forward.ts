@@ -4,7 +4,7 @@
 // post-LayerNorm class token (then CLIP's visual_projection when present).
 import { tf } from "../model/tf.ts";
 import { attentionMatMul } from "../model/attention_matmul.ts";
-import { HF_PROJECTION, HF_VISION_PREFIX, type HfVisionConfig } from "./hf_config.ts";
+import { HF_PROJECTION, HF_VISION_PREFIX, type HfVisionSpec } from "./hf_config.ts";
 
 /** Options of {@linkcode hfVisionForward}. */
 export interface HfVisionForwardOptions {
@@ -69,7 +69,7 @@ export function ropeAngles(gh: number, gw: number, headDim: number): Float64Arra
  * ```
  */
 export function hfVisionForward(
-  c: HfVisionConfig,
+  c: HfVisionSpec,
   weights: Map<string, tf.Tensor>,
   options: HfVisionForwardOptions,
 ): { apply: (x: tf.Tensor2D) => tf.Tensor2D; dispose: () => void } {

@@ -1,7 +1,7 @@
 // A float64 reference of a vision tower's pooled output, in plain TypeScript loops: the
 // check of the tfjs forward at GPU shapes (scripts/gpu_check_hf.ts), where PyTorch may be
 // absent.
-import { HF_PROJECTION, HF_VISION_PREFIX, type HfVisionConfig } from "./hf_config.ts";
+import { HF_PROJECTION, HF_VISION_PREFIX, type HfVisionSpec } from "./hf_config.ts";
 import { ropeAngles } from "./vision_forward.ts";
 
 /** Host weights by Hugging Face name (PyTorch layout), float32 or float64 values. */
@@ -23,7 +23,7 @@ export type HostWeights = Map<string, ArrayLike<number>>;
  * ```
  */
 export function hfVisionReference(
-  c: HfVisionConfig,
+  c: HfVisionSpec,
   weights: HostWeights,
   image: ArrayLike<number>,
   side: number,

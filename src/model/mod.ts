@@ -18,7 +18,6 @@ export {
   decodeImages,
   type DecodeImagesOptions,
   decodeRgb,
-  encodePng,
   IMAGE_EXTENSIONS,
   listImages,
   type RgbImage,
