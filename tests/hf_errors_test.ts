@@ -191,7 +191,7 @@ Deno.test("checkHfFits() refuses bigG fine-tuning on a CPU adapter with too litt
     () => checkHfFits(gpu, plan, { name: "bigG", batchSize: 8, hostBytes: 64e9 }),
     (e: Error) =>
       e instanceof RangeError &&
-      /^Refusing to load bigG: fine-tuning with batch 8 needs about \d+ GB \(weights 7\.4 GB, gradients and AdamW 22 GB, activations \d+ GB\) but this CPU adapter's host has 64 GB$/
+      /^Refusing to load bigG: fine-tuning with batch 8 needs about \d+ GB \(weights 7\.4 GB, gradients and AdamW 29 GB, activations \d+ GB\) but this CPU adapter's host has 64 GB$/
         .test(e.message),
   );
   // Embedding fits, in chunks that keep every buffer within the binding limit.

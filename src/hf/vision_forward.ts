@@ -2,7 +2,7 @@
 // layout (linear weights [out, in], multiplied transposed): MLCD's pre-norm ViT with 2D RoPE
 // on q and k, or CLIP's with a learned position embedding; the pooled output is the
 // post-LayerNorm class token (then CLIP's visual_projection when present).
-import { tf } from "../model/tf.ts";
+import { tf, tfOnCpuAdapter } from "../model/tf.ts";
 import { attentionMatMul } from "../model/attention_matmul.ts";
 import { HF_PROJECTION, HF_VISION_PREFIX, type HfVisionSpec } from "./hf_config.ts";
 
@@ -19,6 +19,12 @@ export interface HfVisionForwardOptions {
   trainLayers?: number;
   /** Images per forward chunk (bounds every activation buffer). @default {Infinity} */
   maxRows?: number;
+  /**
+   * Multiply by a materialised `Wᵀ` instead of tfjs's transposed-B matMul (~3× slower on CPU
+   * adapters); a training step then also holds a transposed copy of the trained weights.
+   * @default {true on a CPU adapter, else false}
+   */
+  transposeWeights?: boolean;
 }
 
 /**
@@ -105,11 +111,14 @@ export function hfVisionForward(
     const y = tf.mul(xc, tf.rsqrt(tf.add(variance, eps)));
     return tf.add(tf.mul(y, w(`${prefix}.weight`)), w(`${prefix}.bias`));
   };
-  // x·Wᵀ with Wᵀ materialised: tfjs's transposeB matMul is ~3× slower on CPU adapters, and
-  // the transpose (weights only) is small next to the product over every token.
-  const t = (m: tf.Tensor): tf.Tensor2D => tf.transpose(m as tf.Tensor2D);
+  // x·Wᵀ for PyTorch's [out, in] weights.
+  const materialise = options.transposeWeights ?? tfOnCpuAdapter();
+  const mulT = (x: tf.Tensor2D, m: tf.Tensor): tf.Tensor2D =>
+    materialise
+      ? tf.matMul(x, tf.transpose(m as tf.Tensor2D))
+      : tf.matMul(x, m as tf.Tensor2D, false, true);
   const linear = (x: tf.Tensor2D, prefix: string): tf.Tensor2D =>
-    tf.add(tf.matMul(x, t(w(`${prefix}.weight`))), w(`${prefix}.bias`));
+    tf.add(mulT(x, w(`${prefix}.weight`)), w(`${prefix}.bias`));
   const act = c.hiddenAct === "quick_gelu"
     ? (x: tf.Tensor2D): tf.Tensor2D => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)))
     : (x: tf.Tensor2D): tf.Tensor2D =>
@@ -137,7 +146,7 @@ export function hfVisionForward(
       tf.transpose(w("embeddings.patch_embedding.weight"), [0, 2, 3, 1]),
       [D, P * P * C],
     ) as tf.Tensor2D;
-    const tokens = tf.reshape(tf.matMul(patches, t(kernel)), [B, N, D]);
+    const tokens = tf.reshape(mulT(patches, kernel), [B, N, D]);
     const cls = tf.tile(tf.reshape(w("embeddings.class_embedding"), [1, 1, D]), [B, 1, 1]);
     let h: tf.Tensor = tf.concat([cls, tokens], 1);
     if (c.kind === "clip") h = tf.add(h, w("embeddings.position_embedding.weight"));
@@ -223,7 +232,7 @@ export function hfVisionForward(
     const first = tf.reshape(tf.slice(tf.reshape(h, [B, T, D]), [0, 0, 0], [B, 1, D]), [B, D]);
     const pooled = layerNorm(first as tf.Tensor2D, "post_layernorm");
     if (!options.projection) return pooled;
-    return tf.matMul(pooled, t(weights.get(HF_PROJECTION)!));
+    return mulT(pooled, weights.get(HF_PROJECTION)!);
   };
 
   const apply = (x: tf.Tensor2D): tf.Tensor2D =>
