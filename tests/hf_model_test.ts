@@ -108,3 +108,26 @@ Deno.test("createHfModel() describes the tower as a vit spec with the pooled siz
       "Expected 8 px images for this CLIP model (its position embedding has a 2×2 grid) but found 12 px",
   });
 });
+
+Deno.test("hfVisionForward() gives the same outputs and gradients with and without materialised Wᵀ", async () => {
+  await useTfBackend(await testGpu());
+  const w = initHfWeights(MLCD, { seed: 6, trainLayers: 0 });
+  const x = randomMatrix(2, 12 * 12 * 3, 4);
+  const xt = tf.tensor2d(x.data, [2, x.cols]);
+  const run = async (transposeWeights: boolean) => {
+    const f = hfVisionForward(MLCD, w, { inputSize: 12, projection: false, transposeWeights });
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(f.apply(xt))), [
+      ...w.values(),
+    ]);
+    const out = [
+      await value.data(),
+      ...await Promise.all([...w.values()].map((v) => grads[v.name]!.data())),
+    ];
+    tf.dispose([value, ...Object.values(grads)]);
+    f.dispose();
+    return out;
+  };
+  const a = await run(true), b = await run(false);
+  a.forEach((t, i) => assert.ok(relErr(b[i]!, t) < 1e-5, `tensor ${i}`));
+  tf.dispose([xt, ...w.values()]);
+});
