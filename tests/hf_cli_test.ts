@@ -170,7 +170,34 @@ Deno.test("train --model --train-layers 1 --save-hf fine-tunes the last layer an
 Deno.test("--model usage errors are one line with exit 2, before any work", () =>
   withDir(async (dir) => {
     await fixture(dir);
+    // The same tower at 2048 px: one image's attention scores cannot fit a storage binding.
+    await Deno.mkdir(`${dir}/big`);
+    for (const e of Deno.readDirSync(`${dir}/model`)) {
+      await Deno.copyFile(`${dir}/model/${e.name}`, `${dir}/big/${e.name}`);
+    }
+    await Deno.writeTextFile(
+      `${dir}/big/preprocessor_config.json`,
+      '{"size": 2048, "crop_size": 2048}',
+    );
     const cases: [string[], RegExp][] = [
+      [
+        [
+          "train.ts",
+          "--model",
+          `${dir}/big`,
+          "--data",
+          `${dir}/imgs`,
+          "--labels",
+          `${dir}/labels.npy`,
+          "--classes",
+          "3",
+          "--l",
+          "1",
+          "--run-dir",
+          `${dir}/r`,
+        ],
+        /^mlcd train: Refusing to load .*\/big: one image needs a \d+ GB activation buffer, over the adapter's \d+ MB storage-binding limit$/,
+      ],
       [
         [
           "embed.ts",
@@ -221,8 +248,9 @@ Deno.test("--model usage errors are one line with exit 2, before any work", () =
     for (const [args, re] of cases) {
       const r = await cli(args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
-      assert.match(r.err, re);
-      assert.equal(r.err.split("\n").length, 1, r.err);
+      const lines = r.err.split("\n");
+      assert.match(lines.at(-1)!, re);
+      assert.equal(lines.filter((l) => l.startsWith("mlcd ")).length, 1, r.err);
     }
     assert.ok(!(await Deno.stat(`${dir}/r`).catch(() => null)), "no run dir was created");
   }));

@@ -3,7 +3,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { HF_PROJECTION, readHfVisionSpec, readJson } from "../hf/hf_config.ts";
 import { listHfWeights } from "../hf/hf_weights.ts";
-import { type HfModel, loadHfModel } from "../hf/load_hf_model.ts";
+import { type HfModel, inspectHfModel, loadHfModel } from "../hf/load_hf_model.ts";
 import { formatBytes } from "../hf/memory.ts";
 import { hfImageTransform, type ImageTransform } from "../hf/preprocess.ts";
 import { parsePreprocessorConfig, preprocessorSide } from "../hf/preprocessor_config.ts";
@@ -42,6 +42,15 @@ export async function loadModelFlag(
     }, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   return m;
+}
+
+/** Checks `--model` (files, tensors, memory) before a command changes anything. */
+export async function checkModelFlag(
+  gpu: Gpu,
+  dir: string,
+  options: { trainLayers?: number; batchSize?: number } = {},
+): Promise<void> {
+  await inspectHfModel(gpu, dir, options);
 }
 
 /** Train-config keys that `--model` sets: the tower's ViT shape, image side and output size. */

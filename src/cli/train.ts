@@ -42,6 +42,7 @@ import {
 } from "./_cli.ts";
 import { checkNotInputs, checkOutputDir } from "./_paths.ts";
 import {
+  checkModelFlag,
   checkSaveHf,
   loadModelFlag,
   modelTransform,
@@ -265,6 +266,12 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
 
   const gpu = options.gpu ?? await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
+  if (model) {
+    await checkModelFlag(gpu, model, {
+      trainLayers: config.trainLayers,
+      batchSize: config.batchSize,
+    });
+  }
   const t0 = performance.now();
   // The checkpoint must fit the data before anything is written (train() checks the rest).
   const checkCheckpointFits = async (n: number, inputShape: number[]) => {

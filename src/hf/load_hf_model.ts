@@ -12,7 +12,7 @@ import {
   readHfVisionSpec,
   readJson,
 } from "./hf_config.ts";
-import { checkHfWeights, listHfWeights } from "./hf_weights.ts";
+import { checkHfWeights, type HfWeightRef, listHfWeights } from "./hf_weights.ts";
 import { checkHfFits, type HfMemoryPlan, hfMemoryPlan } from "./memory.ts";
 import { hfImageTransform, type ImageTransform } from "./preprocess.ts";
 import {
@@ -92,32 +92,9 @@ export async function loadHfModel(
   dir: string,
   options: LoadHfModelOptions = {},
 ): Promise<HfModel> {
-  const d = dir.replace(/\/+$/, "") || ".";
-  const config = await readHfVisionSpec(d);
-  const ppFile = `${d}/preprocessor_config.json`;
-  const preprocessor = parsePreprocessorConfig(await readJson(ppFile), ppFile);
-  const inputSize = preprocessorSide(preprocessor, ppFile);
-  const refs = await listHfWeights(d);
-  const archs = JSON.stringify(config.raw.architectures ?? []);
-  const needsProjection = config.modelType === "clip" || archs.includes("WithProjection");
-  const projection = config.kind === "clip" && (refs.has(HF_PROJECTION) || needsProjection);
-  const shapes = hfParamShapes(config, projection);
-  checkHfWeights(d, refs, shapes);
+  const { dir: d, config, preprocessor, inputSize, refs, projection, shapes, plan, maxRows } =
+    await inspectHfModel(gpu, dir, options);
   const trainLayers = options.trainLayers;
-  if (
-    trainLayers !== undefined &&
-    (!Number.isInteger(trainLayers) || trainLayers < 0 || trainLayers > config.numHiddenLayers)
-  ) {
-    throw new RangeError(
-      `Expected trainLayers to be 0 (all) or a layer count in [1, ${config.numHiddenLayers}] but found ${trainLayers}`,
-    );
-  }
-  const plan = hfMemoryPlan(config, {
-    inputSize,
-    projection,
-    ...(trainLayers !== undefined ? { trainLayers } : {}),
-  });
-  const maxRows = checkHfFits(gpu, plan, { name: d, batchSize: options.batchSize ?? 1 });
   await useTfBackend(gpu);
 
   // Shard by shard, in file order: one tensor's bytes on the host at a time.
@@ -164,6 +141,80 @@ export async function loadHfModel(
     plan,
     ...(trainLayers !== undefined ? { trainLayers } : {}),
   });
+}
+
+/** What {@linkcode inspectHfModel} finds in a model directory, before any weight is read. */
+export interface HfModelInspection {
+  /** The directory, without a trailing slash. */
+  dir: string;
+  /** Its `config.json`. */
+  config: HfVisionSpec;
+  /** Its `preprocessor_config.json`. */
+  preprocessor: HfPreprocessor;
+  /** Side of the processor's images. */
+  inputSize: number;
+  /** Every tensor's file and span. */
+  refs: Map<string, HfWeightRef>;
+  /** Whether CLIP's `visual_projection` is used. */
+  projection: boolean;
+  /** The parameters loaded, with their shapes. */
+  shapes: [string, number[]][];
+  /** The memory the model needs. */
+  plan: HfMemoryPlan;
+  /** Images per forward chunk. */
+  maxRows: number;
+}
+
+/**
+ * Every check {@linkcode loadHfModel} makes before reading a weight: the config and processor,
+ * every tensor's presence, shape and dtype, every shard's length, and the memory need against
+ * `gpu`'s limits. Reads only JSON files and safetensors headers, so a command can run it before
+ * it changes anything.
+ *
+ * @param gpu The GPU context (its limits).
+ * @param dir The model directory.
+ * @param options `trainLayers` and `batchSize`, as for {@linkcode loadHfModel}.
+ * @returns What was found.
+ * @throws {TypeError} Naming the file or tensor for malformed, missing or mismatched input.
+ * @throws {RangeError} When the model cannot fit the adapter.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { plan } = await inspectHfModel(gpu, "models/mlcd-vit-bigG-patch14-448", { trainLayers: 4 });
+ * ```
+ */
+export async function inspectHfModel(
+  gpu: Gpu,
+  dir: string,
+  options: Pick<LoadHfModelOptions, "trainLayers" | "batchSize"> = {},
+): Promise<HfModelInspection> {
+  const d = dir.replace(/\/+$/, "") || ".";
+  const config = await readHfVisionSpec(d);
+  const ppFile = `${d}/preprocessor_config.json`;
+  const preprocessor = parsePreprocessorConfig(await readJson(ppFile), ppFile);
+  const inputSize = preprocessorSide(preprocessor, ppFile);
+  const refs = await listHfWeights(d);
+  const archs = JSON.stringify(config.raw.architectures ?? []);
+  const needsProjection = config.modelType === "clip" || archs.includes("WithProjection");
+  const projection = config.kind === "clip" && (refs.has(HF_PROJECTION) || needsProjection);
+  const shapes = hfParamShapes(config, projection);
+  checkHfWeights(d, refs, shapes);
+  const trainLayers = options.trainLayers;
+  if (
+    trainLayers !== undefined &&
+    (!Number.isInteger(trainLayers) || trainLayers < 0 || trainLayers > config.numHiddenLayers)
+  ) {
+    throw new RangeError(
+      `Expected trainLayers to be 0 (all) or a layer count in [1, ${config.numHiddenLayers}] but found ${trainLayers}`,
+    );
+  }
+  const plan = hfMemoryPlan(config, {
+    inputSize,
+    projection,
+    ...(trainLayers !== undefined ? { trainLayers } : {}),
+  });
+  const maxRows = checkHfFits(gpu, plan, { name: d, batchSize: options.batchSize ?? 1 });
+  return { dir: d, config, preprocessor, inputSize, refs, projection, shapes, plan, maxRows };
 }
 
 /** Options of {@linkcode createHfModel}. */

@@ -42,6 +42,8 @@ export {
   createHfModel,
   type CreateHfModelOptions,
   type HfModel,
+  type HfModelInspection,
+  inspectHfModel,
   loadHfModel,
   type LoadHfModelOptions,
 } from "./load_hf_model.ts";
