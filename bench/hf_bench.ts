@@ -73,10 +73,10 @@ export async function benchHfEmbed(
       tool,
       shape,
       seconds,
-      quality: `${(batch / seconds).toFixed(2)} images/s`,
+      quality: `${(batch / seconds).toPrecision(3)} images/s`,
       ratio: null,
       note: `seconds per batch, mean of ${timed} after 1 warm-up; forward, L2 norm, read back; ` +
-        `${(35.1 * batch / seconds).toFixed(0)} GFLOP/s at 35.1 GFLOP per image (2·MACs)`,
+        `${(35.1 * batch / seconds).toPrecision(3)} GFLOP/s at 35.1 GFLOP per image (2·MACs)`,
     });
   } catch (e) {
     fail(emit, tool, shape, e);
@@ -137,6 +137,8 @@ if (import.meta.main) {
   const gpu = await createGpu();
   const rows: Row[] = [];
   await benchHfEmbed(gpu, quick, (r) => rows.push(r), (l) => console.error(l));
-  for (const r of rows) console.log(`${r.tool}: ${r.quality} (${r.shape}) ${r.note}`);
+  for (const r of rows) {
+    console.log(`${r.tool}: ${r.quality}, ${r.seconds} s (${r.shape}) ${r.note}`);
+  }
   gpu.destroy();
 }

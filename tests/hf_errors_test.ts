@@ -36,7 +36,10 @@ async function writeModel(
   if (o.pp !== null) {
     await Deno.writeTextFile(`${dir}/preprocessor_config.json`, JSON.stringify(o.pp ?? PP));
   }
-  const c = parseHfVisionSpec(CONFIG, "x"); // the shapes of every fixture
+  const c = parseHfVisionSpec(
+    config.model_type === "clip_vision_model" ? config : CONFIG,
+    "x",
+  ); // the shapes of the fixture (an MLCD one unless it is a CLIP config)
   const tensors = hfParamShapes(c, false).map(([n, s]) =>
     [n, "F32", s] as [string, string, number[]]
   );
@@ -167,6 +170,23 @@ Deno.test("loadHfModel() names an unknown model_type, activation, or missing fil
       (await loadError(dir)).message,
       /neither model\.safetensors nor model\.safetensors\.index\.json exists/,
     );
+  }));
+
+Deno.test("loadHfModel() refuses a CLIP processor size that its position embedding lacks", () =>
+  withDir(async (dir) => {
+    const config = { ...CONFIG, model_type: "clip_vision_model", hidden_act: "quick_gelu" };
+    await writeModel(dir, { config, pp: { size: 24, crop_size: 24 } });
+    const e = await loadError(dir);
+    assert.equal(e.name, "RangeError");
+    assert.equal(
+      e.message,
+      `Cannot load ${dir}: ${dir}/preprocessor_config.json makes 24 px images but the CLIP position embedding has a 4×4 grid (image_size 16)`,
+    );
+    await writeModel(dir, { config });
+    const gpu = await testGpu();
+    const m = await loadHfModel(gpu, dir);
+    assert.equal(m.config.kind, "clip");
+    m.dispose();
   }));
 
 Deno.test("loadHfModel() refuses, before loading, one image whose attention cannot fit a binding", () =>

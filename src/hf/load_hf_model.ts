@@ -199,6 +199,12 @@ export async function inspectHfModel(
   const projection = config.kind === "clip" && (refs.has(HF_PROJECTION) || needsProjection);
   const shapes = hfParamShapes(config, projection);
   checkHfWeights(d, refs, shapes);
+  const grid = Math.floor(config.imageSize / config.patchSize);
+  if (config.kind === "clip" && Math.floor(inputSize / config.patchSize) !== grid) {
+    throw new RangeError(
+      `Cannot load ${d}: ${ppFile} makes ${inputSize} px images but the CLIP position embedding has a ${grid}×${grid} grid (image_size ${config.imageSize})`,
+    );
+  }
   const trainLayers = options.trainLayers;
   if (
     trainLayers !== undefined &&
