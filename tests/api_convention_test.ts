@@ -148,9 +148,9 @@ function isOptionsObject(p: DocParam): boolean {
   return /(Options|Config)$/.test(id.tsType?.repr ?? "") || id.name === "options";
 }
 
-Deno.test("every function mod.ts exports takes one options object, last, and no positional count", async () => {
+Deno.test("every function mod.ts (and the ./hf entry) exports takes one options object, last, and no positional count", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["doc", "--json", "mod.ts"],
+    args: ["doc", "--json", "mod.ts", "src/hf/mod.ts"],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

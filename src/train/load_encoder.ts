@@ -20,6 +20,11 @@ export async function loadEncoder(
   dir: string,
 ): Promise<{ encoder: Encoder; centers: tf.Tensor2D; manifest: CheckpointManifest }> {
   const { manifest, tensors } = await loadCheckpoint(dir);
+  if ([...tensors.keys()].some((k) => k.startsWith("encoder.vision_model."))) {
+    throw new TypeError(
+      `Cannot load checkpoint ${dir} on its own: it fine-tunes a Hugging Face model; resume it with train --model, or write the model with --save-hf and use --model`,
+    );
+  }
   const encoder = createEncoder(manifest.encoder, { seed: 0 });
   const pending: [tf.Variable, Float32Array][] = [];
   for (const [name, v] of encoder.params) {

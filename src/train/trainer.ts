@@ -50,6 +50,11 @@ export interface TrainOptions {
   onStep?: (p: TrainProgress) => void;
   /** Called after every checkpoint is written. @default {undefined} */
   onCheckpoint?: (m: CheckpointManifest) => void;
+  /**
+   * A ready encoder to fine-tune instead of one built from `config` (e.g. a Hugging Face
+   * model's); its `params` are what is trained and checkpointed. @default {undefined}
+   */
+  encoder?: Encoder;
 }
 
 /** What {@linkcode train} returns. */
@@ -133,7 +138,7 @@ async function trainOn(
   const stepsPerEpoch = Math.max(1, Math.floor(n / bs));
   const totalSteps = stepsPerEpoch * c.epochs;
 
-  const model = await createTrainModel(c, data, x, n);
+  const model = await createTrainModel(c, data, x, n, options.encoder);
   const sampler = new Rng(mixSeed(c.seed, 103));
   let step = 0;
   let manifest: CheckpointManifest | undefined;
