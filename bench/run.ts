@@ -1,4 +1,4 @@
-// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss,vit,loader,ooc]`
+// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss,vit,hf,loader,ooc]`
 //
 // End-to-end comparisons against the peers on the same data in one run, a table of ratios
 // on stdout, and bench/results/<machine>.md + .json:
@@ -7,7 +7,8 @@
 //     assignment so the objectives compare;
 //   - top-8 over the centers vs faiss IndexFlatIP (exact) and hnswlib (recall and time);
 //   - the MLCD loss forward + backward vs the same math in plain tfjs ops;
-//   - the ViT train step's samples/s (bench/vit_bench.ts), the image loader's images/s
+//   - the ViT train step's samples/s (bench/vit_bench.ts), a ViT-B/16-shaped Hugging Face
+//     tower's embedding images/s and the CLIP processor's (bench/hf_bench.ts), the loader's images/s
 //     (bench/loader_bench.ts), out-of-core k-means peak RSS and time (bench/ooc_bench.ts);
 //   - the adapter's measured arithmetic peak, transfer GB/s, and a roofline line per kernel.
 // Each section is independent: a missing peer or a failing part prints one line and the
@@ -43,10 +44,11 @@ import { sectionLoss } from "./loss_section.ts";
 import { sectionTransfer } from "./transfer_section.ts";
 import { oocSection } from "./ooc_bench.ts";
 import { benchVitTrainStep, VIT_BENCH_SECTION } from "./vit_bench.ts";
+import { benchHfEmbed, HF_BENCH_SECTION } from "./hf_bench.ts";
 // ---------------------------------------------------------------------------------------
 // Main
 
-const SECTIONS = ["kmeans", "topk", "loss", "vit"] as const;
+const SECTIONS = ["kmeans", "topk", "loss", "vit", "hf"] as const;
 type Section = typeof SECTIONS[number];
 
 interface SectionContext {
@@ -76,6 +78,8 @@ async function runSection(name: Section, ctx: SectionContext, resultPath: string
     await sectionTopk(gpu, shapes, ctx.quick, ctx.py, ctx.tmp, ctx.peakGflops, ctx.timeoutS);
   } else if (name === "vit") {
     details.vit = await benchVitTrainStep(gpu, ctx.quick, emit, log);
+  } else if (name === "hf") {
+    details.hf = await benchHfEmbed(gpu, ctx.quick, emit, log);
   } else {
     await sectionLoss(gpu, shapes, ctx.peakGflops);
   }
@@ -89,6 +93,7 @@ const SECTION_TITLES: Record<Section, string> = {
   topk: "top-8",
   loss: "MLCD loss fwd+bwd",
   vit: VIT_BENCH_SECTION,
+  hf: HF_BENCH_SECTION,
 };
 
 /**
@@ -160,7 +165,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,loader,ooc]\n" +
+      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,hf,loader,ooc]\n" +
         "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json.",
     );
     return;
@@ -185,8 +190,8 @@ async function main(): Promise<void> {
   const timeoutS = quick ? 120 : 1800;
   // Per-section wall-clock limits: --quick must finish in about 3 minutes in all.
   const limits: Record<Section, number> = quick
-    ? { kmeans: 90, topk: 45, loss: 30, vit: 60 }
-    : { kmeans: 2400, topk: 1800, loss: 900, vit: 600 };
+    ? { kmeans: 90, topk: 45, loss: 30, vit: 60, hf: 120 }
+    : { kmeans: 2400, topk: 1800, loss: 900, vit: 600, hf: 900 };
   const started = performance.now();
   const cpu0 = await cpuCounters();
 

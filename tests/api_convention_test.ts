@@ -8,6 +8,7 @@ import * as core from "../mod.ts";
 import * as ann from "../ann.ts";
 import * as data from "../data.ts";
 import * as evaluation from "../eval.ts";
+import * as hf from "../hf.ts";
 import * as images from "../images.ts";
 import * as mnist from "../mnist.ts";
 import * as parquet from "../parquet.ts";
@@ -26,6 +27,7 @@ const ENTRIES: Record<string, Record<string, unknown>> = {
   "./ann": ann,
   "./data": data,
   "./eval": evaluation,
+  "./hf": hf,
   "./images": images,
   "./mnist": mnist,
   "./model": model,
@@ -39,6 +41,7 @@ const mod = {
   ...ann,
   ...data,
   ...evaluation,
+  ...hf,
   ...images,
   ...mnist,
   ...model,

@@ -6,10 +6,13 @@ import {
   loadEncoder,
   type NamedTensor,
   resolveTrainConfig,
+  safetensorsStream,
   saveCheckpoint,
+  type StreamedTensor,
   train,
 } from "../src/train/mod.ts";
 import { resolveEncoderSpec } from "../src/model/encoder.ts";
+import { type CheckpointManifest, sha256Hex } from "../src/train/checkpoint.ts";
 import { useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { withDir } from "./_tmp.ts";
@@ -48,6 +51,139 @@ Deno.test("decodeSafetensors() refuses truncated and malformed files", () => {
   });
 });
 
+/** Every chunk of a stream, concatenated. */
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunks) parts.push(c.slice());
+  const out = new Uint8Array(parts.reduce((a, c) => a + c.length, 0));
+  let p = 0;
+  for (const c of parts) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
+}
+
+/** Tensors with names of every length mod 8 (every header padding), U32, empty, odd sizes. */
+function tensorSet(seed: number): Map<string, NamedTensor> {
+  const t = new Map<string, NamedTensor>();
+  let s = seed;
+  const next = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 11; i++) {
+    const shape = i === 3 ? [0, 5] : i === 7 ? [] : [1 + (i * 7) % 5, 1 + (i * 3) % 4];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const name = `${"encoder.w".slice(0, 1 + ((i + seed) % 9))}${i}`;
+    t.set(
+      name,
+      i % 4 === 2
+        ? { dtype: "U32", shape, data: Uint32Array.from({ length: n }, () => next() * 2 ** 32) }
+        : { dtype: "F32", shape, data: Float32Array.from({ length: n }, () => next() - 0.5) },
+    );
+  }
+  return t;
+}
+
+Deno.test("safetensorsStream() gives encodeSafetensors()'s bytes, arrays or read functions", async () => {
+  for (let seed = 1; seed <= 8; seed++) {
+    const t = tensorSet(seed);
+    const metadata = { format: "mlcd", step: String(seed * 37) };
+    const want = encodeSafetensors(t, metadata);
+    const eager = safetensorsStream(t, { metadata });
+    assert.equal(eager.size, want.length);
+    assert.deepEqual(await collect(eager.chunks()), want, `seed ${seed}, arrays`);
+    const lazy = new Map<string, StreamedTensor>(
+      [...t].map(([k, v]) => [k, { ...v, data: () => Promise.resolve(v.data) }]),
+    );
+    for (const readAheadBytes of [0, 40, 1 << 20]) {
+      const got = await collect(safetensorsStream(lazy, { metadata, readAheadBytes }).chunks());
+      assert.deepEqual(got, want, `seed ${seed}, read functions, read-ahead ${readAheadBytes}`);
+    }
+  }
+  // No tensors, no metadata.
+  assert.deepEqual(
+    await collect(safetensorsStream(new Map()).chunks()),
+    encodeSafetensors(new Map()),
+  );
+});
+
+Deno.test("safetensorsStream() reads ahead by at most readAheadBytes and checks every length", async () => {
+  // 20 tensors of 400 bytes: with 1000 bytes of read-ahead, at most 2 are read and unwritten.
+  let read = 0, written = 0, most = 0;
+  const t = new Map<string, StreamedTensor>();
+  for (let i = 0; i < 20; i++) {
+    t.set(`t${i}`, {
+      dtype: "F32",
+      shape: [100],
+      data: () => {
+        read++;
+        most = Math.max(most, read - written);
+        return Promise.resolve(new Float32Array(100).fill(i));
+      },
+    });
+  }
+  const { chunks } = safetensorsStream(t, { readAheadBytes: 1000 });
+  let first = true;
+  for await (const _ of chunks()) {
+    if (first) first = false; // the header
+    else written++;
+  }
+  assert.equal(written, 20);
+  assert.equal(most, 2);
+  // A length that differs from the shape: arrays before any chunk, read functions when read.
+  const wrong = { dtype: "F32" as const, shape: [2, 3], data: new Float32Array(5) };
+  assert.throws(() => safetensorsStream(new Map([["w", wrong]])), {
+    name: "TypeError",
+    message: 'Expected tensor "w" to hold 6 values (shape [2,3]) but found 5',
+  });
+  const late = safetensorsStream(
+    new Map([["w", { ...wrong, data: () => Promise.resolve(wrong.data) }]]),
+  );
+  await assert.rejects(() => collect(late.chunks()), {
+    name: "TypeError",
+    message: 'Expected tensor "w" to hold 6 values (shape [2,3]) but found 5',
+  });
+});
+
+Deno.test("saveCheckpoint() streams encodeSafetensors()'s bytes, hashed; a failed write leaves the last checkpoint", async () => {
+  await withDir(async (dir) => {
+    const manifest = (step: number) => ({
+      format: "mlcd-checkpoint" as const,
+      formatVersion: 1 as const,
+      toolkitVersion: "test",
+      config: resolveTrainConfig({}),
+      encoder: { kind: "head" } as CheckpointManifest["encoder"], // only stored
+      step,
+      totalSteps: 9,
+      done: false,
+      optimizerT: step,
+      rng: { seed: 1, samplerState: 2 },
+      data: { rows: 3, inputDim: 4, l: 1 },
+    });
+    const t = tensorSet(5);
+    const lazy = new Map<string, StreamedTensor>(
+      [...t].map(([k, v]) => [k, { ...v, data: () => Promise.resolve(v.data) }]),
+    );
+    const m = await saveCheckpoint(dir, lazy, manifest(3));
+    const bytes = await Deno.readFile(`${dir}/${m.file}`);
+    assert.deepEqual(bytes, encodeSafetensors(t, { format: "mlcd", step: "3" }));
+    assert.equal(m.sha256, await sha256Hex(bytes));
+    assert.deepEqual(m.tensors, [...t.keys()]);
+    const back = await loadCheckpoint(dir);
+    for (const [k, v] of t) assert.deepEqual(back.tensors.get(k)!.data, v.data, k);
+    // A read that fails halfway: no new tensor file, no temporary file, the manifest of step 3.
+    const broken = new Map(lazy);
+    broken.set("late", {
+      dtype: "F32",
+      shape: [2],
+      data: () => Promise.reject(new RangeError("device lost")),
+    });
+    await assert.rejects(() => saveCheckpoint(dir, broken, manifest(4)), RangeError);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["checkpoint-00000003.safetensors", "checkpoint.json"]);
+    assert.equal((await loadCheckpoint(dir)).manifest.step, 3);
+  }, "mlcd_ckpt_");
+});
+
 async function tinyRun(dir: string) {
   const gpu = await testGpu();
   await useTfBackend(gpu);
@@ -76,6 +212,11 @@ Deno.test("train() writes a verifiable checkpoint that loadEncoder() restores", 
     assert.equal(manifest.done, true);
     assert.match(manifest.sha256, /^[0-9a-f]{64}$/);
     assert.ok(tensors.has("centers") && tensors.has("adam.m.encoder.fc0.weight"));
+    // The streamed file is the one encodeSafetensors() gives for the same tensors.
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/${manifest.file}`),
+      encodeSafetensors(tensors, { format: "mlcd", step: "4" }),
+    );
     const { encoder, centers } = await loadEncoder(dir);
     assert.deepEqual(centers.shape, [5, 4]);
     const { embed } = await import("../src/model/encoder.ts");

@@ -29,6 +29,7 @@ const COST: Record<string, string[]> = {
   "./ann": ["hnswlib-node"],
   "./mnist": ["mnist"],
   "./parquet": ["apache-arrow", "parquet-wasm"],
+  "./hf": ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-webgpu", "sharp"],
 };
 
 interface InfoDependency {

@@ -5,7 +5,12 @@ import { readEmbeddings } from "../data/embedding_files.ts";
 import { readNpyArray } from "../data/npy.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { listImages } from "../model/images.ts";
-import { decodeIndex, type ImageIndex, indexImages } from "../data/image_loader.ts";
+import {
+  decodeIndex,
+  type ImageIndex,
+  indexImages,
+  type StreamImageBatchesOptions,
+} from "../data/image_loader.ts";
 import { isShardInput } from "../data/webdataset.ts";
 import { readArrowLabels } from "../data/arrow.ts";
 import { formatSeconds, progress } from "./_cli.ts";
@@ -66,6 +71,8 @@ export async function loadInputs(
     testLimit?: number;
     imageSize?: number;
     column?: string;
+    /** Image transform (a Hugging Face processor); default the loader's. */
+    transform?: StreamImageBatchesOptions["transform"];
   },
 ): Promise<LoadedInputs> {
   if (inputs.length === 1 && inputs[0] === "mnist") {
@@ -90,6 +97,7 @@ export async function loadInputs(
     let skipped = 0;
     const d = await decodeIndex(index, {
       size,
+      ...(o.transform ? { transform: o.transform } : {}),
       onSkip: (s) => {
         skipped++;
         progress(`${cmd}: skipped ${s.key} (${s.source}): ${s.message}`);

@@ -11,6 +11,7 @@ import {
 import type { RunSources } from "../train/run_record.ts";
 import { resolve } from "node:path";
 import { intFlag, joinNegativeValues, UsageError } from "./_cli.ts";
+import { withModelConfig } from "./_hf.ts";
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
@@ -38,6 +39,9 @@ export const TRAIN_HELP = [
   "  --overwrite             start afresh in a --run-dir that holds a run, replacing it",
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
   "  --column <name>         Parquet/Arrow column of the embeddings",
+  "  --model <dir>           fine-tune a Hugging Face model directory (MLCDVisionModel or a CLIP",
+  "                          vision tower) on images with --labels; it sets the encoder keys",
+  "  --save-hf <dir>         with --model: write the fine-tuned model there, same layout",
   "  --json                  print a summary JSON object on stdout",
   "  -h, --help              this help",
   "",
@@ -62,6 +66,8 @@ export interface TrainFlags {
   configFile: string | undefined;
   /** Data sources given (paths absolute; `mnist` as is). */
   sources: Partial<RunSources>;
+  /** `--save-hf`: where to write the fine-tuned `--model`, if given. */
+  saveHf: string | undefined;
 }
 
 /** Absolute path of a data source (`mnist` kept as is). */
@@ -83,6 +89,8 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
       overwrite: { type: "boolean", default: false },
       limit: { type: "string" },
       column: { type: "string" },
+      model: { type: "string" },
+      "save-hf": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -97,6 +105,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
     config: {},
     configFile: values.config,
     sources: {},
+    saveHf: values["save-hf"],
   };
   if (flags.help) return flags;
   if (values.resume && values.overwrite) {
@@ -116,10 +125,14 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
     const raw = v[kebab(k)];
     if (typeof raw === "string") flags.config[k] = parseConfigValue(k, raw);
   }
+  if (values.model !== undefined && !values.resume) {
+    flags.config = await withModelConfig(values.model, flags.config);
+  }
   if (!values.resume) resolveTrainConfig(flags.config); // bad values fail before the run dir
   if (values.data?.length) flags.sources.data = values.data.map(absolute);
   if (values.labels !== undefined) flags.sources.labels = absolute(values.labels);
   if (values.limit !== undefined) flags.sources.limit = intFlag("limit", values.limit, 0, 1);
   if (values.column !== undefined) flags.sources.column = values.column;
+  if (values.model !== undefined) flags.sources.model = absolute(values.model);
   return flags;
 }

@@ -7,7 +7,11 @@ import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { decodeIndex } from "../data/image_loader.ts";
 import { mixSeed } from "../random/rng.ts";
 import type { TrainConfig } from "../train/config.ts";
-import { imageTrainStream, joinLabels } from "../train/image_stream.ts";
+import {
+  imageTrainStream,
+  type ImageTrainStreamOptions,
+  joinLabels,
+} from "../train/image_stream.ts";
 import type { ImageIndex } from "../data/image_loader.ts";
 import { pseudoLabels } from "../train/pseudo_labels.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
@@ -33,6 +37,8 @@ interface ImageRunOptions {
   resume: boolean;
   limit?: number;
   imageSize: number;
+  /** The image transform (a Hugging Face model's processor); default the loader's. */
+  transform?: ImageTrainStreamOptions["transform"];
 }
 
 /** Builds the streamed training data of an image run. */
@@ -65,6 +71,7 @@ export async function prepareImageTraining(
     augment: config.augment,
     minScale: config.minCropScale,
     onSkip,
+    ...(o.transform ? { transform: o.transform } : {}),
   });
   if (config.classes > stream.rows) {
     throw new RangeError(

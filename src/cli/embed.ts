@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";
-import { streamImageBatches } from "../data/image_loader.ts";
+import { streamImageBatches, type StreamImageBatchesOptions } from "../data/image_loader.ts";
 import { writeNpy } from "../data/npy.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { createGpu } from "../gpu/gpu.ts";
@@ -25,9 +25,10 @@ import { openRowSource } from "../data/row_source.ts";
 import { readSampleText, type SampleText, sampleTextColumns } from "../data/sample_text.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputDir } from "../jobs/output_paths.ts";
+import { loadModelFlag } from "./_hf.ts";
 
 const HELP =
-  `Usage: deno task embed --checkpoint <run dir> --data <images|shards|embeddings> --out <dir>
+  `Usage: deno task embed --checkpoint <run dir>|--model <dir> --data <images|shards|embeddings> --out <dir>
 
 Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
 clip-retrieval's layout:
@@ -42,7 +43,9 @@ Embeddings (.npy/Parquet/Arrow, for head encoders): keys from their clip-retriev
 the row number. Streams with bounded memory; every file is written atomically.
 
 Options:
-  --checkpoint DIR     run directory with checkpoint.json (required)
+  --checkpoint DIR     run directory with checkpoint.json (this or --model)
+  --model DIR          a Hugging Face model directory (MLCDVisionModel or CLIP vision tower);
+                       images are preprocessed as its preprocessor_config.json says
   --data PATH          inputs (repeatable; required)
   --out DIR            output directory; must not hold embeddings already (required)
   --f16                store float16
@@ -59,6 +62,7 @@ async function main(args: string[]): Promise<void> {
     strict: true,
     options: {
       checkpoint: { type: "string" },
+      model: { type: "string" },
       data: { type: "string", multiple: true },
       out: { type: "string" },
       f16: { type: "boolean", default: false },
@@ -74,7 +78,12 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  if (!values.checkpoint) throw new UsageError("Expected --checkpoint <run dir> but found none");
+  if (!values.checkpoint === !values.model) {
+    throw new UsageError("Expected one of --checkpoint <run dir> and --model <dir>");
+  }
+  if (values.model && values["image-size"] !== undefined) {
+    throw new UsageError("Expected no --image-size with --model (its preprocessor sets the size)");
+  }
   if (!values.data?.length) throw new UsageError("Expected --data <path> but found none");
   if (!values.out) throw new UsageError("Expected --out <dir> but found none");
   const out = values.out.replace(/\/+$/, "");
@@ -85,13 +94,17 @@ async function main(args: string[]): Promise<void> {
   const t0 = performance.now();
   const gpu = await createGpu();
   await useTfBackend(gpu);
-  const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
-  centers.dispose();
+  const hf = values.model ? await loadModelFlag(gpu, values.model, "embed") : undefined;
+  const { encoder, centers, manifest } = hf
+    ? { encoder: hf.encoder, centers: undefined, manifest: undefined }
+    : await loadEncoder(values.checkpoint!);
+  centers?.dispose();
   const d = encoder.spec.embedDim;
   let skipped = 0;
   const samples = await openSamples(values.data, encoder, {
-    checkpoint: values.checkpoint,
+    checkpoint: values.checkpoint ?? values.model!,
     batchSize,
+    ...(hf ? { transform: hf.transform } : {}),
     ...(values["image-size"] !== undefined ? { imageSize: values["image-size"] } : {}),
     ...(values.column !== undefined ? { column: values.column } : {}),
     onSkip: (s) => {
@@ -131,7 +144,8 @@ async function main(args: string[]): Promise<void> {
       skipped,
       dtype: values.f16 ? "float16" : "float32",
       checkpoint: values.checkpoint,
-      step: manifest.step,
+      model: values.model,
+      step: manifest?.step,
       seconds,
     }));
   }
@@ -173,6 +187,7 @@ async function openSamples(
     batchSize: number;
     imageSize?: string;
     column?: string;
+    transform?: StreamImageBatchesOptions["transform"];
     onSkip: (s: { key: string; source: string; message: string }) => void;
   },
 ): Promise<
@@ -196,6 +211,7 @@ async function openSamples(
           size,
           channels,
           batchSize: o.batchSize,
+          ...(o.transform ? { transform: o.transform } : {}),
           onSkip: o.onSkip,
         })
       ) {

@@ -12,8 +12,10 @@ import type { Matrix } from "../matrix/matrix.ts";
 import { loadInputs, readLabels } from "./_data_source.ts";
 import { intFlag, joinNegativeValues, logTo, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputFiles } from "../jobs/output_paths.ts";
+import { loadModelFlag } from "./_hf.ts";
+import type { ImageTransform } from "../hf/preprocess.ts";
 
-const HELP = `deno task eval --checkpoint <run dir> --data <mnist|path> [options]
+const HELP = `deno task eval --checkpoint <run dir>|--model <dir> --data <mnist|path> [options]
 
 Embeds labelled data with a trained encoder and reports linear-probe top-1 (logistic
 regression on the GPU), kNN top-1 (k=20, cosine), retrieval recall@1/5/10 (test → train,
@@ -24,6 +26,7 @@ or WebDataset shards (directories of .tar, brace patterns); .npy labels follow t
 
 Options:
   --checkpoint <dir>     run directory with checkpoint.json (from deno task train)
+  --model <dir>          or a Hugging Face model directory (MLCD / CLIP vision; needs --out)
   --data <path|mnist>    training inputs (repeatable); mnist brings its own labels and test split
   --labels <file.npy>    integer labels of --data (not for mnist)
   --test-data <path>     held-out inputs (repeatable; not for mnist)
@@ -54,6 +57,7 @@ async function main(args: string[]): Promise<void> {
     strict: true,
     options: {
       checkpoint: { type: "string" },
+      model: { type: "string" },
       data: { type: "string", multiple: true },
       labels: { type: "string" },
       "test-data": { type: "string", multiple: true },
@@ -73,9 +77,16 @@ async function main(args: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  if (!values.checkpoint) throw new UsageError("Expected --checkpoint <run dir> but found none");
+  if (!values.checkpoint === !values.model) {
+    throw new UsageError("Expected one of --checkpoint <run dir> and --model <dir>");
+  }
+  if (values.model && (values.out === undefined || values.baseline || values["image-size"])) {
+    throw new UsageError("Expected --out and no --baseline or --image-size with --model");
+  }
   if (!values.data?.length) throw new UsageError("Expected --data <mnist|path> but found none");
-  const ck = values.checkpoint.endsWith(".json")
+  const ck = !values.checkpoint
+    ? ""
+    : values.checkpoint.endsWith(".json")
     ? values.checkpoint.slice(0, values.checkpoint.lastIndexOf("/") + 1) || "."
     : values.checkpoint;
   const inputs = [
@@ -83,9 +94,9 @@ async function main(args: string[]): Promise<void> {
     ...(values.labels ? [values.labels] : []),
     ...(values["test-data"] ?? []),
     ...(values["test-labels"] ? [values["test-labels"]] : []),
-    ...["checkpoint.json", "run.json", "labels.safetensors", "metrics.jsonl"].map((f) =>
-      `${ck}/${f}`
-    ),
+    ...(ck ? ["checkpoint.json", "run.json", "labels.safetensors", "metrics.jsonl"] : []).map((
+      f,
+    ) => `${ck}/${f}`),
   ];
   const out = values.out ?? `${ck}/eval.json`;
   const checkOut = () =>
@@ -93,13 +104,18 @@ async function main(args: string[]): Promise<void> {
   if (values.out !== undefined) await checkOut();
   const gpu = await createGpu();
   await useTfBackend(gpu);
-  const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
-  centers.dispose();
+  const hf = values.model ? await loadModelFlag(gpu, values.model, "eval") : undefined;
+  const { encoder, centers, manifest } = hf
+    ? { encoder: hf.encoder, centers: undefined, manifest: undefined }
+    : await loadEncoder(values.checkpoint!);
+  centers?.dispose();
   if (values.out === undefined) await checkOut();
-  const data = await loadEvalData(values, encoder);
+  const data = await loadEvalData(values, encoder, hf?.transform);
   const knnK = optionalInt("knn-k", values["knn-k"])!;
   progress(
-    `eval: embedding ${data.train.x.rows} + ${data.test.x.rows} samples with ${values.checkpoint}`,
+    `eval: embedding ${data.train.x.rows} + ${data.test.x.rows} samples with ${
+      values.checkpoint ?? values.model
+    }`,
   );
   const metricsOf = async (e: Encoder) =>
     await evaluateFeatures(
@@ -109,10 +125,12 @@ async function main(args: string[]): Promise<void> {
       { knnK },
     );
   const m = await metricsOf(encoder);
-  const rows: [string, EvalMetrics][] = [[`checkpoint (step ${manifest.step})`, m]];
+  const rows: [string, EvalMetrics][] = [
+    [manifest ? `checkpoint (step ${manifest.step})` : `model ${values.model}`, m],
+  ];
   encoder.dispose();
   let baseline: EvalMetrics | undefined;
-  if (values.baseline) {
+  if (values.baseline && manifest) {
     const init = createEncoder(encoder.spec, { seed: mixSeed(manifest.config.seed, 101) });
     rows.push(["untrained encoder", baseline = await metricsOf(init)]);
     init.dispose();
@@ -126,7 +144,8 @@ async function main(args: string[]): Promise<void> {
   console.error(table(rows));
   const result = {
     checkpoint: values.checkpoint,
-    step: manifest.step,
+    model: values.model,
+    step: manifest?.step,
     ...m,
     ...(baseline ? { baseline } : {}),
     ...(raw ? { raw } : {}),
@@ -160,6 +179,7 @@ async function loadEvalData(
     "image-size"?: string | undefined;
   },
   encoder: Encoder,
+  transform?: ImageTransform,
 ): Promise<EvalData> {
   const spec = encoder.spec;
   const limit = optionalInt("limit", values.limit);
@@ -169,6 +189,7 @@ async function loadEvalData(
   const common = {
     encoder: spec.kind,
     cmd: "eval",
+    ...(transform ? { transform } : {}),
     ...(imageSize !== undefined ? { imageSize } : {}),
   };
   const tr = await loadInputs(values.data!, {

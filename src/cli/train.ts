@@ -8,7 +8,14 @@ import { isImageInput } from "./_data_source.ts";
 import { prepareImageTraining } from "./_train_images.ts";
 import { prepareVectorTraining } from "./_train_vectors.ts";
 import { TRAIN_HELP, trainFlags } from "./_train_flags.ts";
-import { formatSeconds, logTo, progress, runCli } from "./_cli.ts";
+import {
+  checkModelFlag,
+  checkTrainModelFlags,
+  loadModelFlag,
+  modelTransform,
+  saveModelFlag,
+} from "./_hf.ts";
+import { formatSeconds, logTo, progress, runCli, UsageError } from "./_cli.ts";
 
 /**
  * `deno task train`'s entry point, callable in-process (tests count its GPU uploads).
@@ -36,8 +43,11 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     sources: flags.sources,
     ...(flags.configFile !== undefined ? { inputs: [flags.configFile] } : {}),
   });
+  const model = await checkTrainModelFlags(run, flags.saveHf);
   const gpu = options.gpu ?? await createGpu();
   progress(`train: GPU ${gpu.info.description}`);
+  const fit = { trainLayers: run.config.trainLayers, batchSize: run.config.batchSize };
+  if (model) await checkModelFlag(gpu, model, fit);
   const t0 = performance.now();
   const prepared = await prepare(gpu, run);
   // Validation done: now the run dir may change.
@@ -45,11 +55,13 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
   if (!run.resume && prepared.write && run.sources.labels === null) {
     progress(`assign: top-${run.config.l} centers per sample → ${run.dir}/labels.safetensors`);
   }
+  const hf = model ? await loadModelFlag(gpu, model, "train", fit) : undefined;
   const result = await train(gpu, prepared.data, run.config, {
     runDir: run.dir,
     resume: run.hasCheckpoint,
     onStep: stepLog(run.config.epochs),
     onCheckpoint: (m) => progress(`train: checkpoint step ${m.step} → ${run.dir}/${m.file}`),
+    ...(hf ? { encoder: hf.encoder } : {}),
   });
   const summary = {
     runDir: run.dir,
@@ -59,6 +71,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     seconds: (performance.now() - t0) / 1000,
   };
   progress(`train: done, ${result.step} steps, checkpoint ${summary.checkpoint}`);
+  if (hf && flags.saveHf !== undefined) await saveModelFlag(hf, flags.saveHf, "train");
   if (flags.json) console.log(JSON.stringify(summary));
   result.encoder.dispose();
   result.centers.dispose();
@@ -74,6 +87,9 @@ async function prepare(gpu: Gpu, run: RunDir): Promise<{
 }> {
   const { config, sources } = run;
   if (!(await isImageInput(sources.data, config.encoder))) {
+    if (sources.model) {
+      throw new UsageError("Expected image folders or shards as --data with --model");
+    }
     return await prepareVectorTraining(gpu, run);
   }
   // Images (WebDataset shards or folders) stream through the loader, labels join by key.
@@ -83,6 +99,7 @@ async function prepare(gpu: Gpu, run: RunDir): Promise<{
     resume: run.resume,
     ...(sources.limit !== null ? { limit: sources.limit } : {}),
     imageSize: config.imageSize,
+    ...(sources.model ? { transform: await modelTransform(sources.model) } : {}),
   });
   await run.checkCheckpointFits(prepared.n, prepared.data.inputShape);
   return prepared;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { transformImage } from "../model/images.ts";
+import { transformImage, type TransformImageOptions } from "../model/images.ts";
 import { mixSeed, Rng } from "../random/rng.ts";
 import type { ImageIndex } from "./image_index.ts";
 import { epochSamples, type Pending } from "./_sample_order.ts";
@@ -76,6 +76,11 @@ export interface StreamImageBatchesOptions {
   prefetch?: number;
   /** Called for every skipped (corrupt) sample. @default {undefined} */
   onSkip?: (s: SkippedSample) => void;
+  /**
+   * Turns an encoded image into a row, e.g. a Hugging Face model's processor (`hfImageTransform`).
+   * @default {transformImage}
+   */
+  transform?: (bytes: Uint8Array, options: TransformImageOptions) => Promise<Float32Array>;
 }
 
 /**
@@ -116,7 +121,7 @@ export async function* streamImageBatches(
     try {
       const bytes = typeof p.bytes === "function" ? await p.bytes() : p.bytes;
       const rng = new Rng(mixSeed(seed, 204, epoch, p.ordinal));
-      return await transformImage(bytes, {
+      return await (options.transform ?? transformImage)(bytes, {
         size,
         channels: ch,
         ...(options.train && augment !== "none"

@@ -105,6 +105,49 @@ export async function decodeImages(
   return { x: { data, rows: files.length, cols: per }, inputShape: [size, size, ch], files };
 }
 
+/** An image decoded to 8-bit RGB, from {@linkcode decodeRgb}. */
+export interface RgbImage {
+  /** `height × width × 3` bytes, row-major. */
+  data: Uint8Array;
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+}
+
+/**
+ * Decodes an encoded image to 8-bit RGB the way PIL's `Image.open(f).convert("RGB")` does:
+ * grey replicated, alpha dropped, embedded ICC profiles ignored, no EXIF rotation.
+ *
+ * @param bytes The encoded image (jpg/png/webp…).
+ * @returns The pixels and the size.
+ * @throws {TypeError} When sharp cannot decode the bytes.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { data, width, height } = await decodeRgb(await Deno.readFile("a.jpg"));
+ * ```
+ */
+export async function decodeRgb(bytes: Uint8Array): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(bytes, { failOn: "error", ignoreIcc: true })
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+      throw new Error(`got ${info.channels} channels for ${info.width}×${info.height}`);
+    }
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+    };
+  } catch (e) {
+    throw new TypeError(`Cannot decode image: ${(e as Error).message}`);
+  }
+}
+
 /** CLIP's per-channel RGB mean, used by {@linkcode transformImage}. */
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 /** CLIP's per-channel RGB standard deviation, used by {@linkcode transformImage}. */

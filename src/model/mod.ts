@@ -17,8 +17,10 @@ export {
   type DecodedImages,
   decodeImages,
   type DecodeImagesOptions,
+  decodeRgb,
   IMAGE_EXTENSIONS,
   listImages,
+  type RgbImage,
   transformImage,
   type TransformImageOptions,
 } from "./images.ts";

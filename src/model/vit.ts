@@ -183,7 +183,8 @@ export function vitParamShapes(
 
 /**
  * Whether AdamW should decay a ViT parameter: weight matrices yes; biases, LayerNorm gains,
- * the class token and the position embeddings no (as timm and CLIP train).
+ * the class token and the position embeddings no (as timm and CLIP train). Hugging Face names
+ * too (`class_embedding`, `position_embedding.weight`, MLCD's `class_pos_emb`, `*layer_norm*`).
  *
  * @param name A parameter name from {@linkcode vitParamShapes} (optionally prefixed).
  * @returns `true` for decayed parameters.
@@ -195,7 +196,9 @@ export function vitParamShapes(
  * ```
  */
 export function vitDecays(name: string): boolean {
-  return !name.endsWith(".bias") && !/(norm\d?\.weight|pos_embed|cls_token)$/.test(name);
+  return !name.endsWith(".bias") &&
+    !/(norm\d?\.weight|pos_embed|cls_token|class_embedding|position_embedding\.weight|class_pos_emb)$/
+      .test(name);
 }
 
 /**

@@ -24,16 +24,18 @@ export interface TrainModel {
 }
 
 /**
- * Builds the encoder (seeded by `config.seed`), the class centers (`config.centersInit`) and
- * AdamW (weight decay as the encoder kind wants it), in that order.
+ * Builds the encoder (seeded by `config.seed`; or takes `given`, a ready one to fine-tune), the
+ * class centers (`config.centersInit`) and AdamW (weight decay as the encoder kind wants it), in
+ * that order.
  */
 export async function createTrainModel(
   c: TrainConfig,
   data: TrainData,
   x: GpuMatrix | undefined,
   n: number,
+  given?: Encoder,
 ): Promise<TrainModel> {
-  const encoder = createEncoder({
+  const encoder = given ?? createEncoder({
     kind: c.encoder,
     inputShape: data.inputShape,
     embedDim: c.embedDim,
@@ -46,6 +48,12 @@ export async function createTrainModel(
     heads: c.heads,
     mlpRatio: c.mlpRatio,
   }, { seed: mixSeed(c.seed, 101) });
+  const inputDim = data.inputShape.reduce((a, b) => a * b, 1);
+  if (encoder.spec.embedDim !== c.embedDim || encoder.inputDim !== inputDim) {
+    throw new TypeError(
+      `Expected an encoder from ${inputDim} inputs to embedDim=${c.embedDim} but found ${encoder.inputDim} to ${encoder.spec.embedDim}`,
+    );
+  }
   const centersInit = await initialCenters(encoder, data, x, c, n);
   const centers = tf.variable(centersInit, true);
   centersInit.dispose();

@@ -6,6 +6,7 @@ import { TOOLKIT_VERSION } from "../version.ts";
 import { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "./config.ts";
 import type { NamedTensor } from "./safetensors.ts";
+import type { StreamedTensor } from "./safetensors_stream.ts";
 import type { TrainModel } from "./_train_model.ts";
 
 /** The data a run trains on, as a checkpoint records it (checked on resume). */
@@ -48,12 +49,15 @@ export async function saveTrainState(
   data: TrainDataShape,
   at: TrainPosition,
 ): Promise<CheckpointManifest> {
-  const tensors = new Map<string, NamedTensor>();
-  const entries = stateVariables(model);
-  const datas = await Promise.all(entries.map(([, v]) => v.data() as Promise<Float32Array>));
-  entries.forEach(([k, v], i) =>
-    tensors.set(k, { dtype: "F32", shape: [...v.shape], data: datas[i]! })
-  );
+  // Each variable is read from the device when the checkpoint file reaches it.
+  const tensors = new Map<string, StreamedTensor>();
+  for (const [k, v] of stateVariables(model)) {
+    tensors.set(k, {
+      dtype: "F32",
+      shape: [...v.shape],
+      data: () => v.data() as Promise<Float32Array>,
+    });
+  }
   return await saveCheckpoint(runDir, tensors, {
     format: "mlcd-checkpoint",
     formatVersion: 1,

@@ -1,8 +1,10 @@
 // Checkpoints: one safetensors file (model, centers, AdamW state) + a JSON manifest.
+import { createHash } from "node:crypto";
 import { writeFileAtomic } from "../data/atomic.ts";
 import type { EncoderSpec } from "../model/encoder.ts";
 import type { TrainConfig } from "./config.ts";
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
+import { decodeSafetensors, type NamedTensor } from "./safetensors.ts";
+import { safetensorsStream, type StreamedTensor } from "./safetensors_stream.ts";
 import { pausePoint } from "../testing/pause_point.ts";
 
 /** The manifest's file name inside a run directory. */
@@ -51,10 +53,13 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /**
  * Writes a checkpoint into `dir`: the tensors to `checkpoint-<step>.safetensors` (temp file
  * + rename), then the manifest (temp file + rename), then removes older tensor files. A kill
- * at any moment leaves a consistent manifest/tensor pair on disk.
+ * at any moment leaves a consistent manifest/tensor pair on disk. The tensors stream to the
+ * file one by one (the bytes of `encodeSafetensors`), hashed as they are written: the file is
+ * never built in memory, and values given as functions are read only when the file reaches
+ * them (a bounded read-ahead), so the host need not hold every tensor at once.
  *
  * @param dir The run directory.
- * @param tensors Tensors by name.
+ * @param tensors Tensors by name (values, or functions reading them).
  * @param manifest Everything but `file`, `sha256`, `tensors`, `createdAt`.
  * @returns The manifest written.
  *
@@ -65,17 +70,25 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
  */
 export async function saveCheckpoint(
   dir: string,
-  tensors: Map<string, NamedTensor>,
+  tensors: Map<string, StreamedTensor>,
   manifest: Omit<CheckpointManifest, "file" | "sha256" | "tensors" | "createdAt">,
 ): Promise<CheckpointManifest> {
   await Deno.mkdir(dir, { recursive: true });
   const file = `checkpoint-${String(manifest.step).padStart(8, "0")}.safetensors`;
-  const bytes = encodeSafetensors(tensors, { format: "mlcd", step: String(manifest.step) });
-  await writeFileAtomic(`${dir}/${file}`, bytes);
+  const { chunks } = safetensorsStream(tensors, {
+    metadata: { format: "mlcd", step: String(manifest.step) },
+  });
+  const hash = createHash("sha256");
+  await writeFileAtomic(`${dir}/${file}`, async function* () {
+    for await (const c of chunks()) {
+      hash.update(c);
+      yield c;
+    }
+  });
   const full: CheckpointManifest = {
     ...manifest,
     file,
-    sha256: await sha256Hex(bytes),
+    sha256: hash.digest("hex"),
     tensors: [...tensors.keys()],
     createdAt: new Date().toISOString(),
   };

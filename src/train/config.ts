@@ -83,6 +83,11 @@ export interface TrainConfig {
   augment: "crop-flip" | "crop" | "none";
   /** Smallest random-resized crop, as a fraction of the image area. @default {0.35} */
   minCropScale: number;
+  /**
+   * With a Hugging Face model (`train --model`): fine-tune only the last N encoder layers
+   * (with the post-LayerNorm and projection); `0` fine-tunes every parameter. @default {0}
+   */
+  trainLayers: number;
 }
 
 /** The default {@linkcode TrainConfig}. */
@@ -114,6 +119,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   checkpointEvery: 100,
   augment: "crop-flip",
   minCropScale: 0.35,
+  trainLayers: 0,
 }) as TrainConfig;
 
 /** One-line help per option, used by `deno task train --help`. */
@@ -152,6 +158,7 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
   checkpointEvery: "checkpoint every N steps (and at the end)",
   augment: '"crop-flip", "crop" or "none": image augmentation while training',
   minCropScale: "smallest random-resized crop, fraction of the image area, in (0, 1]",
+  trainLayers: "with --model: fine-tune only the last N encoder layers (0: all)",
 };
 
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
@@ -176,6 +183,7 @@ const INTS: (keyof TrainConfig)[] = [
   "epochs",
   "seed",
   "checkpointEvery",
+  "trainLayers",
 ];
 
 /** A value for a message: as JSON, except numbers as written (`Infinity`, not `null`). */
@@ -246,7 +254,7 @@ export function resolveTrainConfig(
   }
   for (const k of INTS) {
     const v = out[k];
-    const min = k === "seed" ? 0 : 1;
+    const min = k === "seed" || k === "trainLayers" ? 0 : 1;
     if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
       throw new RangeError(
         `Expected ${k} to be an integer >= ${min} but found ${show(v)}`,

@@ -1,6 +1,11 @@
 // Streams augmented image batches with their positives into train(): the bridge between the
 // image loader (WebDataset shards or folders) and the trainer, and the key join of labels.
-import { type ImageIndex, type SkippedSample, streamImageBatches } from "../data/image_loader.ts";
+import {
+  type ImageIndex,
+  type SkippedSample,
+  streamImageBatches,
+  type StreamImageBatchesOptions,
+} from "../data/image_loader.ts";
 import type { TrainBatch, TrainStream } from "./train_data.ts";
 
 /** How a label table matched the samples of an {@linkcode ImageIndex}. */
@@ -85,6 +90,8 @@ export interface ImageTrainStreamOptions {
   shuffleBuffer?: number;
   /** Called for every skipped (corrupt) sample. @default {undefined} */
   onSkip?: (s: SkippedSample) => void;
+  /** The loader's image transform (a Hugging Face processor). @default {transformImage} */
+  transform?: StreamImageBatchesOptions["transform"];
 }
 
 /**
@@ -134,6 +141,7 @@ export function imageTrainStream(
           skipBatches: skip,
           maxBatches: stepsPerEpoch - skip,
           ...(options.onSkip ? { onSkip: options.onSkip } : {}),
+          ...(options.transform ? { transform: options.transform } : {}),
         });
         for await (const b of src) {
           const p = new Uint32Array(b.rows * l);

@@ -20,6 +20,11 @@ export async function loadEncoder(
   dir: string,
 ): Promise<{ encoder: Encoder; centers: tf.Tensor2D; manifest: CheckpointManifest }> {
   const { manifest, tensors } = await loadCheckpoint(dir);
+  if ([...tensors.keys()].some((k) => k.startsWith("encoder.vision_model."))) {
+    throw new TypeError(
+      `Cannot load checkpoint ${dir} on its own: it fine-tunes a Hugging Face model; resume it with train --model, or write the model with --save-hf and use --model`,
+    );
+  }
   // Rule: the file's tensors are checked against the manifest's encoder (name, dtype, shape)
   // before anything is allocated, so a manifest naming an encoder that its file does not hold
   // (e.g. `hidden: [2e9]`) is refused, not attempted.

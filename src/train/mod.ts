@@ -27,6 +27,7 @@ export {
 export * from "./load_encoder.ts";
 export * from "./pseudo_labels.ts";
 export * from "./safetensors.ts";
+export { safetensorsStream, type StreamedTensor } from "./safetensors_stream.ts";
 export * from "./trainer.ts";
 export { imageTrainStream, type ImageTrainStreamOptions } from "./image_stream.ts";
 export { openRunDir, type OpenRunOptions, type RunDir } from "./run_dir.ts";

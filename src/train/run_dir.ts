@@ -90,6 +90,7 @@ const SOURCE_FLAGS: [keyof RunSources, string][] = [
   ["labels", "--labels"],
   ["limit", "--limit"],
   ["column", "--column"],
+  ["model", "--model"],
 ];
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -194,6 +195,7 @@ export async function openRunDir(dir: string, options: OpenRunOptions): Promise<
       limit: given.limit ?? null,
       imageSize: null,
       column: given.column ?? null,
+      ...(given.model !== undefined ? { model: given.model } : {}),
     };
     const present = exists ? (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name) : [];
     if (present.length > 0 && !options.overwrite) {

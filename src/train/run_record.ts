@@ -39,6 +39,8 @@ export interface RunSources {
   imageSize: number | null;
   /** `--column`, if given. */
   column: string | null;
+  /** `--model`: the Hugging Face model directory fine-tuned, if any (absent in older runs). */
+  model?: string | null;
 }
 
 /**

@@ -55,6 +55,11 @@ export interface TrainOptions {
    * the same warnings are in the result. @default {undefined}
    */
   onLog?: (message: string) => void;
+  /**
+   * A ready encoder to fine-tune instead of one built from `config` (e.g. a Hugging Face
+   * model's); its `params` are what is trained and checkpointed. @default {undefined}
+   */
+  encoder?: Encoder;
 }
 
 /** What {@linkcode train} returns. */
@@ -145,7 +150,7 @@ async function trainOn(
   const warnings = warmup.warning ? [warmup.warning] : [];
   for (const w of warnings) options.onLog?.(w);
 
-  const model = await createTrainModel(c, data, x, n);
+  const model = await createTrainModel(c, data, x, n, options.encoder);
   const sampler = new Rng(mixSeed(c.seed, 103));
   let step = 0;
   let manifest: CheckpointManifest | undefined;
