@@ -3,7 +3,14 @@
 // global row index, so concatenating the parts in order gives the labels of one `assign` over
 // all rows. Outputs are committed with a manifest (src/jobs/).
 import { join } from "node:path";
-import { formatSeconds, intFlag, logTo, progress, UsageError } from "./_cli.ts";
+import {
+  formatSeconds,
+  intFlag,
+  logTo,
+  noticeInputDirectories,
+  progress,
+  UsageError,
+} from "./_cli.ts";
 import { variantFlag } from "./_kmeans_flags.ts";
 import {
   checkOutputs,
@@ -14,7 +21,6 @@ import {
   parsePartSpec,
   type PartSpec,
   partStem,
-  refuseInputOverlap,
 } from "../jobs/mod.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
@@ -197,7 +203,6 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const { centers, source, part } = await openPart(a);
   const stem = join(a.out, partStem(spec));
   const outputs = a.format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
-  await refuseInputOverlap(outputs, [...a.inputs, a.centers]);
   await ensureOutputDir(a.out);
   const files = source.slices.map((s) => s.file);
   const key: ManifestKey = {
@@ -225,12 +230,14 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const state = await checkOutputs(outputs, key, {
     overwrite: a.overwrite,
     onLog: logTo("assign"),
+    inputs: [...a.inputs, a.centers],
   });
   if (state === "done") {
     progress(`assign: ${tag} already done (manifest matches): ${outputs[0]}`);
     if (v.json) console.log(JSON.stringify({ ...summary, skipped: true }));
     return true;
   }
+  await noticeInputDirectories("assign", a.inputs);
   const { labels, scores, adapter } = await labelPart(a, centers, part, source.rows, t0);
   let ids: BigInt64Array | string[] | undefined = await partKeys(part);
   if (!ids) {

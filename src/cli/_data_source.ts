@@ -8,7 +8,7 @@ import { listImages } from "../model/images.ts";
 import { decodeIndex, type ImageIndex, indexImages } from "../data/image_loader.ts";
 import { isShardInput } from "../data/webdataset.ts";
 import { readArrowLabels } from "../data/arrow.ts";
-import { formatSeconds, progress } from "./_cli.ts";
+import { formatSeconds, noticeInputDirectories, progress } from "./_cli.ts";
 
 export interface LoadedInputs {
   x: Matrix;
@@ -105,6 +105,7 @@ export async function loadInputs(
     };
   }
   const files: [string, number][] = [];
+  await noticeInputDirectories(o.cmd ?? "load", inputs);
   let x = await readEmbeddings(inputs, {
     ...(o.column !== undefined ? { column: o.column } : {}),
     onFile: (file, rows) => files.push([file, rows]),
