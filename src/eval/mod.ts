@@ -15,3 +15,4 @@ export * from "./retrieval.ts";
 export * from "./evaluate.ts";
 export * from "./charts.ts";
 export * from "./run_report.ts";
+export * from "./eval_results.ts";

@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { renderVegaLiteSvg } from "./charts.ts";
 import type { EvalMetrics } from "./evaluate.ts";
+import { evalRows, readEvalResults } from "./eval_results.ts";
 import { checkOptionsObject } from "../_options.ts";
 
 /** What a run directory holds for its report (each part optional but the steps). */
@@ -22,7 +23,7 @@ export interface RunReportData {
   kmeans?: { objective: number; imbalanceFactor: number }[];
   /** Rows per cluster (`kmeans.json`). */
   clusterSizes?: number[];
-  /** Eval rows by name (`eval.json`): raw inputs, untrained, trained. */
+  /** Eval rows by name (`eval.json`, see `evalRows`): raw inputs, untrained, trained. */
   eval?: [string, EvalMetrics][];
   /** The training config (`checkpoint.json`). */
   config?: Record<string, unknown>;
@@ -137,17 +138,8 @@ export async function readRunReport(runDir: string): Promise<RunReportData> {
     }
     if (Array.isArray(km.clusterSizes)) data.clusterSizes = km.clusterSizes as number[];
   }
-  const ev = await readJson(`${runDir}/eval.json`);
-  if (ev) {
-    const pick = (o: unknown): EvalMetrics | undefined =>
-      o && typeof o === "object" && "linearProbeTop1" in o ? o as EvalMetrics : undefined;
-    const rows: [string, EvalMetrics][] = [];
-    const raw = pick(ev.raw), base = pick(ev.baseline), own = pick(ev);
-    if (raw) rows.push(["raw inputs", raw]);
-    if (base) rows.push(["untrained encoder", base]);
-    if (own) rows.push([`trained (step ${ev.step ?? "?"})`, own]);
-    if (rows.length) data.eval = rows;
-  }
+  const rows = evalRows(await readEvalResults(`${runDir}/eval.json`) ?? []);
+  if (rows.length) data.eval = rows;
   const ck = await readJson(`${runDir}/checkpoint.json`);
   if (ck && typeof ck.config === "object") data.config = ck.config as Record<string, unknown>;
   return data;
