@@ -189,11 +189,11 @@ Deno.test("item 3: an output that exists and is not a regular file is refused", 
 });
 
 /**
- * A directory that this process cannot create files in: a directory without write permission,
- * or, for root (who writes anywhere), sysfs (which refuses new files even to root). Undefined
- * when there is none.
+ * How to get a directory that this process cannot create files in: one without write
+ * permission ("chmod"), or, for root (who writes anywhere), sysfs (which refuses new files even
+ * to root). Undefined when neither works.
  */
-async function unwritableDir(): Promise<string | undefined> {
+async function unwritableKind(): Promise<"chmod" | "/sys" | undefined> {
   const canWrite = async (d: string) => {
     try {
       await Deno.writeFile(`${d}/.probe`, new Uint8Array());
@@ -205,13 +205,14 @@ async function unwritableDir(): Promise<string | undefined> {
   };
   const dir = await Deno.makeTempDir({ prefix: "mlcd_test_ro_" });
   await Deno.chmod(dir, 0o555);
-  if (!(await canWrite(dir))) return dir;
+  const chmod = !(await canWrite(dir));
   await Deno.remove(dir);
+  if (chmod) return "chmod";
   const sys = await Deno.stat("/sys").then((s) => s.isDirectory, () => false);
   return sys && !(await canWrite("/sys")) ? "/sys" : undefined;
 }
 
-const RO = await unwritableDir();
+const RO = await unwritableKind();
 
 Deno.test({
   name: "item 17: the job modes check that --out is writable before the work" +
@@ -219,37 +220,38 @@ Deno.test({
   ignore: RO === undefined && !Deno.env.get("CI"),
   fn: async () => {
     if (RO === undefined) assert.fail("no unwritable directory to test with");
-    const ro = RO;
-    try {
-      await withDir(async (dir) => {
-        await writeParts(`${dir}/P`);
-        await writeNpy(`${dir}/x.npy`, new Float32Array(12).map((_, i) => i + 1), [4, 3]);
-        await writeNpy(`${dir}/c.npy`, new Float32Array(6).map((_, i) => i + 1), [2, 3]);
-        const notWritable = (file: string) =>
-          new RegExp(`Cannot write --out ${ro}/${file}: ${ro} is not writable`);
-        await all([
-          refused(
-            "cluster",
-            ["--input", `${dir}/x.npy`, "--k", "2", "--shard", "0/1", "--out", ro],
-            notWritable("part-0-of-1\\.npy"),
-          ),
-          refused(
-            "cluster",
-            ["--merge", `${dir}/P`, "--k", "2", "--out", `${ro}/c.npy`],
-            notWritable("c\\.npy"),
-          ),
-          refused(
-            "assign",
-            [
-              ...["--input", `${dir}/x.npy`, "--centers", `${dir}/c.npy`, "--l", "1"],
-              ...["--shard", "0/1", "--out", ro],
-            ],
-            notWritable("part-0-of-1\\.arrow"),
-          ),
-        ]);
-      });
-    } finally {
-      if (ro !== "/sys") await Deno.remove(ro);
-    }
+    await withDir(async (dir) => {
+      let ro = "/sys";
+      if (RO === "chmod") {
+        ro = `${dir}/ro`;
+        await Deno.mkdir(ro, { mode: 0o555 });
+        await Deno.chmod(ro, 0o555);
+      }
+      await writeParts(`${dir}/P`);
+      await writeNpy(`${dir}/x.npy`, new Float32Array(12).map((_, i) => i + 1), [4, 3]);
+      await writeNpy(`${dir}/c.npy`, new Float32Array(6).map((_, i) => i + 1), [2, 3]);
+      const notWritable = (file: string) =>
+        new RegExp(`Cannot write --out ${ro}/${file}: ${ro} is not writable`);
+      await all([
+        refused(
+          "cluster",
+          ["--input", `${dir}/x.npy`, "--k", "2", "--shard", "0/1", "--out", ro],
+          notWritable("part-0-of-1\\.npy"),
+        ),
+        refused(
+          "cluster",
+          ["--merge", `${dir}/P`, "--k", "2", "--out", `${ro}/c.npy`],
+          notWritable("c\\.npy"),
+        ),
+        refused(
+          "assign",
+          [
+            ...["--input", `${dir}/x.npy`, "--centers", `${dir}/c.npy`, "--l", "1"],
+            ...["--shard", "0/1", "--out", ro],
+          ],
+          notWritable("part-0-of-1\\.arrow"),
+        ),
+      ]);
+    });
   },
 });
