@@ -219,7 +219,7 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
       [
         "cluster",
         ["--input", `${dir}/shards`, "--k", "2", "--shard", "0/2", "--out", `${dir}/shards`],
-        /Refusing to write .*shards\/part-0-of-2\.npy into the input directory .*shards, where it would be read as a shard/,
+        /Refusing to write --out .*shards\/part-0-of-2\.npy into the input directory .*shards, where it would be read as an embedding shard/,
       ],
       [
         "cluster",
@@ -247,12 +247,12 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
           "--out",
           `${dir}/shards/emb_0.npy`,
         ],
-        /Refusing to write .*emb_0\.npy: it is the input/,
+        /Refusing to overwrite the input .*emb_0\.npy with --out .*emb_0\.npy/,
       ],
       [
         "cluster",
         ["--merge", `${dir}/gap`, "--k", "2", "--out", `${dir}/gap/part-1-of-3.npy`],
-        /Refusing to write the merged centers to .*part-1-of-3\.npy, a part file name/,
+        /Refusing to write --out .*gap\/part-1-of-3\.npy into the input directory .*gap/,
       ],
       [
         "assign",

@@ -121,12 +121,12 @@ print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype)
       });
       assert.ok(worst < 2e-3, `numpy rows differ from the in-process embedding by ${worst}`);
 
-      // Never overwrite: a second embed into the same --out is exit 2 and one line.
+      // Never overwrite: another embed into the same --out is exit 2 and one line.
       r = await cli(["embed.ts", "--checkpoint", run, "--data", dir, "--out", `${dir}/emb`]);
       assert.equal(r.code, 2);
       assert.match(
         r.err,
-        /^mlcd embed: Refusing to overwrite .*img_emb_\d\.npy: --out already holds embeddings$/m,
+        /^mlcd embed: Refusing to replace .*: --out .*emb holds outputs of another embed \(4 files\); use --overwrite to replace them/m,
       );
 
       // A corrupt image is skipped, counted and named; the run goes on.

@@ -134,11 +134,11 @@ Deno.test("checkOutputs() removes stale temporary files and checks the output di
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["in.npy"]);
     await assert.rejects(() => checkOutputs([`${dir}/nope/c.npy`], key, { overwrite: false }), {
       name: "UsageError",
-      message: `Expected the output directory ${dir}/nope to exist but found none`,
+      message: `Cannot write --out ${dir}/nope/c.npy: the directory ${dir}/nope does not exist`,
     });
     await assert.rejects(() => checkOutputs([`${dir}/in.npy/c.npy`], key, { overwrite: false }), {
       name: "UsageError",
-      message: `Expected ${dir}/in.npy to be a directory but found a file`,
+      message: `Cannot write --out ${dir}/in.npy/c.npy: ${dir}/in.npy is a file, not a directory`,
     });
   });
 });

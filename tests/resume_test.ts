@@ -173,3 +173,32 @@ Deno.test("train --resume after kill -9 ends with the uninterrupted run's weight
     assert.deepEqual(await metricSteps(`${base}/a`), Array.from({ length: 16 }, (_, i) => i + 1));
   }, "mlcd_resume_");
 });
+
+Deno.test("issue 21 item 19: --resume with an invalid checkpoint.json is one line naming the file", async () => {
+  await withDir(async (dir) => {
+    const { writeNpy } = await import("../src/data/npy.ts");
+    await writeNpy(`${dir}/x.npy`, new Float32Array(40 * 6).map((_, i) => Math.sin(i)), [40, 6]);
+    await Deno.mkdir(`${dir}/run`);
+    const record = {
+      format: "mlcd-run",
+      formatVersion: 1,
+      toolkitVersion: "0.1.0",
+      config: { hidden: [8], embedDim: 4, classes: 3, l: 1, epochs: 1, batchSize: 20 },
+      sources: { data: [`${dir}/x.npy`], labels: null, limit: null, imageSize: null, column: null },
+      createdAt: "2024-01-01T00:00:00Z",
+    };
+    await Deno.writeTextFile(`${dir}/run/run.json`, JSON.stringify(record));
+    await Deno.writeTextFile(`${dir}/run/checkpoint.json`, '{"format": "mlcd-checkpoint", "step":');
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TRAIN, "--run-dir", `${dir}/run`, "--resume"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(o.stderr);
+    assert.equal(o.code, 2, err);
+    assert.equal(
+      err.trim().split("\n").at(-1),
+      `mlcd train: Cannot read checkpoint ${dir}/run/checkpoint.json: the manifest is not valid JSON`,
+    );
+  });
+});

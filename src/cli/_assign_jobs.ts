@@ -3,7 +3,14 @@
 // sample keys (else `id`, the global row index), so concatenating the parts in order gives the
 // labels of one `assign` over all rows. Outputs are committed with a manifest (src/jobs/).
 import { join } from "node:path";
-import { formatSeconds, intFlag, logTo, progress, UsageError } from "./_cli.ts";
+import {
+  formatSeconds,
+  intFlag,
+  logTo,
+  noticeInputDirectories,
+  progress,
+  UsageError,
+} from "./_cli.ts";
 import { variantFlag } from "./_kmeans_flags.ts";
 import {
   checkOutputs,
@@ -14,7 +21,6 @@ import {
   parsePartSpec,
   type PartSpec,
   partStem,
-  refuseInputOverlap,
 } from "../jobs/mod.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
@@ -217,7 +223,6 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const outputs = a.format === "npy"
     ? [`${stem}.npy`, `${stem}.scores.npy`]
     : [`${stem}.${a.format}`];
-  await refuseInputOverlap(outputs, [...a.inputs, a.centers]);
   await ensureOutputDir(a.out);
   const files = source.slices.map((s) => s.file);
   const key: ManifestKey = {
@@ -245,12 +250,14 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const state = await checkOutputs(outputs, key, {
     overwrite: a.overwrite,
     onLog: logTo("assign"),
+    inputs: [...a.inputs, a.centers],
   });
   if (state === "done") {
     progress(`assign: ${tag} already done (manifest matches): ${outputs[0]}`);
     if (v.json) console.log(JSON.stringify({ ...summary, skipped: true }));
     return true;
   }
+  await noticeInputDirectories("assign", a.inputs);
   // The keys first: a metadata file whose row count disagrees is refused before the work.
   const keys = await partKeys(part, source);
   const { labels, scores, adapter } = await labelPart(a, centers, part, source.rows, t0);

@@ -1,6 +1,7 @@
 // Shared CLI plumbing: one clear line and exit code 2 for bad input, no stack traces.
 import { GpuUnavailableError } from "../gpu/gpu_unavailable_error.ts";
 import { UsageError } from "../jobs/usage_error.ts";
+import { readEmbeddingDirectory } from "../data/embedding_files.ts";
 
 export { UsageError };
 
@@ -84,4 +85,24 @@ export function joinNegativeValues(args: readonly string[]): string[] {
     } else out.push(a);
   }
   return out;
+}
+
+/**
+ * Says what each directory input means (README "Data formats": its embedding files, or its
+ * `img_emb/` in clip-retrieval's layout) when that is not simply every file in it: one line
+ * naming the directory read and what was skipped. Errors are left to the readers.
+ */
+export async function noticeInputDirectories(cmd: string, inputs: string[]): Promise<void> {
+  for (const input of inputs) {
+    if (!(await Deno.stat(input).then((s) => s.isDirectory, () => false))) continue;
+    const d = await readEmbeddingDirectory(input).catch(() => undefined);
+    if (!d || d.files.length === 0 || (d.dir === input && d.skipped.length === 0)) continue;
+    const shown = d.skipped.slice(0, 5).join(", ") +
+      (d.skipped.length > 5 ? ` and ${d.skipped.length - 5} more` : "");
+    progress(
+      `${cmd}: read ${d.files.length} embedding file(s) from ${d.dir}${
+        d.dir === input ? "" : ` (clip-retrieval layout of ${input})`
+      }${d.skipped.length ? `; skipped ${shown}` : ""}`,
+    );
+  }
 }

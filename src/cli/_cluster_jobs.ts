@@ -4,8 +4,15 @@
 // committed with a manifest (src/jobs/), so a rerun skips finished work and a killed job is
 // simply resubmitted. This file reads the flags and runs each job: check the outputs, call
 // the library, commit.
-import { basename, join, resolve } from "node:path";
-import { formatSeconds, intFlag, logTo, progress, UsageError } from "./_cli.ts";
+import { join, resolve } from "node:path";
+import {
+  formatSeconds,
+  intFlag,
+  logTo,
+  noticeInputDirectories,
+  progress,
+  UsageError,
+} from "./_cli.ts";
 import { type KMeansFlags, kmeansFlags, type KMeansFlagValues } from "./_kmeans_flags.ts";
 import { jobKmeansLog } from "./_kmeans_progress.ts";
 import {
@@ -17,7 +24,6 @@ import {
   type Json,
   loadParts,
   type ManifestKey,
-  parsePartName,
   parsePartSpec,
   type PartSpec,
   partStem,
@@ -189,7 +195,6 @@ async function partJob(
   const part = partOf(source, { index: spec.index, count: spec.count });
   const stem = join(outDir, partStem(spec));
   const outputs = [`${stem}.npy`, `${stem}.counts.npy`];
-  await refuseInputOverlap(outputs, inputs);
   await ensureOutputDir(outDir);
   const key: ManifestKey = {
     kind: "cluster-part",
@@ -206,10 +211,11 @@ async function partJob(
     k1,
     out: outputs[0]!,
   };
-  if (await checkOutputs(outputs, key, { overwrite, onLog: log }) === "done") {
+  if (await checkOutputs(outputs, key, { overwrite, onLog: log, inputs }) === "done") {
     progress(`cluster: ${tag} already done (manifest matches): ${outputs[0]}`);
     return { ...summary, skipped: true };
   }
+  await noticeInputDirectories("cluster", inputs);
   const gpu = await createGpu();
   try {
     progress(
@@ -271,9 +277,7 @@ async function mergeJob(
   if (!/\.npy$/i.test(out)) {
     throw new UsageError(`Expected --out to end in .npy with --merge but found ${out}`);
   }
-  if (parsePartName(basename(out), ".npy")) {
-    throw new UsageError(`Refusing to write the merged centers to ${out}, a part file name`);
-  }
+  await refuseInputOverlap([out], dirs); // before the parts are read
   const parts = await loadParts(dirs);
   checkMergeK(parts, k);
   const key: ManifestKey = {
@@ -283,7 +287,7 @@ async function mergeJob(
     params: paramsJson(params, { k, parts: parts.length }),
   };
   const summary = { k, parts: parts.length, out };
-  if (await checkOutputs([out], key, { overwrite, onLog: log }) === "done") {
+  if (await checkOutputs([out], key, { overwrite, onLog: log, inputs: dirs }) === "done") {
     progress(`cluster: merge already done (manifest matches): ${out}`);
     return { ...summary, skipped: true };
   }
@@ -325,7 +329,6 @@ async function hierarchicalJob(
   if (!/\.npy$/i.test(out)) {
     throw new UsageError(`Expected --out to end in .npy with --hierarchical but found ${out}`);
   }
-  await refuseInputOverlap([out], inputs);
   const source = await openSource(inputs, column);
   const key: ManifestKey = {
     kind: "cluster-hierarchical",
@@ -338,10 +341,11 @@ async function hierarchicalJob(
     throw new RangeError(`Expected --k to be at most min(rows, N × k1) = ${most} but found ${k}`);
   }
   const summary = { k, k1, parts: count, rows: source.rows, cols: source.cols, out };
-  if (await checkOutputs([out], key, { overwrite, onLog: log }) === "done") {
+  if (await checkOutputs([out], key, { overwrite, onLog: log, inputs }) === "done") {
     progress(`cluster: hierarchical k-means already done (manifest matches): ${out}`);
     return { ...summary, skipped: true };
   }
+  await noticeInputDirectories("cluster", inputs);
   const gpu = await createGpu();
   try {
     progress(

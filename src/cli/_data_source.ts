@@ -13,7 +13,7 @@ import {
 } from "../data/image_loader.ts";
 import { isShardInput } from "../data/webdataset.ts";
 import { readArrowLabels } from "../data/arrow.ts";
-import { formatSeconds, progress } from "./_cli.ts";
+import { formatSeconds, noticeInputDirectories, progress } from "./_cli.ts";
 
 export interface LoadedInputs {
   x: Matrix;
@@ -113,6 +113,7 @@ export async function loadInputs(
     };
   }
   const files: [string, number][] = [];
+  await noticeInputDirectories(o.cmd ?? "load", inputs);
   let x = await readEmbeddings(inputs, {
     ...(o.column !== undefined ? { column: o.column } : {}),
     onFile: (file, rows) => files.push([file, rows]),

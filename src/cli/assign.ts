@@ -15,6 +15,7 @@ import {
   intFlag,
   joinNegativeValues,
   logTo,
+  noticeInputDirectories,
   progress,
   runCli,
   UsageError,
@@ -132,7 +133,11 @@ async function assignAll(values: AssignJobFlags): Promise<void> {
     outputs.push({ flag: "--out", path: out });
     if (/\.npy$/i.test(out)) outputs.push({ flag: "--out (scores)", path: scoresPath(out) });
   }
-  await checkOutputFiles(outputs, [...inputs, values.centers], { onLog: logTo("assign") });
+  await checkOutputFiles(outputs, [...inputs, values.centers], {
+    writer: { command: "assign" },
+    onLog: logTo("assign"),
+  });
+  await noticeInputDirectories("assign", inputs);
   const t0 = performance.now();
   const centers = await readCenters(values.centers, metric, l);
   const files = await listEmbeddingFiles(inputs);

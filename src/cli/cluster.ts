@@ -15,6 +15,7 @@ import {
   intFlag,
   joinNegativeValues,
   logTo,
+  noticeInputDirectories,
   progress,
   runCli,
   UsageError,
@@ -120,7 +121,11 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
     outputs.push({ flag: "--checkpoint", path: values.checkpoint });
   }
   const read = values.weights === undefined ? inputs : [...inputs, values.weights];
-  await checkOutputFiles(outputs, read, { onLog: logTo("cluster") });
+  await checkOutputFiles(outputs, read, {
+    writer: { command: "cluster" },
+    onLog: logTo("cluster"),
+  });
+  await noticeInputDirectories("cluster", inputs);
   const t0 = performance.now();
   // Headers only: the rows are read by kmeans() (a sample, then streamed batches).
   const x = await openRowSource(inputs, {

@@ -12,45 +12,57 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { readEmbeddingKeys } from "../data/clip_layout.ts";
-import { streamImageBatches, type StreamImageBatchesOptions } from "../data/image_loader.ts";
-import { writeNpy } from "../data/npy.ts";
-import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
-import { createGpu } from "../gpu/gpu.ts";
+import { resolve } from "node:path";
+import { createGpu, type Gpu } from "../gpu/gpu.ts";
 import { embed, type Encoder } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
-import { indexImageInputs, isImageInput } from "./_data_source.ts";
-import { openRowSource } from "../data/row_source.ts";
-import { readSampleText, type SampleText, sampleTextColumns } from "../data/sample_text.ts";
-import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
-import { checkOutputDir } from "../jobs/output_paths.ts";
+import { readCheckpointManifest } from "../train/checkpoint.ts";
+import { checkOutputDir, refuseInputOverlap } from "../jobs/output_paths.ts";
+import { formatSeconds, intFlag, logTo, progress, runCli, UsageError } from "./_cli.ts";
+import { type EmbedSamples, openSamples } from "./_embed_samples.ts";
 import { loadModelFlag } from "./_hf.ts";
+import type { SampleText } from "../data/sample_text.ts";
+import type { HfModel } from "../hf/load_hf_model.ts";
+import {
+  commitEmbedPart,
+  type EmbedPart,
+  type EmbedPlan,
+  partRows,
+  planEmbedParts,
+  removeEmptyDirs,
+  removeOthers,
+} from "./_embed_parts.ts";
 
 const HELP =
   `Usage: deno task embed --checkpoint <run dir>|--model <dir> --data <images|shards|embeddings> --out <dir>
 
 Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
-clip-retrieval's layout:
+clip-retrieval's layout, in parts of --rows-per-file samples:
   <out>/img_emb/img_emb_<i>.npy          float32 (or float16 with --f16), rows × embedDim
   <out>/metadata/metadata_<i>.parquet    column "key": the sample keys, same order, and
                                          "url", "caption" when WebDataset samples have them
                                          (.json/.txt); zstd, clip-retrieval, DuckDB and
                                          pandas read it
+  <out>/part-<i>-of-<N>.json             the part's manifest, written last
 Images: folders or WebDataset shards (directory of .tar, .tar files, or a brace pattern
 such as shards/{00000..00099}.tar), resized and centre-cropped, CLIP-normalised.
 Embeddings (.npy/Parquet/Arrow, for head encoders): keys from their clip-retrieval metadata, else
-the row number. Streams with bounded memory; every file is written atomically.
+the row number. Streams with bounded memory. Each part is committed atomically with its
+manifest, like the shard jobs: rerun the same command after an interruption and it
+finishes the missing parts (finished ones are skipped); readers refuse an <out> whose
+parts are not all there.
 
 Options:
   --checkpoint DIR     run directory with checkpoint.json (this or --model)
   --model DIR          a Hugging Face model directory (MLCDVisionModel or CLIP vision tower);
                        images are preprocessed as its preprocessor_config.json says
   --data PATH          inputs (repeatable; required)
-  --out DIR            output directory; must not hold embeddings already (required)
+  --out DIR            output directory (required)
+  --overwrite          replace outputs of another embed (other inputs, checkpoint or settings)
   --f16                store float16
   --batch-size N       samples per encoder batch (default 256)
-  --rows-per-file N    rows per img_emb_<i>.npy (default 100000)
+  --rows-per-file N    samples per part, img_emb_<i>.npy (default 100000)
   --image-size PX      image side (default: the checkpoint's)
   --column NAME        Parquet/Arrow column of input embeddings
   --json               print a JSON summary on stdout
@@ -65,6 +77,7 @@ async function main(args: string[]): Promise<void> {
       model: { type: "string" },
       data: { type: "string", multiple: true },
       out: { type: "string" },
+      overwrite: { type: "boolean", default: false },
       f16: { type: "boolean", default: false },
       "batch-size": { type: "string" },
       "rows-per-file": { type: "string" },
@@ -90,19 +103,21 @@ async function main(args: string[]): Promise<void> {
   const batchSize = intFlag("batch-size", values["batch-size"], 256, 1);
   const perFile = intFlag("rows-per-file", values["rows-per-file"], 100000, 1);
   await checkOutputDir("--out", out);
-  await refuseEmbeddings(out);
+  await refuseInputOverlap([`${out}/img_emb/img_emb_0.npy`], values.data);
   const t0 = performance.now();
-  const gpu = await createGpu();
-  await useTfBackend(gpu);
-  const hf = values.model ? await loadModelFlag(gpu, values.model, "embed") : undefined;
-  const { encoder, centers, manifest } = hf
-    ? { encoder: hf.encoder, centers: undefined, manifest: undefined }
-    : await loadEncoder(values.checkpoint!);
-  centers?.dispose();
-  const d = encoder.spec.embedDim;
+  // The inputs are indexed before the GPU starts (a model directory is loaded first): an input
+  // without samples fails at once.
+  let gpu: Gpu | undefined, hf: HfModel | undefined;
+  if (values.model) {
+    gpu = await createGpu();
+    await useTfBackend(gpu);
+    hf = await loadModelFlag(gpu, values.model, "embed");
+  }
+  const spec = hf ? hf.encoder.spec : (await readCheckpointManifest(values.checkpoint!)).encoder;
+  const source = values.checkpoint ?? values.model!;
   let skipped = 0;
-  const samples = await openSamples(values.data, encoder, {
-    checkpoint: values.checkpoint ?? values.model!,
+  const samples = await openSamples(values.data, spec, {
+    checkpoint: source,
     batchSize,
     ...(hf ? { transform: hf.transform } : {}),
     ...(values["image-size"] !== undefined ? { imageSize: values["image-size"] } : {}),
@@ -112,35 +127,75 @@ async function main(args: string[]): Promise<void> {
       progress(`embed: skipped ${s.key} (${s.source}): ${s.message} [${skipped} skipped]`);
     },
   });
-  const writer = await clipLayoutWriter(out, {
-    d,
-    perFile,
-    f16: values.f16,
-    ...(samples.text ? { text: samples.text } : {}),
-  });
-  const report = rowsReport(samples.total, t0);
-  for await (const b of samples.batches) {
-    const z = await embed(encoder, { data: b.x, rows: b.rows, cols: encoder.inputDim }, {
-      normalize: true,
-      batchSize,
-    });
-    await writer.add(z.data, b.rows, b.keys);
-    report(b.rows);
+  if (samples.total === 0) {
+    throw new RangeError(
+      `Expected samples to embed in ${
+        values.data.join(", ")
+      } but found none (0 readable ${samples.kind})`,
+    );
   }
-  await writer.flush();
+  if (!gpu) {
+    gpu = await createGpu();
+    await useTfBackend(gpu);
+  }
+  const { encoder, centers, manifest } = hf
+    ? { encoder: hf.encoder, centers: undefined, manifest: undefined }
+    : await loadEncoder(values.checkpoint!);
+  centers?.dispose();
+  const d = encoder.spec.embedDim;
+  const made: string[] = await Deno.stat(out).then(() => [], () => [out]);
+  await Deno.mkdir(out, { recursive: true });
+  const plan = await planEmbedParts(out, samples, {
+    perFile,
+    params: {
+      checkpoint: resolve(source),
+      weights: manifest?.sha256 ?? null,
+      dtype: values.f16 ? "float16" : "float32",
+      imageSize: samples.imageSize ?? null,
+      column: values.column ?? null,
+    },
+    overwrite: values.overwrite,
+    inputs: values.data,
+    onLog: logTo("embed"),
+  }).catch(async (e) => {
+    await removeEmptyDirs(made);
+    throw e;
+  });
+  made.push(...plan.made);
+  try {
+    await embedParts(plan, samples, encoder, {
+      batchSize,
+      perFile,
+      f16: values.f16,
+      t0,
+      checkpoint: source,
+    });
+  } catch (e) {
+    await removeEmptyDirs(made); // a failed first part leaves no empty folder behind
+    throw e;
+  }
   encoder.dispose();
   gpu.destroy();
+  await removeOthers(plan, logTo("embed"));
+  let rows = 0;
+  for (const p of plan.parts) rows += await partRows(p);
+  if (rows === 0) {
+    throw new RangeError(
+      `Expected at least one readable sample in ${values.data.join(", ")} but none could be read`,
+    );
+  }
   const seconds = (performance.now() - t0) / 1000;
+  const files = plan.parts.map((p) => p.npy);
   progress(
-    `embed: ${writer.rows} rows × ${d} in ${writer.files.length} file(s) under ${out}/img_emb in ${
+    `embed: ${rows} rows × ${d} in ${files.length} file(s) under ${out}/img_emb in ${
       formatSeconds(seconds)
     }${skipped ? ` (${skipped} corrupt sample(s) skipped)` : ""}`,
   );
   if (values.json) {
     console.log(JSON.stringify({
-      rows: writer.rows,
+      rows,
       dim: d,
-      files: writer.files,
+      files,
       skipped,
       dtype: values.f16 ? "float16" : "float32",
       checkpoint: values.checkpoint,
@@ -151,100 +206,118 @@ async function main(args: string[]): Promise<void> {
   }
 }
 
-/** Refuses an --out that already holds embeddings or metadata. */
-async function refuseEmbeddings(out: string): Promise<void> {
-  for (const sub of ["img_emb", "metadata"]) {
-    try {
-      for await (const e of Deno.readDir(`${out}/${sub}`)) {
-        if (!e.name.startsWith(".")) {
-          throw new UsageError(
-            `Refusing to overwrite ${out}/${sub}/${e.name}: --out already holds embeddings`,
-          );
-        }
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+/** Embeds the samples of the plan's parts still to do, committing each part in turn. */
+async function embedParts(
+  plan: EmbedPlan,
+  samples: EmbedSamples,
+  encoder: Encoder,
+  o: { batchSize: number; perFile: number; f16: boolean; t0: number; checkpoint: string },
+): Promise<void> {
+  const d = encoder.spec.embedDim;
+  const fresh = plan.parts.filter((p) => p.state === "fresh");
+  if (fresh.length < plan.parts.length) {
+    progress(
+      `embed: ${
+        plan.parts.length - fresh.length
+      } of ${plan.parts.length} part(s) already done (manifest matches); embedding the other ${fresh.length}`,
+    );
+  }
+  const report = rowsReport(fresh.reduce((a, p) => a + p.hi - p.lo, 0), o.t0);
+  const parts = partWriter(fresh, d, o.perFile, o.f16, samples.text);
+  const part = (ordinal: number) => Math.floor(ordinal / o.perFile);
+  const todo = new Set(fresh.map((p) => p.index));
+  // The encoder sees each part's samples in batches cut at the part's start and every
+  // batchSize samples after it, whatever else the run embeds: a part's bytes do not depend on
+  // which other parts a run does (a resumed run ends with the bytes of an uninterrupted one).
+  const dim = encoder.inputDim;
+  const x = new Float32Array(o.batchSize * dim);
+  let n = 0, at = -1, keys: string[] = [], ordinals: number[] = [];
+  const flush = async () => {
+    if (n === 0) return;
+    const z = await embed(encoder, { data: x.subarray(0, n * dim), rows: n, cols: dim }, {
+      normalize: true,
+      batchSize: o.batchSize,
+    });
+    checkEmbeddings(z.data, d, keys, o.checkpoint);
+    await parts.add(z.data, keys, ordinals);
+    report(n);
+    n = 0;
+    keys = [];
+    ordinals = [];
+  };
+  for await (const b of samples.batches((i) => todo.has(part(i)))) {
+    for (let r = 0; r < b.rows; r++) {
+      const ordinal = b.ordinals[r]!;
+      if (part(ordinal) !== at || n === o.batchSize) await flush();
+      at = part(ordinal);
+      x.set(b.x.subarray(r * dim, (r + 1) * dim), n * dim);
+      keys.push(b.keys[r]!);
+      ordinals.push(ordinal);
+      n++;
     }
   }
-}
-
-/** One batch of samples: `rows` inputs of the encoder, and their keys. */
-interface SampleBatch {
-  x: Float32Array;
-  rows: number;
-  keys: string[];
+  await flush();
+  await parts.finish();
 }
 
 /**
- * The inputs as encoder batches (images decoded, or embedding rows), their number, and the
- * WebDataset samples' url and caption (img2dataset's .json/.txt) for the metadata files.
+ * Checks every embedding before it is written: a non-finite value (a broken checkpoint) is
+ * refused, naming the sample.
  */
-async function openSamples(
-  data: string[],
-  encoder: Encoder,
-  o: {
-    checkpoint: string;
-    batchSize: number;
-    imageSize?: string;
-    column?: string;
-    transform?: StreamImageBatchesOptions["transform"];
-    onSkip: (s: { key: string; source: string; message: string }) => void;
-  },
-): Promise<
-  { total: number; batches: AsyncIterable<SampleBatch>; text?: Map<string, SampleText> }
-> {
-  const spec = encoder.spec;
-  if (await isImageInput(data, spec.kind)) {
-    if (spec.kind === "head") {
-      throw new UsageError(
-        `Expected a checkpoint of an image encoder for images but ${o.checkpoint} has a "head" encoder`,
+function checkEmbeddings(z: Float32Array, d: number, keys: string[], checkpoint: string): void {
+  for (let i = 0; i < z.length; i++) {
+    if (!Number.isFinite(z[i]!)) {
+      throw new RangeError(
+        `Expected finite embeddings but ${checkpoint}'s encoder gave ${z[i]} for sample ${
+          keys[Math.floor(i / d)]
+        } (column ${i % d}): its weights are not finite; nothing of this part was written`,
       );
     }
-    const index = await indexImageInputs("embed", data);
-    const size = o.imageSize !== undefined
-      ? intFlag("image-size", o.imageSize, 0, 1)
-      : spec.inputShape[0]!;
-    const channels = spec.inputShape[2] === 1 ? 1 : 3;
-    const batches = async function* () {
-      for await (
-        const b of streamImageBatches(index, {
-          size,
-          channels,
-          batchSize: o.batchSize,
-          ...(o.transform ? { transform: o.transform } : {}),
-          onSkip: o.onSkip,
-        })
-      ) {
-        if (b.rows) yield { x: b.x, rows: b.rows, keys: b.keys };
-      }
-    };
-    const text = index.kind === "shards" ? await readSampleText(index.sources) : undefined;
-    return { total: index.keys.length, batches: batches(), ...(text ? { text } : {}) };
   }
-  const inputs = await listEmbeddingFiles(data);
-  const column = o.column ? { column: o.column } : {};
-  const rowsOf = (await openRowSource(inputs, column)).slices.map((s) => s.rowEnd);
-  const inKeys = await readEmbeddingKeys(inputs, rowsOf);
-  const batches = async function* () {
-    for await (
-      const b of streamEmbeddings(inputs, {
-        batchRows: o.batchSize,
-        ...(o.column ? { column: o.column } : {}),
-      })
-    ) {
-      if (b.matrix.cols !== encoder.inputDim) {
-        throw new TypeError(
-          `Expected ${b.file} to hold rows of ${encoder.inputDim} values (the checkpoint's encoder input) but found ${b.matrix.cols}`,
-        );
-      }
-      const keys = Array.from(
-        { length: b.matrix.rows },
-        (_, i) => inKeys ? inKeys[b.rowStart + i]! : String(b.rowStart + i),
-      );
-      yield { x: b.matrix.data, rows: b.matrix.rows, keys };
-    }
+}
+
+/**
+ * Collects the embeddings of the parts to do, in order, and commits each part once the stream
+ * has passed it (a part whose samples all failed to decode is committed empty).
+ */
+function partWriter(
+  fresh: EmbedPart[],
+  d: number,
+  perFile: number,
+  f16: boolean,
+  text: Map<string, SampleText> | undefined,
+): {
+  add: (z: Float32Array, keys: string[], ordinals: ArrayLike<number>) => Promise<void>;
+  finish: () => Promise<void>;
+} {
+  let next = 0, n = 0;
+  let buf = new Float32Array(Math.min(perFile, 65536) * d);
+  let keys: string[] = [];
+  const commitNext = async () => {
+    await commitEmbedPart(fresh[next]!, buf, n, d, keys, f16, text);
+    next++;
+    n = 0;
+    keys = [];
   };
-  return { total: rowsOf.reduce((a, b) => a + b, 0), batches: batches() };
+  return {
+    add: async (z, rowKeys, ordinals) => {
+      for (let r = 0; r < rowKeys.length; r++) {
+        const o = ordinals[r]!;
+        while (fresh[next] && o >= fresh[next]!.hi) await commitNext();
+        if ((n + 1) * d > buf.length) {
+          const grown = new Float32Array(Math.min(perFile * d, buf.length * 2));
+          grown.set(buf);
+          buf = grown;
+        }
+        buf.set(z.subarray(r * d, (r + 1) * d), n * d);
+        keys.push(rowKeys[r]!);
+        n++;
+      }
+    },
+    finish: async () => {
+      while (next < fresh.length) await commitNext();
+    },
+  };
 }
 
 /** Progress of `total` rows: a line at most once a second, and at the last row. */
@@ -262,68 +335,6 @@ function rowsReport(total: number, t0: number): (rows: number) => void {
         }`,
       );
     }
-  };
-}
-
-/**
- * Writes embeddings in clip-retrieval's layout, `perFile` rows per part:
- * `img_emb/img_emb_<i>.npy` and `metadata/metadata_<i>.parquet` (the keys, and the samples'
- * `url` and `caption` where `text` has them), each atomically.
- */
-async function clipLayoutWriter(
-  out: string,
-  o: { d: number; perFile: number; f16: boolean; text?: Map<string, SampleText> },
-): Promise<{
-  add: (z: Float32Array, rows: number, keys: string[]) => Promise<void>;
-  flush: () => Promise<void>;
-  files: string[];
-  readonly rows: number;
-}> {
-  const { d, perFile } = o;
-  // Rows accumulate into one output part at a time.
-  let part = 0, partRows = 0, rows = 0;
-  let buf = new Float32Array(Math.min(perFile, 65536) * d);
-  let keys: string[] = [];
-  const files: string[] = [];
-  await Deno.mkdir(`${out}/img_emb`, { recursive: true });
-  await Deno.mkdir(`${out}/metadata`, { recursive: true });
-  const flush = async () => {
-    if (partRows === 0) return;
-    const emb = `${out}/img_emb/img_emb_${part}.npy`;
-    await writeNpy(emb, buf.subarray(0, partRows * d), [partRows, d], {
-      ...(o.f16 ? { dtype: "f2" as const } : {}),
-    });
-    // Loaded here only: Parquet is not part of the npm-free core.
-    const { writeParquetMetadata } = await import("../data/parquet.ts");
-    await writeParquetMetadata(`${out}/metadata/metadata_${part}.parquet`, {
-      key: keys,
-      ...sampleTextColumns(keys, o.text),
-    });
-    files.push(emb);
-    part++;
-    partRows = 0;
-    keys = [];
-  };
-  return {
-    add: async (z, n, rowKeys) => {
-      for (let r = 0; r < n; r++) {
-        if ((partRows + 1) * d > buf.length) {
-          const grown = new Float32Array(Math.min(perFile * d, buf.length * 2));
-          grown.set(buf);
-          buf = grown;
-        }
-        buf.set(z.subarray(r * d, (r + 1) * d), partRows * d);
-        keys.push(rowKeys[r]!);
-        partRows++;
-        if (partRows === perFile) await flush();
-      }
-      rows += n;
-    },
-    flush,
-    files,
-    get rows() {
-      return rows;
-    },
   };
 }
 

@@ -1,8 +1,8 @@
 // deno task eval: linear probe, kNN top-1, retrieval recall@K and clustering NMI/ARI of a
 // trained checkpoint's embeddings; prints a table and writes JSON.
 import { parseArgs } from "node:util";
-import { writeFileAtomic } from "../data/atomic.ts";
 import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
+import { addEvalResult, readEvalResults } from "../eval/eval_results.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { mixSeed } from "../random/rng.ts";
@@ -35,7 +35,8 @@ Options:
   --test-limit <n>       MNIST held-out digits (default 2000)
   --image-size <px>      image side for cnn/vit checkpoints (default: the checkpoint's)
   --knn-k <k>            kNN neighbours (default 20)
-  --out <file.json>      write the metrics JSON here (default <checkpoint>/eval.json)
+  --out <file.json>      add the metrics to this JSON file (default <checkpoint>/eval.json);
+                         results accumulate there, earlier ones are kept
   --baseline             also evaluate the untrained (random-init) encoder
   --no-raw               skip the row for the raw inputs
   --json                 print the metrics JSON on stdout
@@ -99,8 +100,14 @@ async function main(args: string[]): Promise<void> {
     ) => `${ck}/${f}`),
   ];
   const out = values.out ?? `${ck}/eval.json`;
-  const checkOut = () =>
-    checkOutputFiles([{ flag: "--out", path: out }], inputs, { onLog: logTo("eval") });
+  // Results accumulate in --out (a file there must hold eval results): never replaced.
+  const checkOut = async () => {
+    await checkOutputFiles([{ flag: "--out", path: out }], inputs, {
+      writer: { command: "eval" },
+      onLog: logTo("eval"),
+    });
+    await readEvalResults(out);
+  };
   if (values.out !== undefined) await checkOut();
   const gpu = await createGpu();
   await useTfBackend(gpu);
@@ -117,14 +124,17 @@ async function main(args: string[]): Promise<void> {
       values.checkpoint ?? values.model
     }`,
   );
-  const metricsOf = async (e: Encoder) =>
+  const metricsOf = async (e: Encoder, which: string) =>
     await evaluateFeatures(
       gpu,
-      { x: await embed(e, data.train.x), y: data.train.y },
-      { x: await embed(e, data.test.x), y: data.test.y },
+      { x: finite(await embed(e, data.train.x), which, "--data"), y: data.train.y },
+      { x: finite(await embed(e, data.test.x), which, "--test-data"), y: data.test.y },
       { knnK },
     );
-  const m = await metricsOf(encoder);
+  const m = await metricsOf(
+    encoder,
+    manifest ? `the checkpoint ${values.checkpoint}` : `the model ${values.model}`,
+  );
   const rows: [string, EvalMetrics][] = [
     [manifest ? `checkpoint (step ${manifest.step})` : `model ${values.model}`, m],
   ];
@@ -132,7 +142,7 @@ async function main(args: string[]): Promise<void> {
   let baseline: EvalMetrics | undefined;
   if (values.baseline && manifest) {
     const init = createEncoder(encoder.spec, { seed: mixSeed(manifest.config.seed, 101) });
-    rows.push(["untrained encoder", baseline = await metricsOf(init)]);
+    rows.push(["untrained encoder", baseline = await metricsOf(init, "the untrained encoder")]);
     init.dispose();
   }
   let raw: EvalMetrics | undefined;
@@ -143,17 +153,50 @@ async function main(args: string[]): Promise<void> {
   }
   console.error(table(rows));
   const result = {
-    checkpoint: values.checkpoint,
-    model: values.model,
-    step: manifest?.step,
+    ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
+    ...(values.model !== undefined ? { model: values.model } : {}),
+    ...(manifest ? { step: manifest.step } : {}),
     ...m,
     ...(baseline ? { baseline } : {}),
     ...(raw ? { raw } : {}),
   };
-  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
-  progress(`eval: metrics written to ${out}`);
+  const count = await addEvalResult(out, result);
+  progress(
+    count === 1
+      ? `eval: metrics written to ${out}`
+      : `eval: metrics added to ${out} (${count} results)`,
+  );
   if (values.json) console.log(JSON.stringify(result));
   gpu.destroy();
+}
+
+/** The embeddings `z` of `flag`'s samples by `which` encoder, refused when not finite. */
+function finite(z: Matrix, which: string, flag: string): Matrix {
+  for (let i = 0; i < z.data.length; i++) {
+    if (!Number.isFinite(z.data[i]!)) {
+      const row = Math.floor(i / z.cols);
+      throw new RangeError(
+        `Expected finite embeddings of the ${flag} samples from ${which} but found ${
+          z.data[i]
+        } at sample ${row}, column ${i % z.cols} (the encoder's weights are not finite)`,
+      );
+    }
+  }
+  return z;
+}
+
+/**
+ * Labels as class numbers 0..C-1, C the distinct labels of both splits in increasing order, so
+ * that the probe and kNN are sized by the classes present, not by the largest label id.
+ */
+function remapLabels(
+  train: ArrayLike<number>,
+  test: ArrayLike<number>,
+): { train: Uint32Array; test: Uint32Array } {
+  const ids = [...new Set([...Array.from(train), ...Array.from(test)])].sort((a, b) => a - b);
+  const to = new Map(ids.map((id, c) => [id, c]));
+  const map = (y: ArrayLike<number>) => Uint32Array.from(y, (v) => to.get(v)!);
+  return { train: map(train), test: map(test) };
 }
 
 /** An optional flag: undefined when absent, else an integer ≥ 1 (intFlag's check). */
@@ -219,7 +262,8 @@ async function loadEvalData(
       `Expected data rows of ${encoder.inputDim} values (the checkpoint's encoder input) but found ${tr.x.cols}`,
     );
   }
-  return { kind: tr.kind, train: { x: tr.x, y: trainY }, test };
+  const y = remapLabels(trainY, test.y);
+  return { kind: tr.kind, train: { x: tr.x, y: y.train }, test: { x: test.x, y: y.test } };
 }
 
 if (import.meta.main) await runCli("eval", main);

@@ -46,7 +46,10 @@ async function main(args: string[]): Promise<void> {
   if (!dir) throw new UsageError("Expected --run-dir <dir> but found none");
   const out = values.out ?? `${dir.replace(/\/+$/, "")}/report.html`;
   const data = await readRunReport(dir);
-  await checkOutputFiles([{ flag: "--out", path: out }], [], { onLog: logTo("report") });
+  await checkOutputFiles([{ flag: "--out", path: out }], [], {
+    writer: { command: "report" },
+    onLog: logTo("report"),
+  });
   const html = await renderRunReport(data);
   await writeFileAtomic(out, new TextEncoder().encode(html));
   progress(

@@ -10,8 +10,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, type Hash } from "node:crypto";
 
-/** Suffix pattern of temporary files: `<name>.tmp-<12 hex digits>`. */
-const TEMP_SUFFIX = /\.tmp-[0-9a-f]{12}$/;
+export { findStaleTemps, removeStaleTemps } from "./stale_temps.ts";
 
 /**
  * Returns a fresh temporary path beside `path`: `<path>.tmp-<random hex>`, in the same
@@ -37,6 +36,32 @@ async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
   let done = 0;
   while (done < chunk.length) {
     done += await file.write(chunk.subarray(done));
+  }
+}
+
+/**
+ * Creates `<path>.tmp-<hex>` and locks it. A sweep by another process may take the file for a
+ * stale one in the moment between its creation and the lock and remove it: then it is made
+ * again under a new name, so a live writer never writes into a removed file.
+ */
+async function createLockedTemp(path: string): Promise<{ tmp: string; file: Deno.FsFile }> {
+  for (;;) {
+    const tmp = atomicPath(path);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(tmp, { write: true, createNew: true });
+    } catch (error) {
+      throw named(error, path, tmp);
+    }
+    try {
+      await file.lock(true);
+      if ((await file.stat()).nlink !== 0) return { tmp, file };
+    } catch (error) {
+      file.close();
+      await Deno.remove(tmp).catch(() => {});
+      throw named(error, path, tmp);
+    }
+    file.close(); // removed by a sweep before the lock: start again
   }
 }
 
@@ -97,13 +122,20 @@ const OS_ERRORS = Object.values(Deno.errors) as (new (...a: never[]) => Error)[]
  */
 function named(error: unknown, path: string, tmp: string): unknown {
   if (!(error instanceof Error)) return error;
-  if (!error.message.includes(tmp) && !OS_ERRORS.some((C) => error instanceof C)) return error;
+  // Deno raises some OS errors (ENOSPC: "No space left on device (os error 28)") as plain
+  // Errors with a code, or only "(os error N)" in the message.
+  const os = OS_ERRORS.some((C) => error instanceof C) ||
+    typeof (error as { code?: unknown }).code === "string" ||
+    /\(os error \d+\)/.test(error.message);
+  if (!error.message.includes(tmp) && !os) return error;
   const reason = error.message.replaceAll(tmp, path).replace(/: (open|rename) '.*$/, "");
   if (reason.startsWith(`Cannot write ${path}`)) return error;
   try {
     const Ctor = error.constructor as new (message: string) => Error;
     const out = new Ctor(`Cannot write ${path}: ${reason}`);
     out.stack = error.stack ?? "";
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string") Object.assign(out, { code });
     return out;
   } catch {
     return error;
@@ -140,18 +172,11 @@ export async function writeFileAtomic(
   data: Uint8Array | (() => AsyncIterable<Uint8Array>),
   options: { immediate?: boolean } = {},
 ): Promise<void> {
-  const tmp = atomicPath(path);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(tmp, { write: true, createNew: true });
-  } catch (error) {
-    throw named(error, path, tmp);
-  }
+  const { tmp, file } = await createLockedTemp(path);
   const batch = options.immediate ? undefined : batches.getStore();
   const tally = new Tally(batch?.digest ?? false);
   let closed = false;
   try {
-    await file.lock(true);
     const put = async (chunk: Uint8Array) => {
       await writeAll(file, chunk);
       tally.add(chunk);
@@ -247,62 +272,6 @@ export async function atomicWrites<T>(
   return result;
 }
 
-/**
- * Removes temporary files that a killed writer left in `dir`: files named
- * `<name>.tmp-<12 hex digits>` (see {@linkcode atomicPath}) whose `<name>` passes `owns`, and
- * that no live process holds (a writer keeps its temporary file locked). A missing `dir` is
- * not an error.
- *
- * @param dir The directory to scan.
- * @param owns Whether a target file name belongs to the caller (e.g. its output's name).
- * @returns The paths removed.
- *
- * @example Usage
- * ```ts
- * import { removeStaleTemps } from "./atomic.ts";
- * const dir = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${dir}/c.npy.tmp-0123456789ab`, "partial");
- * console.log((await removeStaleTemps(dir, (n) => n === "c.npy")).length); // 1
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function removeStaleTemps(
-  dir: string,
-  owns: (name: string) => boolean,
-): Promise<string[]> {
-  const removed: string[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return removed;
-    }
-    throw error;
-  }
-  for (const e of entries) {
-    if (!e.isFile || !TEMP_SUFFIX.test(e.name)) continue;
-    if (!owns(e.name.replace(TEMP_SUFFIX, ""))) continue;
-    const path = dir.endsWith("/") ? dir + e.name : `${dir}/${e.name}`;
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true, write: true });
-    } catch {
-      continue; // gone meanwhile, or not ours to open
-    }
-    try {
-      if (!(await file.tryLock(true))) continue; // a live writer holds it
-      await Deno.remove(path);
-      removed.push(path);
-    } catch {
-      // removed by someone else meanwhile
-    } finally {
-      file.close();
-    }
-  }
-  return removed;
-}
-
 /** A file being written atomically piece by piece: see {@linkcode openFileAtomic}. */
 export interface AtomicFile {
   /** The destination. */
@@ -345,15 +314,7 @@ export interface AtomicFile {
  * ```
  */
 export async function openFileAtomic(path: string): Promise<AtomicFile> {
-  const tmp = atomicPath(path);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(tmp, { write: true, createNew: true });
-    await file.lock(true);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw named(error, path, tmp);
-  }
+  const { tmp, file } = await createLockedTemp(path);
   let state: "open" | "staged" | "done" = "open";
   // Counted from the first write, so a digest batch must be open before openFileAtomic.
   const tally = new Tally(batches.getStore()?.digest ?? false);

@@ -82,17 +82,153 @@ function join(dir: string, name: string): string {
 }
 
 /**
+ * What a directory input means: the embedding files it is read from, and what it holds that
+ * is not read. See {@linkcode readEmbeddingDirectory}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const d: EmbeddingDirectory = await readEmbeddingDirectory("emb/");
+ * console.log(d.dir, d.files.length, d.skipped);
+ * ```
+ */
+export interface EmbeddingDirectory {
+  /** The directory as given. */
+  input: string;
+  /** Where the files are read from: the directory, or its `img_emb/` folder. */
+  dir: string;
+  /** The embedding files read, in natural name order. */
+  files: string[];
+  /** What the directory (and `img_emb/`) holds that is not read (hidden entries aside). */
+  skipped: string[];
+}
+
+const isEmbeddingName = (name: string) =>
+  !name.startsWith(".") && EMBEDDING_EXTENSIONS.some((ext) => name.toLowerCase().endsWith(ext));
+
+const EMBED_PART = /^part-(\d+)-of-(\d+)\.json$/;
+
+/** The entries of `dir`: names, and whether each is a directory (symlinks followed). */
+async function entriesOf(dir: string): Promise<{ name: string; dir: boolean }[]> {
+  const out: { name: string; dir: boolean }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    let isDir = e.isDirectory;
+    if (e.isSymlink) {
+      isDir = await Deno.stat(join(dir, e.name)).then((s) => s.isDirectory, () => false);
+    }
+    out.push({ name: e.name, dir: isDir });
+  }
+  return out.sort((a, b) => naturalCompare(a.name, b.name));
+}
+
+/** Refuses the `img_emb/` of an embed that has not finished (a part manifest is missing). */
+function checkEmbedFinished(input: string, names: string[]): void {
+  const parts = names.map((n) => EMBED_PART.exec(n)).filter((m) => m !== null);
+  if (parts.length === 0) return; // not written by deno task embed (or before its manifests)
+  const count = Number(parts[0]![2]);
+  const other = parts.find((m) => Number(m[2]) !== count);
+  if (other) {
+    throw new RangeError(
+      `Expected ${input} to hold the parts of one embed but found ${parts[0]![0]} and ${other[0]}`,
+    );
+  }
+  const have = new Set(parts.map((m) => Number(m[1])));
+  for (let i = 0; i < count; i++) {
+    if (!have.has(i)) {
+      throw new RangeError(
+        `Expected ${input} to hold a finished embed but found ${have.size} of ${count} parts (${
+          join(input, `part-${i}-of-${count}.json`)
+        } is missing): rerun the same deno task embed to finish it`,
+      );
+    }
+  }
+}
+
+/**
+ * Reads what a directory input means, the one rule every reader of embeddings follows:
+ * - a directory means the embedding files directly inside it (`.npy`, `.arrow`, `.feather`,
+ *   `.ipc`, `.parquet`; not hidden, not recursive), in natural name order (`img_emb_2.npy` before
+ *   `img_emb_10.npy`);
+ * - a directory in clip-retrieval's layout, holding an `img_emb/` folder (what
+ *   `deno task embed` writes), means the embedding files of `img_emb/`; it must then hold no
+ *   embedding file of its own (refused as ambiguous), and when `deno task embed` wrote it
+ *   (its `part-<i>-of-<N>.json` manifests), every part must be there (an unfinished embed is
+ *   refused).
+ * Everything else the directory holds is skipped, and listed in `skipped` (the commands print
+ * it).
+ *
+ * @param input A directory.
+ * @returns The files read, and the entries skipped.
+ * @throws {RangeError} For a directory holding both embedding files and `img_emb/`, or an
+ * unfinished embed.
+ *
+ * @example Usage
+ * ```ts
+ * import { readEmbeddingDirectory } from "./embedding_files.ts";
+ * import { writeNpy } from "./npy.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeNpy(`${dir}/a.npy`, new Float32Array(2), [1, 2]);
+ * await Deno.writeTextFile(`${dir}/notes.txt`, "");
+ * const d = await readEmbeddingDirectory(dir);
+ * console.log(d.files.length, d.skipped.length); // 1 1
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readEmbeddingDirectory(input: string): Promise<EmbeddingDirectory> {
+  const top = await entriesOf(input);
+  const own = top.filter((e) => !e.dir && isEmbeddingName(e.name));
+  const clip = top.some((e) => e.dir && e.name === "img_emb");
+  const hidden = (n: string) => n.startsWith(".");
+  if (!clip) {
+    return {
+      input,
+      dir: input,
+      files: own.map((e) => join(input, e.name)),
+      skipped: top.filter((e) => !hidden(e.name) && !own.includes(e)).map((e) =>
+        join(input, e.name) + (e.dir ? "/" : "")
+      ),
+    };
+  }
+  if (own.length > 0) {
+    throw new RangeError(
+      `Expected ${input} to hold either embedding files or clip-retrieval's img_emb/ folder but found both (${
+        join(input, own[0]!.name)
+      } and ${join(input, "img_emb")}/): name one of them, or move the files`,
+    );
+  }
+  checkEmbedFinished(input, top.filter((e) => !e.dir).map((e) => e.name));
+  const dir = join(input, "img_emb");
+  const inner = await entriesOf(dir);
+  const layout = (e: { name: string; dir: boolean }) =>
+    (e.dir && (e.name === "img_emb" || e.name === "metadata")) ||
+    (!e.dir && EMBED_PART.test(e.name));
+  return {
+    input,
+    dir,
+    files: inner.filter((e) => !e.dir && isEmbeddingName(e.name)).map((e) => join(dir, e.name)),
+    skipped: [
+      ...top.filter((e) => !hidden(e.name) && !layout(e)).map((e) =>
+        join(input, e.name) + (e.dir ? "/" : "")
+      ),
+      ...inner.filter((e) => !hidden(e.name) && (e.dir || !isEmbeddingName(e.name))).map((e) =>
+        join(dir, e.name) + (e.dir ? "/" : "")
+      ),
+    ],
+  };
+}
+
+/**
  * Expands inputs to embedding files, the file list every reader of embeddings starts from: a
- * file is kept as given, a directory becomes its `.npy`, `.arrow`, `.feather`, `.ipc` and `.parquet` files
- * (not recursive) in natural name order (`img_emb_2.npy` before `img_emb_10.npy`); a directory
- * in clip-retrieval's layout (`emb/` holding `emb/img_emb/`) is read from `img_emb/`.
+ * file is kept as given, a directory becomes the files {@linkcode readEmbeddingDirectory}
+ * reads for it. The same file given twice (named twice, or as a file and through its
+ * directory) is refused, since its rows would count twice.
  *
  * @param inputs Files and directories.
  * @returns The files, in input order.
  * @throws {Deno.errors.NotFound} When an input does not exist (the message names it).
  * @throws {TypeError} When an input, or an embedding file in an input directory, is not a
  * regular file or a directory (a FIFO, a socket, a device), naming it.
- * @throws {RangeError} When no file is found at all.
+ * @throws {RangeError} When no file is found at all, a file comes twice, or a directory is
+ * refused by {@linkcode readEmbeddingDirectory}.
  *
  * @example Usage
  * ```ts
@@ -107,26 +243,25 @@ function join(dir: string, name: string): string {
  */
 export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
   const files: string[] = [];
-  for (let input of inputs) {
+  const seen = new Map<string, string>(); // real path → the input that named it
+  for (const input of inputs) {
     const info = await statInput(input);
-    if (!info.isDirectory) {
-      files.push(input);
-      continue;
+    const found = info.isDirectory ? (await readEmbeddingDirectory(input)).files : [input];
+    for (const file of found) {
+      // A symlink or a special file found in a directory: the input rule applies to what it is.
+      if (info.isDirectory) await statInput(file);
+      const real = await Deno.realPath(file);
+      const first = seen.get(real);
+      if (first !== undefined) {
+        throw new RangeError(
+          `Expected every input file once but found ${file} twice (${
+            first === input ? "named twice" : `from ${first} and from ${input}`
+          }): its rows would count twice`,
+        );
+      }
+      seen.set(real, input);
+      files.push(file);
     }
-    // clip-retrieval's layout (deno task embed): emb/ holds its embeddings in emb/img_emb/.
-    const clip = join(input, "img_emb");
-    if (await Deno.stat(clip).then((s) => s.isDirectory, () => false)) input = clip;
-    const names: string[] = [];
-    for await (const entry of Deno.readDir(input)) {
-      if (entry.isDirectory || entry.name.startsWith(".")) continue;
-      const lower = entry.name.toLowerCase();
-      if (!EMBEDDING_EXTENSIONS.some((ext) => lower.endsWith(ext))) continue;
-      // A symlink or a special file: the input rule applies to what it is (a FIFO is refused).
-      if (!entry.isFile && (await statInput(join(input, entry.name))).isDirectory) continue;
-      names.push(entry.name);
-    }
-    names.sort(naturalCompare);
-    for (const name of names) files.push(join(input, name));
   }
   if (files.length === 0) {
     throw new RangeError(

@@ -71,6 +71,7 @@ export async function indexImages(
   const keys: string[] = [], starts: number[] = [0], errors: WebDatasetError[] = [];
   if (await isShardInput(inputs)) {
     const sources = await listShards(inputs);
+    await refuseTwice(sources);
     for (const s of sources) {
       for await (
         const smp of readShard(s, {
@@ -100,5 +101,20 @@ export async function indexImages(
       `Expected .tar shards or jpg/png/webp images in ${inputs.join(", ")} but found none`,
     );
   }
+  await refuseTwice(sources);
   return { kind: "files", sources, keys, starts, errors };
+}
+
+/** Refuses a shard or image that the inputs name twice: its samples would count twice. */
+async function refuseTwice(sources: string[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const s of sources) {
+    const real = await Deno.realPath(s).catch(() => s);
+    if (seen.has(real)) {
+      throw new RangeError(
+        `Expected every input file once but found ${s} twice: its samples would count twice`,
+      );
+    }
+    seen.add(real);
+  }
 }

@@ -16,3 +16,4 @@ export * from "./evaluate.ts";
 export * from "./eval_rows.ts";
 export * from "./charts.ts";
 export * from "./run_report.ts";
+export * from "./eval_results.ts";

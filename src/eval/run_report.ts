@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { renderVegaLiteSvg } from "./charts.ts";
 import type { EvalMetrics } from "./evaluate.ts";
-import { evalRows } from "./eval_rows.ts";
+import { evalResultRows, readEvalResults } from "./eval_results.ts";
 import { checkOptionsObject } from "../_options.ts";
 
 /** What a run directory holds for its report (each part optional but the steps). */
@@ -138,18 +138,8 @@ export async function readRunReport(runDir: string): Promise<RunReportData> {
     }
     if (Array.isArray(km.clusterSizes)) data.clusterSizes = km.clusterSizes as number[];
   }
-  const ev = await readJson(`${runDir}/eval.json`);
-  if (ev) {
-    const pick = (o: unknown): EvalMetrics | undefined =>
-      o && typeof o === "object" && "linearProbeTop1" in o ? o as EvalMetrics : undefined;
-    const raw = pick(ev.raw), untrained = pick(ev.baseline), own = pick(ev);
-    const rows = evalRows({
-      ...(raw ? { raw } : {}),
-      ...(untrained ? { untrained } : {}),
-      trained: own ? [[`trained (step ${ev.step ?? "?"})`, own]] : [],
-    });
-    if (rows.length) data.eval = rows;
-  }
+  const rows = evalResultRows(await readEvalResults(`${runDir}/eval.json`) ?? []);
+  if (rows.length) data.eval = rows;
   const ck = await readJson(`${runDir}/checkpoint.json`);
   if (ck && typeof ck.config === "object") data.config = ck.config as Record<string, unknown>;
   return data;

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
-import { atomicWrites, removeStaleTemps, writeFileAtomic } from "../data/atomic.ts";
+import { basename, dirname, relative } from "node:path";
+import { atomicWrites, findStaleTemps, writeFileAtomic } from "../data/atomic.ts";
 import { TOOLKIT_VERSION } from "../version.ts";
 import {
   type Json,
@@ -22,6 +22,7 @@ import {
   readManifest,
   verifyOutputs,
 } from "./manifest.ts";
+import { checkOutputFiles, removeStaleOutputTemps } from "./output_paths.ts";
 import { UsageError } from "./usage_error.ts";
 
 async function exists(path: string): Promise<boolean> {
@@ -47,18 +48,79 @@ async function exists(path: string): Promise<boolean> {
 export type OutputState = "done" | "fresh";
 
 /**
- * Decides, before any work, what to do with a job's outputs:
- * - `"done"`: the manifest matches `want` and every output verifies: skip the work;
- * - `"fresh"`: nothing there (stale `*.tmp-*` files of these outputs that no live writer
- *   holds are removed and named through `onLog`), or `overwrite` is set: do the work.
+ * Options of {@linkcode checkOutputs}.
  *
- * @param outputs The job's outputs; the manifest is beside the first.
+ * @example Usage
+ * ```ts
+ * import type { CheckOutputsOptions } from "./commit.ts";
+ * const o: CheckOutputsOptions = { overwrite: false, inputs: ["embeddings/"] };
+ * console.log(o.overwrite); // false
+ * ```
+ */
+export interface CheckOutputsOptions {
+  /** Replace outputs that another run of this job made. */
+  overwrite: boolean;
+  /** Progress lines (stale temporary files removed, an interrupted commit finished). */
+  onLog?: ((line: string) => void) | undefined;
+  /** Files and directories the job reads: no output may overlap them. @default {[]} */
+  inputs?: string[];
+  /** The manifest's path. @default {beside the first output: `manifestPath(outputs[0])`} */
+  manifest?: string;
+  /** The flag that named the outputs' place, for messages. @default {"--out"} */
+  flag?: string;
+}
+
+/** The outputs' names as a manifest records them: relative to the manifest's directory. */
+function outputNames(outputs: string[], mpath: string): string[] {
+  return outputs.map((o) => relative(dirname(mpath), o));
+}
+
+const sameNames = (a: string[], b: string[]) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The manifest that an interrupted commit of this same job staged: a killed process renames
+ * its outputs first and the manifest last, so a complete stale temporary file of the manifest
+ * that matches `want` and names the job's outputs is the record of its own earlier try.
+ */
+async function interruptedCommit(
+  mpath: string,
+  want: ManifestKey,
+  names: string[],
+): Promise<{ manifest: Manifest; bytes: Uint8Array } | undefined> {
+  const name = basename(mpath);
+  for (const tmp of await findStaleTemps(dirname(mpath), (n) => n === name)) {
+    try {
+      const bytes = await Deno.readFile(tmp);
+      const manifest = await readManifest(tmp);
+      if (
+        manifestDifference(manifest, want) === undefined &&
+        sameNames(manifest.outputs.map((o) => o.name), names)
+      ) return { manifest, bytes };
+    } catch { /* cut short by the kill: not a record */ }
+  }
+  return undefined;
+}
+
+/**
+ * Decides, before any work, what to do with a job's outputs. First the output rule of
+ * `checkOutputFiles` (a regular file or nothing; its directory exists and is writable; not
+ * an input; not a file that belongs to a run directory or to another kind of job, which
+ * `overwrite` never replaces). Then:
+ * - `"done"`: the manifest matches `want`, lists exactly the job's outputs and every output
+ *   verifies: skip the work. A commit of this same job that was killed between renaming its
+ *   outputs and renaming its manifest is finished here (its manifest renamed into place) when
+ *   the outputs verify against it;
+ * - `"fresh"`: nothing there, or only this job's own interrupted commit, or `overwrite` is
+ *   set: do the work. Stale `*.tmp-*` files of these outputs that no live writer holds are
+ *   removed and named through `onLog`.
+ *
+ * @param outputs The job's outputs.
  * @param want What the run would record in its manifest.
- * @param options `overwrite`: replace another run's outputs; `onLog`: progress lines.
+ * @param options {@linkcode CheckOutputsOptions}.
  * @returns The state.
  * @throws {UsageError} When an output or manifest exists from another run (naming the
- * difference) or without a manifest, and `overwrite` is not set; when an output is a
- * directory or its directory does not exist.
+ * difference), without a manifest, or with a manifest that does not list exactly the job's
+ * outputs, and `overwrite` is not set; when the output rule refuses an output.
  *
  * @example Usage
  * ```ts ignore
@@ -68,39 +130,18 @@ export type OutputState = "done" | "fresh";
 export async function checkOutputs(
   outputs: string[],
   want: ManifestKey,
-  options: { overwrite: boolean; onLog?: (line: string) => void },
+  options: CheckOutputsOptions,
 ): Promise<OutputState> {
-  const mpath = manifestPath(outputs[0]!);
-  for (const out of [...outputs, mpath]) {
-    const dir = dirname(out);
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(dir);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new UsageError(`Expected the output directory ${dir} to exist but found none`);
-      }
-      throw e;
-    }
-    if (!info.isDirectory) {
-      throw new UsageError(`Expected ${dir} to be a directory but found a file`);
-    }
-    try {
-      if ((await Deno.stat(out)).isDirectory) {
-        throw new UsageError(`Expected ${out} to be a file but found a directory`);
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  for (const out of [...outputs, mpath]) {
-    const dir = dirname(out), name = basename(out);
-    for (const stale of await removeStaleTemps(dir, (n) => n === name)) {
-      options.onLog?.(
-        `removed stale temporary file ${join(dir, basename(stale))} (left by an interrupted run)`,
-      );
-    }
-  }
+  const mpath = options.manifest ?? manifestPath(outputs[0]!);
+  const flag = options.flag ?? "--out";
+  await checkOutputFiles(
+    [...outputs, mpath].map((path) => ({ flag, path })),
+    options.inputs ?? [],
+    { writer: { command: "", job: { kind: want.kind, shard: want.shard } }, sweep: false },
+  );
+  const names = outputNames(outputs, mpath);
+  const pending = await interruptedCommit(mpath, want, names);
+  await removeStaleOutputTemps([...outputs, mpath], options);
   if (await exists(mpath)) {
     const stored = await readManifest(mpath).catch((e) => {
       if (options.overwrite) return undefined;
@@ -109,6 +150,15 @@ export async function checkOutputs(
     if (stored === undefined) return "fresh";
     const diff = manifestDifference(stored, want);
     if (diff === undefined) {
+      const listed = stored.outputs.map((o) => o.name);
+      if (!sameNames(listed, names)) {
+        if (options.overwrite) return "fresh";
+        throw new UsageError(
+          `Refusing to trust ${mpath}: it lists ${
+            listed.join(", ") || "no output"
+          }, not this job's ${names.join(", ")} (use --overwrite to redo it)`,
+        );
+      }
       const bad = await verifyOutputs(mpath, stored);
       if (bad === undefined) return "done";
       if (options.overwrite) return "fresh";
@@ -120,6 +170,15 @@ export async function checkOutputs(
     throw new UsageError(
       `Refusing to replace the outputs of another run (${mpath}: ${diff}); use --overwrite to replace them`,
     );
+  }
+  if (pending) {
+    if (await verifyOutputs(mpath, pending.manifest) === undefined) {
+      await writeFileAtomic(mpath, pending.bytes);
+      options.onLog?.(`finished the interrupted commit of ${mpath} (its outputs verify)`);
+      return "done";
+    }
+    options.onLog?.(`redoing the interrupted commit of ${mpath}`);
+    return "fresh";
   }
   for (const out of outputs) {
     if (await exists(out) && !options.overwrite) {
@@ -157,9 +216,11 @@ export interface PendingOutput {
  * renames leaves only `*.tmp-*` files (removed at once, or by the next run's sweep); a manifest
  * is only ever present beside complete outputs.
  *
- * @param outputs The outputs, in order; the manifest goes beside the first.
+ * @param outputs The outputs, in order; the manifest goes beside the first unless
+ * `options.manifest` names it (outputs are recorded by their path relative to it).
  * @param key What decides whether a rerun may skip the work.
  * @param info Informational fields (rows, objective); `written` (the time) is added.
+ * @param options `manifest`: the manifest's path.
  * @returns The manifest written.
  * @throws {Error} When a writer does not write exactly its own path through the atomic
  * writer (nothing is committed then).
@@ -182,8 +243,9 @@ export async function commitOutputs(
   outputs: PendingOutput[],
   key: ManifestKey,
   info: { [key: string]: Json },
+  options: { manifest?: string } = {},
 ): Promise<Manifest> {
-  const mpath = manifestPath(outputs[0]!.path);
+  const mpath = options.manifest ?? manifestPath(outputs[0]!.path);
   return await atomicWrites(async (batch) => {
     const recorded: ManifestOutput[] = [];
     for (const o of outputs) {
@@ -197,7 +259,11 @@ export async function commitOutputs(
           }`,
         );
       }
-      recorded.push({ name: basename(o.path), size: staged[0]!.size, sha256: staged[0]!.sha256 });
+      recorded.push({
+        name: relative(dirname(mpath), o.path),
+        size: staged[0]!.size,
+        sha256: staged[0]!.sha256,
+      });
     }
     const manifest: Manifest = {
       format: "mlcd-manifest",

@@ -1,14 +1,23 @@
 /**
- * Output-path guards shared by every command and job, checked before any work: an output never
- * overwrites an input (symlinks and relative paths resolved), never lands in an input
- * directory where it would be read back as a shard, is not a directory, and its directory
- * exists (not a file) and is writable. Stale temporary files of the outputs are removed.
+ * Output-path guards shared by every command and job, checked before any work. What a command
+ * may overwrite (the rule, stated once here and in the README):
+ * - an output is a regular file or does not exist yet: a directory, a FIFO, a device or a
+ *   socket (or a symlink to one) is refused;
+ * - its directory exists (not a file) and is writable (checked by creating a file);
+ * - it is not an input (symlinks and relative paths resolved), and an embedding file
+ *   (`.npy`, `.arrow`, `.feather`, `.ipc`) is not written into an input directory (or the
+ *   `img_emb/` folder read for it), where the next run would read it as input;
+ * - it does not belong to a run directory or to a job unless the writer owns it
+ *   (`output_owner.ts`): `--overwrite` replaces a job's own earlier outputs, never a file that
+ *   another command owns.
+ * Stale temporary files of the outputs (a killed writer's, not a live one's) are then removed.
  *
  * @module
  */
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { atomicPath, removeStaleTemps } from "../data/atomic.ts";
 import { EMBEDDING_EXTENSIONS } from "../data/embedding_files.ts";
+import { outputOwner, type OutputWriter, ownsOutput } from "./output_owner.ts";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -76,18 +85,42 @@ export async function real(path: string): Promise<string> {
 
 const PROBE = ".mlcd-write-test";
 
-/** Throws unless a file can be created in directory `dir` (checked by creating one). */
+/**
+ * Throws unless a file can be created in directory `dir` (checked by creating one, held
+ * locked so that another job's sweep leaves it alone).
+ */
 async function checkWritable(dir: string, what: string): Promise<void> {
   await removeStaleTemps(dir, (n) => n === PROBE).catch(() => {}); // a killed probe's
   const probe = atomicPath(resolve(dir, PROBE));
   try {
     const f = await Deno.open(probe, { write: true, createNew: true });
-    f.close();
-    await Deno.remove(probe);
+    try {
+      await f.lock(true);
+    } finally {
+      f.close();
+    }
+    await Deno.remove(probe).catch(() => {});
   } catch (e) {
     const reason = e instanceof Error ? e.message.replace(/: open '[^']*'$/, "") : String(e);
     throw new UsageError(`Cannot write ${what}: ${dir} is not writable (${reason})`);
   }
+}
+
+/** What a path that exists but is not a regular file or a directory is, in words. */
+function kindOf(info: Deno.FileInfo): string {
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * The directories an existing input directory is read from: itself, and its `img_emb/`
+ * folder (clip-retrieval's layout, see `listEmbeddingFiles`).
+ */
+function readDirsOf(dir: string): string[] {
+  return [dir, join(dir, "img_emb")];
 }
 
 function isShardName(name: string): boolean {
@@ -96,28 +129,59 @@ function isShardName(name: string): boolean {
 }
 
 /**
- * Checks a command's output files before any work, then removes their stale temporary files
- * (`<name>.tmp-<hex>` left by a killed run and no longer locked by a writer), naming each
- * through `onLog`. Refuses (one-line `UsageError`): an output that is a directory or whose
- * directory is missing, a file or not writable; two outputs that are the same file; an output
- * that resolves to an input file (through symlinks and relative paths); an output with an
- * embedding extension inside an input directory, where later runs would read it as a shard.
+ * Options of {@linkcode checkOutputFiles}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { CheckOutputFilesOptions } from "./output_paths.ts";
+ * const o: CheckOutputFilesOptions = { writer: { command: "eval" } };
+ * console.log(o.writer?.command); // eval
+ * ```
+ */
+export interface CheckOutputFilesOptions {
+  /**
+   * Who writes: a file that belongs to a run directory or a job is refused unless this
+   * writer owns it (`output_owner.ts`).
+   * @default {a command that owns no run's or job's file}
+   */
+  writer?: OutputWriter;
+  /** Told `removed stale temporary file … (left by an interrupted run)`. */
+  onLog?: (line: string) => void;
+  /**
+   * Remove the outputs' stale temporary files once the checks pass (a job inspects them
+   * first, then calls {@linkcode removeStaleOutputTemps}).
+   * @default {true}
+   */
+  sweep?: boolean;
+}
+
+/**
+ * Checks a command's output files before any work (the rule in the module doc), then removes
+ * their stale temporary files (`<name>.tmp-<hex>` left by a killed run and no longer locked by
+ * a writer), naming each through `onLog`. Refuses (one-line `UsageError`): an output that
+ * exists and is not a regular file (a directory, FIFO, device or socket, or a symlink to
+ * one); one whose directory is missing, a file or not writable; two outputs that are the same
+ * file; an output that resolves to an input file (through symlinks and relative paths); an
+ * output with an embedding extension inside an input directory (or its `img_emb/`), where
+ * later runs would read it as input; a file that belongs to a run directory or a job that the
+ * writer does not own.
  *
  * @param outputs The outputs that will be written.
  * @param inputs Input files and directories (missing ones are left to the readers).
- * @param options `onLog`: told `removed stale temporary file … (left by an interrupted run)`.
+ * @param options {@linkcode CheckOutputFilesOptions}.
  * @returns When every output may be written.
  *
  * @example Usage
  * ```ts ignore
- * await checkOutputFiles([{ flag: "--out", path: "c.npy" }], ["embeddings/"]);
+ * await checkOutputFiles([{ flag: "--out", path: "c.npy" }], ["embeddings/"], { writer: { command: "cluster" } });
  * ```
  */
 export async function checkOutputFiles(
   outputs: OutputFile[],
   inputs: string[],
-  options: { onLog?: (line: string) => void } = {},
+  options: CheckOutputFilesOptions = {},
 ): Promise<void> {
+  const writer = options.writer ?? { command: "" };
   const resolved = new Map<OutputFile, string>();
   for (const o of outputs) {
     const what = `${o.flag} ${o.path}`;
@@ -127,6 +191,11 @@ export async function checkOutputFiles(
     const info = await statOrNull(o.path);
     if (info?.isDirectory) {
       throw new UsageError(`Expected ${what} to be a file but it is a directory`);
+    }
+    if (info && !info.isFile) {
+      throw new UsageError(
+        `Refusing to write ${what}: it exists and is ${kindOf(info)}, not a regular file`,
+      );
     }
     const parent = dirname(o.path);
     const found = await nearestExisting(parent);
@@ -149,28 +218,43 @@ export async function checkOutputFiles(
       }
     }
   }
-  for (const input of inputs) {
-    const info = await statOrNull(input);
-    if (!info) continue;
-    const r = await Deno.realPath(input);
-    for (const o of outputs) {
-      const out = resolved.get(o)!;
-      if (!info.isDirectory && out === r) {
-        throw new UsageError(
-          `Refusing to overwrite the input ${input} with ${o.flag} ${o.path}: choose another output path`,
-        );
-      }
-      if (info.isDirectory && dirname(out) === r && isShardName(basename(out))) {
-        throw new UsageError(
-          `Refusing to write ${o.flag} ${o.path} into the input directory ${input}, where it would be read as an embedding shard: choose another directory`,
-        );
-      }
+  await refuseInputs(outputs, resolved, inputs);
+  for (const o of outputs) {
+    const owner = await outputOwner(resolved.get(o)!);
+    if (owner && !ownsOutput(owner, writer)) {
+      throw new UsageError(
+        `Refusing to write ${o.flag} ${o.path}: it belongs to ${owner.what}${
+          owner.command ? `, which only deno task ${owner.command} writes` : ""
+        }; choose another output path`,
+      );
     }
   }
-  for (const o of outputs) {
-    const name = basename(o.path);
-    for (const p of await removeStaleTemps(dirname(o.path), (n) => n === name)) {
-      options.onLog?.(`removed stale temporary file ${p} (left by an interrupted run)`);
+  if (options.sweep ?? true) await removeStaleOutputTemps(outputs.map((o) => o.path), options);
+}
+
+/**
+ * Removes the stale temporary files of `outputs` (`<name>.tmp-<hex>` that no live writer
+ * holds locked), naming each through `onLog`.
+ *
+ * @param outputs Output files.
+ * @param options `onLog`: told `removed stale temporary file … (left by an interrupted run)`.
+ * @returns When they are gone.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await removeStaleOutputTemps(["parts/part-0-of-4.npy"], { onLog: console.error });
+ * ```
+ */
+export async function removeStaleOutputTemps(
+  outputs: string[],
+  options: { onLog?: ((line: string) => void) | undefined } = {},
+): Promise<void> {
+  for (const out of outputs) {
+    const dir = dirname(out), name = basename(out);
+    for (const p of await removeStaleTemps(dir, (n) => n === name)) {
+      options.onLog?.(
+        `removed stale temporary file ${join(dir, basename(p))} (left by an interrupted run)`,
+      );
     }
   }
 }
@@ -229,13 +313,42 @@ export async function checkNotInputs(outputs: OutputFile[], inputs: string[]): P
   }
 }
 
+/** The input rule: no output is an input file, or an embedding file in an input directory. */
+async function refuseInputs(
+  outputs: OutputFile[],
+  resolved: Map<OutputFile, string>,
+  inputs: string[],
+): Promise<void> {
+  for (const input of inputs) {
+    const info = await statOrNull(input);
+    if (!info) continue;
+    const r = await Deno.realPath(input);
+    for (const o of outputs) {
+      const out = resolved.get(o)!;
+      if (!info.isDirectory && out === r) {
+        throw new UsageError(
+          `Refusing to overwrite the input ${input} with ${o.flag} ${o.path}: choose another output path`,
+        );
+      }
+      if (
+        info.isDirectory && readDirsOf(r).includes(dirname(out)) && isShardName(basename(out))
+      ) {
+        throw new UsageError(
+          `Refusing to write ${o.flag} ${o.path} into the input directory ${input}, where it would be read as an embedding shard: choose another directory`,
+        );
+      }
+    }
+  }
+}
+
 /**
- * Refuses job outputs that are input files, or embedding files (`.npy`, `.arrow`, `.feather`,
- * `.ipc`) inside an input directory, where later runs would read them as shards. Symlinks and
- * relative paths are resolved.
+ * Refuses outputs (e.g. a job's, named `--out`) that are input files, or embedding files
+ * (`.npy`, `.arrow`, `.feather`, `.ipc`) inside an input directory (or its `img_emb/`), where
+ * later runs would read them as input: the input rule of {@linkcode checkOutputFiles} alone.
+ * Symlinks and relative paths are resolved.
  *
- * @param outputs The job's output files.
- * @param inputs Its input files and directories.
+ * @param outputs The output files.
+ * @param inputs Input files and directories.
  * @returns When no output overlaps an input.
  * @throws {UsageError} Naming the output and the input.
  *
@@ -245,31 +358,10 @@ export async function checkNotInputs(outputs: OutputFile[], inputs: string[]): P
  * ```
  */
 export async function refuseInputOverlap(outputs: string[], inputs: string[]): Promise<void> {
-  const ins: { path: string; dir: boolean }[] = [];
-  for (const input of inputs) {
-    let dir = false;
-    try {
-      dir = (await Deno.stat(input)).isDirectory;
-    } catch { /* a missing input is reported by the reader */ }
-    ins.push({ path: await real(input), dir });
-  }
-  for (const out of outputs) {
-    const o = await real(out);
-    for (const [i, input] of ins.entries()) {
-      if (!input.dir && o === input.path) {
-        throw new UsageError(`Refusing to write ${out}: it is the input ${inputs[i]}`);
-      }
-      if (
-        input.dir && dirname(o) === input.path && /\.(npy|arrow|feather|ipc)$/i.test(o)
-      ) {
-        throw new UsageError(
-          `Refusing to write ${out} into the input directory ${
-            inputs[i]
-          }, where it would be read as a shard`,
-        );
-      }
-    }
-  }
+  const files = outputs.map((path) => ({ flag: "--out", path }));
+  const resolved = new Map<OutputFile, string>();
+  for (const f of files) resolved.set(f, await real(f.path));
+  await refuseInputs(files, resolved, inputs);
 }
 
 /**
@@ -300,6 +392,6 @@ export async function ensureOutputDir(dir: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) return; // another task made it meanwhile
-    throw new UsageError(`Cannot create the output directory ${dir}: ${(e as Error).message}`);
+    throw new UsageError(`Cannot create --out ${dir}: ${(e as Error).message}`);
   }
 }

@@ -106,21 +106,21 @@ export async function saveCheckpoint(
 }
 
 /**
- * Reads and verifies a checkpoint: manifest fields, the sha256 of the tensor file, and that
- * every listed tensor is present. Any problem throws a `TypeError` naming the file and the
- * problem; nothing is returned partially.
+ * Reads a run directory's checkpoint manifest (`checkpoint.json`) and checks its format; the
+ * one reader of the file (loading and resuming), so that every problem names it.
  *
  * @param dir The run directory (or the manifest's path).
- * @returns The manifest and the tensors.
+ * @returns The manifest.
+ * @throws {Deno.errors.NotFound} When there is no checkpoint.
+ * @throws {TypeError} Naming the file when it is not valid JSON, not a checkpoint manifest, or
+ * names no valid tensor file.
  *
  * @example Usage
  * ```ts ignore
- * const { manifest, tensors } = await loadCheckpoint("runs/a");
+ * const { step } = await readCheckpointManifest("runs/a");
  * ```
  */
-export async function loadCheckpoint(
-  dir: string,
-): Promise<{ manifest: CheckpointManifest; tensors: Map<string, NamedTensor> }> {
+export async function readCheckpointManifest(dir: string): Promise<CheckpointManifest> {
   if (dir.endsWith(".json")) dir = dir.slice(0, dir.lastIndexOf("/") + 1) || ".";
   const mpath = `${dir}/${MANIFEST_NAME}`;
   let text: string;
@@ -148,6 +148,28 @@ export async function loadCheckpoint(
   if (typeof m.file !== "string" || m.file.includes("/") || typeof m.sha256 !== "string") {
     throw new TypeError(`Cannot read checkpoint ${mpath}: the manifest has no valid file/sha256`);
   }
+  return m;
+}
+
+/**
+ * Reads and verifies a checkpoint: manifest fields, the sha256 of the tensor file, and that
+ * every listed tensor is present. Any problem throws a `TypeError` naming the file and the
+ * problem; nothing is returned partially.
+ *
+ * @param dir The run directory (or the manifest's path).
+ * @returns The manifest and the tensors.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { manifest, tensors } = await loadCheckpoint("runs/a");
+ * ```
+ */
+export async function loadCheckpoint(
+  dir: string,
+): Promise<{ manifest: CheckpointManifest; tensors: Map<string, NamedTensor> }> {
+  if (dir.endsWith(".json")) dir = dir.slice(0, dir.lastIndexOf("/") + 1) || ".";
+  const mpath = `${dir}/${MANIFEST_NAME}`;
+  const m = await readCheckpointManifest(dir);
   const tpath = `${dir}/${m.file}`;
   let bytes: Uint8Array;
   try {

@@ -10,7 +10,7 @@
 import { atomicWrites, removeStaleTemps, writeFileAtomic } from "../data/atomic.ts";
 import { checkNotInputs, checkOutputDir } from "../jobs/output_paths.ts";
 import { UsageError } from "../jobs/usage_error.ts";
-import { MANIFEST_NAME } from "./checkpoint.ts";
+import { MANIFEST_NAME, readCheckpointManifest } from "./checkpoint.ts";
 import { resolveTrainConfig, type TrainConfig } from "./config.ts";
 import {
   encodeRunRecord,
@@ -278,7 +278,7 @@ function checkSameRun(dir: string, record: RunRecord, options: OpenRunOptions): 
 
 /** Throws unless the checkpoint in `dir` was trained on `rows` rows of `inputShape`. */
 async function checkpointFits(dir: string, rows: number, inputShape: number[]): Promise<void> {
-  const m = JSON.parse(await Deno.readTextFile(`${dir}/${MANIFEST_NAME}`));
+  const m = await readCheckpointManifest(dir);
   const inputDim = inputShape.reduce((a, b) => a * b, 1);
   if (m?.data?.rows !== rows || m.data.inputDim !== inputDim) {
     throw new TypeError(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { runFileOwner } from "../jobs/output_owner.ts";
 import { TOOLKIT_VERSION } from "../version.ts";
 import { resolveTrainConfig, type TrainConfig } from "./config.ts";
 
@@ -68,7 +69,8 @@ export interface RunRecord {
 }
 
 /**
- * Whether `name` is a file that a training run writes into its run directory.
+ * Whether `name` is one of a run directory's files (written by `train`, `eval` or `report`:
+ * `RUN_FILE_OWNERS` in `src/jobs/output_owner.ts`).
  *
  * @param name A file name.
  * @returns True for the run's own files.
@@ -80,15 +82,7 @@ export interface RunRecord {
  * ```
  */
 export function isRunFile(name: string): boolean {
-  return [
-    RUN_RECORD_NAME,
-    "labels.safetensors",
-    "checkpoint.json",
-    "metrics.jsonl",
-    "eval.json",
-    "kmeans.json", // k-means stats for deno task report
-    "report.html", // deno task report
-  ].includes(name) || /^checkpoint-\d+\.safetensors$/.test(name);
+  return runFileOwner(name) !== undefined;
 }
 
 /**
