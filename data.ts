@@ -15,7 +15,7 @@
  *
  * @module
  */
-export { atomicWrites, writeFileAtomic } from "./src/data/atomic.ts";
+export { atomicWrites, writeFileAtomic } from "./src/fs/atomic.ts";
 export * from "./src/data/float16.ts";
 export {
   decodeNpy,

@@ -14,7 +14,7 @@ import { kmeansParallelInit } from "../src/kmeans/kmeans_parallel_init.ts";
 import { randomRowsInit } from "../src/kmeans/random_rows_init.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
-import { writeFileAtomic } from "../src/data/atomic.ts";
+import { writeFileAtomic } from "../src/fs/atomic.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { normalizeRowsInPlace, normals } from "./synthetic.ts";
 

@@ -10,7 +10,7 @@
 // written under a temporary directory (2 GB for 4M × 128 float32) and deleted afterwards.
 import { parseArgs } from "node:util";
 import { writeNpy } from "../src/data/npy.ts";
-import { writeFileAtomic } from "../src/data/atomic.ts";
+import { writeFileAtomic } from "../src/fs/atomic.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
 
 const CLI = new URL("../src/cli/cluster.ts", import.meta.url).pathname;

@@ -2,7 +2,7 @@
 // and console tables they end up in.
 import type { PeakResult } from "../src/gpu/peak.ts";
 import { autotuneCacheDir } from "../src/gpu/autotune.ts";
-import { writeFileAtomic } from "../src/data/atomic.ts";
+import { writeFileAtomic } from "../src/fs/atomic.ts";
 // ---------------------------------------------------------------------------------------
 // Results
 

@@ -11,7 +11,7 @@
 // per entry, no branch: lavapipe runs both sides of every branch anyway), read from ls and
 // written to ls (keys) and li (cells, 0xffffffff for none) once per dispatch; the first
 // block of a search starts from empty lists (key 0).
-// Template (src/gpu/_template.ts `specialize`, after src/ivf/_programs.ts `expandLists` has
+// Template (src/gpu/template.ts `specialize`, after src/ivf/_programs.ts `expandLists` has
 // repeated the //@rp lines over r in [0, R) and t in [0, NP), each <<...>> over t, and set
 // {L} = NP − 1): //@r repeats for r in [0, R), //@j for j in
 // [0, D4), //@rj for both; //@t:f32 rows are vec4<f32>, //@t:v2 rows are four f16 halves

@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { createGpu } from "../src/gpu/gpu.ts";
 import { measurePeak } from "../src/gpu/peak.ts";
-import { writeFileAtomic } from "../src/data/atomic.ts";
+import { writeFileAtomic } from "../src/fs/atomic.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
 import { details, roofline, rows as benchRows, tunings } from "../bench/report.ts";
 import { type CheckResult, log, PAPER, QUICK, randomMatrix } from "./gpu_check/common.ts";

@@ -1,7 +1,5 @@
 // Shared fixtures of the cluster_jobs_*_test.ts files: the CLIs run as subprocesses with no
-// array-job variables, clustered rows, the flat objective, shards on disk.
-import assert from "node:assert/strict";
-import { writeNpy } from "../src/data/npy.ts";
+// array-job variables, clustered rows, the flat objective (shards on disk: _shards.ts).
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng } from "./_gpu.ts";
 import { type DenoRun, runDeno } from "./_cli.ts";
@@ -59,20 +57,6 @@ export function objective(x: Matrix, centers: Matrix): number {
     total += best;
   }
   return total;
-}
-
-/** Writes `x` as .npy shards of the given row counts: emb_0.npy, emb_1.npy, … */
-export async function writeShards(dir: string, x: Matrix, sizes: number[]): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  let at = 0;
-  for (const [i, s] of sizes.entries()) {
-    await writeNpy(`${dir}/emb_${i}.npy`, x.data.slice(at * x.cols, (at + s) * x.cols), [
-      s,
-      x.cols,
-    ]);
-    at += s;
-  }
-  assert.equal(at, x.rows);
 }
 
 /** Runs `jobs` at most `width` at a time. */

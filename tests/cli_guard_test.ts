@@ -2,7 +2,7 @@
 // failure, clean stale temporary files, and name files and rows in their messages.
 import assert from "node:assert/strict";
 import { readNpy, writeNpy } from "../src/data/npy.ts";
-import { atomicWrites, writeFileAtomic } from "../src/data/atomic.ts";
+import { atomicWrites, writeFileAtomic } from "../src/fs/atomic.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
 import { withDir } from "./_tmp.ts";

@@ -4,7 +4,8 @@ import { readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
 import { readParquetLabels } from "../src/data/parquet.ts";
 import { randomMatrix } from "./_gpu.ts";
-import { assign, pool, writeShards } from "./_cluster_jobs.ts";
+import { assign, pool } from "./_cluster_jobs.ts";
+import { writeShards } from "./_shards.ts";
 Deno.test("assign --shard parts concatenated in order equal one assign over all rows", async () => {
   const dir = await Deno.makeTempDir();
   try {

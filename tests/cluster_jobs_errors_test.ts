@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { writeNpy } from "../src/data/npy.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { errLines } from "./_cli.ts";
-import { assign, cluster, writeShards } from "./_cluster_jobs.ts";
+import { assign, cluster } from "./_cluster_jobs.ts";
+import { writeShards } from "./_shards.ts";
 Deno.test("cluster and assign jobs exit 2 with one line for bad input and write nothing", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { readNpy, readNpyArray } from "../src/data/npy.ts";
 import { randomMatrix } from "./_gpu.ts";
-import { cluster, writeShards } from "./_cluster_jobs.ts";
+import { cluster } from "./_cluster_jobs.ts";
+import { writeShards } from "./_shards.ts";
 Deno.test("cluster --merge weights each part centroid by its member count", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -1,7 +1,7 @@
 // `cluster --assignments` streams the final assignments to disk batch by batch (kmeans'
 // onAssignments), and a run that fails part-way leaves no output and no temporary file.
 import assert from "node:assert/strict";
-import { openFileAtomic } from "../src/data/atomic.ts";
+import { openFileAtomic } from "../src/fs/atomic.ts";
 import { readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { openRowSource } from "../src/data/row_source.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";

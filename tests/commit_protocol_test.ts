@@ -1,5 +1,5 @@
 // Issue 21, items 13, 14, 15 and 18: the one commit protocol of the jobs (src/jobs/commit.ts on
-// src/data/atomic.ts). A manifest is trusted only for the outputs its job must have; a second
+// src/fs/atomic.ts). A manifest is trusted only for the outputs its job must have; a second
 // job never removes a live job's temporary files; a job killed between renaming its outputs
 // and its manifest finishes on resubmission; a full disk names the file.
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import {
   type ManifestKey,
   readManifest,
 } from "../src/jobs/mod.ts";
-import { openFileAtomic, writeFileAtomic } from "../src/data/atomic.ts";
+import { openFileAtomic, writeFileAtomic } from "../src/fs/atomic.ts";
 import { withDir } from "./_tmp.ts";
 
 const enc = new TextEncoder();

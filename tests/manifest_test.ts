@@ -13,7 +13,7 @@ import {
 } from "../src/jobs/mod.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
 import { withDir } from "./_tmp.ts";
-import { openFileAtomic, writeFileAtomic } from "../src/data/atomic.ts";
+import { openFileAtomic, writeFileAtomic } from "../src/fs/atomic.ts";
 
 const enc = new TextEncoder();
 

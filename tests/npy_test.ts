@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { atomicPath } from "../src/data/atomic.ts";
+import { atomicPath } from "../src/fs/atomic.ts";
 import {
   decodeNpy,
   decodeNpyMatrix,

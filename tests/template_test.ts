@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { specialize } from "../src/gpu/_template.ts";
+import { specialize } from "../src/gpu/template.ts";
 import { wgslUniformFields } from "../src/gpu/uniforms.ts";
 import {
   accumulateProgram,

@@ -5,7 +5,7 @@ import { countUploads } from "../src/gpu/count_uploads.ts";
 import { downloadMatrix, gpuMatrixView, uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { writeNpy } from "../src/data/npy.ts";
 import { main } from "../src/cli/train.ts";
-import { residentRows } from "../src/model/_resident_rows.ts";
+import { residentRows } from "../src/model/resident_rows.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { createEncoder, embed } from "../src/model/encoder.ts";
 import { upload } from "../src/gpu/buffers.ts";

@@ -1,7 +1,7 @@
 // The one module importing hnswlib-node (lazily, so the exact GPU paths work without the
 // native addon).
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import type { TopkMetric, TopkResult } from "../topk/topk_options.ts";
 
 /** The message thrown when hnswlib-node's native addon cannot be loaded. */

@@ -2,7 +2,7 @@
 // pseudo-labels from k-means of the pixels, then a streamed, augmented TrainStream.
 import type { Gpu } from "../gpu/gpu.ts";
 import { readArrowLabels } from "../data/arrow.ts";
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { decodeIndex } from "../data/image_loader.ts";
 import { mixSeed } from "../random/rng.ts";

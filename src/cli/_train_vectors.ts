@@ -3,7 +3,7 @@
 // pseudo-labels from k-means + top-l of the resident rows.
 import type { Gpu } from "../gpu/gpu.ts";
 import { type GpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { clusterSizes, writeKmeansStats } from "../eval/run_report.ts";
 import { mixSeed } from "../random/rng.ts";
 import { pseudoLabels } from "../train/pseudo_labels.ts";

@@ -23,7 +23,7 @@ import {
 import { KMEANS_FLAG_OPTIONS, KMEANS_FLAGS_HELP, kmeansFlags } from "./_kmeans_flags.ts";
 import { iterationLine } from "./_kmeans_progress.ts";
 import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
-import { type AtomicFile, atomicWrites, openFileAtomic } from "../data/atomic.ts";
+import { type AtomicFile, atomicWrites, openFileAtomic } from "../fs/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource } from "../data/row_source.ts";
 import { peakRssBytes } from "./_rss.ts";

@@ -19,7 +19,7 @@ import { type PseudoLabels, pseudoLabels } from "../train/pseudo_labels.ts";
 import { train } from "../train/trainer.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import {
   clusterSizes,
   readRunReport,

@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { readRunReport, renderRunReport } from "../eval/run_report.ts";
 import { logTo, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputFiles } from "../jobs/output_paths.ts";

@@ -2,7 +2,7 @@
 // row groups of at most `rowGroupRows` rows, compressed with zstd unless told otherwise.
 import { pw } from "./_parquet_wasm.ts";
 import { arrow } from "./_arrow_ipc.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { ArrowTable } from "./parquet_file.ts";
 
 /** Codecs the writer offers. */

@@ -24,9 +24,9 @@ import {
   type Vector,
 } from "./_arrow_ipc.ts";
 import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { float16ToFloat32 } from "./float16.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 
 /** Options for {@linkcode readArrowEmbeddings}. */
 export interface ArrowEmbeddingsOptions {

@@ -26,7 +26,7 @@ import {
   type Vector,
   vectorFromArray,
 } from "./_arrow_ipc.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 
 /** Labels and scores to write with {@linkcode writeArrowLabels}. */
 export interface ArrowLabelsTable {

@@ -15,7 +15,7 @@
  * @module
  */
 
-export { atomicWrites, writeFileAtomic } from "./atomic.ts";
+export { atomicWrites, writeFileAtomic } from "../fs/atomic.ts";
 export * from "./float16.ts";
 export {
   decodeNpy,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { headerBytes, type NpyData, shapeString, sizeOf } from "./_npy_format.ts";
 
 /** Options for {@linkcode encodeNpy} and {@linkcode writeNpy}. */

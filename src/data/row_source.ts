@@ -17,7 +17,7 @@ import {
   readFileSet,
   streamFileRows,
 } from "./_file_rows.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 
 /**
  * Rows `[rowStart, rowEnd)` of one embedding file (`.npy` or Arrow).

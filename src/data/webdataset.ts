@@ -9,7 +9,7 @@
 
 import tar from "npm:tar-stream@3.1.7";
 import { createReadStream } from "node:fs";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 
 /** One WebDataset sample: consecutive tar members sharing a key. */
 export interface WebDatasetSample {

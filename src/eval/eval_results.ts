@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { EvalMetrics } from "./evaluate.ts";
 import { evalRows } from "./eval_rows.ts";
 

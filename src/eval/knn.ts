@@ -4,7 +4,7 @@ import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { topk } from "../topk/topk.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import type { LabelledFeatures } from "./evaluate.ts";
 
 /** Options of {@linkcode knnTop1}. */

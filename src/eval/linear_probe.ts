@@ -6,7 +6,7 @@ import { createStorage, readBack, upload } from "../gpu/buffers.ts";
 import { dispatch, submit } from "../gpu/program.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import type { LabelledFeatures } from "./evaluate.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import { mixSeed, permutation } from "../random/rng.ts";
 import {
   probeLogitsProgram,

@@ -4,7 +4,7 @@ import type { Matrix } from "../matrix/matrix.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { topk } from "../topk/topk.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 
 /** Options of {@linkcode retrievalRecall}. */
 export interface RetrievalRecallOptions {

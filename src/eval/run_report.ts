@@ -6,12 +6,12 @@
  * @module
  */
 
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { renderVegaLiteSvg } from "./charts.ts";
 import type { EvalMetrics } from "./evaluate.ts";
 import { evalResultRows, readEvalResults } from "./eval_results.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 
 /** What a run directory holds for its report (each part optional but the steps). */
 export interface RunReportData {

@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { Gpu } from "./gpu.ts";
 
 // The version is part of every autotune cache key, so that a release with changed
@@ -161,25 +162,23 @@ async function readCache(path: string): Promise<CacheFile> {
 }
 
 /**
- * Merges `entry` into the cache file and replaces it atomically (temp file + rename);
- * returns whether the file was written.
+ * Merges `entry` into the cache file and replaces it atomically ({@linkcode writeFileAtomic},
+ * renamed at once even inside a batch); returns whether the file was written.
  */
 async function writeCache(dir: string, key: string, entry: CacheEntry): Promise<boolean> {
   const path = `${dir}/${AUTOTUNE_CACHE_FILE}`;
   const cache = await readCache(path);
   cache.entries[key] = entry;
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  const tmp = `${path}.tmp-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
   try {
     await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(tmp, JSON.stringify(cache, null, 2) + "\n");
-    await Deno.rename(tmp, path);
+    const text = JSON.stringify(cache, null, 2) + "\n";
+    await writeFileAtomic(path, new TextEncoder().encode(text), { immediate: true });
     return true;
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
     if (!warned.has(`write:${path}`)) {
       warned.add(`write:${path}`);
-      console.error(`mlcd: cannot write autotune cache ${path}: ${(e as Error).message}`);
+      const reason = (e as Error).message.replace(`Cannot write ${path}: `, "");
+      console.error(`mlcd: cannot write autotune cache ${path}: ${reason}`);
     }
     return false;
   }

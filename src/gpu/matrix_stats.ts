@@ -2,7 +2,7 @@
 // row (one pass of the packing kernel), and the row checks built on them.
 import type { Gpu } from "./gpu.ts";
 import { readBack, upload } from "./buffers.ts";
-import { PACK, recordPackRows } from "./_pack_rows.ts";
+import { PACK, recordPackRows } from "./pack_rows.ts";
 import type { GpuMatrix } from "./create_gpu_matrix.ts";
 import { ROW_LIMITS } from "../matrix/matrix.ts";
 

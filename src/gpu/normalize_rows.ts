@@ -1,6 +1,6 @@
 import type { Gpu } from "./gpu.ts";
 import type { GpuMatrix } from "./gpu_matrix.ts";
-import { PACK, recordPackRows } from "./_pack_rows.ts";
+import { PACK, recordPackRows } from "./pack_rows.ts";
 import { submit } from "./program.ts";
 
 /**

@@ -3,7 +3,7 @@
 import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import type { Gpu } from "./gpu.ts";
 import { createStorage } from "./buffers.ts";
-import { PACK, recordPackRows } from "./_pack_rows.ts";
+import { PACK, recordPackRows } from "./pack_rows.ts";
 import { submit } from "./program.ts";
 import {
   createGpuMatrix,

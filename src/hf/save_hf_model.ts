@@ -1,7 +1,7 @@
 // Writes a (fine-tuned) vision tower back in the Hugging Face layout: config.json,
 // preprocessor_config.json and float32 safetensors (sharded with an index above the shard
 // size), all-or-nothing, one tensor read back from the device at a time.
-import { atomicWrites, writeFileAtomic } from "../data/atomic.ts";
+import { atomicWrites, writeFileAtomic } from "../fs/atomic.ts";
 import type { tf } from "../model/tf.ts";
 import type { HfVisionSpec } from "./hf_config.ts";
 import { HF_INDEX_FILE, HF_WEIGHTS_FILE } from "./hf_weights.ts";

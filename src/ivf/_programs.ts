@@ -8,7 +8,7 @@ import planCode from "../../kernels/ivf_plan.wgsl" with { type: "text" };
 import scoreCode from "../../kernels/ivf_score.wgsl" with { type: "text" };
 import reduceCode from "../../kernels/ivf_reduce.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
-import { specialize, uniformBlockRows } from "../gpu/_template.ts";
+import { specialize, uniformBlockRows } from "../gpu/template.ts";
 import { assertUsable } from "../gpu/gpu.ts";
 import { getPipeline } from "../gpu/pipeline_cache.ts";
 import { foldDispatch, type Program, workgroupsFor } from "../gpu/program.ts";

@@ -10,7 +10,7 @@ import { checkFinite, checkMatrix, type Matrix, normalizeRows } from "../matrix/
 import { cellsProgram, paddedWidth } from "./_programs.ts";
 
 /**
- * Centers on the GPU in the layout of k-means' centroid store (`src/kmeans/_kernels.ts`
+ * Centers on the GPU in the layout of k-means' centroid store (`src/kmeans/centroid_store.ts`
  * `CentroidStore`, which satisfies this type): chunks of `rows` centers from `kBase`, each
  * with its `rows × dp` f32 values, its packed f16 copy when `f16`, and its 0.5‖c‖².
  */

@@ -2,7 +2,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, readBack } from "../gpu/buffers.ts";
 import { type GpuMatrix, isGpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import type { CenterIndex } from "./center_index.ts";
 import { checkRows, recordSearch, searchSizes } from "./_search.ts";
 
@@ -62,7 +62,7 @@ export interface IvfAssignOutputs {
 
 /**
  * Records the approximate nearest-center assignment of every row of `x` into `encoder`:
- * a drop-in for k-means' fused assignment pass (`recordAssign` in src/kmeans/_kernels.ts).
+ * a drop-in for k-means' fused assignment pass (`recordAssign` in src/kmeans/_assign_programs.ts).
  * Same rows (the GpuMatrix chunks, stride = padded width, f32 or f16 as the index, unit
  * rows for cosine), same outputs (per row chunk: the index and the score of the best center,
  * ties to the lower index; the score is the dot product for cosine / ip, the squared L2

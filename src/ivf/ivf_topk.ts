@@ -2,7 +2,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, readBack } from "../gpu/buffers.ts";
 import { type GpuMatrix, isGpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import type { CenterIndex } from "./center_index.ts";
 import { checkRows, recordSearch, searchSizes } from "./_search.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { basename, dirname, relative } from "node:path";
-import { atomicWrites, findStaleTemps, writeFileAtomic } from "../data/atomic.ts";
+import { atomicWrites, findStaleTemps, writeFileAtomic } from "../fs/atomic.ts";
 import { TOOLKIT_VERSION } from "../version.ts";
 import {
   type Json,
@@ -228,7 +228,7 @@ export interface PendingOutput {
  * @example Usage
  * ```ts
  * import { commitOutputs } from "./commit.ts";
- * import { writeFileAtomic } from "../data/atomic.ts";
+ * import { writeFileAtomic } from "../fs/atomic.ts";
  * const dir = await Deno.makeTempDir();
  * const m = await commitOutputs(
  *   [{ path: `${dir}/part-0-of-1.npy`, write: (p) => writeFileAtomic(p, new Uint8Array(4)) }],

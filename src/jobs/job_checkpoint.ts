@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { removeStaleTemps } from "../data/atomic.ts";
+import { removeStaleTemps } from "../fs/atomic.ts";
 import type { ManifestKey } from "./manifest.ts";
 
 const CHECKPOINT = /\.[0-9a-f]{12}\.ckpt$/;

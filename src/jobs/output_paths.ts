@@ -15,7 +15,7 @@
  * @module
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { atomicPath, removeStaleTemps } from "../data/atomic.ts";
+import { atomicPath, removeStaleTemps } from "../fs/atomic.ts";
 import { EMBEDDING_EXTENSIONS } from "../data/embedding_files.ts";
 import { outputOwner, type OutputWriter, ownsOutput } from "./output_owner.ts";
 import { UsageError } from "./usage_error.ts";

@@ -4,7 +4,7 @@
 import registersCode from "../../kernels/kmeans_assign_registers.wgsl" with { type: "text" };
 import tiledCode from "../../kernels/kmeans_assign_tiled.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
-import { specialize, uniformBlockRows } from "../gpu/_template.ts";
+import { specialize, uniformBlockRows } from "../gpu/template.ts";
 import { type Binding, dispatch, foldDispatch, type Program } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";

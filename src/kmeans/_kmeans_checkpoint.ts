@@ -7,7 +7,7 @@
 // truncated or extended file) is refused naming the file, never repaired and never silently
 // replaced by a fresh start: the message says to remove it to start over. (`tail -c +73 FILE |
 // sha256sum` prints the stored digest.)
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { KMeansIterationStats, KMeansKernelChoice } from "./kmeans_options.ts";
 import { pausePoint } from "../testing/pause_point.ts";
 

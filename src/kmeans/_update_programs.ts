@@ -5,7 +5,7 @@ import accumulateCode from "../../kernels/kmeans_accumulate.wgsl" with { type: "
 import finalizeCode from "../../kernels/kmeans_finalize.wgsl" with { type: "text" };
 import objectiveCode from "../../kernels/kmeans_objective.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
-import { specialize } from "../gpu/_template.ts";
+import { specialize } from "../gpu/template.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import { type Binding, dispatch, type Program, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";

@@ -5,7 +5,7 @@
 // the package's API (src/kmeans/mod.ts does not export it).
 import packCode from "../../kernels/kmeans_pack_f16.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/gpu.ts";
-import { uniformBlockRows } from "../gpu/_template.ts";
+import { uniformBlockRows } from "../gpu/template.ts";
 import { createStorage, readBack, STORAGE_USAGE } from "../gpu/buffers.ts";
 import { dispatch, type Program, submit, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";

@@ -4,7 +4,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { submit } from "../gpu/program.ts";
-import { uniformBlockRows } from "../gpu/_template.ts";
+import { uniformBlockRows } from "../gpu/template.ts";
 import { autotune } from "../gpu/autotune.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
 import {

@@ -6,7 +6,7 @@
 // _splits.ts and _weights.ts, the centroids in centroid_store.ts.
 import type { Gpu } from "../gpu/gpu.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import type { KMeansOptions, KMeansResult } from "./kmeans_options.ts";
 import { isCosine } from "./_validate.ts";
 import { centroidsPerChunk, paddedWidth } from "./centroid_store.ts";

@@ -4,7 +4,7 @@ import { type GpuMatrix, isGpuMatrix, repackMatrix, useGpuMatrix } from "../gpu/
 import { submit } from "../gpu/program.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import { chooseKmeansKernel } from "./kernel_choice.ts";
 import type { KMeansMetric, KMeansVariant } from "./kmeans_options.ts";
 import { centroidsPerChunk, createCentroids, paddedWidth } from "./centroid_store.ts";

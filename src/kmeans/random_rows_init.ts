@@ -2,7 +2,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { type GpuMatrix, isGpuMatrix, useGpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import type { KMeansMetric } from "./kmeans_options.ts";
 import { paddedWidth } from "./centroid_store.ts";
 import { checkInput, checkInt, isCosine } from "./_validate.ts";

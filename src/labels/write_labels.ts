@@ -1,6 +1,6 @@
 import { loadParquet } from "../data/load_parquet.ts";
 import { writeNpy } from "../data/npy.ts";
-import { atomicWrites } from "../data/atomic.ts";
+import { atomicWrites } from "../fs/atomic.ts";
 import { loadArrow } from "../data/load_arrow.ts";
 
 /** Labels and scores to write with {@linkcode writeLabels}. */

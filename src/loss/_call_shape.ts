@@ -1,6 +1,6 @@
 // The loss's one call shape, fn(gpu, embeddings, centers, positives, options) (mlcdLossTf: no
 // gpu): the forms it replaced fail with a TypeError that shows it.
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 
 /** An example of the options, for the messages. */
 const OPTIONS_EXAMPLE = "{ sampled, scale: 64, margin: 0.3 }";

@@ -6,7 +6,7 @@ import jacobianCode from "../../kernels/loss_jacobian.wgsl" with { type: "text" 
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage, upload } from "../gpu/buffers.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
-import { PACK, recordPackRows } from "../gpu/_pack_rows.ts";
+import { PACK, recordPackRows } from "../gpu/pack_rows.ts";
 import { dispatch, foldDispatch, type Program, submit, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";
 import type { PreparedLoss } from "./_prepare.ts";

@@ -1,5 +1,5 @@
 import { mulberry32 } from "../random/mulberry32.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 
 /** Options of {@linkcode sampleClasses}. */
 export interface SampleClassesOptions {

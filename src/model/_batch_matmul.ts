@@ -2,7 +2,7 @@
 // with a registers-only kernel, and its gradients. Used on CPU adapters, where tfjs's tiled
 // matMul (workgroup memory + barriers) is 3-4× slower on these shapes.
 import code from "../../kernels/batch_matmul_registers.wgsl" with { type: "text" };
-import { specialize } from "../gpu/_template.ts";
+import { specialize } from "../gpu/template.ts";
 import { quirksFor } from "../gpu/quirks.ts";
 import { tf, tfQuirks } from "./tf.ts";
 

@@ -2,10 +2,10 @@
 import { tf } from "./tf.ts";
 import { type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
-import { residentRows } from "./_resident_rows.ts";
+import { residentRows } from "./resident_rows.ts";
 import { Rng } from "../random/rng.ts";
 import { buildVit, VIT_PRESETS, vitParamShapes } from "./vit.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 
 /**
  * Encoder architectures. `head`: an MLP on vectors; `cnn`: a small conv net on images;

@@ -4,7 +4,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import { checkTopkK, type TopkOptions, type TopkResult } from "./topk_options.ts";
 import { uploadTopkKeys } from "./upload_topk_keys.ts";
 

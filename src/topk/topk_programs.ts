@@ -3,7 +3,7 @@ import tiledCode from "../../kernels/topk_tiled.wgsl" with { type: "text" };
 import mergeCode from "../../kernels/topk_merge.wgsl" with { type: "text" };
 import { foldDispatch, type Program, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";
-import { specialize, uniformBlockRows } from "../gpu/_template.ts";
+import { specialize, uniformBlockRows } from "../gpu/template.ts";
 
 /** Largest `k` the top-k kernels keep per row. */
 export const TOPK_MAX_K = 64;

@@ -10,7 +10,7 @@ import {
   useGpuMatrix,
 } from "../gpu/gpu_matrix.ts";
 import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
-import { checkOptionsObject } from "../_options.ts";
+import { checkOptionsObject } from "../options/check_options_object.ts";
 import { topkRegisterRows } from "./topk_programs.ts";
 import {
   checkTopkK,

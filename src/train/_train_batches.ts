@@ -2,7 +2,7 @@
 // checked. Inputs resident on the GPU: the rows of the epoch's seeded permutation, gathered on
 // the GPU (only their row ids are uploaded), with their positives.
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
-import { residentRows } from "../model/_resident_rows.ts";
+import { residentRows } from "../model/resident_rows.ts";
 import { tf } from "../model/tf.ts";
 import { mixSeed, permutation } from "../random/rng.ts";
 import type { TrainData } from "./train_data.ts";

@@ -1,6 +1,6 @@
 // Checkpoints: one safetensors file (model, centers, AdamW state) + a JSON manifest.
 import { createHash } from "node:crypto";
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { EncoderSpec } from "../model/encoder.ts";
 import type { TrainConfig } from "./config.ts";
 import { decodeSafetensors, type NamedTensor } from "./safetensors.ts";

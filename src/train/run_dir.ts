@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { atomicWrites, removeStaleTemps, writeFileAtomic } from "../data/atomic.ts";
+import { atomicWrites, removeStaleTemps, writeFileAtomic } from "../fs/atomic.ts";
 import { checkNotInputs, checkOutputDir } from "../jobs/output_paths.ts";
 import { UsageError } from "../jobs/usage_error.ts";
 import { MANIFEST_NAME, readCheckpointManifest } from "./checkpoint.ts";

@@ -1,4 +1,4 @@
-// Private helpers of the unrolled "rows in registers" kernels (k-means assignment, top-k):
+// Shared helpers of the unrolled "rows in registers" kernels (k-means assignment, top-k):
 // the WGSL template expander and the size of the uniform blocks they stream.
 
 /**
