@@ -1,16 +1,80 @@
-// deno task check runs this: the import directions of src/ (see the README's layout rules).
-// In mod.ts and src/ (comment lines skipped), it fails on
+// deno task check runs this: the import directions of src/ (see docs/architecture.md). In the
+// entry points beside mod.ts and in src/ (comment lines skipped), it fails on
 //   - an import of src/cli/ from outside src/cli/ (the commands call the library, never the
 //     other way round);
 //   - an import of a private `_*.ts` module from another folder (rename it without `_` if it
-//     is shared), except the few listed in SHARED_PRIVATE that are still to be renamed;
-//   - an import circle between the folders of src/ (src/a imports src/b, which imports src/a).
+//     is shared);
+//   - an import against the layer order LAYERS: a folder of src/ imports only the folders of
+//     the layers below its own (a folder missing from LAYERS is reported too);
+//   - an import circle between the folders of src/ (src/a imports src/b, which imports src/a);
+//   - a picture of the layers in docs/architecture.md that differs from LAYERS.
 // Prints one line per violation and exits 1 when there is any.
 //
 //   deno run --allow-read scripts/check_layers.ts [root]
 
-/** Private modules imported across folders until they are renamed (paths from the root). */
-export const SHARED_PRIVATE: readonly string[] = [];
+/**
+ * The layers of src/, lowest first: a folder may import the folders of the layers below its
+ * own, never a folder of its own layer or above. `src` stands for the files directly in src/.
+ */
+export const LAYERS: readonly (readonly string[])[] = [
+  ["src", "src/options", "src/fs", "src/matrix", "src/random", "src/testing"],
+  ["src/gpu"],
+  ["src/topk", "src/model"],
+  ["src/data", "src/loss", "src/ann"],
+  ["src/kmeans", "src/hf"],
+  ["src/ivf"],
+  ["src/labels", "src/eval"],
+  ["src/jobs"],
+  ["src/train"],
+  ["src/cli"],
+];
+
+/** The file that draws {@linkcode LAYERS}, between the two markers. */
+export const PICTURE_FILE = "docs/architecture.md";
+const BEGIN = "<!-- layers: drawn from LAYERS in scripts/check_layers.ts -->";
+const END = "<!-- /layers -->";
+
+/**
+ * The picture of {@linkcode LAYERS} that docs/architecture.md holds: one line per layer, the
+ * highest first, as a fenced block between the markers (blank lines around it, as `deno fmt`
+ * writes Markdown).
+ */
+export function layerPicture(layers: readonly (readonly string[])[] = LAYERS): string {
+  const name = (f: string) => f === "src" ? "src/*.ts" : f.slice("src/".length);
+  const w = String(layers.length - 1).length; // no leading blanks: deno fmt would strip them
+  const rows = layers.map((fs, i) => `${String(i).padEnd(w)} │ ${fs.map(name).join("  ")}`);
+  return [
+    BEGIN,
+    "",
+    "```",
+    ...rows.reverse(),
+    `${" ".repeat(w + 1)}└─ a folder imports only from the layers below its own`,
+    "```",
+    "",
+    END,
+  ].join("\n");
+}
+
+/**
+ * Whether `root`'s docs/architecture.md draws {@linkcode LAYERS}: an empty list, or one line
+ * saying what differs.
+ */
+export async function checkLayerPicture(root: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${root}/${PICTURE_FILE}`);
+  } catch {
+    return [`${PICTURE_FILE}: missing (it draws the layers of scripts/check_layers.ts)`];
+  }
+  const at = text.indexOf(BEGIN), end = text.indexOf(END, at);
+  const drawn = at < 0 || end < 0 ? null : text.slice(at, end + END.length);
+  if (drawn === layerPicture()) return [];
+  const line = at < 0 ? 1 : text.slice(0, at).split("\n").length;
+  return [
+    `${PICTURE_FILE}:${line}: the picture of the layers differs from LAYERS in ` +
+    `scripts/check_layers.ts; it should read:\n${layerPicture()}`,
+  ];
+}
 
 /** One relative import: where it is and what it names (a path from the root). */
 interface Import {
@@ -63,12 +127,25 @@ function folderOf(path: string): string {
   return parts.length > 2 ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
-/** Every relative import of mod.ts and src/ (comment lines skipped). */
-async function imports(root: string): Promise<Import[]> {
-  const out: Import[] = [];
-  for (const top of ["mod.ts", "src"]) {
+/** The entry points beside mod.ts: every `*.ts` file directly in `root`, sorted. */
+async function entryPoints(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(root)) {
+    if (e.isFile && e.name.endsWith(".ts")) out.push(e.name);
+  }
+  return out.sort();
+}
+
+/**
+ * Every relative import of the entry points and src/ (comment lines skipped), and the folders
+ * of src/ that hold a source file.
+ */
+async function scan(root: string): Promise<{ imports: Import[]; folders: Set<string> }> {
+  const out: Import[] = [], folders = new Set<string>();
+  for (const top of [...await entryPoints(root), "src"]) {
     for await (const file of sourceFiles(`${root}/${top}`)) {
       const rel = file.slice(root.length + 1);
+      if (rel.startsWith("src/")) folders.add(folderOf(rel));
       const lines = (await Deno.readTextFile(file)).split("\n");
       lines.forEach((text, i) => {
         const t = text.trim();
@@ -79,7 +156,7 @@ async function imports(root: string): Promise<Import[]> {
       });
     }
   }
-  return out;
+  return { imports: out, folders };
 }
 
 /** The folder circles of a graph: each strongly connected set of two or more folders, sorted. */
@@ -114,38 +191,45 @@ function circles(edges: Map<string, Set<string>>): string[][] {
 }
 
 /**
- * Every violation of the layer rules under `root`, as `path:line: message` (paths relative to
- * `root`); a folder circle is reported once, at the first import that closes it.
+ * Every violation of the import rules under `root`, as `path:line: message` (paths relative to
+ * `root`); a folder circle is reported once, at the first import that closes it, and a folder
+ * missing from {@linkcode LAYERS} once, at its first file.
  */
 export async function findLayerViolations(root: string): Promise<string[]> {
   const out: string[] = [];
-  const all = await imports(root);
+  const { imports: all, folders } = await scan(root);
+  const layer = new Map(LAYERS.flatMap((fs, i) => fs.map((f) => [f, i] as const)));
+  for (const folder of [...folders].sort()) {
+    if (layer.has(folder)) continue;
+    const first = folder === "src" ? "src/" : `${folder}/`;
+    out.push(
+      `${first}: ${folder} is in no layer (add it to LAYERS in scripts/check_layers.ts and to ` +
+        `${PICTURE_FILE})`,
+    );
+  }
   const edges = new Map<string, Set<string>>();
   for (const imp of all) {
     if (!imp.to.startsWith("src/")) continue;
     const inCli = imp.from.startsWith("src/cli/");
+    const at = `${imp.from}:${imp.line}: imports ${imp.to}`;
     if (!inCli && imp.to.startsWith("src/cli/")) {
-      out.push(
-        `${imp.from}:${imp.line}: imports ${imp.to}: nothing outside src/cli/ imports src/cli/`,
-      );
+      out.push(`${at}: nothing outside src/cli/ imports src/cli/`);
     }
     const name = imp.to.slice(imp.to.lastIndexOf("/") + 1);
-    if (
-      name.startsWith("_") && /\.ts$/.test(name) && dirOf(imp.to) !== dirOf(imp.from) &&
-      !SHARED_PRIVATE.includes(imp.to)
-    ) {
-      out.push(
-        `${imp.from}:${imp.line}: imports ${imp.to}, private to ${
-          dirOf(imp.to)
-        }/ (rename it without _ if it is shared)`,
-      );
+    if (name.startsWith("_") && /\.ts$/.test(name) && dirOf(imp.to) !== dirOf(imp.from)) {
+      out.push(`${at}, private to ${dirOf(imp.to)}/ (rename it without _ if it is shared)`);
     }
-    if (imp.from.startsWith("src/")) {
-      const a = folderOf(imp.from), b = folderOf(imp.to);
-      if (a !== b) {
-        if (!edges.has(a)) edges.set(a, new Set());
-        edges.get(a)!.add(b);
-      }
+    if (!imp.from.startsWith("src/")) continue;
+    const a = folderOf(imp.from), b = folderOf(imp.to);
+    if (a === b) continue;
+    if (!edges.has(a)) edges.set(a, new Set());
+    edges.get(a)!.add(b);
+    const la = layer.get(a), lb = layer.get(b);
+    if (la !== undefined && lb !== undefined && lb >= la && b !== "src/cli") {
+      out.push(
+        `${at}: ${a} (layer ${la}) imports only the layers below it, and ${b} is layer ${lb} ` +
+          `(see ${PICTURE_FILE})`,
+      );
     }
   }
   for (const set of circles(edges)) {
@@ -167,7 +251,7 @@ export async function findLayerViolations(root: string): Promise<string[]> {
 
 if (import.meta.main) {
   const root = Deno.args[0] ?? new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  const violations = await findLayerViolations(root);
+  const violations = [...await findLayerViolations(root), ...await checkLayerPicture(root)];
   for (const v of violations) console.error(v);
   if (violations.length > 0) {
     console.error(`check_layers: ${violations.length} violation(s) of the import rules`);
