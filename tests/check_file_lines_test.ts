@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { findLongFiles, MAX_LINES } from "../scripts/check_file_lines.ts";
 import { withDir } from "./_tmp.ts";
 
-const lines = (n: number, end = "\n") => Array.from({ length: n }, (_, i) => `const a${i} = ${i};`)
-  .join("\n") + (n ? end : "");
+const lines = (n: number, end = "\n") =>
+  Array.from({ length: n }, (_, i) => `const a${i} = ${i};`)
+    .join("\n") + (n ? end : "");
 
 Deno.test("findLongFiles() finds source files over the limit outside tests/", async () => {
   await withDir(async (root) => {
