@@ -5,6 +5,8 @@
 //
 //   deno run --allow-read scripts/check_file_lines.ts [root]
 
+import { sourceFiles } from "./_source_files.ts";
+
 /** The most lines a source file outside tests/ may have. */
 export const MAX_LINES = 400;
 
@@ -22,17 +24,15 @@ export const SOURCE_EXTENSIONS: readonly string[] = [
 /** Top-level folders that are not checked: tests are exempt; out/ and runs/ are run outputs. */
 const SKIPPED = new Set(["tests", "node_modules", "out", "runs"]);
 
-async function* sourceFiles(root: string, rel: string): AsyncGenerator<string> {
-  const names: { name: string; dir: boolean }[] = [];
-  for await (const e of Deno.readDir(rel ? `${root}/${rel}` : root)) {
-    names.push({ name: e.name, dir: e.isDirectory });
-  }
-  names.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  for (const { name, dir } of names) {
-    if (name.startsWith(".") || name === "node_modules" || (!rel && SKIPPED.has(name))) continue;
-    const path = rel ? `${rel}/${name}` : name;
-    if (dir) yield* sourceFiles(root, path);
-    else if (SOURCE_EXTENSIONS.some((ext) => name.endsWith(ext))) yield path;
+/** The source files under `root`, paths relative to it, sorted; tests/ and the rest skipped. */
+async function* checkedFiles(root: string): AsyncGenerator<string> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(root)) names.push(e.name);
+  for (const name of names.sort()) {
+    if (name.startsWith(".") || SKIPPED.has(name)) continue;
+    for await (const file of sourceFiles(`${root}/${name}`, SOURCE_EXTENSIONS)) {
+      yield file.slice(root.length + 1);
+    }
   }
 }
 
@@ -49,7 +49,7 @@ function countLines(text: string): number {
  */
 export async function findLongFiles(root: string, max: number = MAX_LINES): Promise<string[]> {
   const out: string[] = [];
-  for await (const path of sourceFiles(root, "")) {
+  for await (const path of checkedFiles(root)) {
     const lines = countLines(await Deno.readTextFile(`${root}/${path}`));
     if (lines > max) {
       out.push(`${path}: ${lines} lines (at most ${max} outside tests/; split it by job)`);

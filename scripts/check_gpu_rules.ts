@@ -11,6 +11,8 @@
 //
 //   deno run --allow-read scripts/check_gpu_rules.ts [root]
 
+import { sourceFiles } from "./_source_files.ts";
+
 /**
  * One rule: what may not appear (outside src/gpu/, unless `everywhere`; only under the `only`
  * folders when given), and why.
@@ -37,25 +39,6 @@ const RULES: { pattern: RegExp; message: string; everywhere?: boolean; only?: st
 ];
 
 const ROOTS = ["mod.ts", "src", "tests", "bench", "examples"];
-
-async function* sourceFiles(path: string): AsyncGenerator<string> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch {
-    return;
-  }
-  if (info.isFile) {
-    if (/\.(ts|js|mjs)$/.test(path)) yield path;
-    return;
-  }
-  const names: string[] = [];
-  for await (const e of Deno.readDir(path)) names.push(e.name);
-  for (const name of names.sort()) {
-    if (name === "node_modules" || name.startsWith(".")) continue;
-    yield* sourceFiles(`${path}/${name}`);
-  }
-}
 
 /**
  * Every violation of the GPU rules under `root`, as `path:line: message` (paths relative to

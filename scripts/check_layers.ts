@@ -12,6 +12,8 @@
 //
 //   deno run --allow-read scripts/check_layers.ts [root]
 
+import { sourceFiles } from "./_source_files.ts";
+
 /**
  * The layers of src/, lowest first: a folder may import the folders of the layers below its
  * own, never a folder of its own layer or above. `src` stands for the files directly in src/.
@@ -85,25 +87,6 @@ interface Import {
 
 const SPECIFIER =
   /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+|^\s*export\s*\*\s*from\s*)["'](\.{1,2}\/[^"']+)["']/g;
-
-async function* sourceFiles(path: string): AsyncGenerator<string> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch {
-    return;
-  }
-  if (info.isFile) {
-    if (/\.(ts|js|mjs)$/.test(path)) yield path;
-    return;
-  }
-  const names: string[] = [];
-  for await (const e of Deno.readDir(path)) names.push(e.name);
-  for (const name of names.sort()) {
-    if (name === "node_modules" || name.startsWith(".")) continue;
-    yield* sourceFiles(`${path}/${name}`);
-  }
-}
 
 /** `a/b/../c.ts` → `a/c.ts` (paths relative to the root, `/`-separated). */
 function normalize(path: string): string {
