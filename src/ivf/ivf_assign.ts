@@ -1,8 +1,9 @@
 import type { Gpu } from "../gpu/gpu.ts";
-import { createStorage, readBack } from "../gpu/buffers.ts";
+import { createStorage } from "../gpu/buffers.ts";
 import { type GpuMatrix, isGpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { checkOptionsObject } from "../options/check_options_object.ts";
+import { readAssignOutputs } from "../kmeans/assignment_step.ts";
 import type { CenterIndex } from "./center_index.ts";
 import { checkRows, recordSearch, searchSizes } from "./_search.ts";
 
@@ -165,18 +166,7 @@ export async function ivfAssign(
     }
     const enc = gpu.device.createCommandEncoder({ label: "ivf.assign" });
     recordSearch(gpu, index, rows, 1, sizes, { a: idx, b: score }, enc, previous !== undefined);
-    const parts = await readBack(gpu, [
-      ...rows.chunks.map((c, i) => ({ buffer: idx[i]!, bytes: c.rows * 4 })),
-      ...rows.chunks.map((c, i) => ({ buffer: score[i]!, bytes: c.rows * 4 })),
-    ], enc);
-    const assignments = new Uint32Array(x.rows);
-    const scores = new Float32Array(x.rows);
-    const nc = rows.chunks.length;
-    rows.chunks.forEach((c, i) => {
-      assignments.set(new Uint32Array(parts[i]!), c.rowStart);
-      scores.set(new Float32Array(parts[nc + i]!), c.rowStart);
-    });
-    return { assignments, scores };
+    return await readAssignOutputs(gpu, rows, { idx, score }, enc);
   } finally {
     if (rows !== x) rows.destroy();
     for (const b of [...idx, ...score]) b.destroy();

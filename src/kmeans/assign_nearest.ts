@@ -1,9 +1,8 @@
 import type { Gpu } from "../gpu/gpu.ts";
-import { readBack } from "../gpu/buffers.ts";
 import { type Matrix, normalizeRows } from "../matrix/matrix.ts";
 import { type AssignOptions, DEFAULT_KMEANS_OPTIONS } from "./kmeans_options.ts";
 import { centroidsPerChunk, createCentroids, paddedWidth } from "./centroid_store.ts";
-import { createAssignOutputs } from "./assignment_step.ts";
+import { createAssignOutputs, readAssignOutputs } from "./assignment_step.ts";
 import { exactAssignment } from "./_assign_programs.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { chooseKmeansKernel } from "./kernel_choice.ts";
@@ -65,18 +64,7 @@ export async function assignNearest(
   try {
     const enc = gpu.device.createCommandEncoder();
     exactAssignment(variant, spherical)(gpu, rows, cents, out, enc);
-    const parts = await readBack(gpu, [
-      ...rows.chunks.map((c, i) => ({ buffer: out.idx[i]!, bytes: c.rows * 4 })),
-      ...rows.chunks.map((c, i) => ({ buffer: out.score[i]!, bytes: c.rows * 4 })),
-    ], enc);
-    const assignments = new Uint32Array(x.rows);
-    const scores = new Float32Array(x.rows);
-    const nc = rows.chunks.length;
-    rows.chunks.forEach((c, i) => {
-      assignments.set(new Uint32Array(parts[i]!), c.rowStart);
-      scores.set(new Float32Array(parts[nc + i]!), c.rowStart);
-    });
-    return { assignments, scores };
+    return await readAssignOutputs(gpu, rows, out, enc);
   } finally {
     rows.destroy();
     cents.destroy();

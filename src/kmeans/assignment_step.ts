@@ -3,7 +3,7 @@
 // written in another folder (an approximate IVF assignment) can implement it; not part of the
 // package's API (src/kmeans/mod.ts does not export it).
 import type { Gpu } from "../gpu/gpu.ts";
-import { createStorage } from "../gpu/buffers.ts";
+import { createStorage, readBack } from "../gpu/buffers.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { CentroidStore } from "./centroid_store.ts";
 
@@ -31,6 +31,30 @@ export function createAssignOutputs(gpu: Gpu, x: GpuMatrix): AssignOutputs {
       for (const b of [...idx, ...score]) b.destroy();
     },
   };
+}
+
+/**
+ * Submits `enc` and reads back what an assignment step wrote for the rows of `rows`: each
+ * row's chosen centroid and its score, in row order (the form `assignNearest` returns).
+ */
+export async function readAssignOutputs(
+  gpu: Gpu,
+  rows: GpuMatrix,
+  out: Pick<AssignOutputs, "idx" | "score">,
+  enc: GPUCommandEncoder,
+): Promise<{ assignments: Uint32Array; scores: Float32Array }> {
+  const parts = await readBack(gpu, [
+    ...rows.chunks.map((c, i) => ({ buffer: out.idx[i]!, bytes: c.rows * 4 })),
+    ...rows.chunks.map((c, i) => ({ buffer: out.score[i]!, bytes: c.rows * 4 })),
+  ], enc);
+  const assignments = new Uint32Array(rows.rows);
+  const scores = new Float32Array(rows.rows);
+  const nc = rows.chunks.length;
+  rows.chunks.forEach((c, i) => {
+    assignments.set(new Uint32Array(parts[i]!), c.rowStart);
+    scores.set(new Float32Array(parts[nc + i]!), c.rowStart);
+  });
+  return { assignments, scores };
 }
 
 /**
