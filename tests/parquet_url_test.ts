@@ -3,38 +3,14 @@
 // http://127.0.0.1:<port>/src/data/parquet.ts, writes labels and reads them back (parquet-wasm's
 // WebAssembly loads from its npm package).
 import assert from "node:assert/strict";
+import { withServedRepo } from "./_serve.ts";
 import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
 Deno.test("src/data/parquet.ts imported from an HTTP URL writes and reads Parquet", () =>
   withDir(async (dir) => {
-    const server = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        `--allow-read=${ROOT}`,
-        `${ROOT}scripts/serve.ts`,
-        "--root",
-        ROOT,
-        "--max-seconds",
-        "120",
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    try {
-      const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let first = "";
-      const deadline = Date.now() + 30_000;
-      while (!first.includes("\n") && Date.now() < deadline) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        first += value;
-      }
-      reader.releaseLock();
-      const base = first.match(/listening (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
-      assert.ok(base, `the server did not start: ${first}`);
+    await withServedRepo(async (base) => {
       const script = `${dir}/use.ts`;
       await Deno.writeTextFile(
         script,
@@ -62,9 +38,5 @@ console.log(JSON.stringify({ ids: back.ids, indices: [...back.indices], scores: 
         indices: [4, 2, 9, 1],
         scores: [0.5, 0.25, 1, 0.75],
       });
-    } finally {
-      server.kill("SIGTERM");
-      await server.status;
-      await server.stdout.cancel().catch(() => {});
-    }
+    }, { maxSeconds: 120 });
   }));

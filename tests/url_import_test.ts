@@ -6,49 +6,11 @@
 //     mod.ts, run with an empty DENO_DIR, then cached with its types, downloads no npm
 //     package (the core needs none).
 import assert from "node:assert/strict";
+import { withServedRepo } from "./_serve.ts";
 import { withDir } from "./_tmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MODULE = Deno.env.get("MLCD_URL_TEST_MODULE") ?? "mod.ts";
-
-/** Serves the repository on 127.0.0.1 while `fn` runs; `fn` gets the base URL. */
-async function withServedRepo(fn: (base: string) => Promise<void>): Promise<void> {
-  const server = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      `--allow-read=${ROOT}`,
-      `${ROOT}scripts/serve.ts`,
-      "--root",
-      ROOT,
-      "--max-seconds",
-      "300",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  try {
-    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let first = "";
-    const deadline = Date.now() + 30_000;
-    while (!first.includes("\n") && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      first += value;
-    }
-    reader.releaseLock();
-    const base = first.match(/listening (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
-    assert.ok(base, `the server did not start: ${first}`);
-    const probe = await fetch(`${base}${MODULE}`);
-    assert.equal(probe.status, 200);
-    await probe.body?.cancel();
-    await fn(base);
-  } finally {
-    server.kill("SIGTERM");
-    await server.status;
-    await server.stdout.cancel().catch(() => {});
-  }
-}
 
 Deno.test("examples/cycle.ts runs against mod.ts imported from an HTTP URL", async () => {
   await withServedRepo(async (base) => {
@@ -86,7 +48,7 @@ Deno.test("examples/cycle.ts runs against mod.ts imported from an HTTP URL", asy
     for (const k of ["linearProbeTop1", "knnTop1", "nmi", "ari"]) {
       assert.ok(result[k] > 0.2 && result[k] <= 1, `${k} = ${result[k]}`);
     }
-  });
+  }, { probe: MODULE });
 });
 
 /** The script a user writes: k-means, then top-l labels, from the core entry point. */
@@ -178,7 +140,7 @@ Deno.test("kmeans + assignLabels from mod.ts over HTTP with an empty DENO_DIR do
         assert.equal(cache.code, 0, new TextDecoder().decode(cache.stderr));
         assert.deepEqual(await cachedNpmPackages(denoDir), []);
       });
-    });
+    }, { probe: MODULE });
   } finally {
     await registry.shutdown();
   }
