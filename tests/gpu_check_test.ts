@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { findTorch } from "../bench/torch_peer.ts";
+import { staticImports } from "./_import_graph.ts";
 import { type Peer, peerTest } from "./_peer.ts";
 import { withDir } from "./_tmp.ts";
 
@@ -104,37 +105,15 @@ peerTest({
   },
 });
 
-interface GraphModule {
-  specifier: string;
-  dependencies?: { specifier: string; isDynamic?: boolean; code?: { specifier: string } }[];
-}
-
 Deno.test("scripts/gpu_check.ts has no npm package on its static import path", async () => {
-  const info = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", SCRIPT],
-    stdout: "piped",
-  }).output();
-  assert.equal(info.code, 0);
-  const graph = JSON.parse(new TextDecoder().decode(info.stdout));
-  const modules = new Map((graph.modules as GraphModule[]).map((m) => [m.specifier, m]));
   // npm packages resolve into node_modules/ (nodeModulesDir "manual"): follow every static
   // import from the script and collect the npm specifiers met on the way. A dynamic import
   // loads only when it runs, so the script starts on a machine without node_modules.
-  const npm: string[] = [];
-  const seen = new Set<string>();
-  const todo = [graph.roots[0] as string];
-  while (todo.length) {
-    const m = modules.get(todo.pop()!);
-    if (!m || seen.has(m.specifier)) continue;
-    seen.add(m.specifier);
-    for (const d of m.dependencies ?? []) {
-      if (d.isDynamic) continue;
-      if (d.specifier.startsWith("npm:")) npm.push(`${m.specifier} imports ${d.specifier}`);
-      else if (d.code) todo.push(d.code.specifier);
-    }
-  }
+  const { modules, imports } = await staticImports(SCRIPT, /^npm:/);
+  const npm = imports.filter((i) => i.specifier.startsWith("npm:"))
+    .map((i) => `${i.from} imports ${i.specifier}`);
   assert.deepEqual(npm, []);
-  assert.ok(seen.size > 10, "the import graph was read");
+  assert.ok(modules.length > 10, "the import graph was read");
 });
 
 Deno.test("scripts/gpu_check.ts loads in a copy of the tree without node_modules", async () => {
