@@ -1,7 +1,6 @@
 // Shared fixtures of the cluster_jobs_*_test.ts files: the CLIs run as subprocesses with no
 // array-job variables, clustered rows, the flat objective (shards on disk: _shards.ts).
 import type { Matrix } from "../src/matrix/matrix.ts";
-import { randomMatrix, rng } from "./_gpu.ts";
 import { type DenoRun, runDeno } from "./_cli.ts";
 
 export const CLUSTER = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
@@ -17,24 +16,6 @@ export const cluster = (args: string[], env: Record<string, string> = {}): Promi
   runDeno([CLUSTER, ...args], { env: { ...NO_ARRAY, ...env } });
 export const assign = (args: string[], env: Record<string, string> = {}): Promise<DenoRun> =>
   runDeno([ASSIGN, ...args], { env: { ...NO_ARRAY, ...env } });
-
-/** n rows × d around `c` random unit directions (noise 0.25 per coordinate / √d), shuffled. */
-export function clustered(n: number, d: number, c: number, seed: number): Matrix {
-  const dirs = randomMatrix(c, d, seed);
-  const noise = randomMatrix(n, d, seed + 1);
-  const r = rng(seed + 2);
-  const data = new Float32Array(n * d);
-  for (let i = 0; i < n; i++) {
-    const j = Math.floor(r() * c);
-    let norm = 0;
-    for (let t = 0; t < d; t++) norm += dirs.data[j * d + t]! ** 2;
-    for (let t = 0; t < d; t++) {
-      data[i * d + t] = dirs.data[j * d + t]! / Math.sqrt(norm) +
-        (0.25 / Math.sqrt(d)) * noise.data[i * d + t]!;
-    }
-  }
-  return { data, rows: n, cols: d };
-}
 
 /** The flat spherical objective in float64: Σ over rows of the best cosine to a center. */
 export function objective(x: Matrix, centers: Matrix): number {

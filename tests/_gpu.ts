@@ -64,6 +64,69 @@ export function randomMatrix(rows: number, cols: number, seed: number): Matrix {
   return { data, rows, cols };
 }
 
+/**
+ * `n` rows × `d` around `c` random directions (unit), plus noise of `noise / √d` per
+ * coordinate, each row's direction drawn at random: clustered data from `seed`.
+ */
+export function clustered(n: number, d: number, c: number, seed: number, noise = 0.25): Matrix {
+  const dirs = randomMatrix(c, d, seed);
+  const z = randomMatrix(n, d, seed + 1);
+  const r = rng(seed + 2);
+  const data = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const j = Math.floor(r() * c);
+    let norm = 0;
+    for (let t = 0; t < d; t++) norm += dirs.data[j * d + t]! ** 2;
+    for (let t = 0; t < d; t++) {
+      data[i * d + t] = dirs.data[j * d + t]! / Math.sqrt(norm) +
+        (noise / Math.sqrt(d)) * z.data[i * d + t]!;
+    }
+  }
+  return { data, rows: n, cols: d };
+}
+
+/** The rows of `m` in float64, each divided by its L2 norm when `normalize`. */
+export function rowsF64(m: Matrix, normalize: boolean): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (let r = 0; r < m.rows; r++) {
+    const v = Float64Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
+    if (normalize) {
+      const s = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+      for (let i = 0; i < v.length; i++) v[i] = v[i]! / s;
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+/**
+ * float64 reference of the nearest-centroid assignment: each row's best centroid (ties → lower
+ * index), its score (cosine of the unit rows when `cosine`, else the squared L2 distance) and
+ * the gap to the runner-up.
+ */
+export function refAssign(
+  x: Matrix,
+  c: Matrix,
+  cosine: boolean,
+): { index: number; score: number; gap: number }[] {
+  const xs = rowsF64(x, cosine), cs = rowsF64(c, cosine);
+  return xs.map((xv) => {
+    let best = -Infinity, second = -Infinity, bi = -1;
+    cs.forEach((cv, j) => {
+      let s = 0;
+      for (let i = 0; i < xv.length; i++) {
+        s += cosine ? xv[i]! * cv[i]! : -((xv[i]! - cv[i]!) ** 2);
+      }
+      if (s > best) {
+        second = best;
+        best = s;
+        bi = j;
+      } else if (s > second) second = s;
+    });
+    return { index: bi, score: cosine ? best : -best, gap: best - second };
+  });
+}
+
 /** Largest absolute difference between two arrays of equal length. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { readNpy, readNpyArray } from "../src/data/npy.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { errLines } from "./_cli.ts";
-import { cluster, clustered, KM, objective, pool } from "./_cluster_jobs.ts";
+import { cluster, KM, objective, pool } from "./_cluster_jobs.ts";
+import { clustered } from "./_gpu.ts";
 import { writeShards } from "./_shards.ts";
 Deno.test("cluster --shard parts then --merge give --hierarchical's centers, within 1 % of flat k-means", async () => {
   const dir = await Deno.makeTempDir();

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { runDeno } from "./_cli.ts";
 import { pauseEnv, waitForPause } from "./_pause.ts";
-import { CLUSTER, clustered, NO_ARRAY } from "./_cluster_jobs.ts";
+import { CLUSTER, NO_ARRAY } from "./_cluster_jobs.ts";
+import { clustered } from "./_gpu.ts";
 import { writeShards } from "./_shards.ts";
 Deno.test("cluster --shard killed mid-run resumes from its checkpoint to the same outputs", async () => {
   const dir = await Deno.makeTempDir();

@@ -14,50 +14,7 @@ import { topk } from "../src/topk/mod.ts";
 import { uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { createStorage, readBack } from "../src/gpu/buffers.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
-import { randomMatrix, rng, testGpu } from "./_gpu.ts";
-
-/** float64 reference: best center (ties → lower index), its score and the gap to the runner-up. */
-function refAssign(x: Matrix, c: Matrix, metric: "cosine" | "l2") {
-  const d = x.cols;
-  const unit = (m: Matrix, i: number) => {
-    const v = Float64Array.from(m.data.subarray(i * d, (i + 1) * d));
-    if (metric === "cosine") {
-      const s = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
-      for (let j = 0; j < d; j++) v[j]! /= s;
-    }
-    return v;
-  };
-  const cs = Array.from({ length: c.rows }, (_, j) => unit(c, j));
-  return Array.from({ length: x.rows }, (_, i) => {
-    const xv = unit(x, i);
-    let best = -Infinity, second = -Infinity, bi = -1;
-    cs.forEach((cv, j) => {
-      let s = 0;
-      for (let t = 0; t < d; t++) {
-        s += metric === "cosine" ? xv[t]! * cv[t]! : -((xv[t]! - cv[t]!) ** 2);
-      }
-      if (s > best) [second, best, bi] = [best, s, j];
-      else if (s > second) second = s;
-    });
-    return { index: bi, score: metric === "cosine" ? best : -best, gap: best - second };
-  });
-}
-
-/** `n` rows around `groups` random directions (cosine ≈ 0.9 to their direction), unit norm. */
-function clustered(n: number, d: number, groups: number, seed: number): Matrix {
-  const g = randomMatrix(groups, d, seed), z = randomMatrix(n, d, seed + 1);
-  const r = rng(seed + 2), data = new Float32Array(n * d);
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(r() * groups);
-    let s = 0;
-    for (let j = 0; j < d; j++) s += g.data[c * d + j]! ** 2;
-    for (let j = 0; j < d; j++) {
-      data[i * d + j] = g.data[c * d + j]! / Math.sqrt(s) +
-        (0.5 / Math.sqrt(d)) * z.data[i * d + j]!;
-    }
-  }
-  return { data, rows: n, cols: d };
-}
+import { clustered, randomMatrix, refAssign, testGpu } from "./_gpu.ts";
 
 function rowsOf(m: Matrix, idx: ArrayLike<number>): Matrix {
   const d = m.cols, data = new Float32Array(idx.length * d);
@@ -89,7 +46,7 @@ for (const metric of ["cosine", "l2"] as const) {
           assert.deepEqual(got.assignments, exact.assignments, `${name}: assignments`);
           assert.deepEqual(got.scores, exact.scores, `${name}: scores`);
           if (f16) continue;
-          const ref = refAssign(x, c, metric);
+          const ref = refAssign(x, c, metric === "cosine");
           ref.forEach((r, i) => {
             const tol = 1e-4 * Math.max(1, Math.abs(r.score));
             assert.ok(Math.abs(got.scores[i]! - r.score) <= tol, `${name}: row ${i} score`);
@@ -150,7 +107,8 @@ Deno.test("ivfAssign() splits rows, centers and batches over small bindings", as
 
 Deno.test("recordIvfAssign() records rebuild + assignment into one encoder, deterministically", async () => {
   const gpu = await testGpu();
-  const x = clustered(500, 24, 30, 8), c = rowsOf(x, Array.from({ length: 60 }, (_, i) => i * 7));
+  const x = clustered(500, 24, 30, 8, 0.5),
+    c = rowsOf(x, Array.from({ length: 60 }, (_, i) => i * 7));
   const g = uploadMatrix(gpu, x, { stride: 24, normalize: true });
   const index = buildCenterIndex(gpu, c, { build: false });
   const idx = [createStorage(gpu, 500 * 4)], score = [createStorage(gpu, 500 * 4)];
@@ -177,7 +135,8 @@ Deno.test("recordIvfAssign() records rebuild + assignment into one encoder, dete
 
 Deno.test("createIvfAssignmentStep() plugs into the assignment seam: exact with every cell", async () => {
   const gpu = await testGpu();
-  const x = clustered(400, 20, 25, 14), c = rowsOf(x, Array.from({ length: 70 }, (_, i) => i * 5));
+  const x = clustered(400, 20, 25, 14, 0.5),
+    c = rowsOf(x, Array.from({ length: 70 }, (_, i) => i * 5));
   const g = uploadMatrix(gpu, x, { stride: 20, normalize: true });
   const owner = buildCenterIndex(gpu, c, { build: false }); // only lends its centroid store
   const idx = [createStorage(gpu, 400 * 4)], score = [createStorage(gpu, 400 * 4)];
@@ -241,7 +200,8 @@ Deno.test("ivfAssign() with the exact assignment as previous stays exact at npro
 
 Deno.test("ivfAssign() with small nprobe keeps > 0.9 of the exact assignments on clustered data", async () => {
   const gpu = await testGpu();
-  const x = clustered(3000, 32, 40, 9), c = rowsOf(x, Array.from({ length: 400 }, (_, i) => i * 7));
+  const x = clustered(3000, 32, 40, 9, 0.5),
+    c = rowsOf(x, Array.from({ length: 400 }, (_, i) => i * 7));
   for (const metric of ["cosine", "l2"] as const) {
     const index = buildCenterIndex(gpu, c, { metric });
     try {
@@ -258,7 +218,7 @@ Deno.test("ivfAssign() with small nprobe keeps > 0.9 of the exact assignments on
 
 Deno.test("ivfTopk() equals exact top-k with nprobe = cells and keeps recall@8 > 0.9 with few", async () => {
   const gpu = await testGpu();
-  const x = clustered(1000, 28, 40, 10),
+  const x = clustered(1000, 28, 40, 10, 0.5),
     c = rowsOf(x, Array.from({ length: 333 }, (_, i) => i * 3));
   for (const metric of ["cosine", "ip"] as const) {
     const index = buildCenterIndex(gpu, c, { metric: metric as IvfMetric });
@@ -283,7 +243,8 @@ Deno.test("ivfTopk() equals exact top-k with nprobe = cells and keeps recall@8 >
 
 Deno.test("measureAssignmentRecall() and measureTopkRecall() catch a broken index", async () => {
   const gpu = await testGpu();
-  const x = clustered(600, 16, 20, 12), c = rowsOf(x, Array.from({ length: 90 }, (_, i) => i * 5));
+  const x = clustered(600, 16, 20, 12, 0.5),
+    c = rowsOf(x, Array.from({ length: 90 }, (_, i) => i * 5));
   // An index over a shuffled copy: its center indices name the wrong centers.
   const perm = Array.from({ length: 90 }, (_, i) => (i * 37 + 11) % 90);
   const index = buildCenterIndex(gpu, rowsOf(c, perm));

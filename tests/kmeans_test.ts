@@ -3,45 +3,12 @@ import { assignNearest, kmeans } from "../src/kmeans/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { writeNpy } from "../src/data/mod.ts";
-import { randomMatrix, testGpu } from "./_gpu.ts";
+import { randomMatrix, refAssign, rowsF64, testGpu } from "./_gpu.ts";
 import { peerTest, pythonPeer } from "./_peer.ts";
 import { python } from "./_python.ts";
 import { withDir } from "./_tmp.ts";
 
 const VARIANTS = ["registers", "tiled"] as const;
-
-function rowsF64(m: Matrix, normalize: boolean): Float64Array[] {
-  const out: Float64Array[] = [];
-  for (let r = 0; r < m.rows; r++) {
-    const v = Float64Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols));
-    if (normalize) {
-      const s = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
-      for (let i = 0; i < v.length; i++) v[i] = v[i]! / s;
-    }
-    out.push(v);
-  }
-  return out;
-}
-
-/** float64 reference: best centroid (ties → lower index), its score and the gap to the runner-up. */
-function refAssign(x: Matrix, c: Matrix, spherical: boolean) {
-  const xs = rowsF64(x, spherical), cs = rowsF64(c, spherical);
-  return xs.map((xv) => {
-    let best = -Infinity, second = -Infinity, bi = -1;
-    cs.forEach((cv, j) => {
-      let s = 0;
-      for (let i = 0; i < xv.length; i++) {
-        s += spherical ? xv[i]! * cv[i]! : -((xv[i]! - cv[i]!) ** 2);
-      }
-      if (s > best) {
-        second = best;
-        best = s;
-        bi = j;
-      } else if (s > second) second = s;
-    });
-    return { index: bi, score: spherical ? best : -best, gap: best - second };
-  });
-}
 
 async function checkAssign(
   name: string,
