@@ -1,4 +1,4 @@
-// Test helper: a temporary directory for one test, removed afterwards.
+// Test helpers: a temporary directory for one test, removed afterwards; a snapshot of a tree.
 
 /**
  * Runs `fn` with a fresh temporary directory (its real path, so that messages naming files
@@ -15,4 +15,25 @@ export async function withDir<T>(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Every entry under `dir`, recursively, by path: a file's bytes, a symbolic link's target
+ * (`-> target`, not followed), `fifo` for a named pipe (never opened). Two equal snapshots mean
+ * nothing under `dir` changed.
+ */
+export async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      const info = await Deno.lstat(p);
+      if (info.isDirectory) await walk(p);
+      else if (info.isSymlink) out.set(p, `-> ${await Deno.readLink(p)}`);
+      else if (info.isFifo) out.set(p, "fifo");
+      else out.set(p, Array.from(await Deno.readFile(p)).join(","));
+    }
+  };
+  await walk(dir);
+  return out;
 }

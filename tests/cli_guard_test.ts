@@ -5,7 +5,7 @@ import { readNpy, writeNpy } from "../src/data/npy.ts";
 import { atomicWrites, writeFileAtomic } from "../src/fs/atomic.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { errLines, runDeno } from "./_cli.ts";
-import { withDir } from "./_tmp.ts";
+import { snapshot, withDir } from "./_tmp.ts";
 
 const CLUSTER = new URL("../src/cli/cluster.ts", import.meta.url).pathname;
 const ASSIGN = new URL("../src/cli/assign.ts", import.meta.url).pathname;
@@ -35,21 +35,6 @@ async function refused(
   assert.match(lines[0]!, re, what);
   assert.equal(r.stdout, "");
   return lines[0]!;
-}
-
-/** Every file under `dir` with its bytes, to show that a refused command changed nothing. */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory) await walk(p);
-      else if (e.isSymlink) out.set(p, `-> ${await Deno.readLink(p)}`);
-      else out.set(p, Array.from(await Deno.readFile(p)).join(","));
-    }
-  };
-  await walk(dir);
-  return out;
 }
 
 /** A float64 `.npy` file (the writers only make float32/float16). */

@@ -7,26 +7,9 @@ import { createHash } from "node:crypto";
 import { writeNpy } from "../src/data/npy.ts";
 import { TOOLKIT_VERSION } from "../src/version.ts";
 import { errLines, runDeno } from "./_cli.ts";
-import { withDir } from "./_tmp.ts";
+import { snapshot, withDir } from "./_tmp.ts";
 
 const cli = (name: string) => new URL(`../src/cli/${name}.ts`, import.meta.url).pathname;
-
-/** Every file under `dir` with its bytes (a FIFO as "fifo"), to show nothing changed. */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      const info = await Deno.lstat(p);
-      if (info.isDirectory) await walk(p);
-      else if (info.isSymlink) out.set(p, `-> ${await Deno.readLink(p)}`);
-      else if (info.isFifo) out.set(p, "fifo");
-      else out.set(p, Array.from(await Deno.readFile(p)).join(","));
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 /** Runs a command expecting exit 2 and exactly one line (no work began) matching `re`. */
 async function refused(cmd: string, args: string[], re: RegExp): Promise<string> {
