@@ -12,6 +12,7 @@ import { dispatch } from "../src/gpu/program.ts";
 import { createStorage } from "../src/gpu/buffers.ts";
 import { peakProgram } from "../src/gpu/peak.ts";
 import { testGpu } from "./_gpu.ts";
+import { withEnv } from "./_env.ts";
 import { withDir } from "./_tmp.ts";
 
 // autotune() only reads gpu.info, so most tests use a fake adapter (no GPU needed) and a
@@ -32,23 +33,6 @@ function counter() {
     return Promise.resolve(c.cost);
   };
   return { calls, time };
-}
-
-async function withEnv(vars: Record<string, string | undefined>, fn: () => Promise<void>) {
-  const old: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(vars)) {
-    old[k] = Deno.env.get(k);
-    if (v === undefined) Deno.env.delete(k);
-    else Deno.env.set(k, v);
-  }
-  try {
-    await fn();
-  } finally {
-    for (const [k, v] of Object.entries(old)) {
-      if (v === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, v);
-    }
-  }
 }
 
 async function captureStderr(fn: () => Promise<void>): Promise<string[]> {

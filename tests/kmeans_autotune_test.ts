@@ -4,21 +4,8 @@ import { chooseKmeansKernel, kmeansKernelCandidates } from "../src/kmeans/kernel
 import { assignNearest } from "../src/kmeans/assign_nearest.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
+import { withCacheDir } from "./_env.ts";
 import { withDir } from "./_tmp.ts";
-
-/** Runs `fn` with MLCD_CACHE_DIR pointing at a fresh temp directory, then restores it. */
-async function withCacheDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  await withDir(async (dir) => {
-    const old = Deno.env.get("MLCD_CACHE_DIR");
-    Deno.env.set("MLCD_CACHE_DIR", dir);
-    try {
-      await fn(dir);
-    } finally {
-      if (old === undefined) Deno.env.delete("MLCD_CACHE_DIR");
-      else Deno.env.set("MLCD_CACHE_DIR", old);
-    }
-  }, "mlcd_kmeans_tune_");
-}
 
 async function cacheKeys(dir: string): Promise<string[]> {
   const text = await Deno.readTextFile(`${dir}/${AUTOTUNE_CACHE_FILE}`);

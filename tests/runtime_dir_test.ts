@@ -1,24 +1,9 @@
 import assert from "node:assert/strict";
 import { ensureRuntimeDir } from "../src/gpu/runtime_dir.ts";
+import { withEnv } from "./_env.ts";
 import { withDir } from "./_tmp.ts";
 
 const linuxLike = Deno.build.os !== "windows" && Deno.build.os !== "darwin";
-
-/** Runs `fn` with XDG_RUNTIME_DIR and TMPDIR set as given, restoring both afterwards. */
-function withEnv(vars: Record<string, string | undefined>, fn: () => void): void {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) {
-      x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
-    }
-  };
-  apply(vars);
-  try {
-    fn();
-  } finally {
-    apply(saved);
-  }
-}
 
 Deno.test({
   name:

@@ -9,25 +9,9 @@ import {
 } from "../src/topk/topk.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
-import { withDir } from "./_tmp.ts";
+import { withCacheDir } from "./_env.ts";
 
 const gpu = await testGpu();
-
-/** Runs `fn` with `MLCD_CACHE_DIR` set to a fresh temp directory, then restores the env. */
-async function withCacheDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  await withDir(async (dir) => {
-    const old = { cache: Deno.env.get("MLCD_CACHE_DIR"), tune: Deno.env.get("MLCD_AUTOTUNE") };
-    Deno.env.set("MLCD_CACHE_DIR", dir);
-    Deno.env.delete("MLCD_AUTOTUNE");
-    try {
-      await fn(dir);
-    } finally {
-      if (old.cache === undefined) Deno.env.delete("MLCD_CACHE_DIR");
-      else Deno.env.set("MLCD_CACHE_DIR", old.cache);
-      if (old.tune !== undefined) Deno.env.set("MLCD_AUTOTUNE", old.tune);
-    }
-  }, "mlcd_topk_autotune_");
-}
 
 /** Checks a cosine top-k result against a float64 brute force (index swaps only on ties). */
 function checkCosine(q: Matrix, x: Matrix, k: number, got: TopkResult): void {
