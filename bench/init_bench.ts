@@ -13,10 +13,9 @@ import { kmeans } from "../src/kmeans/kmeans.ts";
 import { kmeansParallelInit } from "../src/kmeans/kmeans_parallel_init.ts";
 import { randomRowsInit } from "../src/kmeans/random_rows_init.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
-import { mulberry32 } from "../src/random/mulberry32.ts";
 import { writeFileAtomic } from "../src/fs/atomic.ts";
 import { loadMnist } from "../src/data/mnist.ts";
-import { normalizeRowsInPlace, normals } from "./synthetic.ts";
+import { clustered } from "./synthetic.ts";
 
 /** One bench shape: rows, width, centers. */
 export interface InitShape {
@@ -57,23 +56,6 @@ const METHODS: Record<
   "k-means|| (GPU)": (gpu, x, k, seed) => kmeansParallelInit(gpu, x, { k, seed }),
 };
 
-/**
- * `n` unit rows around `k` random directions, cluster sizes skewed (∝ 1/√rank), cosine to
- * the own direction ≈ 0.86: a mixture where a poor initialisation costs objective.
- */
-export function skewedClusters(n: number, d: number, k: number, seed: number): Matrix {
-  const rand = mulberry32(seed);
-  const centers = normals(k * d, rand);
-  normalizeRowsInPlace({ data: centers, rows: k, cols: d });
-  const data = normals(n * d, rand);
-  const sigma = 0.6 / Math.sqrt(d);
-  for (let r = 0; r < n; r++) {
-    const c = Math.min(k - 1, Math.floor(k * rand() ** 2));
-    for (let j = 0; j < d; j++) data[r * d + j] = centers[c * d + j]! + sigma * data[r * d + j]!;
-  }
-  return normalizeRowsInPlace({ data, rows: n, cols: d });
-}
-
 function unpad(p: Float32Array, k: number, d: number): Matrix {
   const dp = p.length / k;
   const data = new Float32Array(k * d);
@@ -102,7 +84,7 @@ export async function benchInit(
   const gpu = await createGpu();
   const x = shape.mnist
     ? loadMnist({ train: shape.n, test: 0 }).train.x
-    : skewedClusters(shape.n, shape.d, shape.k, 7);
+    : clustered(shape.n, shape.d, shape.k, 7, { spread: 0.6, skewed: true });
   const out: InitResult[] = [];
   try {
     for (const method of methods) {

@@ -26,18 +26,45 @@ export function normalizeRowsInPlace(m: Matrix): Matrix {
   return m;
 }
 
-/** `n` unit rows around `clusters` random directions (cosine to the own center ≈ 0.7). */
-export function clustered(n: number, d: number, clusters: number, seed: number): Matrix {
+/** Options of {@linkcode clustered}. */
+export interface ClusteredOptions {
+  /** Noise per coordinate, times 1/√d. @default {1} (cosine to the own center ≈ 0.7) */
+  spread?: number;
+  /** Cluster sizes skewed (∝ 1/√rank) instead of uniform. @default {false} */
+  skewed?: boolean;
+}
+
+/** `n` unit rows around `clusters` random directions. */
+export function clustered(
+  n: number,
+  d: number,
+  clusters: number,
+  seed: number,
+  options: ClusteredOptions = {},
+): Matrix {
   const rand = mulberry32(seed);
   const centers = normals(clusters * d, rand);
   normalizeRowsInPlace({ data: centers, rows: clusters, cols: d });
   const data = normals(n * d, rand);
-  const sigma = 1 / Math.sqrt(d);
+  const sigma = (options.spread ?? 1) / Math.sqrt(d);
   for (let r = 0; r < n; r++) {
-    const c = Math.floor(rand() * clusters);
+    const c = options.skewed
+      ? Math.min(clusters - 1, Math.floor(clusters * rand() ** 2))
+      : Math.floor(rand() * clusters);
     for (let j = 0; j < d; j++) data[r * d + j] = centers[c * d + j]! + sigma * data[r * d + j]!;
   }
   return normalizeRowsInPlace({ data, rows: n, cols: d });
+}
+
+/** A `rows × cols` matrix of uniform values in [-0.5, 0.5) from a 32-bit LCG seeded with `seed`. */
+export function uniformMatrix(rows: number, cols: number, seed: number): Matrix {
+  const data = new Float32Array(rows * cols);
+  let s = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s / 4294967296 - 0.5;
+  }
+  return { data, rows, cols };
 }
 
 export function sliceRows(m: Matrix, start: number, count: number): Matrix {

@@ -3,19 +3,9 @@
 // No npm imports: runs with the bare Deno binary on a GPU server.
 import { createGpu } from "../src/gpu/gpu.ts";
 import { topk, type TopkVariant } from "../src/topk/topk.ts";
-import type { Matrix } from "../src/matrix/matrix.ts";
+import { uniformMatrix } from "./synthetic.ts";
 
 const gpu = await createGpu();
-
-function random(rows: number, cols: number, seed: number): Matrix {
-  let a = seed >>> 0;
-  const data = new Float32Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    data[i] = a / 4294967296 - 0.5;
-  }
-  return { data, rows, cols };
-}
 
 const shapes: { n: number; c: number; d: number; k: number }[] = [
   { n: 1024, c: 4096, d: 128, k: 8 },
@@ -26,7 +16,7 @@ const variants: TopkVariant[] = ["registers", "tiled"];
 const auto = gpu.quirks.preferRegisters ? "registers" : "tiled";
 
 for (const { n, c, d, k } of shapes) {
-  const q = random(n, d, 1), x = random(c, d, 2);
+  const q = uniformMatrix(n, d, 1), x = uniformMatrix(c, d, 2);
   const group = `n=${n} C=${c} d=${d} k=${k}`;
   for (const variant of variants) {
     await topk(gpu, q, x, { k, variant }); // compile + warm up

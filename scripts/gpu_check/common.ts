@@ -39,15 +39,7 @@ export interface CheckResult {
 }
 
 /** Fills a rows × cols matrix with uniform values in [-0.5, 0.5) from a 32-bit LCG. */
-export function randomMatrix(rows: number, cols: number, seed: number): Matrix {
-  const data = new Float32Array(rows * cols);
-  let s = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 4294967296 - 0.5;
-  }
-  return { data, rows, cols };
-}
+export { uniformMatrix as randomMatrix } from "../../bench/synthetic.ts";
 
 /** Row `r` of `m` as a float64 unit vector (a zero row stays zero). */
 export function unitRow(m: Matrix, r: number): Float64Array {
