@@ -20,22 +20,10 @@ import { hfVisionForward } from "../src/hf/vision_forward.ts";
 import { hfVisionReference } from "../src/hf/vision_reference.ts";
 import { tf, useTfBackend } from "../src/model/tf.ts";
 import { mulberry32 } from "../src/random/mulberry32.ts";
+import type { CheckResult } from "./gpu_check/common.ts";
 
-/** One check's outcome (the fields of scripts/gpu_check.ts's results). */
-export interface HfCheckResult {
-  /** What was checked. */
-  name: string;
-  /** The shape. */
-  shape: string;
-  /** Whether it passed. */
-  ok: boolean;
-  /** Error, throughput, memory. */
-  detail: string;
-  /** Milliseconds per timed unit (a batch, a step, a reference image). */
-  ms: number;
-  /** Achieved GFLOP/s, where counted. */
-  gflops: number | null;
-}
+/** One check's outcome: the fields of scripts/gpu_check.ts's results. */
+export type HfCheckResult = CheckResult;
 
 interface Shape {
   name: string;

@@ -30,11 +30,17 @@ export const QUICK: Shapes = {
 
 /** One check's outcome. */
 export interface CheckResult {
+  /** What was checked. */
   name: string;
+  /** The shape. */
   shape: string;
+  /** Whether it passed. */
   ok: boolean;
+  /** Error, throughput, memory. */
   detail: string;
+  /** Milliseconds per timed unit (a batch, a step, a reference image). */
   ms: number;
+  /** Achieved GFLOP/s, where counted. */
   gflops: number | null;
 }
 
