@@ -5,6 +5,7 @@ import { quirksFor } from "../src/gpu/quirks.ts";
 import { topkKeysPerDispatch } from "../src/topk/topk_programs.ts";
 import { topkTiledPasses, topkTiledPlan } from "../src/topk/topk_tiled_search.ts";
 import { topkRegistersDispatches, topkRegistersPlan } from "../src/topk/topk_registers_search.ts";
+import { bestK } from "../scripts/gpu_check/common.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 const gpu = await testGpu();
@@ -34,19 +35,6 @@ function scores64(q: Matrix, x: Matrix, metric: "cosine" | "ip"): Float64Array[]
     }
     return row;
   });
-}
-
-/** The `k` best keys of a row, best first (equal scores: lower index first), in one pass. */
-function bestK(row: Float64Array, k: number): number[] {
-  const top: number[] = [];
-  for (let j = 0; j < row.length; j++) {
-    if (top.length === k && row[j]! <= row[top[k - 1]!]!) continue;
-    let at = top.length;
-    while (at > 0 && row[top[at - 1]!]! < row[j]!) at--;
-    top.splice(at, 0, j);
-    if (top.length > k) top.pop();
-  }
-  return top;
 }
 
 /**
