@@ -5,7 +5,12 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { readBack } from "../gpu/buffers.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { RowSource } from "../data/row_source.ts";
-import type { KMeansIterationStats, KMeansKernelChoice, KMeansResult } from "./kmeans_options.ts";
+import type {
+  KMeansAssignment,
+  KMeansIterationStats,
+  KMeansKernelChoice,
+  KMeansResult,
+} from "./kmeans_options.ts";
 import { type CentroidStore, readCentroids } from "./centroid_store.ts";
 import type { AssignmentStep, AssignOutputs } from "./assignment_step.ts";
 import { streamAssign } from "./_stream_assign.ts";
@@ -18,6 +23,8 @@ export interface FinalPassArgs {
   config: KMeansConfig;
   /** The kernel, reported in the result. */
   kernel: KMeansKernelChoice;
+  /** The assignment step chosen, reported in the result. */
+  assignment: KMeansAssignment;
   /** The assignment step (see assignment_step.ts). */
   assign: AssignmentStep;
   /** The training rows; `everyRow` says whether every row is on the GPU. */
@@ -37,14 +44,22 @@ export async function finalResult(
   stats: KMeansIterationStats[],
   a: FinalPassArgs,
 ): Promise<KMeansResult> {
-  const c = a.config, variant = a.kernel, onLog = c.onLog;
+  const c = a.config, variant = a.kernel, onLog = c.onLog, assignment = a.assignment;
   const d = a.training.cols, n = a.training.dataRows;
   if (!c.finalAssignment) {
     // The caller assigns the rows itself (pseudoLabels' top-l search gives the top-1 too).
     const centroids = await readCentroids(gpu, cents, d);
     const objective = stats.at(-1)?.objective ?? NaN;
     const none = new Uint32Array(0);
-    return { centroids, assignments: none, counts: none, objective, stats, kernel: variant };
+    return {
+      centroids,
+      assignments: none,
+      counts: none,
+      objective,
+      stats,
+      kernel: variant,
+      assignment,
+    };
   }
   // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
   const all = a.training.everyRow;
@@ -80,7 +95,7 @@ export async function finalResult(
     },
   });
   const centroids = await readCentroids(gpu, cents, d);
-  return { centroids, assignments, counts, objective, stats, kernel: variant };
+  return { centroids, assignments, counts, objective, stats, kernel: variant, assignment };
 }
 
 /** The final pass over rows all on the GPU: assignments, counts, objective, centroids. */
@@ -128,5 +143,6 @@ async function finalPass(
     objective,
     stats,
     kernel: a.kernel,
+    assignment: a.assignment,
   };
 }

@@ -3,7 +3,11 @@
 // rest of the run bit for bit (the f32 centroids as padded on the GPU and their 0.5‖c‖²,
 // plus the best finished run's when several runs are made).
 import { writeFileAtomic } from "../data/atomic.ts";
-import type { KMeansIterationStats, KMeansKernelChoice } from "./kmeans_options.ts";
+import type {
+  KMeansAssignment,
+  KMeansIterationStats,
+  KMeansKernelChoice,
+} from "./kmeans_options.ts";
 import { pausePoint } from "../testing/pause_point.ts";
 
 const MAGIC = "MLCDKMC1";
@@ -21,6 +25,8 @@ export interface CentroidState {
 export interface KMeansCheckpoint {
   fingerprint: Fingerprint;
   kernel: KMeansKernelChoice;
+  /** The assignment step chosen; absent in checkpoints written before it was recorded (exact). */
+  assignment?: KMeansAssignment;
   /** The run (redo) in progress. */
   redo: number;
   /** Next Lloyd iteration to run in that redo. */
@@ -44,6 +50,7 @@ export async function writeCheckpoint(path: string, c: KMeansCheckpoint): Promis
   const header = {
     fingerprint: c.fingerprint,
     kernel: c.kernel,
+    ...(c.assignment ? { assignment: c.assignment } : {}),
     redo: c.redo,
     iteration: c.iteration,
     lloydDone: c.lloydDone,
@@ -122,6 +129,7 @@ export async function readCheckpoint(path: string): Promise<KMeansCheckpoint | n
   return {
     fingerprint: h.fingerprint,
     kernel: h.kernel,
+    ...(h.assignment ? { assignment: h.assignment } : {}),
     redo: h.redo,
     iteration: h.iteration,
     lloydDone: h.lloydDone,

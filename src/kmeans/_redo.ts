@@ -4,7 +4,12 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
-import type { KMeansIterationStats, KMeansKernelChoice, KMeansResult } from "./kmeans_options.ts";
+import type {
+  KMeansAssignment,
+  KMeansIterationStats,
+  KMeansKernelChoice,
+  KMeansResult,
+} from "./kmeans_options.ts";
 import {
   type CentroidState,
   checkFingerprint,
@@ -19,7 +24,7 @@ import {
   readCentroidState,
   restoreCentroids,
 } from "./centroid_store.ts";
-import type { AssignmentStep } from "./assignment_step.ts";
+import type { Assigner } from "./_assign_steps.ts";
 import type { KMeansConfig } from "./_resolve_options.ts";
 import type { KMeansData, TrainingRows } from "./_input.ts";
 import { initialCentroids } from "./_init.ts";
@@ -41,6 +46,8 @@ export function fingerprintOf(c: KMeansConfig, data: KMeansData): Fingerprint {
     spherical: c.spherical,
     f16: c.f16,
     tolerance: c.tolerance,
+    assign: c.assign,
+    nprobe: c.nprobe ?? null,
     init: typeof c.init === "string" ? c.init : `matrix:${hashFloats(c.init.data)}`,
     weights: c.weights ? hashFloats(c.weights.w) : null,
     input: data.kind === "source"
@@ -92,8 +99,10 @@ export interface RunsArgs {
   data: KMeansData;
   training: TrainingRows;
   kernel: KMeansKernelChoice;
-  /** The assignment step of the iterations and the final pass. */
-  assign: AssignmentStep;
+  /** The assignment step chosen (recorded in checkpoints and the result). */
+  assignment: KMeansAssignment;
+  /** The assignment steps of the iterations and the final pass. */
+  assign: Assigner;
   /** Centroids per chunk of the centroid store. */
   kc: number;
   /** The generator that drew the training sample: the first run's initialisation goes on. */
@@ -121,11 +130,14 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       ? { result: null, objective: saved.best.objective, stats: saved.best.stats }
       : null;
   let bestState: CentroidState | null = saved?.best ? saved.best.state : null;
-  const save = async (s: Omit<KMeansCheckpoint, "fingerprint" | "kernel" | "best">) => {
+  const save = async (
+    s: Omit<KMeansCheckpoint, "fingerprint" | "kernel" | "assignment" | "best">,
+  ) => {
     await writeCheckpoint(ck!.path, {
       ...s,
       fingerprint: a.fingerprint,
       kernel: a.kernel,
+      assignment: a.assignment,
       best: best && bestState
         ? { redo: -1, objective: best.objective, stats: best.stats, state: bestState }
         : null,
@@ -135,7 +147,8 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
     finalResult(gpu, cents, stats, {
       config: c,
       kernel: a.kernel,
-      assign: a.assign,
+      assignment: a.assignment,
+      assign: a.assign.final,
       training,
       source: a.data.kind === "source" ? a.data.source : null,
     });
@@ -156,7 +169,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       if (redo === nredo - 1) training.releaseHost();
       try {
         const stats = k === n && typeof init === "string" ? [] : await lloyd(gpu, {
-          assign: a.assign,
+          assign: a.assign.iteration,
           train: training.matrix,
           out: training.out,
           weights: training.gpuWeights,

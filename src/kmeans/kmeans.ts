@@ -12,7 +12,8 @@ import { isCosine } from "./_validate.ts";
 import { centroidsPerChunk, paddedWidth } from "./centroid_store.ts";
 import { weightedCentroidsPerChunk } from "./_weights.ts";
 import { chooseKmeansKernel } from "./kernel_choice.ts";
-import { exactAssignment } from "./_assign_programs.ts";
+import { chooseKmeansAssignment } from "./assignment_choice.ts";
+import { createAssigner } from "./_assign_steps.ts";
 import { resolveOptions } from "./_resolve_options.ts";
 import { type KMeansInput, openInput, sampleTrainingRows, uploadTrainingRows } from "./_input.ts";
 import { fingerprintOf, readResume, runRedos } from "./_redo.ts";
@@ -87,6 +88,16 @@ export async function kmeans(
   const kernel = saved
     ? saved.kernel
     : await chooseKmeansKernel(gpu, config.variant, data.d, config.f16, { autotune, onLog });
+  // A checkpoint written before the assignment was recorded ran the exact one.
+  const assignment = saved
+    ? saved.assignment ?? { method: "exact", cells: 0, nprobe: 0, source: "requested" }
+    : await chooseKmeansAssignment(gpu, { ...config, d: data.d, kernel, onLog });
+  if (assignment.method === "ivf") {
+    onLog?.(
+      `IVF assignment: ${assignment.cells} cells over the ${config.k} centroids, ${assignment.nprobe} probed per row (${assignment.source})`,
+    );
+  }
+  const assigner = createAssigner(assignment, kernel, spherical, config.seed);
   const training = uploadTrainingRows(gpu, data, sample, config);
   try {
     return await runRedos(gpu, {
@@ -94,7 +105,8 @@ export async function kmeans(
       data,
       training,
       kernel,
-      assign: exactAssignment(kernel, spherical),
+      assignment,
+      assign: assigner,
       kc,
       rand,
       saved,
@@ -102,5 +114,6 @@ export async function kmeans(
     });
   } finally {
     training.destroy();
+    assigner.destroy();
   }
 }

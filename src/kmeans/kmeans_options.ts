@@ -75,6 +75,56 @@ export interface KMeansKernelChoice {
 }
 
 /**
+ * How k-means assigns rows to centroids: `"exact"` (every row scores every centroid, the
+ * fused GEMM + argmax kernel), `"ivf"` (an index of ≈ √K cells over the current centroids,
+ * rebuilt on the GPU every iteration; each row scores the centroids of its `nprobe` best
+ * cells: n·√K·d work instead of n·K·d) or `"auto"` (exact for small K, IVF where it is faster
+ * on this adapter, timed once and cached like the kernel variant).
+ *
+ * @example Usage
+ * ```ts ignore
+ * await kmeans(gpu, x, { k: 100000, assign: "ivf", nprobe: 32 });
+ * ```
+ */
+export type KMeansAssign = "exact" | "ivf" | "auto";
+
+/**
+ * Every {@linkcode KMeansAssign}, in the order messages list them.
+ *
+ * @example Usage
+ * ```ts ignore
+ * console.log(KMEANS_ASSIGNS.join(" | ")); // exact | ivf | auto
+ * ```
+ */
+export const KMEANS_ASSIGNS: readonly KMeansAssign[] = ["exact", "ivf", "auto"];
+
+/**
+ * The assignment a k-means run used and how it was chosen (`KMeansResult.assignment`, also
+ * stored in checkpoints and the cluster command's manifests).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { assignment } = await kmeans(gpu, x, { k: 20000 });
+ * console.log(assignment.method, assignment.cells, assignment.nprobe); // e.g. "ivf" 141 9
+ * ```
+ */
+export interface KMeansAssignment {
+  /** The search that assigned the rows: exact, or through the IVF index. */
+  method: "exact" | "ivf";
+  /** Cells of the IVF index (round(√K)); 0 for exact. */
+  cells: number;
+  /** Cells probed per row; 0 for exact (`nprobe = cells` scores every centroid). */
+  nprobe: number;
+  /**
+   * "requested": `assign` named the method; "tuned": `"auto"` timed both on this adapter now;
+   * "cache": `"auto"` read such a timing stored earlier for this adapter; "default":
+   * `"auto"`'s untimed rule (autotuning disabled, or IVF cannot win: it would probe half
+   * the cells or more).
+   */
+  source: "requested" | "tuned" | "cache" | "default";
+}
+
+/**
  * Similarity of k-means: `"cosine"` (spherical k-means, MLCD's choice: rows and centroids
  * L2-normalised, objective = sum of cosine similarities) or `"l2"` (plain k-means on squared
  * L2 distance, objective = inertia).
@@ -144,6 +194,21 @@ export interface KMeansOptions {
    * @default {"kmeans++"}
    */
   init?: "kmeans++" | "random" | Matrix;
+  /**
+   * The assignment step of the iterations and the final pass (see {@linkcode KMeansAssign}):
+   * "exact", "ivf" (approximate: a row may miss its nearest centroid; the objective printed
+   * and returned is always the true score of the centroid chosen) or "auto".
+   * @default {"auto"}
+   */
+  assign?: KMeansAssign;
+  /**
+   * Cells each row probes with the IVF assignment, an integer ≥ 1 (at most the cells:
+   * `nprobe ≥ cells` scores every centroid, the exact assignment bit for bit). Data without
+   * cluster structure needs more (≈ cells / 4 for the objective within 0.6 %); not with
+   * `assign: "exact"`.
+   * @default {max(8, ⌈cells / 16⌉) with cells = round(√k) (ivfDefaults)}
+   */
+  nprobe?: number;
   /** Train on a seeded subsample of `k × maxPointsPerCentroid` rows when `x` has more. @default {256} */
   maxPointsPerCentroid?: number;
   /** Called after every iteration (progress reporting). @default {undefined} */
@@ -260,6 +325,8 @@ export interface KMeansResult {
   stats: KMeansIterationStats[];
   /** The assignment kernel used and how it was chosen (requested, tuned, cached, default). */
   kernel: KMeansKernelChoice;
+  /** The assignment step used (exact or IVF, with its cells and nprobe) and how it was chosen. */
+  assignment: KMeansAssignment;
 }
 
 /**
@@ -303,6 +370,7 @@ export const DEFAULT_KMEANS_OPTIONS = {
   tolerance: 0,
   f16: false,
   variant: "auto",
+  assign: "auto",
   batchRows: 65536,
   checkpointEvery: 5,
 } as const;
