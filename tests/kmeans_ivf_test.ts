@@ -2,11 +2,8 @@
 // an honest objective when it is not, files, weights, samples and checkpoints, and the auto rule.
 import assert from "node:assert/strict";
 import { kmeans, type KMeansResult } from "../src/kmeans/mod.ts";
-import {
-  AUTO_IVF_UNTIMED_MIN_K,
-  chooseKmeansAssignment,
-  ivfPlan,
-} from "../src/kmeans/assignment_choice.ts";
+import { AUTO_IVF_UNTIMED_MIN_K, chooseKmeansAssignment } from "../src/kmeans/assignment_choice.ts";
+import { ivfPlan } from "../src/ivf/ivf_auto.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
 import { writeShards } from "./_shards.ts";

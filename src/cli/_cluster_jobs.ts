@@ -7,7 +7,7 @@
 import { basename, join, resolve } from "node:path";
 import { formatSeconds, intFlag, logTo, progress, UsageError } from "./_cli.ts";
 import { type KMeansFlags, kmeansFlags, type KMeansFlagValues } from "./_kmeans_flags.ts";
-import { jobKmeansLog } from "./_kmeans_progress.ts";
+import { assignmentText, jobKmeansLog } from "./_kmeans_progress.ts";
 import {
   checkOutputs,
   commitOutputs,
@@ -33,6 +33,7 @@ import {
   mergeCentroids,
 } from "../kmeans/hierarchical.ts";
 import type { Matrix } from "../matrix/matrix.ts";
+import type { KMeansAssignment } from "../kmeans/kmeans_options.ts";
 
 /** The parseArgs options the job modes add to `deno task cluster`. */
 export const CLUSTER_JOB_OPTIONS = {
@@ -90,9 +91,12 @@ type Summary = { [key: string]: Json };
 
 const log = logTo("cluster");
 
+/** A run's assignment step as the manifests and `--json` record it. */
+const assignmentJson = (a: KMeansAssignment | null): Json => a && { ...a };
+
 function paramsJson(p: KMeansFlags, extra: Summary): Summary {
-  const { batchRows: _, ...recorded } = p;
-  return { ...extra, ...recorded };
+  const { batchRows: _, nprobe, ...recorded } = p;
+  return { ...extra, ...recorded, nprobe: nprobe ?? null };
 }
 
 function refuse(v: ClusterJobFlags, mode: string, flags: (keyof ClusterJobFlags)[]): void {
@@ -236,6 +240,7 @@ async function partJob(
         rowStart: part.globalStart,
         objective: r.objective,
         centroids: r.centroids.rows,
+        assignment: assignmentJson(r.assignment),
       },
     );
     await Deno.remove(checkpoint).catch(() => {});
@@ -243,9 +248,12 @@ async function partJob(
     progress(
       `cluster: ${tag} done in ${
         formatSeconds(seconds)
-      }: ${r.centroids.rows} centroids, objective ${r.objective.toPrecision(8)} → ${outputs[0]}`,
+      }: ${r.centroids.rows} centroids, objective ${r.objective.toPrecision(8)}${
+        r.assignment ? ` (assignment ${assignmentText(r.assignment)})` : ""
+      } → ${outputs[0]}`,
     );
-    return { ...summary, skipped: false, objective: r.objective, seconds };
+    const assignment = assignmentJson(r.assignment);
+    return { ...summary, skipped: false, objective: r.objective, assignment, seconds };
   } finally {
     gpu.destroy();
   }
@@ -301,12 +309,15 @@ async function mergeJob(
       objective: r.objective,
       points: r.points,
       rows: r.members,
+      assignment: assignmentJson(r.assignment),
       source: parts[0]!.manifest.inputs as unknown as Json,
     });
     await Deno.remove(checkpoint).catch(() => {});
     const seconds = (performance.now() - t0) / 1000;
-    progress(`cluster: merge done in ${formatSeconds(seconds)} → ${out}`);
-    return { ...summary, skipped: false, objective: r.objective, seconds };
+    const how = assignmentText(r.assignment);
+    progress(`cluster: merge done in ${formatSeconds(seconds)} (assignment ${how}) → ${out}`);
+    const assignment = assignmentJson(r.assignment);
+    return { ...summary, skipped: false, objective: r.objective, assignment, seconds };
   } finally {
     gpu.destroy();
   }
@@ -372,10 +383,14 @@ async function hierarchicalJob(
       objective: r.objective,
       points: r.points,
       rows: r.members,
+      assignment: assignmentJson(r.assignment),
+      partAssignments: r.parts.map((p) => assignmentJson(p.assignment)),
     });
     const seconds = (performance.now() - t0) / 1000;
-    progress(`cluster: hierarchical k-means done in ${formatSeconds(seconds)} → ${out}`);
-    return { ...summary, skipped: false, objective: r.objective, seconds };
+    const how = assignmentText(r.assignment);
+    progress(`cluster: hierarchical k-means done in ${formatSeconds(seconds)} (${how}) → ${out}`);
+    const assignment = assignmentJson(r.assignment);
+    return { ...summary, skipped: false, objective: r.objective, assignment, seconds };
   } finally {
     gpu.destroy();
   }

@@ -20,7 +20,7 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { KMEANS_FLAG_OPTIONS, KMEANS_FLAGS_HELP, kmeansFlags } from "./_kmeans_flags.ts";
-import { iterationLine } from "./_kmeans_progress.ts";
+import { assignmentText, iterationLine } from "./_kmeans_progress.ts";
 import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { type AtomicFile, atomicWrites, openFileAtomic } from "../data/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
@@ -178,8 +178,9 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
     `cluster: objective ${result.objective.toPrecision(8)} in ${formatSeconds(seconds)} ` +
       `(assignment kernel ${kern.variant}${
         kern.variant === "registers" ? `×${kern.rows}` : ""
-      }, ${kern.source})`,
+      }, ${kern.source}; assignment ${assignmentText(result.assignment)})`,
   );
+  // TODO(largek): the cluster-size distribution (init's clusterSizeStats/formatClusterSizes).
   if (values.json) {
     console.log(JSON.stringify({
       rows: x.rows,
@@ -188,6 +189,8 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       niter: params.niter,
       nredo: params.nredo,
       metric: params.metric,
+      assign: params.assign,
+      nprobe: params.nprobe ?? null,
       objective: result.objective,
       iterations: result.stats.length,
       nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),
@@ -195,6 +198,7 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       peakRssBytes: peakRssBytes(),
       adapter: gpu.info.description,
       kernel: result.kernel,
+      assignment: result.assignment,
       out: values.out ?? null,
       assignments: values.assignments ?? null,
     }));

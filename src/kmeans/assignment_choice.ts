@@ -5,11 +5,10 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { submit } from "../gpu/program.ts";
-import { autotune } from "../gpu/autotune.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
 import { buildCenterIndex } from "../ivf/center_index.ts";
 import { recordIvfAssign } from "../ivf/ivf_assign.ts";
-import { ivfDefaults } from "../ivf/ivf_options.ts";
+import { chooseIvfSearch } from "../ivf/ivf_auto.ts";
 import {
   KMEANS_ASSIGNS,
   type KMeansAssign,
@@ -60,25 +59,6 @@ export function checkKmeansAssign(value: unknown, flag?: string): KMeansAssign {
   );
 }
 
-/**
- * The cells and probes of an IVF assignment over `k` centroids: cells = round(√k), nprobe as
- * given (at most the cells) or `ivfDefaults`' max(8, ⌈cells / 16⌉).
- *
- * @param k Centroids.
- * @param nprobe The probes asked for, or undefined for the default.
- * @returns The cells and the probes used.
- *
- * @example Usage
- * ```ts ignore
- * ivfPlan(20000); // { cells: 141, nprobe: 9 }
- * ivfPlan(20000, 500); // { cells: 141, nprobe: 141 }: every cell, exact
- * ```
- */
-export function ivfPlan(k: number, nprobe?: number): { cells: number; nprobe: number } {
-  const { cells, nprobe: dflt } = ivfDefaults({ k });
-  return { cells, nprobe: Math.min(cells, nprobe ?? dflt) };
-}
-
 /** What {@linkcode chooseKmeansAssignment} needs to know about the run. */
 export interface AssignmentChoiceOptions {
   /** The method asked for. */
@@ -102,10 +82,11 @@ export interface AssignmentChoiceOptions {
 }
 
 /**
- * Resolves the assignment step of a run. `"exact"` and `"ivf"` as asked. `"auto"`: exact when
- * IVF would probe half the cells or more (K below ≈ 300 with the default nprobe); otherwise
- * the faster of the two on this adapter at this row width and K, timed once on a synthetic
- * problem (random unit centroids, K rounded to a power of two; up to 4096 rows) and cached per
+ * Resolves the assignment step of a run (the rule of `chooseIvfSearch` in src/ivf/ivf_auto.ts).
+ * `"exact"` and `"ivf"` as asked. `"auto"`: exact when IVF would probe half the cells or more
+ * (K below ≈ 300 with the default nprobe); otherwise the faster of the two on this adapter at
+ * this row width, f16 and metric and at K rounded to a power of two, timed once on a synthetic
+ * problem (random unit centroids, up to 4096 rows, the run's exact kernel) and cached per
  * adapter like the kernel variant: IVF's time is its search plus its index build spread over
  * 64 training rows per centroid. Untimed (autotuning off), IVF from
  * {@linkcode AUTO_IVF_UNTIMED_MIN_K} centroids.
@@ -123,64 +104,38 @@ export async function chooseKmeansAssignment(
   gpu: Gpu,
   o: AssignmentChoiceOptions,
 ): Promise<KMeansAssignment> {
-  const exact: KMeansAssignment = { method: "exact", cells: 0, nprobe: 0, source: "default" };
-  const plan = ivfPlan(o.k, o.nprobe);
-  const ivf: KMeansAssignment = { method: "ivf", ...plan, source: "default" };
-  if (o.assign === "exact") return { ...exact, source: "requested" };
-  if (o.assign === "ivf") return { ...ivf, source: "requested" };
-  if (2 * plan.nprobe > plan.cells) return exact;
-  const untimed = o.k >= AUTO_IVF_UNTIMED_MIN_K ? ivf : exact;
-  if (o.autotune === false) return untimed;
-  // The timing problem: K rounded to a power of two, its own default cells and the probes asked.
-  const kb = 2 ** Math.round(Math.log2(o.k));
-  const bPlan = ivfPlan(kb, o.nprobe);
-  if (2 * bPlan.nprobe > bPlan.cells) return exact;
   const dp = paddedWidth(o.d);
-  const rows = Math.max(256, Math.min(4096, Math.floor(2 ** 30 / (kb * dp))));
-  const untimedFirst = untimed.method === "ivf"
-    ? [{ search: "ivf" }, { search: "exact" }]
-    : [{ search: "exact" }, { search: "ivf" }];
-  let problem: ReturnType<typeof makeProblem> | undefined;
-  const family = `kmeans_assign_search/dp=${dp}/${o.f16 ? "f16" : "f32"}/${
-    o.spherical ? "cosine" : "l2"
-  }/k=2^${Math.log2(kb)}/nprobe=${o.nprobe ?? "default"}`;
-  try {
-    const r = await autotune(gpu, family, untimedFirst, async ({ search }) => {
-      problem ??= makeProblem(gpu, rows, kb, o.d, o.f16, o.spherical);
-      const p = problem;
-      if (search === "exact") {
-        return await timed(gpu, (enc) => {
-          recordAssign(gpu, o.kernel, p.x, p.cents, p.out, o.spherical, enc);
+  const cos = o.spherical;
+  return await chooseIvfSearch(gpu, {
+    search: o.assign,
+    k: o.k,
+    nprobe: o.nprobe,
+    family: `kmeans_assign_search/dp=${dp}/${o.f16 ? "f16" : "f32"}/${cos ? "cosine" : "l2"}`,
+    what: `the assignment (d=${o.d}${o.f16 ? ", f16" : ""})`,
+    untimedMinK: AUTO_IVF_UNTIMED_MIN_K,
+    budget: 2 ** 30 / dp,
+    autotune: o.autotune,
+    onLog: o.onLog,
+  }, (p) => {
+    const problem = makeProblem(gpu, p.rows, p.k, o.d, o.f16, cos);
+    return {
+      exact: () =>
+        timed(gpu, (enc) => {
+          recordAssign(gpu, o.kernel, problem.x, problem.cents, problem.out, cos, enc);
+        }),
+      ivf: async () => {
+        const build = await timed(gpu, (enc) => problem.index.rebuild(enc));
+        const search = await timed(gpu, (enc) => {
+          recordIvfAssign(gpu, problem.x, problem.index, problem.out, {
+            encoder: enc,
+            nprobe: p.nprobe,
+          });
         });
-      }
-      const build = await timed(gpu, (enc) => p.index.rebuild(enc));
-      const search_ = await timed(gpu, (enc) => {
-        recordIvfAssign(gpu, p.x, p.index, p.out, { encoder: enc, nprobe: bPlan.nprobe });
-      });
-      return search_ + build * rows / (AMORTIZE_ROWS_PER_CENTROID * kb);
-    }, { enabled: o.autotune, repeats: 2 });
-    const method = r.config.search === "ivf" ? "ivf" : "exact";
-    if (r.source === "tuned") {
-      const times = r.timings.map((t) =>
-        `${t.config.search} ${t.ms === null ? `failed (${t.error})` : `${t.ms.toFixed(1)} ms`}`
-      ).join(", ");
-      o.onLog?.(
-        `Autotuned the assignment for k ≈ ${kb} (d=${o.d}${
-          o.f16 ? ", f16" : ""
-        }) on ${rows} rows: ` +
-          `${times} → ${method} (${
-            r.cachedIn ? `cached in ${r.cachedIn}` : "kept in memory only"
-          })`,
-      );
-    }
-    const source = r.source;
-    return method === "ivf" ? { ...ivf, source } : { ...exact, source };
-  } catch (e) {
-    o.onLog?.(`Assignment autotune failed (${(e as Error).message}); using ${untimed.method}`);
-    return untimed;
-  } finally {
-    problem?.destroy();
-  }
+        return search + build * p.rows / (AMORTIZE_ROWS_PER_CENTROID * p.k);
+      },
+      destroy: () => problem.destroy(),
+    };
+  });
 }
 
 /** Milliseconds of the GPU work `record` records, submitted alone. */
