@@ -4,7 +4,16 @@
 // all rows. Outputs are committed with a manifest (src/jobs/).
 import { join } from "node:path";
 import { formatSeconds, intFlag, logTo, progress, UsageError } from "./_cli.ts";
-import { variantFlag } from "./_kmeans_flags.ts";
+import {
+  type AssignJobFlags,
+  nonZero,
+  readCenters,
+  recallJson,
+  recallLine,
+  type SearchFlags,
+  searchFlags,
+  searchJson,
+} from "./_assign_flags.ts";
 import {
   checkOutputs,
   commitOutputs,
@@ -19,17 +28,14 @@ import {
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
 import { metadataPathOf, readEmbeddingKeys } from "../data/clip_layout.ts";
-import { readEmbeddings } from "../data/embedding_files.ts";
 import { writeNpy } from "../data/npy.ts";
 import { writeArrowLabels } from "../data/arrow.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
-import {
-  type TopkMetric,
-  type TopkResult,
-  type TopkVariant,
-  uploadTopkKeys,
-} from "../topk/topk.ts";
-import { TOPK_MAX_K } from "../topk/topk_programs.ts";
+import type { TopkResult } from "../topk/topk.ts";
+import type { IvfSearchChoice } from "../ivf/ivf_auto.ts";
+import type { TopkRecall } from "../ivf/ivf_recall.ts";
+import { openLabelSearch } from "../labels/label_search.ts";
+import { measureLabelRecall } from "../labels/label_recall.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
 
 /** The parseArgs options the job mode adds to `deno task assign`. */
@@ -53,53 +59,12 @@ manifest matches skips the work, another run's outputs are refused unless --over
   --format F          arrow | npy, with --shard (default arrow)
   --overwrite         replace outputs made by another run`;
 
-/** Flags of `deno task assign` that the job mode reads (parseArgs values). */
-export interface AssignJobFlags {
-  input?: string[] | undefined;
-  centers?: string | undefined;
-  l?: string | undefined;
-  metric?: string | undefined;
-  variant?: string | undefined;
-  ann?: boolean | undefined;
-  ef?: string | undefined;
-  column?: string | undefined;
-  "batch-rows"?: string | undefined;
-  out?: string | undefined;
-  json?: boolean | undefined;
-  shard?: string | undefined;
-  shards?: string | undefined;
-  format?: string | undefined;
-  overwrite?: boolean | undefined;
-}
-
-/**
- * The search flags of `deno task assign`, shared by the one-process and the job mode:
- * `--l` (default 8), `--batch-rows` (default 65536), `--metric cosine|ip` (default cosine)
- * and `--variant auto|registers|tiled` (default auto).
- */
-export function searchFlags(
-  v: Pick<AssignJobFlags, "l" | "batch-rows" | "metric" | "variant">,
-): { l: number; batchRows: number; metric: TopkMetric; variant: TopkVariant } {
-  const l = intFlag("l", v.l, 8, 1);
-  const batchRows = intFlag("batch-rows", v["batch-rows"], 65536, 1);
-  const metric = (v.metric ?? "cosine") as TopkMetric;
-  if (metric !== "cosine" && metric !== "ip") {
-    throw new UsageError(`Expected --metric to be cosine or ip but found ${metric}`);
-  }
-  const variant: TopkVariant = variantFlag(v.variant);
-  return { l, batchRows, metric, variant };
-}
-
 /** Everything an assign part job needs, from its flags. */
-interface AssignPart {
+interface AssignPart extends SearchFlags {
   spec: PartSpec;
   inputs: string[];
   centers: string;
   out: string;
-  l: number;
-  batchRows: number;
-  metric: TopkMetric;
-  variant: TopkVariant;
   format: "arrow" | "npy";
   ef: number;
   ann: boolean;
@@ -121,7 +86,7 @@ function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!v.centers) throw new UsageError("Missing --centers (see --help)");
   if (!v.out) throw new UsageError("Missing --out (the labels directory; see --help)");
-  const { l, batchRows, metric, variant } = searchFlags(v);
+  const search = searchFlags(v);
   const format = v.format ?? "arrow";
   if (format !== "arrow" && format !== "npy") {
     throw new UsageError(`Expected --format to be arrow or npy but found ${format}`);
@@ -132,36 +97,13 @@ function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
     inputs,
     centers: v.centers,
     out: v.out,
-    l,
-    batchRows,
-    metric,
-    variant,
+    ...search,
     format,
     ef,
     ann: v.ann ?? false,
     column: v.column,
     overwrite: v.overwrite ?? false,
   };
-}
-
-/**
- * Reads the centers (`--centers`) and checks them: at least one row, finite, non-zero under
- * cosine, and `l` at most their number.
- */
-export async function readCenters(path: string, metric: TopkMetric, l: number): Promise<Matrix> {
-  const centers = await readEmbeddings([path]);
-  if (centers.rows === 0) {
-    throw new RangeError(`Expected ${path} to hold at least one row but found none`);
-  }
-  checkRows(centers, path, nonZero(metric));
-  if (l > Math.min(TOPK_MAX_K, centers.rows)) {
-    throw new RangeError(
-      `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
-        Math.min(TOPK_MAX_K, centers.rows)
-      } but found ${l}`,
-    );
-  }
-  return centers;
 }
 
 /** Reads and checks the centers, and opens the part of the rows. */
@@ -180,10 +122,6 @@ async function openPart(
   const part = partOf(source, { index: a.spec.index, count: a.spec.count });
   return { centers, source, part };
 }
-
-/** The row check of a metric: cosine refuses all-zero rows. */
-export const nonZero = (metric: TopkMetric): { nonZero?: string } =>
-  metric === "cosine" ? { nonZero: "cosine similarity" } : {};
 
 /**
  * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
@@ -210,7 +148,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
       format: a.format,
       column: a.column ?? null,
       ann: a.ann,
-      ...(a.ann ? { ef: a.ef } : {}),
+      ...(a.ann ? { ef: a.ef } : { assign: a.assign, nprobe: a.nprobe ?? null }),
     },
   };
   const tag = `part ${spec.index}/${spec.count}`;
@@ -231,7 +169,13 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     if (v.json) console.log(JSON.stringify({ ...summary, skipped: true }));
     return true;
   }
-  const { labels, scores, adapter } = await labelPart(a, centers, part, source.rows, t0);
+  const { labels, scores, adapter, search, recall } = await labelPart(
+    a,
+    centers,
+    part,
+    source.rows,
+    t0,
+  );
   let ids: BigInt64Array | string[] | undefined = await partKeys(part);
   if (!ids) {
     ids = new BigInt64Array(part.rows);
@@ -249,41 +193,62 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
         { path: outputs[1]!, write: (p) => writeNpy(p, scores, shape) },
       ],
     key,
-    { rows: part.rows, rowStart: part.globalStart, centers: centers.rows },
+    {
+      rows: part.rows,
+      rowStart: part.globalStart,
+      centers: centers.rows,
+      search: searchJson(search),
+      recall: recallJson(recall),
+    },
   );
   const seconds = (performance.now() - t0) / 1000;
   progress(`assign: ${tag} done: ${part.rows} rows in ${formatSeconds(seconds)} → ${outputs[0]}`);
-  if (v.json) console.log(JSON.stringify({ ...summary, skipped: false, seconds, adapter }));
+  if (v.json) {
+    const more = { seconds, adapter, search: searchJson(search), recall: recallJson(recall) };
+    console.log(JSON.stringify({ ...summary, skipped: false, ...more }));
+  }
   return true;
 }
 
-/** The top-l centers of every row of the part (GPU, or hnswlib with --ann). */
+/** The top-l centers of every row of the part (GPU, or hnswlib with --ann), and their recall. */
 async function labelPart(
   a: AssignPart,
   centers: Matrix,
   part: RowSource,
   totalRows: number,
   t0: number,
-): Promise<{ labels: Uint32Array; scores: Float32Array; adapter: string }> {
+): Promise<{
+  labels: Uint32Array;
+  scores: Float32Array;
+  adapter: string;
+  search: IvfSearchChoice | null;
+  recall: TopkRecall | null;
+}> {
   const { l, metric, spec } = a;
   const tag = `part ${spec.index}/${spec.count}`;
   let search: (m: Matrix) => Promise<TopkResult> | TopkResult;
   let release = () => {};
   let adapter = "hnswlib (CPU)";
+  let choice: IvfSearchChoice | null = null;
+  const gpu = a.ann && a.checkRecall === 0 ? null : await createGpu();
   if (a.ann) {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
     progress(`assign: building the HNSW index over ${centers.rows} centers`);
     const index = await buildHnswIndex(centers, { metric });
     search = (m) => annTopk(index, m, { k: l, ef: a.ef });
   } else {
-    const gpu = await createGpu();
-    adapter = gpu.info.description;
-    const index = uploadTopkKeys(gpu, centers, { metric, variant: a.variant });
-    search = (m) => index.search(m, { k: l });
-    release = () => {
-      index.destroy();
-      gpu.destroy();
-    };
+    adapter = gpu!.info.description;
+    const index = await openLabelSearch(gpu!, centers, {
+      l,
+      metric,
+      variant: a.variant,
+      assign: a.assign,
+      ...(a.nprobe !== undefined ? { nprobe: a.nprobe } : {}),
+      onLog: logTo("assign"),
+    });
+    choice = index.choice;
+    search = (m) => index.labels(m);
+    release = () => index.destroy();
   }
   const labels = new Uint32Array(part.rows * l);
   const scores = new Float32Array(part.rows * l);
@@ -310,10 +275,21 @@ async function labelPart(
         );
       }
     }
+    release(); // the search's GPU memory goes before the check's exact search
+    release = () => {};
+    const recall = a.checkRecall > 0
+      ? await measureLabelRecall(gpu!, part, centers, { indices: labels, scores }, {
+        l,
+        sample: a.checkRecall,
+        metric,
+      })
+      : null;
+    if (recall) progress(`assign: ${tag}: ${recallLine(recall, l)}`);
+    return { labels, scores, adapter, search: choice, recall };
   } finally {
     release();
+    gpu?.destroy();
   }
-  return { labels, scores, adapter };
 }
 
 /** The clip-retrieval metadata files (sample keys) beside the embedding files, where present. */
