@@ -1,4 +1,6 @@
-// The MLCD cycle using ONLY the public module (mod.ts), which may be a URL:
+// The MLCD cycle using ONLY the public entry points, which may be URLs: the core (mod.ts:
+// k-means, labels; no npm package), ./mnist.ts (the digits), ./train.ts (tfjs training) and
+// ./eval.ts (metrics), each found beside the core module.
 //
 //   deno run -A examples/cycle.ts                                  # ../mod.ts
 //   deno run -A examples/cycle.ts http://127.0.0.1:8000/mod.ts     # served over HTTP
@@ -6,12 +8,23 @@
 //
 // Flags after the URL: --train N --test N --classes C --l L --epochs E (small defaults).
 // Prints the final metrics as one JSON object on stdout; progress on stderr.
-import type * as Mlcd from "../mod.ts";
+import type * as Core from "../mod.ts";
+import type * as Mnist from "../mnist.ts";
+import type * as Train from "../train.ts";
+import type * as Model from "../model.ts";
+import type * as Eval from "../eval.ts";
 
 const argv = [...Deno.args];
 const urlArg = argv[0] && !argv[0].startsWith("--") ? argv.shift() : undefined;
 const spec = urlArg ?? Deno.env.get("MLCD_MODULE") ?? new URL("../mod.ts", import.meta.url).href;
-const mlcd: typeof Mlcd = await import(spec);
+const beside = (name: string) => new URL(`./${name}`, spec).href;
+const mlcd: typeof Core & typeof Mnist & typeof Train & typeof Model & typeof Eval = {
+  ...(await import(spec) as typeof Core),
+  ...(await import(beside("mnist.ts")) as typeof Mnist),
+  ...(await import(beside("train.ts")) as typeof Train),
+  ...(await import(beside("model.ts")) as typeof Model),
+  ...(await import(beside("eval.ts")) as typeof Eval),
+};
 const flag = (name: string, def: number): number => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : def;

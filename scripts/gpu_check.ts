@@ -74,6 +74,7 @@ log(
     quick ? ", quick shapes" : ""
   }`,
 );
+log(`device: ${gpu.selection.note}`);
 const results: CheckResult[] = [];
 const peers: { torch?: TorchPeerReport } = {};
 {
@@ -109,6 +110,7 @@ const totalS = (performance.now() - started) / 1000;
 
 const report = {
   adapter: gpu.info,
+  device: gpu.selection,
   profile: gpu.quirks.profile,
   toolkit: TOOLKIT_VERSION,
   deno: Deno.version.deno,
@@ -126,6 +128,7 @@ const md = [
   "",
   `${report.date}, mlcd ${TOOLKIT_VERSION}, Deno ${report.deno}, ${gpu.quirks.profile} profile` +
   `${quick ? ", quick shapes" : ""}; ${totalS.toFixed(0)} s in all. ` +
+  `Device: ${gpu.selection.note}. ` +
   `Peak FMA: ${peak.f32.gflops.toFixed(0)} GFLOP/s f32${
     peak.f16 ? `, ${peak.f16.gflops.toFixed(0)} GFLOP/s packed f16` : ""
   }.`,

@@ -76,11 +76,12 @@ export interface MnistShards {
 
 /**
  * Writes `shards` tar files of `perShard` MNIST digits each (`{key}.png` + `{key}.cls` +
- * `{key}.json`) into `dir`, from the digits at `offset` of a seeded MNIST split.
+ * `{key}.json`) into `dir`, from the digits at `offset` of a seeded MNIST split; with `text`, the
+ * JSON also holds img2dataset's `url` and `caption`.
  */
 export async function makeMnistShards(
   dir: string,
-  o: { shards: number; perShard: number; offset?: number; prefix?: string },
+  o: { shards: number; perShard: number; offset?: number; prefix?: string; text?: boolean },
 ): Promise<MnistShards> {
   // Loaded here, so that a test that needs only writeShards loads neither mnist nor sharp.
   const { loadMnist } = await import("../src/data/mnist.ts");
@@ -104,7 +105,14 @@ export async function makeMnistShards(
         files: new Map([
           ["png", await encodePng(px, 28, 28, 1)],
           ["cls", new TextEncoder().encode(String(y))],
-          ["json", new TextEncoder().encode(JSON.stringify({ key, label: y }))],
+          [
+            "json",
+            new TextEncoder().encode(JSON.stringify(
+              o.text
+                ? { key, label: y, url: `https://example.com/${key}.png`, caption: `digit ${y}` }
+                : { key, label: y },
+            )),
+          ],
         ]),
       });
     }

@@ -6,6 +6,7 @@ import {
   List,
   makeData,
   makeVector,
+  Schema,
   Table,
   tableFromIPC,
   tableToIPC,
@@ -123,6 +124,45 @@ Deno.test("decodeArrowEmbeddings() throws RangeError for a null row and for byte
       message: /^Expected g\.arrow to be an Arrow IPC file or stream but could not parse it/,
     },
   );
+});
+
+Deno.test("decodeArrowEmbeddings() names a List column without rows, a truncated file and trailing bytes", () => {
+  // A List column's width comes from its rows: none (no record batch, or empty ones) is refused.
+  const schema = new Schema([new Field("vec", new List(new Field("item", new Float32(), true)))]);
+  for (const bytes of [tableToIPC(new Table(schema)), listTable([], "stream")]) {
+    assert.throws(() => decodeArrowEmbeddings(bytes, { name: "e.arrow" }), {
+      name: "RangeError",
+      message:
+        "Expected column \"vec\" of e.arrow to hold at least one row (a List column's width is its rows' length) but found none",
+    });
+  }
+  const good = listTable([[1, 2, 3], [4, 5, 6]]);
+  for (const cut of [20, good.length >> 1]) {
+    assert.throws(
+      () => decodeArrowEmbeddings(good.subarray(0, good.length - cut), { name: "t.arrow" }),
+      {
+        name: "RangeError",
+        message:
+          "Expected t.arrow to be a complete Arrow IPC file but found it truncated (it does not end with the file footer and the ARROW1 magic)",
+      },
+    );
+  }
+  const stream = listTable([[1, 2, 3], [4, 5, 6]], "stream");
+  assert.throws(
+    () => decodeArrowEmbeddings(stream.subarray(0, stream.length - 20), { name: "s.arrows" }),
+    {
+      name: "RangeError",
+      message:
+        /^Expected s\.arrows to be a complete Arrow IPC stream but found it truncated \(a message needs \d+ bytes and \d+ remain\)$/,
+    },
+  );
+  const appended = new Uint8Array(good.length + 7);
+  appended.set(good);
+  appended.set([1, 2, 3, 4, 5, 6, 7], good.length);
+  assert.throws(() => decodeArrowEmbeddings(appended, { name: "a.arrow" }), {
+    name: "RangeError",
+    message: "Expected a.arrow to end with its Arrow IPC file footer but found 7 bytes after it",
+  });
 });
 
 Deno.test("decodeArrowEmbeddings() fills options.into and checks its length", () => {

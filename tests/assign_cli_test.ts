@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readNpy, readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
+import { readParquetLabels } from "../src/data/parquet.ts";
 import { assignLabels } from "../src/labels/assign_labels.ts";
 import { topk } from "../src/topk/topk.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
@@ -71,7 +72,7 @@ Deno.test("issue 13 item 17: assignLabels() reports progress within a batch, per
   assert.deepEqual(r.indices, want.indices);
 });
 
-Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async () => {
+Deno.test("assign CLI writes .npy, Arrow and Parquet labels with a JSON summary", async () => {
   await withDir(async (dir) => {
     const x = randomMatrix(90, 12, 35), centers = randomMatrix(20, 12, 36);
     await writeNpy(`${dir}/emb_0.npy`, x.data, [90, 12]);
@@ -124,12 +125,34 @@ Deno.test("assign CLI writes .npy and Arrow labels with a JSON summary", async (
         ...want.indices.subarray(i * 8, i * 8 + 3),
       ]);
     }
+    // --format names the format the extension gives (Parquet: id, the row index, without keys).
+    const p = await run([
+      "--input",
+      dir + "/emb_0.npy",
+      "--centers",
+      `${dir}/centers.npy`,
+      "--l",
+      "3",
+      "--variant",
+      VARIANT,
+      "--format",
+      "parquet",
+      "--out",
+      `${dir}/labels.parquet`,
+    ]);
+    assert.equal(p.code, 0, p.stderr);
+    const q = await readParquetLabels(`${dir}/labels.parquet`);
+    assert.deepEqual([q.rows, q.l], [90, 3]);
+    assert.deepEqual(q.indices, t.indices);
+    assert.deepEqual(q.scores, t.scores);
+    assert.deepEqual(q.ids, BigInt64Array.from({ length: 90 }, (_, i) => BigInt(i)));
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(names, [
       "centers.npy",
       "emb_0.npy",
       "labels.arrow",
       "labels.npy",
+      "labels.parquet",
       "labels.scores.npy",
     ]);
   });

@@ -6,8 +6,10 @@ import {
   loadEncoder,
   type NamedTensor,
   resolveTrainConfig,
+  saveCheckpoint,
   train,
 } from "../src/train/mod.ts";
+import { resolveEncoderSpec } from "../src/model/encoder.ts";
 import { useTfBackend } from "../src/model/tf.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { withDir } from "./_tmp.ts";
@@ -111,6 +113,56 @@ Deno.test("loadCheckpoint() refuses a corrupt tensor file and a broken manifest"
   }, "mlcd_ckpt_");
 });
 
+Deno.test("loadEncoder() names a wrong dtype and checks the manifest's sizes before allocating", async () => {
+  await useTfBackend(await testGpu()); // as eval and embed run it
+  await withDir(async (dir) => {
+    // A checkpoint written by hand (no training): a head encoder 6 → 8 → 4 and 5 centers.
+    const f32 = (shape: number[]): NamedTensor => ({
+      dtype: "F32",
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+    });
+    const tensors = new Map<string, NamedTensor>([
+      ["encoder.fc0.weight", { dtype: "U32", shape: [6, 8], data: new Uint32Array(48) }],
+      ["encoder.fc0.bias", f32([8])],
+      ["encoder.fc1.weight", f32([8, 4])],
+      ["encoder.fc1.bias", f32([4])],
+      ["centers", f32([5, 4])],
+    ]);
+    const fields = {
+      format: "mlcd-checkpoint" as const,
+      formatVersion: 1 as const,
+      toolkitVersion: "test",
+      config: resolveTrainConfig({ classes: 5, l: 2, hidden: [8], embedDim: 4 }),
+      encoder: resolveEncoderSpec({ kind: "head", inputShape: [6], embedDim: 4, hidden: [8] }),
+      step: 1,
+      totalSteps: 1,
+      done: true,
+      optimizerT: 1,
+      rng: { seed: 1, samplerState: 0 },
+      data: { rows: 5, inputDim: 6, l: 2 },
+    };
+    await saveCheckpoint(dir, tensors, fields);
+    await assert.rejects(() => loadEncoder(dir), {
+      name: "TypeError",
+      message:
+        `Cannot load checkpoint ${dir}: tensor "encoder.fc0.weight" is U32 [6,8], expected F32 [6,8]`,
+    });
+    // A manifest whose encoder needs 2e9 × 6 values: refused by the file's shapes, not by the
+    // allocator ("Array buffer allocation failed").
+    tensors.set("encoder.fc0.weight", f32([6, 8]));
+    await saveCheckpoint(dir, tensors, {
+      ...fields,
+      encoder: { ...fields.encoder, hidden: [2e9] },
+    });
+    await assert.rejects(() => loadEncoder(dir), {
+      name: "TypeError",
+      message:
+        `Cannot load checkpoint ${dir}: tensor "encoder.fc0.weight" is F32 [6,8], expected F32 [6,2000000000]`,
+    });
+  }, "mlcd_ckpt_");
+});
+
 Deno.test("train({ resume }) refuses a checkpoint with a different config or data shape", async () => {
   await withDir(async (dir) => {
     const { r, x, positives, config, gpu } = await tinyRun(dir);
@@ -135,6 +187,19 @@ Deno.test("train({ resume }) refuses a checkpoint with a different config or dat
         name: "TypeError",
         message:
           "Cannot resume: the checkpoint was trained on 40 rows of 6 values (l=2) but the data has 40 rows of 7 (l=2)",
+      },
+    );
+    // A tensor of the wrong dtype (sha256 updated): named with its dtype, not as a shape mismatch.
+    const { manifest, tensors } = await loadCheckpoint(dir);
+    const w = tensors.get("encoder.fc0.weight")!;
+    tensors.set("encoder.fc0.weight", { ...w, dtype: "U32", data: new Uint32Array(w.data) });
+    await saveCheckpoint(dir, tensors, manifest);
+    await assert.rejects(
+      () => train(gpu, { x, inputShape: [6], positives }, config, { runDir: dir, resume: true }),
+      {
+        name: "TypeError",
+        message:
+          'Cannot resume: tensor "encoder.fc0.weight" in the checkpoint is U32 [6,8], expected F32 [6,8]',
       },
     );
   }, "mlcd_ckpt_");

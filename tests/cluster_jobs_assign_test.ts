@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
+import { readParquetLabels } from "../src/data/parquet.ts";
 import { randomMatrix } from "./_gpu.ts";
 import { assign, pool, writeShards } from "./_cluster_jobs.ts";
 Deno.test("assign --shard parts concatenated in order equal one assign over all rows", async () => {
@@ -32,9 +33,10 @@ Deno.test("assign --shard parts concatenated in order equal one assign over all 
       3,
     );
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    // Parquet by default; without sample keys, `id` holds the global row index.
     const labels: number[] = [], scores: number[] = [], ids: bigint[] = [];
     for (let i = 0; i < 3; i++) {
-      const p = await readArrowLabels(`${dir}/labels/part-${i}-of-3.arrow`);
+      const p = await readParquetLabels(`${dir}/labels/part-${i}-of-3.parquet`);
       labels.push(...p.indices);
       scores.push(...p.scores);
       ids.push(...(p.ids as BigInt64Array));
@@ -42,6 +44,22 @@ Deno.test("assign --shard parts concatenated in order equal one assign over all 
     assert.deepEqual(labels, [...all.indices]);
     assert.deepEqual(scores, [...all.scores]);
     assert.deepEqual(ids, Array.from({ length: 203 }, (_, i) => BigInt(i)));
+
+    // --format arrow: part 1 (rows 67..135) with the same labels, scores and ids.
+    const arrow = await assign([
+      ...common,
+      "--shard",
+      "1/3",
+      "--format",
+      "arrow",
+      "--out",
+      `${dir}/arrow`,
+    ]);
+    assert.equal(arrow.code, 0, arrow.stderr);
+    const a1 = await readArrowLabels(`${dir}/arrow/part-1-of-3.arrow`);
+    assert.deepEqual([...a1.indices], [...all.indices.subarray(67 * 4, 135 * 4)]);
+    assert.deepEqual([...a1.scores], [...all.scores.subarray(67 * 4, 135 * 4)]);
+    assert.deepEqual([...(a1.ids as BigInt64Array)], ids.slice(67, 135));
 
     // --format npy: labels and scores of part 1 (rows 67..135).
     const npy = await assign([

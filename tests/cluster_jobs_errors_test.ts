@@ -164,9 +164,20 @@ Deno.test("cluster and assign jobs exit 2 with one line for bad input and write 
       [
         "assign",
         [...labels, "--shard", "0/2", "--format", "csv"],
-        /Expected --format to be arrow or npy but found csv/,
+        /Expected --format to be parquet, arrow or npy but found csv/,
       ],
-      ["assign", [...labels, "--format", "npy"], /Expected --format only with --shard/],
+      [
+        "assign",
+        [...labels.slice(0, -1), `${dir}/l.parquet`, "--format", "npy"],
+        /Expected --out to end in \.npy for --format npy but found .*l\.parquet$/,
+      ],
+      [
+        "assign",
+        [...labels.slice(0, -1), `${dir}/l.npy`, "--format", "arrow"],
+        /Expected --out to end in \.arrow, \.feather or \.ipc for --format arrow but found .*l\.npy$/,
+      ],
+      ["assign", [...labels.slice(0, -2), "--format", "npy"], /Expected --format only with --out/],
+      ["assign", [...labels, "--overwrite"], /Expected --overwrite only with --shard/],
       ["assign", [...labels, "--shards", "3"], /Expected --shards only with --shard auto/],
       [
         "assign",

@@ -1,8 +1,9 @@
 // deno task embed → numpy, and the key join: embed → cluster → assign (keys as ids) → train.
 import assert from "node:assert/strict";
-import { readArrowKeys, readArrowLabels, writeArrowKeys } from "../src/data/arrow.ts";
+import { readArrowLabels, writeArrowKeys } from "../src/data/arrow.ts";
 import { readNpy, writeNpy } from "../src/data/npy.ts";
 import { metadataPathOf } from "../src/data/clip_layout.ts";
+import { readParquetKeys } from "../src/data/parquet.ts";
 import { decodeIndex, indexImages } from "../src/data/image_loader.ts";
 import { embed } from "../src/model/encoder.ts";
 import { useTfBackend } from "../src/model/tf.ts";
@@ -102,8 +103,8 @@ print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype)
       assert.equal(np.dtype, "float16");
       for (const n of np.norms) assert.ok(n < 3e-3, `row norm off by ${n}`);
       const keys = [
-        ...await readArrowKeys(`${dir}/emb/metadata/metadata_0.arrow`),
-        ...await readArrowKeys(`${dir}/emb/metadata/metadata_1.arrow`),
+        ...await readParquetKeys(`${dir}/emb/metadata/metadata_0.parquet`),
+        ...await readParquetKeys(`${dir}/emb/metadata/metadata_1.parquet`),
       ];
       assert.deepEqual(keys, m.keys.slice(40));
 
@@ -148,7 +149,7 @@ print(json.dumps({"shapes": [list(x.shape) for x in a], "dtype": str(a[0].dtype)
       assert.equal(r.code, 0, r.err);
       assert.match(r.err, /embed: skipped broken-2 \(.*bad\/00000\.tar\): Cannot decode image/);
       assert.deepEqual([JSON.parse(r.out).rows, JSON.parse(r.out).skipped], [2, 1]);
-      assert.deepEqual(await readArrowKeys(`${dir}/eb/metadata/metadata_0.arrow`), [
+      assert.deepEqual(await readParquetKeys(`${dir}/eb/metadata/metadata_0.parquet`), [
         "ok-1",
         "ok-3",
       ]);
@@ -250,7 +251,7 @@ Deno.test("deno task embed on input embeddings carries clip-retrieval keys, else
       `${dir}/a`,
     ]);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(await readArrowKeys(`${dir}/a/metadata/metadata_0.arrow`), keys);
+    assert.deepEqual(await readParquetKeys(`${dir}/a/metadata/metadata_0.parquet`), keys);
     const a = await readNpy(`${dir}/a/img_emb/img_emb_0.npy`);
     assert.deepEqual([a.rows, a.cols], [45, 4]);
     // A bare .npy has no metadata: keys are the row numbers.
@@ -265,7 +266,7 @@ Deno.test("deno task embed on input embeddings carries clip-retrieval keys, else
       `${dir}/b`,
     ]);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(await readArrowKeys(`${dir}/b/metadata/metadata_0.arrow`), ["0", "1"]);
+    assert.deepEqual(await readParquetKeys(`${dir}/b/metadata/metadata_0.parquet`), ["0", "1"]);
     const b = await readNpy(`${dir}/b/img_emb/img_emb_0.npy`);
     // The same rows in a smaller batch: equal up to the GPU's float rounding.
     b.data.forEach((v, i) => assert.ok(Math.abs(v - a.data[i]!) < 1e-5, `value ${i}`));

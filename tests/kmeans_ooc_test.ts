@@ -274,6 +274,23 @@ Deno.test("kmeans() reads weights from .npy and refuses bad ones", async () => {
       () => kmeans(gpu, x, { ...o, weights: new Float32Array(50) }),
       /positive weight but all are 0/,
     );
+    // A range the integer update cannot hold is refused (1 beside 1e30, 0.1 beside 1e9 counted
+    // as 0); integers below 2^32 are exact at any range, others within a factor 2^16.
+    const wide = (v: number, big: number, at: number) =>
+      new Float64Array(50).fill(v).map((u, i) => i === at ? big : u);
+    for (const [v, big] of [[1, 1e30], [0.1, 1e9]] as const) {
+      await assert.rejects(() => kmeans(gpu, x, { ...o, weights: wide(v, big, 9) }), {
+        name: "RangeError",
+        message:
+          `Expected every positive weight of weights to be at least 2^-16 × the largest (${big} at row 9), or all weights to be integers below 2^32, but found ${v} at row 0: the update adds the weights as integers below 2^32 (w × 2^e for one e), where it would count as 0`,
+      });
+    }
+    await assert.rejects(() => kmeans(gpu, x, { ...o, weights: wide(1, 1e300, 3) }), {
+      name: "RangeError",
+      message: "Expected weights to hold finite weights ≥ 0 (float32) but found 1e+300 at row 3",
+    });
+    await kmeans(gpu, x, { ...o, weights: wide(1, 4e9, 9) }); // integers: exact
+    await kmeans(gpu, x, { ...o, weights: wide(1, 65535.5, 9) }); // within 2^16
     await writeNpy(`${dir}/w2.npy`, new Float32Array(100), [50, 2]);
     await assert.rejects(() => kmeans(gpu, x, { ...o, weights: `${dir}/w2.npy` }), TypeError);
   });
@@ -356,6 +373,18 @@ Deno.test("kmeans() refuses a checkpoint of another run and starts fresh without
       });
     });
     assert.ok(onDisk.length >= 3 && onDisk.every(Boolean), String(onDisk));
+    // One flipped byte, in a centroid or in the header, and the checkpoint is refused as corrupt.
+    const good = await Deno.readFile(path);
+    for (const at of [good.length - 3, 100]) {
+      const flipped = good.slice();
+      flipped[at]! ^= 0x04;
+      await Deno.writeFile(path, flipped);
+      await assert.rejects(() => kmeans(gpu, x, { ...o, resume: true }), {
+        name: "RangeError",
+        message:
+          `Cannot resume from ${path}: the checkpoint is corrupt (its sha256 does not match its contents); remove it to start over`,
+      });
+    }
     await Deno.writeTextFile(path, "not a checkpoint");
     await assert.rejects(() => kmeans(gpu, x, { ...o, resume: true }), /magic string/);
   });

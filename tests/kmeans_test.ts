@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { assignNearest, kmeans } from "../src/kmeans/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
+import { uploadMatrix } from "../src/gpu/gpu_matrix.ts";
+import { writeNpy } from "../src/data/mod.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 import { peerTest, pythonPeer } from "./_peer.ts";
 import { python } from "./_python.ts";
@@ -295,6 +297,65 @@ Deno.test("kmeans() throws on bad k, NaN and zero rows", async () => {
       message: "Expected x.data to hold rows × cols = 2 × 2 = 4 values but found 3",
     },
   );
+});
+
+Deno.test("kmeans() and assignNearest() do not depend on a row's scale; values float32 or float16 cannot hold are refused", async () => {
+  const gpu = await testGpu();
+  const n = 200, d = 32;
+  const x = randomMatrix(n, d, 31);
+  // Every row scaled by its own factor, up to 3e38 / its largest |value| and down to 1e-29.
+  const factors = [1e19, 1e-23, 0, 1, 1e-29, 1e30];
+  const scaled = { data: x.data.slice(), rows: n, cols: d };
+  for (let r = 0; r < n; r++) {
+    const row = scaled.data.subarray(r * d, (r + 1) * d);
+    const top = row.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const f = factors[r % factors.length] || 3e38 / top;
+    row.forEach((v, i) => row[i] = v * f);
+  }
+  const c = randomMatrix(7, d, 32);
+  const a = await assignNearest(gpu, x, c), b = await assignNearest(gpu, scaled, c);
+  assert.deepEqual(b.assignments, a.assignments);
+  assert.ok(b.scores.every((s, i) => Math.abs(s - a.scores[i]!) <= 1e-6), "scores moved");
+  const o = { k: 5, niter: 4, seed: 3 };
+  const plain = await kmeans(gpu, x, o), big = await kmeans(gpu, scaled, o);
+  assert.ok(Math.abs(big.objective - plain.objective) <= 1e-4 * n, `${big.objective}`);
+  // A row as good as zero (GPUs may flush its values to zero) is refused as a zero row, here,
+  // in a file (named with its row) and on the GPU.
+  const tiny = { data: x.data.slice(), rows: n, cols: d };
+  tiny.data.subarray(3 * d, 4 * d).forEach((v, i, row) => row[i] = v * 1e-40);
+  const top3 = tiny.data.subarray(3 * d, 4 * d).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const zeroish = (name: string, value: string) =>
+    `Cannot L2-normalise ${name} for cosine k-means: row 3 is all zeros or as good as (its largest |value|${value} is below 2^-102)`;
+  await assert.rejects(() => kmeans(gpu, tiny, o), {
+    name: "RangeError",
+    message: zeroish("x", `, ${top3},`),
+  });
+  await assert.rejects(() => kmeans(gpu, uploadMatrix(gpu, tiny), o), {
+    name: "RangeError",
+    message: zeroish("x", ""),
+  });
+  await withDir(async (dir) => {
+    await writeNpy(`${dir}/t.npy`, tiny.data, [n, d]);
+    await assert.rejects(() => kmeans(gpu, [`${dir}/t.npy`], o), {
+      name: "RangeError",
+      message: zeroish(`${dir}/t.npy`, `, ${top3},`),
+    });
+  });
+  // l2: values beyond float16 (with f16) and squared norms beyond float32 distances.
+  const l2 = { ...o, metric: "l2" as const };
+  const e5 = { data: x.data.map((v) => v * 2e5), rows: n, cols: d };
+  const at = e5.data.findIndex((v) => Math.abs(v) > 65504);
+  await assert.rejects(() => kmeans(gpu, e5, { ...l2, f16: true }), {
+    name: "RangeError",
+    message: `Cannot store x as float16 for f16 with metric l2: row ${Math.floor(at / d)} holds ${
+      e5.data[at]
+    } at column ${at % d}, beyond float16's largest value 65504`,
+  });
+  await assert.rejects(() => kmeans(gpu, scaled, l2), {
+    name: "RangeError",
+    message:
+      /^Cannot use x for l2 k-means: row 0 has a squared norm of .* beyond 8\.507.*e\+37 where float32 squared distances overflow$/,
+  });
 });
 
 // ---- quality against faiss (python3-faiss), same data, k, niter and nredo ----

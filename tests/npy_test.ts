@@ -210,6 +210,16 @@ Deno.test("decodeNpy() throws RangeError for a malformed header dict", () => {
   );
 });
 
+Deno.test("decodeNpy() throws RangeError for a header dict that repeats a key", () => {
+  // numpy reads the dict as a Python literal, so the last 'shape' wins; we read neither.
+  const data = new Uint8Array(6 * 4);
+  const dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'shape': (3, 2), }";
+  assert.throws(() => decodeNpy(rawNpy(dict, data), "d.npy"), {
+    name: "RangeError",
+    message: "Expected d.npy to have an npy header dict with each key once but found 'shape' twice",
+  });
+});
+
 Deno.test("decodeNpyMatrix() maps 1-D to n × 1 and rejects other dtypes and ranks", () => {
   const m = decodeNpyMatrix(encodeNpy(new Float32Array([1, 2, 3]), [3]), "v.npy");
   assert.deepEqual(m, { data: new Float32Array([1, 2, 3]), rows: 3, cols: 1 });

@@ -109,3 +109,52 @@ Deno.test("deno task report writes report.html; a run without a log is one line,
     ]);
   });
 });
+
+/** The labels of a chart's x axis (Vega writes an axis' labels in one role-axis-label group). */
+function xAxisLabels(svg: string): string[] {
+  const group = svg.slice(svg.indexOf("role-axis-label"));
+  const labels: string[] = [];
+  for (const m of group.matchAll(/<text[^>]*>([^<]*)<\/text>|<\/g>/g)) {
+    if (m[0] === "</g>") break;
+    labels.push(m[1]!);
+  }
+  return labels;
+}
+
+for (const k of [1, 10, 50, 100, 201, 10000]) {
+  Deno.test(`renderRunReport(): the cluster-size axis at k = ${k} spans [1, k] with a few whole-number labels`, async () => {
+    const sizes = Array.from({ length: k }, (_, i) => (i * 7919) % 97);
+    const html = await renderRunReport({ runDir: "r", steps: [], clusterSizes: sizes });
+    const svg = html.match(/<svg[\s\S]*?<\/svg>/)![0];
+    const ranks = xAxisLabels(svg).map((s) => Number(s.replaceAll(",", "")));
+    assert.ok(ranks.length >= 1 && ranks.length <= 12, `${ranks.length} labels: ${ranks}`);
+    for (const r of ranks) assert.ok(Number.isInteger(r) && r >= 1 && r <= k, `label ${r}`);
+    if (k <= 10) assert.deepEqual(ranks, Array.from({ length: k }, (_, i) => i + 1));
+    // One bar per cluster while bars are wide enough, else one area; the page stays small.
+    const rects = (svg.match(/aria-roledescription="rect mark"/g) ?? []).length;
+    const areas = (svg.match(/aria-roledescription="area mark"/g) ?? []).length;
+    assert.deepEqual([rects, areas], k <= 200 ? [k, 0] : [0, 1]);
+    assert.ok(svg.length < 120_000, `${svg.length} characters`);
+    assert.match(svg, new RegExp(`cluster sizes \\(k = ${k.toLocaleString("en-US")},`));
+  });
+}
+
+Deno.test("renderRunReport(): the eval legend shows whole row names, in the table's order", async () => {
+  const html = await renderRunReport({
+    runDir: "r",
+    steps: [],
+    eval: [
+      ["raw inputs", metrics(0.7)],
+      ["untrained encoder", metrics(0.5)],
+      ["trained (step final)", metrics(0.9)],
+    ],
+  });
+  const svg = [...html.matchAll(/<svg[\s\S]*?<\/svg>/g)].at(-1)![0];
+  const legend = [
+    ...svg.slice(svg.indexOf("role-legend-label")).matchAll(/<text[^>]*>([^<]*)<\/text>/g),
+  ]
+    .map((m) => m[1]).slice(0, 3);
+  assert.deepEqual(legend, ["raw inputs", "untrained encoder", "trained (step final)"]);
+  const columns = ["linear probe top-1", "kNN top-1", "NMI"].map((t) => svg.indexOf(`>${t}<`));
+  assert.ok(columns.every((at, i) => at > 0 && (i === 0 || at > columns[i - 1]!)), `${columns}`);
+});

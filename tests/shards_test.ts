@@ -46,8 +46,31 @@ Deno.test("listEmbeddingFiles() throws NotFound naming the path and RangeError w
     });
     await assert.rejects(() => listEmbeddingFiles([dir]), {
       name: "RangeError",
-      message: `Expected at least one .npy, .arrow, .feather, .ipc file in ${dir} but found none`,
+      message:
+        `Expected at least one .npy, .arrow, .feather, .ipc, .parquet file in ${dir} but found none`,
     });
+  });
+});
+
+Deno.test("readEmbeddings() refuses an input that is not a regular file or a directory", async () => {
+  await withDir(async (dir) => {
+    const fifo = `${dir}/f.npy`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.ok(made.success, "mkfifo failed");
+    // A writer attached: opening the FIFO does not block, and it reads as 0 bytes.
+    using _writer = await Deno.open(fifo, { read: true, write: true });
+    const refused = (path: string, kind: string) => ({
+      name: "TypeError",
+      message: `Expected ${path} to be a regular file or a directory but found ${kind}`,
+    });
+    await assert.rejects(() => readEmbeddings([fifo]), refused(fifo, "a FIFO (named pipe)"));
+    await assert.rejects(() => readNpy(fifo), refused(fifo, "a FIFO (named pipe)"));
+    await writeNpy(`${dir}/a.npy`, new Float32Array(4), [2, 2]);
+    await assert.rejects(() => readEmbeddings([dir]), refused(fifo, "a FIFO (named pipe)"));
+    await assert.rejects(
+      () => readEmbeddings(["/dev/null"]),
+      refused("/dev/null", "a character device"),
+    );
   });
 });
 

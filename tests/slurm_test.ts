@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readNpy } from "../src/data/npy.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
+import { readParquetLabels } from "../src/data/parquet.ts";
 import { Rng } from "../src/random/rng.ts";
 import { runDeno } from "./_cli.ts";
 import { commandPeer, type Peer, peerTest } from "./_peer.ts";
@@ -234,7 +235,8 @@ peerTest({
         const labels = new Uint32Array(n * 8);
         let at = 0;
         for (let i = 0; i < N; i++) {
-          const p = await readArrowLabels(`${work}/labels/part-${i}-of-${N}.arrow`);
+          // Parquet, assign's default format (the shards have no keys: `id`, the row index).
+          const p = await readParquetLabels(`${work}/labels/part-${i}-of-${N}.parquet`);
           labels.set(p.indices, at * 8);
           assert.ok(p.ids, `part ${i} has no id column`);
           for (let r = 0; r < p.rows; r++) assert.equal(Number(p.ids[r]), at + r);

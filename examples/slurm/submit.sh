@@ -14,7 +14,7 @@
 #   --niter N        Lloyd iterations per k-means [25]
 #   --nredo N        k-means runs per part and merge, best kept [1]
 #   --seed N         seed [1234]
-#   --format F       labels file format: arrow | npy [arrow]
+#   --format F       labels file format: parquet | arrow | npy [parquet]
 #   --gres SPEC      GPU request per task [gpu:1]; `none` on a cluster without GPUs
 #   --partition P    Slurm partition [the cluster's default]
 #   --               everything after is passed to every sbatch call
@@ -25,7 +25,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/examples/slurm"
-input="" work="" parts="" k1="" k="" l=8 niter=25 nredo=1 seed=1234 format=arrow gres="gpu:1" partition=""
+input="" work="" parts="" k1="" k="" l=8 niter=25 nredo=1 seed=1234 format=parquet gres="gpu:1" partition=""
 extra=()
 die() { echo "submit.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do

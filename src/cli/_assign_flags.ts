@@ -1,6 +1,6 @@
 // The flags of `deno task assign` shared by the one-process run and the `--shard` job: the
 // search (--l, --metric, --variant, --assign, --nprobe, --check-recall, --batch-rows), the
-// centers they search, and how a run reports its search and recall.
+// label formats (--format), the centers they search, and how a run reports its search and recall.
 import { intFlag, UsageError } from "./_cli.ts";
 import { assignFlags, variantFlag } from "./_kmeans_flags.ts";
 import { readEmbeddings } from "../data/embedding_files.ts";
@@ -31,6 +31,29 @@ export interface AssignJobFlags {
   shards?: string | undefined;
   format?: string | undefined;
   overwrite?: boolean | undefined;
+}
+
+/** The label file formats of `deno task assign --format`, the default first. */
+export const LABEL_FORMATS = ["parquet", "arrow", "npy"] as const;
+
+/** A label file format: Parquet (the default: DuckDB, pandas, Spark open it), Arrow IPC or npy. */
+export type LabelFormat = typeof LABEL_FORMATS[number];
+
+/** `--format` (default parquet), shared by the one-process and the job mode. */
+export function formatFlag(value: string | undefined): LabelFormat {
+  const format = value ?? LABEL_FORMATS[0];
+  if (!(LABEL_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`Expected --format to be parquet, arrow or npy but found ${format}`);
+  }
+  return format as LabelFormat;
+}
+
+/** The label format a file name's extension names (`.arrow`, `.feather`, `.ipc`: Arrow). */
+export function formatOfPath(path: string): LabelFormat | undefined {
+  if (/\.parquet$/i.test(path)) return "parquet";
+  if (/\.npy$/i.test(path)) return "npy";
+  if (/\.(arrow|feather|ipc)$/i.test(path)) return "arrow";
+  return undefined;
 }
 
 /** The search flags of `deno task assign` (see {@linkcode searchFlags}). */

@@ -1,11 +1,13 @@
 // `deno task assign --shard i/N`: labels one part of the rows, as an array or Indexed Job
-// task. The part is the same contiguous split as `cluster --shard`; its `id` column holds the
-// global row index, so concatenating the parts in order gives the labels of one `assign` over
-// all rows. Outputs are committed with a manifest (src/jobs/).
+// task. The part is the same contiguous split as `cluster --shard`; its `key` column holds the
+// sample keys (else `id`, the global row index), so concatenating the parts in order gives the
+// labels of one `assign` over all rows. Outputs are committed with a manifest (src/jobs/).
 import { join } from "node:path";
 import { formatSeconds, intFlag, logTo, progress, UsageError } from "./_cli.ts";
 import {
   type AssignJobFlags,
+  formatFlag,
+  type LabelFormat,
   nonZero,
   readCenters,
   recallJson,
@@ -27,7 +29,7 @@ import {
 } from "../jobs/mod.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
-import { metadataPathOf, readEmbeddingKeys } from "../data/clip_layout.ts";
+import { findMetadataFile, readEmbeddingKeys } from "../data/clip_layout.ts";
 import { writeNpy } from "../data/npy.ts";
 import { writeArrowLabels } from "../data/arrow.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
@@ -51,12 +53,12 @@ export const ASSIGN_JOBS_HELP = `
 Scale-out jobs (outputs committed atomically with a .json manifest; a rerun whose
 manifest matches skips the work, another run's outputs are refused unless --overwrite):
   --shard i/N         label part i (from 0) of N of the rows (the split of cluster --shard);
-                      --out DIR gets part-<i>-of-<N>.arrow (columns labels, scores and id,
-                      the global row index) or, with --format npy, part-<i>-of-<N>.npy and
-                      .scores.npy; and part-<i>-of-<N>.json
+                      --out DIR gets part-<i>-of-<N>.parquet (key: the sample keys, else
+                      id: the global row index; labels, scores), with --format arrow
+                      part-<i>-of-<N>.arrow (labels, scores, id), with --format npy
+                      part-<i>-of-<N>.npy and .scores.npy; and part-<i>-of-<N>.json
   --shard auto        i/N from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or
                       JOB_COMPLETION_INDEX with --shards N
-  --format F          arrow | npy, with --shard (default arrow)
   --overwrite         replace outputs made by another run`;
 
 /** Everything an assign part job needs, from its flags. */
@@ -65,7 +67,7 @@ interface AssignPart extends SearchFlags {
   inputs: string[];
   centers: string;
   out: string;
-  format: "arrow" | "npy";
+  format: LabelFormat;
   ef: number;
   ann: boolean;
   column: string | undefined;
@@ -76,9 +78,7 @@ interface AssignPart extends SearchFlags {
 function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
   if (v.shard === undefined) {
     if (v.shards !== undefined) throw new UsageError("Expected --shards only with --shard auto");
-    for (const f of ["format", "overwrite"] as const) {
-      if (v[f] !== undefined) throw new UsageError(`Expected --${f} only with --shard`);
-    }
+    if (v.overwrite !== undefined) throw new UsageError("Expected --overwrite only with --shard");
     return undefined;
   }
   const spec = parsePartSpec(v.shard, v.shards);
@@ -87,10 +87,7 @@ function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
   if (!v.centers) throw new UsageError("Missing --centers (see --help)");
   if (!v.out) throw new UsageError("Missing --out (the labels directory; see --help)");
   const search = searchFlags(v);
-  const format = v.format ?? "arrow";
-  if (format !== "arrow" && format !== "npy") {
-    throw new UsageError(`Expected --format to be arrow or npy but found ${format}`);
-  }
+  const format = formatFlag(v.format);
   const ef = intFlag("ef", v.ef, DEFAULT_HNSW_EF, 1);
   return {
     spec,
@@ -134,7 +131,9 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const { spec, l } = a;
   const { centers, source, part } = await openPart(a);
   const stem = join(a.out, partStem(spec));
-  const outputs = a.format === "arrow" ? [`${stem}.arrow`] : [`${stem}.npy`, `${stem}.scores.npy`];
+  const outputs = a.format === "npy"
+    ? [`${stem}.npy`, `${stem}.scores.npy`]
+    : [`${stem}.${a.format}`];
   await refuseInputOverlap(outputs, [...a.inputs, a.centers]);
   await ensureOutputDir(a.out);
   const files = source.slices.map((s) => s.file);
@@ -169,6 +168,8 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     if (v.json) console.log(JSON.stringify({ ...summary, skipped: true }));
     return true;
   }
+  // The keys first: a metadata file whose row count disagrees is refused before the work.
+  const keys = await partKeys(part, source);
   const { labels, scores, adapter, search, recall } = await labelPart(
     a,
     centers,
@@ -176,14 +177,27 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     source.rows,
     t0,
   );
-  let ids: BigInt64Array | string[] | undefined = await partKeys(part);
+  let ids: BigInt64Array | string[] | undefined = keys;
   if (!ids) {
     ids = new BigInt64Array(part.rows);
     for (let i = 0; i < part.rows; i++) ids[i] = BigInt(part.globalStart + i);
   }
   const shape = [part.rows, l];
   await commitOutputs(
-    a.format === "arrow"
+    a.format === "parquet"
+      ? [{
+        path: outputs[0]!,
+        write: async (p) => {
+          // Loaded here only: Parquet is not part of the npm-free core.
+          const { writeParquetLabels } = await import("../data/parquet.ts");
+          const labelsOf = { indices: labels, scores, l };
+          await writeParquetLabels(
+            p,
+            Array.isArray(ids) ? { ...labelsOf, keys: ids } : { ...labelsOf, ids },
+          );
+        },
+      }]
+      : a.format === "arrow"
       ? [{
         path: outputs[0]!,
         write: (p) => writeArrowLabels(p, { indices: labels, scores, l, ids }),
@@ -296,17 +310,21 @@ async function labelPart(
 async function metadataFiles(files: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const f of files) {
-    const m = metadataPathOf(f);
-    if (m && (await Deno.stat(m).catch(() => null))?.isFile) out.push(m);
+    const m = await findMetadataFile(f);
+    if (m && m !== f) out.push(m);
   }
   return out;
 }
 
-/** The sample keys of a part's rows, when every file of it has clip-retrieval metadata. */
-async function partKeys(part: RowSource): Promise<string[] | undefined> {
+/**
+ * The sample keys of a part's rows, when every file of it has clip-retrieval metadata; each
+ * metadata file's row count is checked against its embedding file's (the whole `source`).
+ */
+async function partKeys(part: RowSource, source: RowSource): Promise<string[] | undefined> {
   const out: string[] = [];
+  const fileRows = new Map(source.slices.map((s) => [s.file, s.rowEnd]));
   for (const s of part.slices) {
-    const keys = await readEmbeddingKeys([s.file]);
+    const keys = await readEmbeddingKeys([s.file], [fileRows.get(s.file) ?? s.rowEnd]);
     if (!keys) return undefined;
     if (keys.length < s.rowEnd) {
       throw new TypeError(

@@ -1,5 +1,5 @@
 // Loads a training/eval input set named on the command line: "mnist", embedding files
-// (.npy / Arrow, files or directories) or a directory of images.
+// (.npy / Parquet / Arrow, files or directories) or a directory of images.
 import { loadMnist } from "../data/mnist.ts";
 import { readEmbeddings } from "../data/embedding_files.ts";
 import { readNpyArray } from "../data/npy.ts";
@@ -124,13 +124,18 @@ export async function loadInputs(
   return { x, inputShape: [x.cols], kind: "embeddings" };
 }
 
-/** Reads integer labels (`n` or `n × l`) from a .npy file (or an Arrow labels file) as Uint32. */
+/**
+ * Reads integer labels (`n` or `n × l`) from a .npy file (or an Arrow or Parquet labels file)
+ * as Uint32.
+ */
 export async function readLabels(
   path: string,
   rows: number,
 ): Promise<{ data: Uint32Array; cols: number }> {
-  if (/\.(arrow|feather|ipc)$/i.test(path)) {
-    const t = await readArrowLabels(path);
+  if (/\.(arrow|feather|ipc|parquet)$/i.test(path)) {
+    const t = /\.parquet$/i.test(path)
+      ? await (await import("../data/parquet.ts")).readParquetLabels(path)
+      : await readArrowLabels(path);
     if (t.rows !== rows) {
       throw new TypeError(`Expected ${path} to hold ${rows} rows of labels but found ${t.rows}`);
     }

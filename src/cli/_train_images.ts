@@ -81,7 +81,7 @@ export async function prepareImageTraining(
   };
 }
 
-/** `--labels`: joined to the samples by key (Arrow with ids) or in read order. */
+/** `--labels`: joined to the samples by key (Parquet with keys, Arrow with ids) or in read order. */
 async function givenLabels(
   index: ImageIndex,
   config: TrainConfig,
@@ -90,8 +90,11 @@ async function givenLabels(
 ): Promise<ImageLabels> {
   const l = config.l;
   let rows: number, ids: ArrayLike<string | number | bigint> | undefined, positives: Uint32Array;
-  if (/\.(arrow|feather|ipc)$/i.test(labels)) {
-    const t = await readArrowLabels(labels);
+  if (/\.(arrow|feather|ipc|parquet)$/i.test(labels)) {
+    // Parquet labels (deno task assign --out labels.parquet) carry the sample keys as `key`.
+    const t = /\.parquet$/i.test(labels)
+      ? await (await import("../data/parquet.ts")).readParquetLabels(labels)
+      : await readArrowLabels(labels);
     if (t.l !== l) {
       throw new TypeError(`Expected ${labels} to hold l=${l} labels per row but found ${t.l}`);
     }

@@ -5,7 +5,7 @@
  *
  * @example Usage
  * ```sh
- * deno task assign --input embeddings/ --centers centroids.npy --l 8 --out labels.arrow
+ * deno task assign --input embeddings/ --centers centroids.npy --l 8 --out labels.parquet
  * ```
  *
  * @module
@@ -24,6 +24,7 @@ import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
+import { openRowSource } from "../data/row_source.ts";
 import { assignLabels } from "../labels/assign_labels.ts";
 import { scoresPath, writeLabels } from "../labels/write_labels.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
@@ -33,6 +34,8 @@ import { readEmbeddingKeys } from "../data/clip_layout.ts";
 import { ASSIGN_JOB_OPTIONS, ASSIGN_JOBS_HELP, assignJob } from "./_assign_jobs.ts";
 import {
   type AssignJobFlags,
+  formatFlag,
+  formatOfPath,
   nonZero,
   readCenters,
   recallJson,
@@ -44,7 +47,6 @@ import type { KMeansAssign } from "../kmeans/kmeans_options.ts";
 import type { IvfSearchChoice } from "../ivf/ivf_auto.ts";
 import type { TopkRecall } from "../ivf/ivf_recall.ts";
 import { measureLabelRecall } from "../labels/label_recall.ts";
-import { openRowSource } from "../data/row_source.ts";
 
 const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
 
@@ -53,7 +55,9 @@ assignment) on the GPU: exact fused top-k, or for many centers an IVF index over
 (--assign auto picks per GPU); hnswlib HNSW on the CPU with --ann.
 
 Options:
-  --input PATH        embedding file or directory (.npy float32/float16, Arrow IPC; repeatable; required)
+  --input PATH        embedding file or directory (.npy float32/float16, Parquet or Arrow
+                      list column; a clip-retrieval folder with img_emb/ and metadata/;
+                      repeatable; required)
   --centers PATH      cluster centers (.npy or Arrow, C × d; required)
   --l N               labels per row, 1 ≤ N ≤ min(${TOPK_MAX_K}, C) (default 8)
   --metric M          cosine | ip (default cosine)
@@ -67,12 +71,17 @@ Options:
                       (printed, and in --json and the manifests)
   --ann               approximate search with hnswlib (needs \`deno task setup\`)
   --ef N              hnswlib search breadth (default 2048)
-  --column NAME       Arrow column holding the embeddings
+  --column NAME       Parquet/Arrow column holding the embeddings (default: the first
+                      list-of-float column)
   --batch-rows N      rows per GPU batch (default 65536)
-  --out PATH          labels.npy (uint32 n × l, scores in labels.scores.npy) or
-                      labels.arrow (columns labels, scores: FixedSizeList[l], and id:
-                      the sample keys when the inputs have clip-retrieval metadata,
-                      as deno task embed writes)
+  --out PATH          labels.parquet (key: the sample keys when the inputs have
+                      clip-retrieval metadata, else id: the row index; labels:
+                      list<uint32>, nearest first; scores: list<float32>; zstd: what
+                      DuckDB, pandas and Spark open), labels.arrow (labels, scores:
+                      FixedSizeList[l], and id: the sample keys when there are some) or
+                      labels.npy (uint32 n × l, scores in labels.scores.npy)
+  --format F          parquet | arrow | npy (default parquet); without --shard the
+                      extension of --out gives it, and a --format given must agree
   --json              print a JSON summary on stdout
   --help              show this help
 ${ASSIGN_JOBS_HELP}
@@ -119,10 +128,20 @@ async function assignAll(values: AssignJobFlags): Promise<void> {
   if (!values.centers) throw new UsageError("Missing --centers (see --help)");
   const { l, batchRows, metric, variant, assign, nprobe, checkRecall } = searchFlags(values);
   const out = values.out;
-  if (out && !/\.(npy|arrow|feather|ipc)$/i.test(out)) {
+  if (out && !formatOfPath(out)) {
     throw new UsageError(
-      `Expected --out to end in .npy, .arrow, .feather or .ipc but found ${out}`,
+      `Expected --out to end in .parquet, .arrow, .feather, .ipc or .npy but found ${out}`,
     );
+  }
+  if (values.format !== undefined) {
+    const format = formatFlag(values.format);
+    if (out === undefined) throw new UsageError("Expected --format only with --out");
+    if (formatOfPath(out) !== format) {
+      const ends = { parquet: ".parquet", arrow: ".arrow, .feather or .ipc", npy: ".npy" }[format];
+      throw new UsageError(
+        `Expected --out to end in ${ends} for --format ${format} but found ${out}`,
+      );
+    }
   }
   const ef = intFlag("ef", values.ef, DEFAULT_HNSW_EF, 1);
   const outputs: OutputFile[] = [];
@@ -134,8 +153,12 @@ async function assignAll(values: AssignJobFlags): Promise<void> {
   const t0 = performance.now();
   const centers = await readCenters(values.centers, metric, l);
   const files = await listEmbeddingFiles(inputs);
-  // Sample keys from clip-retrieval metadata (deno task embed) become the labels' `id` column.
-  const ids = await readEmbeddingKeys(files);
+  // Sample keys from clip-retrieval metadata (deno task embed, LAION) become the labels' `key`
+  // (Parquet) or `id` (Arrow) column; each metadata file's row count is checked against its
+  // embedding file's before the work.
+  const column = values.column === undefined ? {} : { column: values.column };
+  const fileRows = (await openRowSource(files, column)).slices.map((s) => s.rowEnd);
+  const ids = await readEmbeddingKeys(files, fileRows);
   const search: Search = {
     files,
     centers,

@@ -33,8 +33,9 @@ import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_j
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
-Clusters embedding rows (.npy float32/float16/float64, Arrow IPC) with k-means on the GPU
-(--metric cosine by default: spherical k-means, unit-norm centroids, as MLCD uses).
+Clusters embedding rows (.npy float32/float16/float64, Parquet or Arrow IPC list column)
+with k-means on the GPU (--metric cosine by default: spherical k-means, unit-norm
+centroids, as MLCD uses).
 Out of core: the iterations run on a seeded sample of k × max-points-per-centroid rows
 gathered from the files, and the final assignment streams every row in batches, so
 memory holds the sample, one batch and the centroids, whatever the number of rows.
@@ -43,7 +44,7 @@ Options:
   --input PATH          embedding file or directory (repeatable; required)
   --k N                 number of centroids (required, 1 ≤ N ≤ rows)
 ${KMEANS_FLAGS_HELP}
-  --column NAME         Arrow column holding the embeddings
+  --column NAME         Parquet/Arrow column holding the embeddings
   --weights PATH        row weights (1-D .npy, one per row): weighted means and objective
   --checkpoint PATH     write the state here every few iterations (atomically)
   --checkpoint-every N  iterations between checkpoints (default ${DEFAULT_KMEANS_OPTIONS.checkpointEvery})

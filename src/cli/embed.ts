@@ -1,7 +1,7 @@
 /**
  * `deno task embed`: turns images (folders or WebDataset shards) or input embeddings into a
  * trained encoder's embeddings, in clip-retrieval's layout: `img_emb/img_emb_<i>.npy` plus
- * `metadata/metadata_<i>.arrow` (the sample keys, same order). The output feeds
+ * `metadata/metadata_<i>.parquet` (the sample keys, same order). The output feeds
  * `deno task cluster` and `deno task assign` directly.
  *
  * @example Usage
@@ -12,7 +12,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { writeArrowKeys } from "../data/arrow.ts";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";
 import { streamImageBatches } from "../data/image_loader.ts";
 import { writeNpy } from "../data/npy.ts";
@@ -22,8 +21,8 @@ import { embed, type Encoder } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import { indexImageInputs, isImageInput } from "./_data_source.ts";
-import { readNpyHeader } from "../data/npy.ts";
-import { scanArrowEmbeddings } from "../data/arrow.ts";
+import { openRowSource } from "../data/row_source.ts";
+import { readSampleText, type SampleText, sampleTextColumns } from "../data/sample_text.ts";
 import { formatSeconds, intFlag, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputDir } from "../jobs/output_paths.ts";
 
@@ -33,10 +32,13 @@ const HELP =
 Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
 clip-retrieval's layout:
   <out>/img_emb/img_emb_<i>.npy          float32 (or float16 with --f16), rows × embedDim
-  <out>/metadata/metadata_<i>.arrow      column "key": the sample keys, same order
+  <out>/metadata/metadata_<i>.parquet    column "key": the sample keys, same order, and
+                                         "url", "caption" when WebDataset samples have them
+                                         (.json/.txt); zstd, clip-retrieval, DuckDB and
+                                         pandas read it
 Images: folders or WebDataset shards (directory of .tar, .tar files, or a brace pattern
 such as shards/{00000..00099}.tar), resized and centre-cropped, CLIP-normalised.
-Embeddings (.npy/Arrow, for head encoders): keys from their clip-retrieval metadata, else
+Embeddings (.npy/Parquet/Arrow, for head encoders): keys from their clip-retrieval metadata, else
 the row number. Streams with bounded memory; every file is written atomically.
 
 Options:
@@ -47,7 +49,7 @@ Options:
   --batch-size N       samples per encoder batch (default 256)
   --rows-per-file N    rows per img_emb_<i>.npy (default 100000)
   --image-size PX      image side (default: the checkpoint's)
-  --column NAME        Arrow column of input embeddings
+  --column NAME        Parquet/Arrow column of input embeddings
   --json               print a JSON summary on stdout
   -h, --help           this help`;
 
@@ -97,7 +99,12 @@ async function main(args: string[]): Promise<void> {
       progress(`embed: skipped ${s.key} (${s.source}): ${s.message} [${skipped} skipped]`);
     },
   });
-  const writer = await clipLayoutWriter(out, { d, perFile, f16: values.f16 });
+  const writer = await clipLayoutWriter(out, {
+    d,
+    perFile,
+    f16: values.f16,
+    ...(samples.text ? { text: samples.text } : {}),
+  });
   const report = rowsReport(samples.total, t0);
   for await (const b of samples.batches) {
     const z = await embed(encoder, { data: b.x, rows: b.rows, cols: encoder.inputDim }, {
@@ -154,7 +161,10 @@ interface SampleBatch {
   keys: string[];
 }
 
-/** The inputs as encoder batches (images decoded, or embedding rows), and their number. */
+/**
+ * The inputs as encoder batches (images decoded, or embedding rows), their number, and the
+ * WebDataset samples' url and caption (img2dataset's .json/.txt) for the metadata files.
+ */
 async function openSamples(
   data: string[],
   encoder: Encoder,
@@ -165,7 +175,9 @@ async function openSamples(
     column?: string;
     onSkip: (s: { key: string; source: string; message: string }) => void;
   },
-): Promise<{ total: number; batches: AsyncIterable<SampleBatch> }> {
+): Promise<
+  { total: number; batches: AsyncIterable<SampleBatch>; text?: Map<string, SampleText> }
+> {
   const spec = encoder.spec;
   if (await isImageInput(data, spec.kind)) {
     if (spec.kind === "head") {
@@ -190,21 +202,12 @@ async function openSamples(
         if (b.rows) yield { x: b.x, rows: b.rows, keys: b.keys };
       }
     };
-    return { total: index.keys.length, batches: batches() };
+    const text = index.kind === "shards" ? await readSampleText(index.sources) : undefined;
+    return { total: index.keys.length, batches: batches(), ...(text ? { text } : {}) };
   }
   const inputs = await listEmbeddingFiles(data);
-  const rowsOf: number[] = [];
-  for (const f of inputs) {
-    rowsOf.push(
-      f.toLowerCase().endsWith(".npy")
-        ? (await readNpyHeader(f)).shape[0] ?? 0
-        : scanArrowEmbeddings(
-          await Deno.readFile(f),
-          o.column ? { column: o.column } : {},
-          f,
-        ).rows,
-    );
-  }
+  const column = o.column ? { column: o.column } : {};
+  const rowsOf = (await openRowSource(inputs, column)).slices.map((s) => s.rowEnd);
   const inKeys = await readEmbeddingKeys(inputs, rowsOf);
   const batches = async function* () {
     for await (
@@ -248,11 +251,12 @@ function rowsReport(total: number, t0: number): (rows: number) => void {
 
 /**
  * Writes embeddings in clip-retrieval's layout, `perFile` rows per part:
- * `img_emb/img_emb_<i>.npy` and `metadata/metadata_<i>.arrow` (the keys), each atomically.
+ * `img_emb/img_emb_<i>.npy` and `metadata/metadata_<i>.parquet` (the keys, and the samples'
+ * `url` and `caption` where `text` has them), each atomically.
  */
 async function clipLayoutWriter(
   out: string,
-  o: { d: number; perFile: number; f16: boolean },
+  o: { d: number; perFile: number; f16: boolean; text?: Map<string, SampleText> },
 ): Promise<{
   add: (z: Float32Array, rows: number, keys: string[]) => Promise<void>;
   flush: () => Promise<void>;
@@ -273,7 +277,12 @@ async function clipLayoutWriter(
     await writeNpy(emb, buf.subarray(0, partRows * d), [partRows, d], {
       ...(o.f16 ? { dtype: "f2" as const } : {}),
     });
-    await writeArrowKeys(`${out}/metadata/metadata_${part}.arrow`, keys);
+    // Loaded here only: Parquet is not part of the npm-free core.
+    const { writeParquetMetadata } = await import("../data/parquet.ts");
+    await writeParquetMetadata(`${out}/metadata/metadata_${part}.parquet`, {
+      key: keys,
+      ...sampleTextColumns(keys, o.text),
+    });
     files.push(emb);
     part++;
     partRows = 0;

@@ -1,4 +1,5 @@
-// Private to src/data: the one engine that reads rows of embedding files (`.npy`, Arrow IPC).
+// Private to src/data: the one engine that reads rows of embedding files (`.npy`, Arrow IPC,
+// Parquet).
 // Both public faces call it: embedding_files.ts (inputs as paths: readEmbeddings,
 // streamEmbeddings) and row_source.ts (a RowSource: streamRows, gatherRows). It tells the
 // formats apart, reads every file's shape without its rows, opens a file for row-range reads
@@ -8,9 +9,17 @@
 import type { Matrix } from "../matrix/matrix.ts";
 import type { NpyHeader } from "./_npy_format.ts";
 import { npyMatrixShape, readNpyFileHeader, readNpyRows } from "./npy_rows.ts";
+// Arrow (npm: apache-arrow) is loaded when an Arrow file is read, never before.
+import { loadArrow as arrow } from "./load_arrow.ts";
+import { loadParquet } from "./load_parquet.ts";
 
-/** The Arrow reader, loaded on first use: `apache-arrow` (npm) only when an Arrow file is read. */
-const arrow = () => import("./arrow_embeddings.ts");
+/** The Parquet reader, loaded on first use: `parquet-wasm` (npm) only for a Parquet file. */
+const parquet = loadParquet;
+
+/** A Parquet file (embeddings in a list column), by its extension. */
+export function isParquet(path: string): boolean {
+  return /\.parquet$/i.test(path);
+}
 
 /**
  * How to read a file: by its extension (`.npy`; `.arrow`, `.feather`, `.ipc`), else by its
@@ -44,7 +53,7 @@ export interface FileShape {
   rows: number;
   /** Columns of every row. */
   cols: number;
-  /** The npy dtype (`f2`, `f4`, `f8`; read as float32), or `arrow`. */
+  /** The npy or Parquet dtype (`f2`, `f4`, `f8`; read as float32), or `arrow`. */
   dtype: string;
 }
 
@@ -52,7 +61,7 @@ export interface FileShape {
 export interface RowLayout {
   /** Columns of every row. */
   cols: number;
-  /** Arrow embedding column (the first list column when absent). */
+  /** Arrow or Parquet embedding column (the first list column when absent). */
   column?: string;
 }
 
@@ -79,13 +88,18 @@ export interface FileSet {
 }
 
 /**
- * Reads each file's shape (npy: the header only; Arrow: parsed but not converted) and checks
- * that every file has the first one's width (a TypeError naming both files).
+ * Reads each file's shape (npy: the header only; Parquet: the footer; Arrow: parsed but not
+ * converted) and checks that every file has the first one's width (a TypeError naming both
+ * files).
  */
 export async function readFileSet(files: string[], column: string | undefined): Promise<FileSet> {
   const shapes: FileShape[] = [];
   for (const file of files) {
-    if (await isNpy(file)) {
+    if (isParquet(file)) {
+      const options = column === undefined ? {} : { column };
+      const { rows, cols, dtype } = await (await parquet()).parquetEmbeddingShape(file, options);
+      shapes.push({ file, rows, cols, dtype });
+    } else if (await isNpy(file)) {
       using handle = await Deno.open(file);
       const header = await readNpyFileHeader(handle, file);
       shapes.push({ file, dtype: header.dtype, ...npyMatrixShape(header, file) });
@@ -132,7 +146,8 @@ function widthError(layout: RowLayout, cols: number, file: string): TypeError {
 
 /**
  * Opens one file of a set for row reads, checking its width against `layout`. A `.npy` file is
- * read by positioned reads (float16/float64 converted in bounded chunks). An Arrow file is
+ * read by positioned reads (float16/float64 converted in bounded chunks); a Parquet file by row
+ * group, a forward cursor decoding each row group once for ascending reads. An Arrow file is
  * parsed whole and converted once, on the first read; a first read of the whole file into
  * `out` converts straight into it. An Arrow file must hold at least `rowEnd` rows.
  */
@@ -141,6 +156,18 @@ export async function openFileRows(
   layout: RowLayout,
   rowEnd: number,
 ): Promise<FileRows> {
+  if (isParquet(file)) {
+    const options = layout.column === undefined ? {} : { column: layout.column };
+    const rows = await (await parquet()).openParquetRows(file, options);
+    if (rows.cols !== layout.cols || rowEnd > rows.rows) {
+      rows[Symbol.dispose]();
+      if (rows.cols !== layout.cols) throw widthError(layout, rows.cols, file);
+      throw new RangeError(
+        `Expected ${file} to hold at least ${rowEnd} rows but found ${rows.rows}`,
+      );
+    }
+    return rows;
+  }
   if (await isNpy(file)) {
     const handle = await Deno.open(file);
     let header: NpyHeader;

@@ -107,6 +107,18 @@ export function parseHeader(bytes: Uint8Array, name: string): NpyHeader {
   const text = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
     bytes.subarray(headerStart, dataOffset),
   ).trim();
+  // Rule: each key of the header dict appears once. numpy evaluates the dict as a Python literal,
+  // where a repeated key silently takes its last value; a reader that takes the first would see
+  // another array, so a repeated key is refused.
+  const seen = new Set<string>();
+  for (const m of text.matchAll(/['"]([^'"]*)['"]\s*:/g)) {
+    if (seen.has(m[1]!)) {
+      throw new RangeError(
+        `Expected ${name} to have an npy header dict with each key once but found '${m[1]}' twice`,
+      );
+    }
+    seen.add(m[1]!);
+  }
   const descrMatch = /^\{.*['"]descr['"]\s*:\s*(?:'([^']*)'|"([^"]*)"|(\[))/s.exec(text);
   const fortranMatch = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text);
   const shapeMatch = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text);

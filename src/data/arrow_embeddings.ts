@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkInputPath } from "./_input_path.ts";
 import {
   columnsOf,
   type Data,
@@ -123,6 +124,7 @@ function walk(
   let cols = field.type.typeId === Type.FixedSizeList ? (field.type as FixedSizeList).listSize : -1;
   let row = 0;
   for (const d of chunks) {
+    if (d.length === 0) continue; // an empty batch (or the placeholder of a table without any)
     const child = d.children[0]!;
     if (d.nullCount > 0) {
       for (let i = 0; i < d.length; i++) {
@@ -160,6 +162,11 @@ function walk(
       if (out && d.length > 0) copyFloats(child, offsets[0]!, d.length * cols, out, row * cols);
     }
     row += d.length;
+  }
+  if (cols < 0) {
+    throw new RangeError(
+      `Expected column "${field.name}" of ${name} to hold at least one row (a List column's width is its rows' length) but found none`,
+    );
   }
   if (cols < 1) {
     throw new RangeError(
@@ -259,6 +266,7 @@ export async function readArrowEmbeddings(
   path: string,
   options: ArrowEmbeddingsOptions = {},
 ): Promise<Matrix> {
+  await checkInputPath(path);
   return decodeArrowEmbeddings(await Deno.readFile(path), { ...options, name: path });
 }
 

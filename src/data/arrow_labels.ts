@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkInputPath } from "./_input_path.ts";
 import {
   columnsOf,
   type DataType,
@@ -155,6 +156,7 @@ function collectFixed(
  * ```
  */
 export async function readArrowLabels(path: string): Promise<ArrowLabels> {
+  await checkInputPath(path);
   const table = parseTable(await Deno.readFile(path), path);
   const labels = collectFixed(table, "labels", path);
   const scores = collectFixed(table, "scores", path);
@@ -210,6 +212,7 @@ export async function writeArrowKeys(path: string, keys: string[]): Promise<void
  * ```
  */
 export async function readArrowKeys(path: string, column = "key"): Promise<string[]> {
+  await checkInputPath(path);
   const table = parseTable(await Deno.readFile(path), path);
   const v = table.getChild(column);
   if (!v) {

@@ -10,9 +10,16 @@
 
 import type { Matrix } from "../matrix/matrix.ts";
 import { checkBatchRows, openFileRows, readFileSet, streamFileRows } from "./_file_rows.ts";
+import { statInput } from "./_input_path.ts";
 
 /** File name endings that {@linkcode listEmbeddingFiles} picks up in a directory. */
-export const EMBEDDING_EXTENSIONS: readonly string[] = [".npy", ".arrow", ".feather", ".ipc"];
+export const EMBEDDING_EXTENSIONS: readonly string[] = [
+  ".npy",
+  ".arrow",
+  ".feather",
+  ".ipc",
+  ".parquet",
+];
 
 /** Options for {@linkcode readEmbeddings}. */
 export interface ReadEmbeddingsOptions {
@@ -76,13 +83,15 @@ function join(dir: string, name: string): string {
 
 /**
  * Expands inputs to embedding files, the file list every reader of embeddings starts from: a
- * file is kept as given, a directory becomes its `.npy`, `.arrow`, `.feather` and `.ipc` files
+ * file is kept as given, a directory becomes its `.npy`, `.arrow`, `.feather`, `.ipc` and `.parquet` files
  * (not recursive) in natural name order (`img_emb_2.npy` before `img_emb_10.npy`); a directory
  * in clip-retrieval's layout (`emb/` holding `emb/img_emb/`) is read from `img_emb/`.
  *
  * @param inputs Files and directories.
  * @returns The files, in input order.
  * @throws {Deno.errors.NotFound} When an input does not exist (the message names it).
+ * @throws {TypeError} When an input, or an embedding file in an input directory, is not a
+ * regular file or a directory (a FIFO, a socket, a device), naming it.
  * @throws {RangeError} When no file is found at all.
  *
  * @example Usage
@@ -99,15 +108,7 @@ function join(dir: string, name: string): string {
 export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
   const files: string[] = [];
   for (let input of inputs) {
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(input);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new Deno.errors.NotFound(`No such file or directory: ${input}`);
-      }
-      throw error;
-    }
+    const info = await statInput(input);
     if (!info.isDirectory) {
       files.push(input);
       continue;
@@ -119,7 +120,10 @@ export async function listEmbeddingFiles(inputs: string[]): Promise<string[]> {
     for await (const entry of Deno.readDir(input)) {
       if (entry.isDirectory || entry.name.startsWith(".")) continue;
       const lower = entry.name.toLowerCase();
-      if (EMBEDDING_EXTENSIONS.some((ext) => lower.endsWith(ext))) names.push(entry.name);
+      if (!EMBEDDING_EXTENSIONS.some((ext) => lower.endsWith(ext))) continue;
+      // A symlink or a special file: the input rule applies to what it is (a FIFO is refused).
+      if (!entry.isFile && (await statInput(join(input, entry.name))).isDirectory) continue;
+      names.push(entry.name);
     }
     names.sort(naturalCompare);
     for (const name of names) files.push(join(input, name));

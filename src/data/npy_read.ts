@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkInputPath } from "./_input_path.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import {
   checkDataBytes,
@@ -100,6 +101,7 @@ export function decodeNpyMatrix(bytes: Uint8Array, name = "npy"): Matrix {
  * ```
  */
 export async function readNpy(path: string): Promise<Matrix> {
+  await checkInputPath(path);
   using file = await Deno.open(path);
   const header = await readNpyFileHeader(file, path);
   const { rows, cols } = npyMatrixShape(header, path);
@@ -123,5 +125,6 @@ export async function readNpy(path: string): Promise<Matrix> {
  * ```
  */
 export async function readNpyArray(path: string): Promise<NpyArray> {
+  await checkInputPath(path);
   return decodeNpy(await Deno.readFile(path), path);
 }

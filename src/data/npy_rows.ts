@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkInputPath } from "./_input_path.ts";
 import {
   checkDataBytes,
   checkLayout,
@@ -104,6 +105,7 @@ export async function readNpyFileHeader(file: Deno.FsFile, name: string): Promis
  * ```
  */
 export async function readNpyHeader(path: string): Promise<NpyHeader> {
+  await checkInputPath(path);
   using file = await Deno.open(path);
   const prefix = new Uint8Array(12);
   const got = await readAt(file, 0, prefix);

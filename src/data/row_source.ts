@@ -1,6 +1,6 @@
 /**
- * Row sources: a row-addressable view over embedding files (`.npy`, Arrow) that is never read
- * whole. Open one from files and directories, split it into deterministic contiguous parts,
+ * Row sources: a row-addressable view over embedding files (`.npy`, Parquet, Arrow) that is
+ * never read whole. Open one from files and directories, split it into deterministic contiguous parts,
  * stream its rows in batches, or gather a sorted set of rows (a training sample). The rows are
  * read by the same private engine (`_file_rows.ts`) as `embedding_files.ts`'s path-level
  * `readEmbeddings` and `streamEmbeddings`.
@@ -200,8 +200,8 @@ function layoutOf(source: RowSource): { cols: number; column?: string } {
 
 /**
  * Streams the source's rows in order, in batches of at most `batchRows` rows (a batch stays
- * within one file). `.npy` slices are read incrementally by row range; an Arrow file is
- * decoded one whole file at a time.
+ * within one file). `.npy` slices are read incrementally by row range, Parquet ones by row
+ * group; an Arrow file is decoded one whole file at a time.
  *
  * @param source The rows to stream.
  * @param options `batchRows`: the largest batch (default 65536). `reuse`: yield views into
@@ -241,8 +241,8 @@ export async function* streamRows(
 
 /**
  * Gathers the given rows of the source into one matrix, reading only what is needed: `.npy`
- * files by positioned reads (nearby rows coalesced into blocks of at most 4 MiB), Arrow files
- * decoded once each.
+ * files by positioned reads (nearby rows coalesced into blocks of at most 4 MiB), Parquet files
+ * by the row groups that hold the rows, Arrow files decoded once each.
  *
  * @param source The source.
  * @param rows Row indices within the source, sorted ascending (repeats allowed).

@@ -45,6 +45,26 @@ export interface EvaluateOptions {
   probe?: LinearProbeOptions;
   /** k-means seed for NMI/ARI. @default {1234} */
   seed?: number;
+  /**
+   * Called after every epoch of the linear probe and after each other metric.
+   * @default {undefined}
+   */
+  onProgress?: (progress: EvalProgress) => void;
+}
+
+/** The metrics of {@linkcode evaluateFeatures}, in the order they are computed. */
+export type EvalStage = "linear probe" | "kNN" | "retrieval" | "k-means";
+
+/** One progress report of {@linkcode evaluateFeatures}. */
+export interface EvalProgress {
+  /** The metric being computed. */
+  stage: EvalStage;
+  /** Its steps done: epochs of the linear probe; 1 for the others, once they are done. */
+  done: number;
+  /** Its steps in all. */
+  total: number;
+  /** Seconds since `evaluateFeatures` started. */
+  seconds: number;
 }
 
 /**
@@ -68,9 +88,18 @@ export async function evaluateFeatures(
   test: LabelledFeatures,
   options: EvaluateOptions = {},
 ): Promise<EvalMetrics> {
-  const probe = await linearProbe(gpu, train, test, options.probe ?? {});
+  const t0 = performance.now();
+  const report = (stage: EvalStage, done = 1, total = 1) =>
+    options.onProgress?.({ stage, done, total, seconds: (performance.now() - t0) / 1000 });
+  const probe = await linearProbe(gpu, train, test, {
+    ...options.probe,
+    onProgress: (p) => {
+      options.probe?.onProgress?.(p);
+      report("linear probe", p.epoch, p.epochs);
+    },
+  });
   // Each split is uploaded once, normalised on the GPU, and shared by kNN, retrieval and
-  // k-means (all cosine; the linear probe trains on its own standardised copy in tfjs).
+  // k-means (all cosine; the linear probe uploads its own standardised copy).
   const trainG = uploadMatrix(gpu, train.x, { normalize: true, label: "train.x" });
   let testG;
   try {
@@ -84,10 +113,12 @@ export async function evaluateFeatures(
     knn = await knnTop1(gpu, { x: trainG, y: train.y }, { x: testG, y: test.y }, {
       k: options.knnK ?? 20,
     });
+    report("kNN");
     rec = await retrievalRecall(gpu, testG, trainG, {
       relevant: (q, k) => test.y[q] === train.y[k],
       ks: [1, 5, 10],
     });
+    report("retrieval");
     const labels = new Set<number>();
     for (let i = 0; i < test.y.length; i++) labels.add(test.y[i]!);
     const k = Math.max(1, Math.min(labels.size, test.x.rows));
@@ -96,7 +127,12 @@ export async function evaluateFeatures(
       niter: 25,
       seed: options.seed ?? 1234,
       nredo: 3,
+      // Stop a run once its objective repeats exactly: Lloyd's iterations have reached a
+      // fixed point, and the iterations left would change nothing (the same clusters, in
+      // about half the time on converging data).
+      tolerance: 1e-12,
     });
+    report("k-means");
   } finally {
     trainG.destroy();
     testG.destroy();

@@ -13,5 +13,6 @@ export * from "./knn.ts";
 export * from "./linear_probe.ts";
 export * from "./retrieval.ts";
 export * from "./evaluate.ts";
+export * from "./eval_rows.ts";
 export * from "./charts.ts";
 export * from "./run_report.ts";

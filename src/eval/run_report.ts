@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
 import { renderVegaLiteSvg } from "./charts.ts";
 import type { EvalMetrics } from "./evaluate.ts";
+import { evalRows } from "./eval_rows.ts";
 import { checkOptionsObject } from "../_options.ts";
 
 /** What a run directory holds for its report (each part optional but the steps). */
@@ -22,7 +23,7 @@ export interface RunReportData {
   kmeans?: { objective: number; imbalanceFactor: number }[];
   /** Rows per cluster (`kmeans.json`). */
   clusterSizes?: number[];
-  /** Eval rows by name (`eval.json`): raw inputs, untrained, trained. */
+  /** Eval rows by name (`eval.json`), in {@linkcode evalRows}' order: raw inputs, untrained, trained. */
   eval?: [string, EvalMetrics][];
   /** The training config (`checkpoint.json`). */
   config?: Record<string, unknown>;
@@ -141,11 +142,12 @@ export async function readRunReport(runDir: string): Promise<RunReportData> {
   if (ev) {
     const pick = (o: unknown): EvalMetrics | undefined =>
       o && typeof o === "object" && "linearProbeTop1" in o ? o as EvalMetrics : undefined;
-    const rows: [string, EvalMetrics][] = [];
-    const raw = pick(ev.raw), base = pick(ev.baseline), own = pick(ev);
-    if (raw) rows.push(["raw inputs", raw]);
-    if (base) rows.push(["untrained encoder", base]);
-    if (own) rows.push([`trained (step ${ev.step ?? "?"})`, own]);
+    const raw = pick(ev.raw), untrained = pick(ev.baseline), own = pick(ev);
+    const rows = evalRows({
+      ...(raw ? { raw } : {}),
+      ...(untrained ? { untrained } : {}),
+      trained: own ? [[`trained (step ${ev.step ?? "?"})`, own]] : [],
+    });
     if (rows.length) data.eval = rows;
   }
   const ck = await readJson(`${runDir}/checkpoint.json`);
@@ -179,6 +181,59 @@ function lineChart(
         title: y,
         scale: { zero: false, ...(opts.logY ? { type: "log" } : {}) },
       },
+    },
+  };
+}
+
+/** Ranks drawn of a large k: the sorted sizes are a monotone curve, and 1000 points show it. */
+const MAX_RANKS = 1000;
+/** Up to this k, one bar per cluster; above it, the curve of sizes by rank. */
+const MAX_BARS = 200;
+
+/**
+ * The cluster sizes sorted by rank: one bar per cluster up to {@linkcode MAX_BARS} clusters,
+ * else an area under the sizes (at most {@linkcode MAX_RANKS} ranks, the first and the last
+ * included). The rank axis spans exactly [1, k] with integer ticks that do not collide.
+ */
+function clusterSizeChart(clusterSizes: number[]): Record<string, unknown> {
+  const sizes = [...clusterSizes].sort((a, b) => b - a);
+  const n = sizes.reduce((a, b) => a + b, 0), k = sizes.length;
+  const imb = n > 0 ? k * sizes.reduce((a, b) => a + b * b, 0) / (n * n) : 0;
+  const bars = k <= MAX_BARS;
+  const ranks = bars || k <= MAX_RANKS
+    ? sizes.map((_, i) => i)
+    : Array.from({ length: MAX_RANKS }, (_, i) => Math.round(i * (k - 1) / (MAX_RANKS - 1)));
+  const gap = k <= 60 ? 0.1 : 0; // a gap between bars while they are wide enough for one
+  const values = ranks.map((i) => ({
+    rank: i + 1,
+    from: i + 0.5 + gap,
+    to: i + 1.5 - gap,
+    size: sizes[i]!,
+  }));
+  const rankAxis = {
+    title: "cluster rank",
+    axis: { format: ",d", tickMinStep: 1, labelOverlap: true, labelFlush: true },
+  };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: `cluster sizes (k = ${k.toLocaleString("en-US")}, imbalance factor ${imb.toFixed(3)})`,
+    width: 440,
+    autosize: { type: "fit", contains: "padding" },
+    height: 200,
+    data: { values },
+    mark: bars
+      ? { type: "rect", color: "#9467bd" }
+      : { type: "area", color: "#9467bd", interpolate: "step-after" },
+    encoding: {
+      x: {
+        field: bars ? "from" : "rank",
+        type: "quantitative",
+        ...rankAxis,
+        scale: { domain: bars ? [0.5, k + 0.5] : [1, k], nice: false, zero: false },
+      },
+      ...(bars ? { x2: { field: "to" } } : {}),
+      y: { field: "size", type: "quantitative", title: "rows" },
+      ...(bars ? { y2: { datum: 0 } } : {}),
     },
   };
 }
@@ -220,26 +275,7 @@ export async function renderRunReport(data: RunReportData): Promise<string> {
     );
   }
   if (data.clusterSizes?.length) {
-    const sizes = [...data.clusterSizes].sort((a, b) => b - a);
-    const n = sizes.reduce((a, b) => a + b, 0), k = sizes.length;
-    const imb = n > 0 ? k * sizes.reduce((a, b) => a + b * b, 0) / (n * n) : 0;
-    km.push(
-      await renderVegaLiteSvg({
-        $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-        title: `cluster sizes (k = ${k}, imbalance factor ${imb.toFixed(3)})`,
-        width: 440,
-        autosize: { type: "fit", contains: "padding" },
-        height: 200,
-        data: { values: sizes.map((size, rank) => ({ rank: rank + 1, size })) },
-        mark: { type: "bar", color: "#9467bd" },
-        encoding: {
-          x: k <= 60
-            ? { field: "rank", type: "ordinal", title: "cluster rank", axis: { labelAngle: 0 } }
-            : { field: "rank", type: "quantitative", title: "cluster rank" },
-          y: { field: "size", type: "quantitative", title: "rows" },
-        },
-      }),
-    );
+    km.push(await renderVegaLiteSvg(clusterSizeChart(data.clusterSizes)));
   }
   if (km.length) {
     sections.push(`<section><h2>Clustering</h2><div class="row">${km.join("")}</div></section>`);
@@ -269,10 +305,22 @@ export async function renderRunReport(data: RunReportData): Promise<string> {
       width: 110,
       height: 140,
       encoding: {
-        column: { field: "metric", type: "nominal", title: null },
+        // The metrics in the table's order, the rows in the table's order.
+        column: {
+          field: "metric",
+          type: "nominal",
+          title: null,
+          sort: ["linear probe top-1", "kNN top-1", "NMI"],
+        },
         x: { field: "row", type: "nominal", title: null, axis: { labels: false }, sort: order },
         y: { field: "value", type: "quantitative", scale: { domain: [0, 1] } },
-        color: { field: "row", type: "nominal", title: "features", sort: order },
+        color: {
+          field: "row",
+          type: "nominal",
+          title: "features",
+          sort: order,
+          legend: { labelLimit: 0 }, // whole names: "trained (step final)"
+        },
       },
     });
     sections.push(

@@ -59,20 +59,24 @@ export interface PackRowsPass {
   index?: GPUBuffer;
   /** One f32 per destination row (`invNorm`). */
   invNorm?: GPUBuffer;
-  /** Four u32 (`stats`): max |value| bits, first zero row, first non-finite row, unused. */
+  /**
+   * Eight u32 (`stats`): max |value| bits, first zero row, first non-finite row, first row too
+   * small to normalise, first row whose squared norm is beyond L2 distances, first row holding
+   * a value beyond float16, two unused.
+   */
   stats?: GPUBuffer;
 }
 
 const dummies = new WeakMap<GPUDevice, GPUBuffer[]>();
 
-/** Four distinct 16-byte placeholders for unused bindings (writable ones must not alias). */
+/** Four distinct 32-byte placeholders for unused bindings (writable ones must not alias). */
 function placeholders(gpu: Gpu): GPUBuffer[] {
   let list = dummies.get(gpu.device);
   if (!list) {
     list = [0, 1, 2, 3].map((i) =>
       gpu.device.createBuffer({
         label: `pack_rows.unused${i}`,
-        size: 16,
+        size: 32,
         usage: GPUBufferUsage.STORAGE,
       })
     );

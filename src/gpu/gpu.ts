@@ -1,6 +1,7 @@
 import { GpuUnavailableError } from "./gpu_unavailable_error.ts";
 import { ensureRuntimeDir } from "./runtime_dir.ts";
 import { detectProfile, type GpuProfile, type GpuQuirks, quirksFor } from "./quirks.ts";
+import { applyDeviceSelection, type DeviceSelection } from "./device_select.ts";
 
 /** The software adapter's install command, named in every "no adapter" error. */
 export const SOFTWARE_ADAPTER_HINT: string =
@@ -26,6 +27,16 @@ export interface CreateGpuOptions {
    * @default {undefined}
    */
   quirks?: GpuProfile;
+  /**
+   * The GPU to use on a multi-GPU node: an index among the node's GPUs in PCI order (as
+   * nvidia-smi numbers them), a PCI address (`0000:3b:00.0`) or a `GPU-…` UUID (`"list"`
+   * prints the GPUs Vulkan can select and exits). Without it,
+   * `MLCD_DEVICE`, then Slurm's `SLURM_STEP_GPUS`/`SLURM_JOB_GPUS` (with `SLURM_LOCALID`), then
+   * `CUDA_VISIBLE_DEVICES` choose (docs/multi-gpu.md). Applied before the process's first
+   * adapter request, through Mesa's device-select Vulkan layer; one GPU per process.
+   * @default {undefined}
+   */
+  device?: number | string;
 }
 
 /** What the toolkit knows about its device, returned by {@linkcode createGpu}. */
@@ -55,6 +66,8 @@ export interface Gpu {
    * dispatch, preferred designs), computed once from the adapter.
    */
   quirks: GpuQuirks;
+  /** Which GPU of the node was asked for, how, and the setting applied (see `device`). */
+  selection: DeviceSelection;
   /** Set once the device is lost; kernels refuse to run after that. */
   lost: GPUDeviceLostInfo | null;
   /** Destroys the device. */
@@ -86,7 +99,15 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
         "Run with Deno 2 or later. " + SOFTWARE_ADAPTER_HINT,
     );
   }
-  ensureRuntimeDir(); // before the first requestAdapter(), which creates the Vulkan instance
+  const d = options.device;
+  if (d !== undefined && !(typeof d === "string" || (Number.isInteger(d) && d >= 0))) {
+    throw new TypeError(
+      `Expected device to be a GPU index ≥ 0, a PCI address or a GPU UUID but found ${d}`,
+    );
+  }
+  // Before the first requestAdapter(), which creates the Vulkan instance:
+  ensureRuntimeDir();
+  const selection = applyDeviceSelection(d);
   primaryBackendsOnly();
   const adapter = await nav.gpu.requestAdapter({
     powerPreference: options.powerPreference ?? "high-performance",
@@ -141,6 +162,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
     f16: features.includes("shader-f16"),
     timestamps: features.includes("timestamp-query"),
     quirks,
+    selection,
     lost: null,
     destroy() {
       device.destroy();

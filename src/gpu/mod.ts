@@ -59,3 +59,14 @@ export {
   type CandidateTiming,
   type TuneConfig,
 } from "./autotune.ts";
+export {
+  applyDeviceSelection,
+  DEVICE_SELECT_ENV,
+  type DeviceSelection,
+  type DeviceSelectionInput,
+  driPrimeTag,
+  listNodeGpus,
+  type NodeGpu,
+  normalizeBusId,
+  resolveDeviceSelection,
+} from "./device_select.ts";

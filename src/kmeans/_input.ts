@@ -17,7 +17,7 @@ import {
   useGpuMatrix,
 } from "../gpu/gpu_matrix.ts";
 import { sampleIndices } from "../random/mulberry32.ts";
-import { checkInput } from "./_validate.ts";
+import { checkInput, rowChecks } from "./_validate.ts";
 import { checkSourceRows, locateRow, sampleIndicesSparse } from "./_stream_assign.ts";
 import { type ChunkWeights, type RowWeights, uploadWeights } from "./_weights.ts";
 import { paddedWidth } from "./centroid_store.ts";
@@ -46,6 +46,9 @@ export type KMeansData =
   | { kind: "gpu"; n: number; d: number; gx: GpuMatrix; maxAbs: number }
   | { kind: "source"; n: number; d: number; source: RowSource };
 
+/** The smallest largest |value| of l2 rows: squared distances keep 24 bits above float32's least normal. */
+const L2_MIN_SCALE = 2 ** -51;
+
 function isRowSource(x: unknown): x is RowSource {
   return x !== null && typeof x === "object" && Array.isArray((x as RowSource).slices);
 }
@@ -58,10 +61,12 @@ export async function openInput(
   gpu: Gpu,
   x: KMeansInput,
   spherical: boolean,
+  f16: boolean,
   column: string | undefined,
 ): Promise<KMeansData> {
   if (isGpuMatrix(x)) {
-    const stats = await checkGpuRows(gpu, x, "x", spherical ? { nonZero: "cosine k-means" } : {});
+    // A GpuMatrix stored as f16 is read as it is: only an f32 one is converted to f16.
+    const stats = await checkGpuRows(gpu, x, "x", rowChecks(spherical, f16 && x.dtype === "f32"));
     return { kind: "gpu", n: x.rows, d: x.cols, gx: x, maxAbs: stats.maxAbs };
   }
   if (Array.isArray(x)) {
@@ -78,7 +83,7 @@ export async function openInput(
     return { kind: "source", n: source.rows, d: source.cols, source };
   }
   if (isRowSource(x)) return { kind: "source", n: x.rows, d: x.cols, source: x };
-  checkInput(x, "x", spherical);
+  checkInput(x, "x", spherical, f16);
   return { kind: "matrix", n: x.rows, d: x.cols, matrix: x };
 }
 
@@ -96,7 +101,7 @@ export interface TrainingSample {
  */
 export async function sampleTrainingRows(
   data: KMeansData,
-  o: { k: number; maxPointsPerCentroid: number; spherical: boolean },
+  o: { k: number; maxPointsPerCentroid: number; spherical: boolean; f16: boolean },
   rand: () => number,
   onLog: ((message: string) => void) | undefined,
 ): Promise<TrainingSample> {
@@ -115,7 +120,7 @@ export async function sampleTrainingRows(
     const want = index ?? Uint32Array.from({ length: n }, (_, i) => i);
     readStart = performance.now();
     host = await gatherRows(src, want);
-    checkSourceRows(host, o.spherical, (r) => locateRow(src, want[r]!));
+    checkSourceRows(host, o.spherical, o.f16, (r) => locateRow(src, want[r]!));
   }
   if (index) {
     onLog?.(
@@ -170,10 +175,16 @@ export function uploadTrainingRows(
   const dp = paddedWidth(d);
   const nTrain = index ? index.length : n;
   const dataRow = (i: number) => (index ? index[i]! : i);
-  // Fixed-point scale for the update sums: the largest |value| maps to ≤ 2^30.
+  // Fixed-point scale for the update sums: the largest |value| maps to ≤ 2^30, at any scale
+  // (l2 data in (0, 0.5) keeps its 30 bits; below 2^-51 squared distances underflow float32).
   let maxAbs = spherical ? 1 : data.kind === "gpu" ? data.maxAbs : 0;
   if (!spherical) { for (const v of host.data) maxAbs = Math.max(maxAbs, Math.abs(v)); }
-  const scale = 2 ** (30 - Math.max(0, Math.ceil(Math.log2(maxAbs || 1))));
+  if (maxAbs > 0 && maxAbs < L2_MIN_SCALE) {
+    throw new RangeError(
+      `Cannot use the rows for l2 k-means: their largest |value| is ${maxAbs}, below 2^-51 (${L2_MIN_SCALE}), where float32 squared distances underflow; scale the data up`,
+    );
+  }
+  const scale = 2 ** (30 - Math.ceil(Math.log2(maxAbs || 1)));
 
   // The rows on the GPU in the kernels' layout: stride dp, f32 or packed f16, normalised
   // when spherical (a host Matrix uploaded once; a GpuMatrix used in place or re-packed).

@@ -1,7 +1,12 @@
-// Private: k-means checkpoints. One file, written atomically: a magic string, a JSON header
-// (run fingerprint, position, splits pending, stats) and the GPU state that determines the
-// rest of the run bit for bit (the f32 centroids as padded on the GPU and their 0.5‖c‖²,
-// plus the best finished run's when several runs are made).
+// Private: k-means checkpoints. One file, written atomically: a magic string, the sha256 of
+// everything after it (64 hex digits), a JSON header (run fingerprint, position, splits pending,
+// stats) and the GPU state that determines the rest of the run bit for bit (the f32 centroids as
+// padded on the GPU and their 0.5‖c‖², plus the best finished run's when several runs are made).
+//
+// Rule: a checkpoint is resumed only when its sha256 matches; a corrupt one (a flipped byte, a
+// truncated or extended file) is refused naming the file, never repaired and never silently
+// replaced by a fresh start: the message says to remove it to start over. (`tail -c +73 FILE |
+// sha256sum` prints the stored digest.)
 import { writeFileAtomic } from "../data/atomic.ts";
 import type {
   KMeansAssignment,
@@ -10,7 +15,16 @@ import type {
 } from "./kmeans_options.ts";
 import { pausePoint } from "../testing/pause_point.ts";
 
-const MAGIC = "MLCDKMC1";
+const MAGIC = "MLCDKMC2";
+/** The magic string of the format before checksums (refused: it cannot be verified). */
+const MAGIC_V1 = "MLCDKMC1";
+/** Bytes of the magic string and the hex digest; the header length field follows. */
+const PREFIX = 8 + 64;
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const h = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(h), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** What must match for a checkpoint to be resumed. */
 export type Fingerprint = Record<string, string | number | boolean | null>;
@@ -67,19 +81,20 @@ export async function writeCheckpoint(path: string, c: KMeansCheckpoint): Promis
       : null,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const headLen = 8 + 4 + json.length;
+  const headLen = PREFIX + 4 + json.length;
   const pad = (4 - (headLen % 4)) % 4;
   const arrays = [c.state.f32, c.state.cn];
   if (c.best) arrays.push(c.best.state.f32, c.best.state.cn);
   const bytes = new Uint8Array(headLen + pad + arrays.reduce((s, a) => s + a.byteLength, 0));
   bytes.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(bytes.buffer).setUint32(8, json.length, true);
-  bytes.set(json, 12);
+  new DataView(bytes.buffer).setUint32(PREFIX, json.length, true);
+  bytes.set(json, PREFIX + 4);
   let at = headLen + pad;
   for (const a of arrays) {
     bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
     at += a.byteLength;
   }
+  bytes.set(new TextEncoder().encode(await sha256Hex(bytes.subarray(PREFIX))), 8);
   // Renamed at once even inside an atomicWrites() batch: a checkpoint must be on disk when it
   // is announced, not when the batch ends.
   await writeFileAtomic(path, bytes, { immediate: true });
@@ -97,18 +112,31 @@ export async function readCheckpoint(path: string): Promise<KMeansCheckpoint | n
   }
   const bad = (why: string) =>
     new RangeError(`Expected ${path} to be a k-means checkpoint but ${why}`);
-  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic === MAGIC_V1) {
+    throw new RangeError(
+      `Cannot resume from ${path}: it was written by an older version, without a checksum; remove it to start over`,
+    );
+  }
+  if (bytes.length < PREFIX + 4 || magic !== MAGIC) {
     throw bad("it does not start with the checkpoint magic string");
   }
-  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  if (12 + len > bytes.length) throw bad("its header is truncated");
+  const stored = new TextDecoder().decode(bytes.subarray(8, PREFIX));
+  if (stored !== await sha256Hex(bytes.subarray(PREFIX))) {
+    throw new RangeError(
+      `Cannot resume from ${path}: the checkpoint is corrupt (its sha256 does not match its contents); remove it to start over`,
+    );
+  }
+  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(PREFIX, true);
+  const headEnd = PREFIX + 4 + len;
+  if (headEnd > bytes.length) throw bad("its header is truncated");
   let h;
   try {
-    h = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + len)));
+    h = JSON.parse(new TextDecoder().decode(bytes.subarray(PREFIX + 4, headEnd)));
   } catch {
     throw bad("its header is not valid JSON");
   }
-  let at = 12 + len + ((4 - ((12 + len) % 4)) % 4);
+  let at = headEnd + ((4 - (headEnd % 4)) % 4);
   const take = (count: number): Float32Array => {
     if (at + count * 4 > bytes.length) throw bad("its data is truncated");
     const out = new Float32Array(count);

@@ -9,6 +9,7 @@ import { checkRows, type Matrix } from "../matrix/matrix.ts";
 import { type RowBatch, type RowSource, streamRows } from "../data/row_source.ts";
 import type { CentroidStore } from "./centroid_store.ts";
 import type { AssignmentStep, AssignOutputs } from "./assignment_step.ts";
+import { rowChecks } from "./_validate.ts";
 
 /**
  * The same indices as `sampleIndices(n, m, rand)` (partial Fisher–Yates, same draws), with
@@ -45,9 +46,10 @@ export function locateRow(source: RowSource, row: number): { file: string; fileR
 export function checkSourceRows(
   m: Matrix,
   spherical: boolean,
+  f16: boolean,
   where: (r: number) => { file: string; fileRow: number },
 ): void {
-  checkRows(m, "rows", spherical ? { nonZero: "cosine k-means", where } : { where });
+  checkRows(m, "rows", { ...rowChecks(spherical, f16), where });
 }
 
 /** Options of {@linkcode streamAssign}. */
@@ -98,7 +100,12 @@ export async function streamAssign(
       next.catch(() => {}); // surfaced when awaited
       const b = r.value;
       const m = b.matrix.rows;
-      checkSourceRows(b.matrix, a.spherical, (i) => ({ file: b.file, fileRow: b.fileRow + i }));
+      checkSourceRows(
+        b.matrix,
+        a.spherical,
+        f16,
+        (i) => ({ file: b.file, fileRow: b.fileRow + i }),
+      );
       // Padded, normalised and packed on the GPU like the in-memory rows (one chunk: m ≤ cap).
       const rows = uploadMatrix(gpu, b.matrix, {
         label: "batch",

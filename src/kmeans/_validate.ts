@@ -1,23 +1,29 @@
 // Input checks shared by kmeans() and assignNearest().
-import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
+import {
+  checkFinite,
+  checkMatrix,
+  checkRows,
+  type CheckRowsOptions,
+  type Matrix,
+} from "../matrix/matrix.ts";
 import { DEFAULT_KMEANS_OPTIONS } from "./kmeans_options.ts";
 
-/** Checks shape, finiteness and (when spherical) that no row is all zeros. */
-export function checkInput(x: Matrix, name: string, spherical: boolean): void {
+/**
+ * What k-means refuses of its rows beyond NaN/±Infinity (matrix.ts's `ROW_LIMITS`, the same
+ * for a Matrix, files and a GpuMatrix): under cosine, all-zero and as good as zero rows (they
+ * cannot be normalised); under l2, squared norms beyond float32 distances and, when the rows
+ * are stored as f16 (not normalised), values beyond float16.
+ */
+export function rowChecks(spherical: boolean, f16: boolean): CheckRowsOptions {
+  if (spherical) return { nonZero: "cosine k-means" };
+  return f16 ? { l2: "l2 k-means", f16: "f16 with metric l2" } : { l2: "l2 k-means" };
+}
+
+/** Checks shape, finiteness and the {@linkcode rowChecks} of the metric and storage. */
+export function checkInput(x: Matrix, name: string, spherical: boolean, f16 = false): void {
   checkMatrix(x, name);
   checkFinite(x, name);
-  if (spherical) {
-    const { data, rows, cols } = x;
-    for (let r = 0; r < rows; r++) {
-      let zero = true;
-      for (let c = 0; c < cols && zero; c++) zero = data[r * cols + c] === 0;
-      if (zero) {
-        throw new RangeError(
-          `Cannot L2-normalise ${name} for cosine k-means: row ${r} is all zeros`,
-        );
-      }
-    }
-  }
+  checkRows(x, name, rowChecks(spherical, f16));
 }
 
 /**

@@ -2,6 +2,12 @@
 // (w × 2^e, e chosen once from the largest weight; e = 0 for integer weights below 2^32,
 // so integer weights are exact) multiplied into 96-bit fixed-point sums, which keeps the
 // update deterministic; the objective uses the float weights.
+//
+// Rule (the supported range): integer weights below 2^32 are exact at any range; otherwise
+// every positive weight must be at least 2^-16 × the largest. The largest becomes W ≥ 2^31, so
+// such a weight keeps W ≥ 2^15 and is used within 2^-16 of its value; a smaller one would be
+// rounded coarsely or to 0 (1 beside 1e30 counted as 0), so it is refused, not approximated.
+// Weights must also be float32 numbers (≤ 3.4e38): the objective adds them on the GPU.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { createStorage } from "../gpu/buffers.ts";
@@ -10,6 +16,9 @@ import { readNpyArray } from "../data/npy.ts";
 import { type CentroidStore, f32Binding } from "./centroid_store.ts";
 import type { AssignOutputs } from "./assignment_step.ts";
 import { objectiveProgram, recordUpdatePasses } from "./_update_programs.ts";
+
+/** The largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
 
 /** Typed arrays accepted as row weights. */
 export type WeightArray = Float32Array | Float64Array | Uint32Array | Int32Array | Uint8Array;
@@ -55,7 +64,7 @@ export async function loadWeights(
       `Expected ${name} to hold ${n} weights (one per row) but found ${w.length}`,
     );
   }
-  let max = 0, integral = true;
+  let max = 0, imax = 0, integral = true;
   for (let i = 0; i < n; i++) {
     const v = w[i]!;
     if (!Number.isFinite(v) || v < 0) {
@@ -63,7 +72,12 @@ export async function loadWeights(
         `Expected ${name} to hold finite weights ≥ 0 but found ${v} at row ${i}`,
       );
     }
-    if (v > max) max = v;
+    if (v > F32_MAX) {
+      throw new RangeError(
+        `Expected ${name} to hold finite weights ≥ 0 (float32) but found ${v} at row ${i}`,
+      );
+    }
+    if (v > max) max = v, imax = i;
     if (integral && !Number.isInteger(v)) integral = false;
   }
   if (max === 0) throw new RangeError(`Expected ${name} to hold a positive weight but all are 0`);
@@ -72,6 +86,17 @@ export async function loadWeights(
   if (!(integral && max <= LIMIT)) {
     exponent = Math.floor(Math.log2(LIMIT / max));
     while (Math.round(max * 2 ** exponent) > LIMIT) exponent--;
+    const least = max * 2 ** -16;
+    for (let i = 0; i < n; i++) {
+      const v = w[i]!;
+      if (v > 0 && v < least) {
+        throw new RangeError(
+          `Expected every positive weight of ${name} to be at least 2^-16 × the largest (${max} at row ${imax}), or all weights to be integers below 2^32, but found ${v} at row ${i}: the update adds the weights as integers below 2^32 (w × 2^e for one e), where it would count as ${
+            Math.round(v * 2 ** exponent) / 2 ** exponent
+          }`,
+        );
+      }
+    }
   }
   return { w, exponent, name };
 }

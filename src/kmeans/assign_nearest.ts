@@ -35,8 +35,9 @@ export async function assignNearest(
   options: AssignOptions = {},
 ): Promise<{ assignments: Uint32Array; scores: Float32Array }> {
   const spherical = isCosine("assignNearest", options);
-  checkInput(x, "x", spherical);
-  checkInput(centroids, "centroids", spherical);
+  const f16 = options.f16 ?? DEFAULT_KMEANS_OPTIONS.f16;
+  checkInput(x, "x", spherical, f16);
+  checkInput(centroids, "centroids", spherical, f16);
   if (centroids.cols !== x.cols) {
     throw new TypeError(
       `Expected centroids to have ${x.cols} columns like x but found ${centroids.cols}`,
@@ -45,7 +46,6 @@ export async function assignNearest(
   if (centroids.rows < 1) {
     throw new RangeError(`Expected at least 1 centroid but found ${centroids.rows}`);
   }
-  const f16 = options.f16 ?? DEFAULT_KMEANS_OPTIONS.f16;
   const variant = await chooseKmeansKernel(gpu, options.variant, x.cols, f16, {
     autotune: options.autotune,
   });

@@ -75,7 +75,7 @@ export async function kmeans(
 ): Promise<KMeansResult> {
   checkOptionsObject("kmeans", options);
   const spherical = isCosine("kmeans", options);
-  const data = await openInput(gpu, x, spherical, options.column);
+  const data = await openInput(gpu, x, spherical, options.f16 === true, options.column);
   const config = await resolveOptions(options, data.n, data.d, spherical);
   const fingerprint = fingerprintOf(config, data);
   const saved = await readResume(config, fingerprint);

@@ -16,3 +16,7 @@ export * from "./kmeans.ts";
 export * from "./assign_nearest.ts";
 export * from "./kmeans_options.ts";
 export * from "./hierarchical.ts";
+export * from "./init_auto.ts";
+export * from "./kmeans_parallel_init.ts";
+export * from "./random_rows_init.ts";
+export * from "./cluster_size_stats.ts";

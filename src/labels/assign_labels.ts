@@ -1,9 +1,10 @@
+import { loadParquet } from "../data/load_parquet.ts";
 import type { Gpu } from "../gpu/gpu.ts";
 import { checkGpuRows, type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import { checkMatrix, checkRows, type Matrix, sliceRows } from "../matrix/matrix.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { readNpyHeader } from "../data/npy.ts";
-import { scanArrowEmbeddings } from "../data/arrow.ts";
+import { loadArrow } from "../data/load_arrow.ts";
 import type { TopkMetric, TopkVariant } from "../topk/topk_options.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
 import { openRowSource } from "../data/row_source.ts";
@@ -72,7 +73,12 @@ async function countRows(files: string[], column: string | undefined): Promise<n
   for (const f of files) {
     if (f.toLowerCase().endsWith(".npy")) {
       total += (await readNpyHeader(f)).shape[0] ?? 0;
+    } else if (f.toLowerCase().endsWith(".parquet")) {
+      // Loaded only for Parquet input: not part of the npm-free core. The footer gives the rows.
+      const { parquetEmbeddingShape } = await loadParquet();
+      total += (await parquetEmbeddingShape(f, column ? { column } : {})).rows;
     } else {
+      const { scanArrowEmbeddings } = await loadArrow();
       total += scanArrowEmbeddings(await Deno.readFile(f), column ? { column } : {}, f).rows;
     }
   }

@@ -1,6 +1,7 @@
+import { loadParquet } from "../data/load_parquet.ts";
 import { writeNpy } from "../data/npy.ts";
 import { atomicWrites } from "../data/atomic.ts";
-import { writeArrowLabels } from "../data/arrow.ts";
+import { loadArrow } from "../data/load_arrow.ts";
 
 /** Labels and scores to write with {@linkcode writeLabels}. */
 export interface LabelsTable {
@@ -10,7 +11,10 @@ export interface LabelsTable {
   scores: Float32Array;
   /** Labels per row. */
   l: number;
-  /** Optional row identifiers (Arrow output only), written as column `id`. */
+  /**
+   * Optional row identifiers (Arrow and Parquet output), written as column `id`; sample keys
+   * (strings) go to Parquet's `key` column.
+   */
   ids?: BigInt64Array | Int32Array | string[];
 }
 
@@ -33,7 +37,9 @@ export function scoresPath(path: string): string {
 
 /**
  * Writes multi-label assignments atomically: `.npy` gives a uint32 `rows × l` labels file
- * plus float32 scores in {@linkcode scoresPath} (both or neither are left); `.arrow`,
+ * plus float32 scores in {@linkcode scoresPath} (both or neither are left); `.parquet` gives
+ * `key` (or `id`), `labels: list<uint32>` and `scores: list<float32>`, zstd-compressed (what
+ * DuckDB, pandas and Spark open); `.arrow`,
  * `.feather` or `.ipc` give one Arrow IPC file with columns
  * `labels: FixedSizeList<UInt32>[l]`, `scores: FixedSizeList<Float32>[l]` and optional `id`.
  *
@@ -58,14 +64,27 @@ export async function writeLabels(path: string, table: LabelsTable): Promise<voi
       await writeNpy(scoresPath(path), scores, [rows, l]);
       await writeNpy(path, labels, [rows, l]);
     });
+  } else if (/\.parquet$/i.test(path)) {
+    // Loaded here only: Parquet is not part of the npm-free core.
+    const { writeParquetLabels } = await loadParquet();
+    const ids = table.ids;
+    await writeParquetLabels(
+      path,
+      Array.isArray(ids)
+        ? { indices: labels, scores, l, keys: ids }
+        : ids
+        ? { indices: labels, scores, l, ids }
+        : { indices: labels, scores, l },
+    );
   } else if (/\.(arrow|feather|ipc)$/i.test(path)) {
+    const { writeArrowLabels } = await loadArrow();
     await writeArrowLabels(
       path,
       table.ids ? { indices: labels, scores, l, ids: table.ids } : { indices: labels, scores, l },
     );
   } else {
     throw new RangeError(
-      `Expected the output path to end in .npy, .arrow, .feather or .ipc but found ${path}`,
+      `Expected the output path to end in .npy, .parquet, .arrow, .feather or .ipc but found ${path}`,
     );
   }
 }

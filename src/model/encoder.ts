@@ -4,7 +4,7 @@ import { type GpuMatrix, isGpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { residentRows } from "./_resident_rows.ts";
 import { Rng } from "../random/rng.ts";
-import { buildVit, VIT_PRESETS } from "./vit.ts";
+import { buildVit, VIT_PRESETS, vitParamShapes } from "./vit.ts";
 import { checkOptionsObject } from "../_options.ts";
 
 /**
@@ -128,6 +128,43 @@ export function resolveEncoderSpec(spec: EncoderSpec): Required<EncoderSpec> {
   };
 }
 
+/**
+ * The trainable parameters of an encoder, in the order {@linkcode createEncoder} makes them, with
+ * their shapes, computed without allocating anything: what a checkpoint must hold for `spec`.
+ *
+ * @param spec Architecture; see {@linkcode EncoderSpec}.
+ * @returns `[name, shape]` pairs (names without the checkpoint's `encoder.` prefix).
+ *
+ * @example Usage
+ * ```ts
+ * import { encoderParamShapes } from "./encoder.ts";
+ * const shapes = encoderParamShapes({ kind: "head", inputShape: [6], embedDim: 4, hidden: [8] });
+ * console.log(shapes[0]); // [ "fc0.weight", [ 6, 8 ] ]
+ * ```
+ */
+export function encoderParamShapes(spec: EncoderSpec): [string, number[]][] {
+  const s = resolveEncoderSpec(spec);
+  if (s.kind === "vit") return vitParamShapes(s, s.inputShape[2]!, s.embedDim);
+  const out: [string, number[]][] = [];
+  if (s.kind === "head") {
+    let fan = s.inputShape[0]!;
+    s.hidden.concat(s.embedDim).forEach((w, i) => {
+      out.push([`fc${i}.weight`, [fan, w]], [`fc${i}.bias`, [w]]);
+      fan = w;
+    });
+  } else {
+    let [h, w, c] = s.inputShape as [number, number, number];
+    s.channels.forEach((co, i) => {
+      out.push([`conv${i}.weight`, [3, 3, c, co]], [`conv${i}.bias`, [co]]);
+      c = co;
+      h = Math.ceil(h / 2);
+      w = Math.ceil(w / 2);
+    });
+    out.push(["fc0.weight", [h * w * c, s.embedDim]], ["fc0.bias", [s.embedDim]]);
+  }
+  return out;
+}
+
 function heNormal(rng: Rng, shape: number[], fanIn: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
@@ -188,26 +225,10 @@ export function createEncoder(spec: EncoderSpec, options: CreateEncoderOptions =
       },
     };
   }
-  if (s.kind === "head") {
-    let fan = inputDim;
-    const widths = [...s.hidden, s.embedDim];
-    widths.forEach((w, i) => {
-      add(`fc${i}.weight`, heNormal(rng, [fan, w], fan));
-      add(`fc${i}.bias`, tf.zeros([w]));
-      fan = w;
-    });
-  } else {
-    let [h, w, c] = s.inputShape as [number, number, number];
-    s.channels.forEach((co, i) => {
-      add(`conv${i}.weight`, heNormal(rng, [3, 3, c, co], 9 * c));
-      add(`conv${i}.bias`, tf.zeros([co]));
-      c = co;
-      h = Math.ceil(h / 2);
-      w = Math.ceil(w / 2);
-    });
-    const flat = h * w * c;
-    add("fc0.weight", heNormal(rng, [flat, s.embedDim], flat));
-    add("fc0.bias", tf.zeros([s.embedDim]));
+  // Weights He-normal over their fan-in (every dimension but the output's), biases zero.
+  for (const [name, shape] of encoderParamShapes(s)) {
+    const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    add(name, name.endsWith(".bias") ? tf.zeros(shape) : heNormal(rng, shape, fanIn));
   }
   const p = (name: string) => params.get(name)!;
   const apply = (x: tf.Tensor2D): tf.Tensor2D =>

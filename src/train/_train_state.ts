@@ -108,9 +108,9 @@ export async function restoreTrainState(
     const t = ck.tensors.get(key);
     if (!t || t.dtype !== "F32" || !same(t.shape, target.shape)) {
       throw new TypeError(
-        `Cannot resume: tensor "${key}" in the checkpoint has shape ${
-          t ? JSON.stringify(t.shape) : "(missing)"
-        }, expected ${JSON.stringify(target.shape)}`,
+        `Cannot resume: tensor "${key}" in the checkpoint is ${
+          t ? `${t.dtype} ${JSON.stringify(t.shape)}` : "missing"
+        }, expected F32 ${JSON.stringify(target.shape)}`,
       );
     }
     targets.push([target, t]);

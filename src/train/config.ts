@@ -61,8 +61,12 @@ export interface TrainConfig {
   beta2: number;
   /** AdamW epsilon. @default {1e-8} */
   eps: number;
-  /** Linear warmup steps, then cosine decay to 0. @default {100} */
-  warmupSteps: number;
+  /**
+   * Linear warmup steps, then cosine decay to 0: a number, or `"auto"` for a tenth of the
+   * run's steps (rounded up), at most 2000 (the paper's warm-up); see
+   * {@linkcode resolveWarmup}. @default {"auto"}
+   */
+  warmupSteps: number | "auto";
   /** Samples per step. @default {256} */
   batchSize: number;
   /** Passes over the data. @default {5} */
@@ -103,7 +107,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   beta1: 0.9,
   beta2: 0.999,
   eps: 1e-8,
-  warmupSteps: 100,
+  warmupSteps: "auto",
   batchSize: 256,
   epochs: 5,
   seed: 1,
@@ -141,7 +145,7 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
   beta1: "AdamW beta1",
   beta2: "AdamW beta2",
   eps: "AdamW epsilon",
-  warmupSteps: "linear warmup steps, then cosine decay",
+  warmupSteps: 'linear warmup steps, then cosine decay; "auto": 10% of the steps, at most 2000',
   batchSize: "samples per step",
   epochs: "passes over the data",
   seed: "seed of init, shuffling and negative sampling",
@@ -168,7 +172,6 @@ const INTS: (keyof TrainConfig)[] = [
   "classes",
   "l",
   "kmeansIters",
-  "warmupSteps",
   "batchSize",
   "epochs",
   "seed",
@@ -233,9 +236,17 @@ export function resolveTrainConfig(
       );
     }
   }
+  if (out.warmupSteps !== "auto") {
+    const v = out.warmupSteps;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+      throw new RangeError(
+        `Expected warmupSteps to be an integer >= 0 or "auto" but found ${show(v)}`,
+      );
+    }
+  }
   for (const k of INTS) {
     const v = out[k];
-    const min = k === "warmupSteps" || k === "seed" ? 0 : 1;
+    const min = k === "seed" ? 0 : 1;
     if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
       throw new RangeError(
         `Expected ${k} to be an integer >= ${min} but found ${show(v)}`,
@@ -292,7 +303,8 @@ export function resolveTrainConfig(
  * ```
  */
 export function parseConfigValue(key: keyof TrainConfig, raw: string): unknown {
-  const d = DEFAULT_TRAIN_CONFIG[key];
+  if (key === "warmupSteps" && raw.trim() === "auto") return "auto";
+  const d = key === "warmupSteps" ? 0 : DEFAULT_TRAIN_CONFIG[key]; // else a number of steps
   if (Array.isArray(d)) {
     if (raw === "") return [];
     return raw.split(",").map((s) => {
@@ -315,4 +327,64 @@ export function parseConfigValue(key: keyof TrainConfig, raw: string): unknown {
     return n;
   }
   return raw;
+}
+
+/** The share of a run's steps that `warmupSteps: "auto"` warms up over. */
+export const AUTO_WARMUP_FRACTION = 0.1;
+/** The longest automatic warm-up: the paper's 2000 steps. */
+export const AUTO_WARMUP_MAX = 2000;
+
+/** What {@linkcode resolveWarmup} returns. */
+export interface ResolvedWarmup {
+  /** Warm-up steps of the run. */
+  warmupSteps: number;
+  /** Why the schedule cannot do what was asked, when it cannot (a warm-up not shorter than the run). */
+  warning?: string;
+}
+
+/**
+ * The warm-up of a run of `totalSteps` steps: `config.warmupSteps` as given, or for `"auto"` a
+ * tenth of the steps (rounded up), at most 2000. A given warm-up that is not shorter than the
+ * run comes with a warning: the learning rate then never reaches its peak (or reaches it only at
+ * the last step) and never decays.
+ *
+ * @param config The run's config (`warmupSteps` and `lr` are read).
+ * @param options `totalSteps`: the run's optimizer steps (epochs × steps per epoch).
+ * @returns The warm-up steps, and a warning when the warm-up outlasts the run.
+ *
+ * @example Usage
+ * ```ts
+ * import { resolveTrainConfig, resolveWarmup } from "./config.ts";
+ * console.log(resolveWarmup(resolveTrainConfig({}), { totalSteps: 33 }).warmupSteps); // 4
+ * const given = resolveWarmup(resolveTrainConfig({ warmupSteps: 100 }), { totalSteps: 33 });
+ * console.log(given.warning !== undefined); // true
+ * ```
+ */
+export function resolveWarmup(
+  config: Pick<TrainConfig, "warmupSteps" | "lr">,
+  options: { totalSteps: number },
+): ResolvedWarmup {
+  const { totalSteps } = options;
+  if (!Number.isInteger(totalSteps) || totalSteps < 0) {
+    throw new RangeError(
+      `Expected resolveWarmup's totalSteps to be an integer >= 0 but found ${totalSteps}`,
+    );
+  }
+  const w = config.warmupSteps;
+  if (w === "auto") {
+    return { warmupSteps: Math.min(AUTO_WARMUP_MAX, Math.ceil(AUTO_WARMUP_FRACTION * totalSteps)) };
+  }
+  if (totalSteps === 0 || w < totalSteps) return { warmupSteps: w };
+  const top = config.lr * totalSteps / w;
+  return {
+    warmupSteps: w,
+    warning:
+      `warmupSteps ${w} is not shorter than the run's ${totalSteps} steps: the learning rate ${
+        w > totalSteps
+          ? `rises only to ${top.toPrecision(3)} of its peak ${config.lr}`
+          : `reaches its peak ${config.lr} only at the last step`
+      } and never decays; set warmupSteps below ${totalSteps}, or "auto" (${
+        Math.min(AUTO_WARMUP_MAX, Math.ceil(AUTO_WARMUP_FRACTION * totalSteps))
+      } steps here)`,
+  };
 }

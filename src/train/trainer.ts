@@ -8,7 +8,7 @@ import type { Encoder } from "../model/encoder.ts";
 import { type tf, useTfBackend } from "../model/tf.ts";
 import { learningRate } from "./adamw.ts";
 import type { CheckpointManifest } from "./checkpoint.ts";
-import type { TrainConfig } from "./config.ts";
+import { resolveWarmup, type TrainConfig } from "./config.ts";
 import { mixSeed, Rng } from "../random/rng.ts";
 import { sampleClasses } from "../loss/sample_classes.ts";
 import { truncateMetrics } from "./run_dir.ts";
@@ -50,6 +50,11 @@ export interface TrainOptions {
   onStep?: (p: TrainProgress) => void;
   /** Called after every checkpoint is written. @default {undefined} */
   onCheckpoint?: (m: CheckpointManifest) => void;
+  /**
+   * Called with each warning before the first step (e.g. a warm-up not shorter than the run);
+   * the same warnings are in the result. @default {undefined}
+   */
+  onLog?: (message: string) => void;
 }
 
 /** What {@linkcode train} returns. */
@@ -64,6 +69,10 @@ export interface TrainResult {
   finalLoss: number;
   /** The last checkpoint's manifest, when `runDir` was given. */
   manifest?: CheckpointManifest;
+  /** The warm-up steps the run used (`config.warmupSteps`, or what `"auto"` came to). */
+  warmupSteps: number;
+  /** Warnings about the run's settings, also passed to `onLog`. */
+  warnings: string[];
 }
 
 /**
@@ -132,6 +141,9 @@ async function trainOn(
   const bs = Math.min(c.batchSize, n);
   const stepsPerEpoch = Math.max(1, Math.floor(n / bs));
   const totalSteps = stepsPerEpoch * c.epochs;
+  const warmup = resolveWarmup(c, { totalSteps });
+  const warnings = warmup.warning ? [warmup.warning] : [];
+  for (const w of warnings) options.onLog?.(w);
 
   const model = await createTrainModel(c, data, x, n);
   const sampler = new Rng(mixSeed(c.seed, 103));
@@ -180,7 +192,7 @@ async function trainOn(
         ratio: c.ratio,
         seed: sampleSeed,
       });
-      const lr = learningRate(step, totalSteps, c.warmupSteps, c.lr);
+      const lr = learningRate(step, totalSteps, warmup.warmupSteps, c.lr);
       if (batch.rows === 0) { // every sample of a streamed batch was skipped: no update this step
         step++;
         continue;
@@ -216,7 +228,14 @@ async function trainOn(
   }
   model.opt.dispose();
   const { encoder, centers } = model;
-  const result: TrainResult = { encoder, centers, step, finalLoss: lastLoss };
+  const result: TrainResult = {
+    encoder,
+    centers,
+    step,
+    finalLoss: lastLoss,
+    warmupSteps: warmup.warmupSteps,
+    warnings,
+  };
   if (manifest) result.manifest = manifest;
   return result;
 }
