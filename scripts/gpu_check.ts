@@ -44,6 +44,7 @@ const { values } = (() => {
         "no-suite": { type: "boolean", default: false },
         suite: { type: "boolean", default: false },
         out: { type: "string", default: "bench/results" },
+        device: { type: "string" },
         help: { type: "boolean", default: false },
       },
     });
@@ -53,7 +54,7 @@ const { values } = (() => {
 })();
 if (values.help) {
   console.log(
-    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR]: kernel exactness at GPU-sized " +
+    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR] [--device D]: kernel exactness at GPU-sized " +
       "shapes against float64 on sampled rows, timings, the PyTorch top-k peer, then the bench " +
       "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json",
   );
@@ -68,7 +69,7 @@ function slug(description: string): string {
 }
 
 const started = performance.now();
-const gpu = await createGpu();
+const gpu = await createGpu(values.device === undefined ? {} : { device: values.device });
 log(
   `adapter: ${gpu.info.description} (${gpu.quirks.profile} profile)${
     quick ? ", quick shapes" : ""

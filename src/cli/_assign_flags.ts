@@ -31,6 +31,7 @@ export interface AssignJobFlags {
   shards?: string | undefined;
   format?: string | undefined;
   overwrite?: boolean | undefined;
+  device?: string | undefined;
 }
 
 /** The label file formats of `deno task assign --format`, the default first. */

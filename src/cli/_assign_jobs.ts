@@ -27,7 +27,8 @@ import {
   partStem,
   refuseInputOverlap,
 } from "../jobs/mod.ts";
-import { createGpu } from "../gpu/gpu.ts";
+import { createGpu, type CreateGpuOptions } from "../gpu/gpu.ts";
+import { gpuOptions } from "./_device_flag.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
 import { findMetadataFile, readEmbeddingKeys } from "../data/clip_layout.ts";
 import { writeNpy } from "../data/npy.ts";
@@ -63,6 +64,8 @@ manifest matches skips the work, another run's outputs are refused unless --over
 
 /** Everything an assign part job needs, from its flags. */
 interface AssignPart extends SearchFlags {
+  /** createGpu() options (--device). */
+  gpu: CreateGpuOptions;
   spec: PartSpec;
   inputs: string[];
   centers: string;
@@ -95,6 +98,7 @@ function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
     centers: v.centers,
     out: v.out,
     ...search,
+    gpu: gpuOptions(v),
     format,
     ef,
     ann: v.ann ?? false,
@@ -244,7 +248,7 @@ async function labelPart(
   let release = () => {};
   let adapter = "hnswlib (CPU)";
   let choice: IvfSearchChoice | null = null;
-  const gpu = a.ann && a.checkRecall === 0 ? null : await createGpu();
+  const gpu = a.ann && a.checkRecall === 0 ? null : await createGpu(a.gpu);
   if (a.ann) {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
     progress(`assign: building the HNSW index over ${centers.rows} centers`);

@@ -1,5 +1,7 @@
 // The flags of `deno task train`: its help, and the config keys and data sources they give
 // (validated here; the run directory checks them against a run it resumes).
+import type { CreateGpuOptions } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { parseArgs } from "node:util";
 import {
   DEFAULT_TRAIN_CONFIG,
@@ -39,6 +41,7 @@ export const TRAIN_HELP = [
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
   "  --column <name>         Parquet/Arrow column of the embeddings",
   "  --json                  print a summary JSON object on stdout",
+  deviceHelp(26),
   "  -h, --help              this help",
   "",
   "Config (flag, default, meaning):",
@@ -58,6 +61,8 @@ export interface TrainFlags {
   json: boolean;
   /** Config keys given, from `--config` and the flags (flags win). */
   config: Record<string, unknown>;
+  /** createGpu() options (`--device`). */
+  gpu: CreateGpuOptions;
   /** The `--config` file, if given. */
   configFile: string | undefined;
   /** Data sources given (paths absolute; `mnist` as is). */
@@ -84,6 +89,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
       limit: { type: "string" },
       column: { type: "string" },
       json: { type: "boolean", default: false },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -97,6 +103,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
     config: {},
     configFile: values.config,
     sources: {},
+    gpu: gpuOptions(values),
   };
   if (flags.help) return flags;
   if (values.resume && values.overwrite) {

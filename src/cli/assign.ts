@@ -22,7 +22,8 @@ import {
 } from "./_cli.ts";
 import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
-import { createGpu } from "../gpu/gpu.ts";
+import { createGpu, type CreateGpuOptions } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { openRowSource } from "../data/row_source.ts";
 import { assignLabels } from "../labels/assign_labels.ts";
@@ -82,6 +83,7 @@ Options:
                       labels.npy (uint32 n × l, scores in labels.scores.npy)
   --format F          parquet | arrow | npy (default parquet); without --shard the
                       extension of --out gives it, and a --format given must agree
+${deviceHelp(22)}
   --json              print a JSON summary on stdout
   --help              show this help
 ${ASSIGN_JOBS_HELP}
@@ -108,6 +110,7 @@ async function main(args: string[]): Promise<void> {
       "batch-rows": { type: "string" },
       out: { type: "string" },
       json: { type: "boolean" },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h" },
       ...ASSIGN_JOB_OPTIONS,
     },
@@ -171,6 +174,7 @@ async function assignAll(values: AssignJobFlags): Promise<void> {
     assign,
     nprobe,
     checkRecall,
+    gpu: gpuOptions(values),
   };
   const { result, adapter } = values.ann
     ? await annLabels(search, rowsReport(t0))
@@ -220,6 +224,8 @@ interface Search {
   assign: KMeansAssign;
   nprobe: number | undefined;
   checkRecall: number;
+  /** createGpu() options (--device). */
+  gpu: CreateGpuOptions;
 }
 
 type Labels = {
@@ -266,7 +272,7 @@ async function gpuLabels(
   s: Search,
   report: RowsReport,
 ): Promise<{ result: Labels; adapter: string }> {
-  const gpu = await createGpu();
+  const gpu = await createGpu(s.gpu);
   const adapter = gpu.info.description;
   report.header =
     `assign: ${s.files.length} file(s), ${s.centers.rows} centers × ${s.centers.cols}, l = ${s.l}, ${s.metric}, on ${adapter}`;
@@ -339,7 +345,7 @@ async function annLabels(
 
 /** --check-recall of hnswlib's labels: exact search on the GPU for the sampled rows. */
 async function annRecall(s: Search, result: Labels): Promise<TopkRecall> {
-  const gpu = await createGpu();
+  const gpu = await createGpu(s.gpu);
   try {
     const rows = await openRowSource(s.files, s.column ? { column: s.column } : {});
     return await measureLabelRecall(gpu, rows, s.centers, result, {

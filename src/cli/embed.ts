@@ -17,6 +17,7 @@ import { streamImageBatches } from "../data/image_loader.ts";
 import { writeNpy } from "../data/npy.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { createGpu } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { embed, type Encoder } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
@@ -50,6 +51,7 @@ Options:
   --rows-per-file N    rows per img_emb_<i>.npy (default 100000)
   --image-size PX      image side (default: the checkpoint's)
   --column NAME        Parquet/Arrow column of input embeddings
+${deviceHelp(23)}
   --json               print a JSON summary on stdout
   -h, --help           this help`;
 
@@ -67,6 +69,7 @@ async function main(args: string[]): Promise<void> {
       "image-size": { type: "string" },
       column: { type: "string" },
       json: { type: "boolean", default: false },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -83,7 +86,7 @@ async function main(args: string[]): Promise<void> {
   await checkOutputDir("--out", out);
   await refuseEmbeddings(out);
   const t0 = performance.now();
-  const gpu = await createGpu();
+  const gpu = await createGpu(gpuOptions(values));
   await useTfBackend(gpu);
   const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
   centers.dispose();

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../data/atomic.ts";
 import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
 import { createGpu } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { mixSeed } from "../random/rng.ts";
 import { useTfBackend } from "../model/tf.ts";
@@ -35,6 +36,7 @@ Options:
   --out <file.json>      write the metrics JSON here (default <checkpoint>/eval.json)
   --baseline             also evaluate the untrained (random-init) encoder
   --no-raw               skip the row for the raw inputs
+${deviceHelp(25)}
   --json                 print the metrics JSON on stdout
   -h, --help             this help`;
 
@@ -66,6 +68,7 @@ async function main(args: string[]): Promise<void> {
       baseline: { type: "boolean", default: false },
       "no-raw": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -91,7 +94,7 @@ async function main(args: string[]): Promise<void> {
   const checkOut = () =>
     checkOutputFiles([{ flag: "--out", path: out }], inputs, { onLog: logTo("eval") });
   if (values.out !== undefined) await checkOut();
-  const gpu = await createGpu();
+  const gpu = await createGpu(gpuOptions(values));
   await useTfBackend(gpu);
   const { encoder, centers, manifest } = await loadEncoder(values.checkpoint);
   centers.dispose();

@@ -36,7 +36,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     sources: flags.sources,
     ...(flags.configFile !== undefined ? { inputs: [flags.configFile] } : {}),
   });
-  const gpu = options.gpu ?? await createGpu();
+  const gpu = options.gpu ?? await createGpu(flags.gpu);
   progress(`train: GPU ${gpu.info.description}`);
   const t0 = performance.now();
   const prepared = await prepare(gpu, run);

@@ -161,7 +161,15 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
         restoreCentroids(gpu, cents, here.state);
       } else {
         const rand = redo === 0 ? a.rand : mulberry32((c.seed + redo * 15486557) >>> 0);
-        const init0 = await initialCentroids(gpu, training, { k, init, rand, spherical, onLog });
+        const init0 = await initialCentroids(gpu, training, {
+          k,
+          init,
+          rand,
+          spherical,
+          onLog,
+          variant: c.variant,
+          autotune: c.autotune,
+        });
         cents = createCentroids(gpu, k, d, f16, kc, init0);
       }
       // The host copy of rows read from files is not needed after the last initialisation

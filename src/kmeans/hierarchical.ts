@@ -184,6 +184,8 @@ export interface MergeResult {
   members: number;
   /** The assignment step the merge's k-means used. */
   assignment: KMeansAssignment;
+  /** Rows each center stands for: the counts of the part centroids assigned to it. */
+  sizes: Float64Array;
 }
 
 /**
@@ -237,12 +239,15 @@ export async function mergeCentroids(
   }
   options.onLog?.(`${points} part centroids standing for ${members} rows → k = ${k}`);
   const r = await kmeans(gpu, { data, rows: points, cols: d }, { ...defined(rest), k, weights });
+  const sizes = new Float64Array(k);
+  r.assignments.forEach((c, i) => sizes[c] = sizes[c]! + weights[i]!);
   return {
     centroids: r.centroids,
     objective: r.objective,
     points,
     members,
     assignment: r.assignment,
+    sizes,
   };
 }
 

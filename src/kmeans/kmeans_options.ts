@@ -188,12 +188,15 @@ export interface KMeansOptions {
   /** Seed of every random choice (subsample, initialisation). @default {1234} */
   seed?: number;
   /**
-   * Initialisation: k-means++ on a sample of the training rows (D² × weight sampling when
-   * rows are weighted), k random rows, or given `k × d` centroids (normalised for
-   * `metric: "cosine"`).
-   * @default {"kmeans++"}
+   * Initialisation: `"auto"` (`chooseInit`'s rule: k-means|| while its host reduction is
+   * small, 2·k²·d ≤ 2^31, random rows above, both on the GPU), `"kmeans||"` (Bahmani et al.'s
+   * parallel D² oversampling on the GPU, then the candidates reduced to k), `"kmeans++"` (on
+   * the host, on a sample of max(4k, 1000) training rows: quadratic in k), `"random"` (k
+   * random rows, drawn on the host), or given `k × d` centroids (normalised for
+   * `metric: "cosine"`). Weighted rows weigh in the D² draws. Progress goes to `onLog`.
+   * @default {"auto"}
    */
-  init?: "kmeans++" | "random" | Matrix;
+  init?: "auto" | "kmeans||" | "kmeans++" | "random" | Matrix;
   /**
    * The assignment step of the iterations and the final pass (see {@linkcode KMeansAssign}):
    * "exact", "ivf" (approximate: a row may miss its nearest centroid; the objective printed
@@ -365,7 +368,7 @@ export const DEFAULT_KMEANS_OPTIONS = {
   nredo: 1,
   metric: "cosine",
   seed: 1234,
-  init: "kmeans++",
+  init: "auto",
   maxPointsPerCentroid: 256,
   tolerance: 0,
   f16: false,
