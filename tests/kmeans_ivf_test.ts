@@ -220,7 +220,7 @@ Deno.test("assign: auto picks exact for small K and IVF where it is faster", asy
     const below = await chooseKmeansAssignment(gpu, { ...o, k: k0 - 1, autotune: false });
     const from = await chooseKmeansAssignment(gpu, { ...o, k: k0, autotune: false });
     assert.equal(below.method, "exact");
-    assert.deepEqual(from, { method: "ivf", ...ivfPlan(k0), source: "default" });
+    assert.deepEqual(from, { method: "ivf", ...ivfPlan({ k: k0 }), source: "default" });
     // Timed: the decision is the faster of the two timings it logs; at K = 16384, d = 16 IVF
     // scores ≈ 1/14 of the centroids per row. A K of the same power of two reads the cache.
     const logs: string[] = [];
@@ -237,8 +237,12 @@ Deno.test("assign: auto picks exact for small K and IVF where it is faster", asy
     assert.ok(ms("exact") > 0 && ms("ivf") > 0, line);
     assert.equal(chosen, ms("ivf") < ms("exact") ? "ivf" : "exact", line);
     assert.equal(tuned.method, chosen);
-    assert.deepEqual(tuned, { method: "ivf", ...ivfPlan(k), source: "tuned" }, logs.join("\n"));
+    assert.deepEqual(
+      tuned,
+      { method: "ivf", ...ivfPlan({ k: k }), source: "tuned" },
+      logs.join("\n"),
+    );
     const again = await chooseKmeansAssignment(gpu, { ...o, k: 16000, autotune: true });
-    assert.deepEqual(again, { method: "ivf", ...ivfPlan(16000), source: "cache" });
+    assert.deepEqual(again, { method: "ivf", ...ivfPlan({ k: 16000 }), source: "cache" });
   });
 });

@@ -144,7 +144,7 @@ Deno.test("assign CLI: --assign ivf, --nprobe and --check-recall in stderr, --js
       `${dir}/parts`,
     ]);
     assert.equal(j.code, 0, j.stderr);
-    const m = JSON.parse(await Deno.readTextFile(`${dir}/parts/part-1-of-2.json`));
+    const m = JSON.parse(await Deno.readTextFile(`${dir}/parts/part-1-of-2.parquet.json`));
     const text = JSON.stringify(m);
     assert.match(text, /"assign":"ivf","nprobe":11/);
     assert.match(text, /"search":\{"method":"ivf","cells":11,"nprobe":11,"source":"requested"\}/);

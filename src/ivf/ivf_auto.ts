@@ -40,20 +40,21 @@ export interface IvfSearchChoice {
  * The cells and probes of an IVF search over `k` centers: cells = round(√k), nprobe as given
  * (at most the cells) or `ivfDefaults`' max(8, ⌈cells / 16⌉).
  *
- * @param k Centers.
- * @param nprobe The probes asked for, or undefined for the default.
+ * @param options `k`, the centers, and `nprobe`, the probes asked for (absent: the default).
  * @returns The cells and the probes used.
  *
  * @example Usage
  * ```ts
  * import { ivfPlan } from "./ivf_auto.ts";
- * console.log(ivfPlan(20000)); // { cells: 141, nprobe: 9 }
- * console.log(ivfPlan(20000, 500)); // { cells: 141, nprobe: 141 }: every cell, exact
+ * console.log(ivfPlan({ k: 20000 })); // { cells: 141, nprobe: 9 }
+ * console.log(ivfPlan({ k: 20000, nprobe: 500 })); // { cells: 141, nprobe: 141 }: every cell, exact
  * ```
  */
-export function ivfPlan(k: number, nprobe?: number): { cells: number; nprobe: number } {
-  const { cells, nprobe: dflt } = ivfDefaults({ k });
-  return { cells, nprobe: Math.min(cells, nprobe ?? dflt) };
+export function ivfPlan(
+  options: { k: number; nprobe?: number | undefined },
+): { cells: number; nprobe: number } {
+  const { cells, nprobe: dflt } = ivfDefaults({ k: options.k });
+  return { cells, nprobe: Math.min(cells, options.nprobe ?? dflt) };
 }
 
 /**
@@ -131,22 +132,22 @@ export interface ChooseIvfSearchOptions {
  * variants, so later runs at a K of the same power of two read the choice.
  *
  * @param gpu The GPU context (its adapter names the cache entry).
- * @param o The search asked for, K, probes, cache family and switches.
  * @param timer Makes the timed problem (called only when timing).
+ * @param o The search asked for, K, probes, cache family and switches.
  * @returns The search chosen, with its cells, probes and source.
  *
  * @example Usage
  * ```ts ignore
- * const choice = await chooseIvfSearch(gpu, { search: "auto", k, family, untimedMinK: 4096 }, (p) => makeTimer(p));
+ * const choice = await chooseIvfSearch(gpu, (p) => makeTimer(p), { search: "auto", k, family, untimedMinK: 4096 });
  * ```
  */
 export async function chooseIvfSearch(
   gpu: Gpu,
-  o: ChooseIvfSearchOptions,
   timer: (problem: IvfTuneProblem) => IvfTimer,
+  o: ChooseIvfSearchOptions,
 ): Promise<IvfSearchChoice> {
   const exact: IvfSearchChoice = { method: "exact", cells: 0, nprobe: 0, source: "default" };
-  const plan = ivfPlan(o.k, o.nprobe);
+  const plan = ivfPlan({ k: o.k, nprobe: o.nprobe });
   const ivf: IvfSearchChoice = { method: "ivf", ...plan, source: "default" };
   if (o.search === "exact") return { ...exact, source: "requested" };
   if (o.search === "ivf") return { ...ivf, source: "requested" };
@@ -154,7 +155,7 @@ export async function chooseIvfSearch(
   const untimed = o.k >= o.untimedMinK ? ivf : exact;
   if (o.autotune === false) return untimed;
   const kb = 2 ** Math.round(Math.log2(o.k));
-  const bPlan = ivfPlan(kb, o.nprobe);
+  const bPlan = ivfPlan({ k: kb, nprobe: o.nprobe });
   if (2 * bPlan.nprobe > bPlan.cells) return exact;
   const rows = Math.max(256, Math.min(4096, Math.floor((o.budget ?? 2 ** 26) / kb)));
   const candidates = untimed.method === "ivf"

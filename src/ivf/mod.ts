@@ -25,4 +25,4 @@ export * from "./ivf_topk.ts";
 export * from "./ivf_assignment_step.ts";
 export * from "./ivf_recall.ts";
 export * from "./ivf_options.ts";
-export * from "./ivf_auto.ts";
+export { ivfPlan, type IvfSearch, type IvfSearchChoice } from "./ivf_auto.ts";

@@ -106,17 +106,7 @@ export async function chooseKmeansAssignment(
 ): Promise<KMeansAssignment> {
   const dp = paddedWidth(o.d);
   const cos = o.spherical;
-  return await chooseIvfSearch(gpu, {
-    search: o.assign,
-    k: o.k,
-    nprobe: o.nprobe,
-    family: `kmeans_assign_search/dp=${dp}/${o.f16 ? "f16" : "f32"}/${cos ? "cosine" : "l2"}`,
-    what: `the assignment (d=${o.d}${o.f16 ? ", f16" : ""})`,
-    untimedMinK: AUTO_IVF_UNTIMED_MIN_K,
-    budget: 2 ** 30 / dp,
-    autotune: o.autotune,
-    onLog: o.onLog,
-  }, (p) => {
+  return await chooseIvfSearch(gpu, (p) => {
     const problem = makeProblem(gpu, p.rows, p.k, o.d, o.f16, cos);
     return {
       exact: () =>
@@ -135,6 +125,16 @@ export async function chooseKmeansAssignment(
       },
       destroy: () => problem.destroy(),
     };
+  }, {
+    search: o.assign,
+    k: o.k,
+    nprobe: o.nprobe,
+    family: `kmeans_assign_search/dp=${dp}/${o.f16 ? "f16" : "f32"}/${cos ? "cosine" : "l2"}`,
+    what: `the assignment (d=${o.d}${o.f16 ? ", f16" : ""})`,
+    untimedMinK: AUTO_IVF_UNTIMED_MIN_K,
+    budget: 2 ** 30 / dp,
+    autotune: o.autotune,
+    onLog: o.onLog,
   });
 }
 

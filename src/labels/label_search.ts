@@ -108,17 +108,21 @@ export async function openLabelSearch(
   }
   const dp = Math.ceil(centers.cols / 4) * 4;
   const autotune = options.autotune;
-  const choice = await chooseIvfSearch(gpu, {
-    search: assign,
-    k: centers.rows,
-    nprobe,
-    family: `labels_topk_search/dp=${dp}/${metric}/l=${l}`,
-    what: `top-${l} labelling (d=${centers.cols})`,
-    untimedMinK: LABELS_IVF_UNTIMED_MIN_K,
-    budget: 2 ** 30 / dp,
-    autotune,
-    onLog: options.onLog,
-  }, (p) => tuneTimer(gpu, p.k, p.rows, centers.cols, l, metric, variant, p.nprobe));
+  const choice = await chooseIvfSearch(
+    gpu,
+    (p) => tuneTimer(gpu, p.k, p.rows, centers.cols, l, metric, variant, p.nprobe),
+    {
+      search: assign,
+      k: centers.rows,
+      nprobe,
+      family: `labels_topk_search/dp=${dp}/${metric}/l=${l}`,
+      what: `top-${l} labelling (d=${centers.cols})`,
+      untimedMinK: LABELS_IVF_UNTIMED_MIN_K,
+      budget: 2 ** 30 / dp,
+      autotune,
+      onLog: options.onLog,
+    },
+  );
   if (choice.method === "exact") {
     const keys = uploadTopkKeys(gpu, centers, {
       metric,
