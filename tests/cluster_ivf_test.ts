@@ -84,6 +84,23 @@ Deno.test("cluster refuses a bad --assign or --nprobe in one line, exit 2, in ev
   });
 });
 
+/** Runs cluster with `args`, kills it with SIGKILL where it pauses at `at`. */
+async function killedAt(args: string[], at: string, marker: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLUSTER, ...args],
+    env: { ...NO_ARRAY, ...pauseEnv(at, marker) },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const point = await waitForPause(marker, child, stderr);
+  child.kill("SIGKILL");
+  assert.equal((await child.status).signal, "SIGKILL");
+  await stderr;
+  await Deno.remove(marker);
+  return point;
+}
+
 Deno.test("cluster --assign ivf --resume after kill -9 ends bit-identical to an uninterrupted run", async () => {
   await withDir(async (dir) => {
     const x = clustered(6000, 20, 80, 17);
@@ -91,41 +108,56 @@ Deno.test("cluster --assign ivf --resume after kill -9 ends bit-identical to an 
     await writeNpy(`${dir}/b.npy`, x.data.subarray(2500 * 20), [3500, 20], { dtype: "f2" });
     const w = new Float32Array(6000).map((_, i) => 1 + (i % 3));
     await writeNpy(`${dir}/w.npy`, w, [6000]);
-    const args = (tag: string) => [
+    const args = (tag: string, sample: boolean) => [
       ...["--input", `${dir}/a.npy`, "--input", `${dir}/b.npy`, "--weights", `${dir}/w.npy`],
       ...["--k", "90", "--niter", "12", "--assign", "ivf", "--nprobe", "2"],
-      // A training sample (k × 40 < n): the final pass streams every row in batches.
-      ...["--max-points-per-centroid", "40", "--batch-rows", "1700"],
+      // With a training sample (k × 40 < n) the final pass streams every row in batches;
+      // without (all rows train) it assigns them in place, from their last assignment.
+      ...(sample ? ["--max-points-per-centroid", "40", "--batch-rows", "1700"] : []),
       ...["--checkpoint", `${dir}/${tag}.ckpt`, "--checkpoint-every", "3"],
       ...["--out", `${dir}/${tag}.c.npy`, "--assignments", `${dir}/${tag}.a.npy`],
     ];
-    const whole = await cluster(args("u"));
-    assert.equal(whole.code, 0, whole.stderr);
+    const same = async (a: string, b: string) => {
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/${a}.c.npy`),
+        await Deno.readFile(`${dir}/${b}.c.npy`),
+      );
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/${a}.a.npy`),
+        await Deno.readFile(`${dir}/${b}.a.npy`),
+      );
+    };
     const marker = `${dir}/paused`;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLUSTER, ...args("k")],
-      env: { ...NO_ARRAY, ...pauseEnv("kmeans-checkpoint#2", marker) },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    assert.match(await waitForPause(marker, child, stderr), /^kmeans-checkpoint .*\/k\.ckpt$/);
-    child.kill("SIGKILL");
-    assert.equal((await child.status).signal, "SIGKILL");
-    await stderr;
-    const resumed = await cluster([...args("k"), "--resume"]);
-    assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stderr, /Resuming from .*k\.ckpt at run 1\/1, iteration 6\n/);
-    assert.deepEqual(await Deno.readFile(`${dir}/k.c.npy`), await Deno.readFile(`${dir}/u.c.npy`));
-    assert.deepEqual(await Deno.readFile(`${dir}/k.a.npy`), await Deno.readFile(`${dir}/u.a.npy`));
+    for (const sample of [true, false]) {
+      const u = `u${sample}`, k = `k${sample}`, f = `f${sample}`;
+      const whole = await cluster(args(u, sample));
+      assert.equal(whole.code, 0, whole.stderr);
+      // Killed after its second checkpoint (6 iterations), then resumed.
+      const point = await killedAt(args(k, sample), "kmeans-checkpoint#2", marker);
+      assert.match(point, new RegExp(`^kmeans-checkpoint .*/${k}\\.ckpt$`));
+      const resumed = await cluster([...args(k, sample), "--resume"]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(
+        resumed.stderr,
+        new RegExp(`Resuming from .*${k}\\.ckpt at run 1/1, iteration 6\n`),
+      );
+      await same(k, u);
+      // Killed after its last checkpoint (#5: the run done, its outputs not written): the
+      // resumed run redoes the final pass from the saved centroids and last assignment.
+      await killedAt(args(f, sample), "kmeans-checkpoint#5", marker);
+      const again = await cluster([...args(f, sample), "--resume"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /the iterations are done, final assignment left/);
+      await same(f, u);
+    }
     // It was approximate: the exact run's centroids differ.
     const exact = await cluster([
-      ...args("e").filter((a, i, all) => all[i - 1] !== "--nprobe" && a !== "--nprobe"),
+      ...args("e", true).filter((a, i, all) => all[i - 1] !== "--nprobe" && a !== "--nprobe"),
     ].map((a) => a === "ivf" ? "exact" : a));
     assert.equal(exact.code, 0, exact.stderr);
     assert.notDeepEqual(
       await Deno.readFile(`${dir}/e.c.npy`),
-      await Deno.readFile(`${dir}/u.c.npy`),
+      await Deno.readFile(`${dir}/utrue.c.npy`),
     );
   });
 });

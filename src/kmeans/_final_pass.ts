@@ -25,8 +25,11 @@ export interface FinalPassArgs {
   kernel: KMeansKernelChoice;
   /** The assignment step chosen, reported in the result. */
   assignment: KMeansAssignment;
-  /** The assignment step (see assignment_step.ts). */
-  assign: AssignmentStep;
+  /**
+   * The assignment step (see assignment_step.ts); `previous`: the outputs hold the rows' last
+   * assignment (the rows are the training rows), which the step may score as well.
+   */
+  assign: (previous: boolean) => AssignmentStep;
   /** The training rows; `everyRow` says whether every row is on the GPU. */
   training: TrainingRows;
   /** The rows' source, streamed when they are not all on the GPU. */
@@ -64,7 +67,8 @@ export async function finalResult(
   // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
   const all = a.training.everyRow;
   if (all) {
-    const r = await finalPass(gpu, all.matrix, all.out, cents, stats, a);
+    const step = a.assign(all.out === a.training.out);
+    const r = await finalPass(gpu, all.matrix, all.out, cents, stats, a, step);
     await c.onAssignments?.(r.assignments, 0);
     if (c.keepAssignments === false) r.assignments = new Uint32Array(0);
     return r;
@@ -73,7 +77,7 @@ export async function finalResult(
   let last = t0;
   const weights = c.weights;
   const { assignments, counts, objective } = await streamAssign(gpu, {
-    assign: a.assign,
+    assign: a.assign(false),
     source: a.source!,
     cents,
     spherical: c.spherical,
@@ -106,10 +110,11 @@ async function finalPass(
   cents: CentroidStore,
   stats: KMeansIterationStats[],
   a: FinalPassArgs,
+  step: AssignmentStep,
 ): Promise<KMeansResult> {
   const d = a.training.cols, weights = a.config.weights;
   const enc = gpu.device.createCommandEncoder();
-  a.assign(gpu, full, cents, out, enc);
+  step(gpu, full, cents, out, enc);
   const reads = [
     ...full.chunks.map((c, i) => ({ buffer: out.idx[i]!, bytes: c.rows * 4 })),
     ...full.chunks.map((c, i) => ({ buffer: out.score[i]!, bytes: c.rows * 4 })),

@@ -24,7 +24,7 @@ import {
   readCentroidState,
   restoreCentroids,
 } from "./centroid_store.ts";
-import type { Assigner } from "./_assign_steps.ts";
+import { type Assigner, readPrevious, setPrevious } from "./_assign_steps.ts";
 import type { KMeansConfig } from "./_resolve_options.ts";
 import type { KMeansData, TrainingRows } from "./_input.ts";
 import { initialCentroids } from "./_init.ts";
@@ -130,6 +130,11 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       ? { result: null, objective: saved.best.objective, stats: saved.best.stats }
       : null;
   let bestState: CentroidState | null = saved?.best ? saved.best.state : null;
+  // The training rows' last assignment, when the iterations read it (IVF; see _assign_steps.ts):
+  // restored from a checkpoint, so that a resumed run ends as an uninterrupted one.
+  const usesPrevious = a.assign.usesPrevious, rowChunks = training.matrix.chunks;
+  let lastPrevious: Uint32Array | null = null;
+  let bestPrevious: Uint32Array | null = saved?.best?.previous ?? null;
   const save = async (
     s: Omit<KMeansCheckpoint, "fingerprint" | "kernel" | "assignment" | "best">,
   ) => {
@@ -139,7 +144,13 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       kernel: a.kernel,
       assignment: a.assignment,
       best: best && bestState
-        ? { redo: -1, objective: best.objective, stats: best.stats, state: bestState }
+        ? {
+          redo: -1,
+          objective: best.objective,
+          stats: best.stats,
+          state: bestState,
+          ...(bestPrevious ? { previous: bestPrevious } : {}),
+        }
         : null,
     });
   };
@@ -175,6 +186,10 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       // The host copy of rows read from files is not needed after the last initialisation
       // (the GPU holds the rows): let it go before the iterations.
       if (redo === nredo - 1) training.releaseHost();
+      if (usesPrevious) {
+        lastPrevious = here?.previous ?? null;
+        setPrevious(gpu, training.out, rowChunks, lastPrevious);
+      }
       try {
         const stats = k === n && typeof init === "string" ? [] : await lloyd(gpu, {
           assign: a.assign.iteration,
@@ -200,7 +215,11 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
             ? {
               every: ck.every,
               save: async (iteration, pending, stats, done) => {
+                const previous = usesPrevious
+                  ? lastPrevious = await readPrevious(gpu, training.out, rowChunks)
+                  : null;
                 await save({
+                  ...(previous ? { previous } : {}),
                   redo,
                   iteration,
                   lloydDone: done,
@@ -221,6 +240,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
         if (!best || better(result.objective, best.objective)) {
           best = { result, objective: result.objective, stats };
           if (ck) bestState = await readCentroidState(gpu, cents);
+          bestPrevious = lastPrevious;
         }
         if (ck) {
           const empty = { f32: new Float32Array(0), cn: new Float32Array(0) };
@@ -242,6 +262,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       const cents = createCentroids(gpu, k, d, f16, kc);
       try {
         restoreCentroids(gpu, cents, bestState!);
+        if (usesPrevious) setPrevious(gpu, training.out, rowChunks, bestPrevious);
         best!.result = await final(cents, best!.stats);
       } finally {
         cents.destroy();
