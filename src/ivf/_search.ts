@@ -1,7 +1,7 @@
 // Private: the IVF search pass shared by ivfAssign (top-1) and ivfTopk (top-k), recorded into
 // one encoder per call, batch by batch: probe → sort pairs by cell → plan → score each block
 // slot (indirect) → reduce each row's probes.
-import { type Gpu, isCpuAdapter } from "../gpu/gpu.ts";
+import type { Gpu } from "../gpu/gpu.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { dispatch } from "../gpu/program.ts";
 import {
@@ -54,7 +54,7 @@ export function searchSizes(
   // At most 2^23 list entries per batch on CPU adapters (32 MiB per workspace buffer), 2^26 on
   // GPUs (256 MiB): every batch records one scoring dispatch per block slot (C + K/kb of them,
   // ≈ 16,600 at K = 1M, d = 512), so a GPU takes fewer, larger batches. Unless asked.
-  const entries = isCpuAdapter(gpu) ? 2 ** 23 : 2 ** 26;
+  const entries = gpu.quirks.profile === "cpu" ? 2 ** 23 : 2 ** 26;
   const cap = batchRows === undefined ? Math.max(1024, Math.floor(entries / (np * k))) : br;
   return { nprobe: np, batchRows: Math.min(br, cap, fit, 65535 * 64) };
 }
