@@ -76,9 +76,14 @@ for (
     });
     assert.deepEqual(ivf.assignment, { method: "ivf", cells: 9, nprobe: 9, source: "requested" });
     sameRun(exact, ivf, "nprobe = cells");
+    assert.equal(exact.assignmentCheck, null);
+    assert.deepEqual(ivf.assignmentCheck, { rows: 1000, recall: 1, objectiveLoss: 0 });
     // With few probes the run differs: the comparison above can fail.
     const few = await kmeans(gpu, x, { ...base, assign: "ivf", nprobe: 1 });
     assert.notDeepEqual(few.assignments, exact.assignments);
+    // The check after the run sees the misses: recall below 1, some objective lost.
+    const check = few.assignmentCheck!;
+    assert.ok(check.recall < 1 && check.objectiveLoss > 0, JSON.stringify(check));
   });
 }
 

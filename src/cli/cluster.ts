@@ -204,6 +204,7 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       adapter: gpu.info.description,
       kernel: result.kernel,
       assignment: result.assignment,
+      assignmentCheck: result.assignmentCheck,
       clusterSizes: sizes?.stats ?? null,
       out: values.out ?? null,
       assignments: values.assignments ?? null,

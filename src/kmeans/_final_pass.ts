@@ -62,6 +62,7 @@ export async function finalResult(
       stats,
       kernel: variant,
       assignment,
+      assignmentCheck: null,
     };
   }
   // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
@@ -99,7 +100,16 @@ export async function finalResult(
     },
   });
   const centroids = await readCentroids(gpu, cents, d);
-  return { centroids, assignments, counts, objective, stats, kernel: variant, assignment };
+  return {
+    centroids,
+    assignments,
+    counts,
+    objective,
+    stats,
+    kernel: variant,
+    assignment,
+    assignmentCheck: null,
+  };
 }
 
 /** The final pass over rows all on the GPU: assignments, counts, objective, centroids. */
@@ -149,5 +159,6 @@ async function finalPass(
     stats,
     kernel: a.kernel,
     assignment: a.assignment,
+    assignmentCheck: null,
   };
 }

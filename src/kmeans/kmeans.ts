@@ -14,6 +14,7 @@ import { weightedCentroidsPerChunk } from "./_weights.ts";
 import { chooseKmeansKernel } from "./kernel_choice.ts";
 import { chooseKmeansAssignment } from "./assignment_choice.ts";
 import { createAssigner } from "./_assign_steps.ts";
+import { checkIvfAssignment } from "./_ivf_check.ts";
 import { resolveOptions } from "./_resolve_options.ts";
 import { type KMeansInput, openInput, sampleTrainingRows, uploadTrainingRows } from "./_input.ts";
 import { fingerprintOf, readResume, runRedos } from "./_redo.ts";
@@ -99,8 +100,9 @@ export async function kmeans(
   }
   const assigner = createAssigner(assignment, kernel, spherical, config.seed);
   const training = uploadTrainingRows(gpu, data, sample, config);
+  let result;
   try {
-    return await runRedos(gpu, {
+    result = await runRedos(gpu, {
       config,
       data,
       training,
@@ -116,4 +118,13 @@ export async function kmeans(
     training.destroy();
     assigner.destroy();
   }
+  if (assignment.method === "ivf" && config.finalAssignment) {
+    const c = result.assignmentCheck = await checkIvfAssignment(gpu, data, result, config);
+    onLog?.(
+      `IVF assignment check: recall@1 ${c.recall.toFixed(4)}, objective lost ${
+        (100 * c.objectiveLoss).toFixed(3)
+      } % on ${c.rows} sampled rows against exact search (raise nprobe, or assign "exact", if too much)`,
+    );
+  }
+  return result;
 }
