@@ -59,7 +59,7 @@ const kernel = await chooseKmeansKernel(gpu, "auto", d, false);
 out(`## The rule: chooseKmeansAssignment at d = ${d}, f32, cosine (fresh autotune cache)`);
 out();
 out(
-  "Per K (rounded to a power of two): one pass of exact and of IVF on the same synthetic rows; IVF's time is its search plus its index build spread over 64 training rows per centroid.",
+  "Per K (rounded to a power of two): one pass of exact and of IVF on the same synthetic rows; IVF's time is its search plus its index build spread over 64 training rows per centroid, and it is picked when that × 1.5 is below exact's (IVF is approximate).",
 );
 out();
 out("| K | cells | nprobe | exact ms | IVF ms | picks |");

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { kmeans, type KMeansResult } from "../src/kmeans/mod.ts";
 import { AUTO_IVF_UNTIMED_MIN_K, chooseKmeansAssignment } from "../src/kmeans/assignment_choice.ts";
-import { ivfPlan } from "../src/ivf/ivf_auto.ts";
+import { IVF_AUTO_MARGIN, ivfPlan } from "../src/ivf/ivf_auto.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { randomMatrix, rng, testGpu } from "./_gpu.ts";
 import { writeShards } from "./_shards.ts";
@@ -242,7 +242,7 @@ Deno.test("assign: auto picks exact for small K and IVF where it is faster", asy
     const ms = (what: string) => Number(new RegExp(`${what} ([\\d.]+) ms`).exec(line)?.[1]);
     const chosen = / → (\w+) /.exec(line)?.[1];
     assert.ok(ms("exact") > 0 && ms("ivf") > 0, line);
-    assert.equal(chosen, ms("ivf") < ms("exact") ? "ivf" : "exact", line);
+    assert.equal(chosen, ms("ivf") * IVF_AUTO_MARGIN < ms("exact") ? "ivf" : "exact", line);
     assert.equal(tuned.method, chosen);
     assert.deepEqual(
       tuned,
