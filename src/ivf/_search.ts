@@ -6,15 +6,12 @@ import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { dispatch } from "../gpu/program.ts";
 import {
   planProgram,
-  recordScores,
   reduceListsPerPass,
   reduceProgram,
   registerRows,
   rowUnits,
-  type ScoreKernel,
-  scoreTile,
-  topkScoreRows,
 } from "./_programs.ts";
+import { recordScores, type ScoreKernel, scoreTile, topkScoreRows } from "./_score_pass.ts";
 import { recordProbe, recordSort } from "./_sort.ts";
 import { internals } from "./_state.ts";
 import type { CenterIndex } from "./center_index.ts";

@@ -2,7 +2,8 @@
 // workspace (probe lists, pair sort, per-probe results), kept on the index and grown on demand.
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage } from "../gpu/buffers.ts";
-import type { ScoreGroupCache, ScoreMode } from "./_programs.ts";
+import type { ScoreMode } from "./_programs.ts";
+import type { ScoreGroupCache } from "./_score_pass.ts";
 import {
   createSortBuffers,
   destroySortBuffers,
