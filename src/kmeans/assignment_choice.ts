@@ -21,9 +21,9 @@ import { recordAssign } from "./_assign_programs.ts";
 
 /**
  * Smallest K for which `"auto"` takes IVF when it cannot time (autotuning disabled): the
- * crossover measured on lavapipe is K ≈ 200–500 (bench/results/ivf.md) and the timed rule's
- * own on lavapipe at d = 100 lies below 1024 (bench/results/large_k_auto.md); a GPU's exact
- * kernel is relatively faster, so the untimed rule stays above both.
+ * crossover measured on lavapipe is K ≈ 200–500 (bench/results/ivf.md), and the timed rule
+ * (IVF 1.5× faster) picks IVF there from K ≈ 1024 at d = 100 (bench/results/assign_auto.md);
+ * a GPU's exact kernel is relatively faster, so the untimed rule stays above both.
  */
 export const AUTO_IVF_UNTIMED_MIN_K = 4096;
 
