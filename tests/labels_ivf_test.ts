@@ -5,6 +5,8 @@ import { readNpyArray, writeNpy } from "../src/data/npy.ts";
 import { uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { assignLabels } from "../src/labels/assign_labels.ts";
 import { measureLabelRecall } from "../src/labels/label_recall.ts";
+import { LABELS_IVF_UNTIMED_MIN_K, openLabelSearch } from "../src/labels/label_search.ts";
+import { IVF_AUTO_MARGIN } from "../src/ivf/ivf_auto.ts";
 import { openRowSource } from "../src/data/row_source.ts";
 import { topk } from "../src/topk/topk.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
@@ -172,6 +174,39 @@ Deno.test("assign CLI refuses bad --assign, --nprobe and --check-recall in one l
       const r = await runDeno([CLI, ...base, ...flags]);
       assert.equal(r.code, 2, `${flags.join(" ")}: ${r.stderr}`);
       assert.deepEqual(errLines(r.stderr), [`mlcd assign: ${message}`]);
+    }
+  });
+});
+
+Deno.test("labels: auto picks exact for few centers and IVF where it is faster, timed once", async () => {
+  const gpu = await testGpu();
+  const few = await openLabelSearch(gpu, randomMatrix(200, 16, 1), { l: 8 });
+  assert.deepEqual(few.choice, { method: "exact", cells: 0, nprobe: 0, source: "default" });
+  few.destroy();
+  const many = randomMatrix(LABELS_IVF_UNTIMED_MIN_K, 16, 2);
+  const untimed = await openLabelSearch(gpu, many, { l: 8, autotune: false });
+  assert.equal(untimed.choice.method, "ivf");
+  assert.equal(untimed.choice.source, "default");
+  untimed.destroy();
+  await withDir(async (dir) => {
+    const old = Deno.env.get("MLCD_CACHE_DIR");
+    Deno.env.set("MLCD_CACHE_DIR", dir);
+    try {
+      const logs: string[] = [];
+      const c = randomMatrix(16384, 16, 3);
+      const s = await openLabelSearch(gpu, c, { l: 8, onLog: (m) => logs.push(m) });
+      const line = logs.join("\n");
+      const ms = (what: string) => Number(new RegExp(`${what} ([\\d.]+) ms`).exec(line)?.[1]);
+      assert.ok(ms("exact") > 0 && ms("ivf") > 0, line);
+      const want = ms("ivf") * IVF_AUTO_MARGIN < ms("exact") ? "ivf" : "exact";
+      assert.deepEqual([s.choice.method, s.choice.source], [want, "tuned"], line);
+      s.destroy();
+      const again = await openLabelSearch(gpu, c, { l: 8 });
+      assert.deepEqual([again.choice.method, again.choice.source], [want, "cache"]);
+      again.destroy();
+    } finally {
+      if (old === undefined) Deno.env.delete("MLCD_CACHE_DIR");
+      else Deno.env.set("MLCD_CACHE_DIR", old);
     }
   });
 });
