@@ -8,7 +8,10 @@
 // Paper shapes: k-means 1M × 512 → 100k (its assignment pass, and one Lloyd iteration end to
 // end: assignments, centroid update, final pass and objectives, checked against float64 on
 // sampled rows and centers), top-8 of 100k × 1M at d = 512, the MLCD loss at n = 4096,
-// C = 100k, d = 512 (r = 0.1). Then the PyTorch matmul + topk peer at the top-k shape
+// C = 100k, d = 512 (r = 0.1), and the large-K case: 1M × 512 rows → 1M centers, one k-means
+// iteration with the IVF assignment, and top-8 of the 1M rows over 1M centers through the IVF
+// index, against exact search on sampled rows (scripts/gpu_check/large_k_check.ts; about 11 GiB
+// of GPU memory; with --quick it runs at 3000 × 32). Then the PyTorch matmul + topk peer at the top-k shape
 // (bench/peers/torch_topk.py) when an interpreter (MLCD_PYTHON, /usr/bin/python3, python3)
 // imports torch: on CUDA when torch sees a GPU, else on the CPU; otherwise the report says
 // "torch: not available". Then the benchmark suite: bench/'s k-means and top-k sections at full
@@ -27,6 +30,7 @@ import { type CheckResult, log, PAPER, QUICK, randomMatrix } from "./gpu_check/c
 import { checkAssignment, checkIteration } from "./gpu_check/kmeans_check.ts";
 import { checkTopk } from "./gpu_check/topk_check.ts";
 import { checkLoss } from "./gpu_check/loss_check.ts";
+import { checkLargeK } from "./gpu_check/large_k_check.ts";
 import { torchMarkdown, torchPeer, type TorchPeerReport } from "./gpu_check/torch_check.ts";
 import { runSuite, suiteMarkdown } from "./gpu_check/suite.ts";
 
@@ -44,6 +48,7 @@ const { values } = (() => {
         "no-suite": { type: "boolean", default: false },
         suite: { type: "boolean", default: false },
         out: { type: "string", default: "bench/results" },
+        device: { type: "string" },
         help: { type: "boolean", default: false },
       },
     });
@@ -53,7 +58,7 @@ const { values } = (() => {
 })();
 if (values.help) {
   console.log(
-    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR]: kernel exactness at GPU-sized " +
+    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR] [--device D]: kernel exactness at GPU-sized " +
       "shapes against float64 on sampled rows, timings, the PyTorch top-k peer, then the bench " +
       "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json",
   );
@@ -68,7 +73,7 @@ function slug(description: string): string {
 }
 
 const started = performance.now();
-const gpu = await createGpu();
+const gpu = await createGpu(values.device === undefined ? {} : { device: values.device });
 log(
   `adapter: ${gpu.info.description} (${gpu.quirks.profile} profile)${
     quick ? ", quick shapes" : ""
@@ -93,6 +98,8 @@ const peers: { torch?: TorchPeerReport } = {};
   peers.torch = await torchPeer(gpu, q, keys, top, quick);
 }
 results.push(await checkLoss(gpu, shapes));
+// K = 1M (issue 20): one IVF k-means iteration and top-8 through the index (small with --quick).
+results.push(...await checkLargeK(gpu, shapes, results[0]?.gflops ?? null));
 log("peak FMA throughput");
 const peak = await measurePeak(gpu, quick ? { repeats: 1, workgroups: 64, targetMs: 10 } : {});
 

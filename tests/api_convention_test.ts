@@ -394,7 +394,8 @@ Deno.test("nearest lists are { indices, scores } and hard assignments are assign
   assert.equal(pl.assignments.length, 40);
   const a = await mod.assignLabels(gpu, x, pl.centroids, { l: 3 });
   assert.deepEqual(a.indices, want.indices);
-  assert.deepEqual(Object.keys(a).sort(), ["indices", "l", "rows", "scores"]);
+  // Besides the lists: their size, the search that ran and its recall check (null here).
+  assert.deepEqual(Object.keys(a).sort(), ["indices", "l", "recall", "rows", "scores", "search"]);
 });
 
 Deno.test("empty input and out-of-set elements are RangeErrors; the wrong kind of thing is a TypeError", async () => {

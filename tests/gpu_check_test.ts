@@ -63,6 +63,8 @@ Deno.test("deno task gpu-check --quick checks every kernel exactly and writes th
         ["k-means, one iteration (end to end)", true],
         ["top-8", true],
         ["MLCD loss, forward + backward", true],
+        ["k-means K=3000, one IVF iteration", true],
+        ["top-8 over K=3000 centers (IVF)", true],
       ],
     );
     assert.equal(typeof json.adapter.description, "string");

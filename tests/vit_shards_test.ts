@@ -49,6 +49,12 @@ Deno.test("vit-tiny trained with MLCD on WebDataset shards of MNIST PNGs beats t
       "0.001",
       "--min-crop-scale",
       "0.8",
+      // The margin below was measured with k-means++ pseudo-labels; with 300 digits the trained
+      // probe moves by more than the margin from one k-means partition to another of the same
+      // objective (k-means||, the "auto" choice since issue 20, gives 0.413 here), so the test
+      // pins the initialisation it was measured with.
+      "--kmeans-init",
+      "kmeans++",
       "--run-dir",
       run,
       "--json",

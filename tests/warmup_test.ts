@@ -3,12 +3,8 @@
 // through train()'s onLog and its result.
 import assert from "node:assert/strict";
 import { learningRate } from "../src/train/adamw.ts";
-import {
-  DEFAULT_TRAIN_CONFIG,
-  parseConfigValue,
-  resolveTrainConfig,
-  resolveWarmup,
-} from "../src/train/config.ts";
+import { DEFAULT_TRAIN_CONFIG, parseConfigValue, resolveTrainConfig } from "../src/train/config.ts";
+import { resolveWarmup } from "../src/train/warmup.ts";
 import { train } from "../src/train/trainer.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 

@@ -8,6 +8,11 @@ export interface Shapes {
   kmeans: { n: number; k: number; d: number };
   topk: { nq: number; nk: number; d: number; k: number };
   loss: { n: number; C: number; d: number; l: number; ratio: number };
+  /**
+   * The large-K case (large_k_check.ts): `n` rows → `k` centers, one IVF k-means iteration,
+   * top-`l` of the rows over the centers; `sample` rows checked against exact search.
+   */
+  largeK: { n: number; k: number; d: number; l: number; sample: number };
   /** Rows (and, for k-means, centers) checked against float64 per check. */
   sampleRows: { kmeans: number; topk: number; loss: number };
 }
@@ -17,6 +22,7 @@ export const PAPER: Shapes = {
   kmeans: { n: 1_000_000, k: 100_000, d: 512 },
   topk: { nq: 100_000, nk: 1_000_000, d: 512, k: 8 },
   loss: { n: 4096, C: 100_000, d: 512, l: 8, ratio: 0.1 },
+  largeK: { n: 1_000_000, k: 1_000_000, d: 512, l: 8, sample: 1000 },
   sampleRows: { kmeans: 64, topk: 8, loss: 16 },
 };
 
@@ -25,6 +31,7 @@ export const QUICK: Shapes = {
   kmeans: { n: 3001, k: 97, d: 64 },
   topk: { nq: 97, nk: 3001, d: 64, k: 8 },
   loss: { n: 64, C: 1000, d: 48, l: 4, ratio: 0.2 },
+  largeK: { n: 3000, k: 3000, d: 32, l: 8, sample: 300 },
   sampleRows: { kmeans: 64, topk: 16, loss: 16 },
 };
 

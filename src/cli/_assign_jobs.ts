@@ -11,7 +11,18 @@ import {
   progress,
   UsageError,
 } from "./_cli.ts";
-import { variantFlag } from "./_kmeans_flags.ts";
+import {
+  type AssignJobFlags,
+  formatFlag,
+  type LabelFormat,
+  nonZero,
+  readCenters,
+  recallJson,
+  recallLine,
+  type SearchFlags,
+  searchFlags,
+  searchJson,
+} from "./_assign_flags.ts";
 import {
   checkOutputs,
   commitOutputs,
@@ -22,20 +33,18 @@ import {
   type PartSpec,
   partStem,
 } from "../jobs/mod.ts";
-import { createGpu } from "../gpu/gpu.ts";
+import { createGpu, type CreateGpuOptions } from "../gpu/gpu.ts";
+import { gpuOptions } from "./_device_flag.ts";
 import { openRowSource, partOf, type RowSource, streamRows } from "../data/row_source.ts";
 import { findMetadataFile, readEmbeddingKeys } from "../data/clip_layout.ts";
-import { readEmbeddings } from "../data/embedding_files.ts";
 import { writeNpy } from "../data/npy.ts";
 import { writeArrowLabels } from "../data/arrow.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
-import {
-  type TopkMetric,
-  type TopkResult,
-  type TopkVariant,
-  uploadTopkKeys,
-} from "../topk/topk.ts";
-import { TOPK_MAX_K } from "../topk/topk_programs.ts";
+import type { TopkResult } from "../topk/topk.ts";
+import type { IvfSearchChoice } from "../ivf/ivf_auto.ts";
+import type { TopkRecall } from "../ivf/ivf_recall.ts";
+import { openLabelSearch } from "../labels/label_search.ts";
+import { measureLabelRecall } from "../labels/label_recall.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
 
 /** The parseArgs options the job mode adds to `deno task assign`. */
@@ -59,76 +68,14 @@ manifest matches skips the work, another run's outputs are refused unless --over
                       JOB_COMPLETION_INDEX with --shards N
   --overwrite         replace outputs made by another run`;
 
-/** Flags of `deno task assign` that the job mode reads (parseArgs values). */
-export interface AssignJobFlags {
-  input?: string[] | undefined;
-  centers?: string | undefined;
-  l?: string | undefined;
-  metric?: string | undefined;
-  variant?: string | undefined;
-  ann?: boolean | undefined;
-  ef?: string | undefined;
-  column?: string | undefined;
-  "batch-rows"?: string | undefined;
-  out?: string | undefined;
-  json?: boolean | undefined;
-  shard?: string | undefined;
-  shards?: string | undefined;
-  format?: string | undefined;
-  overwrite?: boolean | undefined;
-}
-
-/** The label file formats of `deno task assign --format`, the default first. */
-export const LABEL_FORMATS = ["parquet", "arrow", "npy"] as const;
-
-/** A label file format: Parquet (the default: DuckDB, pandas, Spark open it), Arrow IPC or npy. */
-export type LabelFormat = typeof LABEL_FORMATS[number];
-
-/** `--format` (default parquet), shared by the one-process and the job mode. */
-export function formatFlag(value: string | undefined): LabelFormat {
-  const format = value ?? LABEL_FORMATS[0];
-  if (!(LABEL_FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`Expected --format to be parquet, arrow or npy but found ${format}`);
-  }
-  return format as LabelFormat;
-}
-
-/** The label format a file name's extension names (`.arrow`, `.feather`, `.ipc`: Arrow). */
-export function formatOfPath(path: string): LabelFormat | undefined {
-  if (/\.parquet$/i.test(path)) return "parquet";
-  if (/\.npy$/i.test(path)) return "npy";
-  if (/\.(arrow|feather|ipc)$/i.test(path)) return "arrow";
-  return undefined;
-}
-
-/**
- * The search flags of `deno task assign`, shared by the one-process and the job mode:
- * `--l` (default 8), `--batch-rows` (default 65536), `--metric cosine|ip` (default cosine)
- * and `--variant auto|registers|tiled` (default auto).
- */
-export function searchFlags(
-  v: Pick<AssignJobFlags, "l" | "batch-rows" | "metric" | "variant">,
-): { l: number; batchRows: number; metric: TopkMetric; variant: TopkVariant } {
-  const l = intFlag("l", v.l, 8, 1);
-  const batchRows = intFlag("batch-rows", v["batch-rows"], 65536, 1);
-  const metric = (v.metric ?? "cosine") as TopkMetric;
-  if (metric !== "cosine" && metric !== "ip") {
-    throw new UsageError(`Expected --metric to be cosine or ip but found ${metric}`);
-  }
-  const variant: TopkVariant = variantFlag(v.variant);
-  return { l, batchRows, metric, variant };
-}
-
 /** Everything an assign part job needs, from its flags. */
-interface AssignPart {
+interface AssignPart extends SearchFlags {
+  /** createGpu() options (--device). */
+  gpu: CreateGpuOptions;
   spec: PartSpec;
   inputs: string[];
   centers: string;
   out: string;
-  l: number;
-  batchRows: number;
-  metric: TopkMetric;
-  variant: TopkVariant;
   format: LabelFormat;
   ef: number;
   ann: boolean;
@@ -148,7 +95,7 @@ function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!v.centers) throw new UsageError("Missing --centers (see --help)");
   if (!v.out) throw new UsageError("Missing --out (the labels directory; see --help)");
-  const { l, batchRows, metric, variant } = searchFlags(v);
+  const search = searchFlags(v);
   const format = formatFlag(v.format);
   const ef = intFlag("ef", v.ef, DEFAULT_HNSW_EF, 1);
   return {
@@ -156,36 +103,14 @@ function assignPartFlags(v: AssignJobFlags): AssignPart | undefined {
     inputs,
     centers: v.centers,
     out: v.out,
-    l,
-    batchRows,
-    metric,
-    variant,
+    ...search,
+    gpu: gpuOptions(v),
     format,
     ef,
     ann: v.ann ?? false,
     column: v.column,
     overwrite: v.overwrite ?? false,
   };
-}
-
-/**
- * Reads the centers (`--centers`) and checks them: at least one row, finite, non-zero under
- * cosine, and `l` at most their number.
- */
-export async function readCenters(path: string, metric: TopkMetric, l: number): Promise<Matrix> {
-  const centers = await readEmbeddings([path]);
-  if (centers.rows === 0) {
-    throw new RangeError(`Expected ${path} to hold at least one row but found none`);
-  }
-  checkRows(centers, path, nonZero(metric));
-  if (l > Math.min(TOPK_MAX_K, centers.rows)) {
-    throw new RangeError(
-      `Expected --l to be at most min(${TOPK_MAX_K}, centers) = ${
-        Math.min(TOPK_MAX_K, centers.rows)
-      } but found ${l}`,
-    );
-  }
-  return centers;
 }
 
 /** Reads and checks the centers, and opens the part of the rows. */
@@ -204,10 +129,6 @@ async function openPart(
   const part = partOf(source, { index: a.spec.index, count: a.spec.count });
   return { centers, source, part };
 }
-
-/** The row check of a metric: cosine refuses all-zero rows. */
-export const nonZero = (metric: TopkMetric): { nonZero?: string } =>
-  metric === "cosine" ? { nonZero: "cosine similarity" } : {};
 
 /**
  * Runs `deno task assign` as a job (`--shard`); returns false (nothing done) without
@@ -235,7 +156,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
       format: a.format,
       column: a.column ?? null,
       ann: a.ann,
-      ...(a.ann ? { ef: a.ef } : {}),
+      ...(a.ann ? { ef: a.ef } : { assign: a.assign, nprobe: a.nprobe ?? null }),
     },
   };
   const tag = `part ${spec.index}/${spec.count}`;
@@ -260,7 +181,13 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   await noticeInputDirectories("assign", a.inputs);
   // The keys first: a metadata file whose row count disagrees is refused before the work.
   const keys = await partKeys(part, source);
-  const { labels, scores, adapter } = await labelPart(a, centers, part, source.rows, t0);
+  const { labels, scores, adapter, search, recall } = await labelPart(
+    a,
+    centers,
+    part,
+    source.rows,
+    t0,
+  );
   let ids: BigInt64Array | string[] | undefined = keys;
   if (!ids) {
     ids = new BigInt64Array(part.rows);
@@ -291,41 +218,62 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
         { path: outputs[1]!, write: (p) => writeNpy(p, scores, shape) },
       ],
     key,
-    { rows: part.rows, rowStart: part.globalStart, centers: centers.rows },
+    {
+      rows: part.rows,
+      rowStart: part.globalStart,
+      centers: centers.rows,
+      search: searchJson(search),
+      recall: recallJson(recall),
+    },
   );
   const seconds = (performance.now() - t0) / 1000;
   progress(`assign: ${tag} done: ${part.rows} rows in ${formatSeconds(seconds)} → ${outputs[0]}`);
-  if (v.json) console.log(JSON.stringify({ ...summary, skipped: false, seconds, adapter }));
+  if (v.json) {
+    const more = { seconds, adapter, search: searchJson(search), recall: recallJson(recall) };
+    console.log(JSON.stringify({ ...summary, skipped: false, ...more }));
+  }
   return true;
 }
 
-/** The top-l centers of every row of the part (GPU, or hnswlib with --ann). */
+/** The top-l centers of every row of the part (GPU, or hnswlib with --ann), and their recall. */
 async function labelPart(
   a: AssignPart,
   centers: Matrix,
   part: RowSource,
   totalRows: number,
   t0: number,
-): Promise<{ labels: Uint32Array; scores: Float32Array; adapter: string }> {
+): Promise<{
+  labels: Uint32Array;
+  scores: Float32Array;
+  adapter: string;
+  search: IvfSearchChoice | null;
+  recall: TopkRecall | null;
+}> {
   const { l, metric, spec } = a;
   const tag = `part ${spec.index}/${spec.count}`;
   let search: (m: Matrix) => Promise<TopkResult> | TopkResult;
   let release = () => {};
   let adapter = "hnswlib (CPU)";
+  let choice: IvfSearchChoice | null = null;
+  const gpu = a.ann && a.checkRecall === 0 ? null : await createGpu(a.gpu);
   if (a.ann) {
     const { annTopk, buildHnswIndex } = await import("../ann/hnsw.ts");
     progress(`assign: building the HNSW index over ${centers.rows} centers`);
     const index = await buildHnswIndex(centers, { metric });
     search = (m) => annTopk(index, m, { k: l, ef: a.ef });
   } else {
-    const gpu = await createGpu();
-    adapter = gpu.info.description;
-    const index = uploadTopkKeys(gpu, centers, { metric, variant: a.variant });
-    search = (m) => index.search(m, { k: l });
-    release = () => {
-      index.destroy();
-      gpu.destroy();
-    };
+    adapter = gpu!.info.description;
+    const index = await openLabelSearch(gpu!, centers, {
+      l,
+      metric,
+      variant: a.variant,
+      assign: a.assign,
+      ...(a.nprobe !== undefined ? { nprobe: a.nprobe } : {}),
+      onLog: logTo("assign"),
+    });
+    choice = index.choice;
+    search = (m) => index.labels(m);
+    release = () => index.destroy();
   }
   const labels = new Uint32Array(part.rows * l);
   const scores = new Float32Array(part.rows * l);
@@ -352,10 +300,21 @@ async function labelPart(
         );
       }
     }
+    release(); // the search's GPU memory goes before the check's exact search
+    release = () => {};
+    const recall = a.checkRecall > 0
+      ? await measureLabelRecall(gpu!, part, centers, { indices: labels, scores }, {
+        l,
+        sample: a.checkRecall,
+        metric,
+      })
+      : null;
+    if (recall) progress(`assign: ${tag}: ${recallLine(recall, l)}`);
+    return { labels, scores, adapter, search: choice, recall };
   } finally {
     release();
+    gpu?.destroy();
   }
-  return { labels, scores, adapter };
 }
 
 /** The clip-retrieval metadata files (sample keys) beside the embedding files, where present. */

@@ -4,41 +4,37 @@
 // committed with a manifest (src/jobs/), so a rerun skips finished work and a killed job is
 // simply resubmitted. This file reads the flags and runs each job: check the outputs, call
 // the library, commit.
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { formatSeconds, intFlag, noticeInputDirectories, progress, UsageError } from "./_cli.ts";
+import { kmeansFlags, type KMeansFlagValues } from "./_kmeans_flags.ts";
+import { assignmentText, jobKmeansLog } from "./_kmeans_progress.ts";
+import { gpuOptions } from "./_device_flag.ts";
 import {
-  formatSeconds,
-  intFlag,
-  logTo,
-  noticeInputDirectories,
-  progress,
-  UsageError,
-} from "./_cli.ts";
-import { type KMeansFlags, kmeansFlags, type KMeansFlagValues } from "./_kmeans_flags.ts";
-import { jobKmeansLog } from "./_kmeans_progress.ts";
+  assignmentJson,
+  finished,
+  type JobContext,
+  log,
+  npyOf,
+  openSource,
+  paramsJson,
+  type Summary,
+} from "./_cluster_job_common.ts";
+import { hierarchicalJob, mergeJob } from "./_cluster_merge_jobs.ts";
 import {
   checkOutputs,
   commitOutputs,
   describeInputs,
   ensureOutputDir,
   jobCheckpoint,
-  type Json,
-  loadParts,
   type ManifestKey,
   parsePartSpec,
   type PartSpec,
   partStem,
-  refuseInputOverlap,
 } from "../jobs/mod.ts";
 import { createGpu } from "../gpu/gpu.ts";
-import { openRowSource, partOf, type RowSource } from "../data/row_source.ts";
+import { partOf } from "../data/row_source.ts";
 import { writeNpy } from "../data/npy.ts";
-import {
-  clusterPart,
-  countMergePoints,
-  hierarchicalKmeans,
-  mergeCentroids,
-} from "../kmeans/hierarchical.ts";
-import type { Matrix } from "../matrix/matrix.ts";
+import { clusterPart } from "../kmeans/hierarchical.ts";
 
 /** The parseArgs options the job modes add to `deno task cluster`. */
 export const CLUSTER_JOB_OPTIONS = {
@@ -82,23 +78,7 @@ export interface ClusterJobFlags extends KMeansFlagValues {
   hierarchical?: string | undefined;
   k1?: string | undefined;
   overwrite?: boolean | undefined;
-}
-
-/** What every job mode needs besides its own flags. */
-interface JobContext {
-  k: number;
-  out: string;
-  params: KMeansFlags;
-  overwrite: boolean;
-}
-
-type Summary = { [key: string]: Json };
-
-const log = logTo("cluster");
-
-function paramsJson(p: KMeansFlags, extra: Summary): Summary {
-  const { batchRows: _, ...recorded } = p;
-  return { ...extra, ...recorded };
+  device?: string | undefined;
 }
 
 function refuse(v: ClusterJobFlags, mode: string, flags: (keyof ClusterJobFlags)[]): void {
@@ -154,7 +134,8 @@ export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
   if (v.k === undefined) throw new UsageError("Missing --k (see --help)");
   if (v.out === undefined) throw new UsageError("Missing --out (see --help)");
   const k = intFlag("k", v.k, 0, 1);
-  const ctx = { k, out: v.out, params: kmeansFlags(v), overwrite: v.overwrite ?? false };
+  const overwrite = v.overwrite ?? false;
+  const ctx = { k, out: v.out, params: kmeansFlags(v), overwrite, gpu: gpuOptions(v) };
   let summary: Summary;
   if (v.shard !== undefined) {
     refuse(v, "--shard", ["k1"]);
@@ -172,22 +153,13 @@ export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
   return true;
 }
 
-/** Opens the inputs by absolute path, so that parts and checkpoints name files alike. */
-function openSource(inputs: string[], column: string | undefined): Promise<RowSource> {
-  const abs = inputs.map((i) => resolve(i));
-  return openRowSource(abs, column === undefined ? {} : { column });
-}
-
-/** Writes `m` as a float32 `.npy` (joins the commit's batch). */
-const npyOf = (m: Matrix) => (path: string) => writeNpy(path, m.data, [m.rows, m.cols]);
-
 // ---- --shard i/N ----
 
 async function partJob(
   inputs: string[],
   column: string | undefined,
   spec: PartSpec,
-  { k: k1, out: outDir, params, overwrite }: JobContext,
+  { k: k1, out: outDir, params, overwrite, gpu: gpuFlags }: JobContext,
 ): Promise<Summary> {
   const t0 = performance.now();
   const tag = `part ${spec.index}/${spec.count}`;
@@ -216,7 +188,7 @@ async function partJob(
     return { ...summary, skipped: true };
   }
   await noticeInputDirectories("cluster", inputs);
-  const gpu = await createGpu();
+  const gpu = await createGpu(gpuFlags);
   try {
     progress(
       `cluster: ${tag}: rows ${part.globalStart}..${
@@ -242,6 +214,7 @@ async function partJob(
         rowStart: part.globalStart,
         objective: r.objective,
         centroids: r.centroids.rows,
+        assignment: assignmentJson(r.assignment),
       },
     );
     await Deno.remove(checkpoint).catch(() => {});
@@ -249,137 +222,11 @@ async function partJob(
     progress(
       `cluster: ${tag} done in ${
         formatSeconds(seconds)
-      }: ${r.centroids.rows} centroids, objective ${r.objective.toPrecision(8)} → ${outputs[0]}`,
+      }: ${r.centroids.rows} centroids, objective ${r.objective.toPrecision(8)}${
+        r.assignment ? ` (assignment ${assignmentText(r.assignment)})` : ""
+      } → ${outputs[0]}`,
     );
-    return { ...summary, skipped: false, objective: r.objective, seconds };
-  } finally {
-    gpu.destroy();
-  }
-}
-
-// ---- --merge parts/ ----
-
-/** Refuses a k above the part centroids with members (before any work). */
-function checkMergeK(parts: { counts: Uint32Array }[], k: number): void {
-  const { points } = countMergePoints(parts);
-  if (k > points) {
-    throw new RangeError(
-      `Expected --k to be at most the number of part centroids with members (${points}) but found ${k}`,
-    );
-  }
-}
-
-async function mergeJob(
-  dirs: string[],
-  { k, out, params, overwrite }: JobContext,
-): Promise<Summary> {
-  const t0 = performance.now();
-  if (!/\.npy$/i.test(out)) {
-    throw new UsageError(`Expected --out to end in .npy with --merge but found ${out}`);
-  }
-  await refuseInputOverlap([out], dirs); // before the parts are read
-  const parts = await loadParts(dirs);
-  checkMergeK(parts, k);
-  const key: ManifestKey = {
-    kind: "cluster-merge",
-    shard: null,
-    inputs: await describeInputs(parts.flatMap((part) => [part.file, part.countsFile])),
-    params: paramsJson(params, { k, parts: parts.length }),
-  };
-  const summary = { k, parts: parts.length, out };
-  if (await checkOutputs([out], key, { overwrite, onLog: log, inputs: dirs }) === "done") {
-    progress(`cluster: merge already done (manifest matches): ${out}`);
-    return { ...summary, skipped: true };
-  }
-  const gpu = await createGpu();
-  try {
-    const checkpoint = await jobCheckpoint(out.replace(/\.npy$/i, ""), key, { onLog: log });
-    const r = await mergeCentroids(gpu, parts, {
-      ...params,
-      k,
-      ...jobKmeansLog("cluster: merge"),
-      checkpoint: { path: checkpoint },
-      resume: true,
-    });
-    await commitOutputs([{ path: out, write: npyOf(r.centroids) }], key, {
-      objective: r.objective,
-      points: r.points,
-      rows: r.members,
-      source: parts[0]!.manifest.inputs as unknown as Json,
-    });
-    await Deno.remove(checkpoint).catch(() => {});
-    const seconds = (performance.now() - t0) / 1000;
-    progress(`cluster: merge done in ${formatSeconds(seconds)} → ${out}`);
-    return { ...summary, skipped: false, objective: r.objective, seconds };
-  } finally {
-    gpu.destroy();
-  }
-}
-
-// ---- --hierarchical N ----
-
-async function hierarchicalJob(
-  inputs: string[],
-  column: string | undefined,
-  count: number,
-  k1: number,
-  { k, out, params, overwrite }: JobContext,
-): Promise<Summary> {
-  const t0 = performance.now();
-  if (!/\.npy$/i.test(out)) {
-    throw new UsageError(`Expected --out to end in .npy with --hierarchical but found ${out}`);
-  }
-  const source = await openSource(inputs, column);
-  const key: ManifestKey = {
-    kind: "cluster-hierarchical",
-    shard: null,
-    inputs: await describeInputs(source.slices.map((s) => s.file)),
-    params: paramsJson(params, { k, k1, parts: count, column: column ?? null }),
-  };
-  const most = Math.min(source.rows, count * k1);
-  if (k > most) {
-    throw new RangeError(`Expected --k to be at most min(rows, N × k1) = ${most} but found ${k}`);
-  }
-  const summary = { k, k1, parts: count, rows: source.rows, cols: source.cols, out };
-  if (await checkOutputs([out], key, { overwrite, onLog: log, inputs }) === "done") {
-    progress(`cluster: hierarchical k-means already done (manifest matches): ${out}`);
-    return { ...summary, skipped: true };
-  }
-  await noticeInputDirectories("cluster", inputs);
-  const gpu = await createGpu();
-  try {
-    progress(
-      `cluster: hierarchical: ${source.rows} × ${source.cols} rows in ${count} parts → ${k1} centroids each → k = ${k}, on ${gpu.info.description}`,
-    );
-    const stages = new Map<string, ReturnType<typeof jobKmeansLog>>();
-    const stage = (name: string) => {
-      if (!stages.has(name)) stages.set(name, jobKmeansLog(`cluster: ${name}`));
-      return stages.get(name)!;
-    };
-    const r = await hierarchicalKmeans(gpu, source, {
-      ...params,
-      parts: count,
-      k1,
-      k,
-      onLog: (m, name) => stage(name).onLog(m),
-      onIteration: (s, name) => stage(name).onIteration(s),
-      onPart: (i) => {
-        const s = (performance.now() - t0) / 1000;
-        progress(
-          `cluster: part ${i}/${count} done, ${formatSeconds(s)} elapsed, ETA ${
-            formatSeconds((s / (i + 1)) * (count - i - 1))
-          } for the remaining parts`,
-        );
-      },
-    });
-    await commitOutputs([{ path: out, write: npyOf(r.centroids) }], key, {
-      objective: r.objective,
-      points: r.points,
-      rows: r.members,
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    progress(`cluster: hierarchical k-means done in ${formatSeconds(seconds)} → ${out}`);
-    return { ...summary, skipped: false, objective: r.objective, seconds };
+    return finished(summary, tag, r, r.counts, seconds);
   } finally {
     gpu.destroy();
   }

@@ -1,12 +1,14 @@
 // The k-means flags of `deno task cluster`, parsed once for every mode (flat, --shard,
 // --merge, --hierarchical) with the defaults of DEFAULT_KMEANS_OPTIONS; and the one
-// --variant check, shared with `deno task assign`.
+// --variant, --assign and --nprobe checks, shared with `deno task assign`.
 import { intFlag, UsageError } from "./_cli.ts";
 import {
   DEFAULT_KMEANS_OPTIONS as D,
+  type KMeansAssign,
   type KMeansMetric,
   type KMeansVariant,
 } from "../kmeans/kmeans_options.ts";
+import { checkKmeansAssign } from "../kmeans/assignment_choice.ts";
 
 /** The parseArgs options of the k-means flags. */
 export const KMEANS_FLAG_OPTIONS = {
@@ -18,6 +20,8 @@ export const KMEANS_FLAG_OPTIONS = {
   "no-spherical": { type: "boolean" },
   f16: { type: "boolean" },
   variant: { type: "string" },
+  assign: { type: "string" },
+  nprobe: { type: "string" },
   "max-points-per-centroid": { type: "string" },
   "batch-rows": { type: "string" },
 } as const;
@@ -32,6 +36,8 @@ export interface KMeansFlagValues {
   "no-spherical"?: boolean | undefined;
   f16?: boolean | undefined;
   variant?: string | undefined;
+  assign?: string | undefined;
+  nprobe?: string | undefined;
   "max-points-per-centroid"?: string | undefined;
   "batch-rows"?: string | undefined;
 }
@@ -48,6 +54,9 @@ export interface KMeansFlags {
   metric: KMeansMetric;
   f16: boolean;
   variant: KMeansVariant;
+  assign: KMeansAssign;
+  /** Cells probed per row with IVF; absent for the default (manifests record null). */
+  nprobe?: number;
   maxPointsPerCentroid: number;
 }
 
@@ -79,10 +88,34 @@ export function variantFlag(v: string | undefined): KMeansVariant {
   return variant;
 }
 
+/**
+ * `--assign exact|ivf|auto` (default auto) and `--nprobe N` (an integer ≥ 1; not with
+ * `--assign exact`), for k-means and for the labels of `deno task assign` alike.
+ */
+export function assignFlags(
+  v: { assign?: string | undefined; nprobe?: string | undefined },
+): { assign: KMeansAssign; nprobe?: number } {
+  let assign: KMeansAssign;
+  try {
+    assign = checkKmeansAssign(v.assign ?? D.assign, "--assign");
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (v.nprobe === undefined) return { assign };
+  const nprobe = intFlag("nprobe", v.nprobe, 0, 1);
+  if (assign === "exact") {
+    throw new UsageError(
+      "Expected --nprobe only with --assign ivf or auto but found --assign exact",
+    );
+  }
+  return { assign, nprobe };
+}
+
 /** Parses the k-means flags, each absent one taking its DEFAULT_KMEANS_OPTIONS value. */
 export function kmeansFlags(v: KMeansFlagValues): KMeansFlags {
   const metric = metricFlag(v);
   const variant = variantFlag(v.variant);
+  const search = assignFlags(v);
   return {
     batchRows: intFlag("batch-rows", v["batch-rows"], D.batchRows, 1),
     niter: intFlag("niter", v.niter, D.niter, 0),
@@ -91,6 +124,7 @@ export function kmeansFlags(v: KMeansFlagValues): KMeansFlags {
     metric,
     f16: v.f16 ?? D.f16,
     variant,
+    ...search,
     maxPointsPerCentroid: intFlag(
       "max-points-per-centroid",
       v["max-points-per-centroid"],
@@ -108,4 +142,10 @@ export const KMEANS_FLAGS_HELP = `  --niter N             Lloyd iterations (defa
                         squared L2 distance)
   --f16                 store rows and centroids as packed f16 (f32 accumulation)
   --variant V           assignment kernel: auto | registers | tiled (default ${D.variant})
+  --assign A            assignment step: exact | ivf (approximate: an index of round(√k)
+                        cells over the centroids, rebuilt every iteration; each row scores
+                        the centroids of its --nprobe best cells) | auto (exact for small k,
+                        ivf where it is faster on this GPU, timed once and cached; default ${D.assign})
+  --nprobe N            cells probed per row with ivf (default max(8, ⌈cells/16⌉); more
+                        for data without cluster structure, ≥ cells is exact)
   --max-points-per-centroid N   train on a sample of k×N rows (default ${D.maxPointsPerCentroid})`;

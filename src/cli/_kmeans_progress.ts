@@ -1,7 +1,12 @@
 // The k-means progress lines of every command: one formatter for an iteration's stats, used
 // by `cluster` (every iteration), the cluster jobs (at most one a second per stage) and
 // `train` (every 5th iteration, stats kept for the run report).
-import type { KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import type { KMeansAssignment, KMeansIterationStats } from "../kmeans/kmeans_options.ts";
+import {
+  type ClusterSizeStats,
+  clusterSizeStats,
+  formatClusterSizes,
+} from "../kmeans/cluster_size_stats.ts";
 import { formatSeconds, progress } from "./_cli.ts";
 
 /**
@@ -52,4 +57,22 @@ export function kmeansProgress(): {
       if ((s.iteration + 1) % 5 === 0) progress(`cluster: ${iterationLine(s, "brief")}`);
     },
   };
+}
+
+/** The assignment step of a run in words: `exact` or `ivf (141 cells, nprobe 9)`, and its source. */
+export function assignmentText(a: KMeansAssignment): string {
+  const what = a.method === "ivf" ? `ivf (${a.cells} cells, nprobe ${a.nprobe})` : "exact";
+  return `${what}, ${a.source}`;
+}
+
+/**
+ * The cluster-size distribution of a run (its final counts: rows, or the rows part centroids
+ * stand for) as the summary line says it and as `--json` records it; null without clusters.
+ */
+export function clusterSizes(
+  counts: ArrayLike<number>,
+): { line: string; stats: ClusterSizeStats } | null {
+  if (counts.length === 0) return null;
+  const stats = clusterSizeStats(counts);
+  return { line: formatClusterSizes(stats), stats };
 }

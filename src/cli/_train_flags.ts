@@ -1,5 +1,7 @@
 // The flags of `deno task train`: its help, and the config keys and data sources they give
 // (validated here; the run directory checks them against a run it resumes).
+import type { CreateGpuOptions } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { parseArgs } from "node:util";
 import {
   DEFAULT_TRAIN_CONFIG,
@@ -43,6 +45,7 @@ export const TRAIN_HELP = [
   "                          vision tower) on images with --labels; it sets the encoder keys",
   "  --save-hf <dir>         with --model: write the fine-tuned model there, same layout",
   "  --json                  print a summary JSON object on stdout",
+  deviceHelp(26),
   "  -h, --help              this help",
   "",
   "Config (flag, default, meaning):",
@@ -62,6 +65,8 @@ export interface TrainFlags {
   json: boolean;
   /** Config keys given, from `--config` and the flags (flags win). */
   config: Record<string, unknown>;
+  /** createGpu() options (`--device`). */
+  gpu: CreateGpuOptions;
   /** The `--config` file, if given. */
   configFile: string | undefined;
   /** Data sources given (paths absolute; `mnist` as is). */
@@ -92,6 +97,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
       model: { type: "string" },
       "save-hf": { type: "string" },
       json: { type: "boolean", default: false },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -106,6 +112,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
     configFile: values.config,
     sources: {},
     saveHf: values["save-hf"],
+    gpu: gpuOptions(values),
   };
   if (flags.help) return flags;
   if (values.resume && values.overwrite) {

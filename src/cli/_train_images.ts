@@ -171,6 +171,7 @@ async function imagePseudoLabels(
       classes: config.classes,
       l,
       niter: config.kmeansIters,
+      init: config.kmeansInit,
       seed: mixSeed(config.seed, 1),
       onIteration,
     });

@@ -105,6 +105,7 @@ async function positivesOf(
     classes: config.classes,
     l: config.l,
     niter: config.kmeansIters,
+    init: config.kmeansInit,
     seed: mixSeed(config.seed, 1),
     onIteration,
   });

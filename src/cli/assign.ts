@@ -1,6 +1,7 @@
 /**
  * `deno task assign`: MLCD multi-label assignment — every embedding row gets its `l` most
- * similar cluster centers, exactly on the GPU (or approximately with hnswlib `--ann`).
+ * similar cluster centers on the GPU, exactly or for many centers through an IVF index over
+ * them (`--assign`), or approximately on the CPU with hnswlib (`--ann`).
  *
  * @example Usage
  * ```sh
@@ -22,7 +23,8 @@ import {
 } from "./_cli.ts";
 import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { checkRows, type Matrix } from "../matrix/matrix.ts";
-import { createGpu } from "../gpu/gpu.ts";
+import { createGpu, type CreateGpuOptions } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts";
 import { openRowSource } from "../data/row_source.ts";
 import { assignLabels } from "../labels/assign_labels.ts";
@@ -31,22 +33,28 @@ import { TOPK_MAX_K } from "../topk/topk_programs.ts";
 import type { TopkMetric, TopkVariant } from "../topk/topk.ts";
 import { DEFAULT_HNSW_EF } from "../ann/hnsw.ts";
 import { readEmbeddingKeys } from "../data/clip_layout.ts";
+import { ASSIGN_JOB_OPTIONS, ASSIGN_JOBS_HELP, assignJob } from "./_assign_jobs.ts";
 import {
-  ASSIGN_JOB_OPTIONS,
-  ASSIGN_JOBS_HELP,
-  assignJob,
   type AssignJobFlags,
   formatFlag,
   formatOfPath,
   nonZero,
   readCenters,
+  recallJson,
+  recallLine,
   searchFlags,
-} from "./_assign_jobs.ts";
+  searchJson,
+} from "./_assign_flags.ts";
+import type { KMeansAssign } from "../kmeans/kmeans_options.ts";
+import type { IvfSearchChoice } from "../ivf/ivf_auto.ts";
+import type { TopkRecall } from "../ivf/ivf_recall.ts";
+import { measureLabelRecall } from "../labels/label_recall.ts";
 
 const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
 
 Gives every embedding row its l most similar cluster centers (MLCD's multi-label
-assignment): exact fused GPU top-k by default, hnswlib HNSW with --ann.
+assignment) on the GPU: exact fused top-k, or for many centers an IVF index over them
+(--assign auto picks per GPU); hnswlib HNSW on the CPU with --ann.
 
 Options:
   --input PATH        embedding file or directory (.npy float32/float16, Parquet or Arrow
@@ -56,6 +64,13 @@ Options:
   --l N               labels per row, 1 ≤ N ≤ min(${TOPK_MAX_K}, C) (default 8)
   --metric M          cosine | ip (default cosine)
   --variant V         GPU kernel: auto | registers | tiled (default auto)
+  --assign A          exact | ivf (approximate: an index of round(√C) cells over the
+                      centers; each row scores the centers of its --nprobe best cells) |
+                      auto (exact for few centers, ivf where it is faster on this GPU,
+                      timed once and cached; default auto)
+  --nprobe N          cells probed per row with ivf (default max(8, ⌈cells/16⌉))
+  --check-recall N    measure recall@l against exact search on a seeded sample of N rows
+                      (printed, and in --json and the manifests)
   --ann               approximate search with hnswlib (needs \`deno task setup\`)
   --ef N              hnswlib search breadth (default 2048)
   --column NAME       Parquet/Arrow column holding the embeddings (default: the first
@@ -69,6 +84,7 @@ Options:
                       labels.npy (uint32 n × l, scores in labels.scores.npy)
   --format F          parquet | arrow | npy (default parquet); without --shard the
                       extension of --out gives it, and a --format given must agree
+${deviceHelp(22)}
   --json              print a JSON summary on stdout
   --help              show this help
 ${ASSIGN_JOBS_HELP}
@@ -86,12 +102,16 @@ async function main(args: string[]): Promise<void> {
       l: { type: "string" },
       metric: { type: "string" },
       variant: { type: "string" },
+      assign: { type: "string" },
+      nprobe: { type: "string" },
+      "check-recall": { type: "string" },
       ann: { type: "boolean" },
       ef: { type: "string" },
       column: { type: "string" },
       "batch-rows": { type: "string" },
       out: { type: "string" },
       json: { type: "boolean" },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h" },
       ...ASSIGN_JOB_OPTIONS,
     },
@@ -110,7 +130,7 @@ async function assignAll(values: AssignJobFlags): Promise<void> {
   const inputs = values.input ?? [];
   if (inputs.length === 0) throw new UsageError("Missing --input (see --help)");
   if (!values.centers) throw new UsageError("Missing --centers (see --help)");
-  const { l, batchRows, metric, variant } = searchFlags(values);
+  const { l, batchRows, metric, variant, assign, nprobe, checkRecall } = searchFlags(values);
   const out = values.out;
   if (out && !formatOfPath(out)) {
     throw new UsageError(
@@ -147,10 +167,25 @@ async function assignAll(values: AssignJobFlags): Promise<void> {
   const column = values.column === undefined ? {} : { column: values.column };
   const fileRows = (await openRowSource(files, column)).slices.map((s) => s.rowEnd);
   const ids = await readEmbeddingKeys(files, fileRows);
-  const search = { files, centers, l, metric, variant, batchRows, ef, column: values.column };
+  const search: Search = {
+    files,
+    centers,
+    l,
+    metric,
+    variant,
+    batchRows,
+    ef,
+    column: values.column,
+    assign,
+    nprobe,
+    checkRecall,
+    gpu: gpuOptions(values),
+  };
   const { result, adapter } = values.ann
     ? await annLabels(search, rowsReport(t0))
     : await gpuLabels(search, rowsReport(t0));
+  if (values.ann && checkRecall > 0) result.recall = await annRecall(search, result);
+  if (result.recall) progress(`assign: ${recallLine(result.recall, l)}`);
   if (out) {
     if (ids && ids.length !== result.rows) {
       throw new TypeError(`Expected ${result.rows} keys in the metadata but found ${ids.length}`);
@@ -171,6 +206,8 @@ async function assignAll(values: AssignJobFlags): Promise<void> {
       cols: centers.cols,
       metric,
       ann: values.ann ?? false,
+      search: searchJson(result.search),
+      recall: recallJson(result.recall),
       seconds,
       adapter,
       out: out ?? null,
@@ -189,9 +226,22 @@ interface Search {
   batchRows: number;
   ef: number;
   column: string | undefined;
+  assign: KMeansAssign;
+  nprobe: number | undefined;
+  checkRecall: number;
+  /** createGpu() options (--device). */
+  gpu: CreateGpuOptions;
 }
 
-type Labels = { indices: Uint32Array; scores: Float32Array; rows: number; l: number };
+type Labels = {
+  indices: Uint32Array;
+  scores: Float32Array;
+  rows: number;
+  l: number;
+  /** The GPU search used; null for hnswlib. */
+  search: IvfSearchChoice | null;
+  recall: TopkRecall | null;
+};
 
 /** Progress at most once a second, with an optional header before the first line. */
 interface RowsReport {
@@ -227,7 +277,7 @@ async function gpuLabels(
   s: Search,
   report: RowsReport,
 ): Promise<{ result: Labels; adapter: string }> {
-  const gpu = await createGpu();
+  const gpu = await createGpu(s.gpu);
   const adapter = gpu.info.description;
   report.header =
     `assign: ${s.files.length} file(s), ${s.centers.rows} centers × ${s.centers.cols}, l = ${s.l}, ${s.metric}, on ${adapter}`;
@@ -236,8 +286,12 @@ async function gpuLabels(
     metric: s.metric,
     variant: s.variant,
     batchRows: s.batchRows,
+    assign: s.assign,
+    ...(s.nprobe !== undefined ? { nprobe: s.nprobe } : {}),
+    checkRecall: s.checkRecall,
     ...(s.column ? { column: s.column } : {}),
     onProgress: report,
+    onLog: logTo("assign"),
   });
   gpu.destroy();
   return { result, adapter };
@@ -288,8 +342,25 @@ async function annLabels(
     scores: cat(scores, (n) => new Float32Array(n)),
     rows,
     l,
+    search: null,
+    recall: null,
   };
   return { result, adapter: "hnswlib (CPU)" };
+}
+
+/** --check-recall of hnswlib's labels: exact search on the GPU for the sampled rows. */
+async function annRecall(s: Search, result: Labels): Promise<TopkRecall> {
+  const gpu = await createGpu(s.gpu);
+  try {
+    const rows = await openRowSource(s.files, s.column ? { column: s.column } : {});
+    return await measureLabelRecall(gpu, rows, s.centers, result, {
+      l: s.l,
+      sample: s.checkRecall,
+      metric: s.metric,
+    });
+  } finally {
+    gpu.destroy();
+  }
 }
 
 if (import.meta.main) await runCli("assign", main);

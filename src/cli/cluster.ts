@@ -21,7 +21,7 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { KMEANS_FLAG_OPTIONS, KMEANS_FLAGS_HELP, kmeansFlags } from "./_kmeans_flags.ts";
-import { iterationLine } from "./_kmeans_progress.ts";
+import { assignmentText, clusterSizes, iterationLine } from "./_kmeans_progress.ts";
 import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { type AtomicFile, atomicWrites, openFileAtomic } from "../fs/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
@@ -31,6 +31,7 @@ import { encodeNpyHeader, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import { DEFAULT_KMEANS_OPTIONS } from "../kmeans/kmeans_options.ts";
 import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
@@ -54,6 +55,7 @@ ${KMEANS_FLAGS_HELP}
   --batch-rows N        rows per batch of the streamed final assignment (default ${DEFAULT_KMEANS_OPTIONS.batchRows})
   --out PATH            write centroids (k × d float32 .npy)
   --assignments PATH    write each row's centroid (n uint32 .npy)
+${deviceHelp(24)}
   --json                print a JSON summary on stdout
   --help                show this help
 ${CLUSTER_JOBS_HELP}
@@ -80,6 +82,7 @@ async function main(args: string[]): Promise<void> {
       out: { type: "string" },
       assignments: { type: "string" },
       json: { type: "boolean" },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h" },
       ...CLUSTER_JOB_OPTIONS,
     },
@@ -139,7 +142,7 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       `Expected ${x.slices.map((s) => s.file).join(", ")} to hold at least one row but found none`,
     );
   }
-  const gpu = await createGpu();
+  const gpu = await createGpu(gpuOptions(values));
   // The header is printed with the first progress line, after kmeans() validated the input.
   let header = false;
   const say = (line: string) => {
@@ -184,8 +187,10 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
     `cluster: objective ${result.objective.toPrecision(8)} in ${formatSeconds(seconds)} ` +
       `(assignment kernel ${kern.variant}${
         kern.variant === "registers" ? `×${kern.rows}` : ""
-      }, ${kern.source})`,
+      }, ${kern.source}; assignment ${assignmentText(result.assignment)})`,
   );
+  const sizes = clusterSizes(result.counts);
+  if (sizes) progress(`cluster: ${sizes.line}`);
   if (values.json) {
     console.log(JSON.stringify({
       rows: x.rows,
@@ -194,6 +199,8 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       niter: params.niter,
       nredo: params.nredo,
       metric: params.metric,
+      assign: params.assign,
+      nprobe: params.nprobe ?? null,
       objective: result.objective,
       iterations: result.stats.length,
       nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),
@@ -201,6 +208,9 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       peakRssBytes: peakRssBytes(),
       adapter: gpu.info.description,
       kernel: result.kernel,
+      assignment: result.assignment,
+      assignmentCheck: result.assignmentCheck,
+      clusterSizes: sizes?.stats ?? null,
       out: values.out ?? null,
       assignments: values.assignments ?? null,
     }));

@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { createGpu, type Gpu } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { embed, type Encoder } from "../model/encoder.ts";
 import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
@@ -65,6 +66,7 @@ Options:
   --rows-per-file N    samples per part, img_emb_<i>.npy (default 100000)
   --image-size PX      image side (default: the checkpoint's)
   --column NAME        Parquet/Arrow column of input embeddings
+${deviceHelp(23)}
   --json               print a JSON summary on stdout
   -h, --help           this help`;
 
@@ -84,6 +86,7 @@ async function main(args: string[]): Promise<void> {
       "image-size": { type: "string" },
       column: { type: "string" },
       json: { type: "boolean", default: false },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -109,7 +112,7 @@ async function main(args: string[]): Promise<void> {
   // without samples fails at once.
   let gpu: Gpu | undefined, hf: HfModel | undefined;
   if (values.model) {
-    gpu = await createGpu();
+    gpu = await createGpu(gpuOptions(values));
     await useTfBackend(gpu);
     hf = await loadModelFlag(gpu, values.model, "embed");
   }
@@ -135,7 +138,7 @@ async function main(args: string[]): Promise<void> {
     );
   }
   if (!gpu) {
-    gpu = await createGpu();
+    gpu = await createGpu(gpuOptions(values));
     await useTfBackend(gpu);
   }
   const { encoder, centers, manifest } = hf

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
 import { addEvalResult, readEvalResults } from "../eval/eval_results.ts";
 import { createGpu } from "../gpu/gpu.ts";
+import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
 import { mixSeed } from "../random/rng.ts";
 import { useTfBackend } from "../model/tf.ts";
@@ -39,6 +40,7 @@ Options:
                          results accumulate there, earlier ones are kept
   --baseline             also evaluate the untrained (random-init) encoder
   --no-raw               skip the row for the raw inputs
+${deviceHelp(25)}
   --json                 print the metrics JSON on stdout
   -h, --help             this help`;
 
@@ -71,6 +73,7 @@ async function main(args: string[]): Promise<void> {
       baseline: { type: "boolean", default: false },
       "no-raw": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      ...DEVICE_FLAG_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -109,7 +112,7 @@ async function main(args: string[]): Promise<void> {
     await readEvalResults(out);
   };
   if (values.out !== undefined) await checkOut();
-  const gpu = await createGpu();
+  const gpu = await createGpu(gpuOptions(values));
   await useTfBackend(gpu);
   const hf = values.model ? await loadModelFlag(gpu, values.model, "eval") : undefined;
   const { encoder, centers, manifest } = hf

@@ -44,7 +44,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     ...(flags.configFile !== undefined ? { inputs: [flags.configFile] } : {}),
   });
   const model = await checkTrainModelFlags(run, flags.saveHf);
-  const gpu = options.gpu ?? await createGpu();
+  const gpu = options.gpu ?? await createGpu(flags.gpu);
   progress(`train: GPU ${gpu.info.description}`);
   const fit = { trainLayers: run.config.trainLayers, batchSize: run.config.batchSize };
   if (model) await checkModelFlag(gpu, model, fit);

@@ -1,16 +1,12 @@
-// Private programs of the IVF center index: sizes, WGSL specialisation and the one indirect
-// dispatch (the scoring pass, one per block slot, sized on the GPU).
+// Private programs of the IVF center index: sizes and WGSL specialisation (the indirect
+// scoring pass, one dispatch per block slot sized on the GPU, is in _score_pass.ts).
 import probeCode from "../../kernels/ivf_probe.wgsl" with { type: "text" };
 import sortCode from "../../kernels/ivf_sort.wgsl" with { type: "text" };
 import cellsCode from "../../kernels/ivf_cells.wgsl" with { type: "text" };
 import layoutCode from "../../kernels/ivf_layout.wgsl" with { type: "text" };
 import planCode from "../../kernels/ivf_plan.wgsl" with { type: "text" };
-import scoreCode from "../../kernels/ivf_score.wgsl" with { type: "text" };
 import reduceCode from "../../kernels/ivf_reduce.wgsl" with { type: "text" };
-import type { Gpu } from "../gpu/gpu.ts";
 import { specialize, uniformBlockRows } from "../gpu/template.ts";
-import { assertUsable } from "../gpu/gpu.ts";
-import { getPipeline } from "../gpu/pipeline_cache.ts";
 import { foldDispatch, type Program, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";
 
@@ -221,7 +217,7 @@ export function layoutProgram(pass: "layout" | "gather", s: LayoutShape): Progra
   };
 }
 
-// ---- plan, score, reduce ----
+// ---- plan, reduce (the scoring pass is in _score_pass.ts) ----
 
 const PLAN_PARAMS = uniformStruct({
   slots: "u32",
@@ -245,96 +241,6 @@ export function planProgram(s: PlanShape): Program {
     uniformStruct: PLAN_PARAMS,
     uniforms: PLAN_PARAMS.pack(s),
   };
-}
-
-/** Shape of the scoring kernel: baked into its WGSL. */
-export interface ScoreKernel {
-  mode: ScoreMode;
-  dp: number;
-  /** Centers per slot. */
-  kb: number;
-  /** Rows (pairs) per invocation. */
-  rows: number;
-  l2: boolean;
-  /** List length of the top-k kernel; 0 for top-1. */
-  k: number;
-}
-
-/** Pairs one scoring workgroup takes. */
-export function scoreTile(s: ScoreKernel): number {
-  return 64 * s.rows;
-}
-
-/** Rows per invocation of the top-k scoring kernel: at most 64 list entries in registers. */
-export function topkScoreRows(dp: number, mode: ScoreMode, k: number): number {
-  return Math.max(1, Math.min(registerRows(dp, mode), Math.floor(64 / k)));
-}
-
-function scoreKey(s: ScoreKernel): { key: string; code: () => string } {
-  const units = rowUnits(s.dp, s.mode), CU = s.kb * units;
-  const tags = [
-    s.mode,
-    ...(s.mode === "v4" ? [] : ["f"]),
-    s.l2 ? "l2" : "dot",
-    s.k > 0 ? "topk" : "top1",
-  ];
-  const K = Math.max(1, s.k);
-  return {
-    key: `ivf_score:R${s.rows}:U${units}:KB${s.kb}:K${s.k}:${tags.join(":")}`,
-    code: () =>
-      specialize(expandLists(scoreCode, s.rows, K), s.mode !== "f32", {
-        R: s.rows,
-        D4: units,
-        CU,
-        KB: s.kb,
-        K,
-      }, tags),
-  };
-}
-
-/**
- * Records the scoring pass of one block slot: an indirect dispatch whose size the plan pass
- * wrote at the start of the slot's record (no uniform buffer: the record is bound as a
- * 256-byte storage window).
- */
-export function recordScore(
-  gpu: Gpu,
-  s: ScoreKernel,
-  b: {
-    rec: GPUBuffer;
-    slot: number;
-    x: GPUBuffer;
-    block: GPUBuffer;
-    blockOffset: number;
-    blockBytes: number;
-    meta: GPUBuffer;
-    order: GPUBuffer;
-    bs: GPUBuffer;
-    bi: GPUBuffer;
-  },
-  enc: GPUCommandEncoder,
-): void {
-  assertUsable(gpu);
-  const { key, code } = scoreKey(s);
-  const pipeline = getPipeline(gpu.device, key, code);
-  const bindGroup = gpu.device.createBindGroup({
-    label: key,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: b.rec, offset: b.slot * REC_WORDS * 4, size: 256 } },
-      { binding: 1, resource: { buffer: b.x } },
-      { binding: 2, resource: { buffer: b.block, offset: b.blockOffset, size: b.blockBytes } },
-      { binding: 3, resource: { buffer: b.meta } },
-      { binding: 4, resource: { buffer: b.order } },
-      { binding: 5, resource: { buffer: b.bs } },
-      { binding: 6, resource: { buffer: b.bi } },
-    ].filter((e) => e.binding !== 3 || s.l2 || s.k === 0), // top-k without l2 reads no info
-  });
-  const pass = enc.beginComputePass({ label: key });
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroupsIndirect(b.rec, b.slot * REC_WORDS * 4);
-  pass.end();
 }
 
 const REDUCE_PARAMS = uniformStruct({

@@ -6,15 +6,12 @@ import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { dispatch } from "../gpu/program.ts";
 import {
   planProgram,
-  recordScore,
   reduceListsPerPass,
   reduceProgram,
   registerRows,
   rowUnits,
-  type ScoreKernel,
-  scoreTile,
-  topkScoreRows,
 } from "./_programs.ts";
+import { recordScores, type ScoreKernel, scoreTile, topkScoreRows } from "./_score_pass.ts";
 import { recordProbe, recordSort } from "./_sort.ts";
 import { internals } from "./_state.ts";
 import type { CenterIndex } from "./center_index.ts";
@@ -51,8 +48,11 @@ export function searchSizes(
       `Cannot bind the lists of one row (nprobe ${np} × k ${k}): the storage binding limit is ${gpu.maxBindingBytes} bytes`,
     );
   }
-  // At most 2^23 list entries per batch (32 MiB per workspace buffer), unless asked.
-  const cap = batchRows === undefined ? Math.max(1024, Math.floor(2 ** 23 / (np * k))) : br;
+  // At most 2^23 list entries per batch on CPU adapters (32 MiB per workspace buffer), 2^26 on
+  // GPUs (256 MiB): every batch records one scoring dispatch per block slot (C + K/kb of them,
+  // ≈ 16,600 at K = 1M, d = 512), so a GPU takes fewer, larger batches. Unless asked.
+  const entries = gpu.quirks.profile === "cpu" ? 2 ** 23 : 2 ** 26;
+  const cap = batchRows === undefined ? Math.max(1024, Math.floor(entries / (np * k))) : br;
   return { nprobe: np, batchRows: Math.min(br, cap, fit, 65535 * 64) };
 }
 
@@ -117,22 +117,22 @@ export function recordSearch(
       recordSort(gpu, ws.li, pairs, index.cells, ws.sort, enc);
       const plan = planProgram({ slots: st.slots, cells: index.cells, tile, rowBase, np, k });
       dispatch(gpu, plan, [ws.sort.off, st.rec], enc);
-      for (const g of st.grouped) {
-        for (let slot = g.slotLo; slot < g.slotHi; slot++) {
-          recordScore(gpu, kernel, {
-            rec: st.rec,
-            slot,
-            x: chunk.buffer,
-            block: g.buffer,
-            blockOffset: (slot - g.slotLo) * st.slotBytes,
-            blockBytes: st.slotBytes,
-            meta: st.meta,
-            order: ws.sort.order,
-            bs: ws.bs,
-            bi: ws.bi,
-          }, enc);
-        }
-      }
+      recordScores(
+        gpu,
+        kernel,
+        {
+          rec: st.rec,
+          x: chunk.buffer,
+          grouped: st.grouped,
+          slotBytes: st.slotBytes,
+          meta: st.meta,
+          order: ws.sort.order,
+          bs: ws.bs,
+          bi: ws.bi,
+        },
+        st.scoreGroups,
+        enc,
+      );
       const shape = {
         rows,
         rowBase,

@@ -3,6 +3,7 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import type { ScoreMode } from "./_programs.ts";
+import type { ScoreGroupCache } from "./_score_pass.ts";
 import {
   createSortBuffers,
   destroySortBuffers,
@@ -49,6 +50,8 @@ export interface Workspace {
 
 /** Internals plus the workspace. */
 export interface IndexState extends IndexInternals {
+  /** The scoring passes' bind groups, kept between batches (see recordScores). */
+  scoreGroups: ScoreGroupCache;
   /** Set once the index is destroyed. */
   destroyed: boolean;
   /** A workspace for at least `pairs` pairs with lists of `k`. */
@@ -67,6 +70,7 @@ export function setInternals(index: object, internals: IndexInternals): IndexSta
   let current: Workspace | undefined;
   const state: IndexState = {
     ...internals,
+    scoreGroups: { sets: [] },
     destroyed: false,
     workspace(pairs, k) {
       if (current && current.pairs >= pairs && current.k >= k) return current;
@@ -94,6 +98,7 @@ export function setInternals(index: object, internals: IndexInternals): IndexSta
       }
       all.length = 0;
       current = undefined;
+      state.scoreGroups.sets.length = 0;
     },
   };
   states.set(index, state);

@@ -3,7 +3,7 @@ import { createStorage } from "../gpu/buffers.ts";
 import { type GpuMatrix, isGpuMatrix, uploadMatrix } from "../gpu/gpu_matrix.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { checkOptionsObject } from "../options/check_options_object.ts";
-import { readAssignOutputs } from "../kmeans/assignment_step.ts";
+import { readAssignOutputs } from "../gpu/assign_outputs.ts";
 import type { CenterIndex } from "./center_index.ts";
 import { checkRows, recordSearch, searchSizes } from "./_search.ts";
 

@@ -1,5 +1,4 @@
 import type { Gpu } from "../gpu/gpu.ts";
-import { assignNearest } from "../kmeans/mod.ts";
 import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { mulberry32, sampleIndices } from "../random/mulberry32.ts";
 import { topk } from "../topk/mod.ts";
@@ -56,7 +55,8 @@ export interface AssignmentRecall {
 
 /**
  * Checks an approximate nearest-center assignment (e.g. from {@linkcode ivfAssign}) against
- * the exact one (the fused exact kernel through `assignNearest`) on a seeded sample of rows:
+ * the exact one (the fused exact top-1 through `topk`; for l2, the inner product of rows
+ * `[x, 1]` with centers `[c, −½‖c‖²]`) on a seeded sample of rows:
  * the fraction missed, the objective lost, and whether each reported score is the true
  * score of the reported center (a broken index shows there).
  *
@@ -83,14 +83,11 @@ export async function measureAssignmentRecall(
 ): Promise<AssignmentRecall> {
   const metric = options.metric ?? "cosine";
   const { rows, sample } = sampleOf(x, centers, found.assignments.length, options);
-  const exact = await assignNearest(gpu, sample, centers, {
-    metric: metric === "l2" ? "l2" : "cosine",
-    autotune: false,
-  });
+  const exact = await exactNearest(gpu, sample, centers, metric);
   const score = scorer(x, centers, metric);
   let hit = 0, objExact = 0, objFound = 0, distExact = 0, distFound = 0, mismatch = 0, bad = 0;
   rows.forEach((r, i) => {
-    const e = exact.assignments[i]!, f = found.assignments[r]!;
+    const e = exact[i]!, f = found.assignments[r]!;
     const se = score(r, e);
     const sf = f < centers.rows ? score(r, f) : metric === "l2" ? Infinity : -Infinity;
     const better = metric === "l2" ? sf <= se : sf >= se;
@@ -198,6 +195,44 @@ export async function measureTopkRecall(
     scoreMismatch: mismatch,
     inconsistent: bad,
   };
+}
+
+/**
+ * The exact nearest center of each row of `x` by the exact top-1 kernel (k-means is not
+ * imported: it uses this folder): cosine and ip as they are, l2 as the largest
+ * x·c − ½‖c‖², the inner product of `[x, 1]` with `[c, −½‖c‖²]`.
+ */
+async function exactNearest(
+  gpu: Gpu,
+  x: Matrix,
+  centers: Matrix,
+  metric: "cosine" | "l2" | "ip",
+): Promise<Uint32Array> {
+  if (metric !== "l2") {
+    return (await topk(gpu, x, centers, { k: 1, metric, autotune: false })).indices;
+  }
+  const d = x.cols, w = d + 1;
+  const q = new Float32Array(x.rows * w), c = new Float32Array(centers.rows * w);
+  for (let i = 0; i < x.rows; i++) {
+    q.set(x.data.subarray(i * d, (i + 1) * d), i * w);
+    q[i * w + d] = 1;
+  }
+  for (let j = 0; j < centers.rows; j++) {
+    let s = 0;
+    for (let t = 0; t < d; t++) s += centers.data[j * d + t]! ** 2;
+    c.set(centers.data.subarray(j * d, (j + 1) * d), j * w);
+    c[j * w + d] = -0.5 * s;
+  }
+  const r = await topk(gpu, { data: q, rows: x.rows, cols: w }, {
+    data: c,
+    rows: centers.rows,
+    cols: w,
+  }, {
+    k: 1,
+    metric: "ip",
+    autotune: false,
+  });
+  return r.indices;
 }
 
 /** The seeded sample of rows (ascending) and the sampled rows as a Matrix. */

@@ -25,3 +25,4 @@ export * from "./ivf_topk.ts";
 export * from "./ivf_assignment_step.ts";
 export * from "./ivf_recall.ts";
 export * from "./ivf_options.ts";
+export { ivfPlan, type IvfSearch, type IvfSearchChoice } from "./ivf_auto.ts";

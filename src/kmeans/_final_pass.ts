@@ -5,7 +5,12 @@ import type { Gpu } from "../gpu/gpu.ts";
 import { readBack } from "../gpu/buffers.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import type { RowSource } from "../data/row_source.ts";
-import type { KMeansIterationStats, KMeansKernelChoice, KMeansResult } from "./kmeans_options.ts";
+import type {
+  KMeansAssignment,
+  KMeansIterationStats,
+  KMeansKernelChoice,
+  KMeansResult,
+} from "./kmeans_options.ts";
 import { type CentroidStore, readCentroids } from "./centroid_store.ts";
 import type { AssignmentStep, AssignOutputs } from "./assignment_step.ts";
 import { streamAssign } from "./_stream_assign.ts";
@@ -18,8 +23,13 @@ export interface FinalPassArgs {
   config: KMeansConfig;
   /** The kernel, reported in the result. */
   kernel: KMeansKernelChoice;
-  /** The assignment step (see assignment_step.ts). */
-  assign: AssignmentStep;
+  /** The assignment step chosen, reported in the result. */
+  assignment: KMeansAssignment;
+  /**
+   * The assignment step (see assignment_step.ts); `previous`: the outputs hold the rows' last
+   * assignment (the rows are the training rows), which the step may score as well.
+   */
+  assign: (previous: boolean) => AssignmentStep;
   /** The training rows; `everyRow` says whether every row is on the GPU. */
   training: TrainingRows;
   /** The rows' source, streamed when they are not all on the GPU. */
@@ -37,19 +47,29 @@ export async function finalResult(
   stats: KMeansIterationStats[],
   a: FinalPassArgs,
 ): Promise<KMeansResult> {
-  const c = a.config, variant = a.kernel, onLog = c.onLog;
+  const c = a.config, variant = a.kernel, onLog = c.onLog, assignment = a.assignment;
   const d = a.training.cols, n = a.training.dataRows;
   if (!c.finalAssignment) {
     // The caller assigns the rows itself (pseudoLabels' top-l search gives the top-1 too).
     const centroids = await readCentroids(gpu, cents, d);
     const objective = stats.at(-1)?.objective ?? NaN;
     const none = new Uint32Array(0);
-    return { centroids, assignments: none, counts: none, objective, stats, kernel: variant };
+    return {
+      centroids,
+      assignments: none,
+      counts: none,
+      objective,
+      stats,
+      kernel: variant,
+      assignment,
+      assignmentCheck: null,
+    };
   }
   // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
   const all = a.training.everyRow;
   if (all) {
-    const r = await finalPass(gpu, all.matrix, all.out, cents, stats, a);
+    const step = a.assign(all.out === a.training.out);
+    const r = await finalPass(gpu, all.matrix, all.out, cents, stats, a, step);
     await c.onAssignments?.(r.assignments, 0);
     if (c.keepAssignments === false) r.assignments = new Uint32Array(0);
     return r;
@@ -58,7 +78,7 @@ export async function finalResult(
   let last = t0;
   const weights = c.weights;
   const { assignments, counts, objective } = await streamAssign(gpu, {
-    assign: a.assign,
+    assign: a.assign(false),
     source: a.source!,
     cents,
     spherical: c.spherical,
@@ -80,7 +100,16 @@ export async function finalResult(
     },
   });
   const centroids = await readCentroids(gpu, cents, d);
-  return { centroids, assignments, counts, objective, stats, kernel: variant };
+  return {
+    centroids,
+    assignments,
+    counts,
+    objective,
+    stats,
+    kernel: variant,
+    assignment,
+    assignmentCheck: null,
+  };
 }
 
 /** The final pass over rows all on the GPU: assignments, counts, objective, centroids. */
@@ -91,10 +120,11 @@ async function finalPass(
   cents: CentroidStore,
   stats: KMeansIterationStats[],
   a: FinalPassArgs,
+  step: AssignmentStep,
 ): Promise<KMeansResult> {
   const d = a.training.cols, weights = a.config.weights;
   const enc = gpu.device.createCommandEncoder();
-  a.assign(gpu, full, cents, out, enc);
+  step(gpu, full, cents, out, enc);
   const reads = [
     ...full.chunks.map((c, i) => ({ buffer: out.idx[i]!, bytes: c.rows * 4 })),
     ...full.chunks.map((c, i) => ({ buffer: out.score[i]!, bytes: c.rows * 4 })),
@@ -128,5 +158,7 @@ async function finalPass(
     objective,
     stats,
     kernel: a.kernel,
+    assignment: a.assignment,
+    assignmentCheck: null,
   };
 }

@@ -1,15 +1,18 @@
 // Private: the initial centroids of each k-means run, the stage a new initialisation plugs
 // into. To add one: name it in INIT_METHODS (checkInit's message lists it then), and give it a
-// case in initialCentroids() returning the same padded rows.
+// case in initialCentroids() returning the same padded rows. "auto" and "kmeans||" run on the
+// GPU (initCenters, init_auto.ts); "kmeans++" and "random" draw on the host as they always did.
 import type { Gpu } from "../gpu/gpu.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { checkFinite, checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { sampleIndices } from "../random/mulberry32.ts";
+import type { KMeansVariant } from "./kmeans_options.ts";
+import { initCenters } from "./init_auto.ts";
 import { checkInput } from "./_validate.ts";
 import { paddedWidth } from "./centroid_store.ts";
 
 /** The initialisation methods `init` may name (besides given `k × d` centroids). */
-export const INIT_METHODS = ["kmeans++", "random"] as const;
+export const INIT_METHODS = ["auto", "kmeans||", "kmeans++", "random"] as const;
 
 /** An initialisation method. */
 export type InitMethod = typeof INIT_METHODS[number];
@@ -77,18 +80,25 @@ export interface InitOptions {
   rand: () => number;
   /** Cosine: the centroids are L2-normalised. */
   spherical: boolean;
-  /** Informational messages. */
+  /** Informational messages: the method, progress while it runs, its time. */
   onLog: ((message: string) => void) | undefined;
+  /** Assignment kernel design of the GPU methods. */
+  variant?: KMeansVariant;
+  /** Let the GPU methods' kernel variant be timed. */
+  autotune?: boolean | undefined;
 }
 
 /**
  * THE INITIALISATION STAGE: the `k` starting centroids of one run, as `k × paddedWidth(d)`
  * padded f32 values (zero padding; unit rows under cosine), computed in float64 and rounded.
  * Given centroids are taken as they are; with `k = n` every row is a centroid; otherwise the
- * method draws from the training rows with `rand`.
+ * method draws from the training rows with `rand`: `"auto"` (chooseInit's rule: k-means|| for
+ * small k, random rows above) and `"kmeans||"` on the GPU through initCenters (seeded from
+ * `rand`), `"kmeans++"` and `"random"` on the host. Each says through `onLog` what it runs,
+ * how far it is, and how long it took.
  */
 export async function initialCentroids(
-  _gpu: Gpu,
+  gpu: Gpu,
   train: InitRows,
   o: InitOptions,
 ): Promise<Float32Array> {
@@ -98,12 +108,27 @@ export async function initialCentroids(
     const all = Uint32Array.from({ length: train.rows }, (_, i) => i);
     return paddedRows(await train.fetch(all), o.spherical, dp);
   }
-  switch (o.init) {
-    case "random":
-      return await randomRows(train, o.k, dp, o.spherical, o.rand);
-    case "kmeans++":
-      return await kmeansPlusPlus(train, o.k, dp, o.spherical, o.rand);
+  if (o.init === "auto" || o.init === "kmeans||") {
+    const w = train.weight;
+    const { centers } = await initCenters(gpu, train.matrix, {
+      init: o.init,
+      k: o.k,
+      seed: Math.floor(o.rand() * 2 ** 32),
+      metric: o.spherical ? "cosine" : "l2",
+      ...(w ? { weights: Float64Array.from({ length: train.rows }, (_, i) => w(i)) } : {}),
+      ...(o.variant ? { variant: o.variant } : {}),
+      ...(o.autotune !== undefined ? { autotune: o.autotune } : {}),
+      ...(o.onLog ? { onLog: o.onLog } : {}),
+    });
+    return centers;
   }
+  const t0 = performance.now();
+  o.onLog?.(`init: ${o.init} for ${o.k} centers (on the host)`);
+  const out = o.init === "random"
+    ? await randomRows(train, o.k, dp, o.spherical, o.rand)
+    : await kmeansPlusPlus(train, o.k, dp, o.spherical, o.rand, o.onLog);
+  o.onLog?.(`init: ${o.init} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return out;
 }
 
 /** Rows of `m`, padded to `dp` (and normalised when spherical). */
@@ -156,6 +181,7 @@ async function kmeansPlusPlus(
   dp: number,
   spherical: boolean,
   rand: () => number,
+  onLog: ((message: string) => void) | undefined,
 ): Promise<Float32Array> {
   const out = new Float32Array(k * dp);
   const weightOf = train.weight;
@@ -169,7 +195,15 @@ async function kmeansPlusPlus(
   const dist = new Float64Array(s).fill(Infinity);
   const chosen = new Uint8Array(s);
   let cur = Math.floor(rand() * s);
+  const t0 = performance.now();
+  let said = t0;
   for (let c = 0; c < k; c++) {
+    const now = performance.now();
+    if (now - said >= 2000) {
+      said = now;
+      const eta = ((now - t0) / c) * (k - c) / 1000;
+      onLog?.(`init: kmeans++ ${c}/${k} centers, ETA ${eta.toFixed(0)} s`);
+    }
     chosen[cur] = 1;
     for (let j = 0; j < d; j++) out[c * dp + j] = pts[cur * d + j]!;
     if (c === k - 1) break;

@@ -8,7 +8,11 @@
 // replaced by a fresh start: the message says to remove it to start over. (`tail -c +73 FILE |
 // sha256sum` prints the stored digest.)
 import { writeFileAtomic } from "../fs/atomic.ts";
-import type { KMeansIterationStats, KMeansKernelChoice } from "./kmeans_options.ts";
+import type {
+  KMeansAssignment,
+  KMeansIterationStats,
+  KMeansKernelChoice,
+} from "./kmeans_options.ts";
 import { pausePoint } from "../testing/pause_point.ts";
 
 const MAGIC = "MLCDKMC2";
@@ -35,6 +39,8 @@ export interface CentroidState {
 export interface KMeansCheckpoint {
   fingerprint: Fingerprint;
   kernel: KMeansKernelChoice;
+  /** The assignment step chosen; absent in checkpoints written before it was recorded (exact). */
+  assignment?: KMeansAssignment;
   /** The run (redo) in progress. */
   redo: number;
   /** Next Lloyd iteration to run in that redo. */
@@ -47,9 +53,20 @@ export interface KMeansCheckpoint {
   stats: KMeansIterationStats[];
   /** Centroids of the redo in progress. */
   state: CentroidState;
-  /** The best finished redo so far. */
+  /**
+   * The training rows' last assignment, which the next iteration (IVF) also scores; absent
+   * when the assignment does not read it (exact).
+   */
+  previous?: Uint32Array;
+  /** The best finished redo so far (with the assignment its final pass started from). */
   best:
-    | { redo: number; objective: number; stats: KMeansIterationStats[]; state: CentroidState }
+    | {
+      redo: number;
+      objective: number;
+      stats: KMeansIterationStats[];
+      state: CentroidState;
+      previous?: Uint32Array;
+    }
     | null;
 }
 
@@ -58,26 +75,31 @@ export async function writeCheckpoint(path: string, c: KMeansCheckpoint): Promis
   const header = {
     fingerprint: c.fingerprint,
     kernel: c.kernel,
+    ...(c.assignment ? { assignment: c.assignment } : {}),
     redo: c.redo,
     iteration: c.iteration,
     lloydDone: c.lloydDone,
     pending: c.pending,
     stats: c.stats,
     sizes: [c.state.f32.length, c.state.cn.length],
+    ...(c.previous ? { previous: c.previous.length } : {}),
     best: c.best
       ? {
         redo: c.best.redo,
         objective: c.best.objective,
         stats: c.best.stats,
         sizes: [c.best.state.f32.length, c.best.state.cn.length],
+        ...(c.best.previous ? { previous: c.best.previous.length } : {}),
       }
       : null,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headLen = PREFIX + 4 + json.length;
   const pad = (4 - (headLen % 4)) % 4;
-  const arrays = [c.state.f32, c.state.cn];
+  const arrays: (Float32Array | Uint32Array)[] = [c.state.f32, c.state.cn];
+  if (c.previous) arrays.push(c.previous);
   if (c.best) arrays.push(c.best.state.f32, c.best.state.cn);
+  if (c.best?.previous) arrays.push(c.best.previous);
   const bytes = new Uint8Array(headLen + pad + arrays.reduce((s, a) => s + a.byteLength, 0));
   bytes.set(new TextEncoder().encode(MAGIC), 0);
   new DataView(bytes.buffer).setUint32(PREFIX, json.length, true);
@@ -130,32 +152,38 @@ export async function readCheckpoint(path: string): Promise<KMeansCheckpoint | n
     throw bad("its header is not valid JSON");
   }
   let at = headEnd + ((4 - (headEnd % 4)) % 4);
-  const take = (count: number): Float32Array => {
+  const words = (count: number): ArrayBuffer => {
     if (at + count * 4 > bytes.length) throw bad("its data is truncated");
-    const out = new Float32Array(count);
-    new Uint8Array(out.buffer).set(bytes.subarray(at, at + count * 4));
+    const out = bytes.slice(at, at + count * 4).buffer;
     at += count * 4;
     return out;
   };
+  const take = (count: number) => new Float32Array(words(count));
   const state = { f32: take(h.sizes[0]), cn: take(h.sizes[1]) };
+  const previous = h.previous === undefined ? undefined : new Uint32Array(words(h.previous));
   const best = h.best
     ? {
       redo: h.best.redo,
       objective: h.best.objective,
       stats: h.best.stats,
       state: { f32: take(h.best.sizes[0]), cn: take(h.best.sizes[1]) },
+      ...(h.best.previous === undefined
+        ? {}
+        : { previous: new Uint32Array(words(h.best.previous)) }),
     }
     : null;
   if (at !== bytes.length) throw bad("it has trailing bytes");
   return {
     fingerprint: h.fingerprint,
     kernel: h.kernel,
+    ...(h.assignment ? { assignment: h.assignment } : {}),
     redo: h.redo,
     iteration: h.iteration,
     lloydDone: h.lloydDone,
     pending: h.pending,
     stats: h.stats,
     state,
+    ...(previous ? { previous } : {}),
     best,
   };
 }

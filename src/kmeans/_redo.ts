@@ -4,7 +4,12 @@
 import type { Gpu } from "../gpu/gpu.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
-import type { KMeansIterationStats, KMeansKernelChoice, KMeansResult } from "./kmeans_options.ts";
+import type {
+  KMeansAssignment,
+  KMeansIterationStats,
+  KMeansKernelChoice,
+  KMeansResult,
+} from "./kmeans_options.ts";
 import {
   type CentroidState,
   checkFingerprint,
@@ -19,7 +24,7 @@ import {
   readCentroidState,
   restoreCentroids,
 } from "./centroid_store.ts";
-import type { AssignmentStep } from "./assignment_step.ts";
+import { type Assigner, readPrevious, setPrevious } from "./_assign_steps.ts";
 import type { KMeansConfig } from "./_resolve_options.ts";
 import type { KMeansData, TrainingRows } from "./_input.ts";
 import { initialCentroids } from "./_init.ts";
@@ -41,6 +46,8 @@ export function fingerprintOf(c: KMeansConfig, data: KMeansData): Fingerprint {
     spherical: c.spherical,
     f16: c.f16,
     tolerance: c.tolerance,
+    assign: c.assign,
+    nprobe: c.nprobe ?? null,
     init: typeof c.init === "string" ? c.init : `matrix:${hashFloats(c.init.data)}`,
     weights: c.weights ? hashFloats(c.weights.w) : null,
     input: data.kind === "source"
@@ -92,8 +99,10 @@ export interface RunsArgs {
   data: KMeansData;
   training: TrainingRows;
   kernel: KMeansKernelChoice;
-  /** The assignment step of the iterations and the final pass. */
-  assign: AssignmentStep;
+  /** The assignment step chosen (recorded in checkpoints and the result). */
+  assignment: KMeansAssignment;
+  /** The assignment steps of the iterations and the final pass. */
+  assign: Assigner;
   /** Centroids per chunk of the centroid store. */
   kc: number;
   /** The generator that drew the training sample: the first run's initialisation goes on. */
@@ -121,13 +130,27 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       ? { result: null, objective: saved.best.objective, stats: saved.best.stats }
       : null;
   let bestState: CentroidState | null = saved?.best ? saved.best.state : null;
-  const save = async (s: Omit<KMeansCheckpoint, "fingerprint" | "kernel" | "best">) => {
+  // The training rows' last assignment, when the iterations read it (IVF; see _assign_steps.ts):
+  // restored from a checkpoint, so that a resumed run ends as an uninterrupted one.
+  const usesPrevious = a.assign.usesPrevious, rowChunks = training.matrix.chunks;
+  let lastPrevious: Uint32Array | null = null;
+  let bestPrevious: Uint32Array | null = saved?.best?.previous ?? null;
+  const save = async (
+    s: Omit<KMeansCheckpoint, "fingerprint" | "kernel" | "assignment" | "best">,
+  ) => {
     await writeCheckpoint(ck!.path, {
       ...s,
       fingerprint: a.fingerprint,
       kernel: a.kernel,
+      assignment: a.assignment,
       best: best && bestState
-        ? { redo: -1, objective: best.objective, stats: best.stats, state: bestState }
+        ? {
+          redo: -1,
+          objective: best.objective,
+          stats: best.stats,
+          state: bestState,
+          ...(bestPrevious ? { previous: bestPrevious } : {}),
+        }
         : null,
     });
   };
@@ -135,7 +158,8 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
     finalResult(gpu, cents, stats, {
       config: c,
       kernel: a.kernel,
-      assign: a.assign,
+      assignment: a.assignment,
+      assign: a.assign.final,
       training,
       source: a.data.kind === "source" ? a.data.source : null,
     });
@@ -148,15 +172,27 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
         restoreCentroids(gpu, cents, here.state);
       } else {
         const rand = redo === 0 ? a.rand : mulberry32((c.seed + redo * 15486557) >>> 0);
-        const init0 = await initialCentroids(gpu, training, { k, init, rand, spherical, onLog });
+        const init0 = await initialCentroids(gpu, training, {
+          k,
+          init,
+          rand,
+          spherical,
+          onLog,
+          variant: c.variant,
+          autotune: c.autotune,
+        });
         cents = createCentroids(gpu, k, d, f16, kc, init0);
       }
       // The host copy of rows read from files is not needed after the last initialisation
       // (the GPU holds the rows): let it go before the iterations.
       if (redo === nredo - 1) training.releaseHost();
+      if (usesPrevious) {
+        lastPrevious = here?.previous ?? null;
+        setPrevious(gpu, training.out, rowChunks, lastPrevious);
+      }
       try {
         const stats = k === n && typeof init === "string" ? [] : await lloyd(gpu, {
-          assign: a.assign,
+          assign: a.assign.iteration,
           train: training.matrix,
           out: training.out,
           weights: training.gpuWeights,
@@ -179,7 +215,11 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
             ? {
               every: ck.every,
               save: async (iteration, pending, stats, done) => {
+                const previous = usesPrevious
+                  ? lastPrevious = await readPrevious(gpu, training.out, rowChunks)
+                  : null;
                 await save({
+                  ...(previous ? { previous } : {}),
                   redo,
                   iteration,
                   lloydDone: done,
@@ -200,6 +240,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
         if (!best || better(result.objective, best.objective)) {
           best = { result, objective: result.objective, stats };
           if (ck) bestState = await readCentroidState(gpu, cents);
+          bestPrevious = lastPrevious;
         }
         if (ck) {
           const empty = { f32: new Float32Array(0), cn: new Float32Array(0) };
@@ -221,6 +262,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       const cents = createCentroids(gpu, k, d, f16, kc);
       try {
         restoreCentroids(gpu, cents, bestState!);
+        if (usesPrevious) setPrevious(gpu, training.out, rowChunks, bestPrevious);
         best!.result = await final(cents, best!.stats);
       } finally {
         cents.destroy();

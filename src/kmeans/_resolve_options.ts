@@ -3,6 +3,7 @@
 import type { Matrix } from "../matrix/matrix.ts";
 import {
   DEFAULT_KMEANS_OPTIONS,
+  type KMeansAssign,
   type KMeansIterationStats,
   type KMeansOptions,
   type KMeansVariant,
@@ -10,6 +11,7 @@ import {
 import { checkInt } from "./_validate.ts";
 import { loadWeights, type RowWeights } from "./_weights.ts";
 import { checkInit, type InitMethod } from "./_init.ts";
+import { checkKmeansAssign } from "./assignment_choice.ts";
 
 /** {@linkcode KMeansOptions} checked, every default filled in. */
 export interface KMeansConfig {
@@ -32,6 +34,10 @@ export interface KMeansConfig {
    */
   variant: KMeansVariant;
   autotune: boolean | undefined;
+  /** The assignment step asked for (checked). */
+  assign: KMeansAssign;
+  /** Cells probed per row with IVF (an integer ≥ 1), or undefined for the default. */
+  nprobe: number | undefined;
   /** Row weights, loaded and checked; undefined when every row weighs 1. */
   weights: RowWeights | undefined;
   finalAssignment: boolean;
@@ -81,6 +87,13 @@ export async function resolveOptions(
   }
   const init = checkInit(options.init ?? D.init, k, d, spherical);
   const f16 = options.f16 ?? D.f16;
+  const assign = checkKmeansAssign(options.assign ?? D.assign);
+  const nprobe = options.nprobe === undefined ? undefined : checkInt("nprobe", options.nprobe, 1);
+  if (nprobe !== undefined && assign === "exact") {
+    throw new RangeError(
+      `Expected nprobe only with assign "ivf" or "auto" but found assign "exact" and nprobe ${nprobe}`,
+    );
+  }
   const weights = options.weights === undefined ? undefined : await loadWeights(options.weights, n);
   const ck = options.checkpoint;
   if (ck !== undefined && (ck === null || typeof ck !== "object" || typeof ck.path !== "string")) {
@@ -107,6 +120,8 @@ export async function resolveOptions(
     init,
     variant: options.variant ?? D.variant,
     autotune: options.autotune,
+    assign,
+    nprobe,
     weights,
     finalAssignment,
     keepAssignments: options.keepAssignments ?? true,

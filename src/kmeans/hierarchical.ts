@@ -12,7 +12,7 @@ import type { Gpu } from "../gpu/gpu.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { partOf, type RowSource } from "../data/row_source.ts";
 import { kmeans } from "./kmeans.ts";
-import type { KMeansIterationStats, KMeansOptions } from "./kmeans_options.ts";
+import type { KMeansAssignment, KMeansIterationStats, KMeansOptions } from "./kmeans_options.ts";
 
 /**
  * The k-means options that the parts and the merge share (see {@linkcode KMeansOptions}).
@@ -35,6 +35,8 @@ export type StageKMeansOptions = Pick<
   | "tolerance"
   | "f16"
   | "variant"
+  | "assign"
+  | "nprobe"
   | "autotune"
   | "batchRows"
   | "onIteration"
@@ -58,6 +60,8 @@ export interface PartCentroids {
   counts: Uint32Array;
   /** The part's k-means objective (0 without rows). */
   objective: number;
+  /** The assignment step the part's k-means used; null for a part without rows. */
+  assignment: KMeansAssignment | null;
 }
 
 /**
@@ -110,12 +114,18 @@ export async function clusterPart(
       centroids: { data: new Float32Array(0), rows: 0, cols: part.cols },
       counts: new Uint32Array(0),
       objective: 0,
+      assignment: null,
     };
   }
   const k = Math.min(k1, part.rows);
   if (k < k1) options.onLog?.(`${part.rows} rows < k = ${k1}, keeping each row as a centroid`);
   const r = await kmeans(gpu, part, { ...defined(rest), k, keepAssignments: false });
-  return { centroids: r.centroids, counts: r.counts, objective: r.objective };
+  return {
+    centroids: r.centroids,
+    counts: r.counts,
+    objective: r.objective,
+    assignment: r.assignment,
+  };
 }
 
 /**
@@ -172,6 +182,10 @@ export interface MergeResult {
   points: number;
   /** Rows they stand for (the sum of the weights). */
   members: number;
+  /** The assignment step the merge's k-means used. */
+  assignment: KMeansAssignment;
+  /** Rows each center stands for: the counts of the part centroids assigned to it. */
+  sizes: Float64Array;
 }
 
 /**
@@ -225,7 +239,16 @@ export async function mergeCentroids(
   }
   options.onLog?.(`${points} part centroids standing for ${members} rows → k = ${k}`);
   const r = await kmeans(gpu, { data, rows: points, cols: d }, { ...defined(rest), k, weights });
-  return { centroids: r.centroids, objective: r.objective, points, members };
+  const sizes = new Float64Array(k);
+  r.assignments.forEach((c, i) => sizes[c] = sizes[c]! + weights[i]!);
+  return {
+    centroids: r.centroids,
+    objective: r.objective,
+    points,
+    members,
+    assignment: r.assignment,
+    sizes,
+  };
 }
 
 /**

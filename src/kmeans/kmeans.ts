@@ -12,7 +12,9 @@ import { isCosine } from "./_validate.ts";
 import { centroidsPerChunk, paddedWidth } from "./centroid_store.ts";
 import { weightedCentroidsPerChunk } from "./_weights.ts";
 import { chooseKmeansKernel } from "./kernel_choice.ts";
-import { exactAssignment } from "./_assign_programs.ts";
+import { chooseKmeansAssignment } from "./assignment_choice.ts";
+import { createAssigner } from "./_assign_steps.ts";
+import { checkIvfAssignment } from "./_ivf_check.ts";
 import { resolveOptions } from "./_resolve_options.ts";
 import { type KMeansInput, openInput, sampleTrainingRows, uploadTrainingRows } from "./_input.ts";
 import { fingerprintOf, readResume, runRedos } from "./_redo.ts";
@@ -87,14 +89,26 @@ export async function kmeans(
   const kernel = saved
     ? saved.kernel
     : await chooseKmeansKernel(gpu, config.variant, data.d, config.f16, { autotune, onLog });
+  // A checkpoint written before the assignment was recorded ran the exact one.
+  const assignment = saved
+    ? saved.assignment ?? { method: "exact", cells: 0, nprobe: 0, source: "requested" }
+    : await chooseKmeansAssignment(gpu, { ...config, d: data.d, kernel, onLog });
+  if (assignment.method === "ivf") {
+    onLog?.(
+      `IVF assignment: ${assignment.cells} cells over the ${config.k} centroids, ${assignment.nprobe} probed per row (${assignment.source})`,
+    );
+  }
+  const assigner = createAssigner(assignment, kernel, spherical, config.seed);
   const training = uploadTrainingRows(gpu, data, sample, config);
+  let result;
   try {
-    return await runRedos(gpu, {
+    result = await runRedos(gpu, {
       config,
       data,
       training,
       kernel,
-      assign: exactAssignment(kernel, spherical),
+      assignment,
+      assign: assigner,
       kc,
       rand,
       saved,
@@ -102,5 +116,15 @@ export async function kmeans(
     });
   } finally {
     training.destroy();
+    assigner.destroy();
   }
+  if (assignment.method === "ivf" && config.finalAssignment) {
+    const c = result.assignmentCheck = await checkIvfAssignment(gpu, data, result, config);
+    onLog?.(
+      `IVF assignment check: recall@1 ${c.recall.toFixed(4)}, objective lost ${
+        (100 * c.objectiveLoss).toFixed(3)
+      } % on ${c.rows} sampled rows against exact search (raise nprobe, or assign "exact", if too much)`,
+    );
+  }
+  return result;
 }

@@ -1,4 +1,16 @@
 import type { Matrix } from "../matrix/matrix.ts";
+import type {
+  KMeansAssign,
+  KMeansAssignment,
+  KMeansAssignmentCheck,
+} from "./assignment_options.ts";
+
+export {
+  KMEANS_ASSIGNS,
+  type KMeansAssign,
+  type KMeansAssignment,
+  type KMeansAssignmentCheck,
+} from "./assignment_options.ts";
 
 /**
  * Which assignment kernel design to run.
@@ -138,12 +150,30 @@ export interface KMeansOptions {
   /** Seed of every random choice (subsample, initialisation). @default {1234} */
   seed?: number;
   /**
-   * Initialisation: k-means++ on a sample of the training rows (D² × weight sampling when
-   * rows are weighted), k random rows, or given `k × d` centroids (normalised for
-   * `metric: "cosine"`).
-   * @default {"kmeans++"}
+   * Initialisation: `"auto"` (`chooseInit`'s rule: k-means|| while its host reduction is
+   * small, 2·k²·d ≤ 2^31, random rows above, both on the GPU), `"kmeans||"` (Bahmani et al.'s
+   * parallel D² oversampling on the GPU, then the candidates reduced to k), `"kmeans++"` (on
+   * the host, on a sample of max(4k, 1000) training rows: quadratic in k), `"random"` (k
+   * random rows, drawn on the host), or given `k × d` centroids (normalised for
+   * `metric: "cosine"`). Weighted rows weigh in the D² draws. Progress goes to `onLog`.
+   * @default {"auto"}
    */
-  init?: "kmeans++" | "random" | Matrix;
+  init?: "auto" | "kmeans||" | "kmeans++" | "random" | Matrix;
+  /**
+   * The assignment step of the iterations and the final pass (see {@linkcode KMeansAssign}):
+   * "exact", "ivf" (approximate: a row may miss its nearest centroid; the objective printed
+   * and returned is always the true score of the centroid chosen) or "auto".
+   * @default {"auto"}
+   */
+  assign?: KMeansAssign;
+  /**
+   * Cells each row probes with the IVF assignment, an integer ≥ 1 (at most the cells:
+   * `nprobe ≥ cells` scores every centroid, the exact assignment bit for bit). Data without
+   * cluster structure needs more (≈ cells / 4 for the objective within 0.6 %); not with
+   * `assign: "exact"`.
+   * @default {max(8, ⌈cells / 16⌉) with cells = round(√k) (ivfDefaults)}
+   */
+  nprobe?: number;
   /** Train on a seeded subsample of `k × maxPointsPerCentroid` rows when `x` has more. @default {256} */
   maxPointsPerCentroid?: number;
   /** Called after every iteration (progress reporting). @default {undefined} */
@@ -260,6 +290,13 @@ export interface KMeansResult {
   stats: KMeansIterationStats[];
   /** The assignment kernel used and how it was chosen (requested, tuned, cached, default). */
   kernel: KMeansKernelChoice;
+  /** The assignment step used (exact or IVF, with its cells and nprobe) and how it was chosen. */
+  assignment: KMeansAssignment;
+  /**
+   * With the IVF assignment and a final pass: its recall and objective loss against exact
+   * search on 1000 seeded input rows; null otherwise.
+   */
+  assignmentCheck: KMeansAssignmentCheck | null;
 }
 
 /**
@@ -298,11 +335,12 @@ export const DEFAULT_KMEANS_OPTIONS = {
   nredo: 1,
   metric: "cosine",
   seed: 1234,
-  init: "kmeans++",
+  init: "auto",
   maxPointsPerCentroid: 256,
   tolerance: 0,
   f16: false,
   variant: "auto",
+  assign: "auto",
   batchRows: 65536,
   checkpointEvery: 5,
 } as const;

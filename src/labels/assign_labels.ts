@@ -6,8 +6,12 @@ import { listEmbeddingFiles, streamEmbeddings } from "../data/embedding_files.ts
 import { readNpyHeader } from "../data/npy.ts";
 import { loadArrow } from "../data/load_arrow.ts";
 import type { TopkMetric, TopkVariant } from "../topk/topk_options.ts";
-import { uploadTopkKeys } from "../topk/upload_topk_keys.ts";
 import { TOPK_MAX_K } from "../topk/topk_programs.ts";
+import { openRowSource } from "../data/row_source.ts";
+import type { IvfSearch, IvfSearchChoice } from "../ivf/ivf_auto.ts";
+import type { TopkRecall } from "../ivf/ivf_recall.ts";
+import { type LabelSearch, openLabelSearch } from "./label_search.ts";
+import { measureLabelRecall } from "./label_recall.ts";
 
 /** Options for {@linkcode assignLabels}. */
 export interface AssignLabelsOptions {
@@ -15,8 +19,28 @@ export interface AssignLabelsOptions {
   l?: number;
   /** Similarity: `"cosine"` (MLCD) or `"ip"`. @default {"cosine"} */
   metric?: TopkMetric;
-  /** Kernel design (see `topk`). @default {"auto"} */
+  /** Kernel design of the exact search (see `topk`). @default {"auto"} */
   variant?: TopkVariant;
+  /**
+   * `"exact"` (every row against every center), `"ivf"` (approximate: an index of round(√C)
+   * cells over the centers, built once; each row scores the centers of its `nprobe` best
+   * cells, n·√C·d work instead of n·C·d) or `"auto"` (exact for few centers, IVF where it is
+   * faster on this adapter, timed once and cached). See `checkRecall` for its quality.
+   * @default {"auto"}
+   */
+  assign?: IvfSearch;
+  /** Cells probed per row with IVF, an integer ≥ 1 (≥ cells is exact). @default {max(8, ⌈cells / 16⌉)} */
+  nprobe?: number;
+  /** Let `"auto"` time its candidates (cached per adapter). @default {true unless MLCD_AUTOTUNE=0} */
+  autotune?: boolean;
+  /**
+   * Measure recall@l against exact search on a seeded sample of this many rows (read again
+   * after the labelling) and return it as `recall`. 0 skips it.
+   * @default {0}
+   */
+  checkRecall?: number;
+  /** Informational messages (the search chosen and how). @default {undefined} */
+  onLog?: (message: string) => void;
   /** Rows sent to the GPU per batch (and read per batch from shard files). @default {65536} */
   batchRows?: number;
   /** Arrow column holding the embeddings. @default {the first list column} */
@@ -38,6 +62,10 @@ export interface AssignLabelsResult {
   rows: number;
   /** Labels per row. */
   l: number;
+  /** The search that ran (exact or IVF, its cells and nprobe) and how it was chosen. */
+  search: IvfSearchChoice;
+  /** Recall@l on the `checkRecall` sample against exact search; null without `checkRecall`. */
+  recall: TopkRecall | null;
 }
 
 async function countRows(files: string[], column: string | undefined): Promise<number> {
@@ -59,8 +87,10 @@ async function countRows(files: string[], column: string | undefined): Promise<n
 
 /**
  * MLCD step 3: gives every embedding row its `l` most similar cluster centers as positive
- * labels, exactly, on the GPU. The centers stay on the GPU while the rows stream through in
- * batches, so embedding shards far larger than memory (10M × 768) can be labelled.
+ * labels on the GPU: exactly, or for many centers through an IVF index over them (`assign`).
+ * The centers stay on the GPU while the rows stream through in batches, so embedding shards
+ * far larger than memory (10M × 768) can be labelled; `checkRecall` measures the labels
+ * against exact search on a sample.
  *
  * @param gpu The GPU context.
  * @param embeddings A matrix on the host or on the GPU (a `GpuMatrix`, searched in place
@@ -68,7 +98,8 @@ async function countRows(files: string[], column: string | undefined): Promise<n
  * @param centers `C × d` cluster centers, on the host or on the GPU.
  * @param options {@linkcode AssignLabelsOptions}.
  * @returns `rows × l` labels and scores.
- * @throws {RangeError} When `l` is out of `[1, min(64, C)]`, a row holds NaN/±Infinity or
+ * @throws {RangeError} When `l` is out of `[1, min(64, C)]`, `nprobe` or `checkRecall` is
+ * bad, a row holds NaN/±Infinity or
  * (for cosine) is all zeros (naming the file and the row within it), or the files hold no
  * rows.
  * @throws {TypeError} When the embeddings' width differs from the centers'.
@@ -104,6 +135,10 @@ export async function assignLabels(
   if (!Number.isInteger(batchRows) || batchRows < 1) {
     throw new RangeError(`Expected batchRows to be a positive integer but found ${batchRows}`);
   }
+  const checkRecall = options.checkRecall ?? 0;
+  if (!Number.isInteger(checkRecall) || checkRecall < 0) {
+    throw new RangeError(`Expected checkRecall to be an integer ≥ 0 but found ${checkRecall}`);
+  }
   const fromFiles = Array.isArray(embeddings);
   if (isGpuMatrix(embeddings)) {
     if (embeddings.cols !== centers.cols) {
@@ -112,7 +147,8 @@ export async function assignLabels(
       );
     }
     await checkCosineRows(gpu, embeddings, "embeddings", metric);
-    return await assignGpuRows(gpu, embeddings, centers, l, metric, options);
+    const r = await assignGpuRows(gpu, embeddings, centers, l, metric, options);
+    return { ...r, recall: await recallOf(gpu, embeddings, centers, r, checkRecall, metric) };
   }
   if (!fromFiles) checkMatrix(embeddings, "embeddings");
   let total: number;
@@ -148,11 +184,7 @@ export async function assignLabels(
     }
   }
 
-  const index = uploadTopkKeys(
-    gpu,
-    centers,
-    { metric, variant: options.variant ?? "auto" },
-  );
+  const index = await openSearch(gpu, centers, l, metric, options);
   let labels = new Uint32Array(total * l);
   let scores = new Float32Array(total * l);
   let done = 0;
@@ -166,12 +198,9 @@ export async function assignLabels(
       }
       checkRows(m, file || "embeddings", { firstRow: fileRowStart, ...nonZero });
       const before = done;
-      const r = await index.search(m, {
-        k: l,
-        onProgress: (fraction) => {
-          const at = Math.max(before, rowStart + Math.floor(m.rows * fraction));
-          if (at < rowStart + m.rows) options.onProgress?.(at, Math.max(total, at));
-        },
+      const r = await index.labels(m, (fraction) => {
+        const at = Math.max(before, rowStart + Math.floor(m.rows * fraction));
+        if (at < rowStart + m.rows) options.onProgress?.(at, Math.max(total, at));
       });
       if ((rowStart + m.rows) * l > labels.length) {
         // Files changed under us or a count was short: grow.
@@ -194,7 +223,50 @@ export async function assignLabels(
     labels = labels.slice(0, done * l);
     scores = scores.slice(0, done * l);
   }
-  return { indices: labels, scores, rows: done, l };
+  const result = { indices: labels, scores, rows: done, l, search: index.choice };
+  const rows = fromFiles
+    ? await openRowSource(files, options.column ? { column: options.column } : {})
+    : embeddings as Matrix;
+  return { ...result, recall: await recallOf(gpu, rows, centers, result, checkRecall, metric) };
+}
+
+/** The labelling search over `centers`, with the choice said through `onLog`. */
+async function openSearch(
+  gpu: Gpu,
+  centers: Matrix | GpuMatrix,
+  l: number,
+  metric: TopkMetric,
+  options: AssignLabelsOptions,
+): Promise<LabelSearch> {
+  const s = await openLabelSearch(gpu, centers, {
+    l,
+    metric,
+    variant: options.variant ?? "auto",
+    assign: options.assign ?? "auto",
+    ...(options.nprobe !== undefined ? { nprobe: options.nprobe } : {}),
+    ...(options.autotune !== undefined ? { autotune: options.autotune } : {}),
+    ...(options.onLog ? { onLog: options.onLog } : {}),
+  });
+  const c = s.choice;
+  if (c.method === "ivf") {
+    options.onLog?.(
+      `IVF labels: ${c.cells} cells over the ${centers.rows} centers, ${c.nprobe} probed per row (${c.source})`,
+    );
+  }
+  return s;
+}
+
+/** Recall@l of the labels on a sample of `sample` rows, or null for none. */
+async function recallOf(
+  gpu: Gpu,
+  rows: Parameters<typeof measureLabelRecall>[1],
+  centers: Matrix | GpuMatrix,
+  found: { indices: Uint32Array; scores: Float32Array; l: number },
+  sample: number,
+  metric: TopkMetric,
+): Promise<TopkRecall | null> {
+  if (sample === 0 || rows.rows === 0) return null;
+  return await measureLabelRecall(gpu, rows, centers, found, { l: found.l, sample, metric });
 }
 
 /** Refuses all-zero rows of a GpuMatrix under cosine (the shared GPU row check). */
@@ -217,19 +289,16 @@ async function assignGpuRows(
   l: number,
   metric: TopkMetric,
   options: AssignLabelsOptions,
-): Promise<AssignLabelsResult> {
-  const index = uploadTopkKeys(gpu, centers, { metric, variant: options.variant ?? "auto" });
+): Promise<Omit<AssignLabelsResult, "recall">> {
+  const index = await openSearch(gpu, centers, l, metric, options);
   try {
     const total = embeddings.rows;
-    const r = await index.search(embeddings, {
-      k: l,
-      onProgress: (fraction: number) => {
-        const at = Math.floor(total * fraction);
-        if (at < total) options.onProgress?.(at, total);
-      },
+    const r = await index.labels(embeddings, (fraction: number) => {
+      const at = Math.floor(total * fraction);
+      if (at < total) options.onProgress?.(at, total);
     });
     options.onProgress?.(total, total);
-    return { indices: r.indices, scores: r.scores, rows: total, l };
+    return { indices: r.indices, scores: r.scores, rows: total, l, search: index.choice };
   } finally {
     index.destroy();
   }

@@ -1,7 +1,9 @@
 /**
  * MLCD's labelling step (paper step 3): every embedding row gets its `l` most similar
- * cluster centers as positive labels, exactly, on the GPU (the top-k search of `src/topk`,
- * with embedding shards streamed through it), and the label files are written atomically.
+ * cluster centers as positive labels on the GPU (the exact top-k search of `src/topk`, or
+ * for many centers the IVF index of `src/ivf`, with embedding shards streamed through it),
+ * recall@l can be measured against exact search on a sample, and the label files are
+ * written atomically.
  *
  * @example Usage
  * ```ts ignore
@@ -18,3 +20,10 @@ export {
   type AssignLabelsResult,
 } from "./assign_labels.ts";
 export { type LabelsTable, scoresPath, writeLabels } from "./write_labels.ts";
+export {
+  LABELS_IVF_UNTIMED_MIN_K,
+  type LabelSearch,
+  type LabelSearchOptions,
+  openLabelSearch,
+} from "./label_search.ts";
+export { type LabelRecallOptions, measureLabelRecall } from "./label_recall.ts";

@@ -15,15 +15,13 @@
  */
 export { AdamW, type AdamWOptions } from "./adamw.ts";
 export { type CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, type TrainConfig } from "./config.ts";
 export {
   AUTO_WARMUP_FRACTION,
   AUTO_WARMUP_MAX,
-  DEFAULT_TRAIN_CONFIG,
   type ResolvedWarmup,
-  resolveTrainConfig,
   resolveWarmup,
-  type TrainConfig,
-} from "./config.ts";
+} from "./warmup.ts";
 export * from "./load_encoder.ts";
 export * from "./pseudo_labels.ts";
 export * from "./safetensors.ts";

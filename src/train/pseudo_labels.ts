@@ -22,6 +22,8 @@ export interface PseudoLabelOptions {
   niter?: number;
   /** k-means seed. @default {1234} */
   seed?: number;
+  /** k-means initialisation (see `KMeansOptions.init`). @default {"auto"} */
+  init?: "auto" | "kmeans||" | "kmeans++" | "random";
   /** k-means progress callback. @default {undefined} */
   onIteration?: (s: KMeansIterationStats) => void;
 }
@@ -86,6 +88,7 @@ export async function pseudoLabels(
       niter: options.niter ?? PSEUDO_LABEL_KMEANS_DEFAULTS.niter,
       seed: options.seed ?? PSEUDO_LABEL_KMEANS_DEFAULTS.seed,
       metric: "cosine",
+      init: options.init ?? PSEUDO_LABEL_KMEANS_DEFAULTS.init,
       finalAssignment: false, // the top-l search below gives every row's top-1
       ...(options.onIteration ? { onIteration: options.onIteration } : {}),
     });
