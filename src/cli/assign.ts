@@ -77,7 +77,8 @@ Progress (rows/s, ETA) goes to stderr. Bad input prints one line on stderr and e
 with code 2, leaving no output file. Outputs are checked before the work and never
 overwrite an input.`;
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd assign`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     options: {

@@ -65,7 +65,8 @@ the work, never overwrite an input, and appear together or not at all.`;
 /** The flags of `deno task cluster` as parseArgs gives them. */
 type ClusterValues = Parameters<typeof clusterJob>[0];
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd cluster`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     options: {

@@ -116,7 +116,8 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd demo`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {

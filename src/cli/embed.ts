@@ -68,7 +68,8 @@ Options:
   --json               print a JSON summary on stdout
   -h, --help           this help`;
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd embed`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     strict: true,

@@ -52,7 +52,8 @@ function table(rows: [string, EvalMetrics][]): string {
   return lines.join("\n");
 }
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd eval`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     strict: true,

@@ -28,7 +28,8 @@ Options:
   --out FILE       output page (default <dir>/report.html)
   -h, --help       this help`;
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd report`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     strict: true,
