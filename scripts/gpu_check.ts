@@ -44,6 +44,7 @@ const { values } = (() => {
         "no-suite": { type: "boolean", default: false },
         suite: { type: "boolean", default: false },
         out: { type: "string", default: "bench/results" },
+        json: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
     });
@@ -53,9 +54,10 @@ const { values } = (() => {
 })();
 if (values.help) {
   console.log(
-    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR]: kernel exactness at GPU-sized " +
+    "mlcd gpu-check [--quick] [--suite] [--no-suite] [--out DIR] [--json]: kernel exactness at GPU-sized " +
       "shapes against float64 on sampled rows, timings, the PyTorch top-k peer, then the bench " +
-      "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json",
+      "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json " +
+      "and prints the Markdown (--json: the JSON) on stdout",
   );
   Deno.exit(0);
 }
@@ -151,7 +153,7 @@ await Deno.mkdir(values.out, { recursive: true });
 const enc = new TextEncoder();
 await writeFileAtomic(`${base}.json`, enc.encode(JSON.stringify(report, null, 2) + "\n"));
 await writeFileAtomic(`${base}.md`, enc.encode(md));
-console.log(md);
+console.log(values.json ? JSON.stringify(report) : md);
 log(`wrote ${base}.md and ${base}.json`);
 gpu.destroy();
 const failed = results.filter((r) => !r.ok).map((r) => r.name);

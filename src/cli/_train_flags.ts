@@ -18,7 +18,7 @@ const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
 
 /** `deno task train --help`. */
 export const TRAIN_HELP = [
-  "deno task train --data <mnist|files/dirs of .npy/.parquet/.arrow|image dir> [options]",
+  "mlcd train --data <mnist|files/dirs of .npy/.parquet/.arrow|image dir> [options]",
   "",
   "Clusters the inputs (spherical k-means, C = --classes), gives every sample its l nearest",
   "centers as positive labels, and trains the encoder + C class centers with the MLCD loss.",
@@ -29,7 +29,7 @@ export const TRAIN_HELP = [
   "Data and run:",
   "  --data <path|mnist>     inputs (repeatable): mnist, .npy/.parquet/.arrow embeddings, an image folder,",
   "                          or WebDataset shards (dir of .tar, or 'shards/{00000..00099}.tar')",
-  "  --labels <file>         precomputed positives (n × l, e.g. from deno task assign); a Parquet",
+  "  --labels <file>         precomputed positives (n × l, e.g. from mlcd assign); a Parquet",
   "                          file with a key column or an Arrow file with an id column joins",
   "                          images by sample key",
   "  --config <file.json>    a JSON object of config keys (flags override it)",

@@ -43,7 +43,7 @@ import {
   searchFlags,
 } from "./_assign_jobs.ts";
 
-const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
+const HELP = `Usage: mlcd assign --input <file|dir>... --centers centroids.npy [options]
 
 Gives every embedding row its l most similar cluster centers (MLCD's multi-label
 assignment): exact fused GPU top-k by default, hnswlib HNSW with --ann.

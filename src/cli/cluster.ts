@@ -32,7 +32,7 @@ import { kmeans } from "../kmeans/kmeans.ts";
 import { DEFAULT_KMEANS_OPTIONS } from "../kmeans/kmeans_options.ts";
 import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
 
-const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
+const HELP = `Usage: mlcd cluster --input <file|dir>... --k N [options]
 
 Clusters embedding rows (.npy float32/float16/float64, Parquet or Arrow IPC list column)
 with k-means on the GPU (--metric cosine by default: spherical k-means, unit-norm

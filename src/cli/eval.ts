@@ -15,7 +15,7 @@ import { checkOutputFiles } from "../jobs/output_paths.ts";
 import { loadModelFlag } from "./_hf.ts";
 import type { ImageTransform } from "../hf/preprocess.ts";
 
-const HELP = `deno task eval --checkpoint <run dir>|--model <dir> --data <mnist|path> [options]
+const HELP = `mlcd eval --checkpoint <run dir>|--model <dir> --data <mnist|path> [options]
 
 Embeds labelled data with a trained encoder and reports linear-probe top-1 (logistic
 regression on the GPU), kNN top-1 (k=20, cosine), retrieval recall@1/5/10 (test → train,
@@ -25,7 +25,7 @@ or WebDataset shards (directories of .tar, brace patterns); .npy labels follow t
 (shards sorted by name, members in tar order).
 
 Options:
-  --checkpoint <dir>     run directory with checkpoint.json (from deno task train)
+  --checkpoint <dir>     run directory with checkpoint.json (from mlcd train)
   --model <dir>          or a Hugging Face model directory (MLCD / CLIP vision; needs --out)
   --data <path|mnist>    training inputs (repeatable); mnist brings its own labels and test split
   --labels <file.npy>    integer labels of --data (not for mnist)
