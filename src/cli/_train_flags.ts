@@ -36,6 +36,9 @@ export const TRAIN_HELP = [
   "  --run-dir <dir>         output directory (default runs/train)",
   "  --resume                continue the run in --run-dir from its checkpoint, with its",
   "                          stored config and data (other flags must agree with them)",
+  "  --extend                with --resume and a larger --epochs: train the run further (a",
+  "                          finished one too); the learning rate follows the cosine decay",
+  "                          over the new total, so it steps up from where it had ended",
   "  --overwrite             start afresh in a --run-dir that holds a run, replacing it",
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
   "  --column <name>         Parquet/Arrow column of the embeddings",
@@ -58,6 +61,8 @@ export interface TrainFlags {
   help: boolean;
   runDir: string;
   resume: boolean;
+  /** `--extend`: with `--resume`, train the run further to a larger `--epochs`. */
+  extend: boolean;
   overwrite: boolean;
   json: boolean;
   /** Config keys given, from `--config` and the flags (flags win). */
@@ -86,6 +91,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
       config: { type: "string" },
       "run-dir": { type: "string", default: "runs/train" },
       resume: { type: "boolean", default: false },
+      extend: { type: "boolean", default: false },
       overwrite: { type: "boolean", default: false },
       limit: { type: "string" },
       column: { type: "string" },
@@ -100,6 +106,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
     help: values.help,
     runDir: values["run-dir"],
     resume: values.resume,
+    extend: values.extend,
     overwrite: values.overwrite,
     json: values.json,
     config: {},

@@ -21,7 +21,7 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { KMEANS_FLAG_OPTIONS, KMEANS_FLAGS_HELP, kmeansFlags } from "./_kmeans_flags.ts";
-import { iterationLine } from "./_kmeans_progress.ts";
+import { convergedIterations, kmeansLog } from "./_kmeans_progress.ts";
 import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { type AtomicFile, atomicWrites, openFileAtomic } from "../data/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
@@ -166,8 +166,8 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       ? { checkpoint: { path: values.checkpoint, every: checkpointEvery } }
       : {}),
     ...(values.resume ? { resume: true } : {}),
-    onLog: (m) => say(`cluster: ${m}`),
-    onIteration: (s) => say(iterationLine(s, "cluster")),
+    onLog: kmeansLog((m) => say(`cluster: ${m}`)),
+    onIteration: convergedIterations(say, "cluster", "cluster"),
   }).catch((e) => sink?.fail(e) ?? Promise.reject(e));
   // Both outputs or neither.
   await atomicWrites(async () => {
