@@ -1,7 +1,8 @@
 // deno task eval: linear probe, kNN top-1, retrieval recall@K and clustering NMI/ARI of a
 // trained checkpoint's embeddings; prints a table and writes JSON.
 import { parseArgs } from "node:util";
-import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
+import { type EvalMetrics, type EvalProgress, evaluateFeatures } from "../eval/evaluate.ts";
+import { evalRows } from "../eval/eval_rows.ts";
 import { addEvalResult, readEvalResults } from "../eval/eval_results.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { createEncoder, embed, type Encoder } from "../model/encoder.ts";
@@ -10,7 +11,15 @@ import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { loadInputs, readLabels } from "./_data_source.ts";
-import { intFlag, joinNegativeValues, logTo, progress, runCli, UsageError } from "./_cli.ts";
+import {
+  formatSeconds,
+  intFlag,
+  joinNegativeValues,
+  logTo,
+  progress,
+  runCli,
+  UsageError,
+} from "./_cli.ts";
 import { checkOutputFiles } from "../jobs/output_paths.ts";
 import { loadModelFlag } from "./_hf.ts";
 import type { ImageTransform } from "../hf/preprocess.ts";
@@ -130,28 +139,36 @@ export async function main(args: string[]): Promise<void> {
       gpu,
       { x: finite(await embed(e, data.train.x), which, "--data"), y: data.train.y },
       { x: finite(await embed(e, data.test.x), which, "--test-data"), y: data.test.y },
-      { knnK },
+      { knnK, onProgress: evalProgress(which) },
     );
+  const trainedLabel = manifest ? `checkpoint (step ${manifest.step})` : `model ${values.model}`;
   const m = await metricsOf(
     encoder,
     manifest ? `the checkpoint ${values.checkpoint}` : `the model ${values.model}`,
   );
-  const rows: [string, EvalMetrics][] = [
-    [manifest ? `checkpoint (step ${manifest.step})` : `model ${values.model}`, m],
-  ];
   encoder.dispose();
   let baseline: EvalMetrics | undefined;
   if (values.baseline && manifest) {
+    progress("eval: the untrained encoder (--baseline)");
     const init = createEncoder(encoder.spec, { seed: mixSeed(manifest.config.seed, 101) });
-    rows.push(["untrained encoder", baseline = await metricsOf(init, "the untrained encoder")]);
+    baseline = await metricsOf(init, "the untrained encoder");
     init.dispose();
   }
   let raw: EvalMetrics | undefined;
   if (!values["no-raw"]) {
     progress(`eval: raw inputs (${data.train.x.cols} values per sample)`);
-    raw = await evaluateFeatures(gpu, data.train, data.test, { knnK });
-    rows.unshift([data.kind === "embeddings" ? "raw input embeddings" : "raw pixels", raw]);
+    raw = await evaluateFeatures(gpu, data.train, data.test, {
+      knnK,
+      onProgress: evalProgress("the raw inputs"),
+    });
   }
+  // One order for every table: raw inputs, untrained, trained.
+  const rows = evalRows({
+    ...(raw ? { raw } : {}),
+    rawLabel: data.kind === "embeddings" ? "raw input embeddings" : "raw pixels",
+    ...(baseline ? { untrained: baseline } : {}),
+    trained: [[trainedLabel, m]],
+  });
   console.error(table(rows));
   const result = {
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
@@ -169,6 +186,24 @@ export async function main(args: string[]): Promise<void> {
   );
   if (values.json) console.log(JSON.stringify(result));
   gpu.destroy();
+}
+
+/**
+ * Where an evaluation stands, at most one line every 2 s, naming what is evaluated:
+ * `eval: the checkpoint r: linear probe 40/100 epochs (3.1s)`.
+ */
+function evalProgress(which: string): (p: EvalProgress) => void {
+  let last = performance.now();
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 2000) return;
+    last = now;
+    progress(
+      `eval: ${which}: ${p.stage}${p.total > 1 ? ` ${p.done}/${p.total} epochs` : " done"} (${
+        formatSeconds(p.seconds)
+      })`,
+    );
+  };
 }
 
 /** The embeddings `z` of `flag`'s samples by `which` encoder, refused when not finite. */
