@@ -114,9 +114,13 @@ async function spawnSection(name: Section, ctx: SectionContext, limitS: number):
       "--result",
       resultPath,
     ],
-    stdout: "inherit",
+    stdout: jsonOut ? "piped" : "inherit",
     stderr: "inherit",
   }).spawn();
+  // With --json, stdout carries only the JSON: a section's output goes to stderr.
+  const forwarded = jsonOut
+    ? child.stdout.pipeTo(Deno.stderr.writable, { preventClose: true })
+    : Promise.resolve();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -125,6 +129,7 @@ async function spawnSection(name: Section, ctx: SectionContext, limitS: number):
     } catch { /* already gone */ }
   }, limitS * 1000);
   const status = await child.status;
+  await forwarded.catch(() => {});
   clearTimeout(timer);
   let partial = false;
   try {
@@ -149,6 +154,9 @@ async function spawnSection(name: Section, ctx: SectionContext, limitS: number):
   }
 }
 
+/** `--json`: the results JSON is the only thing on stdout (tables and notes go to stderr). */
+let jsonOut = false;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -156,6 +164,7 @@ async function main(): Promise<void> {
       quick: { type: "boolean", default: false },
       out: { type: "string", default: "bench/results" },
       only: { type: "string" },
+      json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
       // internal: child-process mode for one section
       section: { type: "string" },
@@ -165,8 +174,9 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      "deno task bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,hf,loader,ooc]\n" +
-        "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json.",
+      "mlcd bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,hf,loader,ooc] [--json]\n" +
+        "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json\n" +
+        "(--json: the JSON on stdout too, and the tables on stderr).",
     );
     return;
   }
@@ -179,6 +189,11 @@ async function main(): Promise<void> {
     return;
   }
   const quick = values.quick!;
+  const stdoutLog = console.log;
+  if (values.json) {
+    jsonOut = true;
+    console.log = console.error;
+  }
   const all = [...SECTIONS, "loader"]; // loader: bench/loader_bench.ts, in this process
   const only = (values.only ?? all.join(",")).split(",").map((s) => s.trim());
   for (const o of only) {
@@ -321,6 +336,7 @@ async function main(): Promise<void> {
   await writeAtomic(`${dir}/${machine}.json`, JSON.stringify(json, null, 2) + "\n");
   await writeAtomic(`${dir}/${machine}.md`, markdown(meta, peak));
   console.log(`\nwrote ${dir}/${machine}.md and ${dir}/${machine}.json (${elapsed.toFixed(0)} s)`);
+  if (values.json) stdoutLog(JSON.stringify(json));
   gpu.destroy();
 }
 

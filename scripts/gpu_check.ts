@@ -49,6 +49,7 @@ const { values } = (() => {
         suite: { type: "boolean", default: false },
         out: { type: "string", default: "bench/results" },
         device: { type: "string" },
+        json: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
     });
@@ -58,9 +59,10 @@ const { values } = (() => {
 })();
 if (values.help) {
   console.log(
-    "deno task gpu-check [--quick] [--suite] [--no-suite] [--out DIR] [--device D]: kernel exactness at GPU-sized " +
+    "mlcd gpu-check [--quick] [--suite] [--no-suite] [--out DIR] [--device D] [--json]: kernel exactness at GPU-sized " +
       "shapes against float64 on sampled rows, timings, the PyTorch top-k peer, then the bench " +
-      "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json",
+      "suite's k-means and top-k sections (with --quick only if --suite); writes DIR/<adapter>.md and .json " +
+      "and prints the Markdown (--json: the JSON) on stdout",
   );
   Deno.exit(0);
 }
@@ -158,7 +160,7 @@ await Deno.mkdir(values.out, { recursive: true });
 const enc = new TextEncoder();
 await writeFileAtomic(`${base}.json`, enc.encode(JSON.stringify(report, null, 2) + "\n"));
 await writeFileAtomic(`${base}.md`, enc.encode(md));
-console.log(md);
+console.log(values.json ? JSON.stringify(report) : md);
 log(`wrote ${base}.md and ${base}.json`);
 gpu.destroy();
 const failed = results.filter((r) => !r.ok).map((r) => r.name);

@@ -212,5 +212,5 @@ Deno.test("assign CLI exits 2 with one line for bad input and writes nothing", a
 Deno.test("assign CLI --help prints usage and exits 0", async () => {
   const r = await run(["--help"]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /Usage: deno task assign/);
+  assert.match(r.stdout, /Usage: mlcd assign/);
 });

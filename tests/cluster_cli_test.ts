@@ -121,6 +121,6 @@ Deno.test("cluster CLI exits 2 with one line for bad input and writes nothing", 
 Deno.test("cluster CLI --help prints usage and exits 0", async () => {
   const r = await run(["--help"]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /Usage: deno task cluster --input <file\|dir>\.\.\. --k N/);
+  assert.match(r.stdout, /Usage: mlcd cluster --input <file\|dir>\.\.\. --k N/);
   assert.match(r.stdout, /--metric M +cosine \(spherical k-means, default\) \| l2/);
 });

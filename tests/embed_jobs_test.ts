@@ -64,7 +64,7 @@ Deno.test("item 4: a killed embed is never read as complete, and the rerun finis
     assert.equal(c.code, 2, c.stderr);
     assert.match(
       c.stderr,
-      /^mlcd cluster: Expected .*emb to hold a finished embed but found 1 of 3 parts \(.*part-1-of-3\.json is missing\): rerun the same deno task embed/,
+      /^mlcd cluster: Expected .*emb to hold a finished embed but found 1 of 3 parts \(.*part-1-of-3\.json is missing\): rerun the same mlcd embed/,
     );
 
     // The same command again finishes the missing parts: the bytes of an uninterrupted run.

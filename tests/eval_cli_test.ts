@@ -47,10 +47,11 @@ Deno.test("eval: results accumulate (item 1), label ids are remapped (item 16), 
         ...["--checkpoint", ck, "--data", `${dir}/x.npy`, "--labels", labels],
         ...["--test-data", `${dir}/x.npy`, "--test-labels", labels, "--json", ...extra],
       ]);
-    const [again, ids, nan] = await Promise.all([
+    const [again, ids, nan, base] = await Promise.all([
       evalOf(run, `${dir}/y.npy`, []), // "evaluate it again", as the demo says
       evalOf(run, `${dir}/ids.npy`, ["--no-raw", "--out", `${dir}/ids.json`]),
       evalOf(`${dir}/nan`, `${dir}/y.npy`, ["--out", `${dir}/nan.json`]),
+      evalOf(run, `${dir}/y.npy`, ["--baseline", "--out", `${dir}/base.json`]),
     ]);
     const failures: string[] = [];
     const check = (item: string, fn: () => void | Promise<void>) =>
@@ -79,6 +80,15 @@ Deno.test("eval: results accumulate (item 1), label ids are remapped (item 16), 
       assert.match(
         errLines(nan.stderr).at(-1)!,
         /^mlcd eval: Expected finite embeddings of the --data samples from the checkpoint .*nan but found NaN at sample 0, column \d \(the encoder's weights are not finite\)$/,
+      );
+    });
+    await check("issue 22 item 8: the table's rows in evalRows' order", () => {
+      assert.equal(base.code, 0, base.stderr);
+      assert.ok(
+        errLines(base.stderr).includes(
+          "| metric | raw input embeddings | untrained encoder | checkpoint (step 0) |",
+        ),
+        base.stderr,
       );
     });
     assert.deepEqual(failures, []);

@@ -134,7 +134,7 @@ Deno.test("scripts/gpu_check.ts loads in a copy of the tree without node_modules
     }).output();
     const stderr = new TextDecoder().decode(run.stderr);
     assert.equal(run.code, 0, stderr);
-    assert.match(new TextDecoder().decode(run.stdout), /^deno task gpu-check/);
+    assert.match(new TextDecoder().decode(run.stdout), /^mlcd gpu-check/);
   }, "mlcd_gpu_check_bare_");
 });
 

@@ -84,17 +84,17 @@ Deno.test("item 1: report and eval never write over a run directory's files", as
       refused(
         "report",
         ["--run-dir", run, "--out", `${run}/metrics.jsonl`],
-        /Refusing to write --out .*R\/metrics\.jsonl: it belongs to the run directory .*R, which only deno task train writes/,
+        /Refusing to write --out .*R\/metrics\.jsonl: it belongs to the run directory .*R, which only mlcd train writes/,
       ),
       refused(
         "report",
         ["--run-dir", run, "--out", `${run}/eval.json`],
-        /it belongs to the run directory .*R, which only deno task eval writes/,
+        /it belongs to the run directory .*R, which only mlcd eval writes/,
       ),
       refused(
         "eval",
         ["--checkpoint", run, ...data, ...test, "--out", `${run}/checkpoint-00000014.safetensors`],
-        /Refusing to write --out .*checkpoint-00000014\.safetensors: it belongs to the run directory .*R, which only deno task train writes/,
+        /Refusing to write --out .*checkpoint-00000014\.safetensors: it belongs to the run directory .*R, which only mlcd train writes/,
       ),
     ]);
     assert.deepEqual(await snapshot(dir), before, "the run directory is unchanged");

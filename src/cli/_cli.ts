@@ -26,14 +26,39 @@ export function formatSeconds(s: number): string {
 }
 
 /**
- * Runs a command's `main`, mapping errors to exit codes: bad input (`UsageError`,
- * `TypeError`, `RangeError`, missing/unreadable files) and no GPU adapter
- * (`GpuUnavailableError`) print `mlcd <name>: <message>` on stderr and exit 2; anything else
- * exits 1 with the message (stack with MLCD_DEBUG=1).
+ * Moves to the directory the user called from, so that every relative path (flags and
+ * default outputs alike) is the caller's. `deno task` runs a task in deno.json's directory and
+ * passes the caller's directory as `INIT_CWD`; the tasks hand it on as `MLCD_CWD`, which is
+ * read once and removed (a process this one starts does not inherit it). `INIT_CWD` itself is
+ * not read: npm and `deno task` keep one they inherit, so a stale one reaches every process
+ * below the first task (a test suite run by `deno task test`, for one).
+ *
+ * @returns The caller's directory, when it was given.
  */
-export async function runCli(name: string, main: (args: string[]) => Promise<void>): Promise<void> {
+export function enterCallerDirectory(): string | undefined {
+  const dir = Deno.env.get("MLCD_CWD");
+  if (dir === undefined) return undefined;
+  Deno.env.delete("MLCD_CWD");
+  if (dir === "") return undefined;
+  Deno.chdir(dir);
+  return dir;
+}
+
+/**
+ * Runs a command's `main` from the caller's directory ({@linkcode enterCallerDirectory}),
+ * mapping errors to exit codes: bad input (`UsageError`, `TypeError`, `RangeError`,
+ * missing/unreadable files) and no GPU adapter (`GpuUnavailableError`) print
+ * `mlcd <name>: <message>` on stderr and exit 2; anything else exits 1 with the message
+ * (stack with MLCD_DEBUG=1).
+ */
+export async function runCli(
+  name: string,
+  main: (args: string[]) => Promise<void>,
+  args: string[] = Deno.args,
+): Promise<void> {
   try {
-    await main(Deno.args);
+    enterCallerDirectory();
+    await main(args);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const bad = err instanceof UsageError || err instanceof GpuUnavailableError ||

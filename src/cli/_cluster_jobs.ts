@@ -173,6 +173,7 @@ async function partJob(
     shard: { index: spec.index, count: spec.count },
     inputs: await describeInputs(source.slices.map((s) => s.file)),
     params: paramsJson(params, { k1, column: column ?? null }),
+    flags: { k1: "--k" },
   };
   const summary = {
     part: spec.index,

@@ -126,7 +126,7 @@ export async function checkTrainModelFlags(
   }
   if (model && run.sources.labels === null) {
     throw new UsageError(
-      "Expected --labels with --model: embed with the model (deno task embed --model), cluster and assign, then train with the labels",
+      "Expected --labels with --model: embed with the model (mlcd embed --model), cluster and assign, then train with the labels",
     );
   }
   if (model && saveHf !== undefined) await checkSaveHf(saveHf, model);

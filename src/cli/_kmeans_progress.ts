@@ -34,7 +34,7 @@ export function jobKmeansLog(prefix: string): {
 } {
   let t = 0;
   return {
-    onLog: (m) => progress(`${prefix}: ${m}`),
+    onLog: kmeansLog((m) => progress(`${prefix}: ${m}`)),
     onIteration: (s) => {
       const now = performance.now();
       if (now - t < 1000 && s.iteration > 0) return;
@@ -75,4 +75,56 @@ export function clusterSizes(
   if (counts.length === 0) return null;
   const stats = clusterSizeStats(counts);
   return { line: formatClusterSizes(stats), stats };
+}
+
+/** Seconds between two "Checkpoint: …" lines of k-means (the first after as long a run). */
+export const CHECKPOINT_LINE_SECONDS = 30;
+
+/**
+ * The `onLog` of a k-means run for a command: drops "No checkpoint at … yet" (a fresh start
+ * is what a first run does) and keeps a "Checkpoint: …" line only once
+ * {@linkcode CHECKPOINT_LINE_SECONDS} have passed since the start or the last one, so that a
+ * short run prints none and a long one shows where it stands.
+ */
+export function kmeansLog(say: (m: string) => void, now = () => performance.now()): (
+  m: string,
+) => void {
+  let last = now();
+  return (m) => {
+    if (m.startsWith("No checkpoint at ")) return;
+    if (m.startsWith("Checkpoint: ")) {
+      if (now() - last < CHECKPOINT_LINE_SECONDS * 1000) return;
+      last = now();
+    }
+    say(m);
+  };
+}
+
+/**
+ * The `onIteration` of `cluster`: every iteration, until the objective stops changing; then
+ * one line saying so, and nothing while it stays (lines resume if it changes, e.g. after a
+ * split).
+ */
+export function convergedIterations(
+  say: (line: string) => void,
+  form: IterationLineForm,
+  prefix: string,
+): (s: KMeansIterationStats) => void {
+  let previous: KMeansIterationStats | undefined, quiet = false;
+  return (s) => {
+    const same = previous !== undefined && s.objective === previous.objective && s.nsplit === 0;
+    if (same && quiet) return;
+    if (same) {
+      quiet = true;
+      say(
+        `${prefix}: converged at iteration ${previous!.iteration}: the objective stays ${
+          s.objective.toPrecision(8)
+        } (the remaining iterations are not shown)`,
+      );
+    } else {
+      quiet = false;
+      say(iterationLine(s, form));
+    }
+    previous = s;
+  };
 }

@@ -20,7 +20,7 @@ const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
 
 /** `deno task train --help`. */
 export const TRAIN_HELP = [
-  "deno task train --data <mnist|files/dirs of .npy/.parquet/.arrow|image dir> [options]",
+  "mlcd train --data <mnist|files/dirs of .npy/.parquet/.arrow|image dir> [options]",
   "",
   "Clusters the inputs (spherical k-means, C = --classes), gives every sample its l nearest",
   "centers as positive labels, and trains the encoder + C class centers with the MLCD loss.",
@@ -31,13 +31,16 @@ export const TRAIN_HELP = [
   "Data and run:",
   "  --data <path|mnist>     inputs (repeatable): mnist, .npy/.parquet/.arrow embeddings, an image folder,",
   "                          or WebDataset shards (dir of .tar, or 'shards/{00000..00099}.tar')",
-  "  --labels <file>         precomputed positives (n × l, e.g. from deno task assign); a Parquet",
+  "  --labels <file>         precomputed positives (n × l, e.g. from mlcd assign); a Parquet",
   "                          file with a key column or an Arrow file with an id column joins",
   "                          images by sample key",
   "  --config <file.json>    a JSON object of config keys (flags override it)",
   "  --run-dir <dir>         output directory (default runs/train)",
   "  --resume                continue the run in --run-dir from its checkpoint, with its",
   "                          stored config and data (other flags must agree with them)",
+  "  --extend                with --resume and a larger --epochs: train the run further (a",
+  "                          finished one too); the learning rate follows the cosine decay",
+  "                          over the new total, so it steps up from where it had ended",
   "  --overwrite             start afresh in a --run-dir that holds a run, replacing it",
   "  --limit <n>             use the first n samples (MNIST: training digits, default 8000)",
   "  --column <name>         Parquet/Arrow column of the embeddings",
@@ -61,6 +64,8 @@ export interface TrainFlags {
   help: boolean;
   runDir: string;
   resume: boolean;
+  /** `--extend`: with `--resume`, train the run further to a larger `--epochs`. */
+  extend: boolean;
   overwrite: boolean;
   json: boolean;
   /** Config keys given, from `--config` and the flags (flags win). */
@@ -91,6 +96,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
       config: { type: "string" },
       "run-dir": { type: "string", default: "runs/train" },
       resume: { type: "boolean", default: false },
+      extend: { type: "boolean", default: false },
       overwrite: { type: "boolean", default: false },
       limit: { type: "string" },
       column: { type: "string" },
@@ -106,6 +112,7 @@ export async function trainFlags(args: string[]): Promise<TrainFlags> {
     help: values.help,
     runDir: values["run-dir"],
     resume: values.resume,
+    extend: values.extend,
     overwrite: values.overwrite,
     json: values.json,
     config: {},

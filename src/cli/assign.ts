@@ -50,7 +50,7 @@ import type { IvfSearchChoice } from "../ivf/ivf_auto.ts";
 import type { TopkRecall } from "../ivf/ivf_recall.ts";
 import { measureLabelRecall } from "../labels/label_recall.ts";
 
-const HELP = `Usage: deno task assign --input <file|dir>... --centers centroids.npy [options]
+const HELP = `Usage: mlcd assign --input <file|dir>... --centers centroids.npy [options]
 
 Gives every embedding row its l most similar cluster centers (MLCD's multi-label
 assignment) on the GPU: exact fused top-k, or for many centers an IVF index over them
@@ -93,7 +93,8 @@ Progress (rows/s, ETA) goes to stderr. Bad input prints one line on stderr and e
 with code 2, leaving no output file. Outputs are checked before the work and never
 overwrite an input.`;
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd assign`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     options: {

@@ -21,7 +21,12 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { KMEANS_FLAG_OPTIONS, KMEANS_FLAGS_HELP, kmeansFlags } from "./_kmeans_flags.ts";
-import { assignmentText, clusterSizes, iterationLine } from "./_kmeans_progress.ts";
+import {
+  assignmentText,
+  clusterSizes,
+  convergedIterations,
+  kmeansLog,
+} from "./_kmeans_progress.ts";
 import { checkOutputFiles, type OutputFile } from "../jobs/output_paths.ts";
 import { type AtomicFile, atomicWrites, openFileAtomic } from "../fs/atomic.ts";
 import { createGpu } from "../gpu/gpu.ts";
@@ -33,7 +38,7 @@ import { DEFAULT_KMEANS_OPTIONS } from "../kmeans/kmeans_options.ts";
 import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
 import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
 
-const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
+const HELP = `Usage: mlcd cluster --input <file|dir>... --k N [options]
 
 Clusters embedding rows (.npy float32/float16/float64, Parquet or Arrow IPC list column)
 with k-means on the GPU (--metric cosine by default: spherical k-means, unit-norm
@@ -67,7 +72,8 @@ the work, never overwrite an input, and appear together or not at all.`;
 /** The flags of `deno task cluster` as parseArgs gives them. */
 type ClusterValues = Parameters<typeof clusterJob>[0];
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd cluster`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     options: {
@@ -168,8 +174,8 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       ? { checkpoint: { path: values.checkpoint, every: checkpointEvery } }
       : {}),
     ...(values.resume ? { resume: true } : {}),
-    onLog: (m) => say(`cluster: ${m}`),
-    onIteration: (s) => say(iterationLine(s, "cluster")),
+    onLog: kmeansLog((m) => say(`cluster: ${m}`)),
+    onIteration: convergedIterations(say, "cluster", "cluster"),
   }).catch((e) => sink?.fail(e) ?? Promise.reject(e));
   // Both outputs or neither.
   await atomicWrites(async () => {

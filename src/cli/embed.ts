@@ -36,7 +36,7 @@ import {
 } from "./_embed_parts.ts";
 
 const HELP =
-  `Usage: deno task embed --checkpoint <run dir>|--model <dir> --data <images|shards|embeddings> --out <dir>
+  `Usage: mlcd embed --checkpoint <run dir>|--model <dir> --data <images|shards|embeddings> --out <dir>
 
 Embeds every sample with a trained encoder (L2-normalised, in read order) and writes
 clip-retrieval's layout, in parts of --rows-per-file samples:
@@ -70,7 +70,8 @@ ${deviceHelp(23)}
   --json               print a JSON summary on stdout
   -h, --help           this help`;
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd embed`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     strict: true,

@@ -1,7 +1,8 @@
 // deno task eval: linear probe, kNN top-1, retrieval recall@K and clustering NMI/ARI of a
 // trained checkpoint's embeddings; prints a table and writes JSON.
 import { parseArgs } from "node:util";
-import { type EvalMetrics, evaluateFeatures } from "../eval/evaluate.ts";
+import { type EvalMetrics, type EvalProgress, evaluateFeatures } from "../eval/evaluate.ts";
+import { evalRows } from "../eval/eval_rows.ts";
 import { addEvalResult, readEvalResults } from "../eval/eval_results.ts";
 import { createGpu } from "../gpu/gpu.ts";
 import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
@@ -11,12 +12,20 @@ import { useTfBackend } from "../model/tf.ts";
 import { loadEncoder } from "../train/load_encoder.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import { loadInputs, readLabels } from "./_data_source.ts";
-import { intFlag, joinNegativeValues, logTo, progress, runCli, UsageError } from "./_cli.ts";
+import {
+  formatSeconds,
+  intFlag,
+  joinNegativeValues,
+  logTo,
+  progress,
+  runCli,
+  UsageError,
+} from "./_cli.ts";
 import { checkOutputFiles } from "../jobs/output_paths.ts";
 import { loadModelFlag } from "./_hf.ts";
 import type { ImageTransform } from "../hf/preprocess.ts";
 
-const HELP = `deno task eval --checkpoint <run dir>|--model <dir> --data <mnist|path> [options]
+const HELP = `mlcd eval --checkpoint <run dir>|--model <dir> --data <mnist|path> [options]
 
 Embeds labelled data with a trained encoder and reports linear-probe top-1 (logistic
 regression on the GPU), kNN top-1 (k=20, cosine), retrieval recall@1/5/10 (test → train,
@@ -26,7 +35,7 @@ or WebDataset shards (directories of .tar, brace patterns); .npy labels follow t
 (shards sorted by name, members in tar order).
 
 Options:
-  --checkpoint <dir>     run directory with checkpoint.json (from deno task train)
+  --checkpoint <dir>     run directory with checkpoint.json (from mlcd train)
   --model <dir>          or a Hugging Face model directory (MLCD / CLIP vision; needs --out)
   --data <path|mnist>    training inputs (repeatable); mnist brings its own labels and test split
   --labels <file.npy>    integer labels of --data (not for mnist)
@@ -54,7 +63,8 @@ function table(rows: [string, EvalMetrics][]): string {
   return lines.join("\n");
 }
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd eval`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args: joinNegativeValues(args),
     strict: true,
@@ -132,28 +142,36 @@ async function main(args: string[]): Promise<void> {
       gpu,
       { x: finite(await embed(e, data.train.x), which, "--data"), y: data.train.y },
       { x: finite(await embed(e, data.test.x), which, "--test-data"), y: data.test.y },
-      { knnK },
+      { knnK, onProgress: evalProgress(which) },
     );
+  const trainedLabel = manifest ? `checkpoint (step ${manifest.step})` : `model ${values.model}`;
   const m = await metricsOf(
     encoder,
     manifest ? `the checkpoint ${values.checkpoint}` : `the model ${values.model}`,
   );
-  const rows: [string, EvalMetrics][] = [
-    [manifest ? `checkpoint (step ${manifest.step})` : `model ${values.model}`, m],
-  ];
   encoder.dispose();
   let baseline: EvalMetrics | undefined;
   if (values.baseline && manifest) {
+    progress("eval: the untrained encoder (--baseline)");
     const init = createEncoder(encoder.spec, { seed: mixSeed(manifest.config.seed, 101) });
-    rows.push(["untrained encoder", baseline = await metricsOf(init, "the untrained encoder")]);
+    baseline = await metricsOf(init, "the untrained encoder");
     init.dispose();
   }
   let raw: EvalMetrics | undefined;
   if (!values["no-raw"]) {
     progress(`eval: raw inputs (${data.train.x.cols} values per sample)`);
-    raw = await evaluateFeatures(gpu, data.train, data.test, { knnK });
-    rows.unshift([data.kind === "embeddings" ? "raw input embeddings" : "raw pixels", raw]);
+    raw = await evaluateFeatures(gpu, data.train, data.test, {
+      knnK,
+      onProgress: evalProgress("the raw inputs"),
+    });
   }
+  // One order for every table: raw inputs, untrained, trained.
+  const rows = evalRows({
+    ...(raw ? { raw } : {}),
+    rawLabel: data.kind === "embeddings" ? "raw input embeddings" : "raw pixels",
+    ...(baseline ? { untrained: baseline } : {}),
+    trained: [[trainedLabel, m]],
+  });
   console.error(table(rows));
   const result = {
     ...(values.checkpoint !== undefined ? { checkpoint: values.checkpoint } : {}),
@@ -171,6 +189,24 @@ async function main(args: string[]): Promise<void> {
   );
   if (values.json) console.log(JSON.stringify(result));
   gpu.destroy();
+}
+
+/**
+ * Where an evaluation stands, at most one line every 2 s, naming what is evaluated:
+ * `eval: the checkpoint r: linear probe 40/100 epochs (3.1s)`.
+ */
+function evalProgress(which: string): (p: EvalProgress) => void {
+  let last = performance.now();
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 2000) return;
+    last = now;
+    progress(
+      `eval: ${which}: ${p.stage}${p.total > 1 ? ` ${p.done}/${p.total} epochs` : " done"} (${
+        formatSeconds(p.seconds)
+      })`,
+    );
+  };
 }
 
 /** The embeddings `z` of `flag`'s samples by `which` encoder, refused when not finite. */

@@ -16,7 +16,7 @@ import { readRunReport, renderRunReport } from "../eval/run_report.ts";
 import { logTo, progress, runCli, UsageError } from "./_cli.ts";
 import { checkOutputFiles } from "../jobs/output_paths.ts";
 
-const HELP = `Usage: deno task report --run-dir <dir> [--out <file.html>]
+const HELP = `Usage: mlcd report --run-dir <dir> [--out <file.html>] [--json]
 
 Reads <dir>/metrics.jsonl (required), kmeans.json, eval.json and checkpoint.json (when
 present) and writes one self-contained HTML page with SVG charts (Vega-Lite, rendered
@@ -26,15 +26,18 @@ cluster sizes, and the eval table (raw inputs, untrained and trained encoder).
 Options:
   --run-dir DIR    the run directory (required)
   --out FILE       output page (default <dir>/report.html)
+  --json           print a JSON summary on stdout
   -h, --help       this help`;
 
-async function main(args: string[]): Promise<void> {
+/** `mlcd report`'s entry point: parses `args` (see `--help`) and runs the command. */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     strict: true,
     options: {
       "run-dir": { type: "string" },
       out: { type: "string" },
+      json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -52,11 +55,17 @@ async function main(args: string[]): Promise<void> {
   });
   const html = await renderRunReport(data);
   await writeFileAtomic(out, new TextEncoder().encode(html));
+  const summary = {
+    runDir: dir,
+    out,
+    steps: data.steps.length,
+    kmeansIterations: data.kmeans?.length ?? 0,
+    evalRows: data.eval?.length ?? 0,
+  };
   progress(
-    `report: ${data.steps.length} steps, ${data.kmeans?.length ?? 0} k-means iterations, ${
-      data.eval?.length ?? 0
-    } eval rows → ${out}`,
+    `report: ${summary.steps} steps, ${summary.kmeansIterations} k-means iterations, ${summary.evalRows} eval rows → ${out}`,
   );
+  if (values.json) console.log(JSON.stringify(summary));
 }
 
 if (import.meta.main) await runCli("report", main);

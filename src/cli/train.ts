@@ -38,6 +38,7 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
   // Everything is validated before anything is written: flags, run dir, inputs, labels.
   const run = await openRunDir(flags.runDir, {
     resume: flags.resume,
+    extend: flags.extend,
     overwrite: flags.overwrite,
     config: flags.config,
     sources: flags.sources,
@@ -56,9 +57,19 @@ export async function main(args: string[], options: { gpu?: Gpu } = {}): Promise
     progress(`assign: top-${run.config.l} centers per sample → ${run.dir}/labels.safetensors`);
   }
   const hf = model ? await loadModelFlag(gpu, model, "train", fit) : undefined;
+  if (run.extended) {
+    progress(
+      `train: training ${run.dir} further, to ${run.config.epochs} epochs (the learning rate follows the cosine decay over the new total)`,
+    );
+  }
   const result = await train(gpu, prepared.data, run.config, {
     runDir: run.dir,
     resume: run.hasCheckpoint,
+    // run.json's epochs exceed the checkpoint's after --extend (also when that extension
+    // stopped before its first checkpoint and is resumed without --extend).
+    extend: run.resume,
+    // The library's warnings name its keys; the user typed flags.
+    onLog: (m) => progress(`train: ${m.replaceAll("warmupSteps", "--warmup-steps")}`),
     onStep: stepLog(run.config.epochs),
     onCheckpoint: (m) => progress(`train: checkpoint step ${m.step} → ${run.dir}/${m.file}`),
     ...(hf ? { encoder: hf.encoder } : {}),

@@ -137,7 +137,7 @@ function checkEmbedFinished(input: string, names: string[]): void {
       throw new RangeError(
         `Expected ${input} to hold a finished embed but found ${have.size} of ${count} parts (${
           join(input, `part-${i}-of-${count}.json`)
-        } is missing): rerun the same deno task embed to finish it`,
+        } is missing): rerun the same mlcd embed to finish it`,
       );
     }
   }

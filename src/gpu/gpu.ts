@@ -240,7 +240,8 @@ function backendEnv(): { value: string | undefined } | null {
 function backendHint(): string {
   const b = backendEnv()?.value;
   if (b === undefined || /(^|,)\s*gl\s*(,|$)/i.test(b)) return "";
-  return ` Only the ${b} backends were tried (DENO_WEBGPU_BACKEND); with only an OpenGL driver, ` +
+  // After the install command: a full stop between the two sentences.
+  return `. Only the ${b} backends were tried (DENO_WEBGPU_BACKEND); with only an OpenGL driver, ` +
     `run with DENO_WEBGPU_BACKEND=${b},gl.`;
 }
 

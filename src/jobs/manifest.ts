@@ -98,7 +98,13 @@ export interface Manifest {
  * console.log(key.kind); // cluster-merge
  * ```
  */
-export type ManifestKey = Pick<Manifest, "kind" | "shard" | "inputs" | "params">;
+export type ManifestKey = Pick<Manifest, "kind" | "shard" | "inputs" | "params"> & {
+  /**
+   * The flag a user typed for a parameter whose key differs from it (a part job records
+   * `--k` as `k1`), so that messages name the flag; not stored. @default {undefined}
+   */
+  flags?: Record<string, string>;
+};
 
 /**
  * Records `files` (absolute paths, sizes, mtimes) in order.
@@ -233,7 +239,7 @@ export function manifestDifference(stored: Manifest, want: ManifestKey): string 
   const keys = new Set([...Object.keys(params), ...Object.keys(want.params)]);
   for (const key of [...keys].sort()) {
     const x = params[key], y = want.params[key];
-    if (!same(x, y)) return `parameter ${key} ${show(x)} ≠ ${show(y)}`;
+    if (!same(x, y)) return `${want.flags?.[key] ?? `parameter ${key}`} ${show(x)} ≠ ${show(y)}`;
   }
   return undefined;
 }

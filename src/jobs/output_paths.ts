@@ -224,7 +224,7 @@ export async function checkOutputFiles(
     if (owner && !ownsOutput(owner, writer)) {
       throw new UsageError(
         `Refusing to write ${o.flag} ${o.path}: it belongs to ${owner.what}${
-          owner.command ? `, which only deno task ${owner.command} writes` : ""
+          owner.command ? `, which only mlcd ${owner.command} writes` : ""
         }; choose another output path`,
       );
     }

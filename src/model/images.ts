@@ -1,6 +1,25 @@
-// Image decoding for the `cnn` encoder: the one file that imports sharp.
-import sharp from "npm:sharp@0.35.5";
+// Image decoding for the `cnn` encoder: the one file that imports sharp, on first use (so that
+// a command whose inputs are not images never loads its native addon: a `deno compile`
+// executable cannot, see README "Install").
 import type { Matrix } from "../matrix/matrix.ts";
+
+type Sharp = typeof import("npm:sharp@0.35.5").default;
+let sharpModule: Promise<Sharp> | undefined;
+
+/** sharp, imported on the first call; when its native addon cannot load, one line says why. */
+function loadSharp(): Promise<Sharp> {
+  return sharpModule ??= import("npm:sharp@0.35.5").then((m) => m.default, (e) => {
+    sharpModule = undefined;
+    const why = String((e as Error)?.message ?? e).split("\n")[0];
+    throw new Error(
+      Deno.build.standalone
+        ? "Cannot decode images in a compiled mlcd executable: sharp's native addon needs " +
+          "its libvips library beside it, which deno compile does not extract (use the " +
+          "installed mlcd command: deno task install)"
+        : `Cannot load sharp, the image decoder (${why}); run deno task setup`,
+    );
+  });
+}
 
 /** File extensions decoded by {@linkcode decodeImages}. */
 export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".webp"];
@@ -77,6 +96,7 @@ export async function decodeImages(
   if (files.length === 0) {
     throw new RangeError(`Expected jpg/png/webp images in ${inputs.join(", ")} but found none`);
   }
+  const sharp = await loadSharp();
   const per = size * size * ch;
   const data = new Float32Array(files.length * per);
   let next = 0, done = 0;
@@ -129,6 +149,7 @@ export interface RgbImage {
  * ```
  */
 export async function decodeRgb(bytes: Uint8Array): Promise<RgbImage> {
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, { failOn: "error", ignoreIcc: true })
       .removeAlpha()
@@ -228,6 +249,7 @@ export async function transformImage(
   options: TransformImageOptions,
 ): Promise<Float32Array> {
   const size = options.size, ch = options.channels ?? 3;
+  const sharp = await loadSharp();
   let img;
   try {
     img = sharp(bytes, { failOn: "error" });
@@ -296,6 +318,7 @@ export async function encodePng(
       } pixels but found ${pixels.length}`,
     );
   }
+  const sharp = await loadSharp();
   const buf = await sharp(pixels, { raw: { width, height, channels } }).png().toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 }

@@ -77,6 +77,7 @@ export async function saveTrainState(
  * Restores the checkpoint in `runDir` into `model` (parameters, moments, the optimizer's step
  * count) after checking that its config (but `checkpointEvery`), its data and every tensor's
  * shape match: a TypeError "Cannot resume: …" naming the difference, and no variable touched.
+ * With `extend`, `c.epochs` may be larger than the checkpoint's (the run is trained further).
  * Returns its manifest: the step and the sampler's state to continue from.
  */
 export async function restoreTrainState(
@@ -84,6 +85,7 @@ export async function restoreTrainState(
   model: TrainModel,
   c: TrainConfig,
   data: TrainDataShape,
+  options: { extend?: boolean } = {},
 ): Promise<CheckpointManifest> {
   const ck = await loadCheckpoint(runDir);
   const m = ck.manifest;
@@ -91,6 +93,7 @@ export async function restoreTrainState(
   const { checkpointEvery: _a, ...cfgNow } = c;
   // Keys added after the checkpoint was written (e.g. the vit keys) take their defaults.
   const { checkpointEvery: _b, ...cfgThen } = { ...DEFAULT_TRAIN_CONFIG, ...m.config };
+  if (options.extend && cfgNow.epochs > cfgThen.epochs) cfgThen.epochs = cfgNow.epochs;
   if (!same(cfgNow, cfgThen)) {
     const diff = Object.keys(cfgNow).filter((k) =>
       !same((cfgNow as Record<string, unknown>)[k], (cfgThen as Record<string, unknown>)[k])

@@ -45,7 +45,7 @@ export function joinLabels(
   if (!ids) {
     if (rows !== n) {
       throw new TypeError(
-        `Expected ${n} label rows (one per sample in read order) but found ${rows}; write labels with ids (deno task assign on embeddings with metadata) to join by key`,
+        `Expected ${n} label rows (one per sample in read order) but found ${rows}; write labels with ids (mlcd assign on embeddings with metadata) to join by key`,
       );
     }
     for (let i = 0; i < n; i++) rowOf[i] = i;

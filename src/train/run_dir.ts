@@ -111,6 +111,11 @@ export interface OpenRunOptions {
   resume: boolean;
   /** Start afresh in a directory that holds a run, replacing it. */
   overwrite: boolean;
+  /**
+   * With `resume`: train the run further, to the larger `epochs` given (a finished run too);
+   * the record is rewritten with it. @default {false}
+   */
+  extend?: boolean;
   /** Config keys given (from a config file and flags). */
   config: Partial<Record<keyof TrainConfig, unknown>>;
   /** Data sources given (paths absolute). */
@@ -133,6 +138,8 @@ export interface RunDir {
   dir: string;
   /** Whether this opening resumes a run. */
   resume: boolean;
+  /** Whether it extends the run to more epochs than its record had (`extend`). */
+  extended: boolean;
   /** The run's config (the record's, on resume). */
   config: TrainConfig;
   /** The run's data (the record's, on resume). */
@@ -172,7 +179,10 @@ export interface RunDir {
  */
 export async function openRunDir(dir: string, options: OpenRunOptions): Promise<RunDir> {
   const exists = await checkOutputDir("--run-dir", dir);
-  let config: TrainConfig, sources: RunSources, hasCheckpoint = false;
+  let config: TrainConfig, sources: RunSources, hasCheckpoint = false, createdAt = "";
+  if (options.extend && !options.resume) {
+    throw new UsageError("Expected --extend with --resume: it trains a run further");
+  }
   if (options.resume) {
     const record = await readRunRecord(dir);
     hasCheckpoint = exists &&
@@ -183,8 +193,11 @@ export async function openRunDir(dir: string, options: OpenRunOptions): Promise<
       );
     }
     checkSameRun(dir, record, options);
-    config = record.config;
+    config = options.extend
+      ? { ...record.config, epochs: options.config.epochs as number }
+      : record.config;
     sources = record.sources;
+    createdAt = record.createdAt;
   } else {
     const given = options.sources;
     if (!given.data) throw new UsageError("Expected --data <mnist|path> but found none");
@@ -221,10 +234,11 @@ export async function openRunDir(dir: string, options: OpenRunOptions): Promise<
     })),
     inputs,
   );
-  const resume = options.resume;
+  const resume = options.resume, extended = options.extend === true;
   return {
     dir,
     resume,
+    extended,
     config,
     sources,
     hasCheckpoint,
@@ -233,6 +247,12 @@ export async function openRunDir(dir: string, options: OpenRunOptions): Promise<
     begin: async ({ write, onLog } = {}) => {
       for (const p of await removeStaleTemps(dir, isRunFile)) {
         onLog?.(`removed stale temporary file ${p} (left by an interrupted run)`);
+      }
+      if (extended) {
+        await writeFileAtomic(
+          `${dir}/${RUN_RECORD_NAME}`,
+          encodeRunRecord(config, sources, createdAt || undefined),
+        );
       }
       if (resume) return;
       if (options.overwrite) {
@@ -248,11 +268,23 @@ export async function openRunDir(dir: string, options: OpenRunOptions): Promise<
   };
 }
 
-/** Refuses settings given with a resume that differ from the run's record. */
+/**
+ * Refuses settings given with a resume that differ from the run's record (but a larger
+ * `epochs` with `extend`, which needs one).
+ */
 function checkSameRun(dir: string, record: RunRecord, options: OpenRunOptions): void {
   const given = resolveTrainConfig(options.config, record.config);
+  const had = record.config.epochs;
+  if (options.extend && !(options.config.epochs !== undefined && given.epochs > had)) {
+    throw new UsageError(
+      `Expected --epochs larger than the run's ${had} with --extend but found ${
+        options.config.epochs === undefined ? "none" : given.epochs
+      }`,
+    );
+  }
   const diffs: string[] = [];
   for (const k of Object.keys(options.config) as (keyof TrainConfig)[]) {
+    if (k === "epochs" && options.extend) continue;
     if (!same(given[k], record.config[k])) {
       diffs.push(
         `--${kebab(k)} ${JSON.stringify(given[k])} (the run has ${
@@ -268,10 +300,13 @@ function checkSameRun(dir: string, record: RunRecord, options: OpenRunOptions): 
     }
   }
   if (diffs.length > 0) {
+    const further = options.config.epochs !== undefined && given.epochs > had && !options.extend
+      ? `; to train it further, to ${given.epochs} epochs, add --extend`
+      : "";
     throw new UsageError(
       `Cannot resume ${dir} with different settings: ${
         diffs.join(", ")
-      }; --resume needs only --run-dir (start a new run with --overwrite or another --run-dir)`,
+      }; --resume needs only --run-dir${further} (start a new run with --overwrite or another --run-dir)`,
     );
   }
 }

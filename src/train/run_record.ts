@@ -90,6 +90,8 @@ export function isRunFile(name: string): boolean {
  *
  * @param config The run's config.
  * @param sources The run's data.
+ * @param createdAt When the run started (a record rewritten by an extension keeps it);
+ *   default now.
  * @returns `run.json`'s content.
  *
  * @example Usage
@@ -97,14 +99,18 @@ export function isRunFile(name: string): boolean {
  * await writeFileAtomic(`${dir}/${RUN_RECORD_NAME}`, encodeRunRecord(config, sources));
  * ```
  */
-export function encodeRunRecord(config: TrainConfig, sources: RunSources): Uint8Array {
+export function encodeRunRecord(
+  config: TrainConfig,
+  sources: RunSources,
+  createdAt: string = new Date().toISOString(),
+): Uint8Array {
   const record: RunRecord = {
     format: "mlcd-run",
     formatVersion: 1,
     toolkitVersion: TOOLKIT_VERSION,
     config,
     sources,
-    createdAt: new Date().toISOString(),
+    createdAt,
   };
   return new TextEncoder().encode(JSON.stringify(record, null, 2) + "\n");
 }

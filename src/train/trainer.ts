@@ -47,6 +47,13 @@ export interface TrainOptions {
    * @default {false}
    */
   resume?: boolean;
+  /**
+   * With `resume`: `config.epochs` may exceed the checkpoint's, and the run is trained further
+   * to it (a finished run too). The learning rate follows the schedule over the new total:
+   * cosine decay from the warm-up's end to the new last step, so it steps up from where the
+   * shorter schedule ended. @default {false}
+   */
+  extend?: boolean;
   /** Called after every step. @default {undefined} */
   onStep?: (p: TrainProgress) => void;
   /** Called after every checkpoint is written. @default {undefined} */
@@ -157,7 +164,9 @@ async function trainOn(
   let manifest: CheckpointManifest | undefined;
   if (options.resume) {
     if (!options.runDir) throw new TypeError("Expected a runDir to resume from but found none");
-    manifest = await restoreTrainState(options.runDir, model, c, { rows: n, inputDim });
+    manifest = await restoreTrainState(options.runDir, model, c, { rows: n, inputDim }, {
+      ...(options.extend ? { extend: true } : {}),
+    });
     step = manifest.step;
     sampler.state = manifest.rng.samplerState >>> 0;
   }
