@@ -211,6 +211,12 @@ async function clusterFlat(values: ClusterValues): Promise<void> {
       iterations: result.stats.length,
       nsplit: result.stats.reduce((a, s) => a + s.nsplit, 0),
       seconds,
+      initSeconds: result.initSeconds,
+      stats: result.stats.map((s) => ({
+        iteration: s.iteration,
+        objective: s.objective,
+        time: s.time,
+      })),
       peakRssBytes: peakRssBytes(),
       adapter: gpu.info.description,
       kernel: result.kernel,

@@ -63,6 +63,7 @@ export async function finalResult(
       kernel: variant,
       assignment,
       assignmentCheck: null,
+      initSeconds: 0,
     };
   }
   // All rows on the GPU (a Matrix, or files with no sample drawn): assign them in place.
@@ -109,6 +110,7 @@ export async function finalResult(
     kernel: variant,
     assignment,
     assignmentCheck: null,
+    initSeconds: 0,
   };
 }
 
@@ -160,5 +162,6 @@ async function finalPass(
     kernel: a.kernel,
     assignment: a.assignment,
     assignmentCheck: null,
+    initSeconds: 0,
   };
 }

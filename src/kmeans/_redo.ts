@@ -163,6 +163,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
       training,
       source: a.data.kind === "source" ? a.data.source : null,
     });
+  let initSeconds = 0;
   try {
     for (let redo = saved ? saved.redo : 0; redo < nredo; redo++) {
       const here = saved && saved.redo === redo && saved.state.f32.length > 0 ? saved : null;
@@ -172,6 +173,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
         restoreCentroids(gpu, cents, here.state);
       } else {
         const rand = redo === 0 ? a.rand : mulberry32((c.seed + redo * 15486557) >>> 0);
+        const t0 = performance.now();
         const init0 = await initialCentroids(gpu, training, {
           k,
           init,
@@ -182,6 +184,7 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
           autotune: c.autotune,
         });
         cents = createCentroids(gpu, k, d, f16, kc, init0);
+        initSeconds += (performance.now() - t0) / 1000;
       }
       // The host copy of rows read from files is not needed after the last initialisation
       // (the GPU holds the rows): let it go before the iterations.
@@ -271,5 +274,6 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
   } finally {
     partial.destroy();
   }
+  best!.result!.initSeconds = initSeconds;
   return best!.result!;
 }

@@ -297,6 +297,11 @@ export interface KMeansResult {
    * search on 1000 seeded input rows; null otherwise.
    */
   assignmentCheck: KMeansAssignmentCheck | null;
+  /**
+   * Seconds this call spent choosing initial centroids, over all its runs (`nredo`); 0 when it
+   * resumed past the initialisation. With the whole call's time it gives the init's share.
+   */
+  initSeconds: number;
 }
 
 /**
