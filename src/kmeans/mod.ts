@@ -16,3 +16,4 @@ export * from "./kmeans.ts";
 export * from "./assign_nearest.ts";
 export * from "./kmeans_options.ts";
 export * from "./hierarchical.ts";
+export * from "./refine.ts";
