@@ -26,13 +26,15 @@ import {
 import { createGpu } from "../gpu/gpu.ts";
 import { openRowSource, partOf, type RowSource } from "../data/row_source.ts";
 import { writeNpy } from "../data/npy.ts";
-import {
-  clusterPart,
-  countMergePoints,
-  hierarchicalKmeans,
-  mergeCentroids,
-} from "../kmeans/hierarchical.ts";
+import { clusterPart, countMergePoints, mergeCentroids } from "../kmeans/hierarchical.ts";
+import { hierarchicalJob } from "./_cluster_hierarchical.ts";
 import type { Matrix } from "../matrix/matrix.ts";
+import {
+  CLUSTER_REFINE_HELP,
+  CLUSTER_REFINE_OPTIONS,
+  clusterRefineJob,
+  type RefineFlagValues,
+} from "./_cluster_refine.ts";
 
 /** The parseArgs options the job modes add to `deno task cluster`. */
 export const CLUSTER_JOB_OPTIONS = {
@@ -42,6 +44,7 @@ export const CLUSTER_JOB_OPTIONS = {
   hierarchical: { type: "string" },
   k1: { type: "string" },
   overwrite: { type: "boolean" },
+  ...CLUSTER_REFINE_OPTIONS,
 } as const;
 
 /** Help text of the job modes, appended to `deno task cluster --help`. */
@@ -56,10 +59,11 @@ manifest matches skips the work, another run's outputs are refused unless --over
                         counts) into --k centers, written to --out centers.npy (repeatable)
   --hierarchical N      the N parts and the merge in one process (same centers as the jobs)
   --k1 N                centroids per part with --hierarchical (default --k)
+${CLUSTER_REFINE_HELP}
   --overwrite           replace outputs made by another run`;
 
 /** Flags of `deno task cluster` that the job modes read (parseArgs values). */
-export interface ClusterJobFlags extends KMeansFlagValues {
+export interface ClusterJobFlags extends KMeansFlagValues, RefineFlagValues {
   input?: string[] | undefined;
   k?: string | undefined;
   column?: string | undefined;
@@ -117,6 +121,11 @@ function jobMode(v: ClusterJobFlags): string | undefined {
   if (v.shards !== undefined && v.shard === undefined) {
     throw new UsageError("Expected --shards only with --shard auto");
   }
+  if (v.refine !== undefined && modes[0] !== "--hierarchical") {
+    throw new UsageError(
+      `Expected --refine R with --hierarchical N (or --refine with --shard for one refinement part) but found --refine ${v.refine}`,
+    );
+  }
   if (modes.length === 0) {
     for (const f of ["k1", "overwrite"] as const) {
       if (v[f] !== undefined) {
@@ -138,6 +147,7 @@ function jobMode(v: ClusterJobFlags): string | undefined {
  * given; returns false (nothing done) otherwise.
  */
 export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
+  if (await clusterRefineJob(v)) return true;
   const mode = jobMode(v);
   if (mode === undefined) return false;
   if (v.assignments !== undefined) {
@@ -160,7 +170,8 @@ export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
   } else {
     const count = intFlag("hierarchical", v.hierarchical, 0, 1);
     const k1 = intFlag("k1", v.k1, k, 1);
-    summary = await hierarchicalJob(inputsOf(v), v.column, count, k1, ctx);
+    const refine = intFlag("refine", v.refine, 0, 0);
+    summary = await hierarchicalJob(inputsOf(v), v.column, count, k1, refine, ctx);
   }
   if (v.json) console.log(JSON.stringify(summary));
   return true;
@@ -298,7 +309,7 @@ async function mergeJob(
       resume: true,
     });
     await commitOutputs([{ path: out, write: npyOf(r.centroids) }], key, {
-      objective: r.objective,
+      mergeObjective: r.objective,
       points: r.points,
       rows: r.members,
       source: parts[0]!.manifest.inputs as unknown as Json,
@@ -306,76 +317,8 @@ async function mergeJob(
     await Deno.remove(checkpoint).catch(() => {});
     const seconds = (performance.now() - t0) / 1000;
     progress(`cluster: merge done in ${formatSeconds(seconds)} → ${out}`);
-    return { ...summary, skipped: false, objective: r.objective, seconds };
-  } finally {
-    gpu.destroy();
-  }
-}
-
-// ---- --hierarchical N ----
-
-async function hierarchicalJob(
-  inputs: string[],
-  column: string | undefined,
-  count: number,
-  k1: number,
-  { k, out, params, overwrite }: JobContext,
-): Promise<Summary> {
-  const t0 = performance.now();
-  if (!/\.npy$/i.test(out)) {
-    throw new UsageError(`Expected --out to end in .npy with --hierarchical but found ${out}`);
-  }
-  await refuseInputOverlap([out], inputs);
-  const source = await openSource(inputs, column);
-  const key: ManifestKey = {
-    kind: "cluster-hierarchical",
-    shard: null,
-    inputs: await describeInputs(source.slices.map((s) => s.file)),
-    params: paramsJson(params, { k, k1, parts: count, column: column ?? null }),
-  };
-  const most = Math.min(source.rows, count * k1);
-  if (k > most) {
-    throw new RangeError(`Expected --k to be at most min(rows, N × k1) = ${most} but found ${k}`);
-  }
-  const summary = { k, k1, parts: count, rows: source.rows, cols: source.cols, out };
-  if (await checkOutputs([out], key, { overwrite, onLog: log }) === "done") {
-    progress(`cluster: hierarchical k-means already done (manifest matches): ${out}`);
-    return { ...summary, skipped: true };
-  }
-  const gpu = await createGpu();
-  try {
-    progress(
-      `cluster: hierarchical: ${source.rows} × ${source.cols} rows in ${count} parts → ${k1} centroids each → k = ${k}, on ${gpu.info.description}`,
-    );
-    const stages = new Map<string, ReturnType<typeof jobKmeansLog>>();
-    const stage = (name: string) => {
-      if (!stages.has(name)) stages.set(name, jobKmeansLog(`cluster: ${name}`));
-      return stages.get(name)!;
-    };
-    const r = await hierarchicalKmeans(gpu, source, {
-      ...params,
-      parts: count,
-      k1,
-      k,
-      onLog: (m, name) => stage(name).onLog(m),
-      onIteration: (s, name) => stage(name).onIteration(s),
-      onPart: (i) => {
-        const s = (performance.now() - t0) / 1000;
-        progress(
-          `cluster: part ${i}/${count} done, ${formatSeconds(s)} elapsed, ETA ${
-            formatSeconds((s / (i + 1)) * (count - i - 1))
-          } for the remaining parts`,
-        );
-      },
-    });
-    await commitOutputs([{ path: out, write: npyOf(r.centroids) }], key, {
-      objective: r.objective,
-      points: r.points,
-      rows: r.members,
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    progress(`cluster: hierarchical k-means done in ${formatSeconds(seconds)} → ${out}`);
-    return { ...summary, skipped: false, objective: r.objective, seconds };
+    // The merge's k-means objective is over the part centroids, not the rows: named apart.
+    return { ...summary, skipped: false, mergeObjective: r.objective, seconds };
   } finally {
     gpu.destroy();
   }

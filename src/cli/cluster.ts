@@ -30,6 +30,7 @@ import { encodeNpyHeader, writeNpy } from "../data/npy.ts";
 import { kmeans } from "../kmeans/kmeans.ts";
 import { DEFAULT_KMEANS_OPTIONS } from "../kmeans/kmeans_options.ts";
 import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
+import { refineArgs } from "./_cluster_refine.ts";
 
 const HELP = `Usage: deno task cluster --input <file|dir>... --k N [options]
 
@@ -66,7 +67,7 @@ type ClusterValues = Parameters<typeof clusterJob>[0];
 
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
-    args: joinNegativeValues(args),
+    args: refineArgs(joinNegativeValues(args)),
     options: {
       input: { type: "string", multiple: true },
       k: { type: "string" },
