@@ -260,6 +260,9 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     for (let i = 0; i < part.rows; i++) ids[i] = BigInt(part.globalStart + i);
   }
   const shape = [part.rows, l];
+  // The part's objective over its rows: the sum of each row's score to its first label.
+  let objective = 0;
+  for (let r = 0; r < part.rows; r++) objective += scores[r * l]!;
   await commitOutputs(
     a.format === "parquet"
       ? [{
@@ -284,11 +287,13 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
         { path: outputs[1]!, write: (p) => writeNpy(p, scores, shape) },
       ],
     key,
-    { rows: part.rows, rowStart: part.globalStart, centers: centers.rows },
+    { rows: part.rows, rowStart: part.globalStart, centers: centers.rows, objective },
   );
   const seconds = (performance.now() - t0) / 1000;
   progress(`assign: ${tag} done: ${part.rows} rows in ${formatSeconds(seconds)} → ${outputs[0]}`);
-  if (v.json) console.log(JSON.stringify({ ...summary, skipped: false, seconds, adapter }));
+  if (v.json) {
+    console.log(JSON.stringify({ ...summary, skipped: false, objective, seconds, adapter }));
+  }
   return true;
 }
 
