@@ -300,7 +300,7 @@ async function reduceJob(v: RefineFlagValues): Promise<Summary> {
   async function* read(): AsyncGenerator<PartSums> {
     for (const p of parts) {
       const sums = await readSumsNpy(p.file, [k, d]);
-      const counts = await readRefineCounts(p, k);
+      const counts = await readRefineCounts(p, { k });
       yield { sums, counts, exponent: p.exponent, objective: p.objective, rows: p.rows };
     }
   }

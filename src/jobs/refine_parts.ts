@@ -246,15 +246,19 @@ export async function loadRefineParts(
  * Reads one part's counts (uint32 `k`), checked.
  *
  * @param part The part.
- * @param k The centers.
+ * @param options `k`: the number of centers.
  * @returns The counts.
  *
  * @example Usage
  * ```ts ignore
- * const counts = await readRefineCounts(parts[0], 1000);
+ * const counts = await readRefineCounts(parts[0], { k: 1000 });
  * ```
  */
-export async function readRefineCounts(part: RefinePart, k: number): Promise<Uint32Array> {
+export async function readRefineCounts(
+  part: RefinePart,
+  options: { k: number },
+): Promise<Uint32Array> {
+  const { k } = options;
   const a = await readNpyArray(part.countsFile);
   if (!(a.data instanceof Uint32Array) || a.shape.length !== 1 || a.shape[0] !== k) {
     throw new UsageError(`Expected ${part.countsFile} to hold ${k} uint32 counts`);
