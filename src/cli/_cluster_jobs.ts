@@ -57,7 +57,9 @@ manifest matches skips the work, another run's outputs are refused unless --over
                         JOB_COMPLETION_INDEX with --shards N (also overrides Slurm's count)
   --merge DIR           weighted k-means of every part's centroids (weights = member
                         counts) into --k centers, written to --out centers.npy (repeatable)
-  --hierarchical N      the N parts and the merge in one process (same centers as the jobs)
+  --hierarchical N      the N parts and the merge in one process (same centers as the jobs);
+                        reports the objective over all rows (one more pass over them) and
+                        the merge's own, over the part centroids, as mergeObjective
   --k1 N                centroids per part with --hierarchical (default --k)
 ${CLUSTER_REFINE_HELP}
   --overwrite           replace outputs made by another run`;
