@@ -196,3 +196,42 @@ Deno.test("hierarchicalKmeans(): the objective over the rows, the merge's as mer
     assert.ok(r.objective >= h.objective - 1e-3, `${r.objective} < ${h.objective}`);
   });
 });
+
+Deno.test("refineCentroids(): tiny shapes (d = 1, k = 1, n < k, empty parts) and bad options", async () => {
+  const gpu = await testGpu();
+  // d = 1 under l2, k = 1: the mean of the rows, whatever the parts (some of them empty).
+  const x = { data: Float32Array.from([1, 2, 4, 8, 16]), rows: 5, cols: 1 };
+  const one = { data: Float32Array.from([3]), rows: 1, cols: 1 };
+  const means: number[] = [];
+  for (const parts of [1, 8]) {
+    const r = await refineCentroids(gpu, x, one, { ...FIXED, metric: "l2", passes: 1, parts });
+    means.push(r.centroids.data[0]!);
+    // The update's float32 finalize: sum × (2^-e / count), within an ulp or two of 6.2.
+    assert.ok(Math.abs(r.centroids.data[0]! - 6.2) < 1e-6, `parts ${parts}: ${r.centroids.data}`);
+    assert.deepEqual([...r.counts], [5]);
+    const inertia = [1, 2, 4, 8, 16].reduce((a, v) => a + (v - 6.2) ** 2, 0);
+    assert.ok(Math.abs(r.objective - inertia) < 1e-4 * inertia, `${r.objective} vs ${inertia}`);
+  }
+  // With 8 parts every row is alone in its part, summed at exponents 30 (for 1) down to 26 (for
+  // 16); their exact total equals the one part's at 26.
+  assert.equal(means[0], means[1]);
+  // n < k: 3 rows, 5 centers; the two empty ones are split from the largest while it has ≥ 2.
+  const y = randomMatrix(3, 4, 12), c = randomMatrix(5, 4, 13);
+  const r = await refineCentroids(gpu, y, c, { ...FIXED, passes: 2 });
+  assert.equal(r.counts.reduce((a, b) => a + b, 0), 3);
+  assert.ok(r.centroids.data.every(Number.isFinite));
+  await assert.rejects(() => refineCentroids(gpu, y, c, { passes: -1 }), {
+    name: "RangeError",
+    message: "Expected passes to be an integer ≥ 0 but found -1",
+  });
+  await assert.rejects(() => partSums(gpu, y, randomMatrix(2, 3, 1)), {
+    name: "TypeError",
+    message: "Expected centers to have 4 columns like the rows but found 3",
+  });
+  const zero = randomMatrix(2, 4, 1);
+  zero.data.fill(0, 4);
+  await assert.rejects(() => partSums(gpu, y, zero), {
+    name: "RangeError",
+    message: /centers .*row 1 is all zeros/,
+  });
+});
