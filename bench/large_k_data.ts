@@ -69,7 +69,11 @@ export interface Measured {
 }
 
 /** Runs `cmd args` under GNU time (when /usr/bin/time exists) and measures it. */
-export async function measure(cmd: string, args: string[], env: Record<string, string> = {}) {
+export async function measure(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Measured> {
   const timeFile = await Deno.makeTempFile({ prefix: "mlcd_time_" });
   const hasTime = await Deno.stat("/usr/bin/time").then(() => true, () => false);
   const t0 = performance.now();
@@ -113,6 +117,15 @@ export function python(): string {
   return Deno.env.get("MLCD_PYTHON") ?? "/usr/bin/python3";
 }
 
+/** What {@linkcode faissPeer} measured. */
+export interface PeerRun {
+  seconds: number;
+  objective: number;
+  one_minus_cos: number;
+  wall: number;
+  peakMiB: number | null;
+}
+
 /** One faiss peer run (flat or hnsw), whole process, with its exact objective. */
 export async function faissPeer(
   method: "flat" | "hnsw",
@@ -120,19 +133,16 @@ export async function faissPeer(
   k: number,
   niter: number,
   out: string,
-) {
+): Promise<PeerRun> {
   const r = await measure(python(), [PEERS, method, rows, String(k), String(niter), "1234", out]);
-  return { ...lastJson(r), wall: r.seconds, peakMiB: r.peakMiB } as {
-    seconds: number;
-    objective: number;
-    one_minus_cos: number;
-    wall: number;
-    peakMiB: number | null;
-  };
+  return { ...lastJson(r), wall: r.seconds, peakMiB: r.peakMiB } as unknown as PeerRun;
 }
 
 /** The exact objective (Σ cos, Σ (1 − cos)) of `centers` over every row of `rows`. */
-export async function exactObjective(rows: string, centers: string) {
+export async function exactObjective(
+  rows: string,
+  centers: string,
+): Promise<{ objective: number; one_minus_cos: number; rows: number }> {
   const r = await measure(python(), [PEERS, "objective", rows, centers]);
   return lastJson(r) as { objective: number; one_minus_cos: number; rows: number };
 }

@@ -84,6 +84,10 @@ Deno.test("assign --shard parts concatenated in order equal one assign over all 
       "part-1-of-3.scores.npy",
     ]);
     assert.equal(m.inputs.length, 4, "three shards and the centers");
+    // The part's objective over its rows: the sum of every row's first score.
+    let objective = 0;
+    for (let r = 0; r < 68; r++) objective += s1.data[r * 4]!;
+    assert.equal(m.info.objective, objective);
 
     // A rerun skips; a Slurm array task finds its part from the environment.
     const again = await assign([...common, "--shard", "auto", "--out", `${dir}/labels`], {

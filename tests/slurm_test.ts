@@ -1,12 +1,12 @@
 // The hierarchical clustering and labelling pipeline, run for real through Slurm:
-// examples/slurm/submit.sh chains the part array job, the merge and the assign array job with
+// examples/slurm/submit.sh chains the part array job, the merge, two refinement passes (an
+// array job of refinement parts and a reduce each) and the assign array job with
 // --dependency=afterok on a one-node cluster that this test starts (scripts/slurm/start.sh) and
 // stops by PID. One part task is killed with SIGKILL mid-run; the resubmitted pipeline must
 // skip the finished parts, redo the killed one and end with exactly the outputs of the same
-// steps run in one process. In CI (CI=true) a missing Slurm fails the test instead of skipping it
+// steps run in one process (`--hierarchical N --refine 2`). In CI (CI=true) a missing Slurm fails the test instead of skipping it
 // (tests/_peer.ts).
 import assert from "node:assert/strict";
-import { readNpy } from "../src/data/npy.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
 import { readArrowLabels } from "../src/data/arrow.ts";
 import { readParquetLabels } from "../src/data/parquet.ts";
@@ -84,7 +84,7 @@ function clustered(rows: number, d: number, centers: number): Matrix {
 
 peerTest({
   name:
-    "slurm: parts → merge → assign through sbatch --dependency=afterok, restartable after kill -9",
+    "slurm: parts → merge → 2 × (refine → reduce) → assign through sbatch --dependency=afterok, restartable after kill -9",
   needs: [SLURM],
   sanitizeOps: false,
   sanitizeResources: false,
@@ -116,7 +116,7 @@ peerTest({
         const n = sizes.reduce((a, b) => a + b, 0);
         await writeShards(shards, clustered(n, 16, 12), sizes);
         const work = `${tmp}/work`;
-        const K = 24, N = 8, niter = 200;
+        const K = 24, N = 8, niter = 200, R = 2;
         const submitArgs = [
           `${ROOT}/examples/slurm/submit.sh`,
           "--input",
@@ -133,13 +133,19 @@ peerTest({
           "8",
           "--niter",
           String(niter),
+          "--refine",
+          String(R),
           "--gres",
           "none",
         ];
-        const ids = (out: string) =>
+        const ids = (out: string): Record<string, string> =>
           Object.fromEntries(
-            [...out.matchAll(/^(parts|merge|assign) (\S+)$/gm)].map((m) => [m[1], m[2]]),
+            [...out.matchAll(/^(parts|merge|refine-\d+|reduce-\d+|assign) (\S+)$/gm)].map((
+              m,
+            ) => [m[1], m[2]]),
           );
+        const later = (j: Record<string, string>) =>
+          Object.entries(j).filter(([name]) => name !== "parts").map(([, id]) => id);
 
         // First submission: part 0 pauses right after its first k-means checkpoint
         // (src/testing/pause_point.ts; sbatch --export=ALL hands the variables to every task,
@@ -149,7 +155,11 @@ peerTest({
         const first = await sh("bash", submitArgs, { ...env, ...pause });
         assert.equal(first.code, 0, first.err);
         const j1 = ids(first.out);
-        assert.ok(j1.parts && j1.merge && j1.assign, first.out);
+        assert.deepEqual(
+          Object.keys(j1),
+          ["parts", "merge", "refine-1", "reduce-1", "refine-2", "reduce-2", "assign"],
+          first.out,
+        );
         const log0 = `${work}/logs/parts-0.log`;
         await waitForPause(marker, undefined, undefined, 300_000).catch(async (e) => {
           throw new Error(
@@ -176,14 +186,14 @@ peerTest({
           !after.some((f) => f.includes(".tmp") && !f.startsWith("part-0-of-8")),
           `partial files left: ${after}`,
         );
-        // merge and assign wait forever on a failed afterok dependency: cancel, then resubmit.
-        await sh("scancel", [j1.merge!, j1.assign!], env);
+        // The later jobs wait forever on a failed afterok dependency: cancel, then resubmit.
+        await sh("scancel", later(j1), env);
 
         const second = await sh("bash", submitArgs, env);
         assert.equal(second.code, 0, second.err);
         const j2 = ids(second.out);
-        await waitJobs([j2.parts!, j2.merge!, j2.assign!], env);
-        for (const id of [j2.parts!, j2.merge!, j2.assign!]) {
+        await waitJobs(Object.values(j2), env);
+        for (const id of Object.values(j2)) {
           const st = await jobStates(id, env);
           assert.ok(st.length > 0 && st.every((s) => s === "COMPLETED"), `${id}: ${st.join(" ")}`);
         }
@@ -196,28 +206,54 @@ peerTest({
         const final = await partFiles();
         assert.ok(!final.some((f) => f.includes(".tmp") || f.endsWith(".ckpt")), `left: ${final}`);
 
-        // The same steps in one process.
+        for (let r = 1; r <= R; r++) {
+          const log = await Deno.readTextFile(`${work}/logs/reduce-${r}.log`);
+          assert.match(
+            log,
+            new RegExp(`reduce: objective over all ${n} rows of .*centers-${r - 1}\\.npy`),
+            log,
+          );
+        }
+
+        // The same steps in one process: the merged centers, then after 2 refinement passes.
         const ref = `${tmp}/ref`;
         await Deno.mkdir(ref);
-        const hier = await runDeno([
-          CLUSTER,
-          "--input",
-          shards,
-          "--k",
-          String(K),
-          "--hierarchical",
-          String(N),
-          "--k1",
-          String(K),
-          "--niter",
-          String(niter),
-          "--out",
-          `${ref}/centers.npy`,
-        ], { env });
-        assert.equal(hier.code, 0, hier.stderr);
-        const jobsCenters = await readNpy(`${work}/centers.npy`);
-        const refCenters = await readNpy(`${ref}/centers.npy`);
-        assert.deepEqual(jobsCenters, refCenters, "Slurm centers differ from --hierarchical");
+        const hier = (refine: number, out: string) =>
+          runDeno([
+            CLUSTER,
+            "--input",
+            shards,
+            "--k",
+            String(K),
+            "--hierarchical",
+            String(N),
+            "--k1",
+            String(K),
+            "--niter",
+            String(niter),
+            "--refine",
+            String(refine),
+            "--out",
+            out,
+            "--json",
+          ], { env });
+        const merged = await hier(0, `${ref}/merged.npy`);
+        assert.equal(merged.code, 0, merged.stderr);
+        assert.deepEqual(
+          await Deno.readFile(`${work}/centers-0.npy`),
+          await Deno.readFile(`${ref}/merged.npy`),
+          "Slurm merged centers differ from --hierarchical",
+        );
+        const refined = await hier(R, `${ref}/centers.npy`);
+        assert.equal(refined.code, 0, refined.stderr);
+        assert.deepEqual(
+          await Deno.readFile(`${work}/centers.npy`),
+          await Deno.readFile(`${ref}/centers.npy`),
+          "Slurm refined centers differ from --hierarchical --refine 2",
+        );
+        const summary = JSON.parse(refined.stdout);
+        const reduced = JSON.parse(await Deno.readTextFile(`${work}/centers.json`));
+        assert.equal(reduced.info.objective, summary.refineObjectives[R - 1]);
         const one = await runDeno([
           ASSIGN,
           "--input",
@@ -245,9 +281,11 @@ peerTest({
         assert.equal(at, n);
         assert.deepEqual(labels, all.indices, "concatenated part labels differ from one assign");
 
-        // Quality: the hierarchical objective (sum of each row's best cosine) within 1 % of flat.
+        // The objective the one-process run reports is over the rows: the labels' top-1 scores.
+        // Quality: the refined hierarchical objective (each row's best cosine) within 1 % of flat.
         let hierObjective = 0;
         for (let r = 0; r < n; r++) hierObjective += all.scores[r * 8]!;
+        assert.ok(Math.abs(hierObjective - summary.objective) < 1e-5 * n, `${summary.objective}`);
         const flat = await runDeno([
           CLUSTER,
           "--input",

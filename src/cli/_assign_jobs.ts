@@ -194,6 +194,9 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
     for (let i = 0; i < part.rows; i++) ids[i] = BigInt(part.globalStart + i);
   }
   const shape = [part.rows, l];
+  // The part's objective over its rows: the sum of each row's score to its first label.
+  let objective = 0;
+  for (let r = 0; r < part.rows; r++) objective += scores[r * l]!;
   await commitOutputs(
     a.format === "parquet"
       ? [{
@@ -222,6 +225,7 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
       rows: part.rows,
       rowStart: part.globalStart,
       centers: centers.rows,
+      objective,
       search: searchJson(search),
       recall: recallJson(recall),
     },
@@ -229,7 +233,13 @@ export async function assignJob(v: AssignJobFlags): Promise<boolean> {
   const seconds = (performance.now() - t0) / 1000;
   progress(`assign: ${tag} done: ${part.rows} rows in ${formatSeconds(seconds)} → ${outputs[0]}`);
   if (v.json) {
-    const more = { seconds, adapter, search: searchJson(search), recall: recallJson(recall) };
+    const more = {
+      objective,
+      seconds,
+      adapter,
+      search: searchJson(search),
+      recall: recallJson(recall),
+    };
     console.log(JSON.stringify({ ...summary, skipped: false, ...more }));
   }
   return true;

@@ -19,7 +19,7 @@ import {
   paramsJson,
   type Summary,
 } from "./_cluster_job_common.ts";
-import { hierarchicalJob, mergeJob } from "./_cluster_merge_jobs.ts";
+import { mergeJob } from "./_cluster_merge_jobs.ts";
 import {
   checkOutputs,
   commitOutputs,
@@ -35,6 +35,13 @@ import { createGpu } from "../gpu/gpu.ts";
 import { partOf } from "../data/row_source.ts";
 import { writeNpy } from "../data/npy.ts";
 import { clusterPart } from "../kmeans/hierarchical.ts";
+import { hierarchicalJob } from "./_cluster_hierarchical.ts";
+import {
+  CLUSTER_REFINE_HELP,
+  CLUSTER_REFINE_OPTIONS,
+  clusterRefineJob,
+  type RefineFlagValues,
+} from "./_cluster_refine.ts";
 
 /** The parseArgs options the job modes add to `deno task cluster`. */
 export const CLUSTER_JOB_OPTIONS = {
@@ -44,6 +51,7 @@ export const CLUSTER_JOB_OPTIONS = {
   hierarchical: { type: "string" },
   k1: { type: "string" },
   overwrite: { type: "boolean" },
+  ...CLUSTER_REFINE_OPTIONS,
 } as const;
 
 /** Help text of the job modes, appended to `deno task cluster --help`. */
@@ -56,12 +64,15 @@ manifest matches skips the work, another run's outputs are refused unless --over
                         JOB_COMPLETION_INDEX with --shards N (also overrides Slurm's count)
   --merge DIR           weighted k-means of every part's centroids (weights = member
                         counts) into --k centers, written to --out centers.npy (repeatable)
-  --hierarchical N      the N parts and the merge in one process (same centers as the jobs)
+  --hierarchical N      the N parts and the merge in one process (same centers as the jobs);
+                        reports the objective over all rows (one more pass over them) and
+                        the merge's own, over the part centroids, as mergeObjective
   --k1 N                centroids per part with --hierarchical (default --k)
+${CLUSTER_REFINE_HELP}
   --overwrite           replace outputs made by another run`;
 
 /** Flags of `deno task cluster` that the job modes read (parseArgs values). */
-export interface ClusterJobFlags extends KMeansFlagValues {
+export interface ClusterJobFlags extends KMeansFlagValues, RefineFlagValues {
   input?: string[] | undefined;
   k?: string | undefined;
   column?: string | undefined;
@@ -103,6 +114,11 @@ function jobMode(v: ClusterJobFlags): string | undefined {
   if (v.shards !== undefined && v.shard === undefined) {
     throw new UsageError("Expected --shards only with --shard auto");
   }
+  if (v.refine !== undefined && modes[0] !== "--hierarchical") {
+    throw new UsageError(
+      `Expected --refine R with --hierarchical N (or --refine with --shard for one refinement part) but found --refine ${v.refine}`,
+    );
+  }
   if (modes.length === 0) {
     for (const f of ["k1", "overwrite"] as const) {
       if (v[f] !== undefined) {
@@ -124,6 +140,7 @@ function jobMode(v: ClusterJobFlags): string | undefined {
  * given; returns false (nothing done) otherwise.
  */
 export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
+  if (await clusterRefineJob(v)) return true;
   const mode = jobMode(v);
   if (mode === undefined) return false;
   if (v.assignments !== undefined) {
@@ -147,7 +164,8 @@ export async function clusterJob(v: ClusterJobFlags): Promise<boolean> {
   } else {
     const count = intFlag("hierarchical", v.hierarchical, 0, 1);
     const k1 = intFlag("k1", v.k1, k, 1);
-    summary = await hierarchicalJob(inputsOf(v), v.column, count, k1, ctx);
+    const refine = intFlag("refine", v.refine, 0, 0);
+    summary = await hierarchicalJob(inputsOf(v), v.column, count, k1, refine, ctx);
   }
   if (v.json) console.log(JSON.stringify(summary));
   return true;

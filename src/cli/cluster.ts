@@ -37,6 +37,7 @@ import { kmeans } from "../kmeans/kmeans.ts";
 import { DEFAULT_KMEANS_OPTIONS } from "../kmeans/kmeans_options.ts";
 import { CLUSTER_JOB_OPTIONS, CLUSTER_JOBS_HELP, clusterJob } from "./_cluster_jobs.ts";
 import { DEVICE_FLAG_OPTIONS, deviceHelp, gpuOptions } from "./_device_flag.ts";
+import { refineArgs } from "./_cluster_refine.ts";
 
 const HELP = `Usage: mlcd cluster --input <file|dir>... --k N [options]
 
@@ -75,7 +76,7 @@ type ClusterValues = Parameters<typeof clusterJob>[0];
 /** `mlcd cluster`'s entry point: parses `args` (see `--help`) and runs the command. */
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
-    args: joinNegativeValues(args),
+    args: refineArgs(joinNegativeValues(args)),
     options: {
       input: { type: "string", multiple: true },
       k: { type: "string" },

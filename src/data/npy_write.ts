@@ -41,7 +41,8 @@ function descrOf(data: NpyData, options: EncodeNpyOptions): { descr: string; f16
  * pieces, e.g. with `openFileAtomic`): `shape.reduce(×)` little-endian values of `dtype`
  * must follow it.
  *
- * @param dtype The values' type: `"f4"`, `"f2"`, `"u4"`, `"i4"` or `"u1"`.
+ * @param dtype The values' type: `"f4"`, `"f2"`, `"u4"`, `"i4"`, `"i8"` (int64, e.g. exact
+ * fixed-point sums) or `"u1"`.
  * @param shape The array's shape.
  * @returns The header bytes (a multiple of 64).
  *
@@ -56,12 +57,12 @@ function descrOf(data: NpyData, options: EncodeNpyOptions): { descr: string; f16
  * ```
  */
 export function encodeNpyHeader(
-  dtype: "f4" | "f2" | "u4" | "i4" | "u1",
+  dtype: "f4" | "f2" | "u4" | "i4" | "i8" | "u1",
   shape: number[],
 ): Uint8Array {
-  const descr = { f4: "<f4", f2: "<f2", u4: "<u4", i4: "<i4", u1: "|u1" }[dtype];
+  const descr = { f4: "<f4", f2: "<f2", u4: "<u4", i4: "<i4", i8: "<i8", u1: "|u1" }[dtype];
   if (descr === undefined) {
-    throw new TypeError(`Expected dtype to be f4, f2, u4, i4 or u1 but found ${dtype}`);
+    throw new TypeError(`Expected dtype to be f4, f2, u4, i4, i8 or u1 but found ${dtype}`);
   }
   if (!Array.isArray(shape) || shape.some((s) => !Number.isInteger(s) || s < 0)) {
     throw new TypeError(

@@ -23,3 +23,4 @@ export * from "./commit.ts";
 export * from "./parts.ts";
 export * from "./job_checkpoint.ts";
 export * from "./output_paths.ts";
+export * from "./refine_parts.ts";

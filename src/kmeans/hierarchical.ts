@@ -2,9 +2,10 @@
  * Hierarchical k-means, MLCD's way of clustering more rows than one k-means can hold: the rows
  * are split into parts, each part is clustered into `k1` centroids ({@linkcode clusterPart}),
  * and the parts' centroids are clustered into `k` centers, each weighted by the rows it stands
- * for ({@linkcode mergeCentroids}). {@linkcode hierarchicalKmeans} does both in one process;
- * the `cluster --shard`/`--merge` jobs run the same two steps as separate tasks and get the
- * same centers.
+ * for ({@linkcode mergeCentroids}). {@linkcode hierarchicalKmeans} does both in one process,
+ * then optionally refines the merged centers over all rows (`refineCentroids`); the
+ * `cluster --shard`/`--merge`/`--refine`/`--reduce` jobs run the same steps as separate tasks
+ * and get the same centers.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { Matrix } from "../matrix/matrix.ts";
 import { partOf, type RowSource } from "../data/row_source.ts";
 import { kmeans } from "./kmeans.ts";
 import type { KMeansAssignment, KMeansIterationStats, KMeansOptions } from "./kmeans_options.ts";
+import { refineCentroids, type RefinePassStats, type RefineStepOptions } from "./refine.ts";
 
 /**
  * The k-means options that the parts and the merge share (see {@linkcode KMeansOptions}).
@@ -253,7 +255,7 @@ export async function mergeCentroids(
 
 /**
  * Options of {@linkcode hierarchicalKmeans}. `onLog` and `onIteration` are given the stage
- * (`"part 0/4"` … `"merge"`) as well; no checkpoints.
+ * (`"part 0/4"` … `"merge"`, `"refine"`) as well; no checkpoints.
  *
  * @example Usage
  * ```ts
@@ -276,31 +278,60 @@ export interface HierarchicalKMeansOptions
   onIteration?: (stats: KMeansIterationStats, stage: string) => void;
   /** Called when part `index` is clustered, before the next one starts. */
   onPart?: (index: number, result: PartCentroids) => void;
+  /**
+   * Lloyd passes over all rows from the merged centers (`refineCentroids`, the rows summed in
+   * the same `parts`), which bring the centers to flat k-means' quality. @default {0}
+   */
+  refine?: number;
+  /** Called after every refinement pass. */
+  onPass?: (stats: RefinePassStats) => void;
 }
 
 /**
- * Result of {@linkcode hierarchicalKmeans}: the merge's result and every part's centroids.
+ * Result of {@linkcode hierarchicalKmeans}: the centers with their objective over all rows,
+ * the merge's own objective, and every part's centroids.
  *
  * @example Usage
  * ```ts ignore
- * const { centroids, parts } = await hierarchicalKmeans(gpu, source, { parts: 4, k1, k });
+ * const { centroids, objective, mergeObjective } = await hierarchicalKmeans(gpu, source, { parts: 4, k1, k });
  * ```
  */
-export interface HierarchicalKMeansResult extends MergeResult {
+export interface HierarchicalKMeansResult {
+  /** The `k × d` centers (merged, then refined when `refine` > 0). */
+  centroids: Matrix;
+  /**
+   * The objective of `centroids` over all rows (sum of cosine similarities, or the inertia
+   * under l2): comparable with flat k-means' objective.
+   */
+  objective: number;
+  /** The merge's weighted k-means objective over the part centroids (not over the rows). */
+  mergeObjective: number;
+  /** Members of each center over all rows. */
+  counts: Uint32Array;
+  /** Part centroids with members, the points merged. */
+  points: number;
+  /** Rows they stand for. */
+  members: number;
   /** Each part's centroids and counts, in part order. */
   parts: PartCentroids[];
+  /** Each refinement pass's statistics (empty without `refine`). */
+  passes: RefinePassStats[];
+  /** The assignment step the merge's k-means used (exact or IVF). */
+  assignment: KMeansAssignment;
 }
 
 /**
  * Hierarchical k-means in one process: the rows split into `parts` contiguous parts, each
  * clustered into `k1` centroids ({@linkcode clusterPart}), then the count-weighted merge of
- * all part centroids into `k` centers ({@linkcode mergeCentroids}). The centers equal those
- * of `cluster --shard i/N` jobs followed by `cluster --merge`.
+ * all part centroids into `k` centers ({@linkcode mergeCentroids}), then `refine` Lloyd passes
+ * over all rows. The centers equal those of `cluster --shard i/N` jobs followed by
+ * `cluster --merge` (and `refine` × `--refine`/`--reduce`). One more pass over the rows
+ * scores the centers: `objective` is over the rows, `mergeObjective` over the part centroids.
  *
  * @param gpu The GPU context.
  * @param source The rows, e.g. `await openRowSource(["embeddings/"])`.
  * @param options `parts`, `k1`, `k` and the k-means options.
- * @returns The centers, objective and sizes, and each part's centroids.
+ * @returns The centers, their objective over the rows, the merge's, and each part's centroids.
  * @throws {RangeError} For `k` above `min(rows, parts × k1)`, or bad counts.
  *
  * @example Usage
@@ -316,11 +347,15 @@ export async function hierarchicalKmeans(
   source: RowSource,
   options: HierarchicalKMeansOptions,
 ): Promise<HierarchicalKMeansResult> {
-  const { parts: count, k1, k, onLog, onIteration, onPart, ...shared } = options;
+  const { parts: count, k1, k, onLog, onIteration, onPart, refine = 0, onPass, ...shared } =
+    options;
   for (const [name, v] of [["parts", count], ["k1", k1], ["k", k]] as const) {
     if (!Number.isInteger(v) || v < 1) {
       throw new RangeError(`Expected ${name} to be an integer ≥ 1 but found ${v}`);
     }
+  }
+  if (!Number.isInteger(refine) || refine < 0) {
+    throw new RangeError(`Expected refine to be an integer ≥ 0 but found ${refine}`);
   }
   if (k > Math.min(source.rows, count * k1)) {
     throw new RangeError(
@@ -341,5 +376,23 @@ export async function hierarchicalKmeans(
     onPart?.(i, r);
   }
   const merged = await mergeCentroids(gpu, parts, { ...shared, k, ...stage("merge") });
-  return { ...merged, parts };
+  const { metric, f16, variant, autotune, batchRows } = shared;
+  const r = await refineCentroids(gpu, source, merged.centroids, {
+    ...(defined({ metric, f16, variant, autotune, batchRows }) as RefineStepOptions),
+    passes: refine,
+    parts: count,
+    ...(onLog ? { onLog: (m: string) => onLog(m, "refine") } : {}),
+    ...(onPass ? { onPass } : {}),
+  });
+  return {
+    centroids: r.centroids,
+    objective: r.objective,
+    mergeObjective: merged.objective,
+    counts: r.counts,
+    points: merged.points,
+    members: merged.members,
+    parts,
+    passes: r.passes,
+    assignment: merged.assignment,
+  };
 }

@@ -20,3 +20,4 @@ export * from "./init_auto.ts";
 export * from "./kmeans_parallel_init.ts";
 export * from "./random_rows_init.ts";
 export * from "./cluster_size_stats.ts";
+export * from "./refine.ts";
