@@ -19,7 +19,7 @@
 // --quick shrinks every size (a smoke run of the script, not a result).
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { readNpy } from "../src/data/npy.ts";
+import { readNpyArray } from "../src/data/npy.ts";
 import { REAL_EMBEDDINGS, realEmbeddingsPath } from "./real_embeddings.ts";
 import {
   exactObjective,
@@ -60,11 +60,13 @@ async function cluster(args: string[]) {
   };
 }
 
+const n20 = q ? 20_000 : 400_000, n100 = q ? 40_000 : 2_000_000, nq = q ? 4000 : 200_000;
+const rowsText = (n: number) => n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`;
 const sizes = {
   real: q ? null : await realEmbeddingsPath(say),
-  synth20k: await syntheticEmbeddings(q ? 20_000 : 400_000, 128, q ? 1000 : 20_000, 7),
-  synth100k: await syntheticEmbeddings(q ? 40_000 : 2_000_000, 128, q ? 2000 : 100_000, 11),
-  queries: await syntheticEmbeddings(q ? 4000 : 200_000, 128, q ? 2000 : 100_000, 11),
+  synth20k: await syntheticEmbeddings(n20, 128, q ? 1000 : 20_000, 7),
+  synth100k: await syntheticEmbeddings(n100, 128, q ? 2000 : 100_000, 11),
+  queries: await syntheticEmbeddings(nq, 128, q ? 2000 : 100_000, 11),
 };
 const K20 = q ? 500 : 20_000, K100 = q ? 1000 : 100_000, NITER = q ? 3 : 10;
 const initShares: [string, number, number, number][] = []; // data, K, init s, run s
@@ -78,7 +80,7 @@ if (only.has("k20k")) {
   );
   const sets: [string, string][] = [
     ...(sizes.real ? [[REAL_EMBEDDINGS, sizes.real] as [string, string]] : []),
-    [`synthetic clustered, 400k × 128 (seed 7)`, sizes.synth20k],
+    [`synthetic clustered, ${rowsText(n20)} × 128 (seed 7)`, sizes.synth20k],
   ];
   for (const [name, rows] of sets) {
     const out = join(work, "k20k.npy");
@@ -128,11 +130,11 @@ if (only.has("k100k")) {
     "--out",
     out,
   ]);
-  initShares.push(["synthetic 2M × 128", K100, ivf.initSeconds as number, ivf.wall]);
+  initShares.push([`synthetic ${rowsText(n100)} × 128`, K100, ivf.initSeconds as number, ivf.wall]);
   const obj = await exactObjective(rows, out);
   const stats = ivf.stats as { iteration: number; objective: number; time: number }[];
   md.push(
-    `## K = ${K100}, ${NITER} iterations on ${q ? "40k" : "2M"} × 128 synthetic rows`,
+    `## K = ${K100}, ${NITER} iterations on ${rowsText(n100)} × 128 synthetic rows`,
     "",
     "| method | wall s | peak RSS | Σ(1 − cos), exact over all rows | objective of iteration 0 (its assignment) |",
     "|---|---|---|---|---|",
@@ -245,13 +247,14 @@ if (only.has("assign")) {
     return {
       json: lastJson(r),
       wall: r.seconds,
-      labels: (await readNpy(out)).data as Float32Array,
+      labels: (await readNpyArray(out)).data,
     };
   };
   const exact = await label("exact"), ivf = await label("ivf");
-  const want = Uint32Array.from(exact.labels), got = Uint32Array.from(ivf.labels);
+  const want = Uint32Array.from(exact.labels as ArrayLike<number>);
+  const got = Uint32Array.from(ivf.labels as ArrayLike<number>);
   md.push(
-    `## Top-8 labels at K = ${K100} for ${q ? "4k" : "200k"} rows × 128`,
+    `## Top-8 labels at K = ${K100} for ${rowsText(nq)} rows × 128`,
     "",
     "| search | wall s | recall@8 over all rows | --check-recall (2000 rows) |",
     "|---|---|---|---|",

@@ -203,7 +203,7 @@ async function withCacheDir(fn: () => Promise<void>): Promise<void> {
   });
 }
 
-Deno.test("assign: auto picks exact for small K and IVF where it is faster", async () => {
+Deno.test("assign: auto picks exact for small K and the faster of the two timings, cached", async () => {
   const gpu = await testGpu();
   const kernel = { variant: "registers", rows: 0, source: "default", ms: null } as const;
   const o = {
@@ -243,13 +243,14 @@ Deno.test("assign: auto picks exact for small K and IVF where it is faster", asy
     const chosen = / → (\w+) /.exec(line)?.[1];
     assert.ok(ms("exact") > 0 && ms("ivf") > 0, line);
     assert.equal(chosen, ms("ivf") * IVF_AUTO_MARGIN < ms("exact") ? "ivf" : "exact", line);
-    assert.equal(tuned.method, chosen);
-    assert.deepEqual(
-      tuned,
-      { method: "ivf", ...ivfPlan({ k: k }), source: "tuned" },
-      logs.join("\n"),
-    );
+    // Which one wins depends on the machine's load (CI measured both); the result must follow
+    // the timings, carry the plan it timed, and come back from the cache unchanged.
+    const plan = (kk: number) =>
+      chosen === "ivf"
+        ? { method: "ivf", ...ivfPlan({ k: kk }) }
+        : { method: "exact", cells: 0, nprobe: 0 };
+    assert.deepEqual(tuned, { ...plan(k), source: "tuned" }, line);
     const again = await chooseKmeansAssignment(gpu, { ...o, k: 16000, autotune: true });
-    assert.deepEqual(again, { method: "ivf", ...ivfPlan({ k: 16000 }), source: "cache" });
+    assert.deepEqual(again, { ...plan(16000), source: "cache" });
   });
 });
