@@ -18,10 +18,11 @@
 // slice: tag `whole` keeps the whole row (the kernel above); tag `s` holds a slice of D4 units
 // of each row (from unit p.sOff of rows of p.dx units) and streams that slice of the block's
 // centroids from a slice window (KB centroids of D4 units). The partial dot products go to
-// `part` (rows of the dispatch × KB): tag `wr` writes them (every slice but the last), `rd`
-// starts each sum from them (every slice but the first), so each row's sum is the same chain
-// of f32 additions as the whole kernel's. Tag `fin` (the whole kernel, the last slice) keeps
-// the running argmax; `last` marks the last slice.
+// `part`, PH vec4s per invocation and centroid holding its R rows' sums (the host expands
+// PARTIAL_READ / PARTIAL_WRITE into those loads and stores): tag `wr` writes them (every
+// slice but the last), `rd` starts each sum from them (every slice but the first), so each
+// row's sum is the same chain of f32 additions as the whole kernel's. Tag `fin` (the whole
+// kernel, the last slice) keeps the running argmax; `last` marks the last slice.
 //@t:f32 alias Packed = vec4<f32>;
 //@t:v2 alias Packed = vec2<u32>;
 //@t:v4 alias Packed = vec4<u32>;
@@ -30,6 +31,7 @@
 const R: u32 = 8u;
 const D4: u32 = 32u;
 const CU: u32 = 4096u; // centroids per block × D4, at most 64 KiB
+const PH: u32 = 2u; // sliced: vec4s of partial sums per invocation and key/centroid, ceil(R / 4)
 const KB: u32 = 256u; // sliced: centroids per slice window (the stride of a row's partials)
 
 // flags: bit 0 first centroid chunk, bit 1 last chunk, bit 2 spherical (score = dot).
@@ -48,7 +50,7 @@ struct Params { rowBase: u32, rowEnd: u32, k: u32, kBase: u32, flags: u32, cnOff
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<Packed>;
 @group(0) @binding(2) var<uniform> c: array<Cent, CU>; // this slice of the block's centroids
-@group(0) @binding(3) var<storage, read_write> part: array<f32>; // (row - rowBase) * KB + cc
+@group(0) @binding(3) var<storage, read_write> part: array<vec4<f32>>; // see PARTIAL_READ
 //@end
 //@if:last
 @group(0) @binding(4) var<storage, read> cn: array<f32>;
@@ -82,7 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   //@t:v4 let q{r}_{j} = x[row{r} * D4 + {j}u]; //@rj
 //@end
 //@if:s
-  let pb{r} = (row{r} - p.rowBase) * KB; //@r
+  let pv = ((r0 - p.rowBase) / R) * KB * PH;
   let xb{r} = row{r} * p.dx + p.sOff; //@r
   //@t:f32 let a{r}_{j} = x[xb{r} + {j}u]; //@rj
   //@t:v2 let q{r}_{j} = x[xb{r} + {j}u]; //@rj
@@ -99,14 +101,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var cc = 0u; cc < p.k; cc++) {
     let cb = cc * D4;
     var acc{r} = 0.0; //@r
-    //@t:rd acc{r} = part[pb{r} + cc]; //@r
+    //@t:rd PARTIAL_READ
     //@t:f let c{j} = c[cb + {j}u]; //@j
     //@t:f acc{r} += dot(a{r}_{j}, c{j}); //@jr
     //@t:v4 let u{j} = c[cb + {j}u]; //@j
     //@t:v4 let c{j} = lo(u{j}); //@j
     //@t:v4 let e{j} = hi(u{j}); //@j
     //@t:v4 acc{r} += dot(a{r}_{j}, c{j}) + dot(b{r}_{j}, e{j}); //@jr
-    //@t:wr part[pb{r} + cc] = acc{r}; //@r
+    //@t:wr PARTIAL_WRITE
     //@t:fin let h = select(cn[p.cnOff + cc], 0.0, spherical);
     //@t:fin if (acc{r} - h > best{r}) { best{r} = acc{r} - h; bi{r} = p.kBase + cc; } //@r
   }

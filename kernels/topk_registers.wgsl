@@ -15,13 +15,16 @@
 // Rows wider than one slice (src/gpu/register_slices.ts) are walked in slices, one dispatch per
 // slice: tag `whole` holds whole rows (the kernel above); tag `s` holds a slice of D4 vec4s of
 // each row (from vec4 p.sOff of rows of p.dx vec4s) and streams that slice of the block's keys
-// from a slice window (KB keys of D4 vec4s). The partial dot products go to `part` (rows of the
-// dispatch × KB): tag `wr` writes them (every slice but the last), `rd` starts each sum from
-// them (every slice but the first), so each score is the same chain of f32 additions as the
-// whole kernel's. Tag `fin` (the whole kernel, the last slice) keeps the lists.
+// from a slice window (KB keys of D4 vec4s). The partial dot products go to `part`, PH vec4s
+// per invocation and key holding its R rows' sums (the host expands PARTIAL_READ /
+// PARTIAL_WRITE into those loads and stores): tag `wr` writes them (every slice but the
+// last), `rd` starts each sum from them (every slice but the first), so each score is the
+// same chain of f32 additions as the whole kernel's. Tag `fin` (the whole kernel, the last
+// slice) keeps the lists.
 const R: u32 = 4u;
 const D4: u32 = 32u;
 const CU: u32 = 4096u; // keys per block × D4, at most 64 KiB
+const PH: u32 = 2u; // sliced: vec4s of partial sums per invocation and key/centroid, ceil(R / 4)
 const KB: u32 = 256u; // sliced: keys per slice window (the stride of a row's partials)
 const NEG = -3.4028235e38;
 const NONE = 0xffffffffu;
@@ -51,7 +54,7 @@ struct Params {
 @group(0) @binding(2) var<uniform> keys: array<vec4<f32>, CU>;
 //@t:whole @group(0) @binding(3) var<storage, read_write> ls: array<f32>;
 //@t:whole @group(0) @binding(4) var<storage, read_write> li: array<u32>;
-//@t:s @group(0) @binding(3) var<storage, read_write> part: array<f32>; // (row - rowBase) * KB + key
+//@t:s @group(0) @binding(3) var<storage, read_write> part: array<vec4<f32>>; // see PARTIAL_READ
 //@t:last @group(0) @binding(4) var<storage, read_write> ls: array<f32>;
 //@t:last @group(0) @binding(5) var<storage, read_write> li: array<u32>;
 
@@ -79,7 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let lastRow = p.rowEnd - 1u;
   let row{r} = min(r0 + {r}u, lastRow); //@r
   //@t:whole let a{r}_{j} = q[row{r} * D4 + {j}u]; //@rj
-  //@t:s let pb{r} = (row{r} - p.rowBase) * KB; //@r
+  //@t:s let pv = ((r0 - p.rowBase) / R) * KB * PH;
   //@t:s let a{r}_{j} = q[row{r} * p.dx + p.sOff + {j}u]; //@rj
 //@if:fin
   // Rows past the end duplicate the last row; a threshold of +FLT_MAX keeps them out.
@@ -89,10 +92,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var cc = p.keyOff; cc < p.keyOff + p.nkeys; cc++) {
     let cb = cc * D4;
     var acc{r} = 0.0; //@r
-    //@t:rd acc{r} = part[pb{r} + cc]; //@r
+    //@t:rd PARTIAL_READ
     let c{j} = keys[cb + {j}u]; //@j
     acc{r} += dot(a{r}_{j}, c{j}); //@jr
-    //@t:wr part[pb{r} + cc] = acc{r}; //@r
+    //@t:wr PARTIAL_WRITE
     //@t:fin if (acc{r} > thr{r}) { let o = row{r} * p.k; var pos = p.k - 1u; while (pos > 0u && acc{r} > ls[o + pos - 1u]) { ls[o + pos] = ls[o + pos - 1u]; li[o + pos] = li[o + pos - 1u]; pos--; } ls[o + pos] = acc{r}; li[o + pos] = p.keyBase + cc; thr{r} = ls[o + p.k - 1u]; } //@r
   }
 }

@@ -12,6 +12,10 @@ import { topk, uploadTopkKeys } from "../src/topk/topk.ts";
 import { topkRegistersPlan } from "../src/topk/topk_registers_search.ts";
 import { quirksFor } from "../src/gpu/quirks.ts";
 import { uploadMatrix } from "../src/gpu/gpu_matrix.ts";
+import { readBack } from "../src/gpu/buffers.ts";
+import { recordAssign } from "../src/kmeans/_assign_programs.ts";
+import { createAssignOutputs } from "../src/kmeans/assignment_step.ts";
+import { centroidsPerChunk, createCentroids, paddedWidth } from "../src/kmeans/centroid_store.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
 
 const gpu = await testGpu();
@@ -138,6 +142,43 @@ Deno.test("the sliced assignment equals the whole-row kernel bit for bit at d â‰
   }
 });
 
+/** The assignment of `x` to `c` by the registers kernel with `rows` rows per invocation. */
+async function assignWith(g: Gpu, x: Matrix, c: Matrix, rows: number, f16: boolean) {
+  const dp = paddedWidth(x.cols);
+  const padded = new Float32Array(c.rows * dp);
+  for (let r = 0; r < c.rows; r++) {
+    padded.set(c.data.subarray(r * c.cols, (r + 1) * c.cols), r * dp);
+  }
+  const gx = uploadMatrix(g, x, { stride: dp, dtype: f16 ? "f16" : "f32" });
+  const cents = createCentroids(g, c.rows, c.cols, f16, centroidsPerChunk(g, dp, false), padded);
+  const out = createAssignOutputs(g, gx);
+  try {
+    const enc = g.device.createCommandEncoder();
+    recordAssign(g, { variant: "registers", rows }, gx, cents, out, false, enc);
+    const [idx, score] = await readBack(g, [
+      { buffer: out.idx[0]!, bytes: x.rows * 4 },
+      { buffer: out.score[0]!, bytes: x.rows * 4 },
+    ], enc);
+    return { idx: new Uint32Array(idx!), score: new Float32Array(score!) };
+  } finally {
+    gx.destroy();
+    cents.destroy();
+    out.destroy();
+  }
+}
+
+Deno.test("the sliced assignment gives the same bits with 1, 5 and 12 rows per invocation", async () => {
+  const x = randomMatrix(203, 300, 11), c = randomMatrix(70, 300, 12);
+  for (const f16 of [false, true]) {
+    const ref = await assignWith(whole, x, c, 1, f16);
+    for (const rows of f16 ? [12] : [1, 5, 12]) {
+      const got = await assignWith(gpu, x, c, rows, f16);
+      sameBits(got.score, ref.score, `${rows} rows, f16=${f16}`);
+      sameBits(got.idx, ref.idx, `${rows} rows, f16=${f16}`);
+    }
+  }
+});
+
 Deno.test("kmeans() with sliced rows equals the whole-row kernel bit for bit (d=200, chunked)", async () => {
   const x = randomMatrix(301, 200, 7);
   const small = await testGpu({ maxBindingBytes: 32768 });
@@ -227,7 +268,11 @@ Deno.test("auto picks the register kernels at every width on CPU adapters", () =
   index.destroy();
   if (sliced && gpu.quirks.preferRegisters) {
     assert.equal(index.variant, "registers");
-    assert.deepEqual(cands, [{ variant: "registers", rows: 8 }, { variant: "tiled", rows: 0 }]);
+    assert.deepEqual(cands, [
+      { variant: "registers", rows: 8 },
+      { variant: "registers", rows: 12 },
+      { variant: "tiled", rows: 0 },
+    ]);
   } else {
     assert.equal(index.variant, "tiled");
   }

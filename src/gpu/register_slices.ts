@@ -1,6 +1,7 @@
 // Walking wide rows in slices, for the rows-in-registers kernels (k-means assignment, top-k):
-// the slice plan of a row width and the program that lays streamed rows (centroids, keys) out
-// in 64 KiB uniform windows, one window per slice of a block of rows.
+// the slice plan of a row width, the program that lays streamed rows (centroids, keys) out in
+// 64 KiB uniform windows, one window per slice of a block of rows, and the partial sums'
+// layout and WGSL.
 //
 // Why: those kernels unroll the row they hold, so their code and their registers grow with the
 // width (a fully unrolled 512-wide kernel holds one row per invocation and runs 4× slower per
@@ -9,6 +10,9 @@
 // and adds each partial dot product to a buffer (first slice: writes, middle slices: read and
 // write, last slice: reads and finishes: argmax or top-k). Each row's sum runs over the same
 // values in the same order as the unsliced kernel's, so the scores are the same bits.
+// The partial sums of an invocation's R rows for one streamed row are ceil(R / 4) vec4s (two
+// vec4 loads and stores for 8 rows, not 8 scalar ones: on lavapipe each storage access is a
+// loop over the lanes, and the scalar layout took a third of the sliced kernel's time).
 import sliceCode from "../../kernels/slice_windows.wgsl" with { type: "text" };
 import { type Program, workgroupsFor } from "./program.ts";
 import { uniformStruct } from "./uniforms.ts";
@@ -131,4 +135,65 @@ export function sliceWindowsProgram(s: SliceWindowsShape): Program {
   };
   program.workgroups = workgroupsFor(program, rows * slices.units);
   return program;
+}
+
+/** vec4s of partial sums per invocation and streamed row, for `rowsPerInvocation` rows. */
+export function partialVec4s(rowsPerInvocation: number): number {
+  return Math.ceil(rowsPerInvocation / 4);
+}
+
+/**
+ * Bytes of the partial sums of one sliced dispatch: `rows` rows in invocations of
+ * `rowsPerInvocation`, each with {@linkcode partialVec4s} vec4s per streamed row of a window.
+ *
+ * @param rows Rows of the dispatch.
+ * @param rowsPerInvocation Rows per invocation.
+ * @param rowsPerWindow Streamed rows per window (`RegisterSlices.rowsPerWindow`).
+ * @returns The size in bytes.
+ *
+ * @example Usage
+ * ```ts
+ * import { partialSumsBytes } from "./register_slices.ts";
+ * console.log(partialSumsBytes(100, 8, 256)); // 13 invocations × 256 × 2 vec4s = 106496
+ * ```
+ */
+export function partialSumsBytes(
+  rows: number,
+  rowsPerInvocation: number,
+  rowsPerWindow: number,
+): number {
+  return Math.ceil(rows / rowsPerInvocation) * rowsPerWindow * partialVec4s(rowsPerInvocation) * 16;
+}
+
+/**
+ * Expands the partial-sum markers of a specialised sliced kernel: `PARTIAL_READ` becomes the
+ * loads of the invocation's vec4s at `part[pv + cc × PH + h]` into `acc0 … acc{R-1}`, and
+ * `PARTIAL_WRITE` the stores of those accumulators (unused lanes 0).
+ *
+ * @param code The kernel, specialised for R rows per invocation.
+ * @param rowsPerInvocation R.
+ * @returns The kernel with the markers replaced.
+ *
+ * @example Usage
+ * ```ts
+ * import { expandPartialSums } from "./register_slices.ts";
+ * console.log(expandPartialSums("PARTIAL_READ", 2));
+ * // let pq0 = part[pv + cc * 1u + 0u]; acc0 = pq0.x; acc1 = pq0.y;
+ * ```
+ */
+export function expandPartialSums(code: string, rowsPerInvocation: number): string {
+  const R = rowsPerInvocation, H = partialVec4s(R), lane = ["x", "y", "z", "w"];
+  const at = (h: number) => `part[pv + cc * ${H}u + ${h}u]`;
+  const rows = (h: number) => [0, 1, 2, 3].filter((i) => 4 * h + i < R);
+  const groups = Array.from({ length: H }, (_, h) => h);
+  const read = groups.map((h) =>
+    [`let pq${h} = ${at(h)};`, ...rows(h).map((i) => `acc${4 * h + i} = pq${h}.${lane[i]};`)]
+      .join(" ")
+  ).join(" ");
+  const write = groups.map((h) =>
+    `${at(h)} = vec4<f32>(${
+      [0, 1, 2, 3].map((i) => (4 * h + i < R ? `acc${4 * h + i}` : "0.0")).join(", ")
+    });`
+  ).join(" ");
+  return code.replaceAll("PARTIAL_READ", read).replaceAll("PARTIAL_WRITE", write);
 }

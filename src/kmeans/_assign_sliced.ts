@@ -11,6 +11,9 @@ import { uniformStruct } from "../gpu/uniforms.ts";
 import { createStorage } from "../gpu/buffers.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import {
+  expandPartialSums,
+  partialSumsBytes,
+  partialVec4s,
   type RegisterSlices,
   registerSlices,
   SLICE_WINDOW_BYTES,
@@ -104,7 +107,14 @@ export function slicedAssignProgram(s: SlicedAssignShape): Program {
       role.join("+")
     }:R${R}:D4=${width}:KB${KB}:${storage}`,
     code: () =>
-      specialize(registersCode, f16, { R, D4: width, KB }, [...storageTags(dp, f16), "s", ...role]),
+      expandPartialSums(
+        specialize(registersCode, f16, { R, D4: width, KB, PH: partialVec4s(R) }, [
+          ...storageTags(dp, f16),
+          "s",
+          ...role,
+        ]),
+        R,
+      ),
     workgroupSize: 64,
     workgroups: foldDispatch(Math.ceil(rows / (64 * R))),
     uniformStruct: ASSIGN_SLICED_PARAMS,
@@ -168,15 +178,15 @@ export function recordSliced(
   const packed = packedCentroidBlocks(x.stride, f16);
   const kb = slices.rowsPerWindow;
   const values = slices.width * (packed ? 8 : 4);
+  const R = rowsPerInvocation > 0 ? rowsPerInvocation : SLICED_ROWS;
+  // Rows per dispatch: whole invocations whose partial sums fit the budget (and a binding),
+  // and multiply-adds under the adapter's cap per dispatch.
+  const budget = Math.min(SLICED_PART_BYTES, gpu.maxBindingBytes);
+  const invocations = Math.floor(budget / (kb * partialVec4s(R) * 16));
   const macs = Math.min(gpu.quirks.maxMacsPerDispatch, 2 ** 31);
-  const range = Math.max(
-    1,
-    Math.min(
-      Math.floor(Math.min(SLICED_PART_BYTES, gpu.maxBindingBytes) / (kb * 4)),
-      Math.floor(macs / (kb * values)),
-    ),
-  );
-  const scratch = slicedScratch(gpu, slices.count * SLICE_WINDOW_BYTES, range * kb * 4);
+  const range = Math.max(1, Math.min(invocations * R, Math.floor(macs / (kb * values))));
+  const partBytes = partialSumsBytes(range, R, kb);
+  const scratch = slicedScratch(gpu, slices.count * SLICE_WINDOW_BYTES, partBytes);
   const blocks: { chunk: CentroidStore["chunks"][number]; b: number; rows: number }[] = [];
   for (const chunk of cents.chunks) {
     for (let b = 0; b * kb < chunk.rows; b++) {

@@ -4,7 +4,12 @@ import mergeCode from "../../kernels/topk_merge.wgsl" with { type: "text" };
 import { foldDispatch, type Program, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";
 import { specialize, uniformBlockRows } from "../gpu/_template.ts";
-import { type RegisterSlices, registerSlices } from "../gpu/register_slices.ts";
+import {
+  expandPartialSums,
+  partialVec4s,
+  type RegisterSlices,
+  registerSlices,
+} from "../gpu/register_slices.ts";
 
 /** Largest `k` the top-k kernels keep per row. */
 export const TOPK_MAX_K = 64;
@@ -243,7 +248,14 @@ function topkSlicedProgram(s: TopkRegistersShape, slices: RegisterSlices, slice:
   const KB = slices.rowsPerWindow;
   return {
     shaderKey: `topk_registers:sliced:${role.join("+")}:R${r}:D${width}:KB${KB}`,
-    code: () => specialize(registersCode, false, { R: r, D4: width, KB }, ["s", ...role]),
+    code: () =>
+      expandPartialSums(
+        specialize(registersCode, false, { R: r, D4: width, KB, PH: partialVec4s(r) }, [
+          "s",
+          ...role,
+        ]),
+        r,
+      ),
     workgroupSize: 64,
     workgroups: foldDispatch(Math.ceil(s.rows / (64 * r))),
     uniformStruct: SLICED_PARAMS,

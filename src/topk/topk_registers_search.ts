@@ -10,6 +10,8 @@ import { createStorage } from "../gpu/buffers.ts";
 import type { GpuQuirks } from "../gpu/quirks.ts";
 import { dispatch, submit } from "../gpu/program.ts";
 import {
+  partialSumsBytes,
+  partialVec4s,
   type RegisterSlices,
   SLICE_WINDOW_BYTES,
   sliceWindowsProgram,
@@ -195,7 +197,8 @@ export function topkRegistersPlan(
     Math.floor(macs / (kb * width * 4) / (64 * r)) * 64 * r,
   );
   if (slices) {
-    const partRows = Math.floor(Math.min(SLICED_PART_BYTES, limits.maxBindingBytes) / (kb * 4));
+    const budget = Math.min(SLICED_PART_BYTES, limits.maxBindingBytes);
+    const partRows = Math.floor(budget / (kb * partialVec4s(r) * 16)) * r;
     rowsPerDispatch = Math.max(1, Math.min(rowsPerDispatch, partRows));
   }
   const keysPerDispatch = topkKeysPerDispatch(s.d4, s.k, limits.quirks.maxLoopIterations, r);
@@ -297,7 +300,8 @@ export async function topkRegistersSearch(
   let part: GPUBuffer | null = null;
   try {
     if (plan.slices) {
-      const bytes = Math.min(plan.rowsPerDispatch, n) * plan.slices.rowsPerWindow * 4;
+      const rows = Math.min(plan.rowsPerDispatch, n);
+      const bytes = partialSumsBytes(rows, TOPK_MAX_ROWS_PER_INVOCATION, plan.slices.rowsPerWindow);
       part = createStorage(gpu, bytes, "topk.partial_sums");
     }
     for (const qc of qLease.matrix.chunks) {
