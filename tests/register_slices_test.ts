@@ -14,6 +14,7 @@ import { quirksFor } from "../src/gpu/quirks.ts";
 import { uploadMatrix } from "../src/gpu/gpu_matrix.ts";
 import { readBack } from "../src/gpu/buffers.ts";
 import { recordAssign } from "../src/kmeans/_assign_programs.ts";
+import { assignSlices, slicedFits } from "../src/kmeans/_assign_sliced.ts";
 import { createAssignOutputs } from "../src/kmeans/assignment_step.ts";
 import { centroidsPerChunk, createCentroids, paddedWidth } from "../src/kmeans/centroid_store.ts";
 import { randomMatrix, testGpu } from "./_gpu.ts";
@@ -283,4 +284,11 @@ Deno.test("auto picks the register kernels at every width on CPU adapters", () =
   assert.ok(plan.rowsPerDispatch * plan.slices!.rowsPerWindow * 4 <= 40000);
   assert.ok(plan.keysPerDispatch * (1 + 8 * 64) + 8 * 64 <= 65535 / 2);
   assert.equal(topkRegistersPlan(limits, { n: 50, d4: 32, k: 8 }).slices, null);
+  // l2's ‖x‖² loop in the last slice: R × units iterations, kept under half of llvmpipe's cap.
+  const cpu = { ...gpu, quirks: quirksFor("cpu") };
+  const at = (d: number) => assignSlices(cpu, d, false)!;
+  assert.ok(slicedFits(cpu, at(1664), 12, false));
+  assert.ok(!slicedFits(cpu, at(12000), 12, false));
+  assert.ok(slicedFits(cpu, at(12000), 12, true));
+  assert.ok(slicedFits(cpu, at(12000), 1, false));
 });

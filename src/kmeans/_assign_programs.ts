@@ -10,7 +10,13 @@ import { uniformStruct } from "../gpu/uniforms.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { type CentroidStore, f32Binding, packedCentroidBlocks } from "./centroid_store.ts";
 import type { AssignmentStep, AssignOutputs } from "./assignment_step.ts";
-import { assignSlices, recordSliced, SLICED_ROWS, storageTags } from "./_assign_sliced.ts";
+import {
+  assignSlices,
+  recordSliced,
+  SLICED_ROWS,
+  slicedFits,
+  storageTags,
+} from "./_assign_sliced.ts";
 
 /** Resolved kernel design. */
 export type Variant = "registers" | "tiled";
@@ -140,11 +146,11 @@ export function recordAssign(
   const wanted = typeof kernel === "string" ? kernel : kernel.variant;
   const rowsPerInvocation = typeof kernel === "string" ? 0 : kernel.rows;
   const slices = wanted === "registers" ? assignSlices(gpu, x.stride, x.dtype === "f16") : null;
-  if (slices) {
+  if (slices && slicedFits(gpu, slices, rowsPerInvocation, spherical)) {
     recordSliced(gpu, slices, rowsPerInvocation, x, cents, out, spherical, enc);
     return;
   }
-  const variant: Variant = wanted === "registers" && kb < 1 ? "tiled" : wanted;
+  const variant: Variant = wanted === "registers" && (kb < 1 || slices) ? "tiled" : wanted;
   const unitBytes = packed ? 2 : 4;
   const blocks: { c: Binding; cn: GPUBuffer; rows: number; kBase: number; cnOff: number }[] = [];
   for (const cc of cents.chunks) {

@@ -131,6 +131,24 @@ export function slicedAssignProgram(s: SlicedAssignShape): Program {
   };
 }
 
+/**
+ * Whether the sliced kernel stays under the adapter's loop-iteration cap per invocation
+ * (llvmpipe: 65535, all loops together, then it silently stops): its last slice loops over
+ * the block's centroids and, for l2, over the whole of each of its rows for ‖x‖² (R × units
+ * iterations, about 49k for 12 rows of 16384 values). Kept under half the cap; rows too wide
+ * for that go to the tiled kernel.
+ */
+export function slicedFits(
+  gpu: Gpu,
+  slices: RegisterSlices,
+  rowsPerInvocation: number,
+  spherical: boolean,
+): boolean {
+  const R = rowsPerInvocation > 0 ? rowsPerInvocation : SLICED_ROWS;
+  const loops = slices.rowsPerWindow + (spherical ? 0 : R * slices.units);
+  return loops <= gpu.quirks.maxLoopIterations / 2;
+}
+
 /** Bytes of the sliced kernel's partial sums per dispatch, at most. */
 const SLICED_PART_BYTES = 8 << 20;
 
