@@ -1,5 +1,5 @@
 // deno run -A bench/wide_rows_compare.ts [--n 20000] [--k 2000] [--dims 512,768] [--reps 3]
-//   [--out bench/results/dslice.md]
+//   [--tools faiss,tiled,whole,sliced] [--out bench/results/wide_rows.md]
 // Issue 20, d > 128 on the CPU adapter: top-8 and one k-means assignment pass over wide rows with
 // the register kernels walking d in slices (after; "auto" picks them now), against what ran
 // before (with "auto": the tiled kernel above d = 128; with variant "registers": the whole-row
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     k: { type: "string" },
     dims: { type: "string" },
     reps: { type: "string" },
+    tools: { type: "string" },
     out: { type: "string" },
   },
 });
@@ -32,7 +33,7 @@ const n = Number(values.n ?? 20000);
 const K = Number(values.k ?? 2000);
 const dims = (values.dims ?? "512,768").split(",").map(Number);
 const reps = Number(values.reps ?? 3);
-const outPath = values.out ?? new URL("./results/dslice.md", import.meta.url).pathname;
+const outPath = values.out ?? new URL("./results/wide_rows.md", import.meta.url).pathname;
 const log = (s: string) => console.error(`wide_rows_compare: ${s}`);
 
 const py = await findPython();
@@ -123,8 +124,15 @@ for (const d of dims) {
   await writeNpy(`${tmp}/x${d}.npy`, x.data, [n, d]);
   await writeNpy(`${tmp}/c${d}.npy`, c.data, [K, d]);
 }
+const wanted = (values.tools ?? "faiss,tiled,whole,sliced").split(",");
+for (const t of ["faiss", "sliced"]) {
+  if (!wanted.includes(t)) throw new Error(`--tools must include ${t} (the ratios' references)`);
+}
+// The whole-row top-k kernel holds at most 512 values.
 const tools = (d: number, p: Problem): Tool[] =>
-  p === "top-8" && d > 512 ? ["faiss", "tiled", "sliced"] : ["faiss", "tiled", "whole", "sliced"];
+  (["faiss", "tiled", "whole", "sliced"] as Tool[]).filter((t) =>
+    wanted.includes(t) && !(t === "whole" && p === "top-8" && d > 512)
+  );
 const truth = new Map<string, Uint32Array>();
 // Warm-up (pipelines compiled, untimed), then the timed rounds, interleaved.
 for (let rep = -1; rep < reps; rep++) {
