@@ -34,8 +34,10 @@ export interface GpuQuirks {
   /** Prefer the rows-in-registers kernel designs over workgroup-memory tiles. */
   readonly preferRegisters: boolean;
   /**
-   * Widest rows the unrolled rows-in-registers shaders are used for without being asked:
-   * 128 on CPU adapters (their compile time grows with the width), `Infinity` elsewhere.
+   * Widest rows the rows-in-registers kernels hold whole (unrolled over the row): 128 on CPU
+   * adapters, where the code, the compile time and the spilled registers grow with the width;
+   * wider rows are walked in slices of 64 values (src/gpu/register_slices.ts), so the
+   * kernels serve every width. `Infinity` elsewhere (rows always held whole).
    */
   readonly registersMaxDim: number;
 }

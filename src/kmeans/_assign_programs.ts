@@ -10,6 +10,13 @@ import { uniformStruct } from "../gpu/uniforms.ts";
 import type { GpuMatrix } from "../gpu/gpu_matrix.ts";
 import { type CentroidStore, f32Binding, packedCentroidBlocks } from "./centroid_store.ts";
 import type { AssignmentStep, AssignOutputs } from "./assignment_step.ts";
+import {
+  assignSlices,
+  recordSliced,
+  SLICED_ROWS,
+  slicedFits,
+  storageTags,
+} from "./_assign_sliced.ts";
 
 /** Resolved kernel design. */
 export type Variant = "registers" | "tiled";
@@ -28,9 +35,11 @@ export type AssignKernel = {
 /**
  * Rows per invocation of the registers kernel for padded width `dp`: R × dp/4 ≤ 128 (more
  * spills and compiles slowly on lavapipe), or ≤ 256 when it reads packed f16 centroids
- * (half the centroid loads per FMA, so the extra rows pay off).
+ * (half the centroid loads per FMA, so the extra rows pay off). Rows walked in slices
+ * (`sliced`, see {@linkcode assignSlices}) hold {@linkcode SLICED_ROWS} rows of one slice.
  */
-export function registerRows(dp: number, f16: boolean): number {
+export function registerRows(dp: number, f16: boolean, sliced = false): number {
+  if (sliced) return SLICED_ROWS;
   const cap = packedCentroidBlocks(dp, f16) ? 256 : 128;
   return Math.max(1, Math.min(f16 ? 12 : 16, Math.floor(cap / (dp / 4))));
 }
@@ -95,7 +104,7 @@ export function assignProgram(s: AssignShape): Program {
     const packed = packedCentroidBlocks(dp, f16);
     const units = packed ? dp / 8 : d4;
     const CU = uniformBlockRows(dp, packed) * units;
-    const tags = packed ? ["v4"] : f16 ? ["v2", "f"] : ["f32", "f"];
+    const tags = [...storageTags(dp, f16), "whole", "fin"];
     const storage = `rows=${f16 ? "f16" : "f32"}:centroids=${packed ? "f16" : "f32"}`;
     return {
       shaderKey: `kmeans_assign_registers:R${R}:D4=${units}:CU${CU}:${storage}`,
@@ -136,7 +145,12 @@ export function recordAssign(
   const kb = uniformBlockRows(x.stride, packed);
   const wanted = typeof kernel === "string" ? kernel : kernel.variant;
   const rowsPerInvocation = typeof kernel === "string" ? 0 : kernel.rows;
-  const variant: Variant = wanted === "registers" && kb < 1 ? "tiled" : wanted;
+  const slices = wanted === "registers" ? assignSlices(gpu, x.stride, x.dtype === "f16") : null;
+  if (slices && slicedFits(gpu, slices, rowsPerInvocation, spherical)) {
+    recordSliced(gpu, slices, rowsPerInvocation, x, cents, out, spherical, enc);
+    return;
+  }
+  const variant: Variant = wanted === "registers" && (kb < 1 || slices) ? "tiled" : wanted;
   const unitBytes = packed ? 2 : 4;
   const blocks: { c: Binding; cn: GPUBuffer; rows: number; kBase: number; cnOff: number }[] = [];
   for (const cc of cents.chunks) {

@@ -4,6 +4,12 @@ import mergeCode from "../../kernels/topk_merge.wgsl" with { type: "text" };
 import { foldDispatch, type Program, workgroupsFor } from "../gpu/program.ts";
 import { uniformStruct } from "../gpu/uniforms.ts";
 import { specialize, uniformBlockRows } from "../gpu/template.ts";
+import {
+  expandPartialSums,
+  partialVec4s,
+  type RegisterSlices,
+  registerSlices,
+} from "../gpu/register_slices.ts";
 
 /** Largest `k` the top-k kernels keep per row. */
 export const TOPK_MAX_K = 64;
@@ -59,6 +65,30 @@ export function topkRegisterRows(d4: number): number {
   return Math.min(TOPK_MAX_ROWS_PER_INVOCATION, Math.floor(TOPK_REGISTER_VEC4S / d4));
 }
 
+/** vec4s of a row slice the sliced registers kernel holds: 8 rows × 64 values. */
+export const TOPK_SLICE_VEC4S = 16;
+
+/**
+ * How the registers kernel walks rows of `d4` vec4s: null when it holds whole rows (up to
+ * `registersMaxDim` values, the adapter's quirk), else the slices of a row (at most
+ * {@linkcode TOPK_SLICE_VEC4S} vec4s each), each streamed from its own key window with
+ * {@linkcode TOPK_MAX_ROWS_PER_INVOCATION} rows per invocation.
+ *
+ * @param d4 vec4s per row.
+ * @param registersMaxDim Widest row held whole (`gpu.quirks.registersMaxDim`).
+ * @returns The slices, or null.
+ *
+ * @example Usage
+ * ```ts
+ * import { topkSlices } from "./topk_programs.ts";
+ * console.log(topkSlices(32, 128)); // null: 128 values are held whole
+ * console.log(topkSlices(128, 128)?.count); // 8 slices of 64 values
+ * ```
+ */
+export function topkSlices(d4: number, registersMaxDim: number): RegisterSlices | null {
+  return d4 * 4 <= registersMaxDim ? null : registerSlices(d4, TOPK_SLICE_VEC4S);
+}
+
 const TILED_PARAMS = uniformStruct({
   nq: "u32",
   nkeys: "u32",
@@ -78,6 +108,18 @@ const REGISTERS_PARAMS = uniformStruct({
   nkeys: "u32",
   first: "u32",
   keyOff: "u32",
+});
+
+const SLICED_PARAMS = uniformStruct({
+  rowBase: "u32",
+  rowEnd: "u32",
+  k: "u32",
+  keyBase: "u32",
+  nkeys: "u32",
+  first: "u32",
+  keyOff: "u32",
+  sOff: "u32",
+  dx: "u32",
 });
 
 const MERGE_PARAMS = uniformStruct({ nq: "u32", k: "u32", lists: "u32", has_state: "u32" });
@@ -100,6 +142,11 @@ export interface TopkRegistersShape {
   d4: number;
   /** First block of the search: the kernel clears the lists. */
   first: boolean;
+  /**
+   * Rows walked in slices ({@linkcode topkSlices}): the slices and which one this dispatch
+   * scores (the last one updates the lists); absent or null: whole rows.
+   */
+  sliced?: { slices: RegisterSlices; slice: number } | null;
 }
 
 /**
@@ -128,6 +175,7 @@ export function topkKeysPerBlock(d4: number): number {
  * @param k List length.
  * @param maxLoopIterations The adapter's cap (`gpu.quirks.maxLoopIterations`); `Infinity`:
  * no bound.
+ * @param rowsPerInvocation Rows one invocation keeps (the sliced kernel keeps 8).
  * @returns Keys per dispatch, at least 1 (`Number.MAX_SAFE_INTEGER` without a cap).
  *
  * @example Usage
@@ -136,10 +184,15 @@ export function topkKeysPerBlock(d4: number): number {
  * console.log(topkKeysPerDispatch(32, 8)); // 992
  * ```
  */
-export function topkKeysPerDispatch(d4: number, k: number, maxLoopIterations = 65535): number {
+export function topkKeysPerDispatch(
+  d4: number,
+  k: number,
+  maxLoopIterations = 65535,
+  rowsPerInvocation: number = topkRegisterRows(d4),
+): number {
   if (!Number.isFinite(maxLoopIterations)) return Number.MAX_SAFE_INTEGER;
   const budget = Math.ceil(maxLoopIterations / 2);
-  const r = Math.max(1, topkRegisterRows(d4));
+  const r = Math.max(1, rowsPerInvocation);
   return Math.max(1, Math.floor((budget - r * k) / (1 + r * k)));
 }
 
@@ -157,6 +210,7 @@ export function topkKeysPerDispatch(d4: number, k: number, maxLoopIterations = 6
  * ```
  */
 export function topkRegistersProgram(s: TopkRegistersShape): Program {
+  if (s.sliced) return topkSlicedProgram(s, s.sliced.slices, s.sliced.slice);
   const r = topkRegisterRows(s.d4);
   const kb = topkKeysPerBlock(s.d4);
   if (r < 1 || kb < 1) {
@@ -169,7 +223,7 @@ export function topkRegistersProgram(s: TopkRegistersShape): Program {
   const CU = kb * s.d4;
   return {
     shaderKey: `topk_registers:R${r}:D${s.d4}:CU${CU}`,
-    code: () => specialize(registersCode, false, { R: r, D4: s.d4, CU }),
+    code: () => specialize(registersCode, false, { R: r, D4: s.d4, CU }, ["whole", "fin"]),
     workgroupSize: 64,
     workgroups: foldDispatch(Math.ceil(s.rows / (64 * r))),
     uniformStruct: REGISTERS_PARAMS,
@@ -181,6 +235,40 @@ export function topkRegistersProgram(s: TopkRegistersShape): Program {
       nkeys: s.nkeys,
       first: s.first ? 1 : 0,
       keyOff: s.keyOff,
+    }),
+  };
+}
+
+/** One slice of the sliced registers kernel (bind queries, key window, partial sums[, lists]). */
+function topkSlicedProgram(s: TopkRegistersShape, slices: RegisterSlices, slice: number): Program {
+  const r = TOPK_MAX_ROWS_PER_INVOCATION;
+  const isLast = slice === slices.count - 1;
+  const width = isLast ? slices.lastWidth : slices.width;
+  const role = slice === 0 ? ["wr"] : isLast ? ["rd", "fin", "last"] : ["rd", "wr"];
+  const KB = slices.rowsPerWindow;
+  return {
+    shaderKey: `topk_registers:sliced:${role.join("+")}:R${r}:D${width}:KB${KB}`,
+    code: () =>
+      expandPartialSums(
+        specialize(registersCode, false, { R: r, D4: width, KB, PH: partialVec4s(r) }, [
+          "s",
+          ...role,
+        ]),
+        r,
+      ),
+    workgroupSize: 64,
+    workgroups: foldDispatch(Math.ceil(s.rows / (64 * r))),
+    uniformStruct: SLICED_PARAMS,
+    uniforms: SLICED_PARAMS.pack({
+      rowBase: s.rowBase,
+      rowEnd: s.rowBase + s.rows,
+      k: s.k,
+      keyBase: s.keyBase,
+      nkeys: s.nkeys,
+      first: s.first ? 1 : 0,
+      keyOff: s.keyOff,
+      sOff: slice * slices.width,
+      dx: s.d4,
     }),
   };
 }

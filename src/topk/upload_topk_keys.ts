@@ -11,7 +11,7 @@ import {
 } from "../gpu/gpu_matrix.ts";
 import { checkMatrix, type Matrix } from "../matrix/matrix.ts";
 import { checkOptionsObject } from "../options/check_options_object.ts";
-import { topkRegisterRows } from "./topk_programs.ts";
+import { topkRegisterRows, topkSlices } from "./topk_programs.ts";
 import {
   checkTopkK,
   checkTopkKeysOptions,
@@ -32,8 +32,9 @@ import {
 
 /**
  * The kernel design `"auto"` picks for `gpu` and rows of width `d`: `"registers"` on
- * fallback (CPU) adapters such as lavapipe, llvmpipe or SwiftShader for `d` up to 128 (its
- * unrolled shader's compile time grows with `d`), `"tiled"` elsewhere.
+ * fallback (CPU) adapters such as lavapipe, llvmpipe or SwiftShader, for every width (rows
+ * wider than the adapter's `registersMaxDim`, 128 there, are walked in slices of 64 values),
+ * `"tiled"` elsewhere.
  *
  * @param gpu The GPU context.
  * @param d Row width (omit for the adapter's choice at small widths).
@@ -45,7 +46,13 @@ import {
  * ```
  */
 export function autoTopkVariant(gpu: Gpu, d = 0): "registers" | "tiled" {
-  return gpu.quirks.preferRegisters && d <= gpu.quirks.registersMaxDim ? "registers" : "tiled";
+  return gpu.quirks.preferRegisters && registersFit(gpu, d) ? "registers" : "tiled";
+}
+
+/** Whether the registers kernel takes rows of `d` values: whole, or walked in slices. */
+function registersFit(gpu: Gpu, d: number): boolean {
+  const d4 = Math.ceil(d / 4);
+  return topkSlices(d4, gpu.quirks.registersMaxDim) !== null || topkRegisterRows(d4) >= 1;
 }
 
 /** Query rows of the first search that `"auto"` times the candidates on. */
@@ -55,12 +62,11 @@ type Design = "registers" | "tiled";
 
 /**
  * The designs `"auto"` chooses among for rows of `d` values: the heuristic choice first,
- * then the other one. `"registers"` only when a row fits its private block, and on CPU
- * adapters only for d ≤ 128 (its unrolled shader takes minutes to compile on lavapipe).
+ * then the other one. `"registers"` when a row fits its private block or is walked in
+ * slices (on CPU adapters every row wider than 128 values).
  */
 function topkCandidates(gpu: Gpu, d: number): Design[] {
-  const d4 = Math.ceil(d / 4);
-  const registersOk = topkRegisterRows(d4) >= 1 && d <= gpu.quirks.registersMaxDim;
+  const registersOk = registersFit(gpu, d);
   const order: Design[] = autoTopkVariant(gpu, d) === "registers"
     ? ["registers", "tiled"]
     : ["tiled", "registers"];
@@ -93,7 +99,7 @@ class ResidentTopkKeys implements TopkKeys {
     const wanted = options.variant ?? "auto";
     // The design in use: the heuristic (or requested) one until tuning picks another.
     this.#variant = wanted === "auto" ? autoTopkVariant(gpu, this.cols) : wanted;
-    if (this.#variant === "registers" && topkRegisterRows(d4) < 1) this.#variant = "tiled";
+    if (this.#variant === "registers" && !registersFit(gpu, this.cols)) this.#variant = "tiled";
     this.#candidates = wanted === "auto" ? topkCandidates(gpu, this.cols) : [];
     if (wanted !== "auto") this.#tuning = { source: "requested", ms: null };
     else if (this.#candidates.length < 2 || options.autotune === false) {
