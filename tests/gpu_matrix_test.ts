@@ -14,6 +14,7 @@ import {
   useGpuMatrix,
 } from "../src/gpu/mod.ts";
 import type { Matrix } from "../src/matrix/matrix.ts";
+import { uploadMatrixBatches } from "../src/gpu/gpu_matrix.ts";
 import { kmeans } from "../src/kmeans/kmeans.ts";
 import { assignLabels } from "../src/labels/assign_labels.ts";
 import { topk, uploadTopkKeys } from "../src/topk/topk.ts";
@@ -42,10 +43,10 @@ function reference(m: Matrix, o: UploadMatrixOptions, stride: number): Float64Ar
 }
 
 /** The raw stored values of every chunk, widened from f16 when needed, `rows × stride`. */
-async function stored(g: GpuMatrix): Promise<Float64Array> {
+async function stored(g: GpuMatrix, on = gpu): Promise<Float64Array> {
   const unit = g.dtype === "f16" ? 2 : 4;
   const parts = await readBack(
-    gpu,
+    on,
     g.chunks.map((c) => ({ buffer: c.buffer, bytes: Math.max(4, c.rows * g.stride * unit) })),
   );
   const out = new Float64Array(g.rows * g.stride);
@@ -137,6 +138,62 @@ Deno.test("uploadMatrix() throws RangeError naming the row of a non-finite value
     name: "RangeError",
     message: "Expected stride to be an integer ≥ cols = 3 but found 2",
   });
+});
+
+Deno.test("uploadMatrixBatches() stores the bits uploadMatrix() stores, reading one block at a time", async () => {
+  // 101 rows × 7 under a 1000-byte binding: 31-row chunks, so the reads follow the blocks.
+  const small = await testGpu({ maxBindingBytes: 1000 });
+  const m = randomMatrix(101, 7, 3);
+  for (
+    const o of [{}, { normalize: true }, { dtype: "f16" as const, normalize: true }, {
+      stride: 12,
+    }]
+  ) {
+    const reads: [number, number][] = [];
+    const whole = uploadMatrix(small, m, o);
+    const batched = await uploadMatrixBatches(small, m.rows, m.cols, (start, count) => {
+      reads.push([start, count]);
+      const data = m.data.slice(start * m.cols, (start + count) * m.cols);
+      return Promise.resolve({ data, rows: count, cols: m.cols });
+    }, o);
+    try {
+      assert.deepEqual(await stored(batched, small), await stored(whole, small), JSON.stringify(o));
+      assert.equal(batched.normalized, whole.normalized);
+      assert.deepEqual(batched.chunks.map((c) => c.rows), whole.chunks.map((c) => c.rows));
+      // Never all rows at once: blocks of at most a binding (1000 bytes), in row order.
+      const width = o.normalize || "dtype" in o ? m.cols : (o.stride ?? 8);
+      assert.ok(
+        reads.length >= 3 && reads.every(([, c]) => c * width * 4 <= 1000),
+        JSON.stringify(reads),
+      );
+      assert.deepEqual(
+        reads.map(([s]) => s),
+        reads.map((_, i) => reads.slice(0, i).reduce((a, [, c]) => a + c, 0)),
+      );
+    } finally {
+      whole.destroy();
+      batched.destroy();
+    }
+  }
+  const bad = randomMatrix(40, 3, 4);
+  bad.data[35 * 3 + 2] = Infinity;
+  await assert.rejects(
+    () =>
+      uploadMatrixBatches(small, 40, 3, (start, count) =>
+        Promise.resolve({
+          data: bad.data.slice(start * 3, (start + count) * 3),
+          rows: count,
+          cols: 3,
+        })),
+    {
+      name: "RangeError",
+      message: "Expected finite values in the matrix but found Infinity at row 35, column 2",
+    },
+  );
+  await assert.rejects(
+    () => uploadMatrixBatches(small, 40, 3, () => Promise.resolve(randomMatrix(1, 3, 5))),
+    { name: "RangeError", message: /^Expected rows 0\.\.\d+ as \d+ × 3 but found 1 × 3$/ },
+  );
 });
 
 Deno.test("repackMatrix() gathers, converts and re-chunks on the GPU like a float64 reference", async () => {

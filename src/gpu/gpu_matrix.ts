@@ -22,7 +22,7 @@ export {
   isGpuMatrix,
   rowsPerBinding,
 } from "./create_gpu_matrix.ts";
-export { uploadMatrix, type UploadMatrixOptions } from "./upload_matrix.ts";
+export { uploadMatrix, uploadMatrixBatches, type UploadMatrixOptions } from "./upload_matrix.ts";
 export {
   type GpuMatrixLease,
   gpuMatrixView,

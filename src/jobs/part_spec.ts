@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -190,4 +191,79 @@ export function parsePartName(name: string, ext: string): PartName | undefined {
   const m = /^part-([0-9]+)-of-([0-9]+)(\..+)$/.exec(name);
   if (!m || m[3] !== ext) return undefined;
   return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+/**
+ * Every `part-<i>-of-<N>.npy` in `dirs`, in part order: all N parts of one count, each once.
+ * The one place that finds the parts a merge (`--merge DIR`) or a reduce (`--reduce DIR`) reads.
+ *
+ * @param dirs Directories holding the parts (the flag is repeatable).
+ * @param flag The flag that named them, for the messages.
+ * @param what What the parts are, for the messages ("parts", "refinement parts").
+ * @returns The part files, from part 0 to part N - 1.
+ * @throws {UsageError} Naming the missing directory, or the missing, duplicated or mismatched part.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const files = findPartFiles(["runs/a/parts"], "--merge", "parts");
+ * console.log(files[0]); // runs/a/parts/part-0-of-8.npy
+ * ```
+ */
+export function findPartFiles(dirs: string[], flag: string, what: string): string[] {
+  const found: (PartName & { file: string })[] = [];
+  for (const dir of dirs) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new UsageError(`Expected ${flag} ${dir} to be a directory of ${what} but found none`);
+      }
+      if (e instanceof Error && /not a directory/i.test(e.message)) {
+        throw new UsageError(
+          `Expected ${flag} ${dir} to be a directory of ${what} but found a file`,
+        );
+      }
+      throw e;
+    }
+    for (const name of entries.filter((e) => e.isFile).map((e) => e.name).sort()) {
+      const pn = parsePartName(name, ".npy");
+      if (pn) found.push({ file: join(dir, name), ...pn });
+    }
+  }
+  if (found.length === 0) {
+    throw new UsageError(`Expected part-<i>-of-<N>.npy files in ${dirs.join(", ")} but found none`);
+  }
+  const count = found[0]!.count;
+  const byIndex = new Map<number, string>();
+  for (const f of found) {
+    if (f.count !== count) {
+      throw new UsageError(
+        `Mismatched part ${f.file}: it is one of ${f.count} parts, but ${
+          found[0]!.file
+        } is one of ${count}`,
+      );
+    }
+    if (f.index >= f.count) {
+      throw new UsageError(`Mismatched part ${f.file}: part ${f.index} of ${f.count} cannot exist`);
+    }
+    const other = byIndex.get(f.index);
+    if (other !== undefined) {
+      throw new UsageError(`Duplicated part ${f.index} of ${count}: ${other} and ${f.file}`);
+    }
+    byIndex.set(f.index, f.file);
+  }
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const file = byIndex.get(i);
+    if (file === undefined) {
+      throw new UsageError(
+        `Missing part ${
+          join(dirs[0]!, partStem({ index: i, count }))
+        }.npy: found ${byIndex.size} of ${count} parts`,
+      );
+    }
+    files.push(file);
+  }
+  return files;
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { readNpyArray } from "../data/npy.ts";
 import type { Matrix } from "../matrix/matrix.ts";
 import {
@@ -14,7 +14,7 @@ import {
   readManifest,
   verifyOutputs,
 } from "./manifest.ts";
-import { parsePartName, partStem } from "./part_spec.ts";
+import { findPartFiles } from "./part_spec.ts";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -55,63 +55,12 @@ export interface LoadedPart {
  * ```
  */
 export async function loadParts(dirs: string[]): Promise<LoadedPart[]> {
-  const found: { file: string; index: number; count: number }[] = [];
-  for (const dir of dirs) {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [...Deno.readDirSync(dir)];
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new UsageError(`Expected --merge ${dir} to be a directory of parts but found none`);
-      }
-      if (e instanceof Error && /not a directory/i.test(e.message)) {
-        throw new UsageError(`Expected --merge ${dir} to be a directory of parts but found a file`);
-      }
-      throw e;
-    }
-    const names = entries.filter((e) => e.isFile).map((e) => e.name).sort();
-    for (const name of names) {
-      const pn = parsePartName(name, ".npy");
-      if (pn) found.push({ file: join(dir, name), ...pn });
-    }
-  }
-  if (found.length === 0) {
-    throw new UsageError(
-      `Expected part-<i>-of-<N>.npy files in ${dirs.join(", ")} but found none`,
-    );
-  }
-  const count = found[0]!.count;
-  const byIndex = new Map<number, string>();
-  for (const f of found) {
-    if (f.count !== count) {
-      throw new UsageError(
-        `Mismatched part ${f.file}: it is one of ${f.count} parts, but ${
-          found[0]!.file
-        } is one of ${count}`,
-      );
-    }
-    if (f.index >= f.count) {
-      throw new UsageError(`Mismatched part ${f.file}: part ${f.index} of ${f.count} cannot exist`);
-    }
-    const other = byIndex.get(f.index);
-    if (other !== undefined) {
-      throw new UsageError(`Duplicated part ${f.index} of ${count}: ${other} and ${f.file}`);
-    }
-    byIndex.set(f.index, f.file);
-  }
-  for (let i = 0; i < count; i++) {
-    if (!byIndex.has(i)) {
-      throw new UsageError(
-        `Missing part ${
-          join(dirs[0]!, partStem({ index: i, count }))
-        }.npy: found ${byIndex.size} of ${count} parts`,
-      );
-    }
-  }
+  const files = findPartFiles(dirs, "--merge", "parts");
+  const count = files.length;
   const parts: LoadedPart[] = [];
   let first: LoadedPart | undefined;
   for (let i = 0; i < count; i++) {
-    const file = byIndex.get(i)!;
+    const file = files[i]!;
     const base = file.replace(/\.npy$/, "");
     const countsFile = `${base}.counts.npy`;
     const mpath = manifestPath(file);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import { encodeNpyHeader, readNpyArray, readNpyFileHeader } from "../data/npy.ts";
 import {
@@ -17,7 +17,7 @@ import {
   readManifest,
   verifyOutputs,
 } from "./manifest.ts";
-import { parsePartName, partStem } from "./part_spec.ts";
+import { findPartFiles } from "./part_spec.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** The manifest kind of a refinement part. */
@@ -134,53 +134,11 @@ export interface RefinePart {
 export async function loadRefineParts(
   dirs: string[],
 ): Promise<{ parts: RefinePart[]; centers: { sha256: string; path: string } }> {
-  const found: { file: string; index: number; count: number }[] = [];
-  for (const dir of dirs) {
-    let names: string[];
-    try {
-      names = [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name).sort();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound || /not a directory/i.test(String(e))) {
-        throw new UsageError(`Expected --reduce ${dir} to be a directory of refinement parts`);
-      }
-      throw e;
-    }
-    for (const name of names) {
-      const pn = parsePartName(name, ".npy");
-      if (pn) found.push({ file: join(dir, name), ...pn });
-    }
-  }
-  if (found.length === 0) {
-    throw new UsageError(`Expected part-<i>-of-<N>.npy files in ${dirs.join(", ")} but found none`);
-  }
-  const count = found[0]!.count;
-  const byIndex = new Map<number, string>();
-  for (const f of found) {
-    if (f.count !== count || f.index >= f.count) {
-      throw new UsageError(
-        `Mismatched part ${f.file}: it is part ${f.index} of ${f.count}, but ${
-          found[0]!.file
-        } is one of ${count}`,
-      );
-    }
-    const other = byIndex.get(f.index);
-    if (other !== undefined) {
-      throw new UsageError(`Duplicated part ${f.index} of ${count}: ${other} and ${f.file}`);
-    }
-    byIndex.set(f.index, f.file);
-  }
-  for (let i = 0; i < count; i++) {
-    if (!byIndex.has(i)) {
-      throw new UsageError(
-        `Missing part ${
-          join(dirs[0]!, partStem({ index: i, count }))
-        }.npy: found ${byIndex.size} of ${count} parts`,
-      );
-    }
-  }
+  const files = findPartFiles(dirs, "--reduce", "refinement parts");
+  const count = files.length;
   const parts: RefinePart[] = [];
   for (let i = 0; i < count; i++) {
-    const file = byIndex.get(i)!;
+    const file = files[i]!;
     const countsFile = file.replace(/\.npy$/, ".counts.npy");
     const mpath = manifestPath(file);
     let manifest: Manifest;

@@ -13,7 +13,7 @@ import {
   type GpuMatrixLease,
   isGpuMatrix,
   repackMatrix,
-  uploadMatrix,
+  uploadMatrixBatches,
   useGpuMatrix,
 } from "../gpu/gpu_matrix.ts";
 import { sampleIndices } from "../random/mulberry32.ts";
@@ -91,47 +91,32 @@ export async function openInput(
 export interface TrainingSample {
   /** Sorted data rows of the sample; undefined when every row trains. */
   index: Uint32Array | undefined;
-  /** Host rows: the Matrix given, the rows read from files, or none (a GpuMatrix). */
+  /** Host rows: the Matrix given, or none (a GpuMatrix; files, read while uploading). */
   host: Matrix;
 }
 
 /**
  * Draws the training sample faiss-style (`k × maxPointsPerCentroid` rows when there are
- * more) with `rand`, and reads it from the files of a source (checking the rows read).
+ * more) with `rand` (rows of files are read, and checked, as they go to the GPU).
  */
-export async function sampleTrainingRows(
+export function sampleTrainingRows(
   data: KMeansData,
   o: { k: number; maxPointsPerCentroid: number; spherical: boolean; f16: boolean },
   rand: () => number,
   onLog: ((message: string) => void) | undefined,
-): Promise<TrainingSample> {
+): TrainingSample {
   const { n, d } = data;
   const m = o.k * o.maxPointsPerCentroid;
   let index: Uint32Array | undefined;
   if (n > m) {
     index = (data.kind !== "source" ? sampleIndices : sampleIndicesSparse)(n, m, rand).sort();
   }
-  let host: Matrix;
-  let readStart = 0;
-  if (data.kind === "matrix") host = data.matrix;
-  else if (data.kind === "gpu") host = { data: new Float32Array(0), rows: 0, cols: d };
-  else {
-    const src = data.source;
-    const want = index ?? Uint32Array.from({ length: n }, (_, i) => i);
-    readStart = performance.now();
-    host = await gatherRows(src, want);
-    checkSourceRows(host, o.spherical, o.f16, (r) => locateRow(src, want[r]!));
-  }
+  const host: Matrix = data.kind === "matrix"
+    ? data.matrix
+    : { data: new Float32Array(0), rows: 0, cols: d };
   if (index) {
     onLog?.(
       `Sampling a subset of ${m} / ${n} rows for training (maxPointsPerCentroid = ${o.maxPointsPerCentroid})`,
-    );
-  }
-  if (data.kind === "source") {
-    onLog?.(
-      `Read ${host.rows} training rows from ${data.source.slices.length} file(s) in ${
-        ((performance.now() - readStart) / 1000).toFixed(1)
-      }s`,
     );
   }
   return { index, host };
@@ -151,8 +136,6 @@ export interface TrainingRows extends InitRows {
   gpuWeights: ChunkWeights | undefined;
   /** Fixed-point scale of the update sums: the largest |value| maps to ≤ 2^30. */
   scale: number;
-  /** Lets the host copy of rows read from files go (after the last initialisation). */
-  releaseHost(): void;
   /** Frees what was allocated (a GpuMatrix given is not freed). */
   destroy(): void;
 }
@@ -162,15 +145,15 @@ export interface TrainingRows extends InitRows {
  * normalised under cosine): a host Matrix is uploaded once, a GpuMatrix used in place or
  * re-packed, the sample of either gathered on the GPU; rows read from files are uploaded.
  */
-export function uploadTrainingRows(
+export async function uploadTrainingRows(
   gpu: Gpu,
   data: KMeansData,
   sample: TrainingSample,
   o: { f16: boolean; spherical: boolean; weights: RowWeights | undefined },
-): TrainingRows {
+  onLog?: (message: string) => void,
+): Promise<TrainingRows> {
   const { n, d } = data;
-  const { index } = sample;
-  let host = sample.host;
+  const { index, host } = sample;
   const { spherical, weights } = o;
   const dp = paddedWidth(d);
   const nTrain = index ? index.length : n;
@@ -178,14 +161,10 @@ export function uploadTrainingRows(
   // Fixed-point scale for the update sums: the largest |value| maps to ≤ 2^30, at any scale
   // (l2 data in (0, 0.5) keeps its 30 bits; below 2^-51 squared distances underflow float32).
   let maxAbs = spherical ? 1 : data.kind === "gpu" ? data.maxAbs : 0;
-  if (!spherical) { for (const v of host.data) maxAbs = Math.max(maxAbs, Math.abs(v)); }
-  if (maxAbs > 0 && maxAbs < L2_MIN_SCALE) {
-    throw new RangeError(
-      `Cannot use the rows for l2 k-means: their largest |value| is ${maxAbs}, below 2^-51 (${L2_MIN_SCALE}), where float32 squared distances underflow; scale the data up`,
-    );
-  }
-  const scale = 2 ** (30 - Math.ceil(Math.log2(maxAbs || 1)));
-
+  const scan = (m: Matrix) => {
+    if (!spherical) { for (const v of m.data) maxAbs = Math.max(maxAbs, Math.abs(v)); }
+  };
+  scan(host);
   // The rows on the GPU in the kernels' layout: stride dp, f32 or packed f16, normalised
   // when spherical (a host Matrix uploaded once; a GpuMatrix used in place or re-packed).
   const layout = {
@@ -206,10 +185,17 @@ export function uploadTrainingRows(
       index: index!,
       label: "x_train",
     })
-    : uploadMatrix(gpu, host, { ...layout, label: "x_train" });
-  // Host rows for the initialisation: data rows of a Matrix or GpuMatrix (a GpuMatrix has no
-  // host copy: the rows are read back), rows of the gathered sample for files.
-  const rowOf = (i: number) => (resident ? dataRow(i) : i);
+    : await uploadSourceRows(gpu, data, index, { ...layout, label: "x_train" }, scan, onLog);
+  if (maxAbs > 0 && maxAbs < L2_MIN_SCALE) {
+    if (train !== full) train.destroy();
+    fullLease?.release();
+    throw new RangeError(
+      `Cannot use the rows for l2 k-means: their largest |value| is ${maxAbs}, below 2^-51 (${L2_MIN_SCALE}), where float32 squared distances underflow; scale the data up`,
+    );
+  }
+  const scale = 2 ** (30 - Math.ceil(Math.log2(maxAbs || 1)));
+  // Host rows for the initialisation, by data row: of a Matrix; of a GpuMatrix, read back;
+  // of files, read again (only the rows asked for: the sample is not kept on the host).
   const fetchRows = async (rows: Uint32Array): Promise<Matrix> => {
     if (data.kind === "gpu") {
       const part = repackMatrix(gpu, data.gx, { index: rows, label: "x_init", align: 1 });
@@ -219,6 +205,7 @@ export function uploadTrainingRows(
         part.destroy();
       }
     }
+    if (data.kind === "source") return await readSourceRows(data.source, rows);
     const out = new Float32Array(rows.length * d);
     rows.forEach((r, i) => out.set(host.data.subarray(r * d, (r + 1) * d), i * d));
     return { data: out, rows: rows.length, cols: d };
@@ -237,13 +224,10 @@ export function uploadTrainingRows(
       : index
       ? null
       : { matrix: train, out: trainOut },
-    fetch: (rows) => fetchRows(rows.map(rowOf)),
+    fetch: (rows) => fetchRows(rows.map(dataRow)),
     weight: weights ? (i) => weights.w[dataRow(i)]! : undefined,
     gpuWeights,
     scale,
-    releaseHost() {
-      if (data.kind === "source") host = { data: new Float32Array(0), rows: 0, cols: d };
-    },
     destroy() {
       if (train !== full) train.destroy();
       if (trainOut !== fullOut) trainOut.destroy();
@@ -252,4 +236,45 @@ export function uploadTrainingRows(
       gpuWeights?.destroy();
     },
   };
+}
+
+/**
+ * The sample rows of a source on the GPU, read batch by batch as they are uploaded (only one
+ * staging block on the host at a time) and checked as they come, naming file and row.
+ */
+async function uploadSourceRows(
+  gpu: Gpu,
+  data: KMeansData,
+  index: Uint32Array | undefined,
+  layout: { stride: number; dtype: "f16" | "f32"; normalize: boolean; label: string },
+  scan: (m: Matrix) => void,
+  onLog: ((message: string) => void) | undefined,
+): Promise<GpuMatrix> {
+  if (data.kind !== "source") throw new Error("unreachable: only files are read here");
+  const src = data.source;
+  const want = index ?? Uint32Array.from({ length: data.n }, (_, i) => i);
+  const t0 = performance.now();
+  const g = await uploadMatrixBatches(gpu, want.length, data.d, async (start, count) => {
+    const rows = want.subarray(start, start + count);
+    const m = await gatherRows(src, rows);
+    checkSourceRows(m, layout.normalize, layout.dtype === "f16", (r) => locateRow(src, rows[r]!));
+    scan(m);
+    return m;
+  }, layout);
+  onLog?.(
+    `Read ${want.length} training rows from ${src.slices.length} file(s) in ${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    }s`,
+  );
+  return g;
+}
+
+/** Data rows `rows` (any order, repeats allowed) of a source, read from its files. */
+async function readSourceRows(src: RowSource, rows: Uint32Array): Promise<Matrix> {
+  const order = Array.from(rows.keys()).sort((a, b) => rows[a]! - rows[b]!);
+  const sorted = Uint32Array.from(order, (i) => rows[i]!);
+  const got = await gatherRows(src, sorted);
+  const d = src.cols, out = new Float32Array(rows.length * d);
+  order.forEach((i, j) => out.set(got.data.subarray(j * d, (j + 1) * d), i * d));
+  return { data: out, rows: rows.length, cols: d };
 }

@@ -186,9 +186,6 @@ export async function runRedos(gpu: Gpu, a: RunsArgs): Promise<KMeansResult> {
         cents = createCentroids(gpu, k, d, f16, kc, init0);
         initSeconds += (performance.now() - t0) / 1000;
       }
-      // The host copy of rows read from files is not needed after the last initialisation
-      // (the GPU holds the rows): let it go before the iterations.
-      if (redo === nredo - 1) training.releaseHost();
       if (usesPrevious) {
         lastPrevious = here?.previous ?? null;
         setPrevious(gpu, training.out, rowChunks, lastPrevious);

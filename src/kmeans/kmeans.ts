@@ -85,7 +85,7 @@ export async function kmeans(
   // One seeded generator: it draws the training sample, then the first run's initialisation.
   const rand = mulberry32(config.seed);
   const { autotune, onLog } = config;
-  const sample = await sampleTrainingRows(data, config, rand, onLog);
+  const sample = sampleTrainingRows(data, config, rand, onLog);
   const kernel = saved
     ? saved.kernel
     : await chooseKmeansKernel(gpu, config.variant, data.d, config.f16, { autotune, onLog });
@@ -99,7 +99,7 @@ export async function kmeans(
     );
   }
   const assigner = createAssigner(assignment, kernel, spherical, config.seed);
-  const training = uploadTrainingRows(gpu, data, sample, config);
+  const training = await uploadTrainingRows(gpu, data, sample, config, onLog);
   let result;
   try {
     result = await runRedos(gpu, {
