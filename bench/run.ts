@@ -1,4 +1,4 @@
-// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss,vit,hf,loader,ooc]`
+// `deno task bench [--quick] [--out bench/results] [--only kmeans,topk,loss,vit,hf,loader,ooc,largek]`
 //
 // End-to-end comparisons against the peers on the same data in one run, a table of ratios
 // on stdout, and bench/results/<machine>.md + .json:
@@ -10,6 +10,8 @@
 //   - the ViT train step's samples/s (bench/vit_bench.ts), a ViT-B/16-shaped Hugging Face
 //     tower's embedding images/s and the CLIP processor's (bench/hf_bench.ts), the loader's images/s
 //     (bench/loader_bench.ts), out-of-core k-means peak RSS and time (bench/ooc_bench.ts);
+//   - with --only largek (about 70 minutes on 2 cores, never by default): bench/large_k.ts,
+//     K = 20000 and 100000 against faiss flat and HNSW, into DIR/large_k.md;
 //   - the adapter's measured arithmetic peak, transfer GB/s, and a roofline line per kernel.
 // Each section is independent: a missing peer or a failing part prints one line and the
 // run goes on. --quick uses smaller shapes (named in the table) and finishes in a few
@@ -174,7 +176,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      "mlcd bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,hf,loader,ooc] [--json]\n" +
+      "mlcd bench [--quick] [--out DIR] [--only kmeans,topk,loss,vit,hf,loader,ooc,largek] [--json]\n" +
         "Runs the end-to-end comparisons and writes DIR/<machine>.md and .json\n" +
         "(--json: the JSON on stdout too, and the tables on stderr).",
     );
@@ -197,8 +199,8 @@ async function main(): Promise<void> {
   const all = [...SECTIONS, "loader"]; // loader: bench/loader_bench.ts, in this process
   const only = (values.only ?? all.join(",")).split(",").map((s) => s.trim());
   for (const o of only) {
-    if (!all.includes(o) && o !== "ooc") {
-      console.error(`bench: --only expects some of ${all.join(",")},ooc but found "${o}"`);
+    if (!all.includes(o) && o !== "ooc" && o !== "largek") {
+      console.error(`bench: --only expects some of ${all.join(",")},ooc,largek but found "${o}"`);
       Deno.exit(2);
     }
   }
@@ -243,6 +245,18 @@ async function main(): Promise<void> {
     }
     // Out-of-core k-means (bench/ooc_bench.ts): peak RSS and time for growing on-disk data.
     if (!values.only || only.includes("ooc")) await oocSection(quick, values.out!, machine, log);
+    // Large K (bench/large_k.ts, its own report): only when asked, it runs for an hour.
+    if (only.includes("largek")) {
+      log("large K: bench/large_k.ts (whole processes against faiss)");
+      const script = new URL("./large_k.ts", import.meta.url).pathname;
+      const out = `${values.out!}/large_k${quick ? "_quick" : ""}.md`;
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, ...(quick ? ["--quick"] : []), "--out", out],
+        stdout: jsonOut ? "null" : "inherit",
+        stderr: "inherit",
+      }).output();
+      if (!r.success) notes.push(`bench/large_k.ts failed (exit ${r.code})`);
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
