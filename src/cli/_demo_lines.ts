@@ -62,7 +62,7 @@ export function closingLines(
     `mlcd demo: evaluate it again: mlcd eval --checkpoint ${
       shellQuote(o.runDir)
     } --data mnist${limits}`,
-    "mlcd demo: the same cycle on your own .npy or Arrow embeddings (files or a directory of " +
+    "mlcd demo: the same cycle on your own .npy, Parquet or Arrow embeddings (files or a directory of " +
     "shards): mlcd train --data path/to/embeddings/ --classes 1000 --run-dir runs/mine",
   ];
 }
