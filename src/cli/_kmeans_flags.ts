@@ -146,6 +146,6 @@ export const KMEANS_FLAGS_HELP = `  --niter N             Lloyd iterations (defa
                         cells over the centroids, rebuilt every iteration; each row scores
                         the centroids of its --nprobe best cells) | auto (exact for small k,
                         ivf where it is faster on this GPU, timed once and cached; default ${D.assign})
-  --nprobe N            cells probed per row with ivf (default max(8, ⌈cells/16⌉); more
+  --nprobe N            cells probed per row with ivf (default ⌈cells/16⌉ within [8, 16]; more
                         for data without cluster structure, ≥ cells is exact)
   --max-points-per-centroid N   train on a sample of k×N rows (default ${D.maxPointsPerCentroid})`;

@@ -68,7 +68,7 @@ Options:
                       centers; each row scores the centers of its --nprobe best cells) |
                       auto (exact for few centers, ivf where it is faster on this GPU,
                       timed once and cached; default auto)
-  --nprobe N          cells probed per row with ivf (default max(8, ⌈cells/16⌉))
+  --nprobe N          cells probed per row with ivf (default ⌈cells/16⌉ within [8, 16])
   --check-recall N    measure recall@l against exact search on a seeded sample of N rows
                       (printed, and in --json and the manifests)
   --ann               approximate search with hnswlib (needs \`deno task setup\`)

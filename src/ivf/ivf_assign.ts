@@ -19,7 +19,7 @@ export interface IvfAssignOptions {
   /**
    * Cells probed per row, in `[1, index.cells]`; `index.cells` scores every center (the
    * exact assignment, bit for bit).
-   * @default {ivfDefaults({ k, cells }).nprobe: max(8, ⌈cells / 16⌉), at most cells}
+   * @default {ivfDefaults({ k, cells }).nprobe: ⌈cells / 16⌉ within [8, 16], at most cells}
    */
   nprobe?: number;
   /** Rows per GPU batch (also bounded by the binding limit). @default {min(262144, 2^23 / (nprobe × k))} */

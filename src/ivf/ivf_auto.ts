@@ -44,7 +44,7 @@ export const IVF_AUTO_MARGIN = 1.5;
 
 /**
  * The cells and probes of an IVF search over `k` centers: cells = round(√k), nprobe as given
- * (at most the cells) or `ivfDefaults`' max(8, ⌈cells / 16⌉).
+ * (at most the cells) or `ivfDefaults`' ⌈cells / 16⌉ within [8, 16].
  *
  * @param options `k`, the centers, and `nprobe`, the probes asked for (absent: the default).
  * @returns The cells and the probes used.

@@ -23,7 +23,7 @@ export interface IvfTopkOptions {
   /**
    * Cells probed per row, in `[1, index.cells]` (`index.cells`: exact). Each probed cell
    * keeps its k best, and the nprobe·k candidates are merged per row.
-   * @default {ivfDefaults({ k, cells }).nprobe: max(8, ⌈cells / 16⌉), at most cells}
+   * @default {ivfDefaults({ k, cells }).nprobe: ⌈cells / 16⌉ within [8, 16], at most cells}
    */
   nprobe?: number;
   /** Rows per GPU batch (also bounded by the binding limit). @default {min(262144, 2^23 / (nprobe × k))} */

@@ -171,7 +171,7 @@ export interface KMeansOptions {
    * `nprobe ≥ cells` scores every centroid, the exact assignment bit for bit). Data without
    * cluster structure needs more (≈ cells / 4 for the objective within 0.6 %); not with
    * `assign: "exact"`.
-   * @default {max(8, ⌈cells / 16⌉) with cells = round(√k) (ivfDefaults)}
+   * @default {⌈cells / 16⌉ within [8, 16], with cells = round(√k) (ivfDefaults)}
    */
   nprobe?: number;
   /** Train on a seeded subsample of `k × maxPointsPerCentroid` rows when `x` has more. @default {256} */

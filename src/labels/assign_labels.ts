@@ -29,7 +29,7 @@ export interface AssignLabelsOptions {
    * @default {"auto"}
    */
   assign?: IvfSearch;
-  /** Cells probed per row with IVF, an integer ≥ 1 (≥ cells is exact). @default {max(8, ⌈cells / 16⌉)} */
+  /** Cells probed per row with IVF, an integer ≥ 1 (≥ cells is exact). @default {⌈cells / 16⌉ within [8, 16]} */
   nprobe?: number;
   /** Let `"auto"` time its candidates (cached per adapter). @default {true unless MLCD_AUTOTUNE=0} */
   autotune?: boolean;

@@ -40,7 +40,7 @@ export interface LabelSearchOptions {
    * @default {"auto"}
    */
   assign?: IvfSearch;
-  /** Cells probed per row with IVF (≥ 1; ≥ cells is exact). @default {max(8, ⌈cells / 16⌉)} */
+  /** Cells probed per row with IVF (≥ 1; ≥ cells is exact). @default {⌈cells / 16⌉ within [8, 16]} */
   nprobe?: number;
   /** Let `"auto"` (and the exact kernel's `"auto"` variant) time candidates. @default {true unless MLCD_AUTOTUNE=0} */
   autotune?: boolean;
