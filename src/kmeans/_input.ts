@@ -101,7 +101,7 @@ export interface TrainingSample {
  */
 export function sampleTrainingRows(
   data: KMeansData,
-  o: { k: number; maxPointsPerCentroid: number; spherical: boolean; f16: boolean },
+  o: { k: number; maxPointsPerCentroid: number },
   rand: () => number,
   onLog: ((message: string) => void) | undefined,
 ): TrainingSample {

@@ -227,15 +227,20 @@ export function topkRegistersProgram(s: TopkRegistersShape): Program {
     workgroupSize: 64,
     workgroups: foldDispatch(Math.ceil(s.rows / (64 * r))),
     uniformStruct: REGISTERS_PARAMS,
-    uniforms: REGISTERS_PARAMS.pack({
-      rowBase: s.rowBase,
-      rowEnd: s.rowBase + s.rows,
-      k: s.k,
-      keyBase: s.keyBase,
-      nkeys: s.nkeys,
-      first: s.first ? 1 : 0,
-      keyOff: s.keyOff,
-    }),
+    uniforms: REGISTERS_PARAMS.pack(registerUniforms(s)),
+  };
+}
+
+/** The uniform fields the whole-row and the sliced registers kernels share. */
+function registerUniforms(s: TopkRegistersShape) {
+  return {
+    rowBase: s.rowBase,
+    rowEnd: s.rowBase + s.rows,
+    k: s.k,
+    keyBase: s.keyBase,
+    nkeys: s.nkeys,
+    first: s.first ? 1 : 0,
+    keyOff: s.keyOff,
   };
 }
 
@@ -260,13 +265,7 @@ function topkSlicedProgram(s: TopkRegistersShape, slices: RegisterSlices, slice:
     workgroups: foldDispatch(Math.ceil(s.rows / (64 * r))),
     uniformStruct: SLICED_PARAMS,
     uniforms: SLICED_PARAMS.pack({
-      rowBase: s.rowBase,
-      rowEnd: s.rowBase + s.rows,
-      k: s.k,
-      keyBase: s.keyBase,
-      nkeys: s.nkeys,
-      first: s.first ? 1 : 0,
-      keyOff: s.keyOff,
+      ...registerUniforms(s),
       sOff: slice * slices.width,
       dx: s.d4,
     }),
